@@ -1,0 +1,249 @@
+"""The `router` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from router.config import ConfigError, Settings
+from router.decide import CompiledRules, Decision, decide
+from router.decisionlog import entry
+from router.identify import profile
+from router.phones import normalise, score
+from router.rulefile import RuleFileError, load_rules
+from router.store import EMPTY, Store
+
+
+def _setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    status = 0
+    for path in args.paths:
+        try:
+            rs = load_rules(path)
+        except RuleFileError as e:
+            for p in e.problems:
+                print(p)
+            status = 1
+            continue
+        print(f"{path}: OK — {len(rs.rules)} rules, {len(rs.targets)} targets, {len(rs.managers)} managers")
+    return status
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from router.server import serve_forever, start
+    from router.service import Router
+
+    _setup_logging(args.verbose)
+    try:
+        s = Settings.resolve(args.rules, args.store, args.agi, args.http, args.prefix)
+        store = Store.from_url(s.store, s.prefix)
+        router = Router.from_path(s.rules, store)
+    except (ConfigError, ValueError) as e:
+        print(f"router serve: {e}", file=sys.stderr)
+        return 2
+    except RuleFileError as e:
+        print(f"router serve: the rules do not load, nothing started:\n{e}", file=sys.stderr)
+        return 1
+
+    async def main() -> None:
+        try:
+            async with asyncio.timeout(3):
+                await store.ping()
+        except Exception as e:
+            logging.getLogger("router").error(
+                "store %s unreachable (%s): calls get the fallback chain until it is back", s.store, e)
+        running = await start(router, s.agi, s.http, s.api_token)
+        await serve_forever(running)
+        await store.close()
+
+    try:
+        asyncio.run(main())
+    except OSError as e:
+        print(f"router serve: cannot listen ({e}); is another router running on that port?", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _parse_at(text: str | None, zone: ZoneInfo) -> float:
+    if not text:
+        return datetime.now(zone).timestamp()
+    t = datetime.fromisoformat(text)
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=zone)
+    return t.timestamp()
+
+
+def describe(d: Decision) -> str:
+    c = d.caller
+    lines = []
+    if c is not None:
+        who = c.number or "anonymous"
+        extra = ", ".join(x for x in (c.kind + (f" after our {c.callback_after} call" if c.callback_after else ""),
+                                      c.abc and f"ABC {c.abc}", c.manager and f"manager {c.manager}") if x)
+        lines.append(f"{who} {c.name}".rstrip() + f" — {extra}; {c.tz} {c.local:%a %H:%M} (zone from {c.tz_source})")
+    lines.append(f"rule: {d.rule}" + (" [fallback]" if d.fallback else "") + f"   priority {d.priority}")
+    for n, s in enumerate(d.steps, 1):
+        lines.append(f"  {n}. {s.type:<5} {s.dest:<20} {s.timeout:>4} s   ({s.name})")
+    lines.append("why: " + "; ".join(d.reasons))
+    return "\n".join(lines)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    try:
+        rules = CompiledRules(load_rules(args.rules), args.rules)
+    except RuleFileError as e:
+        print(e, file=sys.stderr)
+        return 1
+    now = _parse_at(args.at, rules.company_zone)
+    number = normalise(args.caller, rules.region)
+    url = args.store or os.environ.get("ROUTER_STORE")
+
+    async def snapshot():
+        if not url:
+            return EMPTY
+        store = Store.from_url(url, args.prefix)
+        try:
+            return await store.snapshot(number.key, score(number.key), now, rules.calls_window)
+        finally:
+            await store.close()
+
+    try:
+        snap = asyncio.run(snapshot())
+    except Exception as e:
+        print(f"router simulate: store {url} unreachable ({e}); showing the call as if nothing were known",
+              file=sys.stderr)
+        snap = EMPTY
+    caller = profile(number, args.caller, "", args.dnid or "", snap, rules.rs, now)
+    d = decide(rules, caller, snap.busy | frozenset(args.busy or ()), now)
+    print(json.dumps(entry(d), ensure_ascii=False, indent=2) if args.json else describe(d))
+    return 0
+
+
+def cmd_customers_import(args: argparse.Namespace) -> int:
+    from router.customers import import_csv
+
+    url = args.store or os.environ.get("ROUTER_STORE") or "redis://127.0.0.1:6379/0"
+
+    async def run():
+        store = Store.from_url(url, args.prefix, timeout=10)
+        try:
+            return await import_csv(store, args.file, args.region)
+        finally:
+            await store.close()
+
+    try:
+        report = asyncio.run(run())
+    except OSError as e:
+        print(f"router customers import: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:
+        print(f"router customers import: store {url}: {e}", file=sys.stderr)
+        return 2
+    for err in report.errors:
+        print(err, file=sys.stderr)
+    print(f"{args.file}: {report.imported} customers imported, {len(report.errors)} problems")
+    return 1 if report.errors else 0
+
+
+def cmd_numbering_import(args: argparse.Namespace) -> int:
+    from router.numbering import import_ranges
+
+    url = args.store or os.environ.get("ROUTER_STORE") or "redis://127.0.0.1:6379/0"
+
+    async def run():
+        store = Store.from_url(url, args.prefix, timeout=10)
+        try:
+            return await import_ranges(store, args.file, args.country, args.zones)
+        finally:
+            await store.close()
+
+    try:
+        report = asyncio.run(run())
+    except Exception as e:
+        print(f"router numbering import: {e}", file=sys.stderr)
+        return 2
+    for err in report.errors:
+        print(err, file=sys.stderr)
+    print(f"{args.file}: {report.ranges} ranges loaded, {len(report.errors)} problems")
+    return 1 if report.errors else 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from router.demo import run_demo
+
+    return run_demo(args)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="router", description="Real-time call routing for Asterisk.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def store_opts(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--store", help="Redis URL (default $ROUTER_STORE or redis://127.0.0.1:6379/0)")
+        sp.add_argument("--prefix", default="cr", help="key prefix in Redis (default cr)")
+
+    sp = sub.add_parser("serve", help="answer FastAGI route requests and serve the HTTP API")
+    sp.add_argument("--rules", help="rule file or directory (default $ROUTER_RULES)")
+    sp.add_argument("--store", help="Redis URL (default $ROUTER_STORE or redis://127.0.0.1:6379/0)")
+    sp.add_argument("--prefix", help="key prefix in Redis (default $ROUTER_PREFIX or cr)")
+    sp.add_argument("--agi", help="FastAGI HOST:PORT (default $ROUTER_AGI or 127.0.0.1:4573)")
+    sp.add_argument("--http", help="HTTP HOST:PORT (default $ROUTER_HTTP or 127.0.0.1:8080)")
+    sp.add_argument("-v", "--verbose", action="store_true")
+    sp.set_defaults(func=cmd_serve)
+
+    sp = sub.add_parser("check", help="validate rule files; print file:line for each problem")
+    sp.add_argument("paths", nargs="+", metavar="PATH")
+    sp.set_defaults(func=cmd_check)
+
+    sp = sub.add_parser("simulate", help="show what would happen to one call, and why")
+    sp.add_argument("--rules", required=True)
+    sp.add_argument("--caller", required=True, help="caller number as Asterisk would pass it")
+    sp.add_argument("--at", help="ISO time (company zone unless it has an offset); default now")
+    sp.add_argument("--busy", nargs="*", metavar="DEVICE", help="devices to treat as busy, e.g. PJSIP/101")
+    sp.add_argument("--dnid", help="the called number")
+    sp.add_argument("--json", action="store_true")
+    store_opts(sp)
+    sp.set_defaults(func=cmd_simulate)
+
+    sp = sub.add_parser("demo", help="the real router on an in-process store, with a stream of sample calls")
+    sp.add_argument("--calls", type=int, default=0, help="stop after this many calls (default: run until Ctrl-C)")
+    sp.add_argument("--agi", default="127.0.0.1:4573")
+    sp.add_argument("--http", default="127.0.0.1:8080")
+    sp.add_argument("--interval", type=float, default=1.5, help="seconds between calls after the first round")
+    sp.set_defaults(func=cmd_demo)
+
+    cp = sub.add_parser("customers", help="the customer directory").add_subparsers(dest="action", required=True)
+    sp = cp.add_parser("import", help="import number,name,abc,manager,timezone,tags from CSV")
+    sp.add_argument("file")
+    sp.add_argument("--region", default="RU", help="region for national numbers (default RU)")
+    store_opts(sp)
+    sp.set_defaults(func=cmd_customers_import)
+
+    np_ = sub.add_parser("numbering", help="the national numbering plan").add_subparsers(dest="action",
+                                                                                        required=True)
+    sp = np_.add_parser("import", help="load the regulator's range registry (DEF/ABC CSV)")
+    sp.add_argument("file")
+    sp.add_argument("--country", default="7", help="country code the ranges belong to (default 7)")
+    sp.add_argument("--zones", help="CSV region_contains;timezone overriding the built-in Russian table")
+    store_opts(sp)
+    sp.set_defaults(func=cmd_numbering_import)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""Settings from flags, else the environment, else the defaults (listen on loopback only)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+DEFAULT_AGI = "127.0.0.1:4573"
+DEFAULT_HTTP = "127.0.0.1:8080"
+DEFAULT_STORE = "redis://127.0.0.1:6379/0"
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def host_port(value: str, what: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{what} {value!r}: write HOST:PORT, like 127.0.0.1:4573")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    rules: str
+    store: str
+    agi: tuple[str, int]
+    http: tuple[str, int]
+    prefix: str = "cr"
+    api_token: str | None = None
+
+    @classmethod
+    def resolve(cls, rules: str | None = None, store: str | None = None, agi: str | None = None,
+                http: str | None = None, prefix: str | None = None) -> Settings:
+        env = os.environ
+        rules = rules or env.get("ROUTER_RULES")
+        if not rules:
+            raise ConfigError("no rules: pass --rules PATH or set ROUTER_RULES")
+        return cls(
+            rules=rules,
+            store=store or env.get("ROUTER_STORE") or DEFAULT_STORE,
+            agi=host_port(agi or env.get("ROUTER_AGI") or DEFAULT_AGI, "--agi"),
+            http=host_port(http or env.get("ROUTER_HTTP") or DEFAULT_HTTP, "--http"),
+            prefix=prefix or env.get("ROUTER_PREFIX") or "cr",
+            api_token=env.get("ROUTER_API_TOKEN") or None,
+        )

@@ -1,0 +1,156 @@
+"""Where a call goes: rules × caller × busy devices × time -> Decision. Pure: no I/O, no clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from router.conditions import Check, Moment, compile_when, holds, max_calls_window, say
+from router.identify import Caller
+from router.rules import DAYS, MANAGER_STEP, Manager, RuleSet, Target
+
+FALLBACK = "fallback"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    type: str  # dial | queue | ivr
+    dest: str
+    timeout: int
+    name: str  # the target or manager it came from
+
+
+@dataclass(slots=True)
+class Decision:
+    rule: str
+    steps: tuple[Step, ...]
+    priority: int
+    reasons: list[str]
+    caller: Caller | None
+    at: float
+    fallback: bool = False
+    id: str = ""
+    latency_ms: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    name: str
+    checks: tuple[Check, ...]
+    route: tuple[str, ...]
+    escalate: str | None
+    priority: int | None
+
+
+class CompiledRules:
+    """A RuleSet prepared for evaluation on every call."""
+
+    def __init__(self, rs: RuleSet, source: str = ""):
+        self.rs = rs
+        self.source = source
+        self.company_zone = ZoneInfo(rs.company.timezone)
+        self.region = rs.company.default_region
+        self.calls_window = max_calls_window([r.when for r in rs.rules])
+        self.rules = tuple(_Compiled(r.name, compile_when(r.when), tuple(r.route), r.escalate, r.priority)
+                           for r in rs.rules)
+        self.entries: dict[str, Target | Manager] = {**rs.targets, **rs.managers}
+        self.fallback_steps = tuple(s for s in (self._step(n) for n in rs.fallback) if s)
+
+    def _step(self, name: str) -> Step | None:
+        e = self.entries.get(name)
+        if isinstance(e, Manager):
+            return Step("dial", e.endpoint, e.timeout, name)
+        if isinstance(e, Target):
+            if e.queue:
+                return Step("queue", e.queue, e.timeout, name)
+            if e.dial:
+                return Step("dial", e.dial, e.timeout, name)
+            return Step("ivr", e.ivr or "", e.timeout, name)
+        return None
+
+    def device(self, name: str) -> str | None:
+        """The device whose state tells whether this target or manager can take a call."""
+        e = self.entries.get(name)
+        if e is None:
+            return None
+        if e.state:
+            return e.state
+        return e.endpoint if isinstance(e, Manager) else e.dial
+
+    def moment(self, caller: Caller, now: float) -> Moment:
+        company = datetime.fromtimestamp(now, self.company_zone)
+        return Moment(now, company.hour * 60 + company.minute, DAYS[company.weekday()],
+                      caller.local.hour * 60 + caller.local.minute)
+
+
+def _label(rules: CompiledRules, name: str) -> str:
+    return f"manager {name}" if name in rules.rs.managers else name
+
+
+def _escalate(rules: CompiledRules, name: str, way: str, busy: frozenset[str], reasons: list[str]) -> str:
+    """Follow up/down links from a busy step to the first one that can take the call."""
+    seen = {name}
+    current = name
+    while True:
+        nxt = getattr(rules.entries[current], way)
+        if nxt is None:
+            reasons.append(f"{_label(rules, name)} busy, no {way} target → ringing it anyway")
+            return name
+        if nxt in seen:
+            reasons.append(f"{_label(rules, name)} busy and every {way} target busy → ringing it anyway")
+            return name
+        seen.add(nxt)
+        dev = rules.device(nxt)
+        if dev is None or dev not in busy:
+            reasons.append(f"{_label(rules, name)} busy → escalated {way} to {_label(rules, nxt)}")
+            return nxt
+        current = nxt
+
+
+def decide(rules: CompiledRules, caller: Caller, busy: frozenset[str], now: float) -> Decision:
+    m = rules.moment(caller, now)
+    for rule in rules.rules:
+        if holds(rule.checks, caller, m):
+            break
+    else:
+        return fallback_decision(rules, caller, now, "no rule matched")
+    reasons = [f"rule: {rule.name}"]
+    if rule.checks:
+        reasons.append(say(rule.checks, caller, m))
+    steps: list[Step] = []
+    seen: set[tuple[str, str]] = set()
+    for name in rule.route:
+        if name == MANAGER_STEP:
+            if not caller.manager:
+                reasons.append("no personal manager → step skipped")
+                continue
+            if caller.manager not in rules.rs.managers:
+                reasons.append(f"manager {caller.manager!r} is not in the rule file → step skipped")
+                continue
+            name = caller.manager
+        dev = rules.device(name)
+        if dev is not None and dev in busy:
+            if rule.escalate:
+                name = _escalate(rules, name, rule.escalate, busy, reasons)
+            else:
+                reasons.append(f"{_label(rules, name)} busy (the rule does not escalate)")
+        step = rules._step(name)
+        if step is not None and (step.type, step.dest) not in seen:
+            seen.add((step.type, step.dest))
+            steps.append(step)
+    if not steps:
+        return fallback_decision(rules, caller, now, f"rule {rule.name!r} left no step to try", rule=rule.name)
+    priority = rule.priority
+    if priority is None:
+        priority = next((rules.entries[s.name].priority for s in steps if s.type == "queue"), 0)
+    return Decision(rule.name, tuple(steps), priority, reasons, caller, now)
+
+
+def fallback_decision(rules: CompiledRules, caller: Caller | None, now: float, why: str,
+                      rule: str = FALLBACK) -> Decision:
+    steps = rules.fallback_steps
+    priority = next((rules.entries[s.name].priority for s in steps if s.type == "queue"), 0)
+    return Decision(rule, steps, priority, [f"{why} → fallback"], caller, now,
+                    fallback=True)

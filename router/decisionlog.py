@@ -1,0 +1,116 @@
+"""The decision log: every decision appended to a Redis stream, off the call's path.
+
+Entries wait in memory until the store takes them, so a store outage delays the log but
+loses nothing (up to `max_pending` entries, beyond which the oldest are dropped and counted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+
+from router.decide import Decision
+from router.store import Store
+
+log = logging.getLogger("router.decisions")
+READ_BUDGET = 1.0
+
+
+def entry(d: Decision, env: dict[str, str] | None = None) -> dict:
+    """A decision as the log, the API and the web page see it."""
+    c = d.caller
+    out: dict = {
+        "id": d.id, "at": round(d.at, 3), "rule": d.rule, "fallback": d.fallback,
+        "priority": d.priority, "latency_ms": round(d.latency_ms, 3), "reasons": d.reasons,
+        "steps": [{"type": s.type, "dest": s.dest, "timeout": s.timeout, "name": s.name} for s in d.steps],
+    }
+    if env is not None:
+        out["call"] = {"uniqueid": env.get("agi_uniqueid", ""), "channel": env.get("agi_channel", ""),
+                       "callerid": env.get("agi_callerid", ""), "name": env.get("agi_calleridname", ""),
+                       "dnid": env.get("agi_dnid", ""), "extension": env.get("agi_extension", "")}
+    if c is not None:
+        out["caller"] = {"number": c.number, "name": c.name, "kind": c.kind, "callback_after": c.callback_after,
+                         "known": c.known, "abc": c.abc, "manager": c.manager, "tags": sorted(c.tags),
+                         "tz": c.tz, "tz_source": c.tz_source, "local_time": c.local.isoformat(timespec="seconds"),
+                         "open_followup": c.open_followup}
+    out.update(d.extra)
+    return out
+
+
+class DecisionLog:
+    def __init__(self, store: Store, max_pending: int = 100_000, batch: int = 500):
+        self.store = store
+        self.pending: deque[dict] = deque()
+        self.recent: deque[dict] = deque(maxlen=1000)
+        self.max_pending = max_pending
+        self.batch = batch
+        self.dropped = 0
+        self.written = 0
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    def add(self, e: dict) -> None:
+        if len(self.pending) >= self.max_pending:
+            self.pending.popleft()
+            self.dropped += 1
+        self.pending.append(e)
+        self.recent.append(e)
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="decision-log")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        try:
+            async with asyncio.timeout(2):
+                await self.flush()
+        except Exception as e:
+            log.error("decision log: %d entries not written at shutdown (%s)", len(self.pending), e)
+
+    async def flush(self) -> None:
+        """Write everything pending; raises if the store refuses (entries stay pending)."""
+        while self.pending:
+            n = min(self.batch, len(self.pending))
+            chunk = [self.pending[i] for i in range(n)]
+            history = [(e["caller"]["number"], e["call"]["uniqueid"] or e["id"], e["at"]) for e in chunk
+                       if e.get("history_pending") and e.get("caller", {}).get("number")]
+            await self.store.append_decisions(chunk)
+            for number, call_id, at in history:
+                await self.store.record_inbound(number, call_id, at)
+            for _ in range(n):
+                self.pending.popleft()
+            self.written += n
+
+    async def _run(self) -> None:
+        delay = 0.1
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.flush()
+                delay = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.warning("decision log: store refused %d pending entries (%s); retrying in %.1f s",
+                            len(self.pending), e, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                self._wake.set()
+
+    async def newest(self, limit: int) -> list[dict]:
+        """From the store; from memory while the store is unreachable."""
+        try:
+            async with asyncio.timeout(READ_BUDGET):
+                found = await self.store.recent_decisions(limit)
+        except Exception:
+            return list(reversed(self.recent))[:limit]
+        have = {e["id"] for e in found}
+        unsaved = [e for e in reversed(self.pending) if e["id"] not in have][:limit]
+        return (unsaved + found)[:limit] if unsaved else found

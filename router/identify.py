@@ -1,0 +1,100 @@
+"""Who is calling: a `Caller` profile built from the AGI headers and one store snapshot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from router.phones import Number
+from router.rules import RuleSet
+from router.store import Snapshot
+
+
+@dataclass(slots=True)
+class Caller:
+    raw: str
+    name: str
+    dnid: str
+    number: str
+    e164: bool
+    kind: str
+    callback_after: str | None
+    known: bool
+    abc: str
+    manager: str
+    tags: frozenset[str]
+    tz: str
+    tz_source: str
+    local: datetime
+    open_followup: str | None
+    inbound: tuple[float, ...]
+    last_in: float | None
+    last_out: float | None
+
+    @property
+    def anonymous(self) -> bool:
+        return not self.number
+
+    def calls_within(self, seconds: float, now: float) -> int:
+        """Inbound calls in the window, this one included."""
+        since = now - seconds
+        return 1 + sum(1 for t in self.inbound if t >= since)
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def profile(number: Number, raw: str, name: str, dnid: str, snap: Snapshot, rules: RuleSet,
+            now: float) -> Caller:
+    """Pure: the same inputs always give the same Caller."""
+    cust = snap.customer
+    last = snap.last
+    last_in = _float(last.get("in"))
+    last_out = _float(last.get("out"))
+    ident = rules.identify
+    callback_after = None
+    if number.anonymous or (not cust and last_in is None and last_out is None):
+        kind = "new"
+    elif last_out is not None and (last_in is None or last_out > last_in) \
+            and now - last_out <= ident.callback_within:
+        kind = "callback"
+        callback_after = "answered" if last.get("out_ok") == "1" else "missed"
+    elif last_in is not None and now - last_in <= ident.repeat_within:
+        kind = "repeat"
+    else:
+        contact = max((t for t in (last_in, last_out) if t is not None), default=None)
+        kind = "returning" if contact is not None and now - contact >= ident.returning_after else "known"
+
+    zone = None
+    source = "company"
+    for candidate, src in ((cust.get("timezone"), "customer"), (number.zone, "number"),
+                           (snap.numbering, "numbering plan")):
+        zone = _zone(candidate)
+        if zone is not None:
+            source = src
+            break
+    if zone is None:
+        zone = ZoneInfo(rules.company.timezone)
+    tags = cust.get("tags")
+    return Caller(
+        raw=raw, name=cust.get("name") or name, dnid=dnid, number=number.key, e164=number.e164,
+        kind=kind, callback_after=callback_after, known=bool(cust) or kind != "new",
+        abc=cust.get("abc", ""), manager=cust.get("manager", ""),
+        tags=frozenset(tags.split(";")) if tags else frozenset(),
+        tz=zone.key, tz_source=source, local=datetime.fromtimestamp(now, zone),
+        open_followup=snap.followup, inbound=tuple(snap.inbound), last_in=last_in, last_out=last_out,
+    )

@@ -1,0 +1,71 @@
+"""Caller numbers: normalisation to E.164 and the time zone a number implies.
+
+Caller ID is attacker-controlled text; everything here treats it as such and never raises.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import phonenumbers
+from phonenumbers import timezone as pn_timezone
+
+ANONYMOUS_WORDS = frozenset({"", "anonymous", "unknown", "restricted", "private", "unavailable", "withheld",
+                             "asterisk", "<unknown>", "none", "null"})
+_URI = re.compile(r"^(?:.*<)?(?:sips?|tel):([^@;>]*)", re.IGNORECASE)
+_JUNK = re.compile(r"[\s\-().\[\]/]")
+_DIGITS = re.compile(r"^\+?[0-9]{1,20}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    """What a caller ID string turned out to be.
+
+    `key` is what history and the directory are keyed by: E.164 when the number could be read,
+    else the bare digits (an internal extension), else empty for an anonymous caller.
+    """
+
+    key: str
+    e164: bool
+    zone: str | None
+
+    @property
+    def anonymous(self) -> bool:
+        return not self.key
+
+
+ANONYMOUS = Number("", False, None)
+
+
+@lru_cache(maxsize=200_000)
+def normalise(raw: str, region: str = "RU") -> Number:
+    text = (raw or "").strip()
+    m = _URI.match(text)
+    if m:
+        text = m.group(1)
+    text = _JUNK.sub("", text)
+    if text.lower() in ANONYMOUS_WORDS:
+        return ANONYMOUS
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    if not _DIGITS.match(text):
+        return ANONYMOUS
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is not None and phonenumbers.is_possible_number(parsed) and len(text.lstrip("+")) >= 7:
+        key = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        zones = pn_timezone.time_zones_for_number(parsed)
+        zone = zones[0] if len(zones) == 1 and zones[0] != pn_timezone.UNKNOWN_TIMEZONE else None
+        return Number(key, True, zone)
+    return Number(text.lstrip("+"), False, None)
+
+
+def score(key: str) -> int | None:
+    """An E.164 number as an integer, for range lookups (15 digits fit a double exactly)."""
+    if key.startswith("+") and key[1:].isdigit():
+        return int(key[1:])
+    return None

@@ -1,0 +1,260 @@
+"""The rule-file schema: what an admin may write, and nothing else.
+
+Pure: no file or network access. `rulefile` reads YAML into these models and maps
+validation errors back to `file:line`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+KINDS = ("new", "repeat", "callback", "returning", "known")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MANAGER_STEP = "manager"
+"""The route step that stands for the caller's personal manager."""
+
+_DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_HHMM = re.compile(r"^([01]?\d|2[0-4]):([0-5]\d)$")
+
+
+def parse_duration(value: Any) -> int:
+    """`90s`, `30m`, `1h`, `7d`, `2w` -> seconds. Bare numbers are refused: the unit is never guessed."""
+    if isinstance(value, str):
+        m = _DURATION.match(value.strip())
+        if m and int(m.group(1)) > 0:
+            return int(m.group(1)) * _UNIT[m.group(2)]
+    raise ValueError(f"bad duration {value!r}: write a positive number with a unit, like 90s, 30m, 1h, 7d")
+
+
+def _minutes(text: str, whole: str) -> int:
+    m = _HHMM.match(text.strip())
+    if not m or (m.group(1) == "24" and m.group(2) != "00"):
+        raise ValueError(f"bad hour window {whole!r}: write HH:MM-HH:MM, like 09:00-18:00 or 22:00-07:00")
+    return int(m.group(1)) * 60 + int(m.group(2))
+
+
+@dataclass(frozen=True, slots=True)
+class HourWindow:
+    """Minutes since midnight; `start > end` wraps past midnight."""
+
+    start: int
+    end: int
+
+    def contains(self, minute: int) -> bool:
+        if self.start <= self.end:
+            return self.start <= minute < self.end
+        return minute >= self.start or minute < self.end
+
+    def __str__(self) -> str:
+        return f"{self.start // 60:02d}:{self.start % 60:02d}-{self.end // 60:02d}:{self.end % 60:02d}"
+
+
+def parse_hour_window(value: Any) -> HourWindow:
+    if isinstance(value, HourWindow):
+        return value
+    if not isinstance(value, str) or value.count("-") != 1:
+        raise ValueError(f"bad hour window {value!r}: write HH:MM-HH:MM, like 09:00-18:00 or 22:00-07:00")
+    a, b = value.split("-")
+    start, end = _minutes(a, value), _minutes(b, value)
+    if start == end:
+        raise ValueError(f"bad hour window {value!r}: start and end are equal, the window would be empty")
+    return HourWindow(start, end)
+
+
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, str | int) and not isinstance(value, bool) else value
+
+
+Duration = Annotated[int, BeforeValidator(parse_duration)]
+Hours = Annotated[HourWindow, BeforeValidator(parse_hour_window)]
+Kind = Literal["new", "repeat", "callback", "returning", "known"]
+Abc = Literal["A", "B", "C"]
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def _str_list(value: Any) -> Any:
+    value = _one_or_many(value)
+    if isinstance(value, list):
+        return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+    return value
+
+
+Many = Annotated[list[str], BeforeValidator(_str_list), Field(min_length=1)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, populate_by_name=True)
+
+
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}: use an IANA name like Europe/Moscow") from None
+    return value
+
+
+class Company(Strict):
+    timezone: str = "UTC"
+    default_region: str = Field("RU", pattern=r"^[A-Z]{2}$")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        return _zone(v)
+
+
+class IdentifySettings(Strict):
+    repeat_within: Duration = 3600
+    callback_within: Duration = 86400
+    returning_after: Duration = 90 * 86400
+
+
+class CallsWithin(Strict):
+    days: int = Field(gt=0, le=366)
+    at_least: int = Field(ge=1)
+
+
+class When(Strict):
+    """Conditions, ANDed. `any`/`all`/`not` nest further conditions."""
+
+    kind: Annotated[list[Kind], BeforeValidator(_one_or_many), Field(min_length=1)] | None = None
+    abc: Annotated[list[Abc], BeforeValidator(_one_or_many), Field(min_length=1)] | None = None
+    known: bool | None = None
+    anonymous: bool | None = None
+    has_manager: bool | None = None
+    has_open_followup: bool | None = None
+    manager: Many | None = None
+    callback_after: Literal["missed", "answered"] | None = None
+    local_hours: Hours | None = None
+    hours: Hours | None = None
+    days: Annotated[list[Day], BeforeValidator(_one_or_many), Field(min_length=1)] | None = None
+    dnid: Many | None = None
+    prefix: Many | None = None
+    tags: Many | None = None
+    calls_within: CallsWithin | None = None
+    any: list[When] | None = Field(None, min_length=1)
+    all: list[When] | None = Field(None, min_length=1)
+    not_: When | None = Field(None, alias="not")
+
+    @field_validator("prefix")
+    @classmethod
+    def _e164_prefix(cls, v: list[str]) -> list[str]:
+        for p in v:
+            if not re.fullmatch(r"\+\d{1,14}", p):
+                raise ValueError(f"prefix {p!r} must be E.164 digits after a +, like +7495")
+        return v
+
+
+class Target(Strict):
+    """A queue, an endpoint to dial, or an IVR context."""
+
+    queue: str | None = None
+    dial: str | None = None
+    ivr: str | None = None
+    priority: int = Field(0, ge=0, le=1000)
+    timeout: int = Field(60, gt=0, le=3600)
+    up: str | None = None
+    down: str | None = None
+    state: str | None = None
+    owner: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_kind(self) -> Target:
+        given = [k for k in ("queue", "dial", "ivr") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("a target needs exactly one of queue, dial, ivr")
+        return self
+
+
+class Manager(Strict):
+    endpoint: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*/\S+$")
+    up: str | None = None
+    down: str | None = None
+    timeout: int = Field(20, gt=0, le=3600)
+    state: str | None = None
+    name: str | None = None
+
+
+class Rule(Strict):
+    name: str = Field(min_length=1)
+    when: When | None = None
+    route: Annotated[list[str], Field(min_length=1)]
+    escalate: Literal["up", "down"] | None = None
+    priority: int | None = Field(None, ge=0, le=1000)
+
+
+class RuleSet(Strict):
+    version: Literal[1]
+    company: Company = Company()
+    identify: IdentifySettings = IdentifySettings()
+    targets: dict[str, Target] = {}
+    managers: dict[str, Manager] = {}
+    rules: list[Rule] = []
+    fallback: Annotated[list[str], Field(min_length=1)]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A cross-reference error, located by its path in the rule document."""
+
+    path: tuple[str | int, ...]
+    message: str
+
+
+def cross_check(rs: RuleSet) -> list[Problem]:
+    """Names that must exist: route steps, escalation targets, fallback."""
+    problems: list[Problem] = []
+    both = set(rs.targets) & set(rs.managers)
+    for name in sorted(both):
+        problems.append(Problem(("managers", name), f"{name!r} is both a target and a manager: rename one"))
+    if MANAGER_STEP in rs.targets or MANAGER_STEP in rs.managers:
+        problems.append(Problem(("targets", MANAGER_STEP), f"{MANAGER_STEP!r} is reserved for the caller's manager"))
+
+    def known_step(name: str) -> bool:
+        return name in rs.targets or name in rs.managers
+
+    for section, entries in (("targets", rs.targets), ("managers", rs.managers)):
+        for name, entry in entries.items():
+            for way in ("up", "down"):
+                ref = getattr(entry, way)
+                if ref is not None and not known_step(ref):
+                    problems.append(Problem((section, name, way), f"unknown target {ref!r} (known: "
+                                                                   f"{', '.join(sorted(rs.targets)) or 'none'})"))
+    for i, rule in enumerate(rs.rules):
+        for j, step in enumerate(rule.route):
+            if step != MANAGER_STEP and not known_step(step):
+                problems.append(Problem(("rules", i, "route", j), f"rule {rule.name!r}: unknown target or manager "
+                                                                   f"{step!r}"))
+        if rule.when is not None:
+            _check_when(rule.when, ("rules", i, "when"), rs, problems)
+    seen: dict[str, int] = {}
+    for i, rule in enumerate(rs.rules):
+        if rule.name in seen:
+            problems.append(Problem(("rules", i, "name"), f"rule name {rule.name!r} is used twice (first at rule "
+                                                          f"{seen[rule.name] + 1}): names identify decisions"))
+        seen.setdefault(rule.name, i)
+    for j, step in enumerate(rs.fallback):
+        if step == MANAGER_STEP:
+            problems.append(Problem(("fallback", j), "fallback cannot use 'manager': it runs when the caller is "
+                                                     "unknown"))
+        elif not known_step(step):
+            problems.append(Problem(("fallback", j), f"unknown target or manager {step!r}"))
+    return problems
+
+
+def _check_when(w: When, path: tuple, rs: RuleSet, problems: list[Problem]) -> None:
+    for j, m in enumerate(w.manager or ()):
+        if m not in rs.managers:
+            problems.append(Problem((*path, "manager", j), f"unknown manager {m!r}"))
+    for key in ("any", "all"):
+        for j, sub in enumerate(getattr(w, key) or ()):
+            _check_when(sub, (*path, key, j), rs, problems)
+    if w.not_ is not None:
+        _check_when(w.not_, (*path, "not"), rs, problems)

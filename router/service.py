@@ -1,0 +1,113 @@
+"""The routing service: AGI request in, decision out, rules in force swapped atomically."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from router import variables as V
+from router.agi import AGISession
+from router.decide import CompiledRules, Decision, decide, fallback_decision
+from router.decisionlog import DecisionLog, entry
+from router.identify import profile
+from router.phones import normalise, score
+from router.rulefile import RuleFileError, load_rules
+from router.store import EMPTY, Store
+
+log = logging.getLogger("router")
+
+STORE_BUDGET = 0.25
+"""Seconds the store may take for one call's read before the fallback chain is returned."""
+
+
+class Router:
+    def __init__(self, rules: CompiledRules, store: Store, rules_path: str | Path | None = None,
+                 clock: Callable[[], float] = time.time, budget: float = STORE_BUDGET):
+        self.rules = rules
+        self.rules_path = Path(rules_path) if rules_path else None
+        self.store = store
+        self.clock = clock
+        self.budget = budget
+        self.log = DecisionLog(store)
+        self._ids = itertools.count(1)
+        self._instance = os.urandom(2).hex()
+        self.decisions = 0
+        self.fallbacks = 0
+
+    @classmethod
+    def from_path(cls, path: str | Path, store: Store, **kw) -> Router:
+        return cls(CompiledRules(load_rules(path), str(path)), store, rules_path=path, **kw)
+
+    def reload(self) -> list[str]:
+        """Re-read the rule path; on any error keep the rules in force and return the problems."""
+        if self.rules_path is None:
+            return ["the router was started without a rule path"]
+        try:
+            fresh = CompiledRules(load_rules(self.rules_path), str(self.rules_path))
+        except RuleFileError as e:
+            for p in e.problems:
+                log.error("rules not reloaded, the previous rules stay in force: %s", p)
+            return [str(p) for p in e.problems]
+        self.rules = fresh
+        log.info("rules reloaded from %s: %d rules, %d targets, %d managers", self.rules_path,
+                 len(fresh.rules), len(fresh.rs.targets), len(fresh.rs.managers))
+        return []
+
+    async def route(self, env: dict[str, str], record: bool = True) -> Decision:
+        """Identify and decide for one call: one store round trip, bounded by the budget."""
+        started = time.perf_counter()
+        rules = self.rules
+        raw = env.get("agi_callerid", "")
+        name = env.get("agi_calleridname", "")
+        dnid = env.get("agi_dnid", "")
+        if dnid in ("", "unknown"):
+            dnid = env.get("agi_extension", "")
+        number = normalise(raw, rules.region)
+        now = self.clock()
+        call_id = env.get("agi_uniqueid") or ""
+        try:
+            async with asyncio.timeout(self.budget):
+                snap = await self.store.snapshot(number.key, score(number.key), now, rules.calls_window,
+                                                 record_inbound=(call_id or f"t{now}") if record else None)
+        except Exception as e:
+            why = f"no answer within {self.budget * 1000:.0f} ms" if isinstance(e, TimeoutError) else str(e)
+            log.warning("call %s from %r: store unavailable (%s); routed by the fallback chain",
+                        call_id or "?", raw[:40], why)
+            caller = profile(number, raw, name, dnid, EMPTY, rules.rs, now)
+            d = fallback_decision(rules, caller, now, f"store unavailable: {type(e).__name__}")
+            d.extra["history_pending"] = bool(record and number.key)
+            self.fallbacks += 1
+        else:
+            caller = profile(number, raw, name, dnid, snap, rules.rs, now)
+            d = decide(rules, caller, snap.busy, now)
+            if d.fallback:
+                self.fallbacks += 1
+        d.id = f"{int(now * 1000):011x}{next(self._ids) & 0xFFFFF:05x}{self._instance}"
+        d.latency_ms = (time.perf_counter() - started) * 1000
+        return d
+
+    async def answer(self, session: AGISession) -> None:
+        """The `route` script: decide, set ROUTE_* on the channel, close."""
+        env = session.env
+        d = await self.route(env)
+        self.decisions += 1
+        self.log.add(entry(d, env))
+        c = d.caller
+        set_var = session.set_variable
+        await set_var(V.DECISION, d.id)
+        await set_var(V.RULE, d.rule)
+        await set_var(V.CALLER_KIND, c.kind if c else "")
+        await set_var(V.ABC, c.abc if c else "")
+        await set_var(V.MANAGER, c.manager if c else "")
+        await set_var(V.TZ, c.tz if c else self.rules.rs.company.timezone)
+        await set_var(V.PRIORITY, d.priority)
+        await set_var(V.COUNT, len(d.steps))
+        for n, step in enumerate(d.steps, 1):
+            await set_var(V.step_type(n), step.type)
+            await set_var(V.step_dest(n), step.dest)
+            await set_var(V.step_timeout(n), step.timeout)

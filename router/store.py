@@ -1,0 +1,196 @@
+"""Every Redis key and every read or write the router makes, in one place.
+
+Keys that belong to a number carry a hash tag (`cr:{+79201234567}:…`) so that Redis Cluster
+keeps one caller's keys in one slot.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+HISTORY_KEEP_SECONDS = 400 * 86400
+DECISION_LOG_MAXLEN = 100_000
+BUSY_STATES = frozenset({"INUSE", "BUSY", "RINGINUSE", "ONHOLD", "UNAVAILABLE", "INVALID"})
+"""Device states in which a new call cannot be put through (AMI DeviceStateChange `State`)."""
+
+
+class Keys:
+    """Key names. `prefix` lets several deployments (or tests) share one Redis."""
+
+    __slots__ = ("busy", "decisions", "devstate", "numbering", "prefix")
+
+    def __init__(self, prefix: str = "cr"):
+        self.prefix = prefix
+        self.busy = f"{prefix}:busy"
+        self.devstate = f"{prefix}:devstate"
+        self.numbering = f"{prefix}:numbering"
+        self.decisions = f"{prefix}:decisions"
+
+    def customer(self, number: str) -> str:
+        return f"{self.prefix}:{{{number}}}:customer"
+
+    def last(self, number: str) -> str:
+        return f"{self.prefix}:{{{number}}}:last"
+
+    def inbound(self, number: str) -> str:
+        return f"{self.prefix}:{{{number}}}:in"
+
+    def followup(self, number: str) -> str:
+        return f"{self.prefix}:{{{number}}}:followup"
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """Everything the store knows about one caller at ring time, read in one round trip."""
+
+    customer: dict[str, str]
+    last: dict[str, str]
+    inbound: list[float]
+    followup: str | None
+    numbering: str | None
+    busy: frozenset[str]
+
+
+EMPTY = Snapshot({}, {}, [], None, None, frozenset())
+
+
+class Store:
+    def __init__(self, client: aioredis.Redis, keys: Keys | None = None):
+        self.r = client
+        self.k = keys or Keys()
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "cr", timeout: float = 1.0) -> Store:
+        client = aioredis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=timeout,
+                                         socket_timeout=timeout, health_check_interval=30)
+        return cls(client, Keys(prefix))
+
+    async def close(self) -> None:
+        await self.r.aclose()
+
+    async def ping(self) -> bool:
+        return bool(await self.r.ping())
+
+    async def snapshot(self, number: str, score: int | None, now: float, window: float,
+                       record_inbound: str | None = None) -> Snapshot:
+        """One pipelined round trip: profile, history, follow-up, numbering range, busy set.
+
+        With `record_inbound` (a call id) the same round trip writes this inbound call to the
+        number's history; reads run first, so the snapshot shows the history before this call.
+        """
+        k = self.k
+        if not number:
+            busy = await self.r.smembers(k.busy)
+            return Snapshot({}, {}, [], None, None, frozenset(busy))
+        p = self.r.pipeline(transaction=False)
+        p.hgetall(k.customer(number))
+        p.hgetall(k.last(number))
+        if window > 0:
+            p.zrangebyscore(k.inbound(number), now - window, "+inf", withscores=True)
+        p.get(k.followup(number))
+        if score is not None:
+            p.zrevrangebyscore(k.numbering, score, "-inf", start=0, num=1)
+        p.smembers(k.busy)
+        if record_inbound is not None:
+            p.hset(k.last(number), "in", now)
+            p.zadd(k.inbound(number), {record_inbound: now})
+            p.zremrangebyscore(k.inbound(number), "-inf", now - HISTORY_KEEP_SECONDS)
+        res = await p.execute()
+        customer, last = res[0], res[1]
+        i = 2
+        inbound: list[float] = []
+        if window > 0:
+            inbound = [s for _, s in res[2]]
+            i = 3
+        followup = res[i]
+        numbering = None
+        if score is not None:
+            i += 1
+            found = res[i]
+            numbering = _range_zone(found[0], score) if found else None
+        busy = frozenset(res[i + 1])
+        return Snapshot(customer, last, inbound, followup, numbering, busy)
+
+    # history written by the AMI listener and by tests
+
+    async def record_outbound(self, number: str, at: float, answered: bool) -> None:
+        await self.r.hset(self.k.last(number), mapping={"out": at, "out_ok": int(answered)})
+
+    async def record_inbound(self, number: str, call_id: str, at: float) -> None:
+        p = self.r.pipeline(transaction=False)
+        p.hset(self.k.last(number), "in", at)
+        p.zadd(self.k.inbound(number), {call_id: at})
+        await p.execute()
+
+    # device states
+
+    async def set_device_state(self, device: str, state: str) -> None:
+        p = self.r.pipeline(transaction=False)
+        p.hset(self.k.devstate, device, state)
+        if state.upper() in BUSY_STATES:
+            p.sadd(self.k.busy, device)
+        else:
+            p.srem(self.k.busy, device)
+        await p.execute()
+
+    async def busy(self) -> frozenset[str]:
+        return frozenset(await self.r.smembers(self.k.busy))
+
+    # customer directory
+
+    async def put_customers(self, records: Iterable[tuple[str, dict[str, str]]]) -> int:
+        """Replace each customer's record (re-import is idempotent: no stale tags survive)."""
+        p = self.r.pipeline(transaction=False)
+        n = 0
+        for number, fields in records:
+            key = self.k.customer(number)
+            p.delete(key)
+            p.hset(key, mapping=fields)
+            n += 1
+        await p.execute()
+        return n
+
+    async def customer(self, number: str) -> dict[str, str]:
+        return await self.r.hgetall(self.k.customer(number))
+
+    # numbering plan
+
+    async def replace_numbering(self, ranges: Iterable[tuple[int, int, str, str]], batch: int = 5000) -> int:
+        """Load ranges into a scratch key, then swap it in: lookups never see a half-loaded table."""
+        scratch = self.k.numbering + ":loading"
+        await self.r.delete(scratch)
+        n = 0
+        chunk: dict[str, int] = {}
+        for start, end, zone, region in ranges:
+            chunk[f"{start}|{end}|{zone}|{region}"] = start
+            n += 1
+            if len(chunk) >= batch:
+                await self.r.zadd(scratch, chunk)
+                chunk = {}
+        if chunk:
+            await self.r.zadd(scratch, chunk)
+        if n:
+            await self.r.rename(scratch, self.k.numbering)
+        return n
+
+    # decision log
+
+    async def append_decisions(self, entries: list[dict]) -> None:
+        p = self.r.pipeline(transaction=False)
+        for e in entries:
+            p.xadd(self.k.decisions, {"d": json.dumps(e, ensure_ascii=False, separators=(",", ":"))},
+                   maxlen=DECISION_LOG_MAXLEN, approximate=True)
+        await p.execute()
+
+    async def recent_decisions(self, limit: int) -> list[dict]:
+        rows = await self.r.xrevrange(self.k.decisions, count=limit)
+        return [json.loads(fields["d"]) for _, fields in rows]
+
+
+def _range_zone(member: str, score: int) -> str | None:
+    start, end, zone, _region = member.split("|", 3)
+    return zone if int(start) <= score <= int(end) else None

@@ -1,0 +1,109 @@
+"""Shared fixtures: a private redis-server for the whole run, a fresh key prefix per test."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from router.decide import CompiledRules
+from router.rulefile import load_rules, load_rules_text
+from router.server import start
+from router.service import Router
+from router.store import Keys, Store
+
+ROOT = Path(__file__).resolve().parent.parent
+RULES_DIR = ROOT / "rules"
+FIXTURES = ROOT.parent / "shared" / "fixtures"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> str:
+    """A redis-server of our own on a free port: never a developer's data, nothing left behind."""
+    exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.fail("redis-server is not installed: `apt-get install redis-server` (see README, Quick start)")
+    port = free_port()
+    d = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", str(d), "--logfile", str(d / "redis.log")])
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail(f"redis-server did not start on port {port}: see {d / 'redis.log'}")
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+async def store(redis_url, prefix):
+    s = Store.from_url(redis_url, prefix)
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def keys(prefix) -> Keys:
+    return Keys(prefix)
+
+
+@pytest.fixture(scope="session")
+def default_rules() -> CompiledRules:
+    return CompiledRules(load_rules(RULES_DIR / "default.yaml"), "rules/default.yaml")
+
+
+def compiled(text: str) -> CompiledRules:
+    return CompiledRules(load_rules_text(text), "<test>")
+
+
+class Clock:
+    """An injected clock: tests move time, nobody sleeps."""
+
+    def __init__(self, t: float):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+@pytest.fixture
+async def serve(store):
+    """Start the real router (AGI + HTTP on free ports) with given rules and clock."""
+    started = []
+
+    async def _serve(rules: CompiledRules, clock=time.time, budget: float = 0.25, the_store=None,
+                     rules_path=None, token=None):
+        router = Router(rules, the_store or store, rules_path=rules_path, clock=clock, budget=budget)
+        running = await start(router, ("127.0.0.1", 0), ("127.0.0.1", 0), token)
+        started.append(running)
+        return running
+
+    yield _serve
+    for r in started:
+        await r.stop()

@@ -1,0 +1,290 @@
+"""The router over a real FastAGI socket, against real Redis, with the clock injected."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from router import agi
+from router.callsim import call, parse_args
+from router.store import Store
+from tests.asterisk import AGI_RECORDINGS
+from tests.conftest import Clock, compiled
+
+MSK = ZoneInfo("Europe/Moscow")
+MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=MSK).timestamp()
+
+RULES_TEXT = """
+version: 1
+company: {timezone: Europe/Moscow, default_region: RU}
+identify: {repeat_within: 1h, callback_within: 24h, returning_after: 90d}
+targets:
+  new_connection: {queue: new-connection, priority: 10, timeout: 60}
+  support:        {queue: support, timeout: 120}
+  operators:      {queue: operators, timeout: 60}
+  management:     {queue: management, timeout: 30}
+  night_duty:     {dial: PJSIP/900, timeout: 25}
+  self_service:   {ivr: self-service}
+managers:
+  ivanov: {endpoint: PJSIP/101, up: management, down: operators, timeout: 20}
+  petrova: {endpoint: PJSIP/102, up: management, down: operators, timeout: 20}
+rules:
+  - name: night in the caller's zone
+    when: {local_hours: "00:00-06:00", known: true}
+    route: [night_duty, support]
+  - name: A customers reach their manager
+    when: {abc: A, has_manager: true}
+    route: [manager]
+    escalate: up
+  - name: B customers, busy manager goes down
+    when: {abc: B, has_manager: true}
+    route: [manager]
+    escalate: down
+  - name: repeat callers
+    when: {kind: repeat}
+    route: [operators]
+  - name: new prospects
+    when: {kind: new}
+    route: [new_connection]
+  - name: C customers serve themselves
+    when: {abc: C}
+    route: [self_service]
+  - name: everyone else
+    route: [support]
+fallback: [support]
+"""
+RULES = compiled(RULES_TEXT)
+CONTRACT = ("ROUTE_DECISION", "ROUTE_RULE", "ROUTE_CALLER_KIND", "ROUTE_ABC", "ROUTE_MANAGER", "ROUTE_TZ",
+            "ROUTE_PRIORITY", "ROUTE_COUNT")
+
+
+@pytest.fixture
+async def customers(store):
+    await store.put_customers([
+        ("+79035550101", {"name": "Olga", "abc": "A", "manager": "ivanov"}),
+        ("+79035550102", {"name": "Romashka", "abc": "A", "manager": "petrova"}),
+        ("+79035550103", {"name": "Pavel", "abc": "B", "manager": "ivanov"}),
+        ("+79035550104", {"name": "Irina", "abc": "C"}),
+        ("+79147000123", {"name": "Port", "abc": "B"}),
+    ])
+    await store.replace_numbering([(79140000000, 79149999999, "Asia/Vladivostok", "Приморский край")])
+
+
+async def test_a_customer_reaches_their_manager(serve, customers):
+    r = await serve(RULES, Clock(MONDAY_10))
+    res = await call(r.agi.port, "+79035550101", "Olga")
+    v = res.variables
+    assert res.chain() == [("dial", "PJSIP/101", "20")]
+    assert (v["ROUTE_RULE"], v["ROUTE_CALLER_KIND"], v["ROUTE_ABC"], v["ROUTE_MANAGER"], v["ROUTE_TZ"]) == \
+        ("A customers reach their manager", "known", "A", "ivanov", "Europe/Moscow")
+    assert set(CONTRACT) <= set(v) and v["ROUTE_COUNT"] == "1"
+
+
+async def test_busy_manager_escalates_up_as_the_rule_says(serve, customers, store):
+    await store.set_device_state("PJSIP/102", "INUSE")
+    r = await serve(RULES, Clock(MONDAY_10))
+    res = await call(r.agi.port, "+79035550102")
+    assert res.chain() == [("queue", "management", "30")]
+
+
+async def test_busy_manager_escalates_down_as_the_rule_says(serve, customers, store):
+    await store.set_device_state("PJSIP/101", "BUSY")
+    r = await serve(RULES, Clock(MONDAY_10))
+    res = await call(r.agi.port, "+79035550103")
+    assert res.chain() == [("queue", "operators", "60")]
+    await store.set_device_state("PJSIP/101", "NOT_INUSE")
+    res2 = await call(r.agi.port, "+79035550103", uid=2)
+    assert res2.chain()[0] == ("dial", "PJSIP/101", "20")
+
+
+async def test_unknown_number_gets_new_connection_with_priority(serve, customers):
+    r = await serve(RULES, Clock(MONDAY_10))
+    v = (await call(r.agi.port, "+79161234500")).variables
+    assert (v["ROUTE_CALLER_KIND"], v["ROUTE_1_TYPE"], v["ROUTE_1_DEST"], v["ROUTE_PRIORITY"]) == \
+        ("new", "queue", "new-connection", "10")
+
+
+async def test_c_customer_gets_self_service(serve, customers):
+    r = await serve(RULES, Clock(MONDAY_10))
+    assert (await call(r.agi.port, "+79035550104")).chain() == [("ivr", "self-service", "60")]
+
+
+async def test_second_call_within_window_is_repeat(serve, customers):
+    clock = Clock(MONDAY_10)
+    r = await serve(RULES, clock)
+    first = await call(r.agi.port, "8 916 123-45-00", uid=1)
+    clock.advance(30 * 60)
+    second = await call(r.agi.port, "+79161234500", uid=2)
+    clock.advance(2 * 3600)
+    third = await call(r.agi.port, "+79161234500", uid=3)
+    assert [x.variables["ROUTE_CALLER_KIND"] for x in (first, second, third)] == ["new", "repeat", "known"]
+    assert second.chain() == [("queue", "operators", "60")]
+
+
+async def test_far_east_callers_local_time_picks_the_night_rule(serve, customers):
+    # 23:30 in Moscow is 06:30 next day in Vladivostok; 22:30 is 05:30 there: night
+    late = datetime(2026, 11, 23, 22, 30, tzinfo=MSK).timestamp()
+    r = await serve(RULES, Clock(late))
+    far = (await call(r.agi.port, "+79147000123", uid=1)).variables
+    near = (await call(r.agi.port, "+79035550103", uid=2)).variables
+    assert (far["ROUTE_TZ"], far["ROUTE_RULE"], far["ROUTE_1_DEST"]) == \
+        ("Asia/Vladivostok", "night in the caller's zone", "PJSIP/900")
+    assert (near["ROUTE_TZ"], near["ROUTE_RULE"]) == ("Europe/Moscow", "B customers, busy manager goes down")
+
+
+async def test_callback_after_our_missed_call(serve, customers, store):
+    await store.record_outbound("+79035550104", MONDAY_10 - 600, answered=False)
+    r = await serve(RULES, Clock(MONDAY_10))
+    assert (await call(r.agi.port, "+79035550104")).variables["ROUTE_CALLER_KIND"] == "callback"
+
+
+async def test_every_value_is_quoted_and_hostile_text_cannot_inject_commands(serve, store):
+    await store.put_customers([("+79035550199", {"name": 'Evil "quote" \\ back', "abc": "A",
+                                                 "manager": "ivanov"})])
+    r = await serve(RULES, Clock(MONDAY_10))
+    res = await call(r.agi.port, "+79035550199", 'x"\nHANGUP\nEXEC System rm')
+    assert all(c.startswith("SET VARIABLE ROUTE_") for c in res.commands), res.commands
+    for c in res.commands:
+        argv = parse_args(c)
+        assert len(argv) == 4, c
+        assert c.split(" ", 3)[3].startswith('"') and c.endswith('"')
+    assert res.variables["ROUTE_1_DEST"] == "PJSIP/101"
+
+
+async def test_recorded_asterisk_header_with_long_cyrillic_name_is_routed(serve, customers):
+    r = await serve(RULES, Clock(MONDAY_10))
+    block = (AGI_RECORDINGS / "agi_009_route_5000.env.raw").read_bytes()
+    reader, writer = await asyncio.open_connection("127.0.0.1", r.agi.port)
+    writer.write(block)
+    commands = []
+    while line := await reader.readline():
+        commands.append(line.decode())
+        writer.write(b"200 result=1\n")
+    writer.close()
+    assert any(c.startswith("SET VARIABLE ROUTE_RULE ") for c in commands)
+    entries = await r.router.log.newest(1)
+    assert entries[0]["call"]["name"].startswith("Акционерное общество") and entries[0]["caller"]["number"] == \
+        "+78123334455"
+
+
+async def test_caller_hangup_mid_answer_is_survived_and_logged(serve, customers):
+    r = await serve(RULES, Clock(MONDAY_10))
+    res = await call(r.agi.port, "+79035550101", hangup_after=2)
+    assert len(res.commands) >= 2
+    ok = await call(r.agi.port, "+79035550101", uid=2)
+    assert ok.variables["ROUTE_COUNT"] == "1"
+    assert len(await r.router.log.newest(10)) == 2
+
+
+async def test_unknown_script_is_closed_without_commands(serve):
+    r = await serve(RULES, Clock(MONDAY_10))
+    res = await call(r.agi.port, "+79035550101", script="other?x=1")
+    assert res.commands == []
+
+
+async def test_script_path_ignores_the_query_string(serve):
+    r = await serve(RULES, Clock(MONDAY_10))
+    res = await call(r.agi.port, "+79035550101", script="route?did=1001&src=pstn")
+    assert res.variables["ROUTE_COUNT"] == "1"
+
+
+async def _closed_by_server(port: int, payload: bytes, hold_open: bool = True) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(payload)
+    await writer.drain()
+    try:
+        async with asyncio.timeout(5):
+            return await reader.read()
+    finally:
+        writer.close()
+
+
+async def test_garbage_is_refused_and_the_server_keeps_routing(serve, customers):
+    r = await serve(RULES, Clock(MONDAY_10))
+    assert await _closed_by_server(r.agi.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + b"\xff\xfe" * 10 + b"\n" * 8) \
+        == b""
+    assert await _closed_by_server(r.agi.port, b"\n") == b""
+    assert await _closed_by_server(r.agi.port, b"agi_network: yes\n" + b"A" * 20000 + b"\n") == b""
+    assert await _closed_by_server(r.agi.port, b"".join(b"agi_x%d: y\n" % i for i in range(300)) + b"\n") == b""
+    assert (await call(r.agi.port, "+79035550101")).chain()[0][1] == "PJSIP/101"
+
+
+async def test_stalled_header_is_dropped_after_the_header_timeout(serve, monkeypatch):
+    monkeypatch.setattr(agi, "HEADER_TIMEOUT", 0.2)
+    r = await serve(RULES, Clock(MONDAY_10))
+    reader, writer = await asyncio.open_connection("127.0.0.1", r.agi.port)
+    writer.write(b"agi_network: yes\nagi_network_script: route\n")
+    async with asyncio.timeout(5):
+        assert await reader.read() == b""
+    writer.close()
+    assert r.agi.active == 0
+
+
+async def test_disconnect_mid_header_leaves_the_server_idle(serve, customers):
+    r = await serve(RULES, Clock(MONDAY_10))
+    for cut in (b"agi_network: yes\nagi_netw", b"agi_network: yes\n", b"agi_"):
+        _, writer = await asyncio.open_connection("127.0.0.1", r.agi.port)
+        writer.write(cut)
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+    stalled = [await asyncio.open_connection("127.0.0.1", r.agi.port) for _ in range(20)]
+    for _, w in stalled:
+        w.write(b"agi_network: yes\n")
+    # a spinning reader would burn a whole core; a parked one costs nothing while we wait
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    await asyncio.sleep(0.5)
+    cpu = time.process_time() - cpu0
+    assert cpu < 0.25 * (time.perf_counter() - wall0), f"{cpu:.3f} s CPU while idle"
+    assert (await call(r.agi.port, "+79035550101")).chain()[0][1] == "PJSIP/101"
+    for _, w in stalled:
+        w.close()
+
+
+async def test_store_down_gives_fallback_quickly(serve):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead_port = s.getsockname()[1]
+    dead = Store.from_url(f"redis://127.0.0.1:{dead_port}/0", "x")
+    r = await serve(RULES, Clock(MONDAY_10), the_store=dead)
+    res = await call(r.agi.port, "+79035550101")
+    assert (res.variables["ROUTE_RULE"], res.chain()) == ("fallback", [("queue", "support", "120")])
+    assert res.seconds < 2
+    await dead.close()
+
+
+async def test_stalled_store_gives_fallback_within_the_budget(serve):
+    async def blackhole(reader, writer):
+        await reader.read()  # accepts, never answers
+
+    hole = await asyncio.start_server(blackhole, "127.0.0.1", 0)
+    port = hole.sockets[0].getsockname()[1]
+    slow = Store.from_url(f"redis://127.0.0.1:{port}/0", "x", timeout=10)
+    r = await serve(RULES, Clock(MONDAY_10), the_store=slow, budget=0.3)
+    res = await call(r.agi.port, "+79035550101")
+    assert res.variables["ROUTE_RULE"] == "fallback" and res.seconds < 2
+    entry = (await r.router.log.newest(1))[0]
+    assert entry["fallback"] and "store unavailable" in entry["reasons"][0]
+    await slow.close()
+    hole.close()
+
+
+async def test_history_of_a_fallback_call_is_written_once_the_store_is_back(serve, store, prefix):
+    clock = Clock(MONDAY_10)
+    r = await serve(RULES, clock, budget=0.3)
+    dead = Store.from_url("redis://127.0.0.1:1/0", prefix)
+    r.router.store = dead
+    r.router.log.store = dead
+    await call(r.agi.port, "+79161234500")
+    assert r.router.log.pending
+    r.router.store = store
+    r.router.log.store = store
+    await r.router.log.flush()
+    clock.advance(60)
+    assert (await call(r.agi.port, "+79161234500", uid=2)).variables["ROUTE_CALLER_KIND"] == "repeat"
+    await dead.close()
