@@ -11,7 +11,7 @@ import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from router.config import ConfigError, Settings
+from router.config import DEFAULT_STORE, ConfigError, Settings
 from router.decide import CompiledRules, Decision, decide
 from router.decisionlog import entry
 from router.identify import profile
@@ -129,53 +129,49 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_customers_import(args: argparse.Namespace) -> int:
-    from router.customers import import_csv
-
-    url = args.store or os.environ.get("ROUTER_STORE") or "redis://127.0.0.1:6379/0"
+def _import(args: argparse.Namespace, what: str, load) -> int:
+    """Run one importer against the store; report problems by line; 1 if any row was skipped."""
+    url = args.store or os.environ.get("ROUTER_STORE") or DEFAULT_STORE
 
     async def run():
         store = Store.from_url(url, args.prefix, timeout=10)
         try:
-            return await import_csv(store, args.file, args.region)
+            return await load(store)
         finally:
             await store.close()
 
     try:
-        report = asyncio.run(run())
+        count, errors = asyncio.run(run())
     except OSError as e:
-        print(f"router customers import: {e}", file=sys.stderr)
+        print(f"router {what} import: {e}", file=sys.stderr)
         return 2
     except Exception as e:
-        print(f"router customers import: store {url}: {e}", file=sys.stderr)
+        print(f"router {what} import: store {url}: {e}", file=sys.stderr)
         return 2
-    for err in report.errors:
+    for err in errors:
         print(err, file=sys.stderr)
-    print(f"{args.file}: {report.imported} customers imported, {len(report.errors)} problems")
-    return 1 if report.errors else 0
+    print(f"{args.file}: {count} {what} records imported, {len(errors)} problems")
+    return 1 if errors else 0
+
+
+def cmd_customers_import(args: argparse.Namespace) -> int:
+    from router.customers import import_csv
+
+    async def load(store: Store):
+        report = await import_csv(store, args.file, args.region)
+        return report.imported, report.errors
+
+    return _import(args, "customer", load)
 
 
 def cmd_numbering_import(args: argparse.Namespace) -> int:
     from router.numbering import import_ranges
 
-    url = args.store or os.environ.get("ROUTER_STORE") or "redis://127.0.0.1:6379/0"
+    async def load(store: Store):
+        report = await import_ranges(store, args.file, args.country, args.zones)
+        return report.ranges, report.errors
 
-    async def run():
-        store = Store.from_url(url, args.prefix, timeout=10)
-        try:
-            return await import_ranges(store, args.file, args.country, args.zones)
-        finally:
-            await store.close()
-
-    try:
-        report = asyncio.run(run())
-    except Exception as e:
-        print(f"router numbering import: {e}", file=sys.stderr)
-        return 2
-    for err in report.errors:
-        print(err, file=sys.stderr)
-    print(f"{args.file}: {report.ranges} ranges loaded, {len(report.errors)} problems")
-    return 1 if report.errors else 0
+    return _import(args, "numbering", load)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -98,7 +98,7 @@ def test_customer_import_cli_exit_codes(redis_url, prefix, tmp_path):
     f = tmp_path / "crm.csv"
     f.write_text("number,name,abc,manager,timezone,tags\n+79035550101,Olga,A,,,\nxx,Bad,A,,,\n")
     res = run("customers", "import", str(f), "--store", redis_url, "--prefix", prefix)
-    assert res.returncode == 1 and f"{f}:3:" in res.stderr and "1 customers imported" in res.stdout
+    assert res.returncode == 1 and f"{f}:3:" in res.stderr and "1 customer records imported" in res.stdout
     missing = run("customers", "import", str(tmp_path / "nope.csv"), "--store", redis_url)
     assert missing.returncode == 2 and "nope.csv" in missing.stderr
 
