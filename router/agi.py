@@ -180,7 +180,7 @@ class FastAGIServer:
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._client, self.host, self.port, limit=MAX_LINE,
-                                                  reuse_address=True)
+                                                  reuse_address=True, backlog=1024)
         sock = self._server.sockets[0].getsockname()
         self.port = sock[1]
 
