@@ -135,7 +135,7 @@ def write_rules(directory: Path, extra: int, base: Path = DEFAULT_RULES) -> Path
             lambda i: f'{{manager: [ivanov], dnid: ["8{i:09d}"]}}',
             lambda i: f'{{any: [{{dnid: "9{i:09d}"}}, {{tags: [no-{i}]}}]}}',
             lambda i: f'{{calls_within: {{days: 7, at_least: {1000 + i}}}}}',
-            lambda i: f'{{local_hours: "03:00-03:01", hours: "04:00-04:01", kind: [returning]}}',
+            lambda i: '{local_hours: "03:00-03:01", hours: "04:00-04:01", kind: [returning]}',
         ]
         for i in range(extra):
             lines += [f"  - name: generated {i}", f"    when: {rnd.choice(shapes)(i)}", "    route: [support]"]
@@ -309,7 +309,8 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}"
+    return (f"{platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu}), "
+            f"Python {platform.python_version()}")
 
 
 async def main_compare(args, tmp: Path, url: str) -> dict:
