@@ -17,11 +17,12 @@ log = logging.getLogger("router.agi")
 
 MAX_LINE = 8192
 """Longest header or reply line accepted (Asterisk's own buffers are 2048/8192 bytes)."""
-MAX_HEADER_BYTES = 64 * 1024
+MAX_HEADER_BYTES = 16 * 1024
 MAX_HEADER_LINES = 200
 MAX_GARBAGE_LINES = 5
 HEADER_TIMEOUT = 5.0
-REPLY_TIMEOUT = 5.0
+SESSION_TIMEOUT = 10.0
+"""Once the header is read, the whole conversation must end within this (one timer per call, not per reply)."""
 MAX_VALUE_BYTES = 1000
 """A SET VARIABLE line must stay well under the 2048-byte command buffer of older Asterisk."""
 
@@ -73,35 +74,43 @@ def script_of(env: dict[str, str]) -> str:
 
 
 async def read_env(reader: asyncio.StreamReader) -> dict[str, str]:
+    """The `agi_*` header block. The caller bounds the time; the stream's limit bounds the size."""
+    try:
+        first = await reader.readline()
+    except ValueError:
+        raise BadRequest(f"header line longer than {MAX_HEADER_BYTES} bytes") from None
+    if not first.startswith(b"agi_"):
+        if not first:
+            raise BadRequest("peer disconnected before sending anything")
+        raise BadRequest(f"not AGI: {bytes(first[:60])!r}")
+    if first == b"\n" or first.endswith(b"\n\n"):
+        rest = b""
+    else:
+        try:
+            rest = await reader.readuntil(b"\n\n")
+        except asyncio.IncompleteReadError as e:
+            got = e.partial.count(b"\n") + 1
+            raise BadRequest(f"peer disconnected after {got} header lines, before the blank line") from None
+        except asyncio.LimitOverrunError:
+            raise BadRequest(f"header block over {MAX_HEADER_BYTES} bytes") from None
+    lines = (first + rest).split(b"\n")
+    if len(lines) > MAX_HEADER_LINES:
+        raise BadRequest(f"header block over {MAX_HEADER_LINES} lines")
     env: dict[str, str] = {}
-    total = garbage = 0
-    async with asyncio.timeout(HEADER_TIMEOUT):
-        while True:
-            try:
-                line = await reader.readline()
-            except ValueError:
-                raise BadRequest(f"header line longer than {MAX_LINE} bytes") from None
-            if not line:
-                raise BadRequest(f"peer disconnected after {len(env)} header lines, before the blank line")
-            if not line.endswith(b"\n"):
-                raise BadRequest("peer disconnected in the middle of a header line")
-            total += len(line)
-            if total > MAX_HEADER_BYTES or len(env) >= MAX_HEADER_LINES:
-                raise BadRequest(f"header block over {MAX_HEADER_BYTES} bytes / {MAX_HEADER_LINES} lines")
-            line = line.rstrip(b"\r\n")
-            if not line:
-                if not env:
-                    raise BadRequest("empty header block: not an AGI request")
-                return env
+    garbage = 0
+    for line in lines:
+        if not line:
+            continue
+        key, sep, value = line.partition(b": ")
+        if not sep:
             key, sep, value = line.partition(b":")
-            if not sep or not key.startswith(b"agi_") or not key.isascii():
-                garbage += 1
-                if garbage > MAX_GARBAGE_LINES:
-                    raise BadRequest(f"not AGI: {bytes(line[:60])!r}")
-                continue
-            if value.startswith(b" "):
-                value = value[1:]
-            env[key.decode("ascii")] = value.decode("utf-8", "replace")
+        if not sep or not key.startswith(b"agi_") or len(line) > MAX_LINE or not key.isascii():
+            garbage += 1
+            if garbage > MAX_GARBAGE_LINES:
+                raise BadRequest(f"not AGI: {bytes(line[:60])!r}")
+            continue
+        env[key.decode("ascii")] = value.decode("utf-8", "replace").rstrip("\r")
+    return env
 
 
 class AGISession:
@@ -117,12 +126,9 @@ class AGISession:
 
     async def _line(self) -> bytes:
         try:
-            async with asyncio.timeout(REPLY_TIMEOUT):
-                line = await self.reader.readline()
-        except TimeoutError:
-            raise AGIProtocolError(f"no reply from Asterisk within {REPLY_TIMEOUT} s") from None
+            line = await self.reader.readline()
         except ValueError:
-            raise AGIProtocolError(f"reply line longer than {MAX_LINE} bytes") from None
+            raise AGIProtocolError(f"reply line longer than {MAX_HEADER_BYTES} bytes") from None
         if not line:
             raise AGIDeadChannel("Asterisk closed the connection")
         return line.rstrip(b"\r\n")
@@ -179,7 +185,7 @@ class FastAGIServer:
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._client, self.host, self.port, limit=MAX_LINE,
+        self._server = await asyncio.start_server(self._client, self.host, self.port, limit=MAX_HEADER_BYTES,
                                                   reuse_address=True, backlog=1024)
         sock = self._server.sockets[0].getsockname()
         self.port = sock[1]
@@ -208,33 +214,36 @@ class FastAGIServer:
                 await writer.wait_closed()
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, where: str) -> None:
+        # one timer per call: the header deadline, then moved once to the session deadline
+        channel = None
         try:
-            env = await read_env(reader)
+            async with asyncio.timeout(HEADER_TIMEOUT) as deadline:
+                try:
+                    env = await read_env(reader)
+                except BadRequest as e:
+                    log.warning("AGI %s: %s; connection closed", where, e)
+                    return
+                script = script_of(env)
+                handler = self.routes.get(script)
+                channel = env.get("agi_channel", "?")
+                if handler is None:
+                    log.warning("AGI %s channel %r: unknown script %r (served: %s); check the AGI() URL in the "
+                                "dialplan", where, channel, script, ", ".join(sorted(self.routes)))
+                    return
+                deadline.reschedule(asyncio.get_running_loop().time() + SESSION_TIMEOUT)
+                await handler(AGISession(reader, writer, env))
         except TimeoutError:
-            log.warning("AGI %s: header block not finished within %.0f s; connection closed", where,
-                        HEADER_TIMEOUT)
-            return
-        except BadRequest as e:
-            log.warning("AGI %s: %s; connection closed", where, e)
-            return
-        except (ConnectionError, OSError) as e:
-            log.warning("AGI %s: connection lost while reading the header (%s)", where, e)
-            return
-        script = script_of(env)
-        handler = self.routes.get(script)
-        channel = env.get("agi_channel", "?")
-        if handler is None:
-            log.warning("AGI %s channel %r: unknown script %r (served: %s); check the AGI() URL in the "
-                        "dialplan", where, channel, script, ", ".join(sorted(self.routes)))
-            return
-        try:
-            await handler(AGISession(reader, writer, env))
+            if channel is None:
+                log.warning("AGI %s: header block not finished within %.0f s; connection closed", where,
+                            HEADER_TIMEOUT)
+            else:
+                log.warning("AGI channel %r: Asterisk did not answer our commands within %.0f s; session closed",
+                            channel, SESSION_TIMEOUT)
         except AGIDeadChannel as e:
             log.info("AGI channel %r: caller hung up before routing finished (%s)", channel, e)
         except AGIError as e:
             log.warning("AGI channel %r: %s: %s", channel, type(e).__name__, e)
         except (ConnectionError, OSError) as e:
-            log.warning("AGI channel %r: connection lost (%s)", channel, e)
+            log.warning("AGI %s channel %r: connection lost (%s)", where, channel, e)
         except Exception:
-            log.exception("AGI channel %r: handler for %r failed; the dialplan's own fallback takes the call",
-                          channel, script)
+            log.exception("AGI channel %r: handler failed; the dialplan's own fallback takes the call", channel)

@@ -96,11 +96,11 @@ def compile_when(w: When | None) -> tuple[Check, ...]:
                   lambda c, m: f"{c.calls_within(seconds, m.now)} calls in {days_n} days"))
     if w.all is not None:
         parts = tuple(compile_when(x) for x in w.all)
-        add(Check(lambda c, m: all(holds(p, c, m) for p in parts),
+        add(Check(lambda c, m: every(parts, c, m),
                   lambda c, m: " and ".join(say(p, c, m) for p in parts)))
     if w.any is not None:
         alts = tuple(compile_when(x) for x in w.any)
-        add(Check(lambda c, m: any(holds(p, c, m) for p in alts),
+        add(Check(lambda c, m: some(alts, c, m),
                   lambda c, m: next((say(p, c, m) for p in alts if holds(p, c, m)), "any")))
     if w.not_ is not None:
         inner = compile_when(w.not_)
@@ -132,6 +132,20 @@ def holds(checks: tuple[Check, ...], c: Caller, m: Moment) -> bool:
         if not check.test(c, m):
             return False
     return True
+
+
+def every(groups: tuple[tuple[Check, ...], ...], c: Caller, m: Moment) -> bool:
+    for g in groups:  # noqa: SIM110 (see holds)
+        if not holds(g, c, m):
+            return False
+    return True
+
+
+def some(groups: tuple[tuple[Check, ...], ...], c: Caller, m: Moment) -> bool:
+    for g in groups:  # noqa: SIM110 (see holds)
+        if holds(g, c, m):
+            return True
+    return False
 
 
 def say(checks: tuple[Check, ...], c: Caller, m: Moment) -> str:

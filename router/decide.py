@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from router.conditions import Check, Moment, compile_when, holds, max_calls_window, say
 from router.identify import Caller
-from router.rules import DAYS, MANAGER_STEP, Manager, RuleSet, Target
+from router.rules import DAYS, MANAGER_STEP, Manager, Rule, RuleSet, Target
 
 FALLBACK = "fallback"
 
@@ -42,6 +42,26 @@ class _Compiled:
     route: tuple[str, ...]
     escalate: str | None
     priority: int | None
+    kinds: frozenset[str] | None
+    classes: frozenset[str] | None
+    dnids: frozenset[str] | None
+
+    @classmethod
+    def of(cls, r: Rule) -> _Compiled:
+        w = r.when
+
+        def top(values: list[str] | None) -> frozenset[str] | None:
+            return frozenset(values) if values is not None else None
+
+        return cls(r.name, compile_when(w), tuple(r.route), r.escalate, r.priority,
+                   top(w.kind if w else None), top(w.abc if w else None), top(w.dnid if w else None))
+
+    def admits(self, kind: str, abc: str, dnid: str) -> bool:
+        return ((self.kinds is None or kind in self.kinds) and (self.classes is None or abc in self.classes)
+                and (self.dnids is None or dnid in self.dnids))
+
+
+CANDIDATE_CACHE = 4096
 
 
 class CompiledRules:
@@ -53,8 +73,9 @@ class CompiledRules:
         self.company_zone = ZoneInfo(rs.company.timezone)
         self.region = rs.company.default_region
         self.calls_window = max_calls_window([r.when for r in rs.rules])
-        self.rules = tuple(_Compiled(r.name, compile_when(r.when), tuple(r.route), r.escalate, r.priority)
-                           for r in rs.rules)
+        self.rules = tuple(_Compiled.of(r) for r in rs.rules)
+        self.dnids = frozenset().union(*(r.dnids for r in self.rules if r.dnids))
+        self._candidates: dict[tuple[str, str, str], tuple[_Compiled, ...]] = {}
         self.entries: dict[str, Target | Manager] = {**rs.targets, **rs.managers}
         self.fallback_steps = tuple(s for s in (self._step(n) for n in rs.fallback) if s)
 
@@ -69,6 +90,21 @@ class CompiledRules:
                 return Step("dial", e.dial, e.timeout, name)
             return Step("ivr", e.ivr or "", e.timeout, name)
         return None
+
+    def candidates(self, caller: Caller) -> tuple[_Compiled, ...]:
+        """The rules that can match this caller's kind, class and called number, in file order.
+
+        Indexing on the three keys admins use most to split traffic means a thousand rules
+        for other lines or classes cost one dictionary lookup, not a thousand evaluations.
+        """
+        dnid = caller.dnid if caller.dnid in self.dnids else ""
+        key = (caller.kind, caller.abc, dnid)
+        found = self._candidates.get(key)
+        if found is None:
+            if len(self._candidates) >= CANDIDATE_CACHE:
+                self._candidates.clear()
+            found = self._candidates[key] = tuple(r for r in self.rules if r.admits(*key))
+        return found
 
     def device(self, name: str) -> str | None:
         """The device whose state tells whether this target or manager can take a call."""
@@ -111,7 +147,7 @@ def _escalate(rules: CompiledRules, name: str, way: str, busy: frozenset[str], r
 
 def decide(rules: CompiledRules, caller: Caller, busy: frozenset[str], now: float) -> Decision:
     m = rules.moment(caller, now)
-    for rule in rules.rules:
+    for rule in rules.candidates(caller):
         if holds(rule.checks, caller, m):
             break
     else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,15 +31,19 @@ class Caller:
     inbound: tuple[float, ...]
     last_in: float | None
     last_out: float | None
+    _counts: dict[float, int] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def anonymous(self) -> bool:
         return not self.number
 
     def calls_within(self, seconds: float, now: float) -> int:
-        """Inbound calls in the window, this one included."""
-        since = now - seconds
-        return 1 + sum(1 for t in self.inbound if t >= since)
+        """Inbound calls in the window, this one included (counted once per window and call)."""
+        n = self._counts.get(seconds)
+        if n is None:
+            since = now - seconds
+            n = self._counts[seconds] = 1 + sum(1 for t in self.inbound if t >= since)
+        return n
 
 
 def _float(value: str | None) -> float | None:
@@ -62,7 +66,7 @@ def profile(number: Number, raw: str, name: str, dnid: str, snap: Snapshot, rule
             now: float) -> Caller:
     """Pure: the same inputs always give the same Caller."""
     cust = snap.customer
-    last = snap.last
+    last = snap.state
     last_in = _float(last.get("in"))
     last_out = _float(last.get("out"))
     ident = rules.identify
@@ -96,5 +100,5 @@ def profile(number: Number, raw: str, name: str, dnid: str, snap: Snapshot, rule
         abc=cust.get("abc", ""), manager=cust.get("manager", ""),
         tags=frozenset(tags.split(";")) if tags else frozenset(),
         tz=zone.key, tz_source=source, local=datetime.fromtimestamp(now, zone),
-        open_followup=snap.followup, inbound=tuple(snap.inbound), last_in=last_in, last_out=last_out,
+        open_followup=last.get("followup"), inbound=tuple(snap.inbound), last_in=last_in, last_out=last_out,
     )

@@ -33,14 +33,12 @@ class Keys:
     def customer(self, number: str) -> str:
         return f"{self.prefix}:{{{number}}}:customer"
 
-    def last(self, number: str) -> str:
-        return f"{self.prefix}:{{{number}}}:last"
+    def state(self, number: str) -> str:
+        """Hash: `in`, `out` (last inbound/outbound call time), `out_ok` (it was answered), `followup` (open task id)."""
+        return f"{self.prefix}:{{{number}}}:state"
 
     def inbound(self, number: str) -> str:
         return f"{self.prefix}:{{{number}}}:in"
-
-    def followup(self, number: str) -> str:
-        return f"{self.prefix}:{{{number}}}:followup"
 
 
 @dataclass(slots=True)
@@ -48,14 +46,15 @@ class Snapshot:
     """Everything the store knows about one caller at ring time, read in one round trip."""
 
     customer: dict[str, str]
-    last: dict[str, str]
+    state: dict[str, str]
     inbound: list[float]
-    followup: str | None
     numbering: str | None
     busy: frozenset[str]
 
 
-EMPTY = Snapshot({}, {}, [], None, None, frozenset())
+EMPTY = Snapshot({}, {}, [], None, frozenset())
+TRIM_EVERY = 16
+"""History older than HISTORY_KEEP_SECONDS is trimmed on one call in this many."""
 
 
 class Store:
@@ -85,44 +84,38 @@ class Store:
         k = self.k
         if not number:
             busy = await self.r.smembers(k.busy)
-            return Snapshot({}, {}, [], None, None, frozenset(busy))
+            return Snapshot({}, {}, [], None, frozenset(busy))
         p = self.r.pipeline(transaction=False)
+        p.smembers(k.busy)
         p.hgetall(k.customer(number))
-        p.hgetall(k.last(number))
-        if window > 0:
-            p.zrangebyscore(k.inbound(number), now - window, "+inf", withscores=True)
-        p.get(k.followup(number))
+        p.hgetall(k.state(number))
         if score is not None:
             p.zrevrangebyscore(k.numbering, score, "-inf", start=0, num=1)
-        p.smembers(k.busy)
-        if record_inbound is not None:
-            p.hset(k.last(number), "in", now)
-            p.zadd(k.inbound(number), {record_inbound: now})
-            p.zremrangebyscore(k.inbound(number), "-inf", now - HISTORY_KEEP_SECONDS)
-        res = await p.execute()
-        customer, last = res[0], res[1]
-        i = 2
-        inbound: list[float] = []
         if window > 0:
-            inbound = [s for _, s in res[2]]
-            i = 3
-        followup = res[i]
+            p.zrangebyscore(k.inbound(number), now - window, "+inf", withscores=True)
+        if record_inbound is not None:
+            p.hset(k.state(number), "in", now)
+            p.zadd(k.inbound(number), {record_inbound: now})
+            if int(now) % TRIM_EVERY == 0:
+                p.zremrangebyscore(k.inbound(number), "-inf", now - HISTORY_KEEP_SECONDS)
+        res = await p.execute()
         numbering = None
+        i = 3
         if score is not None:
-            i += 1
-            found = res[i]
+            found = res[3]
             numbering = _range_zone(found[0], score) if found else None
-        busy = frozenset(res[i + 1])
-        return Snapshot(customer, last, inbound, followup, numbering, busy)
+            i = 4
+        inbound = [s for _, s in res[i]] if window > 0 else []
+        return Snapshot(res[1], res[2], inbound, numbering, frozenset(res[0]))
 
     # history written by the AMI listener and by tests
 
     async def record_outbound(self, number: str, at: float, answered: bool) -> None:
-        await self.r.hset(self.k.last(number), mapping={"out": at, "out_ok": int(answered)})
+        await self.r.hset(self.k.state(number), mapping={"out": at, "out_ok": int(answered)})
 
     async def record_inbound(self, number: str, call_id: str, at: float) -> None:
         p = self.r.pipeline(transaction=False)
-        p.hset(self.k.last(number), "in", at)
+        p.hset(self.k.state(number), "in", at)
         p.zadd(self.k.inbound(number), {call_id: at})
         await p.execute()
 

@@ -5,9 +5,13 @@ import inspect
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 import router.conditions
 import router.decide
 import router.rules
+from router.conditions import holds
 from router.decide import decide
 from router.identify import profile
 from router.phones import normalise
@@ -61,7 +65,7 @@ fallback: [support]
 
 
 def caller(number="+79035550101", customer=None, last=None, inbound=(), numbering=None, now=MONDAY_10, dnid=""):
-    snap = Snapshot(customer or {}, last or {}, list(inbound), None, numbering, frozenset())
+    snap = Snapshot(customer or {}, last or {}, list(inbound), numbering, frozenset())
     return profile(normalise(number, "RU"), number, "", dnid, snap, RULES.rs, now)
 
 
@@ -192,3 +196,16 @@ def test_pure_core_imports_no_io():
         names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
         assert not names & forbidden, f"{module.__name__} imports {names & forbidden}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.sampled_from(["new", "repeat", "callback", "returning", "known"]),
+       abc=st.sampled_from(["", "A", "B", "C"]), manager=st.sampled_from(["", "ivanov", "sidorov"]),
+       dnid=st.sampled_from(["", "4951112233", "88006008208"]), minutes=st.integers(0, 7 * 24 * 60))
+def test_rule_index_picks_the_same_rule_as_evaluating_every_rule(kind, abc, manager, dnid, minutes):
+    now = MONDAY_10 + minutes * 60
+    c = caller(customer={"abc": abc, "manager": manager} if abc or manager else {"name": "x"}, dnid=dnid, now=now)
+    c.kind = kind
+    m = RULES.moment(c, now)
+    first = next((r.name for r in RULES.rules if holds(r.checks, c, m)), "fallback")
+    assert decide(RULES, c, frozenset(), now).rule == first

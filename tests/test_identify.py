@@ -18,8 +18,8 @@ NOW = datetime(2026, 11, 23, 10, 0, tzinfo=MSK).timestamp()
 H, D = 3600, 86400
 
 
-def snap(customer=None, last=None, inbound=(), followup=None, numbering=None) -> Snapshot:
-    return Snapshot(customer or {}, last or {}, list(inbound), followup, numbering, frozenset())
+def snap(customer=None, last=None, inbound=(), numbering=None) -> Snapshot:
+    return Snapshot(customer or {}, last or {}, list(inbound), numbering, frozenset())
 
 
 def who(number="+79035550101", s=EMPTY, now=NOW):
@@ -102,6 +102,10 @@ def test_calls_within_counts_this_call_too():
     assert c.calls_within(7 * D, NOW) == 3
 
 
+def test_open_followup_comes_from_the_number_state():
+    assert who(s=snap(last={"followup": "fu-1"})).open_followup == "fu-1"
+
+
 def test_tags_are_split():
     assert who(s=snap({"tags": "vip;churn-risk"})).tags == {"vip", "churn-risk"}
 
@@ -128,9 +132,9 @@ async def test_snapshot_is_one_round_trip_and_records_the_call(store, monkeypatc
     s = await store.snapshot(number, score(number), NOW, 7 * D, record_inbound="call-1")
     assert trips.n == 1
     assert s.customer == {"abc": "A", "manager": "ivanov"}
-    assert s.busy == {"PJSIP/101"} and s.numbering == "Asia/Omsk" and s.last == {} and s.inbound == []
+    assert s.busy == {"PJSIP/101"} and s.numbering == "Asia/Omsk" and s.state == {} and s.inbound == []
     again = await store.snapshot(number, score(number), NOW + 60, 7 * D)
-    assert again.last["in"] == str(NOW) and again.inbound == [NOW]
+    assert again.state["in"] == str(NOW) and again.inbound == [NOW]
 
 
 async def test_numbering_range_outside_the_number_is_not_used(store):
