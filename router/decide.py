@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from router.conditions import Check, Moment, compile_when, holds, max_calls_window, say
 from router.identify import Caller
-from router.rules import DAYS, MANAGER_STEP, Manager, Rule, RuleSet, Target
+from router.rules import DAYS, MANAGER_STEP, Manager, Rule, RuleSet, Target, When
 
 FALLBACK = "fallback"
 
@@ -49,12 +49,8 @@ class _Compiled:
     @classmethod
     def of(cls, r: Rule) -> _Compiled:
         w = r.when
-
-        def top(values: list[str] | None) -> frozenset[str] | None:
-            return frozenset(values) if values is not None else None
-
         return cls(r.name, compile_when(w), tuple(r.route), r.escalate, r.priority,
-                   top(w.kind if w else None), top(w.abc if w else None), top(w.dnid if w else None))
+                   _required(w, "kind"), _required(w, "abc"), _required(w, "dnid"))
 
     def admits(self, kind: str, abc: str, dnid: str) -> bool:
         return ((self.kinds is None or kind in self.kinds) and (self.classes is None or abc in self.classes)
@@ -62,6 +58,24 @@ class _Compiled:
 
 
 CANDIDATE_CACHE = 4096
+
+
+def _required(w: When | None, key: str) -> frozenset[str] | None:
+    """Values of `key` without which `w` cannot hold; None when any value may do."""
+    if w is None:
+        return None
+    own = getattr(w, key)
+    need = frozenset(own) if own is not None else None
+    for sub in w.all or ():
+        inner = _required(sub, key)
+        if inner is not None:
+            need = inner if need is None else need & inner
+    if w.any:
+        alternatives = [_required(sub, key) for sub in w.any]
+        if all(a is not None for a in alternatives):
+            union = frozenset().union(*alternatives)
+            need = union if need is None else need & union
+    return need
 
 
 class CompiledRules:

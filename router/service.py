@@ -72,7 +72,9 @@ class Router:
         call_id = env.get("agi_uniqueid") or ""
         try:
             async with asyncio.timeout(self.budget):
-                snap = await self.store.snapshot(number.key, score(number.key), now, rules.calls_window,
+                # a fixed-line number's own zone outranks the numbering plan: no need to look it up
+                snap = await self.store.snapshot(number.key, None if number.zone else score(number.key), now,
+                                                 rules.calls_window,
                                                  record_inbound=(call_id or f"t{now}") if record else None)
         except Exception as e:
             why = f"no answer within {self.budget * 1000:.0f} ms" if isinstance(e, TimeoutError) else str(e)

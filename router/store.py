@@ -34,7 +34,7 @@ class Keys:
         return f"{self.prefix}:{{{number}}}:customer"
 
     def state(self, number: str) -> str:
-        """Hash: `in`, `out` (last inbound/outbound call time), `out_ok` (it was answered), `followup` (open task id)."""
+        """Hash: `in`/`out` (last inbound/outbound call), `out_ok` (answered), `followup` (open task id)."""
         return f"{self.prefix}:{{{number}}}:state"
 
     def inbound(self, number: str) -> str:

@@ -57,6 +57,9 @@ rules:
   - name: office hours weekdays
     when: {hours: "09:00-18:00", days: [mon, tue, wed, thu, fri], abc: C}
     route: [self_service]
+  - name: either partner line
+    when: {any: [{dnid: "111"}, {dnid: "222", abc: B}], all: [{kind: [known, repeat]}]}
+    route: [operators]
   - name: sales line
     when: {dnid: "4951112233"}
     route: [operators]
@@ -201,7 +204,7 @@ def test_pure_core_imports_no_io():
 @settings(max_examples=300, deadline=None)
 @given(kind=st.sampled_from(["new", "repeat", "callback", "returning", "known"]),
        abc=st.sampled_from(["", "A", "B", "C"]), manager=st.sampled_from(["", "ivanov", "sidorov"]),
-       dnid=st.sampled_from(["", "4951112233", "88006008208"]), minutes=st.integers(0, 7 * 24 * 60))
+       dnid=st.sampled_from(["", "4951112233", "88006008208", "111", "222"]), minutes=st.integers(0, 7 * 24 * 60))
 def test_rule_index_picks_the_same_rule_as_evaluating_every_rule(kind, abc, manager, dnid, minutes):
     now = MONDAY_10 + minutes * 60
     c = caller(customer={"abc": abc, "manager": manager} if abc or manager else {"name": "x"}, dnid=dnid, now=now)
@@ -209,3 +212,13 @@ def test_rule_index_picks_the_same_rule_as_evaluating_every_rule(kind, abc, mana
     m = RULES.moment(c, now)
     first = next((r.name for r in RULES.rules if holds(r.checks, c, m)), "fallback")
     assert decide(RULES, c, frozenset(), now).rule == first
+
+
+def test_rules_are_indexed_by_what_they_require():
+    by_name = {r.name: r for r in RULES.rules}
+    either = by_name["either partner line"]
+    assert either.dnids == {"111", "222"} and either.kinds == {"known", "repeat"} and either.classes is None
+    assert by_name["night"].dnids is None and by_name["new"].kinds == {"new"}
+    c = caller(customer={"abc": "B", "manager": "x"}, dnid="222")
+    assert either in RULES.candidates(c)
+    assert either not in RULES.candidates(caller(customer={"abc": "B"}, dnid="4951112233"))
