@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 from router.conditions import Check, Moment, compile_when, holds, max_calls_window, say
 from router.identify import Caller
-from router.rules import DAYS, MANAGER_STEP, Manager, Rule, RuleSet, Target, When
+from router.ruleindex import Needs, RuleIndex
+from router.rules import DAYS, MANAGER_STEP, Manager, RuleSet, Target
 
 FALLBACK = "fallback"
 
@@ -42,40 +43,6 @@ class _Compiled:
     route: tuple[str, ...]
     escalate: str | None
     priority: int | None
-    kinds: frozenset[str] | None
-    classes: frozenset[str] | None
-    dnids: frozenset[str] | None
-
-    @classmethod
-    def of(cls, r: Rule) -> _Compiled:
-        w = r.when
-        return cls(r.name, compile_when(w), tuple(r.route), r.escalate, r.priority,
-                   _required(w, "kind"), _required(w, "abc"), _required(w, "dnid"))
-
-    def admits(self, kind: str, abc: str, dnid: str) -> bool:
-        return ((self.kinds is None or kind in self.kinds) and (self.classes is None or abc in self.classes)
-                and (self.dnids is None or dnid in self.dnids))
-
-
-CANDIDATE_CACHE = 4096
-
-
-def _required(w: When | None, key: str) -> frozenset[str] | None:
-    """Values of `key` without which `w` cannot hold; None when any value may do."""
-    if w is None:
-        return None
-    own = getattr(w, key)
-    need = frozenset(own) if own is not None else None
-    for sub in w.all or ():
-        inner = _required(sub, key)
-        if inner is not None:
-            need = inner if need is None else need & inner
-    if w.any:
-        alternatives = [_required(sub, key) for sub in w.any]
-        if all(a is not None for a in alternatives):
-            union = frozenset().union(*alternatives)
-            need = union if need is None else need & union
-    return need
 
 
 class CompiledRules:
@@ -87,9 +54,9 @@ class CompiledRules:
         self.company_zone = ZoneInfo(rs.company.timezone)
         self.region = rs.company.default_region
         self.calls_window = max_calls_window([r.when for r in rs.rules])
-        self.rules = tuple(_Compiled.of(r) for r in rs.rules)
-        self.dnids = frozenset().union(*(r.dnids for r in self.rules if r.dnids))
-        self._candidates: dict[tuple[str, str, str], tuple[_Compiled, ...]] = {}
+        self.rules = tuple(_Compiled(r.name, compile_when(r.when), tuple(r.route), r.escalate, r.priority)
+                           for r in rs.rules)
+        self.index = RuleIndex([Needs.of(r.when) for r in rs.rules], self.rules)
         self.entries: dict[str, Target | Manager] = {**rs.targets, **rs.managers}
         self.fallback_steps = tuple(s for s in (self._step(n) for n in rs.fallback) if s)
 
@@ -106,19 +73,7 @@ class CompiledRules:
         return None
 
     def candidates(self, caller: Caller) -> tuple[_Compiled, ...]:
-        """The rules that can match this caller's kind, class and called number, in file order.
-
-        Indexing on the three keys admins use most to split traffic means a thousand rules
-        for other lines or classes cost one dictionary lookup, not a thousand evaluations.
-        """
-        dnid = caller.dnid if caller.dnid in self.dnids else ""
-        key = (caller.kind, caller.abc, dnid)
-        found = self._candidates.get(key)
-        if found is None:
-            if len(self._candidates) >= CANDIDATE_CACHE:
-                self._candidates.clear()
-            found = self._candidates[key] = tuple(r for r in self.rules if r.admits(*key))
-        return found
+        return self.index.candidates(caller)
 
     def device(self, name: str) -> str | None:
         """The device whose state tells whether this target or manager can take a call."""

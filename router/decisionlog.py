@@ -16,6 +16,7 @@ from router.store import Store
 
 log = logging.getLogger("router.decisions")
 READ_BUDGET = 1.0
+GATHER_SECONDS = 0.05
 
 
 def entry(d: Decision, env: dict[str, str] | None = None) -> dict:
@@ -40,7 +41,7 @@ def entry(d: Decision, env: dict[str, str] | None = None) -> dict:
 
 
 class DecisionLog:
-    def __init__(self, store: Store, max_pending: int = 100_000, batch: int = 500):
+    def __init__(self, store: Store, max_pending: int = 100_000, batch: int = 100):
         self.store = store
         self.pending: deque[dict] = deque()
         self.recent: deque[dict] = deque(maxlen=1000)
@@ -91,6 +92,8 @@ class DecisionLog:
         delay = 0.1
         while True:
             await self._wake.wait()
+            # let a few decisions gather: one pipeline for many beats one round trip each
+            await asyncio.sleep(GATHER_SECONDS)
             self._wake.clear()
             try:
                 await self.flush()

@@ -98,7 +98,12 @@ class Router:
         env = session.env
         d = await self.route(env)
         self.decisions += 1
-        self.log.add(entry(d, env))
+        try:
+            await self._set_variables(session, d)
+        finally:
+            self.log.add(entry(d, env))
+
+    async def _set_variables(self, session: AGISession, d: Decision) -> None:
         c = d.caller
         set_var = session.set_variable
         await set_var(V.DECISION, d.id)

@@ -63,6 +63,9 @@ rules:
   - name: sales line
     when: {dnid: "4951112233"}
     route: [operators]
+  - name: regional or vip without a manager
+    when: {any: [{prefix: ["+7423", "+79161"]}, {tags: [vip]}], has_manager: false}
+    route: [operators]
 fallback: [support]
 """)
 
@@ -204,10 +207,14 @@ def test_pure_core_imports_no_io():
 @settings(max_examples=300, deadline=None)
 @given(kind=st.sampled_from(["new", "repeat", "callback", "returning", "known"]),
        abc=st.sampled_from(["", "A", "B", "C"]), manager=st.sampled_from(["", "ivanov", "sidorov"]),
-       dnid=st.sampled_from(["", "4951112233", "88006008208", "111", "222"]), minutes=st.integers(0, 7 * 24 * 60))
-def test_rule_index_picks_the_same_rule_as_evaluating_every_rule(kind, abc, manager, dnid, minutes):
+       dnid=st.sampled_from(["", "4951112233", "88006008208", "111", "222"]), minutes=st.integers(0, 7 * 24 * 60),
+       number=st.sampled_from(["+79035550101", "+74232123456", "+79161234500"]),
+       tags=st.sampled_from(["", "vip", "vip;x", "x"]), calls=st.integers(0, 4))
+def test_rule_index_picks_the_same_rule_as_evaluating_every_rule(kind, abc, manager, dnid, minutes, number, tags,
+                                                                 calls):
     now = MONDAY_10 + minutes * 60
-    c = caller(customer={"abc": abc, "manager": manager} if abc or manager else {"name": "x"}, dnid=dnid, now=now)
+    customer = {k: v for k, v in (("abc", abc), ("manager", manager), ("tags", tags)) if v} or {"name": "x"}
+    c = caller(number, customer=customer, dnid=dnid, now=now, inbound=[now - 3600 * (i + 1) for i in range(calls)])
     c.kind = kind
     m = RULES.moment(c, now)
     first = next((r.name for r in RULES.rules if holds(r.checks, c, m)), "fallback")
@@ -215,10 +222,12 @@ def test_rule_index_picks_the_same_rule_as_evaluating_every_rule(kind, abc, mana
 
 
 def test_rules_are_indexed_by_what_they_require():
-    by_name = {r.name: r for r in RULES.rules}
-    either = by_name["either partner line"]
-    assert either.dnids == {"111", "222"} and either.kinds == {"known", "repeat"} and either.classes is None
-    assert by_name["night"].dnids is None and by_name["new"].kinds == {"new"}
-    c = caller(customer={"abc": "B", "manager": "x"}, dnid="222")
-    assert either in RULES.candidates(c)
-    assert either not in RULES.candidates(caller(customer={"abc": "B"}, dnid="4951112233"))
+    names = [r.name for r in RULES.rules]
+    either = RULES.index.needs[names.index("either partner line")]
+    assert [a.dnids for a in either.alternatives] == [{"111"}, {"222"}] and either.also[0].kinds == {"known", "repeat"}
+    assert RULES.index.needs[names.index("new")].kinds == {"new"}
+    by_name = dict(zip(names, RULES.rules, strict=True))
+    assert by_name["either partner line"] in RULES.candidates(caller(customer={"abc": "B", "manager": "x"}, dnid="222"))
+    assert by_name["either partner line"] not in RULES.candidates(caller(customer={"abc": "B"}, dnid="4951112233"))
+    assert by_name["unhappy"] not in RULES.candidates(caller(customer={"abc": "B"}))
+    assert by_name["unhappy"] in RULES.candidates(caller(customer={"abc": "B"}, inbound=[MONDAY_10 - 60] * 2))
