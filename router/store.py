@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
 
 HISTORY_KEEP_SECONDS = 400 * 86400
 DECISION_LOG_MAXLEN = 100_000
@@ -85,28 +86,48 @@ class Store:
         if not number:
             busy = await self.r.smembers(k.busy)
             return Snapshot({}, {}, [], None, frozenset(busy))
-        p = self.r.pipeline(transaction=False)
-        p.smembers(k.busy)
-        p.hgetall(k.customer(number))
-        p.hgetall(k.state(number))
+        inbound_key = k.inbound(number)
+        commands: list[tuple] = [("SMEMBERS", k.busy), ("HGETALL", k.customer(number)),
+                                 ("HGETALL", k.state(number))]
         if score is not None:
-            p.zrevrangebyscore(k.numbering, score, "-inf", start=0, num=1)
+            commands.append(("ZREVRANGEBYSCORE", k.numbering, score, "-inf", "LIMIT", 0, 1))
         if window > 0:
-            p.zrangebyscore(k.inbound(number), now - window, "+inf", withscores=True)
+            commands.append(("ZRANGEBYSCORE", inbound_key, now - window, "+inf", "WITHSCORES"))
         if record_inbound is not None:
-            p.hset(k.state(number), "in", now)
-            p.zadd(k.inbound(number), {record_inbound: now})
+            commands.append(("HSET", k.state(number), "in", now))
+            commands.append(("ZADD", inbound_key, now, record_inbound))
             if int(now) % TRIM_EVERY == 0:
-                p.zremrangebyscore(k.inbound(number), "-inf", now - HISTORY_KEEP_SECONDS)
-        res = await p.execute()
+                commands.append(("ZREMRANGEBYSCORE", inbound_key, "-inf", now - HISTORY_KEEP_SECONDS))
+        res = await self._round_trip(commands)
         numbering = None
         i = 3
         if score is not None:
             found = res[3]
             numbering = _range_zone(found[0], score) if found else None
             i = 4
-        inbound = [s for _, s in res[i]] if window > 0 else []
-        return Snapshot(res[1], res[2], inbound, numbering, frozenset(res[0]))
+        inbound = _scores(res[i]) if window > 0 else []
+        return Snapshot(_mapping(res[1]), _mapping(res[2]), inbound, numbering, frozenset(res[0]))
+
+    async def _round_trip(self, commands: list[tuple]) -> list:
+        """Commands written at once on one pooled connection, replies read in order.
+
+        What redis-py's Pipeline does, without its per-command bookkeeping: on the hot path
+        that bookkeeping cost more than the round trip itself (bench/README.md).
+        """
+        pool = self.r.connection_pool
+        conn = await pool.get_connection()
+        try:
+            await conn.send_packed_command(conn.pack_commands(commands), check_health=False)
+            replies = [await conn.read_response() for _ in commands]
+        except BaseException:
+            await conn.disconnect(nowait=True)  # replies may be left unread: never reuse it
+            raise
+        finally:
+            await pool.release(conn)
+        for r in replies:
+            if isinstance(r, ResponseError):
+                raise r
+        return replies
 
     # history written by the AMI listener and by tests
 
@@ -182,6 +203,21 @@ class Store:
     async def recent_decisions(self, limit: int) -> list[dict]:
         rows = await self.r.xrevrange(self.k.decisions, count=limit)
         return [json.loads(fields["d"]) for _, fields in rows]
+
+
+def _mapping(reply: dict | list) -> dict[str, str]:
+    """HGETALL: a dict under RESP3, a flat key/value list under RESP2."""
+    if isinstance(reply, dict):
+        return reply
+    it = iter(reply)
+    return dict(zip(it, it, strict=False))
+
+
+def _scores(reply: list) -> list[float]:
+    """ZRANGEBYSCORE … WITHSCORES: [[member, score], …] under RESP3, [member, score, …] under RESP2."""
+    if reply and isinstance(reply[0], list):
+        return [float(s) for _, s in reply]
+    return [float(s) for s in reply[1::2]]
 
 
 def _range_zone(member: str, score: int) -> str | None:
