@@ -1,0 +1,281 @@
+"""How each call ended, from AMI events: one table from event name to handler. Pure.
+
+Calls are followed by `Linkedid` from the first channel to the last Hangup. The caller's leg
+is the one the router routed (VarSet ROUTE_*), else the one that joined a queue, else the
+first channel when it dialed someone. Facts that bite, from real recordings:
+- answered = `DialEnd ANSWER` from the caller's leg, or `AgentConnect` for it;
+- a queue *timeout* also emits QueueCallerAbandon, only `QUEUESTATUS=TIMEOUT` tells it from
+  a caller who gave up: neither ends the call, the last Hangup does;
+- Hangup `Cause` is unreliable (0 on cancel, 16 when the dialplan hangs up a ringing caller);
+- our outbound call reached the customer only when a dial towards their number is answered
+  (in click-to-call the agent answers first).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from router.phones import normalise
+
+_CHANNEL_SUFFIX = re.compile(r"-[0-9a-fA-F]{8}(;\d)?$")
+ROUTE_PREFIX = "ROUTE_"
+
+
+def device_of(channel: str) -> str:
+    """`PJSIP/101-0000000a` -> `PJSIP/101`; `Local/agent1@agents-00000001;1` -> `Local/agent1@agents`."""
+    return _CHANNEL_SUFFIX.sub("", channel)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """One finished call, seen from the customer's side."""
+
+    linkedid: str
+    direction: str  # inbound | outbound
+    number: str  # the customer's number (E.164 when it could be read)
+    answered: bool
+    by: str = ""  # device or queue member that answered
+    queue: str = ""
+    decision: str = ""
+    started: float = 0.0
+    answered_at: float | None = None
+    ended: float = 0.0
+    reason: str = ""
+
+    @property
+    def ring_seconds(self) -> float:
+        return round((self.answered_at or self.ended) - self.started, 1)
+
+    @property
+    def talk_seconds(self) -> float:
+        return round(self.ended - self.answered_at, 1) if self.answered_at else 0.0
+
+    def as_dict(self) -> dict:
+        return {"linkedid": self.linkedid, "direction": self.direction, "number": self.number,
+                "result": "answered" if self.answered else "missed", "by": self.by, "queue": self.queue,
+                "decision": self.decision, "ring_seconds": self.ring_seconds, "talk_seconds": self.talk_seconds,
+                "ended_at": round(self.ended, 3), "reason": self.reason}
+
+
+@dataclass(slots=True)
+class _Dial:
+    number: str
+    caller_channel: str
+    started: float
+    answered_at: float | None = None
+
+
+@dataclass(slots=True)
+class _Call:
+    linkedid: str
+    started: float
+    alive: set[str] = field(default_factory=set)
+    channels: dict[str, str] = field(default_factory=dict)  # uniqueid -> channel name
+    numbers: dict[str, str] = field(default_factory=dict)  # uniqueid -> CallerIDNum
+    originated: set[str] = field(default_factory=set)  # uniqueids that an Originate dialed
+    caller: str | None = None  # uniqueid of the caller's leg
+    caller_rank: int = 9
+    decision: str = ""
+    answered_by: str = ""
+    queue: str = ""
+    answered_at: float | None = None
+    queue_timeouts: int = 0
+    last_dial_status: str = ""
+    abandoned: bool = False
+    outbound: dict[str, _Dial] = field(default_factory=dict)  # dest uniqueid -> dial
+
+
+Handler = Callable[["CallTracker", dict, float], None]
+
+
+class CallTracker:
+    """Feed AMI events (dicts) with the time they happened; collect outcomes and device states."""
+
+    def __init__(self, region: str = "RU"):
+        self.region = region
+        self.calls: dict[str, _Call] = {}
+        self.outcomes: list[Outcome] = []
+        self.device_states: list[tuple[str, str]] = []
+
+    def feed(self, event: dict, at: float) -> None:
+        handler = HANDLERS.get(event.get("Event", ""))
+        if handler is not None:
+            handler(self, event, at)
+
+    def take(self) -> tuple[list[Outcome], list[tuple[str, str]]]:
+        out, states = self.outcomes, self.device_states
+        self.outcomes, self.device_states = [], []
+        return out, states
+
+    # helpers
+
+    def _call(self, e: dict, at: float) -> _Call | None:
+        linkedid = e.get("Linkedid")
+        if not linkedid:
+            return None
+        call = self.calls.get(linkedid)
+        if call is None:
+            call = self.calls[linkedid] = _Call(linkedid, at)
+        uid = e.get("Uniqueid")
+        if uid and uid not in call.channels and e.get("Event") != "Hangup":
+            call.alive.add(uid)
+            call.channels[uid] = e.get("Channel", "")
+        num = e.get("CallerIDNum")
+        if uid and num and num != "<unknown>":
+            call.numbers[uid] = num
+        return call
+
+    def _claim_caller(self, call: _Call, uid: str, rank: int) -> None:
+        if rank < call.caller_rank and uid not in call.originated:
+            call.caller, call.caller_rank = uid, rank
+
+    def external(self, text: str) -> str | None:
+        """The E.164 number a dial string or extension stands for, when it is an outside number."""
+        if not text:
+            return None
+        part = text.split("/", 1)[-1] if "/" in text and "@" not in text.split("/", 1)[0] else text
+        part = part.removeprefix("sip:").split("@", 1)[0]
+        n = normalise(part, self.region)
+        return n.key if n.e164 and len(n.key) >= 11 else None
+
+    # handlers
+
+    def on_newchannel(self, e: dict, at: float) -> None:
+        self._call(e, at)
+
+    def on_varset(self, e: dict, at: float) -> None:
+        call = self._call(e, at)
+        uid = e.get("Uniqueid")
+        if call is None or not uid:
+            return
+        var = e.get("Variable", "")
+        if var.startswith(ROUTE_PREFIX):
+            self._claim_caller(call, uid, 0)
+            if var == "ROUTE_DECISION" and uid == call.caller:
+                call.decision = e.get("Value", "")
+        elif var == "QUEUESTATUS" and e.get("Value") == "TIMEOUT" and uid == call.caller:
+            call.queue_timeouts += 1
+            call.abandoned = False  # the QueueCallerAbandon before it was the timeout, not the caller
+
+    def on_queuecallerjoin(self, e: dict, at: float) -> None:
+        call = self._call(e, at)
+        if call is not None and e.get("Uniqueid"):
+            self._claim_caller(call, e["Uniqueid"], 1)
+
+    def on_dialbegin(self, e: dict, at: float) -> None:
+        call = self._call(e, at)
+        dest_uid = e.get("DestUniqueid", "")
+        if call is None:
+            linkedid = e.get("DestLinkedid")
+            call = self.calls.get(linkedid) if linkedid else None
+            if call is None and linkedid:
+                call = self.calls[linkedid] = _Call(linkedid, at)
+        if call is None:
+            return
+        uid = e.get("Uniqueid")
+        if not uid:
+            call.originated.add(dest_uid)  # an Originate: no calling channel
+            if call.caller == dest_uid:
+                call.caller, call.caller_rank = None, 9
+        elif uid == e.get("Linkedid"):
+            self._claim_caller(call, uid, 2)
+        number = self.external(e.get("DestExten", "")) or self.external(e.get("DialString", ""))
+        if number and dest_uid:
+            call.outbound[dest_uid] = _Dial(number, e.get("Channel", ""), at)
+
+    def on_dialend(self, e: dict, at: float) -> None:
+        linkedid = e.get("Linkedid") or e.get("DestLinkedid")
+        call = self.calls.get(linkedid or "")
+        if call is None:
+            return
+        if e.get("Uniqueid") and e["Uniqueid"] == call.caller:
+            call.last_dial_status = e.get("DialStatus", "")
+        if e.get("DialStatus") != "ANSWER":
+            return
+        dial = call.outbound.get(e.get("DestUniqueid", ""))
+        if dial is not None and dial.answered_at is None:
+            dial.answered_at = at
+        if e.get("Uniqueid") and e["Uniqueid"] == call.caller and call.answered_at is None:
+            call.answered_at = at
+            call.answered_by = device_of(e.get("DestChannel", ""))
+
+    def on_agentconnect(self, e: dict, at: float) -> None:
+        call = self.calls.get(e.get("Linkedid", ""))
+        if call is None or e.get("Uniqueid") != call.caller:
+            return
+        call.queue = e.get("Queue", "")
+        call.answered_by = e.get("Interface") or device_of(e.get("DestChannel", ""))
+        if call.answered_at is None:
+            call.answered_at = at
+
+    def on_queuecallerabandon(self, e: dict, at: float) -> None:
+        call = self.calls.get(e.get("Linkedid", ""))
+        if call is not None and e.get("Uniqueid") == call.caller:
+            call.abandoned = True
+
+    def on_hangup(self, e: dict, at: float) -> None:
+        call = self.calls.get(e.get("Linkedid", ""))
+        if call is None:
+            return
+        call.alive.discard(e.get("Uniqueid", ""))
+        if not call.alive:
+            self._finish(call, at)
+
+    def on_devicestatechange(self, e: dict, at: float) -> None:
+        device, state = e.get("Device"), e.get("State")
+        if device and state:
+            self.device_states.append((device, state))
+
+    def _finish(self, call: _Call, at: float, reason: str = "") -> None:
+        del self.calls[call.linkedid]
+        if call.caller is not None:
+            raw = call.numbers.get(call.caller, "")
+            n = normalise(raw, self.region)
+            answered = call.answered_at is not None
+            if reason or answered:
+                why = reason
+            elif call.abandoned or call.last_dial_status in ("CANCEL", ""):
+                why = "caller hung up before anyone answered"
+            else:
+                why = f"every step failed (last: {call.last_dial_status})"
+            self.outcomes.append(Outcome(call.linkedid, "inbound", n.key or raw, answered, call.answered_by,
+                                         call.queue, call.decision, call.started, call.answered_at, at, why))
+        by_number: dict[str, Outcome] = {}
+        for dial in call.outbound.values():
+            o = by_number.get(dial.number)
+            by = device_of(dial.caller_channel)
+            if by.startswith("Local/") and dial.number in by:
+                by = ""
+            if o is None:
+                o = by_number[dial.number] = Outcome(call.linkedid, "outbound", dial.number, False, by,
+                                                     started=dial.started, ended=at)
+            o.started = min(o.started, dial.started)
+            if dial.answered_at is not None and not o.answered:
+                o.answered, o.answered_at = True, dial.answered_at
+            if by and not o.by:
+                o.by = by
+        for o in by_number.values():
+            o.reason = reason or ("" if o.answered else "not answered")
+        self.outcomes.extend(by_number.values())
+
+    def forget_missing(self, alive: set[str], at: float) -> None:
+        """After a reconnect: calls none of whose channels still exist ended while we were away."""
+        for call in list(self.calls.values()):
+            call.alive &= alive
+            if not call.alive:
+                self._finish(call, at, reason="ended while the AMI connection was down")
+
+
+HANDLERS: dict[str, Handler] = {
+    "Newchannel": CallTracker.on_newchannel,
+    "VarSet": CallTracker.on_varset,
+    "QueueCallerJoin": CallTracker.on_queuecallerjoin,
+    "DialBegin": CallTracker.on_dialbegin,
+    "DialEnd": CallTracker.on_dialend,
+    "AgentConnect": CallTracker.on_agentconnect,
+    "QueueCallerAbandon": CallTracker.on_queuecallerabandon,
+    "Hangup": CallTracker.on_hangup,
+    "DeviceStateChange": CallTracker.on_devicestatechange,
+}
