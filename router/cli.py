@@ -40,14 +40,16 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from router.ami import AMITarget
     from router.server import serve_forever, start
     from router.service import Router
 
     _setup_logging(args.verbose)
     try:
-        s = Settings.resolve(args.rules, args.store, args.agi, args.http, args.prefix)
+        s = Settings.resolve(args.rules, args.store, args.agi, args.http, args.prefix, args.ami)
         store = Store.from_url(s.store, s.prefix)
         router = Router.from_path(s.rules, store)
+        ami_target = AMITarget.parse(s.ami, s.ami_secret) if s.ami else None
     except (ConfigError, ValueError) as e:
         print(f"router serve: {e}", file=sys.stderr)
         return 2
@@ -62,7 +64,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         except Exception as e:
             logging.getLogger("router").error(
                 "store %s unreachable (%s): calls get the fallback chain until it is back", s.store, e)
-        running = await start(router, s.agi, s.http, s.api_token)
+        running = await start(router, s.agi, s.http, s.api_token, ami=ami_target)
         await serve_forever(running)
         await store.close()
 
@@ -194,6 +196,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--prefix", help="key prefix in Redis (default $ROUTER_PREFIX or cr)")
     sp.add_argument("--agi", help="FastAGI HOST:PORT (default $ROUTER_AGI or 127.0.0.1:4573)")
     sp.add_argument("--http", help="HTTP HOST:PORT (default $ROUTER_HTTP or 127.0.0.1:8080)")
+    sp.add_argument("--ami", help="ami://USER[:SECRET]@HOST:PORT (default $ROUTER_AMI; secret also from "
+                                  "$ROUTER_AMI_SECRET); off when unset")
     sp.add_argument("-v", "--verbose", action="store_true")
     sp.set_defaults(func=cmd_serve)
 

@@ -29,10 +29,12 @@ class Settings:
     http: tuple[str, int]
     prefix: str = "cr"
     api_token: str | None = None
+    ami: str | None = None
+    ami_secret: str | None = None
 
     @classmethod
     def resolve(cls, rules: str | None = None, store: str | None = None, agi: str | None = None,
-                http: str | None = None, prefix: str | None = None) -> Settings:
+                http: str | None = None, prefix: str | None = None, ami: str | None = None) -> Settings:
         env = os.environ
         rules = rules or env.get("ROUTER_RULES")
         if not rules:
@@ -44,4 +46,6 @@ class Settings:
             http=host_port(http or env.get("ROUTER_HTTP") or DEFAULT_HTTP, "--http"),
             prefix=prefix or env.get("ROUTER_PREFIX") or "cr",
             api_token=env.get("ROUTER_API_TOKEN") or None,
+            ami=ami or env.get("ROUTER_AMI") or None,
+            ami_secret=env.get("ROUTER_AMI_SECRET") or None,
         )

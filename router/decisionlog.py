@@ -116,4 +116,13 @@ class DecisionLog:
             return list(reversed(self.recent))[:limit]
         have = {e["id"] for e in found}
         unsaved = [e for e in reversed(self.pending) if e["id"] not in have][:limit]
-        return (unsaved + found)[:limit] if unsaved else found
+        entries = (unsaved + found)[:limit] if unsaved else found
+        try:
+            async with asyncio.timeout(READ_BUDGET):
+                outcomes = await self.store.outcomes_for([e["id"] for e in entries])
+        except Exception:
+            outcomes = {}
+        for e in entries:
+            if e["id"] in outcomes:
+                e["outcome"] = outcomes[e["id"]]
+        return entries

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from router.agi import FastAGIServer
+from router.ami import AMITarget, Listener
 from router.service import Router
 from router.web import make_app
 
@@ -23,15 +24,23 @@ class Running:
     agi: FastAGIServer
     http: web.AppRunner
     http_port: int
+    ami: Listener | None = None
 
     async def stop(self) -> None:
         await self.agi.close()
         await self.http.cleanup()
+        if self.ami is not None:
+            await self.ami.stop()
         await self.router.log.stop()
 
 
-async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], token: str | None = None) -> Running:
+async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], token: str | None = None,
+                ami: AMITarget | None = None) -> Running:
     router.log.start()
+    listener = None
+    if ami is not None:
+        listener = Listener(ami, router.store, router.rules.region, clock=router.clock)
+        listener.start()
     agi_server = FastAGIServer({"route": router.answer}, *agi)
     await agi_server.start()
     runner = web.AppRunner(make_app(router, token), access_log=None)
@@ -40,7 +49,7 @@ async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], tok
     await site.start()
     port = runner.addresses[0][1] if runner.addresses else http[1]
     log.info("routing on agi://%s:%d/route, HTTP on http://%s:%d", agi[0], agi_server.port, http[0], port)
-    return Running(router, agi_server, runner, port)
+    return Running(router, agi_server, runner, port, listener)
 
 
 async def serve_forever(running: Running) -> None:

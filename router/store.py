@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 HISTORY_KEEP_SECONDS = 400 * 86400
+OUTCOME_KEEP_SECONDS = 30 * 86400
 DECISION_LOG_MAXLEN = 100_000
 BUSY_STATES = frozenset({"INUSE", "BUSY", "RINGINUSE", "ONHOLD", "UNAVAILABLE", "INVALID"})
 """Device states in which a new call cannot be put through (AMI DeviceStateChange `State`)."""
@@ -22,7 +23,7 @@ BUSY_STATES = frozenset({"INUSE", "BUSY", "RINGINUSE", "ONHOLD", "UNAVAILABLE", 
 class Keys:
     """Key names. `prefix` lets several deployments (or tests) share one Redis."""
 
-    __slots__ = ("busy", "decisions", "devstate", "numbering", "prefix")
+    __slots__ = ("busy", "decisions", "devstate", "numbering", "outcomes", "prefix")
 
     def __init__(self, prefix: str = "cr"):
         self.prefix = prefix
@@ -30,6 +31,13 @@ class Keys:
         self.devstate = f"{prefix}:devstate"
         self.numbering = f"{prefix}:numbering"
         self.decisions = f"{prefix}:decisions"
+        self.outcomes = f"{prefix}:outcomes"
+
+    def outcome(self, decision_id: str) -> str:
+        return f"{self.prefix}:outcome:{decision_id}"
+
+    def outcome_claim(self, linkedid: str, direction: str, number: str) -> str:
+        return f"{self.prefix}:seen:{linkedid}:{direction}:{number}"
 
     def customer(self, number: str) -> str:
         return f"{self.prefix}:{{{number}}}:customer"
@@ -139,6 +147,38 @@ class Store:
         p.hset(self.k.state(number), "in", at)
         p.zadd(self.k.inbound(number), {call_id: at})
         await p.execute()
+
+    # call outcomes (from AMI)
+
+    async def record_outcome(self, o: dict) -> bool:
+        """Write one call outcome once, whichever router instance saw it first; False if already written."""
+        claim = self.k.outcome_claim(o["linkedid"], o["direction"], o["number"])
+        if not await self.r.set(claim, 1, nx=True, ex=OUTCOME_KEEP_SECONDS):
+            return False
+        try:
+            text = json.dumps(o, ensure_ascii=False, separators=(",", ":"))
+            p = self.r.pipeline(transaction=False)
+            if o.get("decision"):
+                p.set(self.k.outcome(o["decision"]), text, ex=OUTCOME_KEEP_SECONDS)
+            p.xadd(self.k.outcomes, {"o": text}, maxlen=DECISION_LOG_MAXLEN, approximate=True)
+            number = o["number"]
+            if number.startswith("+"):
+                started = o["ended_at"] - o["ring_seconds"] - o["talk_seconds"]
+                if o["direction"] == "outbound":
+                    p.hset(self.k.state(number), mapping={"out": started, "out_ok": int(o["result"] == "answered")})
+                elif not o.get("decision"):
+                    p.hset(self.k.state(number), "in", started)
+            await p.execute()
+        except BaseException:
+            await self.r.delete(claim)  # let a retry (or another instance) write it
+            raise
+        return True
+
+    async def outcomes_for(self, decision_ids: list[str]) -> dict[str, dict]:
+        if not decision_ids:
+            return {}
+        found = await self.r.mget([self.k.outcome(d) for d in decision_ids])
+        return {d: json.loads(v) for d, v in zip(decision_ids, found, strict=True) if v}
 
     # device states
 

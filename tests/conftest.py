@@ -98,9 +98,9 @@ async def serve(store):
     started = []
 
     async def _serve(rules: CompiledRules, clock=time.time, budget: float = 0.25, the_store=None,
-                     rules_path=None, token=None):
+                     rules_path=None, token=None, ami=None):
         router = Router(rules, the_store or store, rules_path=rules_path, clock=clock, budget=budget)
-        running = await start(router, ("127.0.0.1", 0), ("127.0.0.1", 0), token)
+        running = await start(router, ("127.0.0.1", 0), ("127.0.0.1", 0), token, ami=ami)
         started.append(running)
         return running
 
