@@ -1,0 +1,136 @@
+"""Asterisk's side of AMI, as manager.c speaks it, for tests.
+
+Banner, Login/Logoff, Ping, actions answered with their ActionID, event lists
+(DeviceStateList, QueueStatus, CoreShowChannels) framed by `EventList: start` and a
+`…Complete` event, and recorded event streams pushed in any chunking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass, field
+
+BANNER = b"Asterisk Call Manager/11.0.0\r\n"
+
+
+def block(*pairs: tuple[str, str]) -> bytes:
+    return "".join(f"{k}: {v}\r\n" for k, v in pairs).encode() + b"\r\n"
+
+
+def recorded_events(txt: bytes) -> bytes:
+    """A recorded `.txt` stream without its banner and our own session's responses."""
+    body = txt[len(BANNER):] if txt.startswith(BANNER) else txt
+    keep = [b for b in body.split(b"\r\n\r\n") if b.strip() and not b.startswith(b"Response:")]
+    return b"".join(b + b"\r\n\r\n" for b in keep)
+
+
+@dataclass
+class AMIServer:
+    username: str = "callrouter"
+    secret: str = "s3cret"
+    devices: dict[str, str] = field(default_factory=dict)
+    channels: list[dict[str, str]] = field(default_factory=list)
+    members: list[dict[str, str]] = field(default_factory=list)
+    actions: list[dict[str, str]] = field(default_factory=list)
+    logins: int = 0
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        self._writers: list[asyncio.StreamWriter] = []
+        self._server: asyncio.Server | None = None
+        self.logged_in = asyncio.Event()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._client, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        self.drop()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def drop(self) -> None:
+        """Cut every connection, as a restart or a network failure would."""
+        for w in self._writers:
+            w.close()
+        self._writers.clear()
+        self.logged_in.clear()
+
+    async def push(self, data: bytes, chunks: random.Random | None = None) -> None:
+        """Send bytes to every logged-in client, cut at random places when `chunks` is given."""
+        for w in list(self._writers):
+            if chunks is None:
+                w.write(data)
+            else:
+                i = 0
+                while i < len(data):
+                    n = chunks.randint(1, 64)
+                    w.write(data[i:i + n])
+                    await w.drain()
+                    i += n
+            await w.drain()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(BANNER)
+        authed = False
+        try:
+            while True:
+                raw = await reader.readuntil(b"\r\n\r\n")
+                action = {}
+                for line in raw.decode("utf-8", "replace").split("\r\n"):
+                    k, sep, v = line.partition(": ")
+                    if sep:
+                        action[k] = v
+                self.actions.append(action)
+                name = action.get("Action", "").lower()
+                aid = ("ActionID", action.get("ActionID", ""))
+                if name == "login":
+                    if action.get("Username") == self.username and action.get("Secret") == self.secret:
+                        authed = True
+                        self.logins += 1
+                        writer.write(block(("Response", "Success"), aid, ("Message", "Authentication accepted")))
+                        writer.write(block(("Event", "FullyBooted"), ("Privilege", "system,all"),
+                                           ("Uptime", "100"), ("LastReload", "100"), ("Status", "Fully Booted")))
+                        self._writers.append(writer)
+                        self.logged_in.set()
+                    else:
+                        writer.write(block(("Response", "Error"), aid, ("Message", "Authentication failed")))
+                        await writer.drain()
+                        break
+                elif not authed:
+                    writer.write(block(("Response", "Error"), aid, ("Message", "Permission denied")))
+                elif name == "ping":
+                    writer.write(block(("Response", "Success"), aid, ("Ping", "Pong"),
+                                       ("Timestamp", "1795337767.000000")))
+                elif name == "logoff":
+                    writer.write(block(("Response", "Goodbye"), aid, ("Message", "Thanks for all the fish.")))
+                    await writer.drain()
+                    break
+                elif name == "devicestatelist":
+                    self._list(writer, aid, "Device State Changes will follow", "DeviceStateListComplete",
+                               [(("Event", "DeviceStateChange"), ("Device", d), ("State", s))
+                                for d, s in self.devices.items()])
+                elif name == "queuestatus":
+                    self._list(writer, aid, "Queue status will follow", "QueueStatusComplete",
+                               [(("Event", "QueueMember"), *m.items()) for m in self.members])
+                elif name == "coreshowchannels":
+                    self._list(writer, aid, "Channels will follow", "CoreShowChannelsComplete",
+                               [(("Event", "CoreShowChannel"), *c.items()) for c in self.channels])
+                else:
+                    writer.write(block(("Response", "Error"), aid, ("Message", "Invalid/unknown command")))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            if writer in self._writers:
+                self._writers.remove(writer)
+            writer.close()
+
+    @staticmethod
+    def _list(writer, aid, message: str, complete: str, items: list[tuple]) -> None:
+        writer.write(block(("Response", "Success"), aid, ("EventList", "start"), ("Message", message)))
+        for item in items:
+            writer.write(block(*item, aid))
+        writer.write(block(("Event", complete), aid, ("EventList", "Complete"), ("ListItems", str(len(items)))))

@@ -1,0 +1,186 @@
+"""The AMI listener against the AMI simulator, with real Redis and the real router."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+
+import pytest
+
+from router.ami import AMITarget, Listener
+from router.callsim import call
+from tests.asterisk.ami_server import AMIServer, block, recorded_events
+from tests.asterisk.test_ami_recordings import AMI
+from tests.conftest import Clock
+from tests.test_agi_server import MONDAY_10, RULES
+
+SECRET = "s3cret"
+
+
+@pytest.fixture
+async def ami():
+    server = AMIServer(secret=SECRET)
+    await server.start()
+    yield server
+    await server.close()
+
+
+def target(server: AMIServer) -> AMITarget:
+    return AMITarget.parse(f"ami://callrouter@127.0.0.1:{server.port}", SECRET)
+
+
+async def wait_for(predicate, seconds: float = 10.0) -> None:
+    """Poll a condition the listener reaches by itself (events are processed asynchronously)."""
+    async with asyncio.timeout(seconds):
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
+async def started(listener: Listener) -> Listener:
+    listener.start()
+    await asyncio.wait_for(listener.synced.wait(), 10)
+    return listener
+
+
+def test_ami_address_and_secret():
+    t = AMITarget.parse("ami://router@pbx.local:5038", "x")
+    assert (t.host, t.port, t.username, t.secret) == ("pbx.local", 5038, "router", "x")
+    assert AMITarget.parse("ami://u:p%40ss@h").secret == "p@ss"
+    with pytest.raises(ValueError, match="ROUTER_AMI_SECRET"):
+        AMITarget.parse("ami://u@h")
+    with pytest.raises(ValueError, match="ami://USER"):
+        AMITarget.parse("http://h")
+
+
+async def test_resync_reads_device_states_into_the_busy_set(ami, store):
+    ami.devices = {"PJSIP/101": "INUSE", "PJSIP/102": "NOT_INUSE"}
+    ami.members = [{"Queue": "support", "Location": "PJSIP/103", "StateInterface": "PJSIP/103", "Status": "2"}]
+    listener = await started(Listener(target(ami), store))
+    try:
+        await listener.flush()
+        assert await store.busy() == {"PJSIP/101", "PJSIP/103"}
+        assert {a.get("Action") for a in ami.actions} >= {"Login", "DeviceStateList", "QueueStatus",
+                                                         "CoreShowChannels"}
+    finally:
+        await listener.stop()
+
+
+async def test_manager_reported_busy_by_ami_is_skipped_with_the_rules_escalation(ami, store, serve):
+    await store.put_customers([("+79035550101", {"abc": "A", "manager": "ivanov"})])
+    r = await serve(RULES, Clock(MONDAY_10), ami=target(ami))
+    await asyncio.wait_for(r.ami.synced.wait(), 10)
+    assert (await call(r.agi.port, "+79035550101", uid=1)).chain()[0][1] == "PJSIP/101"
+    await ami.push(block(("Event", "DeviceStateChange"), ("Privilege", "call,all"), ("Device", "PJSIP/101"),
+                         ("State", "INUSE")))
+    await wait_for(lambda: not r.ami.pending and r.ami.events >= 2)
+    await r.ami.flush()
+    assert (await call(r.agi.port, "+79035550101", uid=2)).chain()[0][1] == "management"
+
+
+async def test_recorded_calls_are_recorded_once_with_two_router_instances(ami, store):
+    one = await started(Listener(target(ami), store))
+    two = await started(Listener(target(ami), store))
+    seen: list[dict] = []
+    one.on_outcome = two.on_outcome = seen.append
+    try:
+        await ami.push(recorded_events((AMI / "ami_b_inbound_missed_caller_hangup.txt").read_bytes()),
+                       random.Random(5))
+        await wait_for(lambda: not one.tracker.calls and not two.tracker.calls and one.events > 50
+                       and two.events > 50)
+        await one.flush()
+        await two.flush()
+        assert [(o["number"], o["result"]) for o in seen] == [("+79161112233", "missed")]
+        rows = await store.r.xrange(store.k.outcomes)
+        assert len(rows) == 1
+    finally:
+        await one.stop()
+        await two.stop()
+
+
+async def test_outcome_is_attached_to_the_routers_decision(ami, store, serve):
+    r = await serve(RULES, Clock(MONDAY_10), ami=target(ami))
+    await asyncio.wait_for(r.ami.synced.wait(), 10)
+    v = (await call(r.agi.port, "+79201234567", uid=1)).variables
+    stream = (AMI / "ami_a_inbound_answered.txt").read_bytes().replace(
+        b"Variable: ROUTE_TARGET\r\nValue: Local/agent1@agents",
+        f"Variable: ROUTE_DECISION\r\nValue: {v['ROUTE_DECISION']}".encode())
+    await ami.push(recorded_events(stream), random.Random(1))
+    await wait_for(lambda: not r.ami.tracker.calls and r.ami.events > 90)
+    await r.ami.flush()
+    await r.router.log.flush()
+    newest = (await r.router.log.newest(5))[0]
+    assert newest["id"] == v["ROUTE_DECISION"]
+    assert newest["outcome"]["result"] == "answered" and newest["outcome"]["by"] == "Local/agent1@agents"
+
+
+async def test_answered_callback_makes_the_next_call_a_callback_after_a_conversation(ami, store, serve):
+    clock = Clock(MONDAY_10)
+    r = await serve(RULES, clock, ami=target(ami))
+    await asyncio.wait_for(r.ami.synced.wait(), 10)
+    await ami.push(recorded_events((AMI / "ami_f_outbound_callback_answered.txt").read_bytes()))
+    await wait_for(lambda: r.ami.events > 100 and not r.ami.tracker.calls)
+    await r.ami.flush()
+    state = await store.r.hgetall(store.k.state("+79209876543"))
+    assert state["out_ok"] == "1"
+    clock.t = float(state["out"]) + 600
+    v = (await call(r.agi.port, "+79209876543")).variables
+    assert v["ROUTE_CALLER_KIND"] == "callback"
+
+
+async def test_dropped_connection_mid_call_loses_no_outcome(ami, store):
+    listener = await started(Listener(target(ami), store))
+    listener.backoff = 0.05
+    try:
+        events = recorded_events((AMI / "ami_e_queue_answered.txt").read_bytes())
+        cut = events.index(b"Event: AgentConnect")
+        first, rest = events[:cut], events[cut:]
+        await ami.push(first)
+        await wait_for(lambda: listener.tracker.calls)
+        live = [{"Channel": c, "Uniqueid": u, "Linkedid": "1795337821.22"} for c, u in (
+            ("Local/3000@from-pstn-0000000b;1", "1795337821.22"), ("Local/3000@from-pstn-0000000b;2", "1795337821.23"),
+            ("Local/agent1@agents-0000000e;1", "1795337821.28"), ("Local/agent1@agents-0000000e;2", "1795337821.29"))]
+        ami.channels = live
+        logins = ami.logins
+        listener.synced.clear()
+        ami.drop()
+        await wait_for(lambda: ami.logins > logins and listener.synced.is_set())
+        assert listener.tracker.calls, "the call still in progress was kept across the reconnect"
+        await ami.push(rest)
+        await wait_for(lambda: not listener.tracker.calls)
+        await listener.flush()
+        rows = await store.r.xrange(store.k.outcomes)
+        assert [json.loads(f["o"])["result"] for _, f in rows] == ["answered"]
+    finally:
+        await listener.stop()
+
+
+async def test_call_that_ended_while_disconnected_is_closed_on_resync(ami, store):
+    listener = await started(Listener(target(ami), store))
+    listener.backoff = 0.05
+    try:
+        events = recorded_events((AMI / "ami_b_inbound_missed_caller_hangup.txt").read_bytes())
+        await ami.push(events[: events.index(b"Event: HangupRequest")])
+        await wait_for(lambda: listener.tracker.calls)
+        ami.channels = []
+        ami.drop()
+        await wait_for(lambda: not listener.tracker.calls and listener.synced.is_set())
+        await listener.flush()
+        rows = await store.r.xrange(store.k.outcomes)
+        o = json.loads(rows[0][1]["o"])
+        assert (o["result"], o["reason"]) == ("missed", "ended while the AMI connection was down")
+    finally:
+        await listener.stop()
+
+
+async def test_garbage_on_the_stream_is_survived(ami, store):
+    listener = await started(Listener(target(ami), store))
+    try:
+        await ami.push(b"\xff\xfe\x00garbage\r\n\r\nEvent: \r\n\r\nno colon here\r\n\r\n")
+        await ami.push(block(("Event", "DeviceStateChange"), ("Device", "PJSIP/109"), ("State", "BUSY")))
+        await wait_for(lambda: listener.events >= 2)
+        await listener.flush()
+        assert "PJSIP/109" in await store.busy()
+        assert listener.manager.protocol is not None and not listener.manager.protocol.closed
+    finally:
+        await listener.stop()
