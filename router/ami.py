@@ -101,6 +101,7 @@ class Listener:
         self.manager.register_event("*", self._on_event)
         self._writer: asyncio.Task | None = None
         self._resync_task: asyncio.Future | None = None
+        self._flushing = asyncio.Lock()
 
     # connection
 
@@ -182,6 +183,10 @@ class Listener:
     # writing
 
     async def flush(self) -> None:
+        async with self._flushing:  # the writer task and a shutdown may flush at once
+            await self._flush()
+
+    async def _flush(self) -> None:
         while self.pending:
             kind, item = self.pending[0]
             if kind == "device":

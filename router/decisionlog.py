@@ -51,6 +51,7 @@ class DecisionLog:
         self.written = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._flushing = asyncio.Lock()
 
     def add(self, e: dict) -> None:
         if len(self.pending) >= self.max_pending:
@@ -76,6 +77,10 @@ class DecisionLog:
 
     async def flush(self) -> None:
         """Write everything pending; raises if the store refuses (entries stay pending)."""
+        async with self._flushing:  # the writer task and a shutdown may flush at once
+            await self._flush()
+
+    async def _flush(self) -> None:
         while self.pending:
             n = min(self.batch, len(self.pending))
             chunk = [self.pending[i] for i in range(n)]
