@@ -1,0 +1,92 @@
+"""What ships for Asterisk admins: the dialplan, the Asterisk configs, the compose file."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from router import variables as V
+from tests.conftest import ROOT
+
+DIALPLAN = (ROOT / "dialplans" / "callrouter.conf").read_text()
+
+
+def asterisk_tree(tmp_path: Path) -> Path:
+    """/etc/asterisk as the compose stack mounts it."""
+    for f in (ROOT / "asterisk").glob("*.conf"):
+        shutil.copy(f, tmp_path / f.name)
+    (tmp_path / "callrouter").symlink_to(ROOT / "dialplans")
+    return tmp_path
+
+
+def test_dialplan_passes_asterisklint(tmp_path):
+    lint = shutil.which("asterisklint")
+    assert lint, "asterisklint is in the test extra: pip install '.[test]'"
+    etc = asterisk_tree(tmp_path)
+    res = subprocess.run([lint, "dialplan-check", "extensions.conf"], cwd=etc, capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 0 and res.stdout.strip() == "" and res.stderr.strip() == "", res.stdout + res.stderr
+
+
+def test_asterisklint_would_catch_a_broken_dialplan(tmp_path):
+    etc = asterisk_tree(tmp_path)
+    (etc / "callrouter").unlink()
+    (etc / "callrouter").mkdir()
+    for f in (ROOT / "dialplans").glob("*.conf"):
+        shutil.copy(f, etc / "callrouter" / f.name)
+    broken = etc / "callrouter" / "callrouter.conf"
+    broken.write_text(broken.read_text().replace("Gosub(callrouter-step,", "Gosub(callrouter-stpe,"))
+    res = subprocess.run([shutil.which("asterisklint"), "dialplan-check", "extensions.conf"], cwd=etc,
+                         capture_output=True, text=True, timeout=60)
+    assert "callrouter-stpe" in res.stdout + res.stderr
+
+
+def test_dialplan_reads_every_variable_the_router_sets():
+    for name in (V.DECISION, V.PRIORITY, V.COUNT):
+        assert "${" + name + "}" in DIALPLAN, name
+    for suffix in ("TYPE", "DEST", "TIMEOUT"):
+        assert "${ROUTE_${ROUTE_STEP}_" + suffix + "}" in DIALPLAN
+    assert re.search(r"AGI\(\$\{CALLROUTER_AGI\}\)", DIALPLAN)
+
+
+def test_router_outage_falls_back_to_a_plain_queue():
+    assert '"${AGISTATUS}" != "SUCCESS"]?fallback,1' in DIALPLAN
+    assert '"${ROUTE_COUNT}" = ""]?fallback,1' in DIALPLAN
+    assert "Queue(${CALLROUTER_FALLBACK_QUEUE}" in DIALPLAN
+
+
+def test_every_queue_and_endpoint_of_the_shipped_rules_exists_in_the_asterisk_config():
+    from router.rulefile import load_rules
+
+    rs = load_rules(ROOT / "rules")
+    queues = set(re.findall(r"^\[([\w-]+)\]\(queue-defaults\)", (ROOT / "asterisk" / "queues.conf").read_text(),
+                            re.M))
+    assert {t.queue for t in rs.targets.values() if t.queue} <= queues
+    pjsip = (ROOT / "asterisk" / "pjsip.conf").read_text()
+    for m in rs.managers.values():
+        assert f"[{m.endpoint.split('/')[1]}](phone)" in pjsip
+    ivrs = {t.ivr for t in rs.targets.values() if t.ivr}
+    assert all(f"[{i}]" in (ROOT / "dialplans" / "self-service.conf").read_text() for i in ivrs)
+
+
+def test_ami_user_has_only_what_the_listener_needs_and_no_secret():
+    conf = (ROOT / "asterisk" / "manager.conf").read_text()
+    assert "read = call,agent,dialplan,system" in conf and "write = reporting,originate" in conf
+    assert not re.search(r"^\s*secret\s*=", conf, re.M)
+
+
+def test_compose_file_is_accepted_by_docker_compose():
+    exe = shutil.which("docker-compose")
+    if exe is None:
+        pytest.fail("docker-compose is not installed: apt-get install docker-compose (see README)")
+    env = dict(os.environ, ROUTER_AMI_SECRET="x" * 16, ROUTER_API_TOKEN="y" * 16)
+    res = subprocess.run([exe, "config", "-q"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    missing = subprocess.run([exe, "config", "-q"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                             env={k: v for k, v in os.environ.items() if not k.startswith("ROUTER_")})
+    assert missing.returncode != 0 and "ROUTER_AMI_SECRET" in missing.stderr
