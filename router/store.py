@@ -43,7 +43,7 @@ class Keys:
         return f"{self.prefix}:{{{number}}}:customer"
 
     def state(self, number: str) -> str:
-        """Hash: `in`/`out` (last inbound/outbound call), `out_ok` (answered), `followup` (open task id)."""
+        """Hash: `in`/`out` (last inbound/outbound call), `in_ok`/`out_ok` (answered), `followup` (open task)."""
         return f"{self.prefix}:{{{number}}}:state"
 
     def inbound(self, number: str) -> str:
@@ -166,8 +166,11 @@ class Store:
                 started = o["ended_at"] - o["ring_seconds"] - o["talk_seconds"]
                 if o["direction"] == "outbound":
                     p.hset(self.k.state(number), mapping={"out": started, "out_ok": int(o["result"] == "answered")})
-                elif not o.get("decision"):
-                    p.hset(self.k.state(number), "in", started)
+                else:
+                    fields = {"in_ok": int(o["result"] == "answered")}
+                    if not o.get("decision"):
+                        fields["in"] = started  # routed calls were written at decision time
+                    p.hset(self.k.state(number), mapping=fields)
             await p.execute()
         except BaseException:
             await self.r.delete(claim)  # let a retry (or another instance) write it

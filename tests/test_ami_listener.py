@@ -93,6 +93,7 @@ async def test_recorded_calls_are_recorded_once_with_two_router_instances(ami, s
         assert [(o["number"], o["result"]) for o in seen] == [("+79161112233", "missed")]
         rows = await store.r.xrange(store.k.outcomes)
         assert len(rows) == 1
+        assert (await store.r.hgetall(store.k.state("+79161112233")))["in_ok"] == "0"
     finally:
         await one.stop()
         await two.stop()
