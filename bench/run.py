@@ -260,6 +260,29 @@ async def open_loop(port: int, pop: Population, rate: float, calls: int, seed: i
     return run
 
 
+async def profile(pid: int, port: int, pop: Population, seconds: int = 8) -> None:
+    """py-spy on the router during a closed-loop run at concurrency 50: where its time goes."""
+    out = RESULTS / "profile-router.raw"
+    RESULTS.mkdir(exist_ok=True)
+    spy = subprocess.Popen(["py-spy", "record", "-p", str(pid), "-d", str(seconds), "-r", "500", "-f", "raw",
+                            "-o", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    await closed_loop(port, pop, 50, 6000)
+    spy.wait()
+    totals: dict[str, int] = {}
+    total = 0
+    for line in out.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        total += int(n)
+        for frame in dict.fromkeys(f.split(" (")[0] + " " + f.rsplit("(", 1)[-1].split(":")[0]
+                                   for f in stack.split(";")):
+            totals[frame] = totals.get(frame, 0) + int(n)
+    lines = [f"{100 * n / total:5.1f}%  {f}" for f, n in sorted(totals.items(), key=lambda x: -x[1])[:40]]
+    (RESULTS / "profile-router.txt").write_text("inclusive time per function, router at concurrency 50\n"
+                                                + "\n".join(lines) + "\n")
+    out.unlink()
+    print("\n".join(lines[:25]))
+
+
 def decision_latencies(http_port: int) -> dict:
     with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/api/decisions?limit=1000", timeout=10) as r:
         lat = sorted(e["latency_ms"] for e in json.loads(r.read()))
@@ -336,6 +359,8 @@ async def main_compare(args, tmp: Path, url: str) -> dict:
                                     {"router": pop_router, "floor": pop_floor}, scenarios, args.rounds)
             await closed_loop(agi, pop_router, 1, 1000)
             dec = decision_latencies(http)
+            if args.profile:
+                await profile(router.pid, agi, pop_router)
         finally:
             floor.terminate()
     finally:
@@ -403,6 +428,7 @@ def main() -> None:
     ap.add_argument("--classic", action="store_true")
     ap.add_argument("--classic-calls", type=int, default=200)
     ap.add_argument("--quick", action="store_true", help="small numbers, to check the harness")
+    ap.add_argument("--profile", action="store_true", help="also profile the router with py-spy (pip install py-spy)")
     ap.add_argument("--name", help="results file name (default: by mode)")
     args = ap.parse_args()
     if args.quick:
