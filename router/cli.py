@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -58,6 +59,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 1
 
     async def main() -> None:
+        # what is loaded now lives as long as the process: keep the collector from rescanning it
+        gc.freeze()
         try:
             async with asyncio.timeout(3):
                 await store.ping()

@@ -6,8 +6,8 @@ Caller ID is attacker-controlled text; everything here treats it as such and nev
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import phonenumbers
 from phonenumbers import timezone as pn_timezone
@@ -19,12 +19,12 @@ _JUNK = re.compile(r"[\s\-().\[\]/]")
 _DIGITS = re.compile(r"^\+?[0-9]{1,20}$")
 
 
-@dataclass(frozen=True, slots=True)
-class Number:
+class Number(NamedTuple):
     """What a caller ID string turned out to be.
 
     `key` is what history and the directory are keyed by: E.164 when the number could be read,
     else the bare digits (an internal extension), else empty for an anonymous caller.
+    A tuple of plain values, so that the garbage collector stops tracking the (many) cached ones.
     """
 
     key: str
