@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
@@ -237,15 +238,13 @@ class Store:
     # decision log
 
     async def append_decisions(self, entries: list[dict]) -> None:
-        p = self.r.pipeline(transaction=False)
-        for e in entries:
-            p.xadd(self.k.decisions, {"d": json.dumps(e, ensure_ascii=False, separators=(",", ":"))},
-                   maxlen=DECISION_LOG_MAXLEN, approximate=True)
-        await p.execute()
+        key = self.k.decisions
+        await self._round_trip([("XADD", key, "MAXLEN", "~", DECISION_LOG_MAXLEN, "*", "d", orjson.dumps(e))
+                                for e in entries])
 
     async def recent_decisions(self, limit: int) -> list[dict]:
         rows = await self.r.xrevrange(self.k.decisions, count=limit)
-        return [json.loads(fields["d"]) for _, fields in rows]
+        return [orjson.loads(fields["d"]) for _, fields in rows]
 
 
 def _mapping(reply: dict | list) -> dict[str, str]:
