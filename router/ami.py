@@ -10,6 +10,7 @@ DeviceStateList, QueueStatus, CoreShowChannels.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections import deque
@@ -197,7 +198,9 @@ class Listener:
                 assert isinstance(item, Outcome)
                 recorded = await self.store.record_outcome(item.as_dict())
                 if recorded and self.on_outcome is not None:
-                    self.on_outcome(item.as_dict())
+                    done = self.on_outcome(item.as_dict())
+                    if inspect.isawaitable(done):
+                        await done
             self.pending.popleft()
 
     async def _write_loop(self) -> None:

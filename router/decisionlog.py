@@ -41,8 +41,9 @@ def entry(d: Decision, env: dict[str, str] | None = None) -> dict:
 
 
 class DecisionLog:
-    def __init__(self, store: Store, max_pending: int = 100_000, batch: int = 100):
+    def __init__(self, store: Store, max_pending: int = 100_000, batch: int = 100, publish=None):
         self.store = store
+        self.publish = publish
         self.pending: deque[dict] = deque()
         self.recent: deque[dict] = deque(maxlen=1000)
         self.max_pending = max_pending
@@ -60,6 +61,8 @@ class DecisionLog:
         self.pending.append(e)
         self.recent.append(e)
         self._wake.set()
+        if self.publish is not None:
+            self.publish({"type": "decision", "decision": e})
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="decision-log")

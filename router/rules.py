@@ -188,6 +188,35 @@ class Rule(Strict):
     route: Annotated[list[str], Field(min_length=1)]
     escalate: Literal["up", "down"] | None = None
     priority: int | None = Field(None, ge=0, le=1000)
+    owner: str | None = None
+
+
+class HttpRequest(Strict):
+    """An HTTP call as a template: `{placeholders}` from the event, `${ENV}` from the environment."""
+
+    method: Literal["GET", "POST", "PUT"] = "POST"
+    url: str = Field(pattern=r"^https?://")
+    headers: dict[str, str] = {}
+    query: dict[str, str] = {}
+    form: dict[str, str] | None = None
+    json_body: dict[str, Any] | None = Field(None, alias="json")
+
+
+class Webhook(HttpRequest):
+    events: list[Literal["created", "updated", "closed"]] = ["created", "updated", "closed"]
+
+
+class FollowupSettings(Strict):
+    deadline: Duration = 1800
+    sms_every: Duration = 600
+    sms_text: str = "We missed your call and will call you back shortly."
+    chat_link: str = ""
+    owner: str = "unassigned"
+
+
+class Notify(Strict):
+    sms: HttpRequest | None = None
+    webhooks: list[Webhook] = []
 
 
 class RuleSet(Strict):
@@ -198,6 +227,8 @@ class RuleSet(Strict):
     managers: dict[str, Manager] = {}
     rules: list[Rule] = []
     fallback: Annotated[list[str], Field(min_length=1)]
+    followup: FollowupSettings = FollowupSettings()
+    notify: Notify = Notify()
 
 
 @dataclass(frozen=True, slots=True)

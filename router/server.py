@@ -31,6 +31,8 @@ class Running:
         await self.http.cleanup()
         if self.ami is not None:
             await self.ami.stop()
+        await self.router.followups.drain()
+        await self.router.followups.sender.close()
         await self.router.log.stop()
 
 
@@ -39,7 +41,8 @@ async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], tok
     router.log.start()
     listener = None
     if ami is not None:
-        listener = Listener(ami, router.store, router.rules.region, clock=router.clock)
+        listener = Listener(ami, router.store, router.rules.region, clock=router.clock,
+                            on_outcome=router.on_outcome)
         listener.start()
     agi_server = FastAGIServer({"route": router.answer}, *agi)
     await agi_server.start()

@@ -12,14 +12,35 @@ from pathlib import Path
 
 from router import variables as V
 from router.agi import AGISession
+from router.broadcast import Broadcast
 from router.decide import CompiledRules, Decision, decide, fallback_decision
 from router.decisionlog import DecisionLog, entry
+from router.followup import Followups
 from router.identify import profile
 from router.phones import normalise, score
 from router.rulefile import RuleFileError, load_rules
 from router.store import EMPTY, Store
 
 log = logging.getLogger("router")
+
+LATENCY_BUCKETS_MS = (0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500)
+
+
+class Histogram:
+    """Decision latency for /metrics, in Prometheus' cumulative-bucket form."""
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(LATENCY_BUCKETS_MS) + 1)
+        self.sum = 0.0
+
+    def observe(self, ms: float) -> None:
+        self.sum += ms
+        for i, bound in enumerate(LATENCY_BUCKETS_MS):
+            if ms <= bound:
+                self.counts[i] += 1
+                return
+        self.counts[-1] += 1
+
 
 STORE_BUDGET = 0.25
 """Seconds the store may take for one call's read before the fallback chain is returned."""
@@ -33,11 +54,14 @@ class Router:
         self.store = store
         self.clock = clock
         self.budget = budget
-        self.log = DecisionLog(store)
+        self.broadcast = Broadcast()
+        self.log = DecisionLog(store, publish=self.broadcast.publish)
+        self.followups = Followups(store, lambda: self.rules, clock=clock, publish=self.broadcast.publish)
         self._ids = itertools.count(1)
         self._instance = os.urandom(2).hex()
         self.decisions = 0
         self.fallbacks = 0
+        self.latency = Histogram()
 
     @classmethod
     def from_path(cls, path: str | Path, store: Store, **kw) -> Router:
@@ -91,7 +115,13 @@ class Router:
                 self.fallbacks += 1
         d.id = f"{int(now * 1000):011x}{next(self._ids) & 0xFFFFF:05x}{self._instance}"
         d.latency_ms = (time.perf_counter() - started) * 1000
+        self.latency.observe(d.latency_ms)
         return d
+
+    async def on_outcome(self, o: dict) -> None:
+        """A call ended (from AMI): show it live and let follow-ups open or close."""
+        self.broadcast.publish({"type": "outcome", "outcome": o})
+        await self.followups.on_outcome(o)
 
     async def answer(self, session: AGISession) -> None:
         """The `route` script: decide, set ROUTE_* on the channel, close."""

@@ -16,6 +16,7 @@ from redis.exceptions import ResponseError
 
 HISTORY_KEEP_SECONDS = 400 * 86400
 OUTCOME_KEEP_SECONDS = 30 * 86400
+DECISION_META_SECONDS = 2 * 86400
 DECISION_LOG_MAXLEN = 100_000
 BUSY_STATES = frozenset({"INUSE", "BUSY", "RINGINUSE", "ONHOLD", "UNAVAILABLE", "INVALID"})
 """Device states in which a new call cannot be put through (AMI DeviceStateChange `State`)."""
@@ -24,7 +25,7 @@ BUSY_STATES = frozenset({"INUSE", "BUSY", "RINGINUSE", "ONHOLD", "UNAVAILABLE", 
 class Keys:
     """Key names. `prefix` lets several deployments (or tests) share one Redis."""
 
-    __slots__ = ("busy", "decisions", "devstate", "numbering", "outcomes", "prefix")
+    __slots__ = ("busy", "decisions", "devstate", "numbering", "outcomes", "prefix", "tasks_closed", "tasks_open")
 
     def __init__(self, prefix: str = "cr"):
         self.prefix = prefix
@@ -33,6 +34,21 @@ class Keys:
         self.numbering = f"{prefix}:numbering"
         self.decisions = f"{prefix}:decisions"
         self.outcomes = f"{prefix}:outcomes"
+        self.tasks_open = f"{prefix}:tasks:open"
+        self.tasks_closed = f"{prefix}:tasks:closed"
+
+    def task(self, task_id: str) -> str:
+        return f"{self.prefix}:task:{task_id}"
+
+    def task_log(self, task_id: str) -> str:
+        return f"{self.prefix}:task:{task_id}:log"
+
+    def sms_sent(self, number: str) -> str:
+        return f"{self.prefix}:{{{number}}}:sms"
+
+    def decision(self, decision_id: str) -> str:
+        """What follow-ups need of a decision (rule, first step, kind, class), kept for two days."""
+        return f"{self.prefix}:decision:{decision_id}"
 
     def outcome(self, decision_id: str) -> str:
         return f"{self.prefix}:outcome:{decision_id}"
@@ -239,8 +255,82 @@ class Store:
 
     async def append_decisions(self, entries: list[dict]) -> None:
         key = self.k.decisions
-        await self._round_trip([("XADD", key, "MAXLEN", "~", DECISION_LOG_MAXLEN, "*", "d", orjson.dumps(e))
-                                for e in entries])
+        commands: list[tuple] = []
+        for e in entries:
+            commands.append(("XADD", key, "MAXLEN", "~", DECISION_LOG_MAXLEN, "*", "d", orjson.dumps(e)))
+            caller = e.get("caller") or {}
+            meta = {"rule": e["rule"], "step": e["steps"][0]["name"] if e["steps"] else "",
+                    "kind": caller.get("kind", ""), "abc": caller.get("abc", "")}
+            commands.append(("SET", self.k.decision(e["id"]), orjson.dumps(meta), "EX", DECISION_META_SECONDS))
+        await self._round_trip(commands)
+
+    async def decision_meta(self, decision_id: str) -> dict:
+        raw = await self.r.get(self.k.decision(decision_id)) if decision_id else None
+        return orjson.loads(raw) if raw else {}
+
+    # follow-up tasks
+
+    async def open_task(self, number: str, task: dict, comment: dict) -> tuple[str, bool]:
+        """The number's open task: created from `task` if it has none (atomically, across routers), else
+        the existing one with its count raised. Returns (task id, created)."""
+        if await self.r.hsetnx(self.k.state(number), "followup", task["id"]):
+            p = self.r.pipeline(transaction=False)
+            p.hset(self.k.task(task["id"]), mapping=task)
+            p.zadd(self.k.tasks_open, {task["id"]: task["deadline"]})
+            p.rpush(self.k.task_log(task["id"]), orjson.dumps(comment))
+            await p.execute()
+            return task["id"], True
+        existing = await self.r.hget(self.k.state(number), "followup")
+        if not existing:  # closed between the two commands: open afresh
+            return await self.open_task(number, task, comment)
+        p = self.r.pipeline(transaction=False)
+        p.hincrby(self.k.task(existing), "count", 1)
+        p.rpush(self.k.task_log(existing), orjson.dumps(comment))
+        await p.execute()
+        return existing, False
+
+    async def close_task(self, task_id: str, at: float, reason: str) -> bool:
+        """Close an open task once; False if it was not open (another router or user closed it)."""
+        number = await self.r.hget(self.k.task(task_id), "number")
+        if not number or not await self.r.hsetnx(self.k.task(task_id), "closed_at", at):
+            return False  # unknown, or closed already: the first closer wins
+        if await self.r.hget(self.k.state(number), "followup") == task_id:
+            await self.r.hdel(self.k.state(number), "followup")
+        p = self.r.pipeline(transaction=True)
+        p.hset(self.k.task(task_id), mapping={"state": "closed", "closed_reason": reason})
+        p.zrem(self.k.tasks_open, task_id)
+        p.zadd(self.k.tasks_closed, {task_id: at})
+        p.rpush(self.k.task_log(task_id), orjson.dumps({"at": at, "text": reason}))
+        await p.execute()
+        return True
+
+    async def comment(self, task_id: str, at: float, text: str) -> None:
+        await self.r.rpush(self.k.task_log(task_id), orjson.dumps({"at": at, "text": text}))
+
+    async def open_task_of(self, number: str) -> str | None:
+        return await self.r.hget(self.k.state(number), "followup")
+
+    async def task(self, task_id: str) -> dict:
+        p = self.r.pipeline(transaction=False)
+        p.hgetall(self.k.task(task_id))
+        p.lrange(self.k.task_log(task_id), 0, -1)
+        task, log = await p.execute()
+        if task:
+            task["log"] = [orjson.loads(x) for x in log]
+        return task
+
+    async def tasks(self, state: str, limit: int = 500) -> list[dict]:
+        key = self.k.tasks_open if state == "open" else self.k.tasks_closed
+        ids = await self.r.zrange(key, 0, limit - 1) if state == "open" else \
+            await self.r.zrevrange(key, 0, limit - 1)
+        p = self.r.pipeline(transaction=False)
+        for i in ids:
+            p.hgetall(self.k.task(i))
+        return [t for t in await p.execute() if t]
+
+    async def claim_sms(self, number: str, seconds: int) -> bool:
+        """At most one SMS per number per `seconds`, whichever router asks first."""
+        return bool(await self.r.set(self.k.sms_sent(number), 1, nx=True, ex=seconds))
 
     async def recent_decisions(self, limit: int) -> list[dict]:
         rows = await self.r.xrevrange(self.k.decisions, count=limit)

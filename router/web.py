@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import hmac
 import os
+from importlib import resources
 
+import orjson
 from aiohttp import web
 
-from router.service import Router
+from router.service import LATENCY_BUCKETS_MS, Router
 
 ROUTER_KEY = web.AppKey("router", Router)
 TOKEN_KEY = web.AppKey("token", str)
 MAX_LIMIT = 1000
+PAGE = resources.files("router").joinpath("data/index.html")
 
 
 @web.middleware
@@ -21,6 +24,8 @@ async def bearer_token(request: web.Request, handler):
     token = request.app.get(TOKEN_KEY)
     if token and request.path.startswith("/api/"):
         given = request.headers.get("Authorization", "")
+        if not given and request.query.get("token"):  # EventSource cannot send headers
+            given = f"Bearer {request.query['token']}"
         if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
             return web.json_response({"error": "missing or wrong bearer token"}, status=401)
     return await handler(request)
@@ -60,6 +65,103 @@ async def reload_rules(request: web.Request) -> web.Response:
     return web.json_response({"reloaded": True, "rules": len(router.rules.rules)})
 
 
+async def followups(request: web.Request) -> web.Response:
+    state = request.query.get("state", "open")
+    if state not in ("open", "overdue", "closed"):
+        return web.json_response({"error": "state is open, overdue or closed"}, status=400)
+    tasks = await request.app[ROUTER_KEY].followups.worklist(state, request.query.get("manager") or None)
+    return web.json_response(tasks)
+
+
+async def followup(request: web.Request) -> web.Response:
+    task = await request.app[ROUTER_KEY].store.task(request.match_info["id"])
+    if not task:
+        return web.json_response({"error": "no such follow-up"}, status=404)
+    return web.json_response(task)
+
+
+async def close_followup(request: web.Request) -> web.Response:
+    router = request.app[ROUTER_KEY]
+    task_id = request.match_info["id"]
+    who = ""
+    if request.can_read_body:
+        try:
+            who = str((await request.json()).get("by", ""))[:80]
+        except ValueError:
+            return web.json_response({"error": "the body must be JSON, like {\"by\": \"ivanov\"}"}, status=400)
+    closed = await router.followups.close(task_id, f"closed by hand{' by ' + who if who else ''}")
+    if not closed:
+        task = await router.store.task(task_id)
+        return web.json_response({"error": "no such follow-up" if not task else "already closed"},
+                                 status=404 if not task else 409)
+    return web.json_response({"closed": True, "id": task_id})
+
+
+async def followup_counts(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[ROUTER_KEY].followups.counts())
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    """Server-sent events: decisions, call outcomes and follow-up changes as they happen."""
+    router = request.app[ROUTER_KEY]
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+                                       "X-Accel-Buffering": "no"})
+    await resp.prepare(request)
+    q = router.broadcast.subscribe()
+    try:
+        await resp.write(b": connected\n\n")
+        while True:
+            try:
+                async with asyncio.timeout(15):
+                    event = await q.get()
+            except TimeoutError:
+                await resp.write(b": keep-alive\n\n")
+                continue
+            data = orjson.dumps(event)
+            await resp.write(b"event: " + event["type"].encode() + b"\ndata: " + data + b"\n\n")
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        router.broadcast.unsubscribe(q)
+    return resp
+
+
+async def metrics(request: web.Request) -> web.Response:
+    router = request.app[ROUTER_KEY]
+    c = router.followups.counters
+    h = router.latency
+    lines = ["# HELP callrouter_decisions_total Routing decisions made.", "# TYPE callrouter_decisions_total counter",
+             f"callrouter_decisions_total {router.decisions}",
+             "# TYPE callrouter_fallbacks_total counter", f"callrouter_fallbacks_total {router.fallbacks}",
+             "# HELP callrouter_decision_latency_ms Identify + decide, store round trip included.",
+             "# TYPE callrouter_decision_latency_ms histogram"]
+    cumulative = 0
+    for bound, n in zip((*LATENCY_BUCKETS_MS, "+Inf"), h.counts, strict=True):
+        cumulative += n
+        lines.append(f'callrouter_decision_latency_ms_bucket{{le="{bound}"}} {cumulative}')
+    lines += [f"callrouter_decision_latency_ms_sum {h.sum:.3f}", f"callrouter_decision_latency_ms_count {cumulative}",
+              "# TYPE callrouter_missed_calls_total counter", f"callrouter_missed_calls_total {c.missed_calls}",
+              "# TYPE callrouter_sms_total counter",
+              f'callrouter_sms_total{{result="sent"}} {c.sms_sent}',
+              f'callrouter_sms_total{{result="skipped"}} {c.sms_skipped}',
+              f'callrouter_sms_total{{result="failed"}} {c.sms_failed}']
+    try:
+        async with asyncio.timeout(1):
+            counts = await router.followups.counts()
+        lines += ["# TYPE callrouter_followups gauge"]
+        for owner, n in sorted(counts.items()):
+            safe = owner.replace("\\", "").replace('"', "")
+            lines.append(f'callrouter_followups{{owner="{safe}",state="open"}} {n["open"]}')
+            lines.append(f'callrouter_followups{{owner="{safe}",state="overdue"}} {n["overdue"]}')
+    except Exception:
+        lines.append("# follow-up counts unavailable: store unreachable")
+    return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+
+
+async def page(request: web.Request) -> web.Response:
+    return web.Response(body=PAGE.read_bytes(), content_type="text/html", charset="utf-8")
+
+
 def make_app(router: Router, token: str | None = None) -> web.Application:
     app = web.Application(middlewares=[bearer_token], client_max_size=64 * 1024)
     app[ROUTER_KEY] = router
@@ -69,4 +171,11 @@ def make_app(router: Router, token: str | None = None) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/decisions", decisions)
     app.router.add_post("/api/rules/reload", reload_rules)
+    app.router.add_get("/api/decisions/stream", stream)
+    app.router.add_get("/api/followups", followups)
+    app.router.add_get("/api/followups/counts", followup_counts)
+    app.router.add_get("/api/followups/{id}", followup)
+    app.router.add_post("/api/followups/{id}/close", close_followup)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/", page)
     return app

@@ -1,0 +1,189 @@
+"""Missed calls become follow-up tasks that close themselves once the customer is reached.
+
+A missed inbound call opens a task for the responsible person (the customer's manager, else
+the owner the rule or its first target names, else `followup.owner`) with a deadline; another
+missed call while it is open adds a comment and raises its count. An answered callback or an
+answered inbound call closes it. The caller gets one SMS, at most one per `sms_every`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from router.decide import CompiledRules
+from router.notify import Result, Sender, render
+from router.store import Store
+
+log = logging.getLogger("router.followup")
+
+CLASS_ORDER = {"A": 1, "B": 2, "C": 3}
+
+
+def priority(kind: str, abc: str) -> int:
+    """0 first: a new connection, then A, B, C customers, then the unclassified."""
+    return 0 if kind == "new" else CLASS_ORDER.get(abc, 4)
+
+
+@dataclass
+class Counters:
+    opened: int = 0
+    commented: int = 0
+    closed: int = 0
+    sms_sent: int = 0
+    sms_skipped: int = 0
+    sms_failed: int = 0
+    webhooks_failed: int = 0
+    missed_calls: int = 0
+    events: list[dict] = field(default_factory=list)
+
+
+class Followups:
+    def __init__(self, store: Store, rules: Callable[[], CompiledRules], sender: Sender | None = None,
+                 clock: Callable[[], float] = time.time, publish: Callable[[dict], None] | None = None):
+        self.store = store
+        self.rules = rules
+        self.sender = sender or Sender()
+        self.clock = clock
+        self.publish = publish
+        self.counters = Counters()
+        self._background: set[asyncio.Task] = set()
+
+    async def on_outcome(self, o: dict) -> None:
+        number = o.get("number", "")
+        if not number.startswith("+"):
+            return
+        now = self.clock()
+        answered = o.get("result") == "answered"
+        if o.get("direction") == "inbound" and not answered:
+            self.counters.missed_calls += 1
+            await self.missed(o, now)
+        elif answered:
+            task_id = await self.store.open_task_of(number)
+            if task_id:
+                how = (f"callback answered by the customer (by {o.get('by') or 'our side'})"
+                       if o.get("direction") == "outbound" else
+                       f"the customer called again and was answered by {o.get('by') or 'us'}")
+                await self.close(task_id, f"closed automatically: {how}", now)
+        elif o.get("direction") == "outbound":
+            task_id = await self.store.open_task_of(number)
+            if task_id:
+                await self.store.comment(task_id, now, "callback attempt not answered")
+                await self._event("updated", task_id)
+
+    async def missed(self, o: dict, now: float) -> str:
+        number = o["number"]
+        rules = self.rules()
+        settings = rules.rs.followup
+        customer = await self.store.customer(number)
+        meta = await self.store.decision_meta(o.get("decision", ""))
+        owner = customer.get("manager") or self._rule_owner(rules, meta) or settings.owner
+        task_id = f"fu-{int(now * 1000):x}-{os.urandom(2).hex()}"
+        task = {"id": task_id, "number": number, "name": customer.get("name", ""), "owner": owner,
+                "state": "open", "created": now, "deadline": now + settings.deadline,
+                "priority": priority(meta.get("kind", "") or ("new" if not customer else ""),
+                                     customer.get("abc", "") or meta.get("abc", "")),
+                "count": 1, "decision": o.get("decision", ""), "call": o.get("linkedid", ""),
+                "rule": meta.get("rule", "")}
+        comment = {"at": now, "text": f"missed call ({o.get('reason') or 'not answered'}), "
+                                      f"rang {o.get('ring_seconds', 0)} s"}
+        task_id, created = await self.store.open_task(number, task, comment)
+        if created:
+            self.counters.opened += 1
+            log.info("follow-up %s opened for %s: missed call from %s, due in %d min", task_id, owner, number,
+                     settings.deadline // 60)
+        else:
+            self.counters.commented += 1
+        await self._event("created" if created else "updated", task_id)
+        self._spawn(self._sms(task_id, number, task["name"], now))
+        return task_id
+
+    @staticmethod
+    def _rule_owner(rules: CompiledRules, meta: dict) -> str:
+        for r in rules.rs.rules:
+            if r.name == meta.get("rule") and r.owner:
+                return r.owner
+        target = rules.rs.targets.get(meta.get("step", ""))
+        return target.owner if target is not None and target.owner else ""
+
+    async def close(self, task_id: str, reason: str, now: float | None = None) -> bool:
+        done = await self.store.close_task(task_id, self.clock() if now is None else now, reason)
+        if done:
+            self.counters.closed += 1
+            log.info("follow-up %s closed: %s", task_id, reason)
+            await self._event("closed", task_id)
+        return done
+
+    async def _sms(self, task_id: str, number: str, name: str, now: float) -> None:
+        rules = self.rules()
+        gateway, settings = rules.rs.notify.sms, rules.rs.followup
+        if gateway is None:
+            return
+        if not await self.store.claim_sms(number, settings.sms_every):
+            self.counters.sms_skipped += 1
+            await self.store.comment(task_id, now, f"SMS skipped: one was sent less than "
+                                                   f"{settings.sms_every // 60} min ago")
+            return
+        values = {"number": number, "name": name, "task_id": task_id, "chat_link": settings.chat_link}
+        values["text"] = render(settings.sms_text, values)
+        result: Result = await self.sender.send(gateway, values)
+        if result.ok:
+            self.counters.sms_sent += 1
+            await self.store.comment(task_id, self.clock(), f"SMS sent ({result.detail}, attempt {result.attempts})")
+        else:
+            self.counters.sms_failed += 1
+            await self.store.comment(task_id, self.clock(), f"SMS failed after {result.attempts} attempts: "
+                                                            f"{result.detail}")
+
+    async def _event(self, event: str, task_id: str) -> None:
+        task = await self.store.task(task_id)
+        task.pop("log", None)
+        if self.publish is not None:
+            self.publish({"type": "followup", "event": event, "task": task})
+        for hook in self.rules().rs.notify.webhooks:
+            if event in hook.events:
+                self._spawn(self._webhook(hook, event, task))
+
+    async def _webhook(self, hook, event: str, task: dict) -> None:
+        result = await self.sender.send(hook, {"event": event, **task})
+        text = (f"webhook {event} → {hook.url.split('?')[0]}: {result.detail}"
+                + ("" if result.ok else f" after {result.attempts} attempts"))
+        if not result.ok:
+            self.counters.webhooks_failed += 1
+        await self.store.comment(task["id"], self.clock(), text)
+
+    def _spawn(self, coro) -> None:
+        t = asyncio.create_task(coro)
+        self._background.add(t)
+        t.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        """Wait for SMS and webhooks under way (tests, shutdown)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    async def worklist(self, state: str = "open", manager: str | None = None) -> list[dict]:
+        now = self.clock()
+        tasks = await self.store.tasks("closed" if state == "closed" else "open")
+        out = []
+        for t in tasks:
+            t["overdue"] = t.get("state") == "open" and float(t["deadline"]) < now
+            if state == "overdue" and not t["overdue"]:
+                continue
+            if manager and t.get("owner") != manager:
+                continue
+            out.append(t)
+        out.sort(key=lambda t: (int(t.get("priority", 4)), float(t.get("deadline", 0))))
+        return out
+
+    async def counts(self) -> dict[str, dict[str, int]]:
+        per: dict[str, dict[str, int]] = {}
+        for t in await self.worklist("open"):
+            c = per.setdefault(t.get("owner", ""), {"open": 0, "overdue": 0})
+            c["open"] += 1
+            c["overdue"] += int(t["overdue"])
+        return per
