@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 log = logging.getLogger("router.broadcast")
@@ -22,6 +23,12 @@ class Broadcast:
                 q.put_nowait(event)
             except asyncio.QueueFull:
                 log.warning("live event dropped for a slow subscriber (%d waiting)", q.qsize())
+
+    def close(self) -> None:
+        """Tell every subscriber the stream ends (server shutdown)."""
+        for q in list(self.subscribers):
+            with contextlib.suppress(asyncio.QueueFull):
+                q.put_nowait(None)
 
     def subscribe(self) -> asyncio.Queue:
         q: asyncio.Queue = asyncio.Queue(QUEUE_SIZE)

@@ -28,6 +28,7 @@ class Running:
 
     async def stop(self) -> None:
         await self.agi.close()
+        self.router.broadcast.close()
         await self.http.cleanup()
         if self.ami is not None:
             await self.ami.stop()

@@ -117,6 +117,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
             except TimeoutError:
                 await resp.write(b": keep-alive\n\n")
                 continue
+            if event is None:
+                break
             data = orjson.dumps(event)
             await resp.write(b"event: " + event["type"].encode() + b"\ndata: " + data + b"\n\n")
     except (ConnectionResetError, asyncio.CancelledError):

@@ -1,0 +1,259 @@
+"""Follow-ups against real Redis, a real HTTP gateway and an injected clock."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from router.decide import CompiledRules
+from router.followup import Followups
+from router.notify import Sender
+from tests.conftest import Clock
+from tests.test_agi_server import MONDAY_10, RULES_TEXT
+
+GATEWAY_RULES = RULES_TEXT + """
+followup:
+  deadline: 30m
+  sms_every: 10m
+  sms_text: "We missed your call, {name}. Chat with us: {chat_link}"
+  chat_link: https://t.me/example_support
+  owner: duty
+notify:
+  sms:
+    method: GET
+    url: "http://127.0.0.1:{port}/sms"
+    query: {to: "{number}", text: "{text}", key: "${SMS_KEY}"}
+  webhooks:
+    - url: "http://127.0.0.1:{port}/crm"
+      json: {event: "{event}", task: "{id}", phone: "{number}", responsible: "{owner}"}
+"""
+
+
+class Gateway:
+    """A real HTTP server playing the SMS provider and the CRM; `fail` requests fail first."""
+
+    def __init__(self) -> None:
+        self.sms: list[dict] = []
+        self.crm: list[dict] = []
+        self.fail = 0
+        self.port = 0
+
+    async def start(self) -> web.AppRunner:
+        app = web.Application()
+        app.router.add_get("/sms", self._sms)
+        app.router.add_post("/crm", self._crm)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = runner.addresses[0][1]
+        return runner
+
+    async def _sms(self, request: web.Request) -> web.Response:
+        if self.fail:
+            self.fail -= 1
+            return web.Response(status=503, text="try later")
+        self.sms.append(dict(request.query))
+        return web.json_response({"status": "OK"})
+
+    async def _crm(self, request: web.Request) -> web.Response:
+        if self.fail:
+            self.fail -= 1
+            return web.Response(status=502)
+        self.crm.append(await request.json())
+        return web.json_response({"result": True})
+
+
+@pytest.fixture
+async def gateway():
+    g = Gateway()
+    runner = await g.start()
+    yield g
+    await runner.cleanup()
+
+
+async def no_sleep(_: float) -> None:
+    return None
+
+
+@pytest.fixture
+async def engine(store, gateway, monkeypatch):
+    monkeypatch.setenv("SMS_KEY", "k3y")
+    from router.rulefile import load_rules_text
+
+    rules = CompiledRules(load_rules_text(GATEWAY_RULES.replace("{port}", str(gateway.port))))
+    clock = Clock(MONDAY_10)
+    sender = Sender(backoff=0, sleep=no_sleep)
+    f = Followups(store, lambda: rules, sender, clock)
+    f.clock_ = clock
+    yield f
+    await f.drain()
+    await sender.close()
+
+
+def missed(number="+79161234500", linkedid="1.1", decision=""):
+    return {"linkedid": linkedid, "direction": "inbound", "number": number, "result": "missed", "by": "",
+            "decision": decision, "ring_seconds": 20.0, "talk_seconds": 0.0, "ended_at": MONDAY_10,
+            "reason": "caller hung up before anyone answered"}
+
+
+def answered(number="+79161234500", direction="outbound", by="PJSIP/101"):
+    return {"linkedid": "2.2", "direction": direction, "number": number, "result": "answered", "by": by,
+            "decision": "", "ring_seconds": 3.0, "talk_seconds": 60.0, "ended_at": MONDAY_10, "reason": ""}
+
+
+async def test_missed_call_opens_a_task_and_sends_one_sms(engine, gateway, store):
+    await store.put_customers([("+79161234500", {"name": "Olga", "abc": "A", "manager": "ivanov"})])
+    await engine.on_outcome(missed())
+    await engine.drain()
+    [task] = await engine.worklist("open")
+    assert (task["owner"], task["count"], task["priority"]) == ("ivanov", "1", "1")
+    assert float(task["deadline"]) == MONDAY_10 + 1800
+    assert gateway.sms == [{"to": "+79161234500", "key": "k3y",
+                            "text": "We missed your call, Olga. Chat with us: https://t.me/example_support"}]
+    assert [c["event"] for c in gateway.crm] == ["created"] and gateway.crm[0]["responsible"] == "ivanov"
+    log = [x["text"] for x in (await store.task(task["id"]))["log"]]
+    assert log[0].startswith("missed call") and any(t.startswith("SMS sent") for t in log)
+
+
+async def test_second_missed_call_within_ten_minutes_comments_without_sms(engine, gateway, store):
+    await engine.on_outcome(missed(linkedid="1"))
+    engine.clock_.advance(5 * 60)
+    await engine.on_outcome(missed(linkedid="2"))
+    await engine.drain()
+    [task] = await engine.worklist("open")
+    assert task["count"] == "2" and len(gateway.sms) == 1
+    log = [x["text"] for x in (await store.task(task["id"]))["log"]]
+    assert any(t.startswith("SMS skipped: one was sent less than 10 min ago") for t in log)
+    assert [c["event"] for c in gateway.crm] == ["created", "updated"]
+
+
+async def test_after_ten_minutes_a_new_sms_is_allowed(engine, gateway, store):
+    await engine.on_outcome(missed(linkedid="1"))
+    await engine.drain()
+    await store.r.delete(store.k.sms_sent("+79161234500"))  # what Redis' 10-minute expiry does
+    engine.clock_.advance(11 * 60)
+    await engine.on_outcome(missed(linkedid="2"))
+    await engine.drain()
+    assert len(gateway.sms) == 2
+    ttl = await store.r.ttl(store.k.sms_sent("+79161234500"))
+    assert 0 < ttl <= 600
+
+
+async def test_sms_limit_holds_across_two_router_instances(engine, gateway, store):
+    other = Followups(store, engine.rules, Sender(backoff=0, sleep=no_sleep), engine.clock_)
+    await asyncio.gather(engine.on_outcome(missed(linkedid="1")), other.on_outcome(missed(linkedid="2")))
+    await engine.drain()
+    await other.drain()
+    await other.sender.close()
+    tasks = await engine.worklist("open")
+    assert len(tasks) == 1 and tasks[0]["count"] == "2" and len(gateway.sms) == 1
+
+
+async def test_successful_callback_closes_the_task(engine, store):
+    await engine.on_outcome(missed())
+    await engine.on_outcome(answered(direction="outbound"))
+    assert await engine.worklist("open") == []
+    [closed] = await engine.worklist("closed")
+    assert closed["closed_reason"] == "closed automatically: callback answered by the customer (by PJSIP/101)"
+    assert await store.open_task_of("+79161234500") is None
+
+
+async def test_answered_inbound_call_closes_the_task(engine):
+    await engine.on_outcome(missed())
+    await engine.on_outcome(answered(direction="inbound", by="Local/agent1@agents"))
+    [closed] = await engine.worklist("closed")
+    assert "called again and was answered by Local/agent1@agents" in closed["closed_reason"]
+
+
+async def test_unanswered_callback_attempt_is_commented_and_the_task_stays(engine, store):
+    await engine.on_outcome(missed())
+    attempt = answered(direction="outbound")
+    attempt["result"] = "missed"
+    await engine.on_outcome(attempt)
+    [task] = await engine.worklist("open")
+    assert "callback attempt not answered" in [x["text"] for x in (await store.task(task["id"]))["log"]]
+
+
+async def test_a_new_missed_call_after_closing_opens_a_new_task(engine):
+    await engine.on_outcome(missed())
+    await engine.on_outcome(answered())
+    await engine.on_outcome(missed(linkedid="3"))
+    assert len(await engine.worklist("open")) == 1 and len(await engine.worklist("closed")) == 1
+
+
+async def test_task_past_its_deadline_shows_as_overdue(engine):
+    await engine.on_outcome(missed())
+    assert await engine.worklist("overdue") == []
+    engine.clock_.advance(31 * 60)
+    [task] = await engine.worklist("overdue")
+    assert task["overdue"] is True
+    assert (await engine.counts())["duty"] == {"open": 1, "overdue": 1}
+
+
+async def test_new_connection_comes_before_customers_then_by_class(engine, store):
+    await store.put_customers([("+79030000001", {"abc": "C"}), ("+79030000002", {"abc": "A"})])
+    await engine.on_outcome(missed("+79030000001", "1"))
+    await engine.on_outcome(missed("+79030000002", "2"))
+    await engine.on_outcome(missed("+79030000003", "3"))  # never seen: a new connection
+    assert [t["number"] for t in await engine.worklist("open")] == ["+79030000003", "+79030000002", "+79030000001"]
+
+
+async def test_sms_and_webhook_failures_are_retried_and_recorded(engine, gateway, store):
+    gateway.fail = 2
+    await engine.on_outcome(missed())
+    await engine.drain()
+    [task] = await engine.worklist("open")
+    log = [x["text"] for x in (await store.task(task["id"]))["log"]]
+    assert len(gateway.sms) == 1 and len(gateway.crm) == 1
+    assert any("attempt 2" in t or "attempt 3" in t for t in log)
+
+
+async def test_gateway_down_is_recorded_as_failed_after_retries(engine, gateway, store):
+    gateway.fail = 100
+    await engine.on_outcome(missed())
+    await engine.drain()
+    [task] = await engine.worklist("open")
+    log = [x["text"] for x in (await store.task(task["id"]))["log"]]
+    assert any(t.startswith("SMS failed after 4 attempts: HTTP 503") for t in log)
+    assert any("after 4 attempts" in t and t.startswith("webhook created") for t in log)
+    assert engine.counters.sms_failed == 1
+
+
+async def test_close_by_hand_over_the_api(serve, store):
+    from tests.conftest import compiled
+
+    r = await serve(compiled(RULES_TEXT), Clock(MONDAY_10))
+    await r.router.followups.on_outcome(missed())
+    [task] = await r.router.followups.worklist("open")
+    async with aiohttp.ClientSession() as s:
+        base = f"http://127.0.0.1:{r.http_port}"
+        async with s.get(f"{base}/api/followups?state=open") as resp:
+            assert [t["id"] for t in await resp.json()] == [task["id"]]
+        async with s.post(f"{base}/api/followups/{task['id']}/close", json={"by": "ivanov"}) as resp:
+            assert resp.status == 200
+        async with s.post(f"{base}/api/followups/{task['id']}/close") as resp:
+            assert resp.status == 409
+        async with s.get(f"{base}/api/followups?state=closed") as resp:
+            assert (await resp.json())[0]["closed_reason"] == "closed by hand by ivanov"
+        async with s.get(f"{base}/metrics") as resp:
+            text = await resp.text()
+            assert "callrouter_missed_calls_total 1" in text and 'callrouter_sms_total{result="sent"} 0' in text
+
+
+async def test_stream_sends_decisions_as_they_happen(serve):
+    from router.callsim import call
+    from tests.conftest import compiled
+
+    r = await serve(compiled(RULES_TEXT), Clock(MONDAY_10))
+    async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{r.http_port}/api/decisions/stream") as resp:
+        assert resp.headers["Content-Type"].startswith("text/event-stream")
+        assert (await resp.content.readline()).startswith(b": connected")
+        await resp.content.readline()
+        await call(r.agi.port, "+79161234500")
+        event = await asyncio.wait_for(resp.content.readline(), 5)
+        data = await asyncio.wait_for(resp.content.readline(), 5)
+        assert event == b"event: decision\n" and b'"rule":"new prospects"' in data
