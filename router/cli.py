@@ -179,6 +179,12 @@ def cmd_numbering_import(args: argparse.Namespace) -> int:
     return _import(args, "numbering", load)
 
 
+def cmd_tail(args: argparse.Namespace) -> int:
+    from router.tail import run
+
+    return run(args)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from router.demo import run_demo
 
@@ -224,6 +230,11 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--http", default="127.0.0.1:8080")
     sp.add_argument("--interval", type=float, default=1.5, help="seconds between calls after the first round")
     sp.set_defaults(func=cmd_demo)
+
+    sp = sub.add_parser("tail", help="follow the live decision log, one line per event")
+    sp.add_argument("--url", default="http://127.0.0.1:8080", help="the router's HTTP address")
+    sp.add_argument("--count", type=int, default=0, help="stop after this many events")
+    sp.set_defaults(func=cmd_tail)
 
     cp = sub.add_parser("customers", help="the customer directory").add_subparsers(dest="action", required=True)
     sp = cp.add_parser("import", help="import number,name,abc,manager,timezone,tags from CSV")

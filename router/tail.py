@@ -1,0 +1,70 @@
+"""`router tail`: the live log in a terminal, one readable line per event."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from datetime import datetime
+
+import aiohttp
+
+
+def clean(text: object) -> str:
+    """Caller ID and CRM text are hostile: no control characters reach the terminal."""
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in str(text))
+
+
+def line(kind: str, data: dict) -> str:
+    now = datetime.now().strftime("%H:%M:%S")
+    if kind == "decision":
+        d = data["decision"]
+        c = d.get("caller") or {}
+        chain = " → ".join(f"{s['type']} {s['dest']}" for s in d["steps"])
+        flag = " [FALLBACK]" if d.get("fallback") else ""
+        return clean(f"{now}  {c.get('number') or 'anonymous':<14} {c.get('kind', ''):<9} {c.get('abc') or '-'}  "
+                     f"{(c.get('local_time') or '')[11:16]} {c.get('tz', '')}  {d['rule']}{flag}: {chain}  "
+                     f"{d['latency_ms']:.2f} ms")
+    if kind == "outcome":
+        o = data["outcome"]
+        how = f"answered by {o['by'] or '?'} after {o['ring_seconds']} s, talked {o['talk_seconds']} s" \
+            if o["result"] == "answered" else f"MISSED after {o['ring_seconds']} s ({o.get('reason', '')})"
+        return clean(f"{now}  {o['number']:<14} {o['direction']:<9} {how}")
+    if kind == "followup":
+        t = data["task"]
+        return clean(f"{now}  follow-up {t.get('id')} {data['event']}: {t.get('number')} for {t.get('owner')}, "
+                     f"{t.get('count')} call(s)" + (f", {t.get('closed_reason')}" if data["event"] == "closed" else ""))
+    return clean(f"{now}  {kind}: {json.dumps(data, ensure_ascii=False)[:200]}")
+
+
+async def follow(url: str, token: str | None, count: int = 0, out=sys.stdout) -> int:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    seen = 0
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=5)
+    async with aiohttp.ClientSession(timeout=timeout) as s, \
+            s.get(url.rstrip("/") + "/api/decisions/stream", headers=headers) as resp:
+        if resp.status != 200:
+            print(f"router tail: {url}: HTTP {resp.status} (set ROUTER_API_TOKEN?)", file=sys.stderr)
+            return 1
+        kind = ""
+        async for raw in resp.content:
+            text = raw.decode("utf-8", "replace").rstrip("\n")
+            if text.startswith("event: "):
+                kind = text[7:]
+            elif text.startswith("data: "):
+                print(line(kind, json.loads(text[6:])), file=out, flush=True)
+                seen += 1
+                if count and seen >= count:
+                    return 0
+    return 0
+
+
+def run(args) -> int:
+    try:
+        return asyncio.run(follow(args.url, os.environ.get("ROUTER_API_TOKEN"), args.count))
+    except KeyboardInterrupt:
+        return 0
+    except aiohttp.ClientError as e:
+        print(f"router tail: cannot reach {args.url} ({e}); is `router serve` running?", file=sys.stderr)
+        return 1
