@@ -185,6 +185,18 @@ class Run:
     seconds: float = 0.0
     commands: list[int] = field(default_factory=list)
 
+    async def place(self, port: int, number: str, uid: int, since: float) -> None:
+        """One call; its latency counts from `since` (the start, or the scheduled arrival)."""
+        try:
+            ok, n = await one_call(port, number, uid)
+        except Exception:
+            ok, n = False, 0
+        if ok:
+            self.latencies.append(time.perf_counter() - since)
+            self.commands.append(n)
+        else:
+            self.errors += 1
+
     def add(self, other: Run) -> None:
         self.latencies += other.latencies
         self.errors += other.errors
@@ -212,17 +224,7 @@ async def closed_loop(port: int, pop: Population, concurrency: int, calls: int) 
     async def worker() -> None:
         while left[0] > 0:
             left[0] -= 1
-            number = pop.pick()
-            t0 = time.perf_counter()
-            try:
-                ok, n = await one_call(port, number, next(uid))
-            except Exception:
-                ok, n = False, 0
-            if ok:
-                run.latencies.append(time.perf_counter() - t0)
-                run.commands.append(n)
-            else:
-                run.errors += 1
+            await run.place(port, pop.pick(), next(uid), time.perf_counter())
 
     t0 = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -236,17 +238,6 @@ async def open_loop(port: int, pop: Population, rate: float, calls: int, seed: i
     rnd = random.Random(seed)
     tasks = []
 
-    async def place(at: float, number: str, uid: int) -> None:
-        try:
-            ok, n = await one_call(port, number, uid)
-        except Exception:
-            ok, n = False, 0
-        if ok:
-            run.latencies.append(time.perf_counter() - at)
-            run.commands.append(n)
-        else:
-            run.errors += 1
-
     start = time.perf_counter()
     at = start
     for uid in range(calls):
@@ -254,7 +245,7 @@ async def open_loop(port: int, pop: Population, rate: float, calls: int, seed: i
         delay = at - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(place(at, pop.pick(), uid)))
+        tasks.append(asyncio.create_task(run.place(port, pop.pick(), uid, at)))
     await asyncio.gather(*tasks)
     run.seconds = time.perf_counter() - start
     return run
