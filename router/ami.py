@@ -194,13 +194,16 @@ class Listener:
                 device, state = item  # type: ignore[misc]
                 if device and state:
                     await self.store.set_device_state(device, state)
-            else:
+            elif kind == "outcome":
                 assert isinstance(item, Outcome)
-                recorded = await self.store.record_outcome(item.as_dict())
-                if recorded and self.on_outcome is not None:
-                    done = self.on_outcome(item.as_dict())
-                    if inspect.isawaitable(done):
-                        await done
+                if await self.store.record_outcome(item.as_dict()) and self.on_outcome is not None:
+                    # recorded: what follows it (follow-ups) is retried on its own if the store fails now
+                    self.pending[0] = ("recorded", item.as_dict())
+                    continue
+            elif self.on_outcome is not None:
+                done = self.on_outcome(item)  # type: ignore[arg-type]
+                if inspect.isawaitable(done):
+                    await done
             self.pending.popleft()
 
     async def _write_loop(self) -> None:

@@ -185,3 +185,20 @@ async def test_garbage_on_the_stream_is_survived(ami, store):
         assert listener.manager.protocol is not None and not listener.manager.protocol.closed
     finally:
         await listener.stop()
+
+
+async def test_missed_call_from_ami_opens_a_follow_up_and_a_reached_callback_closes_it(ami, store, serve):
+    r = await serve(RULES, Clock(MONDAY_10), ami=target(ami))
+    await asyncio.wait_for(r.ami.synced.wait(), 10)
+    await ami.push(recorded_events((AMI / "ami_b_inbound_missed_caller_hangup.txt").read_bytes()))
+    await wait_for(lambda: r.ami.events > 70 and not r.ami.tracker.calls)
+    await r.ami.flush()
+    [task] = await r.router.followups.worklist("open")
+    assert task["number"] == "+79161112233"
+    callback = (AMI / "ami_f_outbound_callback_answered.txt").read_bytes().replace(b"+79209876543", b"+79161112233")
+    await ami.push(recorded_events(callback))
+    await wait_for(lambda: r.ami.events > 230 and not r.ami.tracker.calls)
+    await r.ami.flush()
+    assert await r.router.followups.worklist("open") == []
+    [closed] = await r.router.followups.worklist("closed")
+    assert closed["closed_reason"].startswith("closed automatically: callback answered by the customer")
