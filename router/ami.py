@@ -25,6 +25,7 @@ from panoramisk.message import Message as PanoramiskMessage
 from router.amiwire import Framer
 from router.calltracker import CallTracker, Outcome
 from router.store import Store
+from router.writer import write_forever
 
 log = logging.getLogger("router.ami")
 
@@ -207,20 +208,7 @@ class Listener:
             self.pending.popleft()
 
     async def _write_loop(self) -> None:
-        delay = 0.2
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            try:
-                await self.flush()
-                delay = 0.2
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                log.warning("AMI: store refused %d updates (%s); retrying in %.1f s", len(self.pending), e, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-                self._wake.set()
+        await write_forever(self._wake, self.flush, lambda: len(self.pending), log, "AMI", first_delay=0.2)
 
 
 def _items(reply, event: str) -> list:

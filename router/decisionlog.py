@@ -13,6 +13,7 @@ from collections import deque
 
 from router.decide import Decision
 from router.store import Store
+from router.writer import write_forever
 
 log = logging.getLogger("router.decisions")
 READ_BUDGET = 1.0
@@ -97,23 +98,8 @@ class DecisionLog:
             self.written += n
 
     async def _run(self) -> None:
-        delay = 0.1
-        while True:
-            await self._wake.wait()
-            # let a few decisions gather: one pipeline for many beats one round trip each
-            await asyncio.sleep(GATHER_SECONDS)
-            self._wake.clear()
-            try:
-                await self.flush()
-                delay = 0.1
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                log.warning("decision log: store refused %d pending entries (%s); retrying in %.1f s",
-                            len(self.pending), e, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-                self._wake.set()
+        await write_forever(self._wake, self.flush, lambda: len(self.pending), log, "decision log",
+                            gather=GATHER_SECONDS)
 
     async def newest(self, limit: int) -> list[dict]:
         """From the store; from memory while the store is unreachable."""
