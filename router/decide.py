@@ -147,15 +147,17 @@ def decide(rules: CompiledRules, caller: Caller, busy: frozenset[str], now: floa
             steps.append(step)
     if not steps:
         return fallback_decision(rules, caller, now, f"rule {rule.name!r} left no step to try", rule=rule.name)
-    priority = rule.priority
-    if priority is None:
-        priority = next((rules.entries[s.name].priority for s in steps if s.type == "queue"), 0)
+    priority = rule.priority if rule.priority is not None else _queue_priority(rules, steps)
     return Decision(rule.name, tuple(steps), priority, reasons, caller, now)
+
+
+def _queue_priority(rules: CompiledRules, steps) -> int:
+    """The priority of the first queue step: what QUEUE_PRIO gets unless the rule says otherwise."""
+    return next((rules.entries[s.name].priority for s in steps if s.type == "queue"), 0)
 
 
 def fallback_decision(rules: CompiledRules, caller: Caller | None, now: float, why: str,
                       rule: str = FALLBACK) -> Decision:
     steps = rules.fallback_steps
-    priority = next((rules.entries[s.name].priority for s in steps if s.type == "queue"), 0)
-    return Decision(rule, steps, priority, [f"{why} → fallback"], caller, now,
+    return Decision(rule, steps, _queue_priority(rules, steps), [f"{why} → fallback"], caller, now,
                     fallback=True)

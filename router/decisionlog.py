@@ -90,9 +90,7 @@ class DecisionLog:
             chunk = [self.pending[i] for i in range(n)]
             history = [(e["caller"]["number"], e["call"]["uniqueid"] or e["id"], e["at"]) for e in chunk
                        if e.get("history_pending") and e.get("caller", {}).get("number")]
-            await self.store.append_decisions(chunk)
-            for number, call_id, at in history:
-                await self.store.record_inbound(number, call_id, at)
+            await self.store.append_decisions(chunk, history)
             for _ in range(n):
                 self.pending.popleft()
             self.written += n

@@ -107,12 +107,11 @@ class Router:
             caller = profile(number, raw, name, dnid, EMPTY, rules.rs, now)
             d = fallback_decision(rules, caller, now, f"store unavailable: {type(e).__name__}")
             d.extra["history_pending"] = bool(record and number.key)
-            self.fallbacks += 1
         else:
             caller = profile(number, raw, name, dnid, snap, rules.rs, now)
             d = decide(rules, caller, snap.busy, now)
-            if d.fallback:
-                self.fallbacks += 1
+        if d.fallback:
+            self.fallbacks += 1
         d.id = f"{int(now * 1000):011x}{next(self._ids) & 0xFFFFF:05x}{self._instance}"
         d.latency_ms = (time.perf_counter() - started) * 1000
         self.latency.observe(d.latency_ms)

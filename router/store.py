@@ -119,10 +119,7 @@ class Store:
         if window > 0:
             commands.append(("ZRANGEBYSCORE", inbound_key, now - window, "+inf", "WITHSCORES"))
         if record_inbound is not None:
-            commands.append(("HSET", k.state(number), "in", now))
-            commands.append(("ZADD", inbound_key, now, record_inbound))
-            if int(now) % TRIM_EVERY == 0:
-                commands.append(("ZREMRANGEBYSCORE", inbound_key, "-inf", now - HISTORY_KEEP_SECONDS))
+            commands += self._inbound_writes(number, record_inbound, now)
         res = await self._round_trip(commands)
         numbering = None
         i = 3
@@ -159,11 +156,13 @@ class Store:
     async def record_outbound(self, number: str, at: float, answered: bool) -> None:
         await self.r.hset(self.k.state(number), mapping={"out": at, "out_ok": int(answered)})
 
-    async def record_inbound(self, number: str, call_id: str, at: float) -> None:
-        p = self.r.pipeline(transaction=False)
-        p.hset(self.k.state(number), "in", at)
-        p.zadd(self.k.inbound(number), {call_id: at})
-        await p.execute()
+    def _inbound_writes(self, number: str, call_id: str, at: float) -> list[tuple]:
+        """An inbound call in the number's history: the last-contact time and the call-count set."""
+        inbound_key = self.k.inbound(number)
+        writes: list[tuple] = [("HSET", self.k.state(number), "in", at), ("ZADD", inbound_key, at, call_id)]
+        if int(at) % TRIM_EVERY == 0:
+            writes.append(("ZREMRANGEBYSCORE", inbound_key, "-inf", at - HISTORY_KEEP_SECONDS))
+        return writes
 
     # call outcomes (from AMI)
 
@@ -253,9 +252,14 @@ class Store:
 
     # decision log
 
-    async def append_decisions(self, entries: list[dict]) -> None:
+    async def append_decisions(self, entries: list[dict],
+                               history: list[tuple[str, str, float]] = ()) -> None:
+        """Decisions into the log, and (number, call id, time) of calls whose history the router
+        could not write at decision time, all in one round trip."""
         key = self.k.decisions
         commands: list[tuple] = []
+        for number, call_id, at in history:
+            commands += self._inbound_writes(number, call_id, at)
         for e in entries:
             commands.append(("XADD", key, "MAXLEN", "~", DECISION_LOG_MAXLEN, "*", "d", orjson.dumps(e)))
             caller = e.get("caller") or {}
