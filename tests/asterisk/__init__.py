@@ -11,7 +11,7 @@ from pathlib import Path
 
 from router.callsim import Channel, call, headers, parse_args
 
-AGI_RECORDINGS = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "asterisk" / "agi"
+AGI_RECORDINGS = Path(__file__).resolve().parents[1] / "fixtures" / "asterisk" / "agi"
 
 __all__ = ["AGI_RECORDINGS", "Channel", "call", "exchanges", "headers", "parse_args"]
 

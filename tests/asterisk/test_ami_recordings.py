@@ -11,8 +11,8 @@ import pytest
 from router.amiwire import Framer
 from router.calltracker import CallTracker
 
-AMI = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "asterisk" / "ami"
-VOIPGRID = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "ami-voipgrid"
+AMI = Path(__file__).resolve().parents[1] / "fixtures" / "asterisk" / "ami"
+VOIPGRID = Path(__file__).resolve().parents[1] / "fixtures" / "ami-voipgrid"
 
 # recording -> (direction, number, result, answered by, ring s, talk s), read off each recording's events
 EXPECTED = {

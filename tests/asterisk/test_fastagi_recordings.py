@@ -1,4 +1,4 @@
-"""The FastAGI simulator speaks like the real Asterisk 22.10.1 in ../shared/fixtures/asterisk/agi."""
+"""The FastAGI simulator speaks like the real Asterisk 22.10.1 in tests/fixtures/asterisk/agi."""
 
 from __future__ import annotations
 
