@@ -31,8 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from router.callsim import Channel, headers  # noqa: E402
-from router.store import Store  # noqa: E402
+from router.asterisk.callsim import Channel, headers  # noqa: E402
+from router.state.store import Store  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 DEFAULT_RULES = ROOT / "rules" / "default.yaml"
@@ -146,7 +146,7 @@ def write_rules(directory: Path, extra: int, base: Path = DEFAULT_RULES) -> Path
 def start_router(rules: Path, url: str, prefix: str) -> tuple[subprocess.Popen, int, int]:
     agi, http = free_port(), free_port()
     exe = shutil.which("router")
-    cmd = [exe] if exe else [sys.executable, "-m", "router.cli"]
+    cmd = [exe] if exe else [sys.executable, "-m", "router"]
     proc = subprocess.Popen([*cmd, "serve", "--rules", str(rules), "--store", url, "--prefix", prefix,
                              "--agi", f"127.0.0.1:{agi}", "--http", f"127.0.0.1:{http}"],
                             stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)

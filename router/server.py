@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from router.agi import FastAGIServer
-from router.ami import AMITarget, Listener
+from router.asterisk.agi import FastAGIServer
+from router.asterisk.ami import AMITarget, Listener
 from router.service import Router
-from router.web import make_app
+from router.web.app import make_app
 
 log = logging.getLogger("router")
 

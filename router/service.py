@@ -10,16 +10,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from router import variables as V
-from router.agi import AGISession
-from router.broadcast import Broadcast
-from router.decide import CompiledRules, Decision, decide, fallback_decision
-from router.decisionlog import DecisionLog, entry
-from router.followup import Followups
-from router.identify import profile
-from router.phones import normalise, score
-from router.rulefile import RuleFileError, load_rules
-from router.store import EMPTY, Store
+from router.asterisk import variables as V
+from router.asterisk.agi import AGISession
+from router.core.decide import CompiledRules, Decision, decide, fallback_decision
+from router.core.identify import profile
+from router.core.phones import normalise, score
+from router.core.rulefile import RuleFileError, load_rules
+from router.followups.followup import Followups
+from router.state.decisionlog import DecisionLog, entry
+from router.state.store import EMPTY, Store
+from router.web.broadcast import Broadcast
 
 log = logging.getLogger("router")
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from router.decide import CompiledRules
-from router.rulefile import load_rules, load_rules_text
+from router.core.decide import CompiledRules
+from router.core.rulefile import load_rules, load_rules_text
 from router.server import start
 from router.service import Router
-from router.store import Keys, Store
+from router.state.store import Keys, Store
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_DIR = ROOT / "rules"

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from router import agi
-from router.callsim import call, parse_args
-from router.store import Store
+from router.asterisk import agi
+from router.asterisk.callsim import call, parse_args
+from router.state.store import Store
 from tests.asterisk import AGI_RECORDINGS
 from tests.conftest import Clock, compiled
 

@@ -8,8 +8,8 @@ import random
 
 import pytest
 
-from router.ami import AMITarget, Listener
-from router.callsim import call
+from router.asterisk.ami import AMITarget, Listener
+from router.asterisk.callsim import call
 from tests.asterisk.ami_server import AMIServer, block, recorded_events
 from tests.asterisk.test_ami_recordings import AMI
 from tests.conftest import Clock

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from router.callsim import call
-from router.customers import import_csv
-from router.numbering import import_ranges
-from router.phones import score
+from router.asterisk.callsim import call
+from router.core.phones import score
+from router.directory.customers import import_csv
+from router.directory.numbering import import_ranges
 from tests.conftest import RULES_DIR, free_port
 from tests.test_agi_server import RULES_TEXT
 
-ROUTER = [shutil.which("router") or "router"] if shutil.which("router") else [sys.executable, "-m", "router.cli"]
+ROUTER = [shutil.which("router") or "router"] if shutil.which("router") else [sys.executable, "-m", "router"]
 DATA = Path(__file__).resolve().parent.parent / "router" / "data"
 
 

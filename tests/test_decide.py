@@ -8,14 +8,14 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import router.conditions
-import router.decide
-import router.rules
-from router.conditions import holds
-from router.decide import decide
-from router.identify import profile
-from router.phones import normalise
-from router.store import Snapshot
+import router.core.conditions
+import router.core.decide
+import router.core.rules
+from router.core.conditions import holds
+from router.core.decide import decide
+from router.core.identify import profile
+from router.core.phones import normalise
+from router.state.store import Snapshot
 from tests.conftest import compiled
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -197,7 +197,7 @@ def test_decide_is_deterministic():
 
 def test_pure_core_imports_no_io():
     forbidden = {"asyncio", "socket", "redis", "aiohttp", "os", "time", "yaml", "panoramisk", "router.store"}
-    for module in (router.decide, router.rules, router.conditions):
+    for module in (router.core.decide, router.core.rules, router.core.conditions):
         tree = ast.parse(inspect.getsource(module))
         names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from router import variables as V
+from router.asterisk import variables as V
 from tests.conftest import ROOT
 
 DIALPLAN = (ROOT / "dialplans" / "callrouter.conf").read_text()
@@ -61,7 +61,7 @@ def test_router_outage_falls_back_to_a_plain_queue():
 
 
 def test_every_queue_and_endpoint_of_the_shipped_rules_exists_in_the_asterisk_config():
-    from router.rulefile import load_rules
+    from router.core.rulefile import load_rules
 
     rs = load_rules(ROOT / "rules")
     queues = set(re.findall(r"^\[([\w-]+)\]\(queue-defaults\)", (ROOT / "asterisk" / "queues.conf").read_text(),

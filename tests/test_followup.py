@@ -8,9 +8,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from router.decide import CompiledRules
-from router.followup import Followups
-from router.notify import Sender
+from router.core.decide import CompiledRules
+from router.followups.followup import Followups
+from router.followups.notify import Sender
 from tests.conftest import Clock
 from tests.test_agi_server import MONDAY_10, RULES_TEXT
 
@@ -82,7 +82,7 @@ async def no_sleep(_: float) -> None:
 @pytest.fixture
 async def engine(store, gateway, monkeypatch):
     monkeypatch.setenv("SMS_KEY", "k3y")
-    from router.rulefile import load_rules_text
+    from router.core.rulefile import load_rules_text
 
     rules = CompiledRules(load_rules_text(GATEWAY_RULES.replace("{port}", str(gateway.port))))
     clock = Clock(MONDAY_10)
@@ -245,7 +245,7 @@ async def test_close_by_hand_over_the_api(serve, store):
 
 
 async def test_stream_sends_decisions_as_they_happen(serve):
-    from router.callsim import call
+    from router.asterisk.callsim import call
     from tests.conftest import compiled
 
     r = await serve(compiled(RULES_TEXT), Clock(MONDAY_10))

@@ -6,10 +6,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from redis.asyncio.connection import Connection
 
-from router.identify import profile
-from router.phones import normalise, score
-from router.rulefile import load_rules
-from router.store import EMPTY, Snapshot
+from router.core.identify import profile
+from router.core.phones import normalise, score
+from router.core.rulefile import load_rules
+from router.state.store import EMPTY, Snapshot
 from tests.conftest import RULES_DIR
 
 RULES = load_rules(RULES_DIR / "default.yaml")

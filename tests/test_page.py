@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from router.callsim import call
+from router.asterisk.callsim import call
 from tests.conftest import Clock, compiled
 from tests.test_agi_server import MONDAY_10, RULES_TEXT
 from tests.test_followup import missed

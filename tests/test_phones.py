@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from router.phones import normalise, score
+from router.core.phones import normalise, score
 
 
 @pytest.mark.parametrize("raw", [

@@ -7,8 +7,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from router.rulefile import RuleFileError, load_rules, load_rules_text
-from router.rules import HourWindow, parse_duration, parse_hour_window
+from router.core.rulefile import RuleFileError, load_rules, load_rules_text
+from router.core.rules import HourWindow, parse_duration, parse_hour_window
 from tests.conftest import RULES_DIR
 
 BASE = """\

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 
-from router.callsim import call
-from router.tail import clean, follow, line
+from router.asterisk.callsim import call
+from router.cli.tail import clean, follow, line
 from tests.conftest import Clock, compiled
 from tests.test_agi_server import MONDAY_10, RULES_TEXT
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from router.callsim import call
-from router.decide import CompiledRules
-from router.rulefile import load_rules
-from router.store import Store
+from router.asterisk.callsim import call
+from router.core.decide import CompiledRules
+from router.core.rulefile import load_rules
+from router.state.store import Store
 from tests.conftest import Clock
 from tests.test_agi_server import MONDAY_10, RULES_TEXT
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from router.decisionlog import DecisionLog
-from router.store import Store
+from router.state.decisionlog import DecisionLog
+from router.state.store import Store
 
 
 async def test_decision_log_keeps_entries_while_the_store_is_down_and_writes_them_after(store, caplog):

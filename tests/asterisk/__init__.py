@@ -1,6 +1,6 @@
 """The Asterisk side of the wire, for tests: FastAGI as res_agi speaks it.
 
-The simulator itself is `router.callsim` (the demo and the benchmark place calls with it);
+The simulator itself is `router.asterisk.callsim` (the demo and the benchmark place calls with it);
 here it is checked against real Asterisk recordings and extended for hostile peers.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from router.callsim import Channel, call, headers, parse_args
+from router.asterisk.callsim import Channel, call, headers, parse_args
 
 AGI_RECORDINGS = Path(__file__).resolve().parents[1] / "fixtures" / "asterisk" / "agi"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from router.amiwire import Framer
-from router.calltracker import CallTracker
+from router.asterisk.amiwire import Framer
+from router.asterisk.calltracker import CallTracker
 
 AMI = Path(__file__).resolve().parents[1] / "fixtures" / "asterisk" / "ami"
 VOIPGRID = Path(__file__).resolve().parents[1] / "fixtures" / "ami-voipgrid"

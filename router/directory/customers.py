@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from router.phones import normalise
-from router.store import Store
+from router.core.phones import normalise
+from router.state.store import Store
 
 COLUMNS = ("number", "name", "abc", "manager", "timezone", "tags")
 _MANAGER = re.compile(r"^[A-Za-z0-9_.\-]{0,64}$")

@@ -22,10 +22,10 @@ from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message as PanoramiskMessage
 
-from router.amiwire import Framer
-from router.calltracker import CallTracker, Outcome
-from router.store import Store
-from router.writer import write_forever
+from router.asterisk.amiwire import Framer
+from router.asterisk.calltracker import CallTracker, Outcome
+from router.state.store import Store
+from router.state.writer import write_forever
 
 log = logging.getLogger("router.ami")
 

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from router.phones import normalise
+from router.core.phones import normalise
 
 _CHANNEL_SUFFIX = re.compile(r"-[0-9a-fA-F]{8}(;\d)?$")
 ROUTE_PREFIX = "ROUTE_"

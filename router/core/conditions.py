@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from router.identify import Caller
-from router.rules import CallsWithin, When
+from router.core.identify import Caller
+from router.core.rules import CallsWithin, When
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from router.decide import CompiledRules
-from router.notify import Result, Sender, render
-from router.store import Store
+from router.core.decide import CompiledRules
+from router.followups.notify import Result, Sender, render
+from router.state.store import Store
 
 log = logging.getLogger("router.followup")
 

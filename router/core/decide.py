@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from router.conditions import Check, Moment, compile_when, holds, max_calls_window, say
-from router.identify import Caller
-from router.ruleindex import Needs, RuleIndex
-from router.rules import DAYS, MANAGER_STEP, Manager, RuleSet, Target
+from router.core.conditions import Check, Moment, compile_when, holds, max_calls_window, say
+from router.core.identify import Caller
+from router.core.ruleindex import Needs, RuleIndex
+from router.core.rules import DAYS, MANAGER_STEP, Manager, RuleSet, Target
 
 FALLBACK = "fallback"
 

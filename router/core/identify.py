@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from router.phones import Number
-from router.rules import RuleSet
-from router.store import Snapshot
+from router.core.phones import Number
+from router.core.rules import RuleSet
+from router.state.store import Snapshot
 
 
 @dataclass(slots=True)

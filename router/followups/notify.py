@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-from router.rules import HttpRequest
+from router.core.rules import HttpRequest
 
 log = logging.getLogger("router.notify")
 

@@ -16,15 +16,15 @@ from zoneinfo import ZoneInfo
 
 import fakeredis
 
-from router import callsim
+from router.asterisk import callsim
 from router.config import ConfigError, host_port
-from router.customers import import_csv
-from router.decide import CompiledRules
-from router.numbering import import_ranges
-from router.rulefile import load_rules
+from router.core.decide import CompiledRules
+from router.core.rulefile import load_rules
+from router.directory.customers import import_csv
+from router.directory.numbering import import_ranges
 from router.server import start
 from router.service import Router
-from router.store import Store
+from router.state.store import Store
 
 DEMO_START = datetime(2026, 11, 23, 22, 0, tzinfo=ZoneInfo("Europe/Moscow"))
 """A Monday evening in Moscow: early morning in Vladivostok, so the night rule shows."""

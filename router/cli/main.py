@@ -13,12 +13,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from router.config import DEFAULT_STORE, ConfigError, Settings
-from router.decide import CompiledRules, Decision, decide
-from router.decisionlog import entry
-from router.identify import profile
-from router.phones import normalise, score
-from router.rulefile import RuleFileError, load_rules
-from router.store import EMPTY, Store
+from router.core.decide import CompiledRules, Decision, decide
+from router.core.identify import profile
+from router.core.phones import normalise, score
+from router.core.rulefile import RuleFileError, load_rules
+from router.state.decisionlog import entry
+from router.state.store import EMPTY, Store
 
 
 def _setup_logging(verbose: bool = False) -> None:
@@ -41,7 +41,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from router.ami import AMITarget
+    from router.asterisk.ami import AMITarget
     from router.server import serve_forever, start
     from router.service import Router
 
@@ -160,7 +160,7 @@ def _import(args: argparse.Namespace, what: str, load) -> int:
 
 
 def cmd_customers_import(args: argparse.Namespace) -> int:
-    from router.customers import import_csv
+    from router.directory.customers import import_csv
 
     async def load(store: Store):
         report = await import_csv(store, args.file, args.region)
@@ -170,7 +170,7 @@ def cmd_customers_import(args: argparse.Namespace) -> int:
 
 
 def cmd_numbering_import(args: argparse.Namespace) -> int:
-    from router.numbering import import_ranges
+    from router.directory.numbering import import_ranges
 
     async def load(store: Store):
         report = await import_ranges(store, args.file, args.country, args.zones)
@@ -180,13 +180,13 @@ def cmd_numbering_import(args: argparse.Namespace) -> int:
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
-    from router.tail import run
+    from router.cli.tail import run
 
     return run(args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from router.demo import run_demo
+    from router.cli.demo import run_demo
 
     return run_demo(args)
 

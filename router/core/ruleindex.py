@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from router.identify import Caller
-from router.rules import When
+from router.core.identify import Caller
+from router.core.rules import When
 
 CACHE_SIZE = 4096
 T = TypeVar("T")

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from router.rules import RuleSet, cross_check
+from router.core.rules import RuleSet, cross_check
 
 Path_ = tuple[str | int, ...]
 SINGLE_SECTIONS = ("version", "company", "identify", "fallback")

@@ -11,9 +11,9 @@ import contextlib
 import logging
 from collections import deque
 
-from router.decide import Decision
-from router.store import Store
-from router.writer import write_forever
+from router.core.decide import Decision
+from router.state.store import Store
+from router.state.writer import write_forever
 
 log = logging.getLogger("router.decisions")
 READ_BUDGET = 1.0

@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from router.store import Store
+from router.state.store import Store
 
 DEFAULT_ZONE = "Europe/Moscow"
 

@@ -1,0 +1,1 @@
+"""Who the caller is outside our own history: the customer directory and the numbering plan."""

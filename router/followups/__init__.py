@@ -1,0 +1,1 @@
+"""Missed calls become follow-ups; SMS and CRM webhooks tell people about them."""
