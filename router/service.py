@@ -16,9 +16,10 @@ from router.core.decide import CompiledRules, Decision, decide, fallback_decisio
 from router.core.identify import profile
 from router.core.phones import normalise, score
 from router.core.rulefile import RuleFileError, load_rules
+from router.core.snapshot import EMPTY
 from router.followups.followup import Followups
 from router.state.decisionlog import DecisionLog, entry
-from router.state.store import EMPTY, Store
+from router.state.store import Store
 from router.web.broadcast import Broadcast
 
 log = logging.getLogger("router")

@@ -9,7 +9,7 @@ from redis.asyncio.connection import Connection
 from router.core.identify import profile
 from router.core.phones import normalise, score
 from router.core.rulefile import load_rules
-from router.state.store import EMPTY, Snapshot
+from router.core.snapshot import EMPTY, Snapshot
 from tests.conftest import RULES_DIR
 
 RULES = load_rules(RULES_DIR / "default.yaml")

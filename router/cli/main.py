@@ -17,8 +17,9 @@ from router.core.decide import CompiledRules, Decision, decide
 from router.core.identify import profile
 from router.core.phones import normalise, score
 from router.core.rulefile import RuleFileError, load_rules
+from router.core.snapshot import EMPTY
 from router.state.decisionlog import entry
-from router.state.store import EMPTY, Store
+from router.state.store import Store
 
 
 def _setup_logging(verbose: bool = False) -> None:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from router.core.phones import Number
 from router.core.rules import RuleSet
-from router.state.store import Snapshot
+from router.core.snapshot import Snapshot
 
 
 @dataclass(slots=True)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
+
+from router.core.snapshot import Snapshot
 
 HISTORY_KEEP_SECONDS = 400 * 86400
 OUTCOME_KEEP_SECONDS = 30 * 86400
@@ -67,18 +68,6 @@ class Keys:
         return f"{self.prefix}:{{{number}}}:in"
 
 
-@dataclass(slots=True)
-class Snapshot:
-    """Everything the store knows about one caller at ring time, read in one round trip."""
-
-    customer: dict[str, str]
-    state: dict[str, str]
-    inbound: list[float]
-    numbering: str | None
-    busy: frozenset[str]
-
-
-EMPTY = Snapshot({}, {}, [], None, frozenset())
 TRIM_EVERY = 16
 """History older than HISTORY_KEEP_SECONDS is trimmed on one call in this many."""
 

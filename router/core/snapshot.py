@@ -1,0 +1,19 @@
+"""What the store read about one caller at ring time: the input `identify` turns into a profile."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """Everything the store knows about one caller at ring time, read in one round trip."""
+
+    customer: dict[str, str]
+    state: dict[str, str]
+    inbound: list[float]
+    numbering: str | None
+    busy: frozenset[str]
+
+
+EMPTY = Snapshot({}, {}, [], None, frozenset())
