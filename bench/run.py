@@ -145,11 +145,9 @@ def write_rules(directory: Path, extra: int, base: Path = DEFAULT_RULES) -> Path
 
 def start_router(rules: Path, url: str, prefix: str) -> tuple[subprocess.Popen, int, int]:
     agi, http = free_port(), free_port()
-    exe = shutil.which("router")
-    cmd = [exe] if exe else [sys.executable, "-m", "router"]
-    proc = subprocess.Popen([*cmd, "serve", "--rules", str(rules), "--store", url, "--prefix", prefix,
-                             "--agi", f"127.0.0.1:{agi}", "--http", f"127.0.0.1:{http}"],
-                            stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-m", "router", "serve", "--rules", str(rules), "--store", url,
+                             "--prefix", prefix, "--agi", f"127.0.0.1:{agi}", "--http", f"127.0.0.1:{http}"],
+                            stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL, cwd=ROOT)
     wait_port(agi, proc)
     wait_port(http, proc)
     return proc, agi, http

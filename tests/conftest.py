@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -20,6 +22,16 @@ from router.state.store import Keys, Store
 ROOT = Path(__file__).resolve().parent.parent
 RULES_DIR = ROOT / "rules"
 FIXTURES = ROOT / "tests" / "fixtures"
+
+
+ROUTER_CMD = [sys.executable, "-m", "router"]
+"""The `router` command of this checkout (not whichever one is installed)."""
+
+
+def router_env(**extra: str) -> dict[str, str]:
+    """The environment for a `router` subprocess: this checkout first on the path."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, **extra}
 
 
 def free_port() -> int:

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import selectors
-import shutil
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -20,16 +17,16 @@ from router.asterisk.callsim import call
 from router.core.phones import score
 from router.directory.customers import import_csv
 from router.directory.numbering import import_ranges
-from tests.conftest import RULES_DIR, free_port
+from tests.conftest import ROUTER_CMD, RULES_DIR, free_port, router_env
 from tests.test_agi_server import RULES_TEXT
 
-ROUTER = [shutil.which("router") or "router"] if shutil.which("router") else [sys.executable, "-m", "router"]
+ROUTER = ROUTER_CMD
 DATA = Path(__file__).resolve().parent.parent / "router" / "data"
 
 
 def run(*args, env=None, timeout=60) -> subprocess.CompletedProcess:
     return subprocess.run([*ROUTER, *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+                          env=router_env(**(env or {})))
 
 
 def test_check_accepts_the_shipped_rules():
@@ -154,7 +151,7 @@ def test_serve_reloads_on_sighup_and_keeps_rules_when_the_file_breaks(redis_url,
     agi_port, http_port = free_port(), free_port()
     proc = subprocess.Popen([*ROUTER, "serve", "--rules", str(rules), "--store", redis_url, "--prefix", prefix,
                              "--agi", f"127.0.0.1:{agi_port}", "--http", f"127.0.0.1:{http_port}"],
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, env=router_env())
     seen: list[str] = []
     try:
         _await_line(proc, "routing on agi://", seen)
