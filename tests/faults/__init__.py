@@ -1,0 +1,1 @@
+"""Fault tests: real `router serve` and redis-server processes, killed and restarted."""
