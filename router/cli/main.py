@@ -9,8 +9,7 @@ import json
 import logging
 import os
 import sys
-from datetime import datetime
-from zoneinfo import ZoneInfo
+import time
 
 from router.config import DEFAULT_STORE, ConfigError, Settings
 from router.core.decide import CompiledRules, Decision, decide
@@ -18,6 +17,7 @@ from router.core.identify import profile
 from router.core.phones import normalise, score
 from router.core.rulefile import RuleFileError, load_rules
 from router.core.snapshot import EMPTY
+from router.core.when import EXAMPLES, WhenError, parse_when
 from router.state.decisionlog import entry
 from router.state.store import Store
 
@@ -80,15 +80,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_at(text: str | None, zone: ZoneInfo) -> float:
-    if not text:
-        return datetime.now(zone).timestamp()
-    t = datetime.fromisoformat(text)
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=zone)
-    return t.timestamp()
-
-
 def describe(d: Decision) -> str:
     c = d.caller
     lines = []
@@ -110,7 +101,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     except RuleFileError as e:
         print(e, file=sys.stderr)
         return 1
-    now = _parse_at(args.at, rules.company_zone)
+    try:
+        now = parse_when(args.at, rules.company_zone, time.time()).timestamp()
+    except WhenError as e:
+        print(f"router simulate: --at: {e}", file=sys.stderr)
+        return 2
     number = normalise(args.caller, rules.region)
     url = args.store or os.environ.get("ROUTER_STORE")
 
@@ -123,16 +118,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         finally:
             await store.close()
 
+    status = 0
     try:
         snap = asyncio.run(snapshot())
     except Exception as e:
         print(f"router simulate: store {url} unreachable ({e}); showing the call as if nothing were known",
-              file=sys.stderr)
-        snap = EMPTY
+              file=sys.stderr, flush=True)
+        snap, status = EMPTY, 3
     caller = profile(number, args.caller, "", args.dnid or "", snap, rules.rs, now)
     d = decide(rules, caller, snap.busy | frozenset(args.busy or ()), now)
     print(json.dumps(entry(d), ensure_ascii=False, indent=2) if args.json else describe(d))
-    return 0
+    return status
 
 
 def _import(args: argparse.Namespace, what: str, load) -> int:
@@ -218,7 +214,8 @@ def parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("simulate", help="show what would happen to one call, and why")
     sp.add_argument("--rules", required=True)
     sp.add_argument("--caller", required=True, help="caller number as Asterisk would pass it")
-    sp.add_argument("--at", help="ISO time (company zone unless it has an offset); default now")
+    sp.add_argument("--at", help=f"when the call happens, in the company's zone unless a zone or offset is given: "
+                                 f"{EXAMPLES}; default now")
     sp.add_argument("--busy", nargs="*", metavar="DEVICE", help="devices to treat as busy, e.g. PJSIP/101")
     sp.add_argument("--dnid", help="the called number")
     sp.add_argument("--json", action="store_true")
