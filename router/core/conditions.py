@@ -37,6 +37,12 @@ def _hhmm(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
 
 
+def _ago(seconds: float) -> str:
+    if seconds >= 86400:
+        return f"{seconds / 86400:.0f} d"
+    return f"{seconds / 3600:.0f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
+
+
 def compile_when(w: When | None) -> tuple[Check, ...]:
     """Each top-level condition becomes one Check; all must hold."""
     if w is None:
@@ -63,6 +69,19 @@ def compile_when(w: When | None) -> tuple[Check, ...]:
         want_fu = w.has_open_followup
         add(Check(lambda c, m: bool(c.open_followup) is want_fu,
                   lambda c, m: f"open follow-up {c.open_followup}" if c.open_followup else "no open follow-up"))
+    if w.has_last_agent is not None:
+        want_agent = w.has_last_agent
+        add(Check(lambda c, m: bool(c.last_agent) is want_agent,
+                  lambda c, m: f"last answered by {c.last_agent}" if c.last_agent else "no recent agent"))
+    if w.last_agent_within is not None:
+        agent_window = w.last_agent_within
+        add(Check(lambda c, m: bool(c.last_agent) and m.now - (c.last_agent_at or 0) <= agent_window,
+                  lambda c, m: f"last answered by {c.last_agent} {_ago(m.now - (c.last_agent_at or 0))} ago"
+                  if c.last_agent else "no recent agent"))
+    if w.has_task_owner is not None:
+        want_owner = w.has_task_owner
+        add(Check(lambda c, m: bool(c.task_owner) is want_owner,
+                  lambda c, m: f"open task owned by {c.task_owner}" if c.task_owner else "no open task"))
     if w.manager is not None:
         managers = frozenset(w.manager)
         add(Check(lambda c, m: c.manager in managers, lambda c, m: f"manager={c.manager}"))

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from router.core.conditions import Check, Moment, compile_when, holds, max_calls_window, say
 from router.core.identify import Caller
 from router.core.ruleindex import Needs, RuleIndex
-from router.core.rules import DAYS, MANAGER_STEP, Manager, RuleSet, Target
+from router.core.rules import DAYS, LAST_AGENT_STEP, MANAGER_STEP, TASK_OWNER_STEP, Manager, RuleSet, Target
 
 FALLBACK = "fallback"
 
@@ -59,6 +59,8 @@ class CompiledRules:
         self.index = RuleIndex([Needs.of(r.when) for r in rs.rules], self.rules)
         self.entries: dict[str, Target | Manager] = {**rs.targets, **rs.managers}
         self.fallback_steps = tuple(s for s in (self._step(n) for n in rs.fallback) if s)
+        self.agents = {dev: name for name, m in rs.managers.items() for dev in (m.state, m.endpoint) if dev}
+        """A device that answered a call (an endpoint or a queue member's state interface) -> its manager."""
 
     def _step(self, name: str) -> Step | None:
         e = self.entries.get(name)
@@ -127,21 +129,25 @@ def decide(rules: CompiledRules, caller: Caller, busy: frozenset[str], now: floa
     steps: list[Step] = []
     seen: set[tuple[str, str]] = set()
     for name in rule.route:
-        if name == MANAGER_STEP:
-            if not caller.manager:
-                reasons.append("no personal manager → step skipped")
+        step = None
+        if name in _PERSON:
+            found = _PERSON[name](rules, caller, reasons)
+            if found is None:
                 continue
-            if caller.manager not in rules.rs.managers:
-                reasons.append(f"manager {caller.manager!r} is not in the rule file → step skipped")
-                continue
-            name = caller.manager
-        dev = rules.device(name)
-        if dev is not None and dev in busy:
-            if rule.escalate:
-                name = _escalate(rules, name, rule.escalate, busy, reasons)
+            if isinstance(found, Step):  # an agent the rule file does not list: ring the device itself
+                step, name = found, ""
+                if found.dest in busy:
+                    reasons.append(f"last agent {found.dest} busy (not in the managers table: no escalation)")
             else:
-                reasons.append(f"{_label(rules, name)} busy (the rule does not escalate)")
-        step = rules._step(name)
+                name = found
+        if name:
+            dev = rules.device(name)
+            if dev is not None and dev in busy:
+                if rule.escalate:
+                    name = _escalate(rules, name, rule.escalate, busy, reasons)
+                else:
+                    reasons.append(f"{_label(rules, name)} busy (the rule does not escalate)")
+            step = rules._step(name)
         if step is not None and (step.type, step.dest) not in seen:
             seen.add((step.type, step.dest))
             steps.append(step)
@@ -149,6 +155,53 @@ def decide(rules: CompiledRules, caller: Caller, busy: frozenset[str], now: floa
         return fallback_decision(rules, caller, now, f"rule {rule.name!r} left no step to try", rule=rule.name)
     priority = rule.priority if rule.priority is not None else _queue_priority(rules, steps)
     return Decision(rule.name, tuple(steps), priority, reasons, caller, now)
+
+
+def _listed(rules: CompiledRules, who: str, missing: str, unlisted: str, reasons: list[str],
+            found: str = "") -> str | None:
+    """A person named per caller, if the managers table lists them; else a reason why the step is skipped."""
+    if not who:
+        reasons.append(missing)
+        return None
+    if who not in rules.rs.managers:
+        reasons.append(unlisted.format(who=who))
+        return None
+    if found:
+        reasons.append(found.format(who=who))
+    return who
+
+
+def _manager(rules: CompiledRules, c: Caller, reasons: list[str]) -> str | None:
+    return _listed(rules, c.manager, "no personal manager → step skipped",
+                   "manager {who!r} is not in the rule file → step skipped", reasons)
+
+
+def _last_agent(rules: CompiledRules, c: Caller, reasons: list[str]) -> str | Step | None:
+    if not c.last_agent:
+        reasons.append(f"no call answered in the last {rules.rs.identify.last_agent_within // 86400} days "
+                       "→ last_agent skipped")
+        return None
+    name = rules.agents.get(c.last_agent)
+    if name is not None:
+        reasons.append(f"last answered by {name} ({c.last_agent})")
+        return name
+    if "/" not in c.last_agent:
+        reasons.append(f"last agent {c.last_agent!r} is not a device to dial → step skipped")
+        return None
+    reasons.append(f"last answered by {c.last_agent}")
+    return Step("dial", c.last_agent, LAST_AGENT_TIMEOUT, LAST_AGENT_STEP)
+
+
+def _task_owner(rules: CompiledRules, c: Caller, reasons: list[str]) -> str | None:
+    return _listed(rules, c.task_owner, "no open task → task_owner skipped",
+                   "task owner {who!r} is not in the managers table → step skipped", reasons,
+                   found="open task owned by {who}")
+
+
+_PERSON = {MANAGER_STEP: _manager, LAST_AGENT_STEP: _last_agent, TASK_OWNER_STEP: _task_owner}
+"""Route steps that name a person per caller, and how each is found."""
+LAST_AGENT_TIMEOUT = 20
+"""Seconds to ring a last agent the managers table does not list (a listed one rings its own timeout)."""
 
 
 def _queue_priority(rules: CompiledRules, steps) -> int:

@@ -31,6 +31,9 @@ class Caller:
     inbound: tuple[float, ...]
     last_in: float | None
     last_out: float | None
+    last_agent: str = ""
+    last_agent_at: float | None = None
+    task_owner: str = ""
     _counts: dict[float, int] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -94,6 +97,8 @@ def profile(number: Number, raw: str, name: str, dnid: str, snap: Snapshot, rule
     if zone is None:
         zone = ZoneInfo(rules.company.timezone)
     tags = cust.get("tags")
+    agent_at = _float(last.get("agent_at"))
+    agent = last.get("agent", "") if agent_at is not None and now - agent_at <= ident.last_agent_within else ""
     return Caller(
         raw=raw, name=cust.get("name") or name, dnid=dnid, number=number.key, e164=number.e164,
         kind=kind, callback_after=callback_after, known=bool(cust) or kind != "new",
@@ -101,4 +106,5 @@ def profile(number: Number, raw: str, name: str, dnid: str, snap: Snapshot, rule
         tags=frozenset(tags.split(";")) if tags else frozenset(),
         tz=zone.key, tz_source=source, local=datetime.fromtimestamp(now, zone),
         open_followup=last.get("followup"), inbound=tuple(snap.inbound), last_in=last_in, last_out=last_out,
+        last_agent=agent, last_agent_at=agent_at if agent else None, task_owner=last.get("task_owner", ""),
     )

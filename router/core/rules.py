@@ -17,6 +17,12 @@ KINDS = ("new", "repeat", "callback", "returning", "known")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MANAGER_STEP = "manager"
 """The route step that stands for the caller's personal manager."""
+LAST_AGENT_STEP = "last_agent"
+"""The route step that stands for whoever answered this number's last answered call."""
+TASK_OWNER_STEP = "task_owner"
+"""The route step that stands for the owner of the number's open task (follow-up, retention)."""
+PERSON_STEPS = (MANAGER_STEP, LAST_AGENT_STEP, TASK_OWNER_STEP)
+"""Route steps resolved per caller at ring time; reserved, never a target or manager name."""
 
 _DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -114,6 +120,7 @@ class IdentifySettings(Strict):
     repeat_within: Duration = 3600
     callback_within: Duration = 86400
     returning_after: Duration = 90 * 86400
+    last_agent_within: Duration = 14 * 86400
 
 
 class CallsWithin(Strict):
@@ -130,6 +137,9 @@ class When(Strict):
     anonymous: bool | None = None
     has_manager: bool | None = None
     has_open_followup: bool | None = None
+    has_last_agent: bool | None = None
+    last_agent_within: Duration | None = None
+    has_task_owner: bool | None = None
     manager: Many | None = None
     callback_after: Literal["missed", "answered"] | None = None
     local_hours: Hours | None = None
@@ -245,8 +255,10 @@ def cross_check(rs: RuleSet) -> list[Problem]:
     both = set(rs.targets) & set(rs.managers)
     for name in sorted(both):
         problems.append(Problem(("managers", name), f"{name!r} is both a target and a manager: rename one"))
-    if MANAGER_STEP in rs.targets or MANAGER_STEP in rs.managers:
-        problems.append(Problem(("targets", MANAGER_STEP), f"{MANAGER_STEP!r} is reserved for the caller's manager"))
+    for step in PERSON_STEPS:
+        if step in rs.targets or step in rs.managers:
+            section = "targets" if step in rs.targets else "managers"
+            problems.append(Problem((section, step), f"{step!r} is reserved: it names a person per caller"))
 
     def known_step(name: str) -> bool:
         return name in rs.targets or name in rs.managers
@@ -260,7 +272,7 @@ def cross_check(rs: RuleSet) -> list[Problem]:
                                                                    f"{', '.join(sorted(rs.targets)) or 'none'})"))
     for i, rule in enumerate(rs.rules):
         for j, step in enumerate(rule.route):
-            if step != MANAGER_STEP and not known_step(step):
+            if step not in PERSON_STEPS and not known_step(step):
                 problems.append(Problem(("rules", i, "route", j), f"rule {rule.name!r}: unknown target or manager "
                                                                    f"{step!r}"))
         if rule.when is not None:
@@ -272,8 +284,8 @@ def cross_check(rs: RuleSet) -> list[Problem]:
                                                           f"{seen[rule.name] + 1}): names identify decisions"))
         seen.setdefault(rule.name, i)
     for j, step in enumerate(rs.fallback):
-        if step == MANAGER_STEP:
-            problems.append(Problem(("fallback", j), "fallback cannot use 'manager': it runs when the caller is "
+        if step in PERSON_STEPS:
+            problems.append(Problem(("fallback", j), f"fallback cannot use {step!r}: it runs when the caller is "
                                                      "unknown"))
         elif not known_step(step):
             problems.append(Problem(("fallback", j), f"unknown target or manager {step!r}"))

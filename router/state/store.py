@@ -61,7 +61,8 @@ class Keys:
         return f"{self.prefix}:{{{number}}}:customer"
 
     def state(self, number: str) -> str:
-        """Hash: `in`/`out` (last inbound/outbound call), `in_ok`/`out_ok` (answered), `followup` (open task)."""
+        """Hash: `in`/`out` (last inbound/outbound call), `in_ok`/`out_ok` (answered), `followup` (open task)
+        and `task_owner` (its owner), `agent`/`agent_at` (who answered the last answered call, and when)."""
         return f"{self.prefix}:{{{number}}}:state"
 
     def inbound(self, number: str) -> str:
@@ -169,13 +170,17 @@ class Store:
             number = o["number"]
             if number.startswith("+"):
                 started = o["ended_at"] - o["ring_seconds"] - o["talk_seconds"]
+                answered = o["result"] == "answered"
                 if o["direction"] == "outbound":
-                    p.hset(self.k.state(number), mapping={"out": started, "out_ok": int(o["result"] == "answered")})
+                    fields = {"out": started, "out_ok": int(answered)}
                 else:
-                    fields = {"in_ok": int(o["result"] == "answered")}
+                    fields = {"in_ok": int(answered)}
                     if not o.get("decision"):
                         fields["in"] = started  # routed calls were written at decision time
-                    p.hset(self.k.state(number), mapping=fields)
+                if answered and o.get("by"):
+                    # read back by the snapshot's HGETALL of this hash: known-agent routing costs no extra read
+                    fields |= {"agent": o["by"], "agent_at": o["ended_at"] - o["talk_seconds"]}
+                p.hset(self.k.state(number), mapping=fields)
             await p.execute()
         except BaseException:
             await self.r.delete(claim)  # let a retry (or another instance) write it
@@ -268,6 +273,7 @@ class Store:
         the existing one with its count raised. Returns (task id, created)."""
         if await self.r.hsetnx(self.k.state(number), "followup", task["id"]):
             p = self.r.pipeline(transaction=False)
+            p.hset(self.k.state(number), "task_owner", task["owner"])
             p.hset(self.k.task(task["id"]), mapping=task)
             p.zadd(self.k.tasks_open, {task["id"]: task["deadline"]})
             p.rpush(self.k.task_log(task["id"]), orjson.dumps(comment))
@@ -288,7 +294,7 @@ class Store:
         if not number or not await self.r.hsetnx(self.k.task(task_id), "closed_at", at):
             return False  # unknown, or closed already: the first closer wins
         if await self.r.hget(self.k.state(number), "followup") == task_id:
-            await self.r.hdel(self.k.state(number), "followup")
+            await self.r.hdel(self.k.state(number), "followup", "task_owner")
         p = self.r.pipeline(transaction=True)
         p.hset(self.k.task(task_id), mapping={"state": "closed", "closed_reason": reason})
         p.zrem(self.k.tasks_open, task_id)
