@@ -93,3 +93,51 @@ async def test_api_requires_the_token_when_set(serve, rules_file):
     assert (await get(r.http_port, "/api/decisions", headers={"Authorization": "Bearer nope"}))[0] == 401
     assert (await get(r.http_port, "/api/decisions", headers={"Authorization": "Bearer s3cret"}))[0] == 200
     assert (await get(r.http_port, "/healthz"))[0] == 200
+
+
+async def post_raw(port: int, path: str, body: bytes, **kw):
+    async with aiohttp.ClientSession() as s, s.post(f"http://127.0.0.1:{port}{path}", data=body,
+                                                    headers={"Content-Type": "application/json"}, **kw) as resp:
+        return resp.status, await resp.json()
+
+
+@pytest.mark.parametrize("body", [b"[]", b'"ivanov"', b"42", b"null", b"true", b"{not json"])
+async def test_close_with_a_body_that_is_not_a_json_object_is_400_with_a_message(serve, rules_file, body):
+    r = await serve(CompiledRules(load_rules(rules_file)), Clock(MONDAY_10))
+    status, answer = await post_raw(r.http_port, "/api/followups/nope/close", body)
+    assert status == 400 and "must be a JSON object" in answer["error"]
+
+
+async def test_query_token_is_accepted_only_on_the_event_stream(serve, rules_file):
+    r = await serve(CompiledRules(load_rules(rules_file)), Clock(MONDAY_10), token="s3cret")
+    assert (await get(r.http_port, "/api/decisions?token=s3cret"))[0] == 401
+    assert (await post(r.http_port, "/api/rules/reload?token=s3cret"))[0] == 401
+    assert (await post(r.http_port, "/api/followups/x/close?token=s3cret"))[0] == 401
+    async with aiohttp.ClientSession() as s:
+        async with s.get(f"http://127.0.0.1:{r.http_port}/api/decisions/stream?token=s3cret") as resp:
+            assert resp.status == 200 and await resp.content.readline() == b": connected\n"
+        async with s.get(f"http://127.0.0.1:{r.http_port}/api/decisions/stream?token=wrong") as resp:
+            assert resp.status == 401
+        async with s.get(f"http://127.0.0.1:{r.http_port}/?token=s3cret") as resp:
+            assert resp.status == 200
+
+
+async def test_metrics_token_guards_metrics_only(serve, rules_file, monkeypatch):
+    monkeypatch.setenv("ROUTER_METRICS_TOKEN", "m3trics")
+    r = await serve(CompiledRules(load_rules(rules_file)), Clock(MONDAY_10), token="s3cret")
+    url = f"http://127.0.0.1:{r.http_port}/metrics"
+    async with aiohttp.ClientSession() as s:
+        for headers, status in (({}, 401), ({"Authorization": "Bearer s3cret"}, 401),
+                                ({"Authorization": "Bearer m3trics"}, 200)):
+            async with s.get(url, headers=headers) as resp:
+                assert resp.status == status
+        async with s.get(url + "?token=m3trics") as resp:
+            assert resp.status == 401
+    assert (await get(r.http_port, "/api/decisions", headers={"Authorization": "Bearer m3trics"}))[0] == 401
+
+
+async def test_metrics_are_open_without_a_metrics_token(serve, rules_file, monkeypatch):
+    monkeypatch.delenv("ROUTER_METRICS_TOKEN", raising=False)
+    r = await serve(CompiledRules(load_rules(rules_file)), Clock(MONDAY_10), token="s3cret")
+    async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{r.http_port}/metrics") as resp:
+        assert resp.status == 200 and "callrouter_decisions_total" in await resp.text()

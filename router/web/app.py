@@ -14,21 +14,52 @@ from router.service import LATENCY_BUCKETS_MS, Router
 
 ROUTER_KEY = web.AppKey("router", Router)
 TOKEN_KEY = web.AppKey("token", str)
+METRICS_TOKEN_KEY = web.AppKey("metrics_token", str)
+STREAM_PATH = "/api/decisions/stream"
 MAX_LIMIT = 1000
+JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true/false",
+              type(None): "null"}
 PAGE = resources.files("router").joinpath("data/index.html")
+
+
+def _bearer_ok(request: web.Request, token: str, query_allowed: bool = False) -> bool:
+    given = request.headers.get("Authorization", "")
+    if not given and query_allowed and request.query.get("token"):
+        given = f"Bearer {request.query['token']}"
+    return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
 
 
 @web.middleware
 async def bearer_token(request: web.Request, handler):
-    """Every /api/ route needs `Authorization: Bearer $ROUTER_API_TOKEN` once that variable is set."""
+    """`/api/` needs `Bearer $ROUTER_API_TOKEN`, `/metrics` `Bearer $ROUTER_METRICS_TOKEN`, once set.
+
+    `?token=` counts only on the event stream: EventSource cannot send headers, and a token in
+    a URL ends up in proxy logs and browser history, so nothing that changes state takes it.
+    """
     token = request.app.get(TOKEN_KEY)
     if token and request.path.startswith("/api/"):
-        given = request.headers.get("Authorization", "")
-        if not given and request.query.get("token"):  # EventSource cannot send headers
-            given = f"Bearer {request.query['token']}"
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        query_allowed = request.method == "GET" and request.path == STREAM_PATH
+        if not _bearer_ok(request, token, query_allowed):
             return web.json_response({"error": "missing or wrong bearer token"}, status=401)
+    metrics_token = request.app.get(METRICS_TOKEN_KEY)
+    if metrics_token and request.path == "/metrics" and not _bearer_ok(request, metrics_token):
+        return web.json_response({"error": "missing or wrong bearer token (ROUTER_METRICS_TOKEN)"}, status=401)
     return await handler(request)
+
+
+async def json_object(request: web.Request, example: str) -> dict:
+    """The request body as a JSON object; anything else is the client's mistake, a 400 that says so."""
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+        what = "not valid JSON"
+    else:
+        what = JSON_KINDS.get(type(body), "something else")
+    if not isinstance(body, dict):
+        error = f"the body must be a JSON object, like {example}; got {what}"
+        raise web.HTTPBadRequest(text=orjson.dumps({"error": error}).decode(), content_type="application/json")
+    return body
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -85,10 +116,7 @@ async def close_followup(request: web.Request) -> web.Response:
     task_id = request.match_info["id"]
     who = ""
     if request.can_read_body:
-        try:
-            who = str((await request.json()).get("by", ""))[:80]
-        except ValueError:
-            return web.json_response({"error": "the body must be JSON, like {\"by\": \"ivanov\"}"}, status=400)
+        who = str((await json_object(request, '{"by": "ivanov"}')).get("by", ""))[:80]
     closed = await router.followups.close(task_id, f"closed by hand{' by ' + who if who else ''}")
     if not closed:
         task = await router.store.task(task_id)
@@ -164,16 +192,19 @@ async def page(request: web.Request) -> web.Response:
     return web.Response(body=PAGE.read_bytes(), content_type="text/html", charset="utf-8")
 
 
-def make_app(router: Router, token: str | None = None) -> web.Application:
+def make_app(router: Router, token: str | None = None, metrics_token: str | None = None) -> web.Application:
     app = web.Application(middlewares=[bearer_token], client_max_size=64 * 1024)
     app[ROUTER_KEY] = router
     token = token if token is not None else os.environ.get("ROUTER_API_TOKEN")
     if token:
         app[TOKEN_KEY] = token
+    metrics_token = metrics_token if metrics_token is not None else os.environ.get("ROUTER_METRICS_TOKEN")
+    if metrics_token:
+        app[METRICS_TOKEN_KEY] = metrics_token
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/decisions", decisions)
     app.router.add_post("/api/rules/reload", reload_rules)
-    app.router.add_get("/api/decisions/stream", stream)
+    app.router.add_get(STREAM_PATH, stream)
     app.router.add_get("/api/followups", followups)
     app.router.add_get("/api/followups/counts", followup_counts)
     app.router.add_get("/api/followups/{id}", followup)
