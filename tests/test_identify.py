@@ -4,12 +4,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from redis.asyncio.connection import Connection
 
 from router.core.identify import profile
 from router.core.phones import normalise, score
 from router.core.rulefile import load_rules
 from router.core.snapshot import EMPTY, Snapshot
+from router.state.shared import _Link
 from tests.conftest import RULES_DIR
 
 RULES = load_rules(RULES_DIR / "default.yaml")
@@ -111,15 +111,17 @@ def test_tags_are_split():
 
 
 class _RoundTrips:
+    """Counts writes to Redis on the connections calls share (one write, one wait: one round trip)."""
+
     def __init__(self, monkeypatch):
         self.n = 0
-        original = Connection.send_packed_command
+        original = _Link.send
 
-        async def counting(conn, command, check_health=True):
+        def counting(link, packed, expected):
             self.n += 1
-            return await original(conn, command, check_health)
+            return original(link, packed, expected)
 
-        monkeypatch.setattr(Connection, "send_packed_command", counting)
+        monkeypatch.setattr(_Link, "send", counting)
 
 
 async def test_snapshot_is_one_round_trip_and_records_the_call(store, monkeypatch):

@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from router.core.snapshot import Snapshot
+from router.state.shared import SharedConnections
 
 HISTORY_KEEP_SECONDS = 400 * 86400
 OUTCOME_KEEP_SECONDS = 30 * 86400
@@ -74,20 +75,30 @@ TRIM_EVERY = 16
 
 
 class Store:
-    def __init__(self, client: aioredis.Redis, keys: Keys | None = None):
+    """`shared` carries the calls' round trips (see router/state/shared.py); everything else goes
+    through redis-py's client `r`. Without `shared` (an in-process fake) calls use `r` too."""
+
+    def __init__(self, client: aioredis.Redis, keys: Keys | None = None, shared: SharedConnections | None = None):
         self.r = client
         self.k = keys or Keys()
+        self.shared = shared
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "cr", timeout: float = 1.0) -> Store:
         client = aioredis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=timeout,
                                          socket_timeout=timeout, health_check_interval=30)
-        return cls(client, Keys(prefix))
+        pool = client.connection_pool
+        return cls(client, Keys(prefix), SharedConnections.for_client(pool.connection_kwargs, pool.connection_class))
 
     async def close(self) -> None:
+        if self.shared is not None:
+            await self.shared.close()
         await self.r.aclose()
 
     async def ping(self) -> bool:
+        """Over the connections calls use, so `up` means calls are served."""
+        if self.shared is not None:
+            return (await self.shared.execute([("PING",)]))[0] == "PONG"
         return bool(await self.r.ping())
 
     async def snapshot(self, number: str, score: int | None, now: float, window: float,
@@ -121,11 +132,22 @@ class Store:
         return Snapshot(_mapping(res[1]), _mapping(res[2]), inbound, numbering, frozenset(res[0]))
 
     async def _round_trip(self, commands: list[tuple]) -> list:
-        """Commands written at once on one pooled connection, replies read in order.
+        """Commands written at once, replies read in order: pipelined with other calls' on the shared
+        connections. Retried once on a dead connection, so only idempotent commands belong here.
 
         What redis-py's Pipeline does, without its per-command bookkeeping: on the hot path
         that bookkeeping cost more than the round trip itself (bench/README.md).
         """
+        if self.shared is not None:
+            replies = await self.shared.execute(commands)
+        else:
+            replies = await self._pooled(commands)
+        for r in replies:
+            if isinstance(r, ResponseError):
+                raise r
+        return replies
+
+    async def _pooled(self, commands: list[tuple]) -> list:
         pool = self.r.connection_pool
         conn = await pool.get_connection()
         try:
@@ -136,9 +158,6 @@ class Store:
             raise
         finally:
             await pool.release(conn)
-        for r in replies:
-            if isinstance(r, ResponseError):
-                raise r
         return replies
 
     # history written by the AMI listener and by tests
@@ -260,7 +279,13 @@ class Store:
             meta = {"rule": e["rule"], "step": e["steps"][0]["name"] if e["steps"] else "",
                     "kind": caller.get("kind", ""), "abc": caller.get("abc", "")}
             commands.append(("SET", self.k.decision(e["id"]), orjson.dumps(meta), "EX", DECISION_META_SECONDS))
-        await self._round_trip(commands)
+        await self._pooled_checked(commands)
+
+    async def _pooled_checked(self, commands: list[tuple]) -> None:
+        """Batches off the call path go on a pooled connection: calls never queue behind them."""
+        for r in await self._pooled(commands):
+            if isinstance(r, ResponseError):
+                raise r
 
     async def decision_meta(self, decision_id: str) -> dict:
         raw = await self.r.get(self.k.decision(decision_id)) if decision_id else None
