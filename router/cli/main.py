@@ -86,7 +86,8 @@ def describe(d: Decision) -> str:
     if c is not None:
         who = c.number or "anonymous"
         extra = ", ".join(x for x in (c.kind + (f" after our {c.callback_after} call" if c.callback_after else ""),
-                                      c.abc and f"ABC {c.abc}", c.manager and f"manager {c.manager}") if x)
+                                      c.abc and f"ABC {c.abc}", c.manager and f"manager {c.manager}",
+                                      c.company and f"company {c.company_name or c.company}") if x)
         lines.append(f"{who} {c.name}".rstrip() + f" — {extra}; {c.tz} {c.local:%a %H:%M} (zone from {c.tz_source})")
     lines.append(f"rule: {d.rule}" + (" [fallback]" if d.fallback else "") + f"   priority {d.priority}")
     for n, s in enumerate(d.steps, 1):
@@ -166,6 +167,16 @@ def cmd_customers_import(args: argparse.Namespace) -> int:
     return _import(args, "customer", load)
 
 
+def cmd_companies_import(args: argparse.Namespace) -> int:
+    from router.directory.companies import import_csv
+
+    async def load(store: Store):
+        report = await import_csv(store, args.file, args.region)
+        return report.imported, report.errors
+
+    return _import(args, "company", load)
+
+
 def cmd_numbering_import(args: argparse.Namespace) -> int:
     from router.directory.numbering import import_ranges
 
@@ -240,6 +251,14 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--region", default="RU", help="region for national numbers (default RU)")
     store_opts(sp)
     sp.set_defaults(func=cmd_customers_import)
+
+    cp = sub.add_parser("companies", help="client companies and their branch numbers").add_subparsers(
+        dest="action", required=True)
+    sp = cp.add_parser("import", help="import company,name,abc,manager,tags,numbers from CSV")
+    sp.add_argument("file")
+    sp.add_argument("--region", default="RU", help="region for national numbers (default RU)")
+    store_opts(sp)
+    sp.set_defaults(func=cmd_companies_import)
 
     np_ = sub.add_parser("numbering", help="the national numbering plan").add_subparsers(dest="action",
                                                                                         required=True)

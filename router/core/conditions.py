@@ -85,6 +85,10 @@ def compile_when(w: When | None) -> tuple[Check, ...]:
     if w.manager is not None:
         managers = frozenset(w.manager)
         add(Check(lambda c, m: c.manager in managers, lambda c, m: f"manager={c.manager}"))
+    if w.company is not None:
+        companies = frozenset(w.company)
+        add(Check(lambda c, m: c.company in companies,
+                  lambda c, m: f"company={c.company}" if c.company else "no company"))
     if w.callback_after is not None:
         after = w.callback_after
         add(Check(lambda c, m: c.callback_after == after, lambda c, m: f"callback after our {after} call"))

@@ -126,6 +126,7 @@ def decide(rules: CompiledRules, caller: Caller, busy: frozenset[str], now: floa
     reasons = [f"rule: {rule.name}"]
     if rule.checks:
         reasons.append(say(rule.checks, caller, m))
+    reasons += caller.notes
     steps: list[Step] = []
     seen: set[tuple[str, str]] = set()
     for name in rule.route:
@@ -212,5 +213,6 @@ def _queue_priority(rules: CompiledRules, steps) -> int:
 def fallback_decision(rules: CompiledRules, caller: Caller | None, now: float, why: str,
                       rule: str = FALLBACK) -> Decision:
     steps = rules.fallback_steps
-    return Decision(rule, steps, _queue_priority(rules, steps), [f"{why} → fallback"], caller, now,
+    notes = caller.notes if caller is not None else []
+    return Decision(rule, steps, _queue_priority(rules, steps), [f"{why} → fallback", *notes], caller, now,
                     fallback=True)

@@ -34,6 +34,10 @@ class Caller:
     last_agent: str = ""
     last_agent_at: float | None = None
     task_owner: str = ""
+    company: str = ""
+    company_name: str = ""
+    notes: list[str] = field(default_factory=list)
+    """What the profile was built from beyond the plain directory (a company, the CRM…): shown in reasons."""
     _counts: dict[float, int] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -70,6 +74,14 @@ def profile(number: Number, raw: str, name: str, dnid: str, snap: Snapshot, rule
     """Pure: the same inputs always give the same Caller."""
     cust = snap.customer
     last = snap.state
+    notes: list[str] = []
+    company = snap.company or {}
+    if company and not cust:
+        # a branch number nobody imported: the company's record stands in for the customer's
+        cust = {"company": company["id"], **{k: v for k, v in company.items() if k in ("name", "abc", "manager",
+                                                                                       "tags")}}
+        inherited = ", ".join(f"{k} {company[k]}" for k in ("abc", "manager") if company.get(k)) or "nothing"
+        notes.append(f"branch of company {company.get('name') or company['id']}: inherits {inherited}")
     last_in = _float(last.get("in"))
     last_out = _float(last.get("out"))
     ident = rules.identify
@@ -107,4 +119,5 @@ def profile(number: Number, raw: str, name: str, dnid: str, snap: Snapshot, rule
         tz=zone.key, tz_source=source, local=datetime.fromtimestamp(now, zone),
         open_followup=last.get("followup"), inbound=tuple(snap.inbound), last_in=last_in, last_out=last_out,
         last_agent=agent, last_agent_at=agent_at if agent else None, task_owner=last.get("task_owner", ""),
+        company=company.get("id", ""), company_name=company.get("name", ""), notes=notes,
     )

@@ -64,6 +64,17 @@ def normalise(raw: str, region: str = "RU") -> Number:
     return Number(text.lstrip("+"), False, None)
 
 
+SPAN_DIGITS = 15
+"""Number ranges of any length compare as integers once right-padded to 15 digits (exact in a double)."""
+
+
+def padded(key: str) -> int | None:
+    """An E.164 number right-padded to SPAN_DIGITS digits: `+7495…*` prefixes become plain ranges."""
+    if key.startswith("+") and key[1:].isdigit():
+        return int(key[1:].ljust(SPAN_DIGITS, "0"))
+    return None
+
+
 def score(key: str) -> int | None:
     """An E.164 number as an integer, for range lookups (15 digits fit a double exactly)."""
     if key.startswith("+") and key[1:].isdigit():

@@ -141,6 +141,7 @@ class When(Strict):
     last_agent_within: Duration | None = None
     has_task_owner: bool | None = None
     manager: Many | None = None
+    company: Many | None = None
     callback_after: Literal["missed", "answered"] | None = None
     local_hours: Hours | None = None
     hours: Hours | None = None

@@ -14,6 +14,8 @@ class Snapshot:
     inbound: list[float]
     numbering: str | None
     busy: frozenset[str]
+    company: dict[str, str] | None = None
+    """The company whose branch numbers hold this number: id, name, abc, manager, tags."""
 
 
 EMPTY = Snapshot({}, {}, [], None, frozenset())

@@ -13,6 +13,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
+from router.core.phones import padded
 from router.core.snapshot import Snapshot
 from router.state.shared import SharedConnections
 
@@ -27,7 +28,8 @@ BUSY_STATES = frozenset({"INUSE", "BUSY", "RINGINUSE", "ONHOLD", "UNAVAILABLE", 
 class Keys:
     """Key names. `prefix` lets several deployments (or tests) share one Redis."""
 
-    __slots__ = ("busy", "decisions", "devstate", "numbering", "outcomes", "prefix", "tasks_closed", "tasks_open")
+    __slots__ = ("busy", "companies", "company_ranges", "decisions", "devstate", "numbering", "outcomes", "prefix",
+                 "tasks_closed", "tasks_open")
 
     def __init__(self, prefix: str = "cr"):
         self.prefix = prefix
@@ -38,6 +40,12 @@ class Keys:
         self.outcomes = f"{prefix}:outcomes"
         self.tasks_open = f"{prefix}:tasks:open"
         self.tasks_closed = f"{prefix}:tasks:closed"
+        self.companies = f"{prefix}:companies"
+        self.company_ranges = f"{prefix}:companies:ranges"
+        """Sorted set: `low|high|id|{fields}` scored by `low` (numbers padded, see phones.padded)."""
+
+    def company(self, company_id: str) -> str:
+        return f"{self.prefix}:company:{company_id}"
 
     def task(self, task_id: str) -> str:
         return f"{self.prefix}:task:{task_id}"
@@ -69,6 +77,9 @@ class Keys:
     def inbound(self, number: str) -> str:
         return f"{self.prefix}:{{{number}}}:in"
 
+
+COMPANY_NESTING = 8
+"""Company ranges read per lookup: enough for a branch range nested in its company's wider ones."""
 
 TRIM_EVERY = 16
 """History older than HISTORY_KEEP_SECONDS is trimmed on one call in this many."""
@@ -119,6 +130,9 @@ class Store:
             commands.append(("ZREVRANGEBYSCORE", k.numbering, score, "-inf", "LIMIT", 0, 1))
         if window > 0:
             commands.append(("ZRANGEBYSCORE", inbound_key, now - window, "+inf", "WITHSCORES"))
+        span = padded(number)
+        if span is not None:
+            commands.append(("ZREVRANGEBYSCORE", k.company_ranges, span, "-inf", "LIMIT", 0, COMPANY_NESTING))
         if record_inbound is not None:
             commands += self._inbound_writes(number, record_inbound, now)
         res = await self._round_trip(commands)
@@ -129,7 +143,9 @@ class Store:
             numbering = _range_zone(found[0], score) if found else None
             i = 4
         inbound = _scores(res[i]) if window > 0 else []
-        return Snapshot(_mapping(res[1]), _mapping(res[2]), inbound, numbering, frozenset(res[0]))
+        i += window > 0
+        company = _company(res[i], span) if span is not None else None
+        return Snapshot(_mapping(res[1]), _mapping(res[2]), inbound, numbering, frozenset(res[0]), company)
 
     async def _round_trip(self, commands: list[tuple]) -> list:
         """Commands written at once, replies read in order: pipelined with other calls' on the shared
@@ -242,6 +258,47 @@ class Store:
 
     async def customer(self, number: str) -> dict[str, str]:
         return await self.r.hgetall(self.k.customer(number))
+
+    # company directory
+
+    async def put_company(self, company_id: str, fields: dict[str, str], spans: list[tuple[int, int]]) -> None:
+        """Replace one company and its number ranges at once (a re-import leaves no stale range)."""
+        key = self.k.company(company_id)
+        old = await self.r.hget(key, "members")
+        data = orjson.dumps({f: v for f, v in fields.items() if f != "numbers"}).decode()
+        members = {f"{lo}|{hi}|{company_id}|{data}": lo for lo, hi in spans}
+        p = self.r.pipeline(transaction=True)
+        if old:
+            p.zrem(self.k.company_ranges, *orjson.loads(old))
+        p.zadd(self.k.company_ranges, members)
+        p.delete(key)
+        p.hset(key, mapping={**fields, "members": orjson.dumps(list(members)).decode()})
+        p.sadd(self.k.companies, company_id)
+        await p.execute()
+
+    async def delete_company(self, company_id: str) -> bool:
+        key = self.k.company(company_id)
+        old = await self.r.hget(key, "members")
+        if old is None:
+            return False
+        p = self.r.pipeline(transaction=True)
+        p.zrem(self.k.company_ranges, *orjson.loads(old))
+        p.delete(key)
+        p.srem(self.k.companies, company_id)
+        await p.execute()
+        return True
+
+    async def companies(self) -> list[dict[str, str]]:
+        ids = sorted(await self.r.smembers(self.k.companies))
+        p = self.r.pipeline(transaction=False)
+        for cid in ids:
+            p.hgetall(self.k.company(cid))
+        out = []
+        for cid, fields in zip(ids, await p.execute(), strict=True):
+            if fields:
+                fields.pop("members", None)
+                out.append({"company": cid, **fields})
+        return out
 
     # numbering plan
 
@@ -374,6 +431,15 @@ def _scores(reply: list) -> list[float]:
     if reply and isinstance(reply[0], list):
         return [float(s) for _, s in reply]
     return [float(s) for s in reply[1::2]]
+
+
+def _company(reply: list, span: int) -> dict[str, str] | None:
+    """The most specific company range holding the number (ranges may nest: a branch inside a head office)."""
+    for member in reply:
+        lo, hi, cid, data = member.split("|", 3)
+        if int(lo) <= span <= int(hi):
+            return {"id": cid, **orjson.loads(data)}
+    return None
 
 
 def _range_zone(member: str, score: int) -> str | None:

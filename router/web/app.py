@@ -11,6 +11,7 @@ import orjson
 from aiohttp import web
 
 from router.service import LATENCY_BUCKETS_MS, Router
+from router.web import directory
 
 ROUTER_KEY = web.AppKey("router", Router)
 TOKEN_KEY = web.AppKey("token", str)
@@ -210,5 +211,6 @@ def make_app(router: Router, token: str | None = None, metrics_token: str | None
     app.router.add_get("/api/followups/{id}", followup)
     app.router.add_post("/api/followups/{id}/close", close_followup)
     app.router.add_get("/metrics", metrics)
+    directory.add_routes(app)
     app.router.add_get("/", page)
     return app
