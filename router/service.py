@@ -18,6 +18,7 @@ from router.core.phones import normalise, score
 from router.core.rulefile import RuleFileError, load_rules
 from router.core.snapshot import EMPTY
 from router.followups.followup import Followups
+from router.reports.tally import Calendar
 from router.state.decisionlog import DecisionLog, entry
 from router.state.store import Store
 from router.web.broadcast import Broadcast
@@ -43,6 +44,11 @@ class Histogram:
         self.counts[-1] += 1
 
 
+def calendar_of(rules: CompiledRules) -> Calendar:
+    report = rules.rs.report
+    return Calendar(rules.company_zone, report.keep_days, report.keep_calls)
+
+
 STORE_BUDGET = 0.25
 """Seconds the store may take for one call's read before the fallback chain is returned."""
 
@@ -53,6 +59,7 @@ class Router:
         self.rules = rules
         self.rules_path = Path(rules_path) if rules_path else None
         self.store = store
+        store.calendar = calendar_of(rules)
         self.clock = clock
         self.budget = budget
         self.broadcast = Broadcast()
@@ -79,6 +86,7 @@ class Router:
                 log.error("rules not reloaded, the previous rules stay in force: %s", p)
             return [str(p) for p in e.problems]
         self.rules = fresh
+        self.store.calendar = calendar_of(fresh)
         log.info("rules reloaded from %s: %d rules, %d targets, %d managers", self.rules_path,
                  len(fresh.rules), len(fresh.rs.targets), len(fresh.rs.managers))
         return []
@@ -122,6 +130,18 @@ class Router:
         """A call ended (from AMI): show it live and let follow-ups open or close."""
         self.broadcast.publish({"type": "outcome", "outcome": o})
         await self.followups.on_outcome(o)
+
+    async def set_call_type(self, decision_id: str, call_type: str, by: str = "") -> dict | None:
+        """An agent or supervisor sets or corrects a call's type; ValueError for a type the rules do not declare."""
+        known = self.rules.rs.assignable_types()
+        if call_type not in known:
+            raise ValueError(f"unknown call type {call_type!r}; declared: {', '.join(known) or 'none'}")
+        done = await self.store.set_call_type(decision_id, call_type, by, self.clock())
+        if done is not None:
+            log.info("call %s typed %r by %s", decision_id, call_type, by or "someone")
+            self.broadcast.publish({"type": "call_type", "decision": decision_id, "call_type": call_type,
+                                    "label": self.rules.rs.type_label(call_type), "by": by})
+        return done
 
     async def answer(self, session: AGISession) -> None:
         """The `route` script: decide, set ROUTE_* on the channel, close."""

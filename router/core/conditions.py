@@ -117,6 +117,10 @@ def compile_when(w: When | None) -> tuple[Check, ...]:
         seconds, at_least, days_n = w.calls_within.days * 86400, w.calls_within.at_least, w.calls_within.days
         add(Check(lambda c, m: c.calls_within(seconds, m.now) >= at_least,
                   lambda c, m: f"{c.calls_within(seconds, m.now)} calls in {days_n} days"))
+    if w.prospect is not None:
+        want_prospect = w.prospect
+        add(Check(lambda c, m: c.prospect is want_prospect,
+                  lambda c, m: "a prospect (no conversation answered yet)" if c.prospect else "not a prospect"))
     if w.all is not None:
         parts = tuple(compile_when(x) for x in w.all)
         add(Check(lambda c, m: every(parts, c, m),

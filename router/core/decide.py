@@ -33,6 +33,9 @@ class Decision:
     fallback: bool = False
     id: str = ""
     latency_ms: float = 0.0
+    type: str = ""
+    prospect: bool = False
+    """The caller is a prospect, or this call's type makes them one (the new-connection choice)."""
     extra: dict = field(default_factory=dict)
 
 
@@ -43,6 +46,7 @@ class _Compiled:
     route: tuple[str, ...]
     escalate: str | None
     priority: int | None
+    type: str | None
 
 
 class CompiledRules:
@@ -54,7 +58,7 @@ class CompiledRules:
         self.company_zone = ZoneInfo(rs.company.timezone)
         self.region = rs.company.default_region
         self.calls_window = max_calls_window([r.when for r in rs.rules])
-        self.rules = tuple(_Compiled(r.name, compile_when(r.when), tuple(r.route), r.escalate, r.priority)
+        self.rules = tuple(_Compiled(r.name, compile_when(r.when), tuple(r.route), r.escalate, r.priority, r.type)
                            for r in rs.rules)
         self.index = RuleIndex([Needs.of(r.when) for r in rs.rules], self.rules)
         self.entries: dict[str, Target | Manager] = {**rs.targets, **rs.managers}
@@ -73,6 +77,22 @@ class CompiledRules:
                 return Step("dial", e.dial, e.timeout, name)
             return Step("ivr", e.ivr or "", e.timeout, name)
         return None
+
+    def call_type(self, rule_type: str | None, steps: tuple[Step, ...] | list[Step], caller: Caller | None) -> str:
+        """The rule's `type:`, else the first step's target `type:`, else the called number's (`types_by_dnid`)."""
+        if rule_type:
+            return rule_type
+        for s in steps[:1]:
+            e = self.entries.get(s.name)
+            if isinstance(e, Target) and e.type:
+                return e.type
+        return self.rs.types_by_dnid.get(caller.dnid, "") if caller is not None else ""
+
+    def prospect(self, caller: Caller | None, call_type: str) -> bool:
+        if caller is None or not caller.number:
+            return False
+        t = self.rs.types.get(call_type)
+        return caller.prospect or (t is not None and t.prospect)
 
     def candidates(self, caller: Caller) -> tuple[_Compiled, ...]:
         return self.index.candidates(caller)
@@ -155,7 +175,9 @@ def decide(rules: CompiledRules, caller: Caller, busy: frozenset[str], now: floa
     if not steps:
         return fallback_decision(rules, caller, now, f"rule {rule.name!r} left no step to try", rule=rule.name)
     priority = rule.priority if rule.priority is not None else _queue_priority(rules, steps)
-    return Decision(rule.name, tuple(steps), priority, reasons, caller, now)
+    call_type = rules.call_type(rule.type, steps, caller)
+    return Decision(rule.name, tuple(steps), priority, reasons, caller, now, type=call_type,
+                    prospect=rules.prospect(caller, call_type))
 
 
 def _listed(rules: CompiledRules, who: str, missing: str, unlisted: str, reasons: list[str],
@@ -214,5 +236,6 @@ def fallback_decision(rules: CompiledRules, caller: Caller | None, now: float, w
                       rule: str = FALLBACK) -> Decision:
     steps = rules.fallback_steps
     notes = caller.notes if caller is not None else []
+    call_type = rules.call_type(None, steps, caller)
     return Decision(rule, steps, _queue_priority(rules, steps), [f"{why} → fallback", *notes], caller, now,
-                    fallback=True)
+                    fallback=True, type=call_type, prospect=rules.prospect(caller, call_type))

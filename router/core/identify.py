@@ -38,6 +38,7 @@ class Caller:
     company_name: str = ""
     notes: list[str] = field(default_factory=list)
     """What the profile was built from beyond the plain directory (a company, the CRM…): shown in reasons."""
+    prospect: bool = False
     _counts: dict[float, int] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -120,4 +121,5 @@ def profile(number: Number, raw: str, name: str, dnid: str, snap: Snapshot, rule
         open_followup=last.get("followup"), inbound=tuple(snap.inbound), last_in=last_in, last_out=last_out,
         last_agent=agent, last_agent_at=agent_at if agent else None, task_owner=last.get("task_owner", ""),
         company=company.get("id", ""), company_name=company.get("name", ""), notes=notes,
+        prospect=number.e164 and (kind == "new" or last.get("prospect") == "1"),
     )

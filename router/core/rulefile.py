@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from router.core.rules import RuleSet, cross_check
 
 Path_ = tuple[str | int, ...]
-SINGLE_SECTIONS = ("version", "company", "identify", "fallback")
-NAMED_SECTIONS = ("targets", "managers")
+SINGLE_SECTIONS = ("version", "company", "identify", "fallback", "report")
+NAMED_SECTIONS = ("targets", "managers", "types", "types_by_dnid")
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,11 @@ TASK_OWNER_STEP = "task_owner"
 """The route step that stands for the owner of the number's open task (follow-up, retention)."""
 PERSON_STEPS = (MANAGER_STEP, LAST_AGENT_STEP, TASK_OWNER_STEP)
 """Route steps resolved per caller at ring time; reserved, never a target or manager name."""
+MISSED_TYPE = "missed"
+"""What the report calls a call nobody answered, whatever its type; declared only for its label."""
+INTERNAL_TYPE = "internal"
+"""Calls between extensions: counted apart from customers' calls."""
+BUILTIN_TYPE_LABELS = {INTERNAL_TYPE: "internal call", MISSED_TYPE: "missed"}
 
 _DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -150,6 +155,7 @@ class When(Strict):
     prefix: Many | None = None
     tags: Many | None = None
     calls_within: CallsWithin | None = None
+    prospect: bool | None = None
     any: list[When] | None = Field(None, min_length=1)
     all: list[When] | None = Field(None, min_length=1)
     not_: When | None = Field(None, alias="not")
@@ -175,6 +181,7 @@ class Target(Strict):
     down: str | None = None
     state: str | None = None
     owner: str | None = None
+    type: str | None = None
 
     @model_validator(mode="after")
     def _exactly_one_kind(self) -> Target:
@@ -200,6 +207,21 @@ class Rule(Strict):
     escalate: Literal["up", "down"] | None = None
     priority: int | None = Field(None, ge=0, le=1000)
     owner: str | None = None
+    type: str | None = None
+
+
+TYPE_NAME = r"^[a-z][a-z0-9_]*$"
+
+
+class CallType(Strict):
+    """A call type: its label in the report (any language); `prospect` marks a caller as a prospect."""
+
+    label: str = Field(min_length=1, max_length=120)
+    prospect: bool = False
+
+
+def _call_type(value: Any) -> Any:
+    return {"label": value} if isinstance(value, str) else value
 
 
 class HttpRequest(Strict):
@@ -225,6 +247,14 @@ class FollowupSettings(Strict):
     owner: str = "unassigned"
 
 
+class ReportSettings(Strict):
+    """What the daily report keeps and how it measures a working day."""
+
+    working_hours: Hours = HourWindow(9 * 60, 18 * 60)
+    keep_days: Duration = 400 * 86400
+    keep_calls: Duration = 90 * 86400
+
+
 class Notify(Strict):
     sms: HttpRequest | None = None
     webhooks: list[Webhook] = []
@@ -240,6 +270,22 @@ class RuleSet(Strict):
     fallback: Annotated[list[str], Field(min_length=1)]
     followup: FollowupSettings = FollowupSettings()
     notify: Notify = Notify()
+    report: ReportSettings = ReportSettings()
+    types: dict[Annotated[str, Field(pattern=TYPE_NAME)], Annotated[CallType, BeforeValidator(_call_type)]] = {}
+    types_by_dnid: dict[str, str] = {}
+
+    @field_validator("types_by_dnid", mode="before")
+    @classmethod
+    def _dnid_keys(cls, v: Any) -> Any:
+        return {str(k): val for k, val in v.items()} if isinstance(v, dict) else v
+
+    def type_label(self, name: str) -> str:
+        t = self.types.get(name)
+        return t.label if t is not None else BUILTIN_TYPE_LABELS.get(name, name or "no type")
+
+    def assignable_types(self) -> list[str]:
+        """Type names a rule, a target or a person may give a call (never `missed`: that is an outcome)."""
+        return [n for n in self.types if n != MISSED_TYPE]
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +324,7 @@ def cross_check(rs: RuleSet) -> list[Problem]:
                                                                    f"{step!r}"))
         if rule.when is not None:
             _check_when(rule.when, ("rules", i, "when"), rs, problems)
+    _check_types(rs, problems)
     seen: dict[str, int] = {}
     for i, rule in enumerate(rs.rules):
         if rule.name in seen:
@@ -291,6 +338,27 @@ def cross_check(rs: RuleSet) -> list[Problem]:
         elif not known_step(step):
             problems.append(Problem(("fallback", j), f"unknown target or manager {step!r}"))
     return problems
+
+
+def _check_types(rs: RuleSet, problems: list[Problem]) -> None:
+    """`type:` on rules and targets and `types_by_dnid` name a type declared under `types:`."""
+    known = rs.assignable_types()
+
+    def check(name: str | None, path: tuple) -> None:
+        if name is None or name in known:
+            return
+        if name == MISSED_TYPE:
+            why = "'missed' is what the report calls an unanswered call, not a type to assign"
+        else:
+            why = f"unknown call type {name!r} (declared under types: {', '.join(known) or 'none'})"
+        problems.append(Problem(path, why))
+
+    for name, target in rs.targets.items():
+        check(target.type, ("targets", name, "type"))
+    for i, rule in enumerate(rs.rules):
+        check(rule.type, ("rules", i, "type"))
+    for dnid, name in rs.types_by_dnid.items():
+        check(name, ("types_by_dnid", dnid))
 
 
 def _check_when(w: When, path: tuple, rs: RuleSet, problems: list[Problem]) -> None:

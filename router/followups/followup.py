@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from router.core.decide import CompiledRules
 from router.followups.notify import Result, Sender, render
+from router.reports.tally import day_of, tally_followup_closed, tally_followup_opened
 from router.state.store import Store
 
 log = logging.getLogger("router.followup")
@@ -24,9 +25,10 @@ log = logging.getLogger("router.followup")
 CLASS_ORDER = {"A": 1, "B": 2, "C": 3}
 
 
-def priority(kind: str, abc: str) -> int:
-    """0 first: a new connection, then A, B, C customers, then the unclassified."""
-    return 0 if kind == "new" else CLASS_ORDER.get(abc, 4)
+def priority(kind: str, abc: str, prospect: bool = False) -> int:
+    """0 first: a new connection (a prospect until a conversation was answered), then A, B, C customers,
+    then the unclassified."""
+    return 0 if kind == "new" or prospect else CLASS_ORDER.get(abc, 4)
 
 
 @dataclass
@@ -86,13 +88,14 @@ class Followups:
         task = {"id": task_id, "number": number, "name": customer.get("name", ""), "owner": owner,
                 "state": "open", "created": now, "deadline": now + settings.deadline,
                 "priority": priority(meta.get("kind", "") or ("new" if not customer else ""),
-                                     customer.get("abc", "") or meta.get("abc", "")),
+                                     customer.get("abc", "") or meta.get("abc", ""), bool(meta.get("prospect"))),
                 "count": 1, "decision": o.get("decision", ""), "call": o.get("linkedid", ""),
                 "rule": meta.get("rule", "")}
         comment = {"at": now, "text": f"missed call ({o.get('reason') or 'not answered'}), "
                                       f"rang {o.get('ring_seconds', 0)} s"}
         task_id, created = await self.store.open_task(number, task, comment)
         if created:
+            await self.store.count(day_of(now, rules.company_zone), tally_followup_opened(owner))
             self.counters.opened += 1
             log.info("follow-up %s opened for %s: missed call from %s, due in %d min", task_id, owner, number,
                      settings.deadline // 60)
@@ -111,8 +114,11 @@ class Followups:
         return target.owner if target is not None and target.owner else ""
 
     async def close(self, task_id: str, reason: str, now: float | None = None) -> bool:
-        done = await self.store.close_task(task_id, self.clock() if now is None else now, reason)
+        at = self.clock() if now is None else now
+        done = await self.store.close_task(task_id, at, reason)
         if done:
+            task = await self.store.task(task_id)
+            await self.store.count(day_of(at, self.rules().company_zone), tally_followup_closed(task, at))
             self.counters.closed += 1
             log.info("follow-up %s closed: %s", task_id, reason)
             await self._event("closed", task_id)

@@ -24,7 +24,8 @@ def entry(d: Decision, env: dict[str, str] | None = None) -> dict:
     """A decision as the log, the API and the web page see it."""
     c = d.caller
     out: dict = {
-        "id": d.id, "at": round(d.at, 3), "rule": d.rule, "fallback": d.fallback,
+        "id": d.id, "at": round(d.at, 3), "rule": d.rule, "type": d.type, "prospect": d.prospect,
+        "fallback": d.fallback,
         "priority": d.priority, "latency_ms": round(d.latency_ms, 3), "reasons": d.reasons,
         "steps": [{"type": s.type, "dest": s.dest, "timeout": s.timeout, "name": s.name} for s in d.steps],
     }

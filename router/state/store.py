@@ -15,6 +15,7 @@ from redis.exceptions import ResponseError
 
 from router.core.phones import padded
 from router.core.snapshot import Snapshot
+from router.reports.tally import Calendar, Tally, day_of, retype, tally_call
 from router.state.shared import SharedConnections
 
 HISTORY_KEEP_SECONDS = 400 * 86400
@@ -66,12 +67,21 @@ class Keys:
     def outcome_claim(self, linkedid: str, direction: str, number: str) -> str:
         return f"{self.prefix}:seen:{linkedid}:{direction}:{number}"
 
+    def report_day(self, day: str) -> str:
+        """Hash of counters for one company day (router/reports/tally.py lists the fields); kept `keep_days`."""
+        return f"{self.prefix}:report:{day}"
+
+    def calls_day(self, day: str) -> str:
+        """Hash: call key (decision id, else linkedid:direction:number) -> the call's raw record; kept `keep_calls`."""
+        return f"{self.prefix}:calls:{day}"
+
     def customer(self, number: str) -> str:
         return f"{self.prefix}:{{{number}}}:customer"
 
     def state(self, number: str) -> str:
         """Hash: `in`/`out` (last inbound/outbound call), `in_ok`/`out_ok` (answered), `followup` (open task)
-        and `task_owner` (its owner), `agent`/`agent_at` (who answered the last answered call, and when)."""
+        and `task_owner` (its owner), `agent`/`agent_at` (who answered the last answered call, and when),
+        `prospect` (1 until a conversation was answered), `miss`/`miss_cb` (unanswered miss; first callback made)."""
         return f"{self.prefix}:{{{number}}}:state"
 
     def inbound(self, number: str) -> str:
@@ -93,6 +103,8 @@ class Store:
         self.r = client
         self.k = keys or Keys()
         self.shared = shared
+        self.calendar = Calendar()
+        """The company zone and retention the report's writes use; the router sets it from the rules."""
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "cr", timeout: float = 1.0) -> Store:
@@ -197,6 +209,7 @@ class Store:
         if not await self.r.set(claim, 1, nx=True, ex=OUTCOME_KEEP_SECONDS):
             return False
         try:
+            tally = await self._tally(o)
             text = json.dumps(o, ensure_ascii=False, separators=(",", ":"))
             p = self.r.pipeline(transaction=False)
             if o.get("decision"):
@@ -216,11 +229,88 @@ class Store:
                     # read back by the snapshot's HGETALL of this hash: known-agent routing costs no extra read
                     fields |= {"agent": o["by"], "agent_at": o["ended_at"] - o["talk_seconds"]}
                 p.hset(self.k.state(number), mapping=fields)
+            self._write_tally(p, tally)
             await p.execute()
         except BaseException:
             await self.r.delete(claim)  # let a retry (or another instance) write it
             raise
         return True
+
+    async def _tally(self, o: dict) -> Tally:
+        """Reads what the report needs beside the outcome (its decision's facts, the number's last miss) and
+        gives the outcome its call type: the decision's, as set by the rules or corrected since."""
+        p = self.r.pipeline(transaction=False)
+        p.get(self.k.decision(o["decision"]) if o.get("decision") else self.k.decision("-"))
+        p.hmget(self.k.state(o["number"]), ["miss", "miss_cb"])
+        raw, (miss, miss_cb) = await p.execute()
+        meta = orjson.loads(raw) if raw else {}
+        o.setdefault("type", meta.get("type", ""))
+        return tally_call(o, meta, {"miss": miss, "miss_cb": miss_cb}, self.calendar.zone)
+
+    def _write_tally(self, p, t: Tally) -> None:
+        cal = self.k.report_day(t.day)
+        for name, n in t.counters.items():
+            p.hincrby(cal, name, n)
+        p.expire(cal, self.calendar.keep_days)
+        calls = self.k.calls_day(t.day)
+        p.hset(calls, t.key, orjson.dumps(t.record))
+        p.expire(calls, self.calendar.keep_calls)
+        number = t.record["number"]
+        if number.startswith("+"):
+            if t.state:
+                p.hset(self.k.state(number), mapping=t.state)
+            if t.clear:
+                p.hdel(self.k.state(number), *t.clear)
+
+    async def count(self, day: str, counters: dict[str, int]) -> None:
+        """Add to one day's report counters (follow-ups opened and closed)."""
+        p = self.r.pipeline(transaction=False)
+        for name, n in counters.items():
+            p.hincrby(self.k.report_day(day), name, n)
+        p.expire(self.k.report_day(day), self.calendar.keep_days)
+        await p.execute()
+
+    async def set_call_type(self, decision_id: str, call_type: str, by: str, at: float) -> dict | None:
+        """Set or correct a routed call's type: on its decision (an outcome still to come takes it) and, when the
+        call is already counted, on its record and its day's counters. None if the call is unknown."""
+        meta_key = self.k.decision(decision_id)
+        raw = await self.r.get(meta_key)
+        found: dict | None = None
+        if raw:
+            meta = orjson.loads(raw)
+            meta |= {"type": call_type, "type_by": by}
+            await self.r.set(meta_key, orjson.dumps(meta), keepttl=True)
+            found = {"decision": decision_id, "type": call_type, "counted": False}
+        for day in _days_around(decision_id, self.calendar):
+            calls = self.k.calls_day(day)
+            rec_raw = await self.r.hget(calls, decision_id)
+            if not rec_raw:
+                continue
+            record = orjson.loads(rec_raw)
+            changes = retype(record, call_type)
+            record |= {"type": call_type, "type_by": by, "type_at": round(at, 3)}
+            p = self.r.pipeline(transaction=True)
+            p.hset(calls, decision_id, orjson.dumps(record))
+            for name, n in changes.items():
+                p.hincrby(self.k.report_day(day), name, n)
+            outcome_raw = await self.r.get(self.k.outcome(decision_id))
+            if outcome_raw:
+                p.set(self.k.outcome(decision_id),
+                      json.dumps(json.loads(outcome_raw) | {"type": call_type}, ensure_ascii=False), keepttl=True)
+            await p.execute()
+            return {"decision": decision_id, "type": call_type, "counted": True, "day": day}
+        return found
+
+    async def report_counters(self, days: list[str]) -> list[dict[str, str]]:
+        p = self.r.pipeline(transaction=False)
+        for d in days:
+            p.hgetall(self.k.report_day(d))
+        return [_mapping(x) for x in await p.execute()]
+
+    async def calls_of(self, day: str) -> list[dict]:
+        """The day's raw call records, oldest first."""
+        found = _mapping(await self.r.hgetall(self.k.calls_day(day)))
+        return sorted((orjson.loads(v) for v in found.values()), key=lambda r: r["at"])
 
     async def outcomes_for(self, decision_ids: list[str]) -> dict[str, dict]:
         if not decision_ids:
@@ -334,8 +424,18 @@ class Store:
             commands.append(("XADD", key, "MAXLEN", "~", DECISION_LOG_MAXLEN, "*", "d", orjson.dumps(e)))
             caller = e.get("caller") or {}
             meta = {"rule": e["rule"], "step": e["steps"][0]["name"] if e["steps"] else "",
-                    "kind": caller.get("kind", ""), "abc": caller.get("abc", "")}
-            commands.append(("SET", self.k.decision(e["id"]), orjson.dumps(meta), "EX", DECISION_META_SECONDS))
+                    "kind": caller.get("kind", ""), "abc": caller.get("abc", ""), "type": e.get("type", ""),
+                    "at": e["at"], "manager": caller.get("manager", ""), "prospect": e.get("prospect", False),
+                    "dnid": (e.get("call") or {}).get("dnid", ""),
+                    "queue": next((s["dest"] for s in e["steps"] if s["type"] == "queue"), "")}
+            # NX: a type set by hand before the log caught up is not overwritten
+            commands.append(("SET", self.k.decision(e["id"]), orjson.dumps(meta), "NX", "EX",
+                             DECISION_META_SECONDS))
+            number = caller.get("number", "")
+            if e.get("prospect") and number.startswith("+"):
+                # a new caller becomes a prospect unless a conversation was already answered (prospect=0)
+                commands.append(("HSETNX" if caller.get("kind") == "new" else "HSET", self.k.state(number),
+                                 "prospect", 1))
         await self._pooled_checked(commands)
 
     async def _pooled_checked(self, commands: list[tuple]) -> None:
@@ -416,6 +516,16 @@ class Store:
     async def recent_decisions(self, limit: int) -> list[dict]:
         rows = await self.r.xrevrange(self.k.decisions, count=limit)
         return [orjson.loads(fields["d"]) for _, fields in rows]
+
+
+def _days_around(decision_id: str, cal: Calendar) -> list[str]:
+    """The company day a decision id was made on (its first 11 hex digits are its time in ms), then the next:
+    a call that began just before midnight is counted on the day its decision was made."""
+    try:
+        at = int(decision_id[:11], 16) / 1000
+    except ValueError:
+        return []
+    return [day_of(at, cal.zone), day_of(at + 86400, cal.zone)]
 
 
 def _mapping(reply: dict | list) -> dict[str, str]:

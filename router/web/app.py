@@ -126,6 +126,30 @@ async def close_followup(request: web.Request) -> web.Response:
     return web.json_response({"closed": True, "id": task_id})
 
 
+async def call_types(request: web.Request) -> web.Response:
+    """The call types the rules declare, in their order, with their labels (for pickers and the report)."""
+    rs = request.app[ROUTER_KEY].rules.rs
+    return web.json_response([{"name": n, "label": rs.type_label(n)} for n in rs.assignable_types()])
+
+
+async def set_call_type(request: web.Request) -> web.Response:
+    """`{"type": "payment", "by": "ivanov"}`: set or correct the type of the call this decision routed."""
+    try:
+        body = await request.json()
+        call_type, who = str(body["type"]), str(body.get("by", ""))[:80]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return web.json_response({"error": 'the body must be JSON like {"type": "payment", "by": "ivanov"}'},
+                                 status=400)
+    try:
+        done = await request.app[ROUTER_KEY].set_call_type(request.match_info["id"], call_type, who)
+    except ValueError as e:
+        return web.json_response({"error": str(e)}, status=422)
+    if done is None:
+        return web.json_response({"error": "no such call (unknown decision, or older than the raw-call window)"},
+                                 status=404)
+    return web.json_response(done)
+
+
 async def followup_counts(request: web.Request) -> web.Response:
     return web.json_response(await request.app[ROUTER_KEY].followups.counts())
 
@@ -210,6 +234,8 @@ def make_app(router: Router, token: str | None = None, metrics_token: str | None
     app.router.add_get("/api/followups/counts", followup_counts)
     app.router.add_get("/api/followups/{id}", followup)
     app.router.add_post("/api/followups/{id}/close", close_followup)
+    app.router.add_get("/api/types", call_types)
+    app.router.add_post("/api/calls/{id}/type", set_call_type)
     app.router.add_get("/metrics", metrics)
     directory.add_routes(app)
     app.router.add_get("/", page)

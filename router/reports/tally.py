@@ -1,0 +1,158 @@
+"""One finished call as the daily report counts it. Pure: no I/O, no clock.
+
+A call becomes a raw record (one row of the day's CSV) and a handful of counter increments
+on its day's aggregate hash; a day's report is the sum of those counters, so it costs the
+same for 100 calls or 10,000. Counter fields are `dimension|name|metric`, all integers:
+
+- `in`, `in|m`: inbound calls from outside numbers; of them missed. `t|TYPE`, `t|TYPE|m`: the same
+  per call type (a missed call keeps its type); `q|…`, `mg|…`, `d|…`, `h|HH`: per queue, personal
+  manager, called number, hour of the company day.
+- `int`, `int|m`: internal calls. `out`, `out|ok`: outbound calls; those the customer answered.
+- `ra|S`, `rm|S`: calls that rang S whole seconds before an answer / before the caller gave up.
+- `cb`, `cb|ok`, `cbd|S`: our calls to a number with an unanswered miss; answered; S seconds from
+  the miss to the first attempt.
+- `a|AGENT|n`, `a|AGENT|out`, `a|AGENT|ds`: calls an agent (device) answered, customers it reached
+  outbound, tenths of a second on the phone.
+- `fo|OWNER`, `fc|OWNER`, `fl|OWNER`, `fct|OWNER|S`: follow-ups opened, closed, closed after the
+  deadline, S seconds from opening to closing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from router.core.rules import INTERNAL_TYPE
+
+SEP = "|"
+KEEP_DAYS = 400 * 86400
+KEEP_CALLS = 90 * 86400
+UTC = ZoneInfo("UTC")
+
+
+@dataclass(frozen=True, slots=True)
+class Calendar:
+    """The company's day (reports count in its zone) and how long the store keeps what the report reads."""
+
+    zone: ZoneInfo = UTC
+    keep_days: int = KEEP_DAYS
+    keep_calls: int = KEEP_CALLS
+
+
+def clean(name: str) -> str:
+    """A name as a counter-field segment: the separator cannot appear inside it."""
+    return name.replace(SEP, "/")
+
+
+def day_of(at: float, zone: ZoneInfo) -> str:
+    return datetime.fromtimestamp(at, zone).date().isoformat()
+
+
+@dataclass(slots=True)
+class Tally:
+    """What one finished call adds to the report: its day, its raw record, its counters."""
+
+    day: str
+    key: str
+    record: dict
+    counters: dict[str, int]
+    state: dict[str, str | float] = field(default_factory=dict)
+    """Fields to set in the number's state hash (`miss`, `miss_cb`, `prospect`)."""
+    clear: tuple[str, ...] = ()
+    """Fields to delete from the number's state hash."""
+
+
+def call_key(o: dict) -> str:
+    """A routed call is known by its decision id (what a type correction names), others by their channel."""
+    return o.get("decision") or f"{o['linkedid']}:{o['direction']}:{o['number']}"
+
+
+def tally_call(o: dict, meta: dict, state: dict, zone: ZoneInfo) -> Tally:
+    """`o` an outcome (with `type`), `meta` its decision's facts, `state` the number's `miss`/`miss_cb`."""
+    started = o["ended_at"] - o["ring_seconds"] - o["talk_seconds"]
+    at = float(meta.get("at") or started)
+    local = datetime.fromtimestamp(at, zone)
+    number = o["number"]
+    call_type = o.get("type", "")
+    answered = o["result"] == "answered"
+    direction = o["direction"]
+    if direction == "inbound" and (not number.startswith("+") or call_type == INTERNAL_TYPE):
+        direction = "internal"
+    record = {"day": local.date().isoformat(), "time": local.strftime("%H:%M:%S"), "at": round(at, 3),
+              "direction": direction, "number": number, "type": call_type, "result": o["result"],
+              "by": o.get("by", ""), "queue": o.get("queue") or meta.get("queue", ""),
+              "manager": meta.get("manager", ""), "dnid": meta.get("dnid", ""), "rule": meta.get("rule", ""),
+              "kind": meta.get("kind", ""), "abc": meta.get("abc", ""), "ring_seconds": o["ring_seconds"],
+              "talk_seconds": o["talk_seconds"], "callback_after_seconds": "", "decision": o.get("decision", ""),
+              "linkedid": o["linkedid"]}
+    c: dict[str, int] = {}
+    tally = Tally(record["day"], call_key(o), record, c)
+    ring = str(int(o["ring_seconds"] + 0.5))
+    agent = clean(o.get("by", ""))
+    if answered and agent:
+        c[f"a|{agent}|{'out' if direction == 'outbound' else 'n'}"] = 1
+        c[f"a|{agent}|ds"] = round(o["talk_seconds"] * 10)
+    if direction == "internal":
+        c["int"] = 1
+        if not answered:
+            c["int|m"] = 1
+        return tally
+    if direction == "outbound":
+        c["out"] = 1
+        if answered:
+            c["out|ok"] = 1
+            tally.state["prospect"] = 0
+        miss = state.get("miss")
+        if miss:
+            c["cb"] = 1
+            if answered:
+                c["cb|ok"] = 1
+                tally.clear = ("miss", "miss_cb")
+            if not state.get("miss_cb"):
+                delay = max(0, int(started - float(miss) + 0.5))
+                c[f"cbd|{delay}"] = 1
+                record["callback_after_seconds"] = delay
+                tally.state["miss_cb"] = 1
+        return tally
+    suffix = "" if answered else "|m"
+    dims = ["in", f"t|{clean(call_type)}", f"h|{local.hour:02d}"]
+    for dim, name in (("q", record["queue"]), ("mg", record["manager"]), ("d", record["dnid"])):
+        if name:
+            dims.append(f"{dim}|{clean(name)}")
+    for d in dims:
+        c[d] = 1
+        if not answered:
+            c[d + suffix] = 1
+    c[f"{'ra' if answered else 'rm'}|{ring}"] = 1
+    if answered:
+        tally.state["prospect"] = 0
+        tally.clear = ("miss", "miss_cb")
+    elif not state.get("miss"):
+        tally.state["miss"] = started
+    return tally
+
+
+def retype(record: dict, new_type: str) -> dict[str, int]:
+    """Counter changes that move a recorded call from its type to `new_type`."""
+    old = record.get("type", "")
+    if record.get("direction") != "inbound" or old == new_type:
+        return {}
+    missed = record.get("result") != "answered"
+    out = {f"t|{clean(old)}": -1, f"t|{clean(new_type)}": 1}
+    if missed:
+        out |= {f"t|{clean(old)}|m": -1, f"t|{clean(new_type)}|m": 1}
+    return out
+
+
+def tally_followup_opened(owner: str) -> dict[str, int]:
+    return {f"fo|{clean(owner)}": 1}
+
+
+def tally_followup_closed(task: dict, at: float) -> dict[str, int]:
+    owner = clean(task.get("owner", ""))
+    seconds = max(0, int(at - float(task.get("created", at)) + 0.5))
+    out: dict[str, int] = {f"fc|{owner}": 1, f"fct|{owner}|{seconds}": 1}
+    if at > float(task.get("deadline", at)):
+        out[f"fl|{owner}"] = 1
+    return out
