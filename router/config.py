@@ -8,6 +8,7 @@ from dataclasses import dataclass
 DEFAULT_AGI = "127.0.0.1:4573"
 DEFAULT_HTTP = "127.0.0.1:8080"
 DEFAULT_STORE = "redis://127.0.0.1:6379/0"
+DEFAULT_MAX_CONNECTIONS = 2000
 
 
 class ConfigError(ValueError):
@@ -21,6 +22,14 @@ def host_port(value: str, what: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+def positive_int(value: str | None, what: str) -> int | None:
+    if value is None or value == "":
+        return None
+    if not value.strip().isdigit() or int(value) < 1:
+        raise ConfigError(f"{what}={value!r}: write a whole number of at least 1")
+    return int(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     rules: str
@@ -31,6 +40,8 @@ class Settings:
     api_token: str | None = None
     ami: str | None = None
     ami_secret: str | None = None
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    max_per_peer: int | None = None
 
     @classmethod
     def resolve(cls, rules: str | None = None, store: str | None = None, agi: str | None = None,
@@ -48,4 +59,7 @@ class Settings:
             api_token=env.get("ROUTER_API_TOKEN") or None,
             ami=ami or env.get("ROUTER_AMI") or None,
             ami_secret=env.get("ROUTER_AMI_SECRET") or None,
+            max_connections=positive_int(env.get("ROUTER_MAX_CONNECTIONS"), "ROUTER_MAX_CONNECTIONS")
+            or DEFAULT_MAX_CONNECTIONS,
+            max_per_peer=positive_int(env.get("ROUTER_MAX_CONNECTIONS_PER_PEER"), "ROUTER_MAX_CONNECTIONS_PER_PEER"),
         )

@@ -4,18 +4,61 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import resource
 import signal
 from dataclasses import dataclass
 
 from aiohttp import web
 
-from router.asterisk.agi import FastAGIServer
+from router.asterisk.agi import ACCEPT_FAILED, MAX_CONNECTIONS, FastAGIServer
 from router.asterisk.ami import AMITarget, Listener
+from router.floodlog import FloodLog
 from router.service import Router
 from router.web.app import make_app
 
 log = logging.getLogger("router")
+
+FD_RESERVE = 300
+"""File descriptors kept for everything but FastAGI: Redis, HTTP clients, the live stream, logs."""
+OUT_OF_FDS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+
+
+def raise_fd_limit() -> int:
+    """Lift the soft limit on open files to the hard one (often 1024 of 524288): the number usable."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def connection_cap(wanted: int, fd_limit: int) -> int:
+    """The FastAGI connection cap the fd limit allows: past it accept() fails for every listener."""
+    cap = max(1, min(wanted, fd_limit - FD_RESERVE))
+    if cap < wanted:
+        log.warning("AGI: %d connections wanted but only %d open files allowed (LimitNOFILE / ulimit -n); "
+                    "capped at %d", wanted, fd_limit, cap)
+    return cap
+
+
+def count_accept_failures(flood: FloodLog) -> None:
+    """asyncio logs a traceback for every failed accept(); count them into the summary instead."""
+    loop = asyncio.get_running_loop()
+    previous = loop.get_exception_handler()
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        exc = context.get("exception")
+        if isinstance(exc, OSError) and exc.errno in OUT_OF_FDS and "accept" in context.get("message", ""):
+            flood.note(ACCEPT_FAILED, f"{exc.strerror}; new connections wait 1 s")
+        elif previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
 
 
 @dataclass
@@ -38,16 +81,19 @@ class Running:
 
 
 async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], token: str | None = None,
-                ami: AMITarget | None = None) -> Running:
+                ami: AMITarget | None = None, max_connections: int = MAX_CONNECTIONS,
+                max_per_peer: int | None = None) -> Running:
     router.log.start()
     listener = None
     if ami is not None:
         listener = Listener(ami, router.store, router.rules.region, clock=router.clock,
                             on_outcome=router.on_outcome)
         listener.start()
-    agi_server = FastAGIServer({"route": router.answer}, *agi)
+    cap = connection_cap(max_connections, raise_fd_limit())
+    agi_server = FastAGIServer({"route": router.answer}, *agi, max_connections=cap, max_per_peer=max_per_peer)
+    count_accept_failures(agi_server.flood)
     await agi_server.start()
-    runner = web.AppRunner(make_app(router, token), access_log=None)
+    runner = web.AppRunner(make_app(router, token, agi=agi_server), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, *http, reuse_address=True)
     await site.start()

@@ -13,6 +13,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from router.asterisk import admission
+from router.asterisk.admission import Admission
+from router.floodlog import FloodLog
+
 log = logging.getLogger("router.agi")
 
 MAX_LINE = 8192
@@ -20,11 +24,24 @@ MAX_LINE = 8192
 MAX_HEADER_BYTES = 16 * 1024
 MAX_HEADER_LINES = 200
 MAX_GARBAGE_LINES = 5
+IDLE_TIMEOUT = 2.0
+"""A new connection must send its first header line within this (Asterisk sends it on connect)."""
 HEADER_TIMEOUT = 5.0
+"""The whole header block must arrive within this from the connect."""
 SESSION_TIMEOUT = 10.0
 """Once the header is read, the whole conversation must end within this (one timer per call, not per reply)."""
 MAX_VALUE_BYTES = 1000
 """A SET VARIABLE line must stay well under the 2048-byte command buffer of older Asterisk."""
+MAX_HANGUPS = 3
+"""Asterisk sends one unprompted `HANGUP` per hang-up; a stream of them is not Asterisk."""
+MAX_SESSION_LINES = 1000
+"""Lines a whole session may send us (ours needs about 20): buffered lines are read without
+yielding to the event loop, so an unbounded stream would hold the loop for every other call."""
+MAX_CONNECTIONS = 2000
+BAD_HEADER = "connections closed for a bad header block"
+HEADER_LATE = "connections closed for an unfinished header block"
+ABUSE = "sessions cut for protocol abuse"
+ACCEPT_FAILED = "accept() failures: out of file descriptors or memory"
 
 
 class AGIError(Exception):
@@ -73,8 +90,11 @@ def script_of(env: dict[str, str]) -> str:
     return env.get("agi_network_script", "").split("?", 1)[0].strip("/")
 
 
-async def read_env(reader: asyncio.StreamReader) -> dict[str, str]:
-    """The `agi_*` header block. The caller bounds the time; the stream's limit bounds the size."""
+async def read_env(reader: asyncio.StreamReader, first_line: Callable[[], None] | None = None) -> dict[str, str]:
+    """The `agi_*` header block. The caller bounds the time; the stream's limit bounds the size.
+
+    `first_line` is called once the first line is in (the caller moves its deadline then).
+    """
     try:
         first = await reader.readline()
     except ValueError:
@@ -83,6 +103,8 @@ async def read_env(reader: asyncio.StreamReader) -> dict[str, str]:
         if not first:
             raise BadRequest("peer disconnected before sending anything")
         raise BadRequest(f"not AGI: {bytes(first[:60])!r}")
+    if first_line is not None:
+        first_line()
     if first == b"\n" or first.endswith(b"\n\n"):
         rest = b""
     else:
@@ -116,15 +138,20 @@ async def read_env(reader: asyncio.StreamReader) -> dict[str, str]:
 class AGISession:
     """One FastAGI conversation with Asterisk."""
 
-    __slots__ = ("env", "hung_up", "reader", "writer")
+    __slots__ = ("env", "hangups", "hung_up", "lines", "reader", "writer")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, env: dict[str, str]):
         self.reader = reader
         self.writer = writer
         self.env = env
         self.hung_up = False
+        self.hangups = 0
+        self.lines = 0
 
     async def _line(self) -> bytes:
+        self.lines += 1
+        if self.lines > MAX_SESSION_LINES:
+            raise AGIProtocolError(f"over {MAX_SESSION_LINES} lines in one session")
         try:
             line = await self.reader.readline()
         except ValueError:
@@ -141,6 +168,9 @@ class AGISession:
             if raw == b"HANGUP":
                 # sent unprompted, in line with replies, once the caller hangs up
                 self.hung_up = True
+                self.hangups += 1
+                if self.hangups > MAX_HANGUPS:
+                    raise AGIProtocolError(f"{self.hangups} unprompted HANGUP lines")
                 continue
             break
         head = raw[:4]
@@ -172,17 +202,28 @@ Handler = Callable[[AGISession], Awaitable[None]]
 
 
 class FastAGIServer:
-    """Accepts FastAGI connections and hands each to the handler of its script path."""
+    """Accepts FastAGI connections and hands each to the handler of its script path.
+
+    Connections are bounded in number (overall and per address, see `Admission`) and in time
+    (idle, header, session). Refusals, sheds and broken sessions are counted in `flood.totals`
+    and logged as one summary line a second, however fast they come.
+    """
 
     def __init__(self, routes: dict[str, Handler], host: str = "127.0.0.1", port: int = 4573,
-                 max_connections: int = 2000):
+                 max_connections: int = MAX_CONNECTIONS, max_per_peer: int | None = None,
+                 idle_timeout: float | None = None, header_timeout: float | None = None):
         self.routes = routes
         self.host = host
         self.port = port
-        self.max_connections = max_connections
-        self.active = 0
-        self.rejected = 0
+        self.admission = Admission(max_connections, max_per_peer or max(1, max_connections // 2))
+        self.header_timeout = header_timeout or HEADER_TIMEOUT
+        self.idle_timeout = min(idle_timeout or IDLE_TIMEOUT, self.header_timeout)
+        self.flood = FloodLog(log, "AGI")
         self._server: asyncio.Server | None = None
+
+    @property
+    def active(self) -> int:
+        return self.admission.open
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._client, self.host, self.port, limit=MAX_HEADER_BYTES,
@@ -194,35 +235,43 @@ class FastAGIServer:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        self.flood.flush()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
-        where = f"{peer[0]}:{peer[1]}" if peer else "?"
-        if self.active >= self.max_connections:
-            self.rejected += 1
-            log.error("AGI %s: %d sessions open already; connection refused (raise max_connections or add "
-                      "routers)", where, self.active)
-            writer.close()
+        host = peer[0] if peer else "?"
+        where = f"{host}:{peer[1]}" if peer else "?"
+        slot, refused, shed = self.admission.admit(writer.transport, host)
+        if shed is not None:
+            self.flood.note(admission.SHED, f"{shed.host}, for {where}")
+        if slot is None:
+            self.flood.note(refused, f"{where}; {self.admission.open} open, {self.admission.per_peer.get(host, 0)} "
+                                     f"from {host}; raise ROUTER_MAX_CONNECTIONS or add routers")
+            writer.transport.abort()
             return
-        self.active += 1
         try:
-            await self._session(reader, writer, where)
+            await self._session(reader, writer, where, slot)
         finally:
-            self.active -= 1
+            self.admission.release(slot)
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
 
-    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, where: str) -> None:
-        # one timer per call: the header deadline, then moved once to the session deadline
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, where: str,
+                       slot: admission.Slot) -> None:
+        # one timer per call: the idle deadline, moved to the header deadline, then to the session deadline
         channel = None
+        loop = asyncio.get_running_loop()
+        header_due = loop.time() + self.header_timeout
         try:
-            async with asyncio.timeout(HEADER_TIMEOUT) as deadline:
+            async with asyncio.timeout(self.idle_timeout) as deadline:
                 try:
-                    env = await read_env(reader)
+                    env = await read_env(reader, lambda: deadline.reschedule(header_due))
                 except BadRequest as e:
-                    log.warning("AGI %s: %s; connection closed", where, e)
+                    if not slot.shed:
+                        self.flood.note(BAD_HEADER, f"{where}: {e}")
                     return
+                self.admission.started(slot)
                 script = script_of(env)
                 handler = self.routes.get(script)
                 channel = env.get("agi_channel", "?")
@@ -230,20 +279,23 @@ class FastAGIServer:
                     log.warning("AGI %s channel %r: unknown script %r (served: %s); check the AGI() URL in the "
                                 "dialplan", where, channel, script, ", ".join(sorted(self.routes)))
                     return
-                deadline.reschedule(asyncio.get_running_loop().time() + SESSION_TIMEOUT)
+                deadline.reschedule(loop.time() + SESSION_TIMEOUT)
                 await handler(AGISession(reader, writer, env))
         except TimeoutError:
             if channel is None:
-                log.warning("AGI %s: header block not finished within %.0f s; connection closed", where,
-                            HEADER_TIMEOUT)
+                self.flood.note(HEADER_LATE, f"{where}, within {self.idle_timeout:.0f} s (first line) / "
+                                             f"{self.header_timeout:.0f} s (block)")
             else:
                 log.warning("AGI channel %r: Asterisk did not answer our commands within %.0f s; session closed",
                             channel, SESSION_TIMEOUT)
         except AGIDeadChannel as e:
             log.info("AGI channel %r: caller hung up before routing finished (%s)", channel, e)
+        except AGIProtocolError as e:
+            self.flood.note(ABUSE, f"{where} channel {channel!r}: {e}")
         except AGIError as e:
             log.warning("AGI channel %r: %s: %s", channel, type(e).__name__, e)
         except (ConnectionError, OSError) as e:
-            log.warning("AGI %s channel %r: connection lost (%s)", where, channel, e)
+            if not slot.shed:
+                log.warning("AGI %s channel %r: connection lost (%s)", where, channel, e)
         except Exception:
             log.exception("AGI channel %r: handler failed; the dialplan's own fallback takes the call", channel)

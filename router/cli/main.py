@@ -68,7 +68,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         except Exception as e:
             logging.getLogger("router").error(
                 "store %s unreachable (%s): calls get the fallback chain until it is back", s.store, e)
-        running = await start(router, s.agi, s.http, s.api_token, ami=ami_target)
+        running = await start(router, s.agi, s.http, s.api_token, ami=ami_target,
+                              max_connections=s.max_connections, max_per_peer=s.max_per_peer)
         await serve_forever(running)
         await store.close()
 

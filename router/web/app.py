@@ -10,12 +10,15 @@ from importlib import resources
 import orjson
 from aiohttp import web
 
+from router.asterisk import admission
+from router.asterisk.agi import ABUSE, ACCEPT_FAILED, BAD_HEADER, HEADER_LATE, FastAGIServer
 from router.service import LATENCY_BUCKETS_MS, Router
 from router.web import directory
 
 ROUTER_KEY = web.AppKey("router", Router)
 TOKEN_KEY = web.AppKey("token", str)
 METRICS_TOKEN_KEY = web.AppKey("metrics_token", str)
+AGI_KEY = web.AppKey("agi", FastAGIServer)
 STREAM_PATH = "/api/decisions/stream"
 MAX_LIMIT = 1000
 JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true/false",
@@ -156,28 +159,32 @@ async def followup_counts(request: web.Request) -> web.Response:
 
 async def stream(request: web.Request) -> web.StreamResponse:
     """Server-sent events: decisions, call outcomes and follow-up changes as they happen."""
-    router = request.app[ROUTER_KEY]
+    broadcast = request.app[ROUTER_KEY].broadcast
+    transport = request.transport
+    sub = broadcast.subscribe(on_drop=transport.abort if transport is not None else None)
+    if sub is None:
+        return web.json_response({"error": f"{broadcast.max_subscribers} live-stream clients are connected, the "
+                                           "most this router serves; close a page or use /api/decisions"},
+                                 status=503, headers={"Retry-After": "30"})
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                        "X-Accel-Buffering": "no"})
-    await resp.prepare(request)
-    q = router.broadcast.subscribe()
     try:
+        await resp.prepare(request)
         await resp.write(b": connected\n\n")
         while True:
             try:
                 async with asyncio.timeout(15):
-                    event = await q.get()
+                    data = await sub.next()
             except TimeoutError:
                 await resp.write(b": keep-alive\n\n")
                 continue
-            if event is None:
+            if data is None:
                 break
-            data = orjson.dumps(event)
-            await resp.write(b"event: " + event["type"].encode() + b"\ndata: " + data + b"\n\n")
+            await resp.write(data)
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
-        router.broadcast.unsubscribe(q)
+        broadcast.unsubscribe(sub)
     return resp
 
 
@@ -200,6 +207,9 @@ async def metrics(request: web.Request) -> web.Response:
               f'callrouter_sms_total{{result="sent"}} {c.sms_sent}',
               f'callrouter_sms_total{{result="skipped"}} {c.sms_skipped}',
               f'callrouter_sms_total{{result="failed"}} {c.sms_failed}']
+    agi = request.app.get(AGI_KEY)
+    if agi is not None:
+        lines += agi_metrics(agi)
     try:
         async with asyncio.timeout(1):
             counts = await router.followups.counts()
@@ -213,13 +223,40 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
 
 
+AGI_COUNTERS = (
+    ("callrouter_agi_refused_total", "FastAGI connections refused at the cap.",
+     ((admission.REFUSED_FULL, 'reason="full"'), (admission.REFUSED_PEER, 'reason="per_peer"'),
+      (ACCEPT_FAILED, 'reason="out_of_fds"'))),
+    ("callrouter_agi_shed_total", "Idle FastAGI connections closed to admit new ones.", ((admission.SHED, ""),)),
+    ("callrouter_agi_bad_sessions_total", "FastAGI sessions closed for breaking the protocol.",
+     ((BAD_HEADER, 'reason="bad_header"'), (HEADER_LATE, 'reason="header_timeout"'), (ABUSE, 'reason="abuse"'))),
+)
+
+
+def agi_metrics(agi: FastAGIServer) -> list[str]:
+    a = agi.admission
+    lines = ["# HELP callrouter_agi_connections Open FastAGI connections (idle: header not complete yet).",
+             "# TYPE callrouter_agi_connections gauge",
+             f'callrouter_agi_connections{{state="routing"}} {a.open - a.idle}',
+             f'callrouter_agi_connections{{state="idle"}} {a.idle}',
+             "# TYPE callrouter_agi_connections_limit gauge", f"callrouter_agi_connections_limit {a.max_connections}"]
+    totals = agi.flood.totals
+    for name, help_text, series in AGI_COUNTERS:
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
+        lines += [f"{name}{{{labels}}} {totals[k]}" if labels else f"{name} {totals[k]}" for k, labels in series]
+    return lines
+
+
 async def page(request: web.Request) -> web.Response:
     return web.Response(body=PAGE.read_bytes(), content_type="text/html", charset="utf-8")
 
 
-def make_app(router: Router, token: str | None = None, metrics_token: str | None = None) -> web.Application:
+def make_app(router: Router, token: str | None = None, metrics_token: str | None = None,
+             agi: FastAGIServer | None = None) -> web.Application:
     app = web.Application(middlewares=[bearer_token], client_max_size=64 * 1024)
     app[ROUTER_KEY] = router
+    if agi is not None:
+        app[AGI_KEY] = agi
     token = token if token is not None else os.environ.get("ROUTER_API_TOKEN")
     if token:
         app[TOKEN_KEY] = token

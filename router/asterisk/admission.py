@@ -1,0 +1,95 @@
+"""Which FastAGI connections get a slot: a total cap, a per-address cap, idle ones shed first.
+
+Asterisk sends its whole header block the moment it connects, so a connection that has not
+finished its header is either about to (a real call, gone from the idle list within a
+millisecond) or is not Asterisk. When the router is full, the oldest such idle connection is
+closed to admit the new one; a connection whose header is complete (a call being routed) is
+never shed. Idle floods therefore cannot lock calls out; only calls in progress fill the cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+
+class Slot:
+    """One admitted connection."""
+
+    __slots__ = ("host", "released", "shed", "transport")
+
+    def __init__(self, transport: asyncio.BaseTransport, host: str):
+        self.transport = transport
+        self.host = host
+        self.shed = False
+        self.released = False
+
+
+REFUSED_FULL = "connections refused: every slot holds a call in progress"
+REFUSED_PEER = "connections refused: the address holds its limit of calls in progress"
+SHED = "idle connections closed to admit new ones"
+
+
+class Admission:
+    """Counts open connections overall and per address; the idle ones are kept oldest first."""
+
+    def __init__(self, max_connections: int, max_per_peer: int):
+        self.max_connections = max(1, max_connections)
+        self.max_per_peer = max(1, min(max_per_peer, self.max_connections))
+        self.open = 0
+        self.per_peer: dict[str, int] = {}
+        self._idle: dict[Slot, None] = {}
+        self._idle_by_peer: dict[str, dict[Slot, None]] = {}
+
+    def admit(self, transport: asyncio.BaseTransport, host: str) -> tuple[Slot | None, str | None, Slot | None]:
+        """(slot, None, shed slot or None) when admitted, (None, refusal reason, None) when not."""
+        victim = None
+        if self.per_peer.get(host, 0) >= self.max_per_peer:
+            victim = self._oldest(self._idle_by_peer.get(host))
+            if victim is None:
+                return None, REFUSED_PEER, None
+        elif self.open >= self.max_connections:
+            victim = self._oldest(self._idle)
+            if victim is None:
+                return None, REFUSED_FULL, None
+        if victim is not None:
+            victim.shed = True
+            victim.transport.abort()
+            self.release(victim)
+        slot = Slot(transport, host)
+        self.open += 1
+        self.per_peer[host] = self.per_peer.get(host, 0) + 1
+        self._idle[slot] = None
+        self._idle_by_peer.setdefault(host, {})[slot] = None
+        return slot, None, victim
+
+    def started(self, slot: Slot) -> None:
+        """The header is complete: a call is being routed, never to be shed."""
+        self._forget_idle(slot)
+
+    def release(self, slot: Slot) -> None:
+        """The connection is gone (idempotent: a shed slot is released when it is shed)."""
+        if slot.released:
+            return
+        slot.released = True
+        self._forget_idle(slot)
+        self.open -= 1
+        n = self.per_peer[slot.host] - 1
+        if n:
+            self.per_peer[slot.host] = n
+        else:
+            del self.per_peer[slot.host]
+
+    @property
+    def idle(self) -> int:
+        return len(self._idle)
+
+    @staticmethod
+    def _oldest(slots: dict[Slot, None] | None) -> Slot | None:
+        return next(iter(slots)) if slots else None
+
+    def _forget_idle(self, slot: Slot) -> None:
+        if self._idle.pop(slot, 0) is None:
+            peers = self._idle_by_peer[slot.host]
+            del peers[slot]
+            if not peers:
+                del self._idle_by_peer[slot.host]

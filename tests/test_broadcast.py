@@ -1,0 +1,128 @@
+"""The live stream over a real aiohttp server: what it costs the router must not grow with its audience."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+
+import aiohttp
+import orjson
+
+from router.web import broadcast as bc
+from tests.conftest import Clock
+from tests.test_agi_server import MONDAY_10, RULES
+
+
+async def _subscribe(session: aiohttp.ClientSession, port: int) -> aiohttp.ClientResponse:
+    resp = await session.get(f"http://127.0.0.1:{port}/api/decisions/stream")
+    assert resp.status == 200 and await resp.content.readline() == b": connected\n"
+    await resp.content.readline()
+    return resp
+
+
+async def _events(resp: aiohttp.ClientResponse, n: int) -> list[dict]:
+    out = []
+    async with asyncio.timeout(10):
+        while len(out) < n:
+            line = await resp.content.readline()
+            if line.startswith(b"data: "):
+                out.append(orjson.loads(line[6:]))
+    return out
+
+
+async def _wait_subscribers(r, n: int) -> None:
+    async with asyncio.timeout(10):
+        while len(r.router.broadcast.subscribers) < n:
+            await asyncio.sleep(0.01)
+
+
+async def test_each_event_is_serialised_once_however_many_listen(serve, monkeypatch):
+    r = await serve(RULES, Clock(MONDAY_10))
+    dumps = orjson.dumps
+    calls = []
+
+    def counting(obj, *a, **kw):
+        calls.append(obj)
+        return dumps(obj, *a, **kw)
+
+    async with aiohttp.ClientSession() as s:
+        clients = [await _subscribe(s, r.http_port) for _ in range(40)]
+        await _wait_subscribers(r, 40)
+        monkeypatch.setattr(orjson, "dumps", counting)
+        for i in range(5):
+            r.router.broadcast.publish({"type": "decision", "n": i})
+        monkeypatch.setattr(orjson, "dumps", dumps)
+        got = [await _events(c, 5) for c in clients]
+        for c in clients:
+            c.close()
+    assert all([e["n"] for e in events] == [0, 1, 2, 3, 4] for events in got)
+    assert len(calls) == 5
+
+
+async def test_subscribers_past_the_limit_get_503_with_a_reason(serve):
+    r = await serve(RULES, Clock(MONDAY_10))
+    r.router.broadcast.max_subscribers = 3
+    async with aiohttp.ClientSession() as s:
+        clients = [await _subscribe(s, r.http_port) for _ in range(3)]
+        async with s.get(f"http://127.0.0.1:{r.http_port}/api/decisions/stream") as resp:
+            assert resp.status == 503 and "3 live-stream clients" in (await resp.json())["error"]
+        clients[0].close()
+        async with asyncio.timeout(10):  # a departed client's slot is freed at the next write to it
+            while len(r.router.broadcast.subscribers) > 2:
+                r.router.broadcast.publish({"type": "decision"})
+                await asyncio.sleep(0.01)
+        clients[0] = await _subscribe(s, r.http_port)
+        for c in clients:
+            c.close()
+    assert r.router.broadcast.flood.totals[bc.REFUSED] == 1
+
+
+async def _stalled_reader(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """An SSE client that sends its request and then never reads: its socket buffers fill up."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.transport.set_write_buffer_limits(0)
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    writer.write(b"GET /api/decisions/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+    await writer.drain()
+    return reader, writer
+
+
+async def test_slow_clients_are_dropped_after_a_bounded_backlog_with_one_summary_line(serve, caplog):
+    caplog.set_level(logging.WARNING, "router.broadcast")
+    r = await serve(RULES, Clock(MONDAY_10))
+    b = r.router.broadcast
+    b.backlog = 20
+    async with aiohttp.ClientSession() as s:
+        fast = await _subscribe(s, r.http_port)
+        slow = [await _stalled_reader(r.http_port) for _ in range(8)]
+        await _wait_subscribers(r, 9)
+        payload = "x" * 20_000
+        sent = 0
+        async with asyncio.timeout(20):
+            while len(b.subscribers) > 1:
+                b.publish({"type": "decision", "n": sent, "pad": payload})
+                sent += 1
+                if sent % 5 == 0:
+                    got = await _events(fast, 5)
+                    assert got[-1]["n"] == sent - 1
+                    await asyncio.sleep(0)
+        assert fast.connection is not None and not fast.content.at_eof()
+        async with asyncio.timeout(10):  # the router closed their connections: only the fast one is left
+            while len(r.http.server.connections) > 1:
+                await asyncio.sleep(0.01)
+        for _, writer in slow:
+            writer.close()
+        fast.close()
+    assert b.flood.totals[bc.DROPPED] == 8 and sent < 2000
+    b.flood.flush()
+    lines = [rec.getMessage() for rec in caplog.records if rec.name == "router.broadcast"]
+    assert 1 <= len(lines) <= 2, lines
+    assert sum(int(line.split(": ")[1].split()[0]) for line in lines) == 8
+
+
+def test_publish_with_nobody_listening_serialises_nothing(monkeypatch):
+    b = bc.Broadcast()
+    monkeypatch.setattr(bc, "frame", lambda e: (_ for _ in ()).throw(AssertionError("serialised")))
+    b.publish({"type": "decision"})
