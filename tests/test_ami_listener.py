@@ -9,8 +9,8 @@ import random
 import pytest
 
 from router.asterisk.ami import AMITarget, Listener
+from router.asterisk.amisim import AMIServer, block, recorded_events
 from router.asterisk.callsim import call
-from tests.asterisk.ami_server import AMIServer, block, recorded_events
 from tests.asterisk.test_ami_recordings import AMI
 from tests.conftest import Clock
 from tests.test_agi_server import MONDAY_10, RULES

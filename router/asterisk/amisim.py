@@ -1,4 +1,4 @@
-"""Asterisk's side of AMI, as manager.c speaks it, for tests.
+"""Asterisk's side of AMI, as manager.c speaks it, for the tests and the demo.
 
 Banner, Login/Logoff, Ping, actions answered with their ActionID, event lists
 (DeviceStateList, QueueStatus, CoreShowChannels) framed by `EventList: start` and a
