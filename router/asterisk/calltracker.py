@@ -6,6 +6,8 @@ first channel when it dialed someone. Facts that bite, from real recordings:
 - answered = `DialEnd ANSWER` from the caller's leg, or `AgentConnect` for it;
 - a queue *timeout* also emits QueueCallerAbandon, only `QUEUESTATUS=TIMEOUT` tells it from
   a caller who gave up: neither ends the call, the last Hangup does;
+- a self-service IVR answers the caller's channel itself (`Newstate Up` with no dial or queue
+  before it): the call was served, by `ivr:CONTEXT`, not missed;
 - Hangup `Cause` is unreliable (0 on cancel, 16 when the dialplan hangs up a ringing caller);
 - our outbound call reached the customer only when a dial towards their number is answered
   (in click-to-call the agent answers first).
@@ -43,6 +45,7 @@ class Outcome:
     answered_at: float | None = None
     ended: float = 0.0
     reason: str = ""
+    ivr: str = ""  # the IVR context that served the call by itself
 
     @property
     def ring_seconds(self) -> float:
@@ -56,7 +59,7 @@ class Outcome:
         return {"linkedid": self.linkedid, "direction": self.direction, "number": self.number,
                 "result": "answered" if self.answered else "missed", "by": self.by, "queue": self.queue,
                 "decision": self.decision, "ring_seconds": self.ring_seconds, "talk_seconds": self.talk_seconds,
-                "ended_at": round(self.ended, 3), "reason": self.reason}
+                "ended_at": round(self.ended, 3), "reason": self.reason, **({"ivr": self.ivr} if self.ivr else {})}
 
 
 @dataclass(slots=True)
@@ -84,6 +87,10 @@ class _Call:
     queue_timeouts: int = 0
     last_dial_status: str = ""
     abandoned: bool = False
+    queued: bool = False  # the caller's leg joined a queue
+    dialed: bool = False  # the caller's leg dialed someone
+    ivr: str = ""  # context whose dialplan answered the caller's leg before any dial or queue
+    ivr_at: float = 0.0
     outbound: dict[str, _Dial] = field(default_factory=dict)  # dest uniqueid -> dial
 
 
@@ -163,6 +170,13 @@ class CallTracker:
         call = self._call(e, at)
         if call is not None and e.get("Uniqueid"):
             self._claim_caller(call, e["Uniqueid"], 1)
+            call.queued = True
+
+    def on_newstate(self, e: dict, at: float) -> None:
+        call = self.calls.get(e.get("Linkedid", ""))
+        if (call is not None and e.get("ChannelStateDesc") == "Up" and e.get("Uniqueid") == call.caller
+                and call.answered_at is None and not call.queued and not call.dialed):
+            call.ivr, call.ivr_at = e.get("Context", "") or "ivr", at
 
     def on_dialbegin(self, e: dict, at: float) -> None:
         call = self._call(e, at)
@@ -181,6 +195,8 @@ class CallTracker:
                 call.caller, call.caller_rank = None, 9
         elif uid == e.get("Linkedid"):
             self._claim_caller(call, uid, 2)
+        if uid and uid == call.caller:
+            call.dialed = True
         number = self.external(e.get("DestExten", "")) or self.external(e.get("DialString", ""))
         if number and dest_uid:
             call.outbound[dest_uid] = _Dial(number, e.get("Channel", ""), at)
@@ -231,17 +247,7 @@ class CallTracker:
     def _finish(self, call: _Call, at: float, reason: str = "") -> None:
         del self.calls[call.linkedid]
         if call.caller is not None:
-            raw = call.numbers.get(call.caller, "")
-            n = normalise(raw, self.region)
-            answered = call.answered_at is not None
-            if reason or answered:
-                why = reason
-            elif call.abandoned or call.last_dial_status in ("CANCEL", ""):
-                why = "caller hung up before anyone answered"
-            else:
-                why = f"every step failed (last: {call.last_dial_status})"
-            self.outcomes.append(Outcome(call.linkedid, "inbound", n.key or raw, answered, call.answered_by,
-                                         call.queue, call.decision, call.started, call.answered_at, at, why))
+            self.outcomes.append(self._inbound(call, at, reason))
         by_number: dict[str, Outcome] = {}
         for dial in call.outbound.values():
             o = by_number.get(dial.number)
@@ -260,6 +266,22 @@ class CallTracker:
             o.reason = reason or ("" if o.answered else "not answered")
         self.outcomes.extend(by_number.values())
 
+    def _inbound(self, call: _Call, at: float, reason: str) -> Outcome:
+        raw = call.numbers.get(call.caller or "", "")
+        number = normalise(raw, self.region).key or raw
+        if call.answered_at is None and call.ivr and not call.queued and not call.dialed:
+            return Outcome(call.linkedid, "inbound", number, True, f"ivr:{call.ivr}", "", call.decision,
+                           call.started, call.ivr_at, at, reason, call.ivr)
+        answered = call.answered_at is not None
+        if reason or answered:
+            why = reason
+        elif call.abandoned or call.last_dial_status in ("CANCEL", ""):
+            why = "caller hung up before anyone answered"
+        else:
+            why = f"every step failed (last: {call.last_dial_status})"
+        return Outcome(call.linkedid, "inbound", number, answered, call.answered_by, call.queue, call.decision,
+                       call.started, call.answered_at, at, why)
+
     def forget_missing(self, alive: set[str], at: float) -> None:
         """After a reconnect: calls none of whose channels still exist ended while we were away."""
         for call in list(self.calls.values()):
@@ -276,6 +298,7 @@ HANDLERS: dict[str, Handler] = {
     "DialEnd": CallTracker.on_dialend,
     "AgentConnect": CallTracker.on_agentconnect,
     "QueueCallerAbandon": CallTracker.on_queuecallerabandon,
+    "Newstate": CallTracker.on_newstate,
     "Hangup": CallTracker.on_hangup,
     "DeviceStateChange": CallTracker.on_devicestatechange,
 }

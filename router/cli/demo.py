@@ -1,7 +1,12 @@
-"""`router demo`: the real router on an in-process Redis, fed a varied stream of calls.
+"""`router demo`: the whole product on one machine, with no Redis, no Asterisk and no network.
 
-Nothing is mocked except the store's server: the same Store code talks to fakeredis's
-in-process server, the calls go through the real FastAGI port, the web API is up.
+The real router answers calls on its real FastAGI port; the store's code talks to fakeredis's
+in-process server; the real AMI listener follows every call on a real socket from a simulated
+PBX (`router.asterisk.pbxsim`, the same AMI server the tests use) that ends each call as a
+working day would: answered after some ringing, missed, a busy manager, a queue timeout, an
+answered callback and an unanswered one. Missed calls become follow-ups, one SMS goes to a
+local sink that prints it, an answered callback closes its task. Simulated time runs `speed`
+times faster than real time, so a 30-minute follow-up deadline passes within the first minute.
 """
 
 from __future__ import annotations
@@ -9,86 +14,260 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import secrets
 import sys
+import time
+from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
 from zoneinfo import ZoneInfo
 
 import fakeredis
+from aiohttp import web
 
 from router.asterisk import callsim
+from router.asterisk.ami import AMITarget
+from router.asterisk.amisim import AMIServer
+from router.asterisk.pbxsim import Attempt, SimulatedPBX
 from router.config import ConfigError, host_port
 from router.core.decide import CompiledRules
 from router.core.rulefile import load_rules
+from router.core.rules import HttpRequest, Notify
 from router.directory.customers import import_csv
 from router.directory.numbering import import_ranges
-from router.server import start
+from router.server import Running, start
 from router.service import Router
 from router.state.store import Store
 
 DEMO_START = datetime(2026, 11, 23, 22, 0, tzinfo=ZoneInfo("Europe/Moscow"))
 """A Monday evening in Moscow: early morning in Vladivostok, so the night rule shows."""
 
-# (number, what the call shows); some numbers call twice to show `repeat`
+QUEUE_MEMBERS = {"management": "PJSIP/110", "new-connection": "PJSIP/201", "support": "PJSIP/301",
+                 "operators": "PJSIP/401", "retention": "PJSIP/501"}
+"""Who rings in each queue of the reference rules."""
+
+CALLBACK_AGENT = "PJSIP/201"
+"""The sales agent who calls missed prospects back."""
+
+
+@dataclass(frozen=True)
+class Scene:
+    """One scripted call: who calls, what the narrator says, and how each step of the route ends.
+
+    `fate` holds one `result[:ring[:talk]]` per step (simulated seconds); steps past it are not
+    reached. `callback`: after the call, the agent calls the number back — `answered` or not.
+    """
+
+    number: str
+    label: str
+    fate: tuple[str, ...]
+    callback: str = ""
+
+
 SCRIPT = [
-    ("+79035550101", "A customer: straight to her personal manager"),
-    ("+79035550102", "A customer whose manager is on the phone: escalated up"),
-    ("+79161234500", "a number never seen before: the new-connection queue, priority 10"),
-    ("+79161234500", "the same prospect again ten minutes later: a repeat"),
-    ("+79035550104", "C customer: self-service"),
-    ("+79147000123", "Vladivostok customer before dawn their time: the night duty engineer"),
-    ("84951234567", "national format, Moscow landline: known B customer"),
-    ("+79035550103", "we called him back and missed him; now he calls us: callback"),
-    ("anonymous", "withheld number: still routed"),
-    ("+14155550123", "a foreign caller: zone from the number, local time in California"),
+    Scene("+79035550101", "A customer: straight to her personal manager", ("answer:6:240",)),
+    Scene("+79035550102", "A customer whose manager is on the phone: escalated up", ("answer:15:180",)),
+    Scene("+79161234500", "a number never seen before: the new-connection queue, priority 10; "
+          "the caller gives up after 45 s", ("hangup:45",)),
+    Scene("+79035550104", "C customer: self-service", ("answer:2:50",)),
+    Scene("+79161234500", "the same prospect again a few minutes later: a repeat, missed again",
+          ("hangup:30",), callback="answered"),
+    Scene("+79147000123", "Vladivostok customer before dawn their time: the night duty engineer "
+          "does not answer, the support queue does", ("noanswer:30", "answer:20:200")),
+    Scene("+74951234567", "national format, Moscow landline: known B customer", ("answer:25:320",)),
+    Scene("+79035550103", "we called him back and missed him; now he calls us: callback", ("answer:5:150",)),
+    Scene("anonymous", "withheld number: still routed; the first queue times out, the next answers",
+          ("timeout:60", "answer:10:90")),
+    Scene("+14155550123", "a foreign caller: zone from the number, local time in California; "
+          "hangs up after 20 s", ("hangup:20",), callback="unanswered"),
 ]
+
+EXTRA_NUMBERS = ["+79035550101", "+79035550104", "+79161234500", "+79147000123", "+79990001122", "+79035550103"]
+
+
+class DemoClock:
+    """Simulated wall-clock time: starts at `start` and runs `speed` times faster than real time."""
+
+    def __init__(self, start: float, speed: float):
+        self.start, self.speed = start, speed
+        self._t0 = time.monotonic()
+
+    def __call__(self) -> float:
+        return self.start + (time.monotonic() - self._t0) * self.speed
 
 
 def data_path(name: str) -> str:
     return str(resources.files("router").joinpath(f"data/{name}"))
 
 
-async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval: float) -> None:
+def attempts(steps: list[dict], fate: tuple[str, ...]) -> list[Attempt]:
+    """The route's steps as the PBX plays them, one fate per step."""
+    out = []
+    for step, spec in zip(steps, fate, strict=False):
+        result, *times = spec.split(":")
+        ring, talk = (float(x) for x in (*times, "0", "0")[:2])
+        out.append(Attempt(step["type"], step["dest"], result, ring, talk,
+                           member=QUEUE_MEMBERS.get(step["dest"], "PJSIP/401")))
+    return out
+
+
+def random_fate(rnd: random.Random) -> tuple[str, ...]:
+    roll = rnd.random()
+    talk = rnd.randint(40, 420)
+    if roll < 0.7:
+        return (f"answer:{rnd.randint(3, 25)}:{talk}",)
+    if roll < 0.85:
+        return (rnd.choice(["busy", "noanswer:20"]), f"answer:{rnd.randint(5, 40)}:{talk}")
+    return (f"hangup:{rnd.randint(10, 70)}",)
+
+
+class Narrator:
+    """One terminal line per event: decisions, how calls ended, follow-ups, SMS, overdue tasks."""
+
+    def __init__(self, tz: ZoneInfo, out=sys.stdout):
+        self.tz, self.out = tz, out
+        self.counts: dict[str, int] = {}
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def hhmm(self, ts: float) -> str:
+        return datetime.fromtimestamp(float(ts), self.tz).strftime("%H:%M")
+
+    def event(self, e: dict) -> None:
+        if e.get("type") == "outcome":
+            o = e["outcome"]
+            who = o.get("number") or "anonymous"
+            if o.get("direction") == "outbound":
+                how = "reached" if o["result"] == "answered" else "not reached"
+                self.say(f"  ↳ callback to {who} by {o.get('by') or 'us'}: {how}")
+            elif o.get("ivr"):
+                self.say(f"  ↳ {who} served by the {o['ivr']} IVR for {int(o['talk_seconds'])} s")
+            elif o["result"] == "answered":
+                self.say(f"  ↳ {who} answered by {o.get('by')} after {o['ring_seconds']:.0f} s, "
+                         f"talked {int(o['talk_seconds']) // 60}:{int(o['talk_seconds']) % 60:02d}")
+            else:
+                self.say(f"  ↳ {who} missed: {o.get('reason')} (rang {o['ring_seconds']:.0f} s)")
+        elif e.get("type") == "followup":
+            t = e["task"]
+            if e["event"] == "created":
+                self.say(f"  ✎ follow-up {t['id']} opened for {t['owner']}: call {t['number']} back "
+                         f"by {self.hhmm(t['deadline'])}")
+            elif e["event"] == "closed":
+                self.say(f"  ✓ follow-up {t['id']} {t.get('closed_reason', 'closed')}")
+            elif int(t.get("count", 1)) > self.counts.get(t["id"], 1):
+                self.say(f"  ✎ follow-up {t['id']} commented: missed call {t['count']} from {t['number']}, "
+                         "no second task, no second SMS")
+            else:
+                self.say(f"  ✎ follow-up {t['id']} commented: callback to {t['number']} not answered; still open")
+            self.counts[t["id"]] = int(t.get("count", 1))
+
+
+async def sms_sink(say) -> web.AppRunner:
+    """The SMS gateway of the demo: prints every message instead of sending it."""
+
+    async def receive(request: web.Request) -> web.Response:
+        body = await request.json()
+        say(f"  ✉ SMS to {body.get('to')}: {body.get('text')}")
+        return web.json_response({"status": "queued", "id": secrets.token_hex(4)})
+
+    app = web.Application()
+    app.router.add_post("/sms", receive)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner
+
+
+async def watch(running: Running, narrator: Narrator) -> None:
+    """Narrate live events, and each task the moment it becomes overdue."""
+    q = running.router.broadcast.subscribe()
+    overdue: set[str] = set()
+
+    async def overdue_loop() -> None:
+        while True:
+            for t in await running.router.followups.worklist("overdue"):
+                if t["id"] not in overdue:
+                    overdue.add(t["id"])
+                    narrator.say(f"  ! follow-up {t['id']} is overdue: {t['owner']} was to call {t['number']} "
+                                 f"back by {narrator.hhmm(t['deadline'])}")
+            await asyncio.sleep(0.5)
+
+    poll = asyncio.create_task(overdue_loop())
+    try:
+        while (e := await q.get()) is not None:
+            narrator.event(e)
+    finally:
+        poll.cancel()
+        running.router.broadcast.unsubscribe(q)
+
+
+async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval: float, speed: float) -> None:
+    clock = DemoClock(DEMO_START.timestamp(), speed)
     store = Store(fakeredis.FakeAsyncRedis(decode_responses=True))
     rules_file = data_path("default.yaml")
-    clock_now = [DEMO_START.timestamp()]
-    router = Router(CompiledRules(load_rules(rules_file), rules_file), store, rules_path=rules_file,
-                    clock=lambda: clock_now[0])
+    narrator = Narrator(ZoneInfo("Europe/Moscow"))
+    sink = await sms_sink(narrator.say)
+    rs = load_rules(rules_file)
+    sms = HttpRequest(method="POST", url=f"http://127.0.0.1:{sink.addresses[0][1]}/sms",
+                      json={"to": "{number}", "text": "{text}"})
+    rs = rs.model_copy(update={"notify": Notify(sms=sms)})
+    router = Router(CompiledRules(rs, rules_file), store, rules_path=rules_file, clock=clock)
+    narrator.tz = ZoneInfo(rs.company.timezone)
     await import_csv(store, data_path("demo-customers.csv"))
     await import_ranges(store, data_path("numbering-sample.csv"))
-    await store.set_device_state("PJSIP/102", "INUSE")  # petrova is on a call
-    await store.record_outbound("+79035550103", clock_now[0] - 3600, answered=False)
-    running = await start(router, agi, http)
-    print(f"callrouter demo — rules {rules_file}\n"
-          f"FastAGI agi://{agi[0]}:{running.agi.port}/route   decisions http://{http[0]}:{running.http_port}"
-          f"/api/decisions   simulated clock starts {DEMO_START:%a %Y-%m-%d %H:%M %Z}\n")
+    await store.record_outbound("+79035550103", clock() - 3600, answered=False)
+    pbx_ami = AMIServer(secret=secrets.token_hex(8), devices={"PJSIP/102": "INUSE"})  # petrova is on a call
+    await pbx_ami.start()
+    pbx = SimulatedPBX(pbx_ami, speed)
+    running = await start(router, agi, http, ami=AMITarget("127.0.0.1", pbx_ami.port, pbx_ami.username,
+                                                            pbx_ami.secret))
+    await asyncio.wait_for(running.ami.synced.wait(), 10)
+    narrator.say(f"callrouter demo — rules {rules_file}\n"
+                 f"FastAGI agi://{agi[0]}:{running.agi.port}/route   live page http://{http[0]}:{running.http_port}/"
+                 f"   simulated clock starts {DEMO_START:%a %Y-%m-%d %H:%M %Z}, {speed:g}× real time\n")
+    watcher = asyncio.create_task(watch(running, narrator))
+    scenes: set[asyncio.Task] = set()
     rnd = random.Random(7)
-    extra = ["+79035550101", "+79035550104", "+79161234500", "+79147000123", "+79990001122"]
     try:
         for n in itertools.count(1):
             if calls and n > calls:
                 break
-            if n <= len(SCRIPT):
-                number, label = SCRIPT[n - 1]
-            else:
-                number, label = rnd.choice(extra), "more traffic"
-                await asyncio.sleep(interval)
-            await callsim.call(running.agi.port, number, uid=n, dnid="88006008208", host=agi[0])
+            scene = SCRIPT[n - 1] if n <= len(SCRIPT) else Scene(rnd.choice(EXTRA_NUMBERS), "more traffic",
+                                                                 random_fate(rnd))
+            await callsim.call(running.agi.port, scene.number, uid=n, dnid="88006008208", host=agi[0])
             d = router.log.recent[-1]
-            print(_format(d, label), flush=True)
-            clock_now[0] += 600
+            narrator.say(_format(d, scene.label, narrator))
+            task = asyncio.create_task(play(pbx, scene, d))
+            scenes.add(task)
+            task.add_done_callback(scenes.discard)
+            await asyncio.sleep(interval)
+        await asyncio.gather(*scenes)
+        await running.ami.flush()
     finally:
+        for t in scenes:
+            t.cancel()
+        watcher.cancel()
         await running.stop()
+        await pbx_ami.close()
+        await sink.cleanup()
         await store.close()
 
 
-def _format(e: dict, label: str) -> str:
+async def play(pbx: SimulatedPBX, scene: Scene, d: dict) -> None:
+    await pbx.inbound(scene.number, d["id"], attempts(d["steps"], scene.fate))
+    if scene.callback:
+        await pbx.callback(CALLBACK_AGENT, scene.number, answered=scene.callback == "answered", ring=12, talk=240)
+
+
+def _format(e: dict, label: str, narrator: Narrator) -> str:
     c = e.get("caller", {})
     chain = " → ".join(f"{s['type']} {s['dest']}" for s in e["steps"])
     local = c.get("local_time", "")[11:16]
     profile = f"{c.get('kind', ''):<9} {c.get('abc') or '-'} {c.get('manager') or '-':<8} {local} {c.get('tz', '')}"
-    return (f"{c.get('number') or 'anonymous':<14} {profile:<44} → {chain}   [{e['rule']}, "
-            f"{e['latency_ms']:.1f} ms]\n{'':15}{label}. Why: {'; '.join(e['reasons'][1:]) or e['reasons'][0]}")
+    return (f"{narrator.hhmm(e['at']) if 'at' in e else '':>5} {c.get('number') or 'anonymous':<14} {profile:<44} "
+            f"→ {chain}   [{e['rule']}, {e['latency_ms']:.1f} ms]\n"
+            f"{'':21}{label}. Why: {'; '.join(e['reasons'][1:]) or e['reasons'][0]}")
 
 
 def run_demo(args) -> int:
@@ -97,8 +276,11 @@ def run_demo(args) -> int:
     except ConfigError as e:
         print(f"router demo: {e}", file=sys.stderr)
         return 2
+    if args.speed <= 0:
+        print("router demo: --speed must be above 0 (simulated seconds per real second)", file=sys.stderr)
+        return 2
     try:
-        asyncio.run(demo(args.calls, agi, http, args.interval))
+        asyncio.run(demo(args.calls, agi, http, args.interval, args.speed))
     except KeyboardInterrupt:
         pass
     except OSError as e:

@@ -236,9 +236,11 @@ def parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("demo", help="the real router on an in-process store, with a stream of sample calls")
     sp.add_argument("--calls", type=int, default=0, help="stop after this many calls (default: run until Ctrl-C)")
-    sp.add_argument("--agi", default="127.0.0.1:4573")
-    sp.add_argument("--http", default="127.0.0.1:8080")
-    sp.add_argument("--interval", type=float, default=1.5, help="seconds between calls after the first round")
+    sp.add_argument("--agi", default="127.0.0.1:4573", help="FastAGI HOST:PORT (default 127.0.0.1:4573)")
+    sp.add_argument("--http", default="127.0.0.1:8080", help="live page and API HOST:PORT (default 127.0.0.1:8080)")
+    sp.add_argument("--interval", type=float, default=2.0, help="real seconds between calls (default 2)")
+    sp.add_argument("--speed", type=float, default=120.0,
+                    help="simulated seconds per real second (default 120: a 30-minute deadline in 15 s)")
     sp.set_defaults(func=cmd_demo)
 
     sp = sub.add_parser("tail", help="follow the live decision log, one line per event")

@@ -64,7 +64,7 @@ class Followups:
         if o.get("direction") == "inbound" and not answered:
             self.counters.missed_calls += 1
             await self.missed(o, now)
-        elif answered:
+        elif answered and not o.get("ivr"):  # a self-service IVR served the call; nobody talked to them
             task_id = await self.store.open_task_of(number)
             if task_id:
                 how = (f"callback answered by the customer (by {o.get('by') or 'our side'})"

@@ -1,0 +1,69 @@
+"""Call outcomes from AMI event sequences shaped like Asterisk 22's (played by the simulated PBX)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from router.asterisk.amisim import AMIServer
+from router.asterisk.amiwire import Framer
+from router.asterisk.calltracker import CallTracker
+from router.asterisk.pbxsim import Attempt, SimulatedPBX
+
+
+class Capture(AMIServer):
+    """Keeps what the PBX would send, instead of sending it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent = b""
+
+    async def push(self, data: bytes, chunks=None) -> None:
+        self.sent += data
+
+
+def outcomes(play) -> list[dict]:
+    ami = Capture()
+    asyncio.run(play(SimulatedPBX(ami, speed=1e9)))
+    tracker = CallTracker()
+    for i, event in enumerate(Framer().feed(ami.sent)):
+        tracker.feed(event, float(i))
+    return [o.as_dict() for o in tracker.take()[0]]
+
+
+def test_a_call_the_self_service_ivr_answers_is_served_not_missed():
+    [o] = outcomes(lambda pbx: pbx.inbound("+79035550104", "d-1", [Attempt("ivr", "self-service", "answer", 2, 50)]))
+    assert (o["result"], o["by"], o["ivr"], o["decision"]) == ("answered", "ivr:self-service", "self-service", "d-1")
+
+
+def test_a_caller_who_leaves_the_ivr_for_a_queue_and_gives_up_is_missed():
+    async def play(pbx: SimulatedPBX) -> None:
+        caller = {"Channel": "PJSIP/trunk-00000001", "CallerIDNum": "+79035550104", "Uniqueid": "1.1",
+                  "Linkedid": "1.1"}
+        await pbx._send({"Event": "Newchannel", **caller},
+                        {"Event": "VarSet", **caller, "Variable": "ROUTE_DECISION", "Value": "d-2"},
+                        {"Event": "Newstate", **caller, "ChannelStateDesc": "Up", "Context": "self-service"})
+        await pbx._queue(caller, Attempt("queue", "support", "hangup", 30, member="PJSIP/301"))
+        await pbx._send({"Event": "Hangup", **caller})
+
+    [o] = outcomes(play)
+    assert o["result"] == "missed" and "ivr" not in o
+
+
+def test_queue_timeout_walks_on_and_the_next_step_answers():
+    [o] = outcomes(lambda pbx: pbx.inbound("+79035550101", "d-3", [
+        Attempt("queue", "new-connection", "timeout", 60, member="PJSIP/201"),
+        Attempt("queue", "operators", "answer", 10, 90, member="PJSIP/401")]))
+    assert (o["result"], o["by"], o["queue"]) == ("answered", "PJSIP/401", "operators")
+
+
+def test_busy_manager_then_answered_dial():
+    [o] = outcomes(lambda pbx: pbx.inbound("+79035550101", "d-4", [Attempt("dial", "PJSIP/101", "busy"),
+                                                                    Attempt("dial", "PJSIP/110", "answer", 5, 60)]))
+    assert (o["result"], o["by"]) == ("answered", "PJSIP/110")
+
+
+def test_click_to_call_counts_only_the_customer_answering():
+    reached = outcomes(lambda pbx: pbx.callback("PJSIP/201", "+79161234500", answered=True, ring=8, talk=60))
+    unreached = outcomes(lambda pbx: pbx.callback("PJSIP/201", "+79161234500", answered=False, ring=30))
+    assert [(o["direction"], o["result"], o["by"]) for o in reached] == [("outbound", "answered", "PJSIP/201")]
+    assert [(o["direction"], o["result"]) for o in unreached] == [("outbound", "missed")]

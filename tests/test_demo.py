@@ -1,0 +1,85 @@
+"""`router demo` shows the whole product within its first minute: a real process, its API, its page."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from tests.conftest import ROUTER_CMD, free_port, router_env
+from tests.test_page import CHROMEDRIVER, CHROMIUM, browser, until  # noqa: F401 (fixture)
+
+
+def get(port: int, path: str):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+        return json.loads(r.read())
+
+
+def wait_for(what: str, probe, proc: subprocess.Popen, seconds: float = 60):
+    """Poll `probe` until it returns something true; the demo runs in real time, compressed."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        assert proc.poll() is None, f"the demo exited with {proc.returncode}"
+        try:
+            found = probe()
+        except OSError:
+            found = None
+        if found:
+            return found
+        time.sleep(0.1)
+    pytest.fail(f"the demo did not show {what} within {seconds} s")
+
+
+@pytest.fixture
+def demo():
+    http = free_port()
+    proc = subprocess.Popen([*ROUTER_CMD, "demo", "--agi", "127.0.0.1:0", "--http", f"127.0.0.1:{http}",
+                             "--interval", "0.4", "--speed", "600"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=router_env())
+    yield proc, http
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_demo_ends_calls_and_turns_a_missed_one_into_a_follow_up_that_closes_itself(demo, browser):  # noqa: F811
+    from selenium.webdriver.common.by import By
+
+    proc, http = demo
+    wait_for("an answered call", lambda: [d for d in get(http, "/api/decisions?limit=50")
+                                          if (d.get("outcome") or {}).get("result") == "answered"], proc)
+    closed = wait_for("a follow-up closed by an answered callback", lambda: get(http, "/api/followups?state=closed"),
+                      proc)
+    assert "closed automatically: callback answered" in closed[0]["closed_reason"]
+    task = get(http, f"/api/followups/{closed[0]['id']}")
+    texts = [c["text"] for c in task["log"]]
+    assert int(task["count"]) == 2, "the second missed call comments the open task instead of opening another"
+    assert any(t.startswith("missed call") for t in texts)
+    assert sum(t.startswith("SMS sent") for t in texts) == 1
+    assert any(t.startswith("SMS skipped") for t in texts), "one SMS per number per 10 minutes"
+    overdue = wait_for("an overdue task", lambda: get(http, "/api/followups?state=overdue"), proc)
+    assert overdue[0]["number"] == "+14155550123" and overdue[0]["owner"]
+    counts = get(http, "/api/followups/counts")
+    assert counts[overdue[0]["owner"]]["overdue"] >= 1
+
+    asyncio.run(_page_shows_it(browser, http, By))
+
+    proc.terminate()
+    out, _ = proc.communicate(timeout=10)
+    for line in ("answered by PJSIP/101", "missed: caller hung up", "follow-up", "opened for",
+                 "SMS to +79161234500", "commented: missed call 2", "closed automatically", "is overdue",
+                 "served by the self-service IVR"):
+        assert line in out, f"the terminal never said {line!r}:\n{out}"
+    assert "Traceback" not in out
+
+
+async def _page_shows_it(driver, http: int, By) -> None:
+    await asyncio.to_thread(driver.get, f"http://127.0.0.1:{http}/")
+    await until(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#followups tr.overdue"), 20)
+    rows = await until(driver, lambda d: [r for r in d.find_elements(By.CSS_SELECTOR, "#decisions tbody tr")
+                                          if "answered" in r.text], 20)
+    assert rows
+    await asyncio.to_thread(driver.save_screenshot, "/tmp/demo-page.png")
