@@ -223,6 +223,7 @@ async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval
     running = await start(router, agi, http, ami=AMITarget("127.0.0.1", pbx_ami.port, pbx_ami.username,
                                                             pbx_ami.secret))
     await asyncio.wait_for(running.ami.synced.wait(), 10)
+    await running.ami.flush()  # the device states it just read are in the store before the first call
     narrator.say(f"callrouter demo — rules {rules_file}\n"
                  f"FastAGI agi://{agi[0]}:{running.agi.port}/route   live page http://{http[0]}:{running.http_port}/"
                  f"   simulated clock starts {DEMO_START:%a %Y-%m-%d %H:%M %Z}, {speed:g}× real time\n")
