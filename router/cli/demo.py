@@ -23,6 +23,7 @@ from importlib import resources
 from zoneinfo import ZoneInfo
 
 import fakeredis
+import orjson
 from aiohttp import web
 
 from router.asterisk import callsim
@@ -181,7 +182,7 @@ async def sms_sink(say) -> web.AppRunner:
 
 async def watch(running: Running, narrator: Narrator) -> None:
     """Narrate live events, and each task the moment it becomes overdue."""
-    q = running.router.broadcast.subscribe()
+    sub = running.router.broadcast.subscribe()
     overdue: set[str] = set()
 
     async def overdue_loop() -> None:
@@ -195,11 +196,12 @@ async def watch(running: Running, narrator: Narrator) -> None:
 
     poll = asyncio.create_task(overdue_loop())
     try:
-        while (e := await q.get()) is not None:
-            narrator.event(e)
+        while sub is not None and (sse := await sub.next()) is not None:
+            narrator.event(orjson.loads(sse.partition(b"\ndata: ")[2]))
     finally:
         poll.cancel()
-        running.router.broadcast.unsubscribe(q)
+        if sub is not None:
+            running.router.broadcast.unsubscribe(sub)
 
 
 async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval: float, speed: float) -> None:
