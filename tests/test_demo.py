@@ -7,6 +7,7 @@ import json
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +84,10 @@ async def _page_shows_it(driver, http: int, By) -> None:
                                           if "answered" in r.text], 20)
     assert rows
     await asyncio.to_thread(driver.save_screenshot, "/tmp/demo-page.png")
+
+
+def test_the_demo_runs_the_reference_rules():
+    """The package carries a copy of rules/default.yaml for the demo: it must be the same file."""
+    root = Path(__file__).resolve().parent.parent
+    assert (root / "router" / "data" / "default.yaml").read_bytes() == (root / "rules" / "default.yaml").read_bytes(), \
+        "copy rules/default.yaml to router/data/default.yaml"
