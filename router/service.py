@@ -113,11 +113,11 @@ class Router:
             why = f"no answer within {self.budget * 1000:.0f} ms" if isinstance(e, TimeoutError) else str(e)
             log.warning("call %s from %r: store unavailable (%s); routed by the fallback chain",
                         call_id or "?", raw[:40], why)
-            caller = profile(number, raw, name, dnid, EMPTY, rules.rs, now)
+            caller = profile(number, raw, name, dnid, EMPTY, rules.rs, now, choice=V.agi_choice(env))
             d = fallback_decision(rules, caller, now, f"store unavailable: {type(e).__name__}")
             d.extra["history_pending"] = bool(record and number.key)
         else:
-            caller = profile(number, raw, name, dnid, snap, rules.rs, now)
+            caller = profile(number, raw, name, dnid, snap, rules.rs, now, choice=V.agi_choice(env))
             d = decide(rules, caller, snap.busy, now)
         if d.fallback:
             self.fallbacks += 1
@@ -125,6 +125,22 @@ class Router:
         d.latency_ms = (time.perf_counter() - started) * 1000
         self.latency.observe(d.latency_ms)
         return d
+
+    async def set_strategy(self, strategy: str, by: str) -> dict:
+        """Switch the strategy for every router on this store: the next call and the worklist use it."""
+        now = self.clock()
+        previous = await self.store.set_strategy(strategy, by, now) or f"{self.rules.rs.company.strategy} (rule file)"
+        log.warning("strategy switched from %s to %s by %s", previous, strategy, by or "someone unnamed")
+        event = {"strategy": strategy, "by": by, "at": now, "previous": previous}
+        self.broadcast.publish({"type": "strategy", **event})
+        return event
+
+    async def strategy(self) -> dict:
+        found = await self.store.strategy()
+        if found.get("strategy"):
+            return {"strategy": found["strategy"], "by": found.get("by", ""), "at": float(found.get("at") or 0),
+                    "source": "runtime"}
+        return {"strategy": self.rules.rs.company.strategy, "by": "", "at": 0, "source": "rule file"}
 
     async def on_outcome(self, o: dict) -> None:
         """A call ended (from AMI): show it live and let follow-ups open or close."""

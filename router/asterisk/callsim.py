@@ -125,13 +125,13 @@ class CallResult:
 
 async def call(port: int, number: str, name: str = "", uid: int = 1, script: str = "route",
                dnid: str = "unknown", extension: str = "s", host: str = "127.0.0.1", timeout: float = 5.0,
-               hangup_after: int | None = None) -> CallResult:
+               hangup_after: int | None = None, args: tuple[str, ...] = ()) -> CallResult:
     """Place one call; with `hangup_after=N` the caller hangs up after N commands, as in agi_005."""
     t0 = time.perf_counter()
     reader, writer = await asyncio.open_connection(host, port)
     chan = Channel()
     try:
-        writer.write(headers(script, uid, number, name, dnid, extension, host=f"{host}:{port}"))
+        writer.write(headers(script, uid, number, name, dnid, extension, args=args, host=f"{host}:{port}"))
         async with asyncio.timeout(timeout):
             while True:
                 raw = await reader.readline()

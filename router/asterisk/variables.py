@@ -20,3 +20,20 @@ def step_dest(n: int) -> str:
 
 def step_timeout(n: int) -> str:
     return f"ROUTE_{n}_TIMEOUT"
+
+
+CHOICE_ARG = "choice"
+"""The AGI argument a dialplan passes after an IVR menu: `AGI(agi://…/route,choice=new-connection)`."""
+_CHOICE_MAX = 64
+
+
+def agi_choice(env: dict[str, str]) -> str:
+    """The `choice=` among the AGI arguments (agi_arg_1…), as a plain word; empty when none."""
+    for n in range(1, 10):
+        arg = env.get(f"agi_arg_{n}")
+        if arg is None:
+            break
+        key, sep, value = arg.partition("=")
+        if sep and key.strip() == CHOICE_ARG:
+            return "".join(ch for ch in value.strip() if ch.isalnum() or ch in "-_.")[:_CHOICE_MAX]
+    return ""

@@ -89,6 +89,13 @@ def compile_when(w: When | None) -> tuple[Check, ...]:
         companies = frozenset(w.company)
         add(Check(lambda c, m: c.company in companies,
                   lambda c, m: f"company={c.company}" if c.company else "no company"))
+    if w.strategy is not None:
+        strategies = frozenset(w.strategy)
+        add(Check(lambda c, m: c.strategy in strategies, lambda c, m: f"strategy={c.strategy}"))
+    if w.choice is not None:
+        choices = frozenset(w.choice)
+        add(Check(lambda c, m: c.choice in choices,
+                  lambda c, m: f"IVR choice={c.choice}" if c.choice else "no IVR choice"))
     if w.callback_after is not None:
         after = w.callback_after
         add(Check(lambda c, m: c.callback_after == after, lambda c, m: f"callback after our {after} call"))

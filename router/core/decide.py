@@ -174,7 +174,13 @@ def decide(rules: CompiledRules, caller: Caller, busy: frozenset[str], now: floa
             steps.append(step)
     if not steps:
         return fallback_decision(rules, caller, now, f"rule {rule.name!r} left no step to try", rule=rule.name)
-    priority = rule.priority if rule.priority is not None else _queue_priority(rules, steps)
+    if rule.priority is not None:
+        priority = rule.priority
+    else:
+        priority = _queue_priority(rules, steps, caller.strategy)
+        first = next((s for s in steps if s.type == "queue"), None)
+        if first is not None and caller.strategy in rules.entries[first.name].priorities:
+            reasons.append(f"strategy {caller.strategy}: {first.name} at priority {priority}")
     call_type = rules.call_type(rule.type, steps, caller)
     return Decision(rule.name, tuple(steps), priority, reasons, caller, now, type=call_type,
                     prospect=rules.prospect(caller, call_type))
@@ -227,9 +233,13 @@ LAST_AGENT_TIMEOUT = 20
 """Seconds to ring a last agent the managers table does not list (a listed one rings its own timeout)."""
 
 
-def _queue_priority(rules: CompiledRules, steps) -> int:
-    """The priority of the first queue step: what QUEUE_PRIO gets unless the rule says otherwise."""
-    return next((rules.entries[s.name].priority for s in steps if s.type == "queue"), 0)
+def _queue_priority(rules: CompiledRules, steps, strategy: str) -> int:
+    """The priority of the first queue step under the strategy: what QUEUE_PRIO gets unless the rule says otherwise."""
+    for s in steps:
+        if s.type == "queue":
+            target = rules.entries[s.name]
+            return target.priorities.get(strategy, target.priority)
+    return 0
 
 
 def fallback_decision(rules: CompiledRules, caller: Caller | None, now: float, why: str,
@@ -237,5 +247,6 @@ def fallback_decision(rules: CompiledRules, caller: Caller | None, now: float, w
     steps = rules.fallback_steps
     notes = caller.notes if caller is not None else []
     call_type = rules.call_type(None, steps, caller)
-    return Decision(rule, steps, _queue_priority(rules, steps), [f"{why} → fallback", *notes], caller, now,
-                    fallback=True, type=call_type, prospect=rules.prospect(caller, call_type))
+    strategy = caller.strategy if caller is not None else rules.rs.company.strategy
+    return Decision(rule, steps, _queue_priority(rules, steps, strategy), [f"{why} → fallback", *notes], caller,
+                    now, fallback=True, type=call_type, prospect=rules.prospect(caller, call_type))

@@ -7,7 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from router.core.phones import Number
-from router.core.rules import RuleSet
+from router.core.rules import STRATEGIES, RuleSet
 from router.core.snapshot import Snapshot
 
 
@@ -36,6 +36,9 @@ class Caller:
     task_owner: str = ""
     company: str = ""
     company_name: str = ""
+    strategy: str = ""
+    choice: str = ""
+    """What the caller picked in an IVR menu before the dialplan asked again (`choice=` AGI argument)."""
     notes: list[str] = field(default_factory=list)
     """What the profile was built from beyond the plain directory (a company, the CRM…): shown in reasons."""
     prospect: bool = False
@@ -71,12 +74,14 @@ def _zone(name: str | None) -> ZoneInfo | None:
 
 
 def profile(number: Number, raw: str, name: str, dnid: str, snap: Snapshot, rules: RuleSet,
-            now: float) -> Caller:
+            now: float, choice: str = "") -> Caller:
     """Pure: the same inputs always give the same Caller."""
     cust = snap.customer
     last = snap.state
     notes: list[str] = []
     company = snap.company or {}
+    if choice:
+        notes.append(f"IVR choice: {choice}")
     if company and not cust:
         # a branch number nobody imported: the company's record stands in for the customer's
         cust = {"company": company["id"], **{k: v for k, v in company.items() if k in ("name", "abc", "manager",
@@ -122,4 +127,5 @@ def profile(number: Number, raw: str, name: str, dnid: str, snap: Snapshot, rule
         last_agent=agent, last_agent_at=agent_at if agent else None, task_owner=last.get("task_owner", ""),
         company=company.get("id", ""), company_name=company.get("name", ""), notes=notes,
         prospect=number.e164 and (kind == "new" or last.get("prospect") == "1"),
+        strategy=snap.strategy if snap.strategy in STRATEGIES else rules.company.strategy, choice=choice,
     )

@@ -87,6 +87,12 @@ Hours = Annotated[HourWindow, BeforeValidator(parse_hour_window)]
 Kind = Literal["new", "repeat", "callback", "returning", "known"]
 Abc = Literal["A", "B", "C"]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+STRATEGIES = ("expansion", "retention")
+Strategy = Literal["expansion", "retention"]
+"""What the company favours: winning new customers, or keeping the valuable ones it has."""
+SEGMENTS = ("new", "A", "B", "C")
+Segment = Literal["new", "A", "B", "C"]
+DEFAULT_ORDER = {"expansion": ("new", "A", "B", "C"), "retention": ("A", "B", "new", "C")}
 
 
 def _str_list(value: Any) -> Any:
@@ -114,6 +120,8 @@ def _zone(value: str) -> str:
 class Company(Strict):
     timezone: str = "UTC"
     default_region: str = Field("RU", pattern=r"^[A-Z]{2}$")
+    strategy: Strategy = "expansion"
+    """The strategy in force until someone switches it at runtime (`POST /api/strategy`)."""
 
     @field_validator("timezone")
     @classmethod
@@ -147,6 +155,8 @@ class When(Strict):
     has_task_owner: bool | None = None
     manager: Many | None = None
     company: Many | None = None
+    strategy: Annotated[list[Strategy], BeforeValidator(_one_or_many), Field(min_length=1)] | None = None
+    choice: Many | None = None
     callback_after: Literal["missed", "answered"] | None = None
     local_hours: Hours | None = None
     hours: Hours | None = None
@@ -176,6 +186,8 @@ class Target(Strict):
     dial: str | None = None
     ivr: str | None = None
     priority: int = Field(0, ge=0, le=1000)
+    priorities: dict[Strategy, Annotated[int, Field(ge=0, le=1000)]] = {}
+    """`priority` under a given strategy: {expansion: 20, retention: 5}."""
     timeout: int = Field(60, gt=0, le=3600)
     up: str | None = None
     down: str | None = None
@@ -245,6 +257,9 @@ class FollowupSettings(Strict):
     sms_text: str = "We missed your call and will call you back shortly."
     chat_link: str = ""
     owner: str = "unassigned"
+    order: dict[Strategy, Annotated[list[Segment], Field(min_length=1)]] = {}
+    """Worklist order per strategy (new connections and classes; what is not listed comes after);
+    a strategy not given here keeps DEFAULT_ORDER's."""
 
 
 class ReportSettings(Strict):

@@ -16,6 +16,8 @@ class Snapshot:
     busy: frozenset[str]
     company: dict[str, str] | None = None
     """The company whose branch numbers hold this number: id, name, abc, manager, tags."""
+    strategy: str | None = None
+    """The strategy switched at runtime, if any (else the rule file's)."""
 
 
 EMPTY = Snapshot({}, {}, [], None, frozenset())

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from router.core.decide import CompiledRules
+from router.core.rules import DEFAULT_ORDER
 from router.followups.notify import Result, Sender, render
 from router.reports.tally import day_of, tally_followup_closed, tally_followup_opened
 from router.state.store import Store
@@ -29,6 +30,14 @@ def priority(kind: str, abc: str, prospect: bool = False) -> int:
     """0 first: a new connection (a prospect until a conversation was answered), then A, B, C customers,
     then the unclassified."""
     return 0 if kind == "new" or prospect else CLASS_ORDER.get(abc, 4)
+
+
+def segment(kind: str, abc: str, prospect: bool = False) -> str:
+    """What the worklist order of a strategy ranks: `new` (a new caller or a prospect), a class, or empty."""
+    return "new" if kind == "new" or prospect else abc if abc in CLASS_ORDER else ""
+
+
+_SEGMENT_OF_PRIORITY = {"0": "new", "1": "A", "2": "B", "3": "C"}
 
 
 @dataclass
@@ -89,6 +98,8 @@ class Followups:
                 "state": "open", "created": now, "deadline": now + settings.deadline,
                 "priority": priority(meta.get("kind", "") or ("new" if not customer else ""),
                                      customer.get("abc", "") or meta.get("abc", ""), bool(meta.get("prospect"))),
+                "segment": segment(meta.get("kind", "") or ("new" if not customer else ""),
+                                   customer.get("abc", "") or meta.get("abc", ""), bool(meta.get("prospect"))),
                 "count": 1, "decision": o.get("decision", ""), "call": o.get("linkedid", ""),
                 "rule": meta.get("rule", "")}
         comment = {"at": now, "text": f"missed call ({o.get('reason') or 'not answered'}), "
@@ -183,8 +194,21 @@ class Followups:
             if manager and t.get("owner") != manager:
                 continue
             out.append(t)
-        out.sort(key=lambda t: (int(t.get("priority", 4)), float(t.get("deadline", 0))))
+        order = await self.order()
+        rank = {seg: i for i, seg in enumerate(order)}
+
+        def key(t: dict) -> tuple[int, float]:
+            seg = t.get("segment", _SEGMENT_OF_PRIORITY.get(str(t.get("priority")), ""))
+            return rank.get(seg, len(order)), float(t.get("deadline", 0))
+
+        out.sort(key=key)
         return out
+
+    async def order(self) -> list[str]:
+        """The worklist order of the strategy in force (switched at runtime, else the rule file's)."""
+        rs = self.rules().rs
+        strategy = (await self.store.strategy()).get("strategy") or rs.company.strategy
+        return list(rs.followup.order.get(strategy) or DEFAULT_ORDER.get(strategy, ()))
 
     async def counts(self) -> dict[str, dict[str, int]]:
         per: dict[str, dict[str, int]] = {}

@@ -38,7 +38,8 @@ def entry(d: Decision, env: dict[str, str] | None = None) -> dict:
                          "known": c.known, "abc": c.abc, "manager": c.manager, "tags": sorted(c.tags),
                          "tz": c.tz, "tz_source": c.tz_source, "local_time": c.local.isoformat(timespec="seconds"),
                          "open_followup": c.open_followup, "last_agent": c.last_agent, "task_owner": c.task_owner,
-                         "company": c.company, "company_name": c.company_name}
+                         "company": c.company, "company_name": c.company_name, "strategy": c.strategy,
+                         "choice": c.choice}
     out.update(d.extra)
     return out
 

@@ -30,7 +30,7 @@ class Keys:
     """Key names. `prefix` lets several deployments (or tests) share one Redis."""
 
     __slots__ = ("busy", "companies", "company_ranges", "decisions", "devstate", "numbering", "outcomes", "prefix",
-                 "tasks_closed", "tasks_open")
+                 "strategy", "tasks_closed", "tasks_open")
 
     def __init__(self, prefix: str = "cr"):
         self.prefix = prefix
@@ -41,6 +41,8 @@ class Keys:
         self.outcomes = f"{prefix}:outcomes"
         self.tasks_open = f"{prefix}:tasks:open"
         self.tasks_closed = f"{prefix}:tasks:closed"
+        self.strategy = f"{prefix}:strategy"
+        """Hash: `strategy` switched at runtime, `by` whom, `at` when (read by every call's round trip)."""
         self.companies = f"{prefix}:companies"
         self.company_ranges = f"{prefix}:companies:ranges"
         """Sorted set: `low|high|id|{fields}` scored by `low` (numbers padded, see phones.padded)."""
@@ -133,11 +135,11 @@ class Store:
         """
         k = self.k
         if not number:
-            busy = await self.r.smembers(k.busy)
-            return Snapshot({}, {}, [], None, frozenset(busy))
+            busy, strategy = await self._round_trip([("SMEMBERS", k.busy), ("HGET", k.strategy, "strategy")])
+            return Snapshot({}, {}, [], None, frozenset(busy), strategy=strategy)
         inbound_key = k.inbound(number)
         commands: list[tuple] = [("SMEMBERS", k.busy), ("HGETALL", k.customer(number)),
-                                 ("HGETALL", k.state(number))]
+                                 ("HGETALL", k.state(number)), ("HGET", k.strategy, "strategy")]
         if score is not None:
             commands.append(("ZREVRANGEBYSCORE", k.numbering, score, "-inf", "LIMIT", 0, 1))
         if window > 0:
@@ -149,15 +151,16 @@ class Store:
             commands += self._inbound_writes(number, record_inbound, now)
         res = await self._round_trip(commands)
         numbering = None
-        i = 3
+        i = 4
         if score is not None:
-            found = res[3]
+            found = res[i]
             numbering = _range_zone(found[0], score) if found else None
-            i = 4
+            i += 1
         inbound = _scores(res[i]) if window > 0 else []
         i += window > 0
         company = _company(res[i], span) if span is not None else None
-        return Snapshot(_mapping(res[1]), _mapping(res[2]), inbound, numbering, frozenset(res[0]), company)
+        return Snapshot(_mapping(res[1]), _mapping(res[2]), inbound, numbering, frozenset(res[0]), company,
+                        res[3])
 
     async def _round_trip(self, commands: list[tuple]) -> list:
         """Commands written at once, replies read in order: pipelined with other calls' on the shared
@@ -389,6 +392,19 @@ class Store:
                 fields.pop("members", None)
                 out.append({"company": cid, **fields})
         return out
+
+    # strategy
+
+    async def set_strategy(self, strategy: str, by: str, at: float) -> str | None:
+        """Switch the strategy for every router sharing this store; returns the one it replaced."""
+        p = self.r.pipeline(transaction=True)
+        p.hget(self.k.strategy, "strategy")
+        p.hset(self.k.strategy, mapping={"strategy": strategy, "by": by, "at": at})
+        previous, _ = await p.execute()
+        return previous
+
+    async def strategy(self) -> dict[str, str]:
+        return await self.r.hgetall(self.k.strategy)
 
     # numbering plan
 

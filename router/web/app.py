@@ -13,7 +13,7 @@ from aiohttp import web
 from router.asterisk import admission
 from router.asterisk.agi import ABUSE, ACCEPT_FAILED, BAD_HEADER, HEADER_LATE, FastAGIServer
 from router.service import LATENCY_BUCKETS_MS, Router
-from router.web import directory
+from router.web import directory, strategy
 
 ROUTER_KEY = web.AppKey("router", Router)
 TOKEN_KEY = web.AppKey("token", str)
@@ -275,5 +275,6 @@ def make_app(router: Router, token: str | None = None, metrics_token: str | None
     app.router.add_post("/api/calls/{id}/type", set_call_type)
     app.router.add_get("/metrics", metrics)
     directory.add_routes(app)
+    strategy.add_routes(app)
     app.router.add_get("/", page)
     return app
