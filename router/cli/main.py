@@ -188,6 +188,51 @@ def cmd_numbering_import(args: argparse.Namespace) -> int:
     return _import(args, "numbering", load)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from router.reports.reader import calls_csv, parse_range, report
+    from router.reports.report import text
+
+    rules_path = args.rules or os.environ.get("ROUTER_RULES")
+    if not rules_path:
+        print("router report: no rules: pass --rules PATH or set ROUTER_RULES (labels and the company's day)",
+              file=sys.stderr)
+        return 2
+    try:
+        rules = CompiledRules(load_rules(rules_path), rules_path)
+    except RuleFileError as e:
+        print(e, file=sys.stderr)
+        return 1
+    now = time.time()
+    try:
+        days = parse_range(args.day, args.first, args.last, rules, now)
+    except ValueError as e:
+        print(f"router report: {e}", file=sys.stderr)
+        return 2
+    url = args.store or os.environ.get("ROUTER_STORE") or DEFAULT_STORE
+
+    async def run():
+        store = Store.from_url(url, args.prefix, timeout=10)
+        try:
+            if args.csv:
+                return await calls_csv(store, days)
+            return await report(store, rules, days, now)
+        finally:
+            await store.close()
+
+    try:
+        found = asyncio.run(run())
+    except Exception as e:
+        print(f"router report: store {url}: {e}", file=sys.stderr)
+        return 2
+    if args.csv:
+        sys.stdout.write(found)
+    elif args.json:
+        print(json.dumps(found, ensure_ascii=False, indent=2))
+    else:
+        sys.stdout.write(text(found))
+    return 0
+
+
 def cmd_tail(args: argparse.Namespace) -> int:
     from router.cli.tail import run
 
@@ -242,6 +287,18 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--speed", type=float, default=120.0,
                     help="simulated seconds per real second (default 120: a 30-minute deadline in 15 s)")
     sp.set_defaults(func=cmd_demo)
+
+    sp = sub.add_parser("report", help="what happened: calls per type, missed share, ring times, staff load")
+    sp.add_argument("--rules", help="rule file or directory, for the type labels and the company's day "
+                                    "(default $ROUTER_RULES)")
+    sp.add_argument("--day", help="YYYY-MM-DD in the company's zone (default today)")
+    sp.add_argument("--from", dest="first", metavar="DAY", help="first day of a range")
+    sp.add_argument("--to", dest="last", metavar="DAY", help="last day of a range")
+    out = sp.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="the report as JSON (what GET /api/report gives)")
+    out.add_argument("--csv", action="store_true", help="the raw calls of the day(s), one CSV row each")
+    store_opts(sp)
+    sp.set_defaults(func=cmd_report)
 
     sp = sub.add_parser("tail", help="follow the live decision log, one line per event")
     sp.add_argument("--url", default="http://127.0.0.1:8080", help="the router's HTTP address")

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from router.asterisk import admission
 from router.asterisk.agi import ABUSE, ACCEPT_FAILED, BAD_HEADER, HEADER_LATE, FastAGIServer
+from router.reports.reader import calls_csv, parse_range, report
 from router.service import LATENCY_BUCKETS_MS, Router
 from router.web import directory, strategy
 
@@ -24,6 +25,7 @@ MAX_LIMIT = 1000
 JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true/false",
               type(None): "null"}
 PAGE = resources.files("router").joinpath("data/index.html")
+REPORT_PAGE = resources.files("router").joinpath("data/report.html")
 
 
 def _bearer_ok(request: web.Request, token: str, query_allowed: bool = False) -> bool:
@@ -153,6 +155,38 @@ async def set_call_type(request: web.Request) -> web.Response:
     return web.json_response(done)
 
 
+def _days(request: web.Request) -> list[str]:
+    q = request.query
+    router = request.app[ROUTER_KEY]
+    return parse_range(q.get("day"), q.get("from"), q.get("to"), router.rules, router.clock())
+
+
+async def report_json(request: web.Request) -> web.Response:
+    """`?day=YYYY-MM-DD` or `?from=…&to=…` (company days; today by default): the report the CLI prints."""
+    router = request.app[ROUTER_KEY]
+    try:
+        days = _days(request)
+    except ValueError as e:
+        return web.json_response({"error": str(e)}, status=400)
+    return web.json_response(await report(router.store, router.rules, days, router.clock()))
+
+
+async def report_calls(request: web.Request) -> web.Response:
+    """The raw calls of the days as CSV."""
+    try:
+        days = _days(request)
+    except ValueError as e:
+        return web.json_response({"error": str(e)}, status=400)
+    body = await calls_csv(request.app[ROUTER_KEY].store, days)
+    name = days[0] if len(days) == 1 else f"{days[0]}_{days[-1]}"
+    return web.Response(text=body, content_type="text/csv", charset="utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="calls-{name}.csv"'})
+
+
+async def report_page(request: web.Request) -> web.Response:
+    return web.Response(body=REPORT_PAGE.read_bytes(), content_type="text/html", charset="utf-8")
+
+
 async def followup_counts(request: web.Request) -> web.Response:
     return web.json_response(await request.app[ROUTER_KEY].followups.counts())
 
@@ -273,6 +307,9 @@ def make_app(router: Router, token: str | None = None, metrics_token: str | None
     app.router.add_post("/api/followups/{id}/close", close_followup)
     app.router.add_get("/api/types", call_types)
     app.router.add_post("/api/calls/{id}/type", set_call_type)
+    app.router.add_get("/api/report", report_json)
+    app.router.add_get("/api/report/calls.csv", report_calls)
+    app.router.add_get("/report", report_page)
     app.router.add_get("/metrics", metrics)
     directory.add_routes(app)
     strategy.add_routes(app)

@@ -1,0 +1,281 @@
+"""The daily report: the audited day placed through FastAGI, outcomes from AMI events, read in the CLI, the
+API and the page; counters, percentiles, staff load, retention and the CSV export."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import os
+import subprocess
+from collections import Counter
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import pytest
+
+from router.asterisk.ami import AMITarget
+from router.asterisk.callsim import call
+from router.reports.report import build, percent, quantile
+from tests.asterisk.ami_server import AMIServer
+from tests.asterisk.calls import ANSWERED, MISSED, replay
+from tests.conftest import ROUTER_CMD, Clock, compiled, router_env
+from tests.test_page import browser, until  # noqa: F401  (the headless browser fixture)
+
+MSK = ZoneInfo("Europe/Moscow")
+DAY = "2026-11-23"
+NINE = datetime(2026, 11, 23, 9, 0, tzinfo=MSK).timestamp()
+SALES, SUPPORT = "88006008208", "88006008200"
+
+AUDIT_RULES = """
+version: 1
+company: {timezone: Europe/Moscow, default_region: RU}
+identify: {repeat_within: 1h, callback_within: 24h, returning_after: 90d}
+targets:
+  new_connection: {queue: new-connection, priority: 10, timeout: 60, owner: sales-lead, type: new_connection}
+  support:        {queue: support, timeout: 120}
+managers:
+  ivanov:  {endpoint: Local/agent1@agents, timeout: 20}
+  petrova: {endpoint: Local/agent4@agents, timeout: 20}
+rules:
+  - name: new prospects
+    when: {kind: new}
+    route: [new_connection]
+  - name: everyone else
+    route: [support]
+fallback: [support]
+followup: {owner: duty, deadline: 30m}
+types:
+  internal: internal call
+  payment: payment question
+  tariff: tariff consultation
+  coordination: coordination
+  new_connection: {label: new connection, prospect: true}
+  churn: churn (cancellation)
+  missed: conversation did not happen (missed)
+  support: service, technical support
+types_by_dnid:
+  "88006008200": support
+report: {working_hours: "09:00-18:00"}
+"""
+
+AUDITED_TABLE = """\
+call type                              count     %
+internal call                              2   3 %
+payment question                           5   7 %
+tariff consultation                        4   5 %
+coordination                               6   8 %
+new connection                             7   9 %
+churn (cancellation)                       1   1 %
+conversation did not happen (missed)      29  39 %
+service, technical support                21  28 %
+total                                     75
+"""
+
+
+def audited_day() -> list[dict]:
+    """The 75 calls of the audited day, in the order they come: who, on which line, answered or not, and the
+    type an agent gives the call afterwards (corrections)."""
+    plan: list[dict] = []
+    plan += [{"number": n, "dnid": "100", "answered": True} for n in ("201", "202")]
+    plan += [{"number": f"+7916500{i:04d}", "dnid": SALES, "answered": True} for i in range(7)]
+    plan += [{"number": f"+7916600{i:04d}", "dnid": SALES, "answered": False} for i in range(10)]
+    corrected = ["payment"] * 5 + ["tariff"] * 4 + ["coordination"] * 6 + ["churn"]
+    plan += [{"number": f"+7903700{i:04d}", "dnid": SUPPORT, "answered": True, "correct": t}
+             for i, t in enumerate(corrected)]
+    plan += [{"number": f"+7903800{i:04d}", "dnid": SUPPORT, "answered": True} for i in range(21)]
+    plan += [{"number": f"+7903900{i:04d}", "dnid": SUPPORT, "answered": False} for i in range(19)]
+    order = sorted(range(len(plan)), key=lambda i: (i * 37) % len(plan))  # interleave lines and results
+    return [plan[i] for i in order]
+
+
+async def _wait(predicate, seconds: float = 60.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not predicate():
+            await asyncio.sleep(0.02)
+
+
+async def place_audited_day(serve, store, ami: AMIServer):
+    """Every call through FastAGI at its time, then AMI streams of real calls for their outcomes, corrections
+    by an agent (half while the call is still unreported, half after), and three callbacks."""
+    customers = [(f"+7903{band}00{i:04d}", {"name": f"customer {band}{i}", "manager": "ivanov" if i % 2 else
+                  "petrova"}) for band in (7, 8, 9) for i in range(21)]
+    await store.put_customers(customers)
+    clock = Clock(NINE)
+    r = await serve(compiled(AUDIT_RULES), clock, token="tk",
+                    ami=AMITarget.parse(f"ami://callrouter@127.0.0.1:{ami.port}", "s3cret"))
+    await asyncio.wait_for(r.ami.synced.wait(), 10)
+    plan = audited_day()
+    for i, c in enumerate(plan):
+        clock.t = c["at"] = NINE + i * 420  # one call every 7 minutes, 09:00 to 17:38
+        v = (await call(r.agi.port, c["number"], uid=i + 1, dnid=c["dnid"])).variables
+        c["decision"] = v["ROUTE_DECISION"]
+    await r.router.log.flush()
+    base = f"http://127.0.0.1:{r.http_port}"
+    async with aiohttp.ClientSession(headers={"Authorization": "Bearer tk"}) as http:
+        to_correct = [c for c in plan if c.get("correct")]
+        for c in to_correct[::2]:
+            body = {"type": c["correct"], "by": "ivanov"}
+            async with http.post(f"{base}/api/calls/{c['decision']}/type", json=body) as resp:
+                assert (resp.status, (await resp.json())["counted"]) == (200, False)
+        clock.t = NINE + 9 * 3600  # 18:00: the day's calls are reported as they end
+        await ami.push(b"".join(replay((ANSWERED if c["answered"] else MISSED)[i % 2], c["number"], c["at"], i + 1,
+                                       c["decision"]) for i, c in enumerate(plan)))
+        await _wait(lambda: r.ami.events > 11000 and not r.ami.tracker.calls and not r.ami.pending)
+        missed = [c for c in plan if not c["answered"] and c["number"].startswith("+")]
+        clock.t = end = NINE + 11 * 3600  # 20:00: three callbacks, two of them reach the customer
+        callbacks = [(missed[0], "ami_f_outbound_callback_answered", end),
+                     (missed[1], "ami_f_outbound_callback_answered", end + 300),
+                     (missed[2], "ami_m_outbound_callback_no_answer", end + 600)]
+        await ami.push(b"".join(replay(name, c["number"], at, 900 + j) for j, (c, name, at) in enumerate(callbacks)))
+        await _wait(lambda: not r.ami.tracker.calls and not r.ami.pending and r.router.followups.counters.closed >= 2)
+        clock.t = end + 3600
+        assert await store.r.xlen(store.k.outcomes) == 75 + 3
+        for c in to_correct[1::2]:
+            body = {"type": c["correct"], "by": "head"}
+            async with http.post(f"{base}/api/calls/{c['decision']}/type", json=body) as resp:
+                assert (resp.status, (await resp.json())["counted"]) == (200, True)
+    return r, plan
+
+
+@pytest.fixture
+async def ami():
+    server = AMIServer(secret="s3cret")
+    await server.start()
+    yield server
+    await server.close()
+
+
+async def test_audited_day_reproduces_the_table_in_the_cli_the_api_and_the_page(serve, store, ami, browser,  # noqa: F811
+                                                                               redis_url, prefix, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    r, plan = await place_audited_day(serve, store, ami)
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(AUDIT_RULES)
+
+    async with aiohttp.ClientSession(headers={"Authorization": "Bearer tk"}) as http:
+        async with http.get(f"http://127.0.0.1:{r.http_port}/api/report?day={DAY}") as resp:
+            api = await resp.json()
+        async with http.get(f"http://127.0.0.1:{r.http_port}/api/report/calls.csv?day={DAY}") as resp:
+            rows = list(csv.DictReader(io.StringIO(await resp.text())))
+    assert [(t["label"], t["count"], t["percent"]) for t in api["table"]] == [
+        ("internal call", 2, 3), ("payment question", 5, 7), ("tariff consultation", 4, 5), ("coordination", 6, 8),
+        ("new connection", 7, 9), ("churn (cancellation)", 1, 1), ("conversation did not happen (missed)", 29, 39),
+        ("service, technical support", 21, 28)]
+    assert api["total"] == 75 and api["inbound"] == {"calls": 73, "answered": 44, "missed": 29,
+                                                     "missed_share": 39.7}
+    by_type = {t["name"]: (t["calls"], t["missed"]) for t in api["missed_by"]["type"]}
+    assert by_type == {"new_connection": (17, 10), "support": (40, 19), "payment": (5, 0), "tariff": (4, 0),
+                       "coordination": (6, 0), "churn": (1, 0)}
+    assert sum(h["calls"] for h in api["per_hour"]) == 73
+    assert api["callbacks"]["made"] == 3 and api["callbacks"]["answered"] == 2
+    assert api["outbound"] == {"calls": 3, "answered": 2}
+    ring = api["ring_seconds"]
+    assert ring["before_answer"]["calls"] == 44 and ring["before_giving_up"]["calls"] == 29
+    assert 1 <= ring["before_answer"]["median"] <= ring["before_answer"]["p90"] <= 20
+    staff = {p["who"]: p for p in api["staff"]}
+    assert staff["ivanov"]["answered"] + staff["petrova"]["answered"] == 46  # 44 customers and 2 internal calls
+    assert staff["sales-lead"]["followups_opened"] == 10 and staff["ivanov"]["followups_closed"] == 2
+    assert staff["ivanov"]["close_median_seconds"] == 7200 and staff["ivanov"]["closed_late"] == 2
+    assert sum(p["overdue_open"] for p in api["staff"]) == 27, "at 21:00 every task still open is overdue"
+    assert len(rows) == 78 and Counter(row["direction"] for row in rows) == {"inbound": 73, "internal": 2,
+                                                                             "outbound": 3}
+    assert {row["type"] for row in rows if row["decision"] == plan[0]["decision"]} <= {"support", "new_connection",
+                                                                                       ""} | {"payment"}
+
+    cli = await asyncio.to_thread(subprocess.run, [*ROUTER_CMD, "report", "--day", DAY, "--rules", str(rules_file),
+                                                   "--store", redis_url, "--prefix", prefix],
+                                  capture_output=True, text=True, env=router_env(), timeout=60)
+    assert cli.returncode == 0, cli.stderr
+    print(cli.stdout)
+    assert AUDITED_TABLE in cli.stdout
+    as_json = await asyncio.to_thread(subprocess.run, [*ROUTER_CMD, "report", "--day", DAY, "--json", "--rules",
+                                                       str(rules_file), "--store", redis_url, "--prefix", prefix],
+                                      capture_output=True, text=True, env=router_env(), timeout=60)
+    cli_report = json.loads(as_json.stdout)
+    for part in ("table", "total", "inbound", "missed_by", "per_hour", "ring_seconds", "callbacks", "outbound"):
+        assert cli_report[part] == api[part], part
+
+    await asyncio.to_thread(browser.get, f"http://127.0.0.1:{r.http_port}/")
+    await asyncio.to_thread(browser.execute_script, "localStorage.setItem('callrouterToken', 'tk')")
+    await asyncio.to_thread(browser.get, f"http://127.0.0.1:{r.http_port}/report?day={DAY}")
+    await until(browser, lambda d: d.find_element(By.ID, "status").text == "ready")
+    shown = await asyncio.to_thread(lambda: [[td.text for td in tr.find_elements(By.TAG_NAME, "td")] for tr in
+                                             browser.find_elements(By.CSS_SELECTOR, "#types tbody tr")])
+    assert shown == [[t["label"], str(t["count"]), f"{t['percent']} %"] for t in api["table"]] + \
+        [["total", "75", ""]]
+    bars = await asyncio.to_thread(browser.find_elements, By.CSS_SELECTOR, "#hour-chart svg rect")
+    assert len(bars) == 48
+    shot = os.environ.get("REPORT_SCREENSHOT") or str(tmp_path / "report.png")
+    assert await asyncio.to_thread(browser.save_screenshot, shot)
+
+
+async def test_type_corrected_on_the_live_page_moves_the_call_in_the_report(serve, store, browser):  # noqa: F811
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    await store.put_customers([("+79037000001", {"name": "Olga"})])
+    r = await serve(compiled(AUDIT_RULES), Clock(NINE), token="tk")
+    v = (await call(r.agi.port, "+79037000001", uid=1, dnid=SUPPORT)).variables
+    await r.router.log.flush()
+    o = {"linkedid": "x.1", "direction": "inbound", "number": "+79037000001", "result": "answered",
+         "by": "Local/agent1@agents", "queue": "support", "decision": v["ROUTE_DECISION"], "ring_seconds": 4.0,
+         "talk_seconds": 95.0, "ended_at": NINE + 99, "reason": ""}
+    assert await store.record_outcome(o)
+    await asyncio.to_thread(browser.get, f"http://127.0.0.1:{r.http_port}/?token=tk")
+    picker = await until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#decisions select.type"))
+    assert await asyncio.to_thread(lambda: Select(picker[0]).first_selected_option.text) == \
+        "service, technical support"
+    await asyncio.to_thread(lambda: Select(picker[0]).select_by_visible_text("payment question"))
+    await until(browser, lambda d: "corrected" in d.find_element(By.CSS_SELECTOR, "select.type").get_attribute("class"))
+    shot = os.environ.get("PAGE_TYPE_SCREENSHOT") or "/tmp/type-picker.png"
+    assert await asyncio.to_thread(browser.save_screenshot, shot)
+    counters = (await store.report_counters([DAY]))[0]
+    assert (counters["t|support"], counters["t|payment"]) == ("0", "1")
+    assert (await store.outcomes_for([v["ROUTE_DECISION"]]))[v["ROUTE_DECISION"]]["type"] == "payment"
+    link = await asyncio.to_thread(lambda: browser.find_element(By.ID, "report-link").get_attribute("href"))
+    await asyncio.to_thread(browser.get, link + f"?day={DAY}")
+    await until(browser, lambda d: d.find_element(By.ID, "status").text == "ready")
+    table = await asyncio.to_thread(lambda: browser.find_element(By.ID, "types").text)
+    assert "payment question 1 100 %" in table
+
+
+def test_percentages_round_halves_up_and_quantiles_are_nearest_rank():
+    assert [percent(n, 75) for n in (2, 5, 4, 6, 7, 1, 29, 21)] == [3, 7, 5, 8, 9, 1, 39, 28]
+    assert percent(1, 0) == 0
+    dist = Counter({2: 5, 9: 4, 30: 1})
+    assert (quantile(dist, 0.5), quantile(dist, 0.9), quantile(dist, 1.0)) == (2, 9, 30)
+    assert quantile(Counter(), 0.5) is None
+
+
+def test_report_of_days_without_calls_is_empty_not_an_error():
+    rep = build(compiled(AUDIT_RULES), [DAY], [{}], [], NINE)
+    assert rep["total"] == 0 and all(t["count"] == 0 for t in rep["table"])
+    assert rep["ring_seconds"]["before_answer"]["median"] is None
+
+
+async def test_counters_and_raw_calls_expire_after_the_documented_retention(store):
+    from router.reports.tally import Calendar
+
+    store.calendar = Calendar(MSK, keep_days=400 * 86400, keep_calls=30 * 86400)
+    o = {"linkedid": "r.1", "direction": "inbound", "number": "+79035550001", "result": "missed", "by": "",
+         "queue": "", "decision": "", "ring_seconds": 12.0, "talk_seconds": 0.0, "ended_at": NINE + 12,
+         "reason": "caller hung up before anyone answered"}
+    assert await store.record_outcome(o)
+    assert not await store.record_outcome(dict(o)), "an outcome is counted once"
+    assert 399 * 86400 < await store.r.ttl(store.k.report_day(DAY)) <= 400 * 86400
+    assert 29 * 86400 < await store.r.ttl(store.k.calls_day(DAY)) <= 30 * 86400
+    assert (await store.report_counters([DAY]))[0] == {"in": "1", "in|m": "1", "t|": "1", "t||m": "1",
+                                                      "h|09": "1", "h|09|m": "1", "rm|12": "1"}
+
+
+async def test_cli_report_rejects_a_bad_day_with_a_clear_message(tmp_path):
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(AUDIT_RULES)
+    done = await asyncio.to_thread(subprocess.run, [*ROUTER_CMD, "report", "--day", "23.11.2026", "--rules",
+                                                    str(rules_file)], capture_output=True, text=True,
+                                   env=router_env(), timeout=60)
+    assert done.returncode == 2 and "write days as YYYY-MM-DD" in done.stderr
