@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from router.core.rulefile import Limits
 
 DEFAULT_AGI = "127.0.0.1:4573"
 DEFAULT_HTTP = "127.0.0.1:8080"
@@ -42,6 +44,7 @@ class Settings:
     ami_secret: str | None = None
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     max_per_peer: int | None = None
+    limits: Limits = field(default_factory=Limits)
 
     @classmethod
     def resolve(cls, rules: str | None = None, store: str | None = None, agi: str | None = None,
@@ -62,4 +65,13 @@ class Settings:
             max_connections=positive_int(env.get("ROUTER_MAX_CONNECTIONS"), "ROUTER_MAX_CONNECTIONS")
             or DEFAULT_MAX_CONNECTIONS,
             max_per_peer=positive_int(env.get("ROUTER_MAX_CONNECTIONS_PER_PEER"), "ROUTER_MAX_CONNECTIONS_PER_PEER"),
+            limits=rule_limits(),
         )
+
+
+def rule_limits() -> Limits:
+    """ROUTER_RULES_MAX_BYTES and ROUTER_RULES_MAX_RULES over the defaults."""
+    d = Limits()
+    env = os.environ
+    return Limits(max_bytes=positive_int(env.get("ROUTER_RULES_MAX_BYTES"), "ROUTER_RULES_MAX_BYTES") or d.max_bytes,
+                  max_rules=positive_int(env.get("ROUTER_RULES_MAX_RULES"), "ROUTER_RULES_MAX_RULES") or d.max_rules)

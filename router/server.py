@@ -108,7 +108,14 @@ async def serve_forever(running: Running) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, running.router.reload)
+    reloads: set[asyncio.Task] = set()
+
+    def reload() -> None:
+        task = asyncio.create_task(running.router.reload(), name="reload")
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
     try:
         await stop.wait()
     finally:

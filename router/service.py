@@ -15,11 +15,13 @@ from router.asterisk.agi import AGISession
 from router.core.decide import CompiledRules, Decision, decide, fallback_decision
 from router.core.identify import profile
 from router.core.phones import normalise, score
-from router.core.rulefile import RuleFileError, load_rules
+from router.core.rulefile import DEFAULT_LIMITS, Limits
 from router.core.snapshot import EMPTY
 from router.followups.followup import Followups
 from router.reports.tally import Calendar
+from router.rulesource import RuleSource
 from router.state.decisionlog import DecisionLog, entry
+from router.state.shared import PATIENCE
 from router.state.store import Store
 from router.web.broadcast import Broadcast
 
@@ -50,14 +52,18 @@ def calendar_of(rules: CompiledRules) -> Calendar:
 
 
 STORE_BUDGET = 0.25
-"""Seconds the store may take for one call's read before the fallback chain is returned."""
+"""Seconds Redis may stay silent on one call's read before the fallback chain is returned (a Redis
+still answering the calls queued ahead gets up to PATIENCE times this: see router/state/shared.py)."""
 
 
 class Router:
     def __init__(self, rules: CompiledRules, store: Store, rules_path: str | Path | None = None,
-                 clock: Callable[[], float] = time.time, budget: float = STORE_BUDGET):
+                 clock: Callable[[], float] = time.time, budget: float = STORE_BUDGET,
+                 source: RuleSource | None = None):
         self.rules = rules
-        self.rules_path = Path(rules_path) if rules_path else None
+        self.source = source or (RuleSource(rules_path, clock=clock) if rules_path else None)
+        if self.source is not None and source is None:
+            self.source.loaded_at, self.source.loaded_mtime = clock(), self.source.newest_mtime()
         self.store = store
         store.calendar = calendar_of(rules)
         self.clock = clock
@@ -72,22 +78,24 @@ class Router:
         self.latency = Histogram()
 
     @classmethod
-    def from_path(cls, path: str | Path, store: Store, **kw) -> Router:
-        return cls(CompiledRules(load_rules(path), str(path)), store, rules_path=path, **kw)
+    def from_path(cls, path: str | Path, store: Store, limits: Limits = DEFAULT_LIMITS, **kw) -> Router:
+        """Raises RuleFileError when the rules do not load."""
+        source = RuleSource(path, limits, clock=kw.get("clock", time.time))
+        return cls(source.load_now(), store, source=source, **kw)
 
-    def reload(self) -> list[str]:
-        """Re-read the rule path; on any error keep the rules in force and return the problems."""
-        if self.rules_path is None:
+    async def reload(self) -> list[str]:
+        """Re-read the rule path off the event loop; on any error keep the rules in force and return
+        the problems. Calls keep being routed by the rules in force until the new ones are swapped in."""
+        if self.source is None:
             return ["the router was started without a rule path"]
-        try:
-            fresh = CompiledRules(load_rules(self.rules_path), str(self.rules_path))
-        except RuleFileError as e:
-            for p in e.problems:
+        fresh = await self.source.reload()
+        if isinstance(fresh, list):
+            for p in fresh:
                 log.error("rules not reloaded, the previous rules stay in force: %s", p)
-            return [str(p) for p in e.problems]
+            return fresh
         self.rules = fresh
         self.store.calendar = calendar_of(fresh)
-        log.info("rules reloaded from %s: %d rules, %d targets, %d managers", self.rules_path,
+        log.info("rules reloaded from %s: %d rules, %d targets, %d managers", self.source.path,
                  len(fresh.rules), len(fresh.rs.targets), len(fresh.rs.managers))
         return []
 
@@ -104,11 +112,13 @@ class Router:
         now = self.clock()
         call_id = env.get("agi_uniqueid") or ""
         try:
-            async with asyncio.timeout(self.budget):
+            # the store keeps the budget (it knows whether Redis is answering); this only bounds the worst
+            async with asyncio.timeout(self.budget * (PATIENCE + 1)):
                 # a fixed-line number's own zone outranks the numbering plan: no need to look it up
                 snap = await self.store.snapshot(number.key, None if number.zone else score(number.key), now,
                                                  rules.calls_window,
-                                                 record_inbound=(call_id or f"t{now}") if record else None)
+                                                 record_inbound=(call_id or f"t{now}") if record else None,
+                                                 budget=self.budget)
         except Exception as e:
             why = f"no answer within {self.budget * 1000:.0f} ms" if isinstance(e, TimeoutError) else str(e)
             log.warning("call %s from %r: store unavailable (%s); routed by the fallback chain",

@@ -11,7 +11,7 @@ import os
 import sys
 import time
 
-from router.config import DEFAULT_STORE, ConfigError, Settings
+from router.config import DEFAULT_STORE, ConfigError, Settings, rule_limits
 from router.core.decide import CompiledRules, Decision, decide
 from router.core.identify import profile
 from router.core.phones import normalise, score
@@ -28,10 +28,15 @@ def _setup_logging(verbose: bool = False) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    try:
+        limits = rule_limits()
+    except ConfigError as e:
+        print(f"router check: {e}", file=sys.stderr)
+        return 2
     status = 0
     for path in args.paths:
         try:
-            rs = load_rules(path)
+            rs = load_rules(path, limits)
         except RuleFileError as e:
             for p in e.problems:
                 print(p)
@@ -50,13 +55,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         s = Settings.resolve(args.rules, args.store, args.agi, args.http, args.prefix, args.ami)
         store = Store.from_url(s.store, s.prefix)
-        router = Router.from_path(s.rules, store)
+        router = Router.from_path(s.rules, store, s.limits)
         ami_target = AMITarget.parse(s.ami, s.ami_secret) if s.ami else None
     except (ConfigError, ValueError) as e:
         print(f"router serve: {e}", file=sys.stderr)
         return 2
     except RuleFileError as e:
-        print(f"router serve: the rules do not load, nothing started:\n{e}", file=sys.stderr)
+        first, *rest = e.problems
+        more = f"; {len(rest)} more problems follow" if rest else ""
+        print(f"router serve: the rules do not load, nothing started: {first}{more}", file=sys.stderr)
+        for p in rest:
+            print(p, file=sys.stderr)
         return 1
 
     async def main() -> None:

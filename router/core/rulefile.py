@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from router.core.rules import RuleSet, cross_check
+from router.core.rules import Rule, RuleSet, cross_check
 
 Path_ = tuple[str | int, ...]
 SINGLE_SECTIONS = ("version", "company", "identify", "fallback", "report")
@@ -42,45 +42,186 @@ class _Document:
         self.where: dict[Path_, tuple[str, int]] = {}
 
 
-def _build(node: yaml.Node, path: Path_, file: str, where: dict, problems: list[Located], ctor) -> Any:
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            line = key_node.start_mark.line + 1
-            if not isinstance(key_node, yaml.ScalarNode):
-                problems.append(Located(file, line, "a key must be a plain word"))
-                continue
-            key = ctor.construct_object(key_node)
-            if key in out:
-                problems.append(Located(file, line, f"{_dotted((*path, key))}: key given twice"))
-                continue
-            where[(*path, key)] = (file, line)
-            out[key] = _build(value_node, (*path, key), file, where, problems, ctor)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        items = []
-        for i, item in enumerate(node.value):
-            where[(*path, i)] = (file, item.start_mark.line + 1)
-            items.append(_build(item, (*path, i), file, where, problems, ctor))
-        return items
-    return ctor.construct_object(node)
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What a rule path may hold. Past any of these the file is refused with `file:line`, before it
+    can cost the router more than a bounded amount of time and memory."""
+
+    max_bytes: int = 8 * 1024 * 1024
+    """All rule files together (ROUTER_RULES_MAX_BYTES)."""
+    max_rules: int = 100_000
+    """ROUTER_RULES_MAX_RULES."""
+    max_depth: int = 32
+    """Nesting of mappings and lists; real rule files need about ten."""
+    max_aliases: int = 100
+    """`*alias` references; anchors repeat a few conditions, never thousands."""
+    max_alias_values: int = 10_000
+    """Values that aliases repeat, nested ones counted: no expansion bomb gets past this."""
 
 
-def _parse_text(text: str, file: str, problems: list[Located]) -> tuple[Any, dict]:
+DEFAULT_LIMITS = Limits()
+
+
+class _Stop(Exception):
+    """Reading stops: a limit was crossed (the problem is recorded)."""
+
+
+_COMPLEX = object()
+_SKIP = object()
+_STR_TAG = "tag:yaml.org,2002:str"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's parser when installed: the events come from C, one at a time."""
+
+
+class _Frame:
+    __slots__ = ("anchor", "key", "path", "size", "value")
+
+    def __init__(self, value: dict | list, path: Path_ | None, anchor: str | None):
+        self.value = value
+        self.path = path  # None: inside a key that is not a plain word, discarded
+        self.anchor = anchor
+        self.key: Any = _SKIP if isinstance(value, list) else None
+        self.size = 1
+
+
+class _Reader:
+    """Plain data and where each key and item came from, built from the parser's events.
+
+    Built without recursion (any depth is refused cleanly), with aliases referring to the anchored
+    value instead of copying it and counted against the limits.
+    """
+
+    def __init__(self, file: str, where: dict, problems: list[Located], limits: Limits):
+        self.file = file
+        self.where = where
+        self.problems = problems
+        self.limits = limits
+        self.stack: list[_Frame] = []
+        self.anchors: dict[str, tuple[Any, int]] = {}
+        self.aliases = 0
+        self.repeated = 0
+        self.root: Any = None
+        self.documents = 0
+        self.loader = yaml.SafeLoader("")
+
+    def stop(self, line: int, message: str) -> _Stop:
+        self.problems.append(Located(self.file, line, message))
+        return _Stop()
+
+    def read(self, text: str) -> Any:
+        for ev in yaml.parse(text, Loader=_LOADER):
+            if isinstance(ev, yaml.NodeEvent | yaml.CollectionEndEvent):
+                self.event(ev)
+            elif isinstance(ev, yaml.DocumentStartEvent):
+                self.documents += 1
+                if self.documents > 1:
+                    raise self.stop(ev.start_mark.line + 1, "one YAML document per file: a second one starts here")
+        return self.root
+
+    def event(self, ev: yaml.Event) -> None:
+        line = ev.start_mark.line + 1 if ev.start_mark else 0
+        if isinstance(ev, yaml.CollectionEndEvent):
+            frame = self.stack.pop()
+            if frame.anchor is not None:
+                self.anchors[frame.anchor] = (frame.value, frame.size)
+            self.add(frame.value if frame.path is not None or not self.stack else _COMPLEX, frame.size, line)
+            return
+        path = self.child_path(line)
+        if isinstance(ev, yaml.ScalarEvent):
+            value = self.scalar(ev, line)
+            if ev.anchor is not None:
+                self.anchors[ev.anchor] = (value, 1)
+            self.add(value, 1, line)
+        elif isinstance(ev, yaml.AliasEvent):
+            if ev.anchor not in self.anchors:
+                raise self.stop(line, f"*{ev.anchor}: no anchor &{ev.anchor} above this line")
+            value, size = self.anchors[ev.anchor]
+            self.aliases += 1
+            self.repeated += size
+            if self.aliases > self.limits.max_aliases:
+                raise self.stop(line, f"more than {self.limits.max_aliases} aliases (*name): write the values out")
+            if self.repeated > self.limits.max_alias_values:
+                raise self.stop(line, f"aliases repeat more than {self.limits.max_alias_values} values: "
+                                      "write the values out")
+            self.add(value, size, line)
+        else:
+            if len(self.stack) >= self.limits.max_depth:
+                raise self.stop(line, f"nested more than {self.limits.max_depth} levels deep")
+            value = {} if isinstance(ev, yaml.MappingStartEvent) else []
+            self.stack.append(_Frame(value, path, ev.anchor))
+
+    def child_path(self, line: int) -> Path_ | None:
+        """The path of the node that starts here (None for a key or inside a discarded one)."""
+        if not self.stack:
+            return ()
+        top = self.stack[-1]
+        if top.path is None:
+            return None
+        if isinstance(top.value, list):
+            path = (*top.path, len(top.value))
+            self.where[path] = (self.file, line)
+            return path
+        if top.key is None:  # this node is a key
+            return None
+        return (*top.path, top.key) if top.key is not _SKIP else None
+
+    def add(self, value: Any, size: int, line: int) -> None:
+        if not self.stack:
+            self.root = value
+            return
+        top = self.stack[-1]
+        top.size += size
+        if isinstance(top.value, list):
+            top.value.append(value)
+        elif top.key is None:  # the key of the next entry
+            if value is _COMPLEX or isinstance(value, dict | list):
+                if top.path is not None:
+                    self.problems.append(Located(self.file, line, "a key must be a plain word"))
+                top.key = _SKIP
+            elif top.path is not None and value in top.value:
+                self.problems.append(Located(self.file, line, f"{_dotted((*top.path, value))}: key given twice"))
+                top.key = _SKIP
+            else:
+                top.key = value
+                if top.path is not None:
+                    self.where[(*top.path, value)] = (self.file, line)
+        else:
+            if top.key is not _SKIP:
+                top.value[top.key] = value
+            top.key = None
+
+    def scalar(self, ev: yaml.ScalarEvent, line: int) -> Any:
+        tag = ev.tag if ev.tag not in (None, "!") else self.loader.resolve(yaml.ScalarNode, ev.value, ev.implicit)
+        if tag == _STR_TAG:
+            return ev.value
+        build = self.loader.yaml_constructors.get(tag)
+        if build is None:
+            raise self.stop(line, f"unknown tag {ev.tag}")
+        try:
+            return build(self.loader, yaml.ScalarNode(tag, ev.value, ev.start_mark, ev.end_mark, ev.style))
+        except (yaml.YAMLError, ValueError, TypeError) as e:
+            raise self.stop(line, f"{ev.value!r} is not a valid {tag.rsplit(':', 1)[-1]}: {e}") from None
+
+
+def _parse_text(text: str, file: str, problems: list[Located], limits: Limits) -> tuple[Any, dict]:
     where: dict[Path_, tuple[str, int]] = {(): (file, 1)}
+    reader = _Reader(file, where, problems, limits)
+    before = len(problems)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = reader.read(text)
+    except _Stop:
+        return None, where
     except yaml.YAMLError as e:
+        del problems[before:]  # what was read before the syntax error is not worth reporting
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         line = mark.line + 1 if mark else 1
         problems.append(Located(file, line, f"not valid YAML: {getattr(e, 'problem', None) or e}"))
         return None, where
-    if node is None:
+    if data is None:
         problems.append(Located(file, 1, "the file is empty"))
         return None, where
-    data = _build(node, (), file, where, problems, yaml.SafeLoader(""))
     if not isinstance(data, dict):
-        problems.append(Located(file, node.start_mark.line + 1, "a rule file is a mapping (version:, targets:, …)"))
+        problems.append(Located(file, 1, "a rule file is a mapping (version:, targets:, …)"))
         return None, where
     return data, where
 
@@ -156,7 +297,7 @@ def files_of(path: Path) -> list[Path]:
     return [path]
 
 
-def load_rules(path: str | Path) -> RuleSet:
+def load_rules(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> RuleSet:
     """Load and check a rule file or a directory of them; raise RuleFileError listing every problem."""
     path = Path(path)
     problems: list[Located] = []
@@ -164,47 +305,91 @@ def load_rules(path: str | Path) -> RuleSet:
     doc.where[()] = (str(path), 1)
     try:
         files = files_of(path)
+        sizes = [f.stat().st_size for f in files]
     except RuleFileError:
         raise
     except OSError as e:
         raise RuleFileError([Located(str(path), 0, f"cannot read: {e.strerror or e}")]) from None
+    if sum(sizes) > limits.max_bytes:
+        biggest = files[sizes.index(max(sizes))]
+        raise RuleFileError([Located(str(biggest), 1, f"rules of {sum(sizes):,} bytes: over the limit of "
+                                                      f"{limits.max_bytes:,} (ROUTER_RULES_MAX_BYTES)")])
     for f in files:
         try:
             text = f.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
             problems.append(Located(str(f), 0, f"cannot read: {e}"))
             continue
-        data, where = _parse_text(text, str(f), problems)
+        data, where = _parse_text(text, str(f), problems, limits)
         if data is not None:
             if len(files) == 1:
                 doc.where[()] = where[()]
             _merge(doc, data, where, str(f), problems)
+        _release(where)
     if problems:
         raise RuleFileError(problems)
-    return validate(doc.data, doc.where)
-
-
-def load_rules_text(text: str, name: str = "<rules>") -> RuleSet:
-    problems: list[Located] = []
-    data, where = _parse_text(text, name, problems)
-    if problems:
-        raise RuleFileError(problems)
-    return validate(data, where)
-
-
-def validate(data: dict, where: dict) -> RuleSet:
     try:
-        rs = RuleSet.model_validate(data)
+        return validate(doc.data, doc.where, limits)
+    finally:
+        _release(doc.where, doc.data.get("rules"))
+
+
+def _release(where: dict, items: list | None = None) -> None:
+    """Empty large containers a piece at a time: freed at once, they would hold the interpreter (and
+    a loader thread would keep the event loop waiting) for as long as that takes."""
+    pop = where.popitem
+    for _ in range(len(where)):
+        pop()
+    if isinstance(items, list):
+        while items:
+            del items[-100:]
+
+
+def load_rules_text(text: str, name: str = "<rules>", limits: Limits = DEFAULT_LIMITS) -> RuleSet:
+    problems: list[Located] = []
+    if len(text) > limits.max_bytes:
+        raise RuleFileError([Located(name, 1, f"over the limit of {limits.max_bytes:,} bytes")])
+    data, where = _parse_text(text, name, problems, limits)
+    if problems:
+        raise RuleFileError(problems)
+    return validate(data, where, limits)
+
+
+def validate(data: dict, where: dict, limits: Limits = DEFAULT_LIMITS) -> RuleSet:
+    """The schema, rule by rule: each validation is short, so a thread doing this for fifty thousand
+    rules lets the event loop in between."""
+    rules = data.get("rules")
+    if isinstance(rules, list) and len(rules) > limits.max_rules:
+        raise RuleFileError([Located(*where.get(("rules", limits.max_rules), where[()]),
+                                     f"more than {limits.max_rules:,} rules (ROUTER_RULES_MAX_RULES)")])
+    per_rule = isinstance(rules, list)
+    errors: list[tuple[tuple, dict]] = []
+    try:
+        rs = RuleSet.model_validate({**data, "rules": []} if per_rule else data)
     except ValidationError as e:
+        rs = None
+        errors += [((), err) for err in e.errors(include_url=False)]
+    checked: list[Rule] = []
+    if per_rule:
+        for i, rule in enumerate(rules):
+            try:
+                checked.append(Rule.model_validate(rule))
+            except ValidationError as e:
+                errors += [(("rules", i), err) for err in e.errors(include_url=False)]
+    if errors:
         problems = []
-        for err in e.errors(include_url=False):
-            path, (file, line) = _locate(err["loc"], where)
-            last = err["loc"][-1] if err["loc"] else None
+        for prefix, err in errors:
+            loc = (*prefix, *err["loc"])
+            path, (file, line) = _locate(loc, where)
+            last = loc[-1] if loc else None
             if isinstance(last, str) and last.isidentifier() and (not path or path[-1] != last):
                 path = (*path, last)
             shown = _dotted(path)
             problems.append(Located(file, line, f"{shown or 'file'}: {_message(err)}"))
         raise RuleFileError(_unique(problems)) from None
+    assert rs is not None
+    if per_rule:
+        rs = rs.model_copy(update={"rules": checked})
     located = []
     for p in cross_check(rs):
         _, (file, line) = _locate(p.path, where)

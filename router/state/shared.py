@@ -25,6 +25,9 @@ from redis.exceptions import InvalidResponse, ResponseError
 
 CONNECTIONS = 2
 """Connections shared by all calls: Redis answers a pipelined burst of a thousand calls on one."""
+PATIENCE = 4
+"""A call whose budget ran out while Redis was still answering the calls queued ahead of it waits on,
+up to this many budgets: the store is working, and the router's own loop was what was slow."""
 STALL_SECONDS = 2.0
 """A connection whose oldest request has had no reply for this long is taken for dead."""
 CONNECT_SECONDS = 1.0
@@ -49,6 +52,7 @@ class _Link:
         self.writer = writer
         self.pending: deque[_Request] = deque()
         self.dead: Exception | None = None
+        self.answered_at = 0.0
         kw = {"encoding": encoding, "errors": "replace"} if encoding else {}
         self.parser = hiredis.Reader(protocolError=InvalidResponse, replyError=ResponseError, **kw)
         self.task = asyncio.create_task(self._read(), name="store-reader")
@@ -74,6 +78,7 @@ class _Link:
                 if not data:
                     raise StoreConnectionError("Redis closed the connection")
                 self.parser.feed(data)
+                self.answered_at = asyncio.get_running_loop().time()
                 while (reply := self.parser.gets()) is not False:
                     if not self.pending:
                         raise InvalidResponse("a reply nobody asked for")
@@ -145,28 +150,62 @@ class SharedConnections:
             setup.append(("SELECT", kw["db"]))
         return cls(opener, setup, "utf-8" if kw.get("decode_responses") else None, size)
 
-    async def execute(self, commands: list[tuple]) -> list:
+    async def execute(self, commands: list[tuple], budget: float | None = None) -> list:
         """Replies to `commands` in order (ResponseError instances among them); retried once on a
-        connection that died under it — so the commands must be safe to run twice."""
+        connection that died under it — so the commands must be safe to run twice.
+
+        With a `budget` (seconds), TimeoutError once it is spent with Redis silent: connecting
+        counts, and so does the retry.
+        """
+        loop = asyncio.get_running_loop()
+        budget_ends = None if budget is None else loop.time() + budget
         packed = b"".join(hiredis.pack_command(c) for c in commands)
         slot = next(self._next)
         try:
-            return await self._on(slot, packed, len(commands))
+            return await self._on(slot, packed, len(commands), budget_ends, budget)
         except StoreConnectionError:
             self.reconnects += 1
-            return await self._on(slot, packed, len(commands))
+            return await self._on(slot, packed, len(commands), budget_ends, budget)
 
-    async def _on(self, slot: int, packed: bytes, expected: int) -> list:
+    async def _on(self, slot: int, packed: bytes, expected: int, budget_ends: float | None,
+                  budget: float | None) -> list:
         link = self.links[slot]
         if link is None or link.dead is not None:
-            link = await self._connect(slot)
-        return await link.send(packed, expected)
+            link = await self._connect(slot, budget_ends)
+        fut = link.send(packed, expected)
+        if budget_ends is None:
+            return await fut
+        loop = asyncio.get_running_loop()
+        sent = loop.time()
+        hard_end = sent + PATIENCE * (budget or 0)
+        while True:
+            left = budget_ends - loop.time()
+            if left > 0:
+                await asyncio.wait((fut,), timeout=left)
+            else:
+                await asyncio.sleep(0)  # let replies already read from the socket reach their calls
+            if fut.done():
+                return fut.result()
+            now = loop.time()
+            if link.dead is None and link.answered_at > sent and now < hard_end:
+                budget_ends = min(hard_end, link.answered_at + (budget or 0))
+                if budget_ends > now:
+                    continue
+            fut.cancel()  # the reader drops the reply when it comes
+            raise TimeoutError(f"Redis sent no reply within {budget * 1000:.0f} ms" if budget else "no reply")
 
-    async def _connect(self, slot: int) -> _Link:
+    async def _connect(self, slot: int, budget_ends: float | None = None) -> _Link:
         task = self.connecting[slot]
         if task is None or task.done():
             task = self.connecting[slot] = asyncio.create_task(self._open(slot), name="store-connect")
-        return await asyncio.shield(task)  # a call that gives up does not cancel the others' connect
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())  # failures reach the waiters
+        if budget_ends is None:
+            return await asyncio.shield(task)  # a call that gives up does not cancel the others' connect
+        left = budget_ends - asyncio.get_running_loop().time()
+        await asyncio.wait((task,), timeout=max(left, 0))
+        if not task.done():
+            raise TimeoutError("no connection to Redis within the budget")
+        return task.result()
 
     async def _open(self, slot: int) -> _Link:
         old = self.links[slot]

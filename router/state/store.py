@@ -6,6 +6,7 @@ keeps one caller's keys in one slot.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable
 
@@ -127,15 +128,17 @@ class Store:
         return bool(await self.r.ping())
 
     async def snapshot(self, number: str, score: int | None, now: float, window: float,
-                       record_inbound: str | None = None) -> Snapshot:
+                       record_inbound: str | None = None, budget: float | None = None) -> Snapshot:
         """One pipelined round trip: profile, history, follow-up, numbering range, busy set.
 
         With `record_inbound` (a call id) the same round trip writes this inbound call to the
         number's history; reads run first, so the snapshot shows the history before this call.
+        Past `budget` seconds without an answer from Redis, TimeoutError.
         """
         k = self.k
         if not number:
-            busy, strategy = await self._round_trip([("SMEMBERS", k.busy), ("HGET", k.strategy, "strategy")])
+            busy, strategy = await self._round_trip([("SMEMBERS", k.busy), ("HGET", k.strategy, "strategy")],
+                                                     budget)
             return Snapshot({}, {}, [], None, frozenset(busy), strategy=strategy)
         inbound_key = k.inbound(number)
         commands: list[tuple] = [("SMEMBERS", k.busy), ("HGETALL", k.customer(number)),
@@ -149,7 +152,7 @@ class Store:
             commands.append(("ZREVRANGEBYSCORE", k.company_ranges, span, "-inf", "LIMIT", 0, COMPANY_NESTING))
         if record_inbound is not None:
             commands += self._inbound_writes(number, record_inbound, now)
-        res = await self._round_trip(commands)
+        res = await self._round_trip(commands, budget)
         numbering = None
         i = 4
         if score is not None:
@@ -162,7 +165,7 @@ class Store:
         return Snapshot(_mapping(res[1]), _mapping(res[2]), inbound, numbering, frozenset(res[0]), company,
                         res[3])
 
-    async def _round_trip(self, commands: list[tuple]) -> list:
+    async def _round_trip(self, commands: list[tuple], budget: float | None = None) -> list:
         """Commands written at once, replies read in order: pipelined with other calls' on the shared
         connections. Retried once on a dead connection, so only idempotent commands belong here.
 
@@ -170,9 +173,10 @@ class Store:
         that bookkeeping cost more than the round trip itself (bench/README.md).
         """
         if self.shared is not None:
-            replies = await self.shared.execute(commands)
+            replies = await self.shared.execute(commands, budget)
         else:
-            replies = await self._pooled(commands)
+            async with asyncio.timeout(budget):
+                replies = await self._pooled(commands)
         for r in replies:
             if isinstance(r, ResponseError):
                 raise r

@@ -80,6 +80,13 @@ async def healthz(request: web.Request) -> web.Response:
             "rules": router.rules.source, "rule_count": len(router.rules.rules),
             "decisions": router.decisions, "fallbacks": router.fallbacks,
             "log_pending": len(router.log.pending)}
+    if router.source is not None:
+        rules = router.source.status()
+        body["rules_loaded_at"] = rules["loaded_at"]
+        body["rules_stale"] = rules["stale"]
+        if rules["stale"]:
+            body["rules_file_changed_at"] = rules["file_changed_at"]
+            body["rules_stale_why"] = rules["why"]
     return web.json_response(body, status=200 if store == "up" else 503)
 
 
@@ -95,7 +102,7 @@ async def decisions(request: web.Request) -> web.Response:
 
 async def reload_rules(request: web.Request) -> web.Response:
     router = request.app[ROUTER_KEY]
-    problems = router.reload()
+    problems = await router.reload()
     if problems:
         return web.json_response({"reloaded": False, "problems": problems,
                                   "in_force": router.rules.source}, status=422)
@@ -229,6 +236,7 @@ async def metrics(request: web.Request) -> web.Response:
     lines = ["# HELP callrouter_decisions_total Routing decisions made.", "# TYPE callrouter_decisions_total counter",
              f"callrouter_decisions_total {router.decisions}",
              "# TYPE callrouter_fallbacks_total counter", f"callrouter_fallbacks_total {router.fallbacks}",
+             *_rule_lines(router),
              "# HELP callrouter_decision_latency_ms Identify + decide, store round trip included.",
              "# TYPE callrouter_decision_latency_ms histogram"]
     cumulative = 0
@@ -279,6 +287,18 @@ def agi_metrics(agi: FastAGIServer) -> list[str]:
         lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
         lines += [f"{name}{{{labels}}} {totals[k]}" if labels else f"{name} {totals[k]}" for k, labels in series]
     return lines
+
+
+def _rule_lines(router: Router) -> list[str]:
+    src = router.source
+    if src is None:
+        return []
+    return ["# HELP callrouter_rule_reloads_total Rule reloads; failed ones keep the rules in force.",
+            "# TYPE callrouter_rule_reloads_total counter",
+            f'callrouter_rule_reloads_total{{result="ok"}} {src.reloads_ok}',
+            f'callrouter_rule_reloads_total{{result="failed"}} {src.reloads_failed}',
+            "# HELP callrouter_rules_stale 1 while the rules in force are older than the rule files.",
+            "# TYPE callrouter_rules_stale gauge", f"callrouter_rules_stale {int(src.status()['stale'])}"]
 
 
 async def page(request: web.Request) -> web.Response:

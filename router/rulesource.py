@@ -1,0 +1,109 @@
+"""The rule path behind the rules in force: loaded off the event loop, and whether it is stale.
+
+Reading and compiling fifty thousand rules takes seconds of CPU. A thread does it while calls go
+on; the result is swapped in by the caller at once, or not at all. The garbage collector is held
+for the load and its result frozen afterwards: otherwise every full collection would walk the new
+rules on the loop's time, and pauses are what a call must not see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from router.core.decide import CompiledRules
+from router.core.rulefile import DEFAULT_LIMITS, Limits, RuleFileError, files_of, load_rules
+
+SWITCH_SECONDS = 0.0005
+"""While a load runs, the loop gets the interpreter back within this (the default is 5 ms)."""
+
+_quiet = threading.Lock()
+
+
+def compile_rules(path: Path, limits: Limits) -> CompiledRules:
+    """Load and compile; raises RuleFileError. Safe to run in a thread."""
+    with _quiet:
+        interval = sys.getswitchinterval()
+        collecting = gc.isenabled()
+        sys.setswitchinterval(min(interval, SWITCH_SECONDS))
+        gc.disable()
+        try:
+            compiled = CompiledRules(load_rules(path, limits), str(path))
+            gc.freeze()  # the rules live until the next reload: no collection needs to walk them
+            return compiled
+        finally:
+            if collecting:
+                gc.enable()
+            sys.setswitchinterval(interval)
+
+
+def _iso(t: float | None) -> str | None:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds") if t else None
+
+
+class RuleSource:
+    """The path, when its rules were loaded, and the last reload's failure if it failed."""
+
+    def __init__(self, path: str | Path, limits: Limits = DEFAULT_LIMITS, clock: Callable[[], float] = time.time):
+        self.path = Path(path)
+        self.limits = limits
+        self.clock = clock
+        self.loaded_at: float | None = None
+        self.loaded_mtime = 0.0
+        self.failed_at: float | None = None
+        self.problems: list[str] = []
+        self.reloads_ok = 0
+        self.reloads_failed = 0
+        self._lock = asyncio.Lock()
+
+    def newest_mtime(self) -> float:
+        try:
+            return max(f.stat().st_mtime for f in files_of(self.path))
+        except (OSError, RuleFileError, ValueError):
+            return 0.0
+
+    def load_now(self) -> CompiledRules:
+        """At start, before the loop runs: raises RuleFileError."""
+        mtime = self.newest_mtime()
+        compiled = compile_rules(self.path, self.limits)
+        self._loaded(mtime)
+        return compiled
+
+    async def reload(self) -> CompiledRules | list[str]:
+        """Fresh rules, or the problems (the caller keeps the rules in force). One load at a time."""
+        async with self._lock:
+            mtime = self.newest_mtime()
+            try:
+                compiled = await asyncio.to_thread(compile_rules, self.path, self.limits)
+            except RuleFileError as e:
+                self.reloads_failed += 1
+                self.failed_at = self.clock()
+                self.problems = [str(p) for p in e.problems]
+                return self.problems
+            self.reloads_ok += 1
+            self._loaded(mtime)
+            return compiled
+
+    def _loaded(self, mtime: float) -> None:
+        self.loaded_at = self.clock()
+        self.loaded_mtime = mtime
+        self.failed_at = None
+        self.problems = []
+
+    def status(self) -> dict:
+        """For /healthz: are the rules in force older than the file, and why."""
+        changed = self.newest_mtime()
+        out: dict = {"loaded_at": _iso(self.loaded_at), "file_changed_at": _iso(changed),
+                     "stale": bool(self.problems) or changed > self.loaded_mtime}
+        if self.problems:
+            out["why"] = (f"the reload at {_iso(self.failed_at)} failed: {self.problems[0]}"
+                          + (f" (and {len(self.problems) - 1} more problems)" if len(self.problems) > 1 else ""))
+        elif out["stale"]:
+            out["why"] = "the file changed after the rules were loaded: reload (SIGHUP or POST /api/rules/reload)"
+        return out
