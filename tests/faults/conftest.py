@@ -182,6 +182,11 @@ class RouterProcess:
         """Open file descriptors of the process (Linux)."""
         return len(os.listdir(f"/proc/{self.pid}/fd"))
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the process has used so far (Linux /proc/PID/stat)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def rss_kb(self) -> int:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
