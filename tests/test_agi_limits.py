@@ -158,3 +158,18 @@ def test_admission_sheds_the_oldest_idle_connection_and_never_a_call_in_progress
     assert slot is not None and why is None
     a.started(slot)
     assert a.admit(Transport(), "10.0.0.6") == (None, admission.REFUSED_FULL, None)
+
+
+def test_admission_never_sheds_a_connection_whose_header_is_waiting_to_be_read():
+    class Transport:
+        def abort(self):
+            pass
+
+    a = Admission(max_connections=2, max_per_peer=2)
+    call_slot, _, _ = a.admit(Transport(), "10.0.0.1", has_input=lambda: True)
+    silent, _, _ = a.admit(Transport(), "10.0.0.1", has_input=lambda: False)
+    _, why, shed = a.admit(Transport(), "10.0.0.1", has_input=lambda: True)
+    assert why is None and shed is silent and not call_slot.shed
+    a.release(call_slot)
+    a.admit(Transport(), "10.0.0.1", has_input=lambda: True)
+    assert a.admit(Transport(), "10.0.0.1")[1] == admission.REFUSED_PEER

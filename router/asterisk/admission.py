@@ -3,23 +3,30 @@
 Asterisk sends its whole header block the moment it connects, so a connection that has not
 finished its header is either about to (a real call, gone from the idle list within a
 millisecond) or is not Asterisk. When the router is full, the oldest such idle connection is
-closed to admit the new one; a connection whose header is complete (a call being routed) is
-never shed. Idle floods therefore cannot lock calls out; only calls in progress fill the cap.
+closed to admit the new one; a connection whose header is complete (a call being routed), or
+has just arrived unread, is never shed. Idle floods therefore cannot lock calls out; only
+calls in progress fill the cap.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+from collections.abc import Callable
+
+SHED_SCAN = 32
+"""Idle connections looked at, oldest first, for one that is silent; past that the new one is refused."""
 
 
 class Slot:
     """One admitted connection."""
 
-    __slots__ = ("host", "released", "shed", "transport")
+    __slots__ = ("has_input", "host", "released", "shed", "transport")
 
-    def __init__(self, transport: asyncio.BaseTransport, host: str):
+    def __init__(self, transport: asyncio.BaseTransport, host: str, has_input: Callable[[], bool] | None):
         self.transport = transport
         self.host = host
+        self.has_input = has_input
         self.shed = False
         self.released = False
 
@@ -40,8 +47,13 @@ class Admission:
         self._idle: dict[Slot, None] = {}
         self._idle_by_peer: dict[str, dict[Slot, None]] = {}
 
-    def admit(self, transport: asyncio.BaseTransport, host: str) -> tuple[Slot | None, str | None, Slot | None]:
-        """(slot, None, shed slot or None) when admitted, (None, refusal reason, None) when not."""
+    def admit(self, transport: asyncio.BaseTransport, host: str, has_input: Callable[[], bool] | None = None
+              ) -> tuple[Slot | None, str | None, Slot | None]:
+        """(slot, None, shed slot or None) when admitted, (None, refusal reason, None) when not.
+
+        `has_input` tells whether a connection has a header waiting to be read: such a one is
+        not shed (it is a call whose bytes the event loop has not got to yet).
+        """
         victim = None
         if self.per_peer.get(host, 0) >= self.max_per_peer:
             victim = self._oldest(self._idle_by_peer.get(host))
@@ -55,7 +67,7 @@ class Admission:
             victim.shed = True
             victim.transport.abort()
             self.release(victim)
-        slot = Slot(transport, host)
+        slot = Slot(transport, host, has_input)
         self.open += 1
         self.per_peer[host] = self.per_peer.get(host, 0) + 1
         self._idle[slot] = None
@@ -85,7 +97,13 @@ class Admission:
 
     @staticmethod
     def _oldest(slots: dict[Slot, None] | None) -> Slot | None:
-        return next(iter(slots)) if slots else None
+        """The oldest idle connection that has sent nothing waiting to be read."""
+        if not slots:
+            return None
+        for slot in itertools.islice(slots, SHED_SCAN):
+            if slot.has_input is None or not slot.has_input():
+                return slot
+        return None
 
     def _forget_idle(self, slot: Slot) -> None:
         if self._idle.pop(slot, 0) is None:

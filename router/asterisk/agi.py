@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import struct
+import termios
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -201,6 +204,23 @@ class AGISession:
 Handler = Callable[[AGISession], Awaitable[None]]
 
 
+def _header_waiting(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Callable[[], bool]:
+    """Whether a not-yet-started connection has its header in hand: unread in the kernel, or read
+    by the loop but not yet parsed. A silent or dribbling connection has neither."""
+    sock = writer.get_extra_info("socket")
+    fd = sock.fileno() if sock is not None else -1
+
+    def waiting() -> bool:
+        if b"\n\n" in reader._buffer:  # StreamReader keeps no public view of what it holds
+            return True
+        try:
+            return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0] > 0
+        except OSError:
+            return False
+
+    return waiting
+
+
 class FastAGIServer:
     """Accepts FastAGI connections and hands each to the handler of its script path.
 
@@ -227,7 +247,7 @@ class FastAGIServer:
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._client, self.host, self.port, limit=MAX_HEADER_BYTES,
-                                                  reuse_address=True, backlog=1024)
+                                                  reuse_address=True, backlog=4096)
         sock = self._server.sockets[0].getsockname()
         self.port = sock[1]
 
@@ -241,7 +261,7 @@ class FastAGIServer:
         peer = writer.get_extra_info("peername")
         host = peer[0] if peer else "?"
         where = f"{host}:{peer[1]}" if peer else "?"
-        slot, refused, shed = self.admission.admit(writer.transport, host)
+        slot, refused, shed = self.admission.admit(writer.transport, host, _header_waiting(reader, writer))
         if shed is not None:
             self.flood.note(admission.SHED, f"{shed.host}, for {where}")
         if slot is None:

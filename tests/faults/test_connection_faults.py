@@ -92,7 +92,7 @@ def test_a_real_call_is_answered_while_5000_idle_connections_are_held(redis_serv
     finally:
         close_all(flood)
     assert [bool(res.variables.get("ROUTE_COUNT")) for res in answered] == [True] * 10
-    assert max(res.seconds for res in answered) < 2.0
+    assert max(res.seconds for res in answered) < 4.0  # a dropped SYN, on a loaded machine, is retried after 1 s
     # the flood shares the calls' address: it holds at most its share, older ones shed for newer
     assert metric(text, 'callrouter_agi_connections{state="idle"}') <= 1000
     assert metric(text, "callrouter_agi_shed_total") >= FLOOD // 2, text
