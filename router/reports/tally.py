@@ -90,7 +90,7 @@ def tally_call(o: dict, meta: dict, state: dict, zone: ZoneInfo) -> Tally:
     tally = Tally(record["day"], call_key(o), record, c)
     ring = str(int(o["ring_seconds"] + 0.5))
     agent = clean(o.get("by", ""))
-    if answered and agent:
+    if answered and agent and not o.get("ivr"):  # staff load counts people, not the self-service IVR
         c[f"a|{agent}|{'out' if direction == 'outbound' else 'n'}"] = 1
         c[f"a|{agent}|ds"] = round(o["talk_seconds"] * 10)
     if direction == "internal":
@@ -125,7 +125,7 @@ def tally_call(o: dict, meta: dict, state: dict, zone: ZoneInfo) -> Tally:
         if not answered:
             c[d + suffix] = 1
     c[f"{'ra' if answered else 'rm'}|{ring}"] = 1
-    if answered:
+    if answered and not o.get("ivr"):  # a prospect stays one until a person talked to them
         tally.state["prospect"] = 0
         tally.clear = ("miss", "miss_cb")
     elif not state.get("miss"):

@@ -232,7 +232,7 @@ class Store:
                     fields = {"in_ok": int(answered)}
                     if not o.get("decision"):
                         fields["in"] = started  # routed calls were written at decision time
-                if answered and o.get("by"):
+                if answered and o.get("by") and not o.get("ivr"):  # an IVR is nobody to route back to
                     # read back by the snapshot's HGETALL of this hash: known-agent routing costs no extra read
                     fields |= {"agent": o["by"], "agent_at": o["ended_at"] - o["talk_seconds"]}
                 p.hset(self.k.state(number), mapping=fields)
