@@ -19,6 +19,17 @@ from router.service import Router
 from router.web.app import make_app
 
 log = logging.getLogger("router")
+TICK_SECONDS = 30.0
+"""How often escalation and the risk sweep run (every router runs them; Redis makes each step happen once)."""
+
+
+async def tick_forever(router: Router, every: float = TICK_SECONDS) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await router.tick()
+        except Exception as e:
+            log.warning("periodic check (escalation, risk) failed: %s; next try in %.0f s", e, every)
 
 FD_RESERVE = 300
 """File descriptors kept for everything but FastAGI: Redis, HTTP clients, the live stream, logs."""
@@ -68,8 +79,11 @@ class Running:
     http: web.AppRunner
     http_port: int
     ami: Listener | None = None
+    ticker: asyncio.Task | None = None
 
     async def stop(self) -> None:
+        if self.ticker is not None:
+            self.ticker.cancel()
         await self.agi.close()
         self.router.broadcast.close()
         await self.http.cleanup()
@@ -99,7 +113,8 @@ async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], tok
     await site.start()
     port = runner.addresses[0][1] if runner.addresses else http[1]
     log.info("routing on agi://%s:%d/route, HTTP on http://%s:%d", agi[0], agi_server.port, http[0], port)
-    return Running(router, agi_server, runner, port, listener)
+    ticker = asyncio.create_task(tick_forever(router), name="periodic")
+    return Running(router, agi_server, runner, port, listener, ticker)
 
 
 async def serve_forever(running: Running) -> None:

@@ -17,8 +17,10 @@ from router.core.identify import profile
 from router.core.phones import normalise, score
 from router.core.rulefile import DEFAULT_LIMITS, Limits
 from router.core.snapshot import EMPTY
+from router.followups.escalation import Escalator
 from router.followups.followup import Followups
 from router.reports.tally import Calendar
+from router.risk.engine import Risk
 from router.rulesource import RuleSource
 from router.state.decisionlog import DecisionLog, entry
 from router.state.shared import PATIENCE
@@ -71,6 +73,9 @@ class Router:
         self.broadcast = Broadcast()
         self.log = DecisionLog(store, publish=self.broadcast.publish)
         self.followups = Followups(store, lambda: self.rules, clock=clock, publish=self.broadcast.publish)
+        self.escalator = Escalator(self.followups)
+        self.risk = Risk(store, lambda: self.rules, self.followups, clock)
+        self.followups.on_closed = self.risk.refresh
         self._ids = itertools.count(1)
         self._instance = os.urandom(2).hex()
         self.decisions = 0
@@ -156,6 +161,17 @@ class Router:
         """A call ended (from AMI): show it live and let follow-ups open or close."""
         self.broadcast.publish({"type": "outcome", "outcome": o})
         await self.followups.on_outcome(o)
+        await self.risk.on_outcome(o)
+        missed = o.get("result") == "missed" and o.get("number", "").startswith("+")
+        task_id = await self.store.open_task_of(o["number"]) if missed else None
+        if task_id:
+            await self.escalator.check(task_id)  # another missed call may reach an `or_count`
+
+    async def tick(self) -> None:
+        """The periodic work: stalled follow-ups escalate, aged-out risk signals are recomputed."""
+        now = self.clock()
+        await self.escalator.run(now)
+        await self.risk.sweep(now)
 
     async def set_call_type(self, decision_id: str, call_type: str, by: str = "") -> dict | None:
         """An agent or supervisor sets or corrects a call's type; ValueError for a type the rules do not declare."""

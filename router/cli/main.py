@@ -242,6 +242,103 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rules_for(args: argparse.Namespace, what: str) -> CompiledRules | None:
+    path = args.rules or os.environ.get("ROUTER_RULES")
+    if not path:
+        print(f"router {what}: no rules: pass --rules PATH or set ROUTER_RULES (the risk section is read there)",
+              file=sys.stderr)
+        return None
+    try:
+        return CompiledRules(load_rules(path), path)
+    except RuleFileError as e:
+        print(e, file=sys.stderr)
+        return None
+
+
+def _with_router(args: argparse.Namespace, rules: CompiledRules, work):
+    """Run `work(router)` against the store, with the router's follow-ups (webhooks) drained after."""
+    from router.service import Router
+
+    url = args.store or os.environ.get("ROUTER_STORE") or DEFAULT_STORE
+
+    async def run():
+        store = Store.from_url(url, args.prefix, timeout=10)
+        router = Router(rules, store)
+        try:
+            return await work(router)
+        finally:
+            await router.followups.drain()
+            await router.followups.sender.close()
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def cmd_events_import(args: argparse.Namespace) -> int:
+    from router.risk.events import read_csv
+
+    rules = _rules_for(args, "events import")
+    if rules is None:
+        return 2
+    try:
+        batch = read_csv(args.file, rules.rs.risk, rules.company_zone, rules.region, time.time())
+    except OSError as e:
+        print(f"router events import: {e}", file=sys.stderr)
+        return 2
+
+    async def work(router):
+        return await router.risk.add(batch.events)
+
+    try:
+        added = _with_router(args, rules, work)
+    except Exception as e:
+        print(f"router events import: store: {e}", file=sys.stderr)
+        return 2
+    for p in batch.problems:
+        print(p, file=sys.stderr)
+    print(f"{args.file}: {len(batch.events)} events read, {added} new, {len(batch.events) - added} already known, "
+          f"{len(batch.problems)} problems")
+    return 1 if batch.problems else 0
+
+
+def format_risk(entries: list[dict], zone) -> str:
+    """The at-risk list as a person reads it in the morning."""
+    from datetime import datetime
+
+    if not entries:
+        return "nobody is at risk"
+    lines = []
+    for e in entries:
+        since = datetime.fromtimestamp(e["since"], zone).strftime("%Y-%m-%d %H:%M")
+        who = " ".join(x for x in (e["number"], e["name"] and f"({e['name']})") if x)
+        task = e.get("task") or {}
+        lines.append(f"{who} — score {e['score']}, at risk since {since}, manager {e['manager'] or '—'}"
+                     + (f", task {task['id']} ({task['owner']}, {task['state']})" if task else ""))
+        for s in e["signals"]:
+            lines.append(f"    {s['name']} +{s['weight']}: {s['text']} [{', '.join(s['dates'])}]")
+    return "\n".join(lines)
+
+
+def cmd_risk_list(args: argparse.Namespace) -> int:
+    rules = _rules_for(args, "risk list")
+    if rules is None:
+        return 2
+
+    async def work(router):
+        return await router.risk.listing(args.day)
+
+    try:
+        entries = _with_router(args, rules, work)
+    except ValueError:
+        print(f"router risk list: --day {args.day!r}: write YYYY-MM-DD", file=sys.stderr)
+        return 2
+    except Exception as e:
+        print(f"router risk list: store: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(entries, ensure_ascii=False, indent=2) if args.json else format_risk(entries, rules.company_zone))
+    return 0
+
+
 def cmd_tail(args: argparse.Namespace) -> int:
     from router.cli.tail import run
 
@@ -328,6 +425,22 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--region", default="RU", help="region for national numbers (default RU)")
     store_opts(sp)
     sp.set_defaults(func=cmd_companies_import)
+
+    ep = sub.add_parser("events", help="customer events (visits, ratings, tickets, …)").add_subparsers(
+        dest="action", required=True)
+    sp = ep.add_parser("import", help="import id,number,kind,at,value,note rows from CSV")
+    sp.add_argument("file")
+    sp.add_argument("--rules", help="rule file or directory (default $ROUTER_RULES): event kinds, retention")
+    store_opts(sp)
+    sp.set_defaults(func=cmd_events_import)
+
+    rp = sub.add_parser("risk", help="customers at risk of leaving").add_subparsers(dest="action", required=True)
+    sp = rp.add_parser("list", help="who is at risk, since when, why")
+    sp.add_argument("--day", help="only those who entered the list on this day (YYYY-MM-DD, company time)")
+    sp.add_argument("--rules", help="rule file or directory (default $ROUTER_RULES)")
+    sp.add_argument("--json", action="store_true")
+    store_opts(sp)
+    sp.set_defaults(func=cmd_risk_list)
 
     np_ = sub.add_parser("numbering", help="the national numbering plan").add_subparsers(dest="action",
                                                                                         required=True)

@@ -33,6 +33,10 @@ class Check:
     describe: Describe
 
 
+def _signals(hits) -> str:
+    return (": " + "; ".join(f"{h.name} ({h.text})" for h in hits)) if hits else ""
+
+
 def _hhmm(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
 
@@ -128,6 +132,13 @@ def compile_when(w: When | None) -> tuple[Check, ...]:
         want_prospect = w.prospect
         add(Check(lambda c, m: c.prospect is want_prospect,
                   lambda c, m: "a prospect (no conversation answered yet)" if c.prospect else "not a prospect"))
+    if w.risk is not None:
+        levels = frozenset(w.risk)
+        add(Check(lambda c, m: c.risk in levels, lambda c, m: f"risk={c.risk}" + _signals(c.risk_hits)))
+    if w.risk_signal is not None:
+        wanted = frozenset(w.risk_signal)
+        add(Check(lambda c, m: any(h.name in wanted for h in c.risk_hits),
+                  lambda c, m: "risk signals" + _signals([h for h in c.risk_hits if h.name in wanted])))
     if w.all is not None:
         parts = tuple(compile_when(x) for x in w.all)
         add(Check(lambda c, m: every(parts, c, m),

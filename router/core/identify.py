@@ -7,6 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from router.core.phones import Number
+from router.core.risk import Hit, level_of, live_hits
 from router.core.rules import STRATEGIES, RuleSet
 from router.core.snapshot import Snapshot
 
@@ -42,6 +43,8 @@ class Caller:
     notes: list[str] = field(default_factory=list)
     """What the profile was built from beyond the plain directory (a company, the CRM…): shown in reasons."""
     prospect: bool = False
+    risk: str = "none"
+    risk_hits: tuple[Hit, ...] = ()
     _counts: dict[float, int] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -117,6 +120,7 @@ def profile(number: Number, raw: str, name: str, dnid: str, snap: Snapshot, rule
     tags = cust.get("tags")
     agent_at = _float(last.get("agent_at"))
     agent = last.get("agent", "") if agent_at is not None and now - agent_at <= ident.last_agent_within else ""
+    hits = live_hits(snap.risk.get("hits"), now) if snap.risk else ()
     return Caller(
         raw=raw, name=cust.get("name") or name, dnid=dnid, number=number.key, e164=number.e164,
         kind=kind, callback_after=callback_after, known=bool(cust) or kind != "new",
@@ -128,4 +132,5 @@ def profile(number: Number, raw: str, name: str, dnid: str, snap: Snapshot, rule
         company=company.get("id", ""), company_name=company.get("name", ""), notes=notes,
         prospect=number.e164 and (kind == "new" or last.get("prospect") == "1"),
         strategy=snap.strategy if snap.strategy in STRATEGIES else rules.company.strategy, choice=choice,
+        risk=level_of(rules.risk, sum(h.weight for h in hits)) if hits else "none", risk_hits=hits,
     )

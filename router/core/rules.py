@@ -6,12 +6,15 @@ validation errors back to `file:line`.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from router.core.risk import Level, RiskSettings, risk_problems
 
 KINDS = ("new", "repeat", "callback", "returning", "known")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -166,6 +169,8 @@ class When(Strict):
     tags: Many | None = None
     calls_within: CallsWithin | None = None
     prospect: bool | None = None
+    risk: Annotated[list[Level], BeforeValidator(_one_or_many), Field(min_length=1)] | None = None
+    risk_signal: Many | None = None
     any: list[When] | None = Field(None, min_length=1)
     all: list[When] | None = Field(None, min_length=1)
     not_: When | None = Field(None, alias="not")
@@ -248,7 +253,16 @@ class HttpRequest(Strict):
 
 
 class Webhook(HttpRequest):
-    events: list[Literal["created", "updated", "closed"]] = ["created", "updated", "closed"]
+    events: list[Literal["created", "updated", "closed", "escalated", "at_risk"]] = ["created", "updated", "closed"]
+
+
+class EscalationLevel(Strict):
+    """A follow-up overdue by `after` (or counting `or_count` calls) passes to `to`."""
+
+    after: Duration
+    or_count: int | None = Field(None, ge=2, le=1000)
+    to: str = Field(min_length=1, max_length=64)
+    sms_to: str | None = Field(None, pattern=r"^\+\d{6,15}$")
 
 
 class FollowupSettings(Strict):
@@ -260,6 +274,16 @@ class FollowupSettings(Strict):
     order: dict[Strategy, Annotated[list[Segment], Field(min_length=1)]] = {}
     """Worklist order per strategy (new connections and classes; what is not listed comes after);
     a strategy not given here keeps DEFAULT_ORDER's."""
+    escalate: list[EscalationLevel] = []
+    escalation_text: str = "Follow-up {id} for {number} is yours now (level {level}): {why}"
+
+    @field_validator("escalate")
+    @classmethod
+    def _levels_climb(cls, v: list[EscalationLevel]) -> list[EscalationLevel]:
+        for lower, higher in itertools.pairwise(v):
+            if higher.after <= lower.after:
+                raise ValueError("escalate: each level's `after` must be longer than the level before it")
+        return v
 
 
 class ReportSettings(Strict):
@@ -301,6 +325,7 @@ class RuleSet(Strict):
     def assignable_types(self) -> list[str]:
         """Type names a rule, a target or a person may give a call (never `missed`: that is an outcome)."""
         return [n for n in self.types if n != MISSED_TYPE]
+    risk: RiskSettings = RiskSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,6 +377,7 @@ def cross_check(rs: RuleSet) -> list[Problem]:
                                                      "unknown"))
         elif not known_step(step):
             problems.append(Problem(("fallback", j), f"unknown target or manager {step!r}"))
+    problems += [Problem(path, message) for path, message in risk_problems(rs.risk)]
     return problems
 
 
@@ -374,12 +400,19 @@ def _check_types(rs: RuleSet, problems: list[Problem]) -> None:
         check(rule.type, ("rules", i, "type"))
     for dnid, name in rs.types_by_dnid.items():
         check(name, ("types_by_dnid", dnid))
+    for name, sig in rs.risk.signals.items():
+        for t in sig.calls.types or () if sig.calls is not None else ():
+            check(t, ("risk", "signals", name, "calls", "types"))
 
 
 def _check_when(w: When, path: tuple, rs: RuleSet, problems: list[Problem]) -> None:
     for j, m in enumerate(w.manager or ()):
         if m not in rs.managers:
             problems.append(Problem((*path, "manager", j), f"unknown manager {m!r}"))
+    for j, name in enumerate(w.risk_signal or ()):
+        if name not in rs.risk.signals:
+            problems.append(Problem((*path, "risk_signal", j), f"unknown risk signal {name!r} (defined under "
+                                    f"risk.signals: {', '.join(sorted(rs.risk.signals)) or 'none'})"))
     for key in ("any", "all"):
         for j, sub in enumerate(getattr(w, key) or ()):
             _check_when(sub, (*path, key, j), rs, problems)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(slots=True)
@@ -18,6 +18,7 @@ class Snapshot:
     """The company whose branch numbers hold this number: id, name, abc, manager, tags."""
     strategy: str | None = None
     """The strategy switched at runtime, if any (else the rule file's)."""
+    risk: dict[str, str] = field(default_factory=dict)
 
 
 EMPTY = Snapshot({}, {}, [], None, frozenset())

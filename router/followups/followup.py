@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from router.core.decide import CompiledRules
@@ -63,6 +63,8 @@ class Followups:
         self.publish = publish
         self.counters = Counters()
         self._background: set[asyncio.Task] = set()
+        self.on_closed: Callable[[str], Awaitable[None]] | None = None
+        """Told the number of a task that was closed (risk signals count open follow-ups)."""
 
     async def on_outcome(self, o: dict) -> None:
         number = o.get("number", "")
@@ -84,7 +86,7 @@ class Followups:
             task_id = await self.store.open_task_of(number)
             if task_id:
                 await self.store.comment(task_id, now, "callback attempt not answered")
-                await self._event("updated", task_id)
+                await self.announce("updated", task_id)
 
     async def missed(self, o: dict, now: float) -> str:
         number = o["number"]
@@ -112,8 +114,8 @@ class Followups:
                      settings.deadline // 60)
         else:
             self.counters.commented += 1
-        await self._event("created" if created else "updated", task_id)
-        self._spawn(self._sms(task_id, number, task["name"], now))
+        await self.announce("created" if created else "updated", task_id)
+        self.spawn(self._sms(task_id, number, task["name"], now))
         return task_id
 
     @staticmethod
@@ -132,8 +134,41 @@ class Followups:
             await self.store.count(day_of(at, self.rules().company_zone), tally_followup_closed(task, at))
             self.counters.closed += 1
             log.info("follow-up %s closed: %s", task_id, reason)
-            await self._event("closed", task_id)
+            await self.announce("closed", task_id)
+            if self.on_closed is not None:
+                number = (await self.store.task(task_id)).get("number", "")
+                await self.on_closed(number)
         return done
+
+    async def open_retention(self, number: str, reason: str, now: float) -> str | None:
+        """A retention task for a customer who entered the at-risk list; None if one is open already."""
+        settings = self.rules().rs.risk
+        customer = await self.store.customer(number)
+        task_id = f"rt-{int(now * 1000):x}-{os.urandom(2).hex()}"
+        task = {"id": task_id, "kind": "retention", "number": number, "name": customer.get("name", ""),
+                "owner": customer.get("manager") or settings.owner, "state": "open", "created": now,
+                "deadline": now + settings.deadline, "priority": CLASS_ORDER.get(customer.get("abc", ""), 4),
+                "count": 1, "reason": reason[:500]}
+        created = await self.store.open_retention_task(number, task, {"at": now, "text": f"at risk: {reason}"})
+        if created:
+            self.counters.opened += 1
+            log.info("retention task %s opened for %s: %s at risk (%s)", task_id, task["owner"], number, reason)
+            await self.announce("at_risk", task_id)
+        return created
+
+    async def take(self, task_id: str, who: str) -> bool:
+        done = await self.store.take_task(task_id, who, self.clock())
+        if done:
+            await self.announce("updated", task_id)
+        return done
+
+    async def comment(self, task_id: str, who: str, text: str) -> bool:
+        task = await self.store.task(task_id)
+        if not task:
+            return False
+        await self.store.comment(task_id, self.clock(), f"{who}: {text}" if who else text)
+        await self.announce("updated", task_id)
+        return True
 
     async def _sms(self, task_id: str, number: str, name: str, now: float) -> None:
         rules = self.rules()
@@ -156,14 +191,14 @@ class Followups:
             await self.store.comment(task_id, self.clock(), f"SMS failed after {result.attempts} attempts: "
                                                             f"{result.detail}")
 
-    async def _event(self, event: str, task_id: str) -> None:
+    async def announce(self, event: str, task_id: str) -> None:
         task = await self.store.task(task_id)
         task.pop("log", None)
         if self.publish is not None:
             self.publish({"type": "followup", "event": event, "task": task})
         for hook in self.rules().rs.notify.webhooks:
             if event in hook.events:
-                self._spawn(self._webhook(hook, event, task))
+                self.spawn(self._webhook(hook, event, task))
 
     async def _webhook(self, hook, event: str, task: dict) -> None:
         result = await self.sender.send(hook, {"event": event, **task})
@@ -173,7 +208,7 @@ class Followups:
             self.counters.webhooks_failed += 1
         await self.store.comment(task["id"], self.clock(), text)
 
-    def _spawn(self, coro) -> None:
+    def spawn(self, coro) -> None:
         t = asyncio.create_task(coro)
         self._background.add(t)
         t.add_done_callback(self._background.discard)

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
+from redis.exceptions import ResponseError, WatchError
 
 from router.core.phones import padded
 from router.core.snapshot import Snapshot
@@ -31,7 +31,7 @@ class Keys:
     """Key names. `prefix` lets several deployments (or tests) share one Redis."""
 
     __slots__ = ("busy", "companies", "company_ranges", "decisions", "devstate", "numbering", "outcomes", "prefix",
-                 "strategy", "tasks_closed", "tasks_open")
+                 "risk_due", "risk_list", "strategy", "tasks_closed", "tasks_open")
 
     def __init__(self, prefix: str = "cr"):
         self.prefix = prefix
@@ -44,6 +44,10 @@ class Keys:
         self.tasks_closed = f"{prefix}:tasks:closed"
         self.strategy = f"{prefix}:strategy"
         """Hash: `strategy` switched at runtime, `by` whom, `at` when (read by every call's round trip)."""
+        self.risk_list = f"{prefix}:risk:list"
+        """Sorted set: numbers at risk now, scored by when they entered the list."""
+        self.risk_due = f"{prefix}:risk:due"
+        """Sorted set: numbers whose stored risk changes by itself (a signal's events age out), by when."""
         self.companies = f"{prefix}:companies"
         self.company_ranges = f"{prefix}:companies:ranges"
         """Sorted set: `low|high|id|{fields}` scored by `low` (numbers padded, see phones.padded)."""
@@ -90,6 +94,43 @@ class Keys:
     def inbound(self, number: str) -> str:
         return f"{self.prefix}:{{{number}}}:in"
 
+    def events(self, number: str) -> str:
+        """Sorted set: the number's dated customer events (calls included), packed, scored by time."""
+        return f"{self.prefix}:{{{number}}}:events"
+
+    def event_ids(self, number: str) -> str:
+        """Sorted set: ids of the events already taken, so that a batch sent twice counts once."""
+        return f"{self.prefix}:{{{number}}}:evids"
+
+    def risk(self, number: str) -> str:
+        """Hash: the number's precomputed risk (`level`, `score`, `hits` as JSON, `since`, `task`)."""
+        return f"{self.prefix}:{{{number}}}:risk"
+
+
+ADD_EVENTS = """
+local added = 0
+for i = 2, #ARGV, 3 do
+  if redis.call('ZADD', KEYS[2], 'NX', ARGV[i + 1], ARGV[i]) == 1 then
+    redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i + 2])
+    added = added + 1
+  end
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[1])
+return added
+"""
+"""Events of one number, each once by id; those older than the retention trimmed. One slot."""
+
+CLAIM_LEVEL = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'open' then return false end
+local level = tonumber(redis.call('HGET', KEYS[1], 'level') or '0')
+if level ~= tonumber(ARGV[1]) - 1 then return false end
+local previous = redis.call('HGET', KEYS[1], 'owner') or ''
+redis.call('HSET', KEYS[1], 'level', ARGV[1], 'owner', ARGV[2], 'escalated_at', ARGV[3], 'previous_owner', previous,
+           'escalated_why', ARGV[4])
+return {previous}
+"""
+"""A follow-up climbs to level N only from N-1 and only while open: whichever router runs it first wins."""
 
 COMPANY_NESTING = 8
 """Company ranges read per lookup: enough for a branch range nested in its company's wider ones."""
@@ -108,6 +149,8 @@ class Store:
         self.shared = shared
         self.calendar = Calendar()
         """The company zone and retention the report's writes use; the router sets it from the rules."""
+        self._add_events = client.register_script(ADD_EVENTS)
+        self._claim_level = client.register_script(CLAIM_LEVEL)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "cr", timeout: float = 1.0) -> Store:
@@ -142,7 +185,8 @@ class Store:
             return Snapshot({}, {}, [], None, frozenset(busy), strategy=strategy)
         inbound_key = k.inbound(number)
         commands: list[tuple] = [("SMEMBERS", k.busy), ("HGETALL", k.customer(number)),
-                                 ("HGETALL", k.state(number)), ("HGET", k.strategy, "strategy")]
+                                 ("HGETALL", k.state(number)), ("HGET", k.strategy, "strategy"),
+                                 ("HGETALL", k.risk(number))]
         if score is not None:
             commands.append(("ZREVRANGEBYSCORE", k.numbering, score, "-inf", "LIMIT", 0, 1))
         if window > 0:
@@ -154,7 +198,7 @@ class Store:
             commands += self._inbound_writes(number, record_inbound, now)
         res = await self._round_trip(commands, budget)
         numbering = None
-        i = 4
+        i = 5
         if score is not None:
             found = res[i]
             numbering = _range_zone(found[0], score) if found else None
@@ -163,7 +207,7 @@ class Store:
         i += window > 0
         company = _company(res[i], span) if span is not None else None
         return Snapshot(_mapping(res[1]), _mapping(res[2]), inbound, numbering, frozenset(res[0]), company,
-                        res[3])
+                        res[3], risk=_mapping(res[4]))
 
     async def _round_trip(self, commands: list[tuple], budget: float | None = None) -> list:
         """Commands written at once, replies read in order: pipelined with other calls' on the shared
@@ -474,12 +518,8 @@ class Store:
         """The number's open task: created from `task` if it has none (atomically, across routers), else
         the existing one with its count raised. Returns (task id, created)."""
         if await self.r.hsetnx(self.k.state(number), "followup", task["id"]):
-            p = self.r.pipeline(transaction=False)
-            p.hset(self.k.state(number), "task_owner", task["owner"])
-            p.hset(self.k.task(task["id"]), mapping=task)
-            p.zadd(self.k.tasks_open, {task["id"]: task["deadline"]})
-            p.rpush(self.k.task_log(task["id"]), orjson.dumps(comment))
-            await p.execute()
+            await self.r.hset(self.k.state(number), "task_owner", task["owner"])
+            await self._create_task(task, comment)
             return task["id"], True
         existing = await self.r.hget(self.k.state(number), "followup")
         if not existing:  # closed between the two commands: open afresh
@@ -490,6 +530,20 @@ class Store:
         await p.execute()
         return existing, False
 
+    async def _create_task(self, task: dict, comment: dict) -> None:
+        p = self.r.pipeline(transaction=False)
+        p.hset(self.k.task(task["id"]), mapping=task)
+        p.zadd(self.k.tasks_open, {task["id"]: task["deadline"]})
+        p.rpush(self.k.task_log(task["id"]), orjson.dumps(comment))
+        await p.execute()
+
+    async def open_retention_task(self, number: str, task: dict, comment: dict) -> str | None:
+        """The number's retention task, created once (across routers) while it has none; None if it has one."""
+        if not await self.r.hsetnx(self.k.risk(number), "task", task["id"]):
+            return None
+        await self._create_task(task, comment)
+        return task["id"]
+
     async def close_task(self, task_id: str, at: float, reason: str) -> bool:
         """Close an open task once; False if it was not open (another router or user closed it)."""
         number = await self.r.hget(self.k.task(task_id), "number")
@@ -497,6 +551,8 @@ class Store:
             return False  # unknown, or closed already: the first closer wins
         if await self.r.hget(self.k.state(number), "followup") == task_id:
             await self.r.hdel(self.k.state(number), "followup", "task_owner")
+        if await self.r.hget(self.k.risk(number), "task") == task_id:
+            await self.r.hdel(self.k.risk(number), "task")
         p = self.r.pipeline(transaction=True)
         p.hset(self.k.task(task_id), mapping={"state": "closed", "closed_reason": reason})
         p.zrem(self.k.tasks_open, task_id)
@@ -507,6 +563,90 @@ class Store:
 
     async def comment(self, task_id: str, at: float, text: str) -> None:
         await self.r.rpush(self.k.task_log(task_id), orjson.dumps({"at": at, "text": text}))
+
+    async def take_task(self, task_id: str, owner: str, at: float) -> bool:
+        """A person takes an open task: it becomes theirs. False if it is not open."""
+        if await self.r.hget(self.k.task(task_id), "state") != "open":
+            return False
+        p = self.r.pipeline(transaction=False)
+        p.hset(self.k.task(task_id), mapping={"owner": owner, "taken_at": at})
+        p.rpush(self.k.task_log(task_id), orjson.dumps({"at": at, "text": f"taken by {owner}"}))
+        await p.execute()
+        return True
+
+    async def claim_level(self, task_id: str, level: int, owner: str, at: float, why: str) -> str | None:
+        """Move an open task from level-1 to `level` and to `owner`, once; the previous owner, or None."""
+        got = await self._claim_level(keys=[self.k.task(task_id)], args=[level, owner, at, why])
+        return got[0] if got else None
+
+    async def overdue_tasks(self, now: float, limit: int = 5000) -> list[dict]:
+        """Open tasks whose deadline has passed (the open set is scored by deadline)."""
+        ids = await self.r.zrangebyscore(self.k.tasks_open, "-inf", now, start=0, num=limit)
+        p = self.r.pipeline(transaction=False)
+        for i in ids:
+            p.hgetall(self.k.task(i))
+        return [t for t in await p.execute() if t]
+
+    # customer events and risk
+
+    async def add_events(self, number: str, events: list[tuple[str, float, str]], keep_since: float) -> int:
+        """(id, time, packed) events into the number's history, each id once; how many were new."""
+        args: list = [keep_since]
+        for event_id, at, packed in events:
+            args += [event_id, at, packed]
+        return int(await self._add_events(keys=[self.k.events(number), self.k.event_ids(number)], args=args))
+
+    async def update_risk(self, number: str, since: float, compute) -> tuple[dict, dict]:
+        """Recompute the number's risk from its events and open follow-up, atomically against other writers.
+
+        `compute(events, stored, followup_calls)` returns the fields to store ({} removes the state);
+        returns (stored before, stored now).
+        """
+        k = self.k
+        async with self.r.pipeline(transaction=True) as p:
+            while True:
+                try:
+                    await p.watch(k.events(number), k.state(number), k.risk(number))
+                    events = await p.zrangebyscore(k.events(number), since, "+inf")
+                    old = await p.hgetall(k.risk(number))
+                    task_id = await p.hget(k.state(number), "followup")
+                    calls = int(await p.hget(k.task(task_id), "count") or 1) if task_id else 0
+                    new = compute(events, old, calls)
+                    p.multi()
+                    p.delete(k.risk(number))
+                    if new:
+                        p.hset(k.risk(number), mapping=new)
+                    await p.execute()
+                    return old, new
+                except WatchError:
+                    continue
+
+    async def set_risk_listing(self, number: str, since: float | None, due: float | None) -> None:
+        """The number in (or out of) the at-risk list, and when its state must be computed again."""
+        p = self.r.pipeline(transaction=False)
+        if since is None:
+            p.zrem(self.k.risk_list, number)
+        else:
+            p.zadd(self.k.risk_list, {number: since})
+        if due is None:
+            p.zrem(self.k.risk_due, number)
+        else:
+            p.zadd(self.k.risk_due, {number: due})
+        await p.execute()
+
+    async def risk_due(self, now: float, limit: int = 1000) -> list[str]:
+        return await self.r.zrangebyscore(self.k.risk_due, "-inf", now, start=0, num=limit)
+
+    async def risk_listed(self, since: float = float("-inf"), until: float = float("inf"),
+                          limit: int = 10_000) -> list[tuple[str, dict[str, str], dict[str, str]]]:
+        """(number, risk state, customer record) of the at-risk numbers that entered the list in [since, until]."""
+        numbers = await self.r.zrangebyscore(self.k.risk_list, since, until, start=0, num=limit)
+        p = self.r.pipeline(transaction=False)
+        for n in numbers:
+            p.hgetall(self.k.risk(n))
+            p.hgetall(self.k.customer(n))
+        got = await p.execute()
+        return [(n, got[2 * i], got[2 * i + 1]) for i, n in enumerate(numbers)]
 
     async def open_task_of(self, number: str) -> str | None:
         return await self.r.hget(self.k.state(number), "followup")

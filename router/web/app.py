@@ -13,6 +13,7 @@ from aiohttp import web
 from router.asterisk import admission
 from router.asterisk.agi import ABUSE, ACCEPT_FAILED, BAD_HEADER, HEADER_LATE, FastAGIServer
 from router.reports.reader import calls_csv, parse_range, report
+from router.risk.events import parse_batch
 from router.service import LATENCY_BUCKETS_MS, Router
 from router.web import directory, strategy
 
@@ -24,6 +25,8 @@ STREAM_PATH = "/api/decisions/stream"
 MAX_LIMIT = 1000
 JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true/false",
               type(None): "null"}
+MAX_EVENTS = 500
+"""Events per POST: a bigger import goes through `router events import` or several requests."""
 PAGE = resources.files("router").joinpath("data/index.html")
 REPORT_PAGE = resources.files("router").joinpath("data/report.html")
 
@@ -160,6 +163,74 @@ async def set_call_type(request: web.Request) -> web.Response:
         return web.json_response({"error": "no such call (unknown decision, or older than the raw-call window)"},
                                  status=404)
     return web.json_response(done)
+async def _body(request: web.Request) -> dict:
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except ValueError:
+        raise web.HTTPBadRequest(text='{"error": "the body must be JSON"}', content_type="application/json") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text='{"error": "the body must be a JSON object"}', content_type="application/json")
+    return body
+
+
+async def take_followup(request: web.Request) -> web.Response:
+    who = str((await _body(request)).get("by", "")).strip()[:80]
+    if not who:
+        return web.json_response({"error": "say who takes it: {\"by\": \"petrova\"}"}, status=400)
+    if not await request.app[ROUTER_KEY].followups.take(request.match_info["id"], who):
+        return web.json_response({"error": "no such open follow-up"}, status=409)
+    return web.json_response({"taken": True, "owner": who})
+
+
+async def comment_followup(request: web.Request) -> web.Response:
+    body = await _body(request)
+    text = str(body.get("text", "")).strip()[:2000]
+    if not text:
+        return web.json_response({"error": "a comment needs text: {\"by\": \"petrova\", \"text\": \"…\"}"},
+                                 status=400)
+    router = request.app[ROUTER_KEY]
+    if not await router.followups.comment(request.match_info["id"], str(body.get("by", ""))[:80], text):
+        return web.json_response({"error": "no such follow-up"}, status=404)
+    return web.json_response({"commented": True})
+
+
+async def escalated(request: web.Request) -> web.Response:
+    """The head's view: open follow-ups that went up, per level."""
+    per: dict[str, list[dict]] = {}
+    for t in await request.app[ROUTER_KEY].followups.worklist("open"):
+        if int(t.get("level") or 0) > 0:
+            per.setdefault(t["level"], []).append(t)
+    return web.json_response(dict(sorted(per.items())))
+
+
+async def post_events(request: web.Request) -> web.Response:
+    """A batch of customer events; each checked on its own, sent-again ids counted once."""
+    router = request.app[ROUTER_KEY]
+    try:
+        body = await request.json()
+    except ValueError:
+        return web.json_response({"error": "the body must be JSON: a list of events or {\"events\": [...]}"},
+                                 status=400)
+    items = body.get("events") if isinstance(body, dict) else body
+    if not isinstance(items, list) or len(items) > MAX_EVENTS:
+        return web.json_response({"error": f"send a list of at most {MAX_EVENTS} events, each "
+                                           "{id, number, kind, at, value}"}, status=400)
+    rules = router.rules
+    batch = parse_batch(items, rules.rs.risk, rules.company_zone, rules.region, router.clock())
+    added = await router.risk.add(batch.events)
+    return web.json_response({"received": len(items), "new": added, "repeated": len(batch.events) - added,
+                              "problems": batch.problems}, status=200 if batch.events or not items else 422)
+
+
+async def risk_list(request: web.Request) -> web.Response:
+    day = request.query.get("day") or None
+    try:
+        entries = await request.app[ROUTER_KEY].risk.listing(day)
+    except ValueError:
+        return web.json_response({"error": "day is YYYY-MM-DD"}, status=400)
+    return web.json_response(entries)
 
 
 def _days(request: web.Request) -> list[str]:
@@ -323,6 +394,11 @@ def make_app(router: Router, token: str | None = None, metrics_token: str | None
     app.router.add_get(STREAM_PATH, stream)
     app.router.add_get("/api/followups", followups)
     app.router.add_get("/api/followups/counts", followup_counts)
+    app.router.add_get("/api/followups/escalated", escalated)
+    app.router.add_post("/api/followups/{id}/take", take_followup)
+    app.router.add_post("/api/followups/{id}/comment", comment_followup)
+    app.router.add_post("/api/events", post_events)
+    app.router.add_get("/api/risk", risk_list)
     app.router.add_get("/api/followups/{id}", followup)
     app.router.add_post("/api/followups/{id}/close", close_followup)
     app.router.add_get("/api/types", call_types)

@@ -1,0 +1,108 @@
+"""Stalled follow-ups go up: `followup.escalate` levels, each reached once, whichever router runs the check.
+
+A level is due when the task has been overdue for its `after`, or counts `or_count` calls; a
+higher level being due takes the task through the levels below it first. Each step is a claim
+in Redis (level N only from N-1, only while open), so with several routers every level happens
+exactly once: a new owner, a comment saying why, an `escalated` webhook, an optional SMS.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from router.core.rules import EscalationLevel
+from router.followups.followup import Followups
+from router.followups.notify import render
+
+log = logging.getLogger("router.escalation")
+
+
+def human(seconds: float) -> str:
+    """`3d 2h`, `1h 5m`, `31m`: how long, as a person says it."""
+    s = int(seconds)
+    d, rest = divmod(s, 86400)
+    h, rest = divmod(rest, 3600)
+    parts = [f"{d}d" if d else "", f"{h}h" if h else "", f"{rest // 60}m" if rest >= 60 and not d else ""]
+    return " ".join(p for p in parts if p) or f"{s}s"
+
+
+def due_levels(policy: list[EscalationLevel], task: dict, now: float) -> list[tuple[int, EscalationLevel, str]]:
+    """The levels above the task's own that are due now, lowest first, each with the reason."""
+    level = int(task.get("level") or 0)
+    overdue = now - float(task.get("deadline") or now)
+    count = int(task.get("count") or 1)
+    reasons: list[str | None] = []
+    for lv in policy:
+        if overdue >= lv.after:
+            reasons.append(f"overdue by {human(overdue)} (this level: after {human(lv.after)})")
+        elif lv.or_count is not None and count >= lv.or_count:
+            reasons.append(f"{count} calls without a reaction (this level: {lv.or_count})")
+        else:
+            reasons.append(None)
+    top = max((i for i, r in enumerate(reasons) if r), default=-1)
+    out = []
+    for i in range(level, top + 1):
+        why = reasons[i] or f"passing to level {top + 1}: {reasons[top]}"
+        out.append((i + 1, policy[i], why))
+    return out
+
+
+class Escalator:
+    def __init__(self, followups: Followups, clock: Callable[[], float] | None = None):
+        self.followups = followups
+        self.store = followups.store
+        self.clock = clock or followups.clock
+        self.escalated = 0
+
+    def policy(self) -> list[EscalationLevel]:
+        return self.followups.rules().rs.followup.escalate
+
+    async def run(self, now: float | None = None) -> list[tuple[str, int]]:
+        """Every open task overdue long enough for the first level; what moved, as (task id, level)."""
+        policy = self.policy()
+        if not policy:
+            return []
+        now = self.clock() if now is None else now
+        moved = []
+        for task in await self.store.overdue_tasks(now - policy[0].after):
+            moved += await self._climb(task, policy, now)
+        return moved
+
+    async def check(self, task_id: str, now: float | None = None) -> list[tuple[str, int]]:
+        """One task, e.g. after another call raised its count."""
+        policy = self.policy()
+        task = await self.store.task(task_id) if policy else {}
+        if not task or task.get("state") != "open":
+            return []
+        return await self._climb(task, policy, self.clock() if now is None else now)
+
+    async def _climb(self, task: dict, policy: list[EscalationLevel], now: float) -> list[tuple[str, int]]:
+        moved = []
+        task_id = task["id"]
+        for n, lv, why in due_levels(policy, task, now):
+            previous = await self.store.claim_level(task_id, n, lv.to, now, why)
+            if previous is None:
+                break  # another router took this step (it goes on from there), or the task was closed
+            self.escalated += 1
+            moved.append((task_id, n))
+            text = f"escalated to level {n}: now {lv.to}'s (was {previous or 'nobody'}'s), {why}"
+            await self.store.comment(task_id, now, text)
+            log.warning("follow-up %s for %s escalated to level %d (%s): %s", task_id, task.get("number"), n,
+                        lv.to, why)
+            await self.followups.announce("escalated", task_id)
+            if lv.sms_to:
+                self.followups.spawn(self._tell(task_id, lv, n, why))
+        return moved
+
+    async def _tell(self, task_id: str, lv: EscalationLevel, n: int, why: str) -> None:
+        rules = self.followups.rules()
+        gateway = rules.rs.notify.sms
+        if gateway is None or not lv.sms_to:
+            return
+        task = await self.store.task(task_id)
+        task.pop("log", None)
+        text = render(rules.rs.followup.escalation_text, {**task, "level": n, "why": why})
+        result = await self.followups.sender.send(gateway, {**task, "number": lv.sms_to, "text": text})
+        await self.store.comment(task_id, self.clock(), f"message to {lv.to} ({lv.sms_to}): "
+                                                        f"{'sent' if result.ok else 'failed'}, {result.detail}")

@@ -1,0 +1,1 @@
+"""Customer events and churn risk: the at-risk list built as events arrive."""

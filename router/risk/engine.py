@@ -1,0 +1,146 @@
+"""The at-risk list, kept up to date as events and calls arrive — never by scanning customers.
+
+Each new event recomputes its number's risk from that number's own events (one slot in Redis)
+and stores the result in `cr:{number}:risk`, which the call's one round trip reads at ring
+time. A number entering `at_risk` joins the list (a sorted set by entry time), gets a
+retention task and fires the `at_risk` webhook, once across routers. The stored state also
+says when its earliest signal ages out; a periodic sweep recomputes only those numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime, time, timedelta
+
+from router.core.decide import CompiledRules
+from router.core.risk import CALL, Event, evaluate, level_of, live_hits, next_change
+from router.followups.followup import Followups
+from router.state.store import Store
+
+log = logging.getLogger("router.risk")
+
+
+def call_event(o: dict, call_type: str = "") -> tuple[str, Event] | None:
+    """A finished call (an AMI outcome) as the number's event; None for numbers that are not customers'."""
+    number = o.get("number", "")
+    if not number.startswith("+"):
+        return None
+    started = float(o["ended_at"]) - float(o.get("ring_seconds") or 0) - float(o.get("talk_seconds") or 0)
+    return number, Event(f"call:{o.get('linkedid', '')}:{o.get('direction', '')}", CALL, started,
+                         type=call_type, direction=o.get("direction", ""), result=o.get("result", ""))
+
+
+class Risk:
+    def __init__(self, store: Store, rules: Callable[[], CompiledRules], followups: Followups,
+                 clock: Callable[[], float]):
+        self.store = store
+        self.rules = rules
+        self.followups = followups
+        self.clock = clock
+        self.entered = 0
+
+    async def add(self, events: list[tuple[str, Event]], now: float | None = None) -> int:
+        """Store events (each id once) and recompute the numbers that got new ones; how many were new."""
+        now = self.clock() if now is None else now
+        keep_since = now - self.rules().rs.risk.keep_events
+        per: dict[str, list[tuple[str, float, str]]] = defaultdict(list)
+        for number, e in events:
+            per[number].append((e.id, e.at, e.packed()))
+        added = 0
+        for number, items in per.items():
+            n = await self.store.add_events(number, items, keep_since)
+            if n:
+                added += n
+                await self.refresh(number, now)
+        return added
+
+    async def on_outcome(self, o: dict) -> None:
+        """A call ended: it counts as an event of its type; the open follow-up may have changed too."""
+        call_type = o.get("type") or ""
+        if not call_type and o.get("decision"):
+            call_type = (await self.store.decision_meta(o["decision"])).get("type", "")
+        found = call_event(o, call_type)
+        if found is not None and not await self.add([found]):
+            await self.refresh(found[0])
+
+    async def refresh(self, number: str, now: float | None = None) -> dict:
+        """Recompute one number's risk; enter or leave the list; open a retention task on entering."""
+        if not number:
+            return {}
+        now = self.clock() if now is None else now
+        rules = self.rules()
+        rs = rules.rs.risk
+        if not rs.signals:
+            return {}
+
+        def compute(packed: list[str], old: dict, followup_calls: int) -> dict:
+            hits = evaluate(rs, [Event.unpack(p) for p in packed], followup_calls, now, rules.company_zone)
+            score = sum(h.weight for h in hits)
+            level = level_of(rs, score)
+            new = {"level": level, "score": score, "hits": json.dumps([h.as_dict() for h in hits]),
+                   "updated": now} if hits else {}
+            if level == "at_risk":
+                new["since"] = old.get("since") if old.get("level") == "at_risk" and old.get("since") else now
+            if old.get("task"):
+                new["task"] = old["task"]
+            due = next_change(hits)
+            if due is not None:
+                new["due"] = due
+            return new
+
+        old, new = await self.store.update_risk(number, now - rs.window(), compute)
+        await self.store.set_risk_listing(number, float(new["since"]) if "since" in new else None,
+                                          float(new["due"]) if "due" in new else None)
+        was, now_level = old.get("level", "none"), new.get("level", "none")
+        if was != now_level:
+            log.info("%s: risk %s → %s (score %s)", number, was, now_level, new.get("score", 0))
+        if now_level == "at_risk" and was != "at_risk":
+            self.entered += 1
+            reason = "; ".join(f"{h['name']} ({h['text']})" for h in json.loads(new["hits"]))
+            await self.followups.open_retention(number, reason, now)
+            if self.followups.publish is not None:
+                self.followups.publish({"type": "risk", "number": number, "level": now_level})
+        return new
+
+    async def sweep(self, now: float | None = None) -> int:
+        """Recompute the numbers whose signals have aged out by now; how many."""
+        now = self.clock() if now is None else now
+        due = await self.store.risk_due(now)
+        for number in due:
+            await self.refresh(number, now)
+        return len(due)
+
+    async def listing(self, day: str | None = None, now: float | None = None) -> list[dict]:
+        """Who is at risk (those who entered the list on `day`, YYYY-MM-DD in company time, if given)."""
+        now = self.clock() if now is None else now
+        rules = self.rules()
+        zone = rules.company_zone
+        since, until = float("-inf"), float("inf")
+        if day:
+            start = datetime.combine(datetime.strptime(day, "%Y-%m-%d").date(), time(0), zone)
+            since, until = start.timestamp(), (start + timedelta(days=1)).timestamp() - 0.001
+        out = []
+        for number, state, customer in await self.store.risk_listed(since, until):
+            hits = live_hits(state.get("hits"), now)
+            score = sum(h.weight for h in hits)
+            if level_of(rules.rs.risk, score) != "at_risk":
+                continue  # its signals aged out a moment ago; the sweep takes it off the list
+            task = await self.store.task(state["task"]) if state.get("task") else {}
+            out.append({
+                "number": number, "name": customer.get("name", ""), "manager": customer.get("manager", ""),
+                "abc": customer.get("abc", ""), "since": float(state["since"]), "score": score,
+                "signals": [{"name": h.name, "weight": h.weight, "text": h.text,
+                             "dates": [_date(t, zone) for t in sorted(h.dates)]} for h in hits],
+                "task": {k: task.get(k, "") for k in ("id", "owner", "state", "deadline", "level", "taken_at")}
+                | {"comments": len(task.get("log", [])), "overdue": task.get("state") == "open"
+                   and float(task.get("deadline") or now) < now} if task else None,
+            })
+        out.sort(key=lambda e: (-e["score"], e["since"]))
+        return out
+
+
+def _date(t: float, zone) -> str:
+    return datetime.fromtimestamp(t, zone).strftime("%Y-%m-%d")
