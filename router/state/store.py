@@ -518,8 +518,10 @@ class Store:
         """The number's open task: created from `task` if it has none (atomically, across routers), else
         the existing one with its count raised. Returns (task id, created)."""
         if await self.r.hsetnx(self.k.state(number), "followup", task["id"]):
-            await self.r.hset(self.k.state(number), "task_owner", task["owner"])
-            await self._create_task(task, comment)
+            p = self.r.pipeline(transaction=False)
+            p.hset(self.k.state(number), "task_owner", task["owner"])
+            self._task_writes(p, task, comment)
+            await p.execute()
             return task["id"], True
         existing = await self.r.hget(self.k.state(number), "followup")
         if not existing:  # closed between the two commands: open afresh
@@ -530,18 +532,18 @@ class Store:
         await p.execute()
         return existing, False
 
-    async def _create_task(self, task: dict, comment: dict) -> None:
-        p = self.r.pipeline(transaction=False)
+    def _task_writes(self, p, task: dict, comment: dict) -> None:
         p.hset(self.k.task(task["id"]), mapping=task)
         p.zadd(self.k.tasks_open, {task["id"]: task["deadline"]})
         p.rpush(self.k.task_log(task["id"]), orjson.dumps(comment))
-        await p.execute()
 
     async def open_retention_task(self, number: str, task: dict, comment: dict) -> str | None:
         """The number's retention task, created once (across routers) while it has none; None if it has one."""
         if not await self.r.hsetnx(self.k.risk(number), "task", task["id"]):
             return None
-        await self._create_task(task, comment)
+        p = self.r.pipeline(transaction=False)
+        self._task_writes(p, task, comment)
+        await p.execute()
         return task["id"]
 
     async def close_task(self, task_id: str, at: float, reason: str) -> bool:
