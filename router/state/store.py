@@ -107,31 +107,6 @@ class Keys:
         return f"{self.prefix}:{{{number}}}:risk"
 
 
-ADD_EVENTS = """
-local added = 0
-for i = 2, #ARGV, 3 do
-  if redis.call('ZADD', KEYS[2], 'NX', ARGV[i + 1], ARGV[i]) == 1 then
-    redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i + 2])
-    added = added + 1
-  end
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[1])
-return added
-"""
-"""Events of one number, each once by id; those older than the retention trimmed. One slot."""
-
-CLAIM_LEVEL = """
-if redis.call('HGET', KEYS[1], 'state') ~= 'open' then return false end
-local level = tonumber(redis.call('HGET', KEYS[1], 'level') or '0')
-if level ~= tonumber(ARGV[1]) - 1 then return false end
-local previous = redis.call('HGET', KEYS[1], 'owner') or ''
-redis.call('HSET', KEYS[1], 'level', ARGV[1], 'owner', ARGV[2], 'escalated_at', ARGV[3], 'previous_owner', previous,
-           'escalated_why', ARGV[4])
-return {previous}
-"""
-"""A follow-up climbs to level N only from N-1 and only while open: whichever router runs it first wins."""
-
 COMPANY_NESTING = 8
 """Company ranges read per lookup: enough for a branch range nested in its company's wider ones."""
 
@@ -149,8 +124,6 @@ class Store:
         self.shared = shared
         self.calendar = Calendar()
         """The company zone and retention the report's writes use; the router sets it from the rules."""
-        self._add_events = client.register_script(ADD_EVENTS)
-        self._claim_level = client.register_script(CLAIM_LEVEL)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "cr", timeout: float = 1.0) -> Store:
@@ -577,9 +550,22 @@ class Store:
         return True
 
     async def claim_level(self, task_id: str, level: int, owner: str, at: float, why: str) -> str | None:
-        """Move an open task from level-1 to `level` and to `owner`, once; the previous owner, or None."""
-        got = await self._claim_level(keys=[self.k.task(task_id)], args=[level, owner, at, why])
-        return got[0] if got else None
+        """Move an open task from level-1 to `level` and to `owner`, once, whichever router tries first
+        (a transaction watching the task's one key); the previous owner, or None if not ours to move."""
+        key = self.k.task(task_id)
+        async with self.r.pipeline(transaction=True) as p:
+            try:
+                await p.watch(key)
+                state, current, previous = await p.hmget(key, ["state", "level", "owner"])
+                if state != "open" or int(current or 0) != level - 1:
+                    return None
+                p.multi()
+                p.hset(key, mapping={"level": level, "owner": owner, "escalated_at": at,
+                                     "previous_owner": previous or "", "escalated_why": why})
+                await p.execute()
+            except WatchError:
+                return None  # another router moved it (or it was closed) meanwhile
+        return previous or ""
 
     async def overdue_tasks(self, now: float, limit: int = 5000) -> list[dict]:
         """Open tasks whose deadline has passed (the open set is scored by deadline)."""
@@ -592,11 +578,20 @@ class Store:
     # customer events and risk
 
     async def add_events(self, number: str, events: list[tuple[str, float, str]], keep_since: float) -> int:
-        """(id, time, packed) events into the number's history, each id once; how many were new."""
-        args: list = [keep_since]
-        for event_id, at, packed in events:
-            args += [event_id, at, packed]
-        return int(await self._add_events(keys=[self.k.events(number), self.k.event_ids(number)], args=args))
+        """(id, time, packed) events into the number's history, each id once (whoever adds an id first
+        writes the event), events older than `keep_since` trimmed; how many were new."""
+        ids_key, events_key = self.k.event_ids(number), self.k.events(number)
+        p = self.r.pipeline(transaction=False)
+        for event_id, at, _ in events:
+            p.zadd(ids_key, {event_id: at}, nx=True)
+        fresh = [e for e, added in zip(events, await p.execute(), strict=True) if added]
+        p = self.r.pipeline(transaction=False)
+        if fresh:
+            p.zadd(events_key, {packed: at for _, at, packed in fresh})
+        p.zremrangebyscore(events_key, "-inf", f"({keep_since}")
+        p.zremrangebyscore(ids_key, "-inf", f"({keep_since}")
+        await p.execute()
+        return len(fresh)
 
     async def update_risk(self, number: str, since: float, compute) -> tuple[dict, dict]:
         """Recompute the number's risk from its events and open follow-up, atomically against other writers.
