@@ -190,9 +190,9 @@ async def test_the_risk_state_is_read_in_the_calls_one_round_trip(store):
     sent = []
     real = store._round_trip
 
-    async def counting(commands):
+    async def counting(commands, *args):
         sent.append(commands)
-        return await real(commands)
+        return await real(commands, *args)
 
     store._round_trip = counting
     snap = await store.snapshot(NUMBER, None, MONDAY_10, 7 * DAY, record_inbound="u1")
