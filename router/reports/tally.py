@@ -10,7 +10,7 @@ same for 100 calls or 10,000. Counter fields are `dimension|name|metric`, all in
 - `int`, `int|m`: internal calls. `out`, `out|ok`: outbound calls; those the customer answered.
 - `ra|S`, `rm|S`: calls that rang S whole seconds before an answer / before the caller gave up.
 - `cb`, `cb|ok`, `cbd|S`: our calls to a number with an unanswered miss; answered; S seconds from
-  the miss to the first attempt.
+  the miss to the first attempt (whole minutes from two minutes on, as for `fct`).
 - `a|AGENT|n`, `a|AGENT|out`, `a|AGENT|ds`: calls an agent (device) answered, customers it reached
   outbound, tenths of a second on the phone.
 - `fo|OWNER`, `fc|OWNER`, `fl|OWNER`, `fct|OWNER|S`: follow-ups opened, closed, closed after the
@@ -63,6 +63,13 @@ class Tally:
     """Fields to delete from the number's state hash."""
 
 
+def coarse(seconds: float) -> int:
+    """Whole seconds under two minutes, whole minutes above: a day's distribution of delays then takes a few
+    hundred counter fields, not thousands, and a month still sums in a blink."""
+    s = max(0, int(seconds + 0.5))
+    return s if s < 120 else (s + 30) // 60 * 60
+
+
 def call_key(o: dict) -> str:
     """A routed call is known by its decision id (what a type correction names), others by their channel."""
     return o.get("decision") or f"{o['linkedid']}:{o['direction']}:{o['number']}"
@@ -111,7 +118,7 @@ def tally_call(o: dict, meta: dict, state: dict, zone: ZoneInfo) -> Tally:
                 tally.clear = ("miss", "miss_cb")
             if not state.get("miss_cb"):
                 delay = max(0, int(started - float(miss) + 0.5))
-                c[f"cbd|{delay}"] = 1
+                c[f"cbd|{coarse(delay)}"] = 1
                 record["callback_after_seconds"] = delay
                 tally.state["miss_cb"] = 1
         return tally
@@ -151,7 +158,7 @@ def tally_followup_opened(owner: str) -> dict[str, int]:
 
 def tally_followup_closed(task: dict, at: float) -> dict[str, int]:
     owner = clean(task.get("owner", ""))
-    seconds = max(0, int(at - float(task.get("created", at)) + 0.5))
+    seconds = coarse(at - float(task.get("created", at)))
     out: dict[str, int] = {f"fc|{owner}": 1, f"fct|{owner}|{seconds}": 1}
     if at > float(task.get("deadline", at)):
         out[f"fl|{owner}"] = 1
