@@ -48,6 +48,8 @@ types:
   support: сервис, техподдержка
 types_by_dnid:
   "88006008200": support
+types_by_choice:
+  payment: payment
 """
 
 
@@ -68,12 +70,13 @@ def test_unknown_or_unassignable_type_on_a_rule_is_an_error_with_its_line(fragme
     assert len(found) == 1 and found[0].startswith(f"r.yaml:{where}: ") and message in found[0], found
 
 
-def test_unknown_type_on_a_target_or_a_called_number_is_an_error_with_its_line():
+def test_unknown_type_on_a_target_a_called_number_or_a_choice_is_an_error_with_its_line():
     text = TYPED_RULES.replace("type: churn}", "type: cancel}").replace('"88006008200": support',
                                                                          '"88006008200": suport')
-    found = problems(text)
+    found = problems(text.replace("  payment: payment\n", "  payment: paiement\n"))
     assert found[0].startswith("r.yaml:8: targets.retention.type: unknown call type 'cancel'"), found
     assert found[1].startswith("r.yaml:") and "types_by_dnid" in found[1] and "'suport'" in found[1], found
+    assert found[2].startswith("r.yaml:37: types_by_choice.payment: unknown call type 'paiement'"), found
 
 
 def test_bad_type_name_is_an_error():
@@ -88,10 +91,11 @@ async def test_type_comes_from_the_rule_then_the_target_then_the_called_number(s
     await call(r.agi.port, "+79035550102", uid=2)  # the target's type
     await call(r.agi.port, "+79035550103", uid=3, dnid="88006008200")  # the called number's
     await call(r.agi.port, "+79035550103", uid=4, dnid="84950000000")  # none
+    await call(r.agi.port, "+79035550103", uid=5, dnid="88006008200", args=("choice=payment",))  # the IVR's
     await r.router.log.flush()
-    got = [(d["caller"]["number"], d["type"]) for d in reversed(await r.router.log.newest(4))]
+    got = [(d["caller"]["number"], d["type"]) for d in reversed(await r.router.log.newest(5))]
     assert got == [("+79035550101", "payment"), ("+79035550102", "churn"), ("+79035550103", "support"),
-                   ("+79035550103", "")]
+                   ("+79035550103", ""), ("+79035550103", "payment")]
 
 
 async def test_type_is_kept_on_the_outcome_and_a_missed_call_keeps_it(serve, store):

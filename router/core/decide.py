@@ -79,14 +79,18 @@ class CompiledRules:
         return None
 
     def call_type(self, rule_type: str | None, steps: tuple[Step, ...] | list[Step], caller: Caller | None) -> str:
-        """The rule's `type:`, else the first step's target `type:`, else the called number's (`types_by_dnid`)."""
+        """The rule's `type:`, else the IVR choice's (`types_by_choice`), else the first step's target `type:`,
+        else the called number's (`types_by_dnid`)."""
         if rule_type:
             return rule_type
+        rs = self.rs
+        if caller is not None and caller.choice and caller.choice in rs.types_by_choice:
+            return rs.types_by_choice[caller.choice]
         for s in steps[:1]:
             e = self.entries.get(s.name)
             if isinstance(e, Target) and e.type:
                 return e.type
-        return self.rs.types_by_dnid.get(caller.dnid, "") if caller is not None else ""
+        return rs.types_by_dnid.get(caller.dnid, "") if caller is not None else ""
 
     def prospect(self, caller: Caller | None, call_type: str) -> bool:
         if caller is None or not caller.number:

@@ -312,6 +312,7 @@ class RuleSet(Strict):
     report: ReportSettings = ReportSettings()
     types: dict[Annotated[str, Field(pattern=TYPE_NAME)], Annotated[CallType, BeforeValidator(_call_type)]] = {}
     types_by_dnid: dict[str, str] = {}
+    types_by_choice: dict[str, str] = {}
 
     @field_validator("types_by_dnid", mode="before")
     @classmethod
@@ -400,6 +401,8 @@ def _check_types(rs: RuleSet, problems: list[Problem]) -> None:
         check(rule.type, ("rules", i, "type"))
     for dnid, name in rs.types_by_dnid.items():
         check(name, ("types_by_dnid", dnid))
+    for choice, name in rs.types_by_choice.items():
+        check(name, ("types_by_choice", choice))
     for name, sig in rs.risk.signals.items():
         for t in sig.calls.types or () if sig.calls is not None else ():
             check(t, ("risk", "signals", name, "calls", "types"))
