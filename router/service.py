@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from router.asterisk import mset
 from router.asterisk import variables as V
 from router.asterisk.agi import AGISession
 from router.core.decide import CompiledRules, Decision, decide, fallback_decision
@@ -113,6 +114,8 @@ class Router:
         dnid = env.get("agi_dnid", "")
         if dnid in ("", "unknown"):
             dnid = env.get("agi_extension", "")
+            if dnid in ("s", "unknown"):  # a trunk that delivers to `s`: the called number is not known
+                dnid = ""
         number = normalise(raw, rules.region)
         now = self.clock()
         call_id = env.get("agi_uniqueid") or ""
@@ -196,17 +199,18 @@ class Router:
             self.log.add(entry(d, env))
 
     async def _set_variables(self, session: AGISession, d: Decision) -> None:
-        c = d.caller
-        set_var = session.set_variable
-        await set_var(V.DECISION, d.id)
-        await set_var(V.RULE, d.rule)
-        await set_var(V.CALLER_KIND, c.kind if c else "")
-        await set_var(V.ABC, c.abc if c else "")
-        await set_var(V.MANAGER, c.manager if c else "")
-        await set_var(V.TZ, c.tz if c else self.rules.rs.company.timezone)
-        await set_var(V.PRIORITY, d.priority)
-        await set_var(V.COUNT, len(d.steps))
-        for n, step in enumerate(d.steps, 1):
-            await set_var(V.step_type(n), step.type)
-            await set_var(V.step_dest(n), step.dest)
-            await set_var(V.step_timeout(n), step.timeout)
+        """Every ROUTE_* variable in one `EXEC MSet` (more only past Asterisk's 2 KB line)."""
+        for line in mset.commands(route_variables(d, self.rules.rs.company.timezone)):
+            await session.command(line)
+
+
+def route_variables(d: Decision, company_tz: str) -> list[tuple[str, object]]:
+    """The contract with the dialplan, in order: the decision, then each step."""
+    c = d.caller
+    pairs: list[tuple[str, object]] = [
+        (V.DECISION, d.id), (V.RULE, d.rule), (V.CALLER_KIND, c.kind if c else ""), (V.ABC, c.abc if c else ""),
+        (V.MANAGER, c.manager if c else ""), (V.TZ, c.tz if c else company_tz), (V.PRIORITY, d.priority),
+        (V.COUNT, len(d.steps))]
+    for n, step in enumerate(d.steps, 1):
+        pairs += [(V.step_type(n), step.type), (V.step_dest(n), step.dest), (V.step_timeout(n), step.timeout)]
+    return pairs

@@ -148,12 +148,16 @@ async def test_every_value_is_quoted_and_hostile_text_cannot_inject_commands(ser
                                                  "manager": "ivanov"})])
     r = await serve(RULES, Clock(MONDAY_10))
     res = await call(r.agi.port, "+79035550199", 'x"\nHANGUP\nEXEC System rm')
-    assert all(c.startswith("SET VARIABLE ROUTE_") for c in res.commands), res.commands
-    for c in res.commands:
-        argv = parse_args(c)
-        assert len(argv) == 4, c
-        assert c.split(" ", 3)[3].startswith('"') and c.endswith('"')
+    assert len(res.commands) == 1 and res.commands[0].startswith('EXEC MSet "ROUTE_DECISION='), res.commands
+    assert len(parse_args(res.commands[0])) == 3 and res.commands[0].endswith('"')
     assert res.variables["ROUTE_1_DEST"] == "PJSIP/101"
+
+
+async def test_every_variable_arrives_in_one_agi_command(serve, customers):
+    r = await serve(RULES, Clock(MONDAY_10))
+    res = await call(r.agi.port, "+79035550101", "Olga")
+    assert len(res.commands) == 1
+    assert set(res.variables) == {*CONTRACT, "ROUTE_1_TYPE", "ROUTE_1_DEST", "ROUTE_1_TIMEOUT"}
 
 
 async def test_recorded_asterisk_header_with_long_cyrillic_name_is_routed(serve, customers):
@@ -166,7 +170,7 @@ async def test_recorded_asterisk_header_with_long_cyrillic_name_is_routed(serve,
         commands.append(line.decode())
         writer.write(b"200 result=1\n")
     writer.close()
-    assert any(c.startswith("SET VARIABLE ROUTE_RULE ") for c in commands)
+    assert len(commands) == 1 and commands[0].startswith('EXEC MSet "ROUTE_DECISION=')
     entries = await r.router.log.newest(1)
     assert entries[0]["call"]["name"].startswith("Акционерное общество") and entries[0]["caller"]["number"] == \
         "+78123334455"
@@ -174,8 +178,8 @@ async def test_recorded_asterisk_header_with_long_cyrillic_name_is_routed(serve,
 
 async def test_caller_hangup_mid_answer_is_survived_and_logged(serve, customers):
     r = await serve(RULES, Clock(MONDAY_10))
-    res = await call(r.agi.port, "+79035550101", hangup_after=2)
-    assert len(res.commands) >= 2
+    res = await call(r.agi.port, "+79035550101", hangup_after=1)
+    assert len(res.commands) == 1
     ok = await call(r.agi.port, "+79035550101", uid=2)
     assert ok.variables["ROUTE_COUNT"] == "1"
     assert len(await r.router.log.newest(10)) == 2

@@ -73,7 +73,7 @@ async def test_manager_reported_busy_by_ami_is_skipped_with_the_rules_escalation
     assert (await call(r.agi.port, "+79035550101", uid=1)).chain()[0][1] == "PJSIP/101"
     await ami.push(block(("Event", "DeviceStateChange"), ("Privilege", "call,all"), ("Device", "PJSIP/101"),
                          ("State", "INUSE")))
-    await wait_for(lambda: not r.ami.pending and r.ami.events >= 2)
+    await wait_for(lambda: not r.ami.pending and r.ami.received >= 2)
     await r.ami.flush()
     assert (await call(r.agi.port, "+79035550101", uid=2)).chain()[0][1] == "management"
 
@@ -86,8 +86,8 @@ async def test_recorded_calls_are_recorded_once_with_two_router_instances(ami, s
     try:
         await ami.push(recorded_events((AMI / "ami_b_inbound_missed_caller_hangup.txt").read_bytes()),
                        random.Random(5))
-        await wait_for(lambda: not one.tracker.calls and not two.tracker.calls and one.events > 50
-                       and two.events > 50)
+        await wait_for(lambda: not one.tracker.calls and not two.tracker.calls and one.received > 50
+                       and two.received > 50)
         await one.flush()
         await two.flush()
         assert [(o["number"], o["result"]) for o in seen] == [("+79161112233", "missed")]
@@ -107,7 +107,7 @@ async def test_outcome_is_attached_to_the_routers_decision(ami, store, serve):
         b"Variable: ROUTE_TARGET\r\nValue: Local/agent1@agents",
         f"Variable: ROUTE_DECISION\r\nValue: {v['ROUTE_DECISION']}".encode())
     await ami.push(recorded_events(stream), random.Random(1))
-    await wait_for(lambda: not r.ami.tracker.calls and r.ami.events > 90)
+    await wait_for(lambda: not r.ami.tracker.calls and r.ami.received > 90)
     await r.ami.flush()
     await r.router.log.flush()
     newest = (await r.router.log.newest(5))[0]
@@ -120,7 +120,7 @@ async def test_answered_callback_makes_the_next_call_a_callback_after_a_conversa
     r = await serve(RULES, clock, ami=target(ami))
     await asyncio.wait_for(r.ami.synced.wait(), 10)
     await ami.push(recorded_events((AMI / "ami_f_outbound_callback_answered.txt").read_bytes()))
-    await wait_for(lambda: r.ami.events > 100 and not r.ami.tracker.calls)
+    await wait_for(lambda: r.ami.received > 100 and not r.ami.tracker.calls)
     await r.ami.flush()
     state = await store.r.hgetall(store.k.state("+79209876543"))
     assert state["out_ok"] == "1"
@@ -191,13 +191,13 @@ async def test_missed_call_from_ami_opens_a_follow_up_and_a_reached_callback_clo
     r = await serve(RULES, Clock(MONDAY_10), ami=target(ami))
     await asyncio.wait_for(r.ami.synced.wait(), 10)
     await ami.push(recorded_events((AMI / "ami_b_inbound_missed_caller_hangup.txt").read_bytes()))
-    await wait_for(lambda: r.ami.events > 70 and not r.ami.tracker.calls)
+    await wait_for(lambda: r.ami.received > 70 and not r.ami.tracker.calls)
     await r.ami.flush()
     [task] = await r.router.followups.worklist("open")
     assert task["number"] == "+79161112233"
     callback = (AMI / "ami_f_outbound_callback_answered.txt").read_bytes().replace(b"+79209876543", b"+79161112233")
     await ami.push(recorded_events(callback))
-    await wait_for(lambda: r.ami.events > 230 and not r.ami.tracker.calls)
+    await wait_for(lambda: r.ami.received > 230 and not r.ami.tracker.calls)
     await r.ami.flush()
     assert await r.router.followups.worklist("open") == []
     [closed] = await r.router.followups.worklist("closed")

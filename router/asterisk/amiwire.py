@@ -51,12 +51,18 @@ def parse_block(block: bytes) -> Message | None:
 
 
 class Framer:
-    """Feed bytes, get complete messages. Skips the banner line."""
+    """Feed bytes, get complete messages. Skips the banner line.
 
-    def __init__(self) -> None:
+    With `events`, an event of another name is dropped before it is decoded or split into
+    fields (it is only counted in `skipped`), unless it answers an action (has an ActionID).
+    """
+
+    def __init__(self, events: frozenset[str] | None = None) -> None:
         self.buffer = bytearray()
         self.banner: str | None = None
         self.dropped = 0
+        self.skipped = 0
+        self.events = None if events is None else frozenset(e.encode() for e in events)
 
     def feed(self, data: bytes) -> list[Message]:
         self.buffer += data
@@ -81,6 +87,12 @@ class Framer:
                 return out
             block = bytes(self.buffer[:end])
             del self.buffer[: end + 4]
+            if self.events is not None and block.startswith(b"Event: "):
+                name_end = block.find(b"\r\n")
+                name = block[7:name_end] if name_end > 0 else block[7:]
+                if name not in self.events and b"\r\nActionID: " not in block:
+                    self.skipped += 1
+                    continue
             msg = parse_block(block)
             if msg is None:
                 if block.strip():

@@ -18,7 +18,7 @@ USAGE = {
                      "variable in parentheses.", "Example return code: 200 result=1 (testvariable)",
                      "520 End of proper usage."],
 }
-APPLICATIONS = frozenset({"noop", "set", "verbose", "log", "dial", "queue", "goto", "gosub", "hangup"})
+APPLICATIONS = frozenset({"noop", "set", "mset", "verbose", "log", "dial", "queue", "goto", "gosub", "hangup"})
 DEAD_CHANNEL = "511 Command Not Permitted on a dead channel or intercept routine"
 ALLOWED_WHEN_DEAD = ("GET VARIABLE", "GET FULL VARIABLE", "SET VARIABLE", "VERBOSE", "DATABASE")
 
@@ -67,6 +67,54 @@ def parse_args(line: str) -> list[str]:
     return out
 
 
+def separate_args(data: str, delim: str = ",", limit: int = 99) -> list[str]:
+    """main/app.c __ast_app_separate_args() with remove_chars (AST_STANDARD_APP_ARGS), for `limit` slots."""
+    buf = list(data)
+    out: list[str] = []
+    i = 0
+    paren = bracket = 0
+    quote = False
+    was_delim = -1
+    start = 0
+    while i < len(buf) and len(out) < limit - 1:
+        start = i
+        while i < len(buf):
+            ch = buf[i]
+            if ch == "(":
+                paren += 1
+            elif ch == ")":
+                paren = max(paren - 1, 0)
+            elif ch == "[":
+                bracket += 1
+            elif ch == "]":
+                bracket = max(bracket - 1, 0)
+            elif ch == '"' and delim != '"':
+                quote = not quote
+                del buf[i]
+                continue
+            elif ch == "\\":
+                del buf[i]
+            elif ch == delim and not paren and not quote and not bracket:
+                out.append("".join(buf[start:i]))
+                was_delim = i
+                i += 1
+                break
+            i += 1
+        else:
+            out.append("".join(buf[start:i]))
+    if i < len(buf) or (i > 0 and was_delim == i - 1):
+        out.append("".join(buf[i:]))
+    return out
+
+
+def mset(variables: dict[str, str], data: str) -> None:
+    """main/pbx_variables.c pbx_builtin_setvar_multiple(): the application MSet."""
+    for pair in separate_args(data, ",", 99):
+        parts = separate_args(pair, "=", 2)
+        if len(parts) == 2:
+            variables[parts[0]] = parts[1]
+
+
 @dataclass
 class Channel:
     """The channel's side: variables set on it, and whether the caller has hung up."""
@@ -97,6 +145,8 @@ class Channel:
             if app == "set" and len(argv) >= 3 and "=" in argv[2]:
                 key, _, value = argv[2].partition("=")
                 self.variables[key] = value
+            elif app == "mset" and len(argv) >= 3:
+                mset(self.variables, argv[2])
             return ["200 result=0"] if app in APPLICATIONS else ["200 result=-2"]
         if words[:1] == ["VERBOSE"]:
             return ["200 result=1"]

@@ -1,11 +1,13 @@
 """How each call ended, from AMI events: one table from event name to handler. Pure.
 
 Calls are followed by `Linkedid` from the first channel to the last Hangup. The caller's leg
-is the one the router routed (VarSet ROUTE_*), else the one that joined a queue, else the
-first channel when it dialed someone. Facts that bite, from real recordings:
+is the one the router routed (the dialplan's UserEvent `callrouter`, or VarSet ROUTE_* where the
+AMI user reads the `dialplan` class), else the one that joined a queue, else the first channel
+when it dialed someone. Facts that bite, from real recordings:
 - answered = `DialEnd ANSWER` from the caller's leg, or `AgentConnect` for it;
-- a queue *timeout* also emits QueueCallerAbandon, only `QUEUESTATUS=TIMEOUT` tells it from
-  a caller who gave up: neither ends the call, the last Hangup does;
+- a queue *timeout* also emits QueueCallerAbandon: `QUEUESTATUS=TIMEOUT`, the caller's next
+  step, or the dialplan's `Result: failed` tells it from a caller who gave up; neither ends
+  the call, the last Hangup does;
 - a self-service IVR answers the caller's channel itself (`Newstate Up` with no dial or queue
   before it): the call was served, by `ivr:CONTEXT`, not missed;
 - Hangup `Cause` is unreliable (0 on cancel, 16 when the dialplan hangs up a ringing caller);
@@ -19,6 +21,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from router.asterisk import variables as V
 from router.core.phones import normalise
 
 _CHANNEL_SUFFIX = re.compile(r"-[0-9a-fA-F]{8}(;\d)?$")
@@ -91,6 +94,7 @@ class _Call:
     dialed: bool = False  # the caller's leg dialed someone
     ivr: str = ""  # context whose dialplan answered the caller's leg before any dial or queue
     ivr_at: float = 0.0
+    failed: str = ""  # the dialplan's word that every step failed, with the last statuses
     outbound: dict[str, _Dial] = field(default_factory=dict)  # dest uniqueid -> dial
 
 
@@ -166,11 +170,30 @@ class CallTracker:
             call.queue_timeouts += 1
             call.abandoned = False  # the QueueCallerAbandon before it was the timeout, not the caller
 
+    def on_userevent(self, e: dict, at: float) -> None:
+        if e.get("UserEvent") != V.USER_EVENT:
+            return
+        call = self._call(e, at)
+        uid = e.get("Uniqueid")
+        if call is None or not uid:
+            return
+        self._claim_caller(call, uid, 0)
+        if uid != call.caller:
+            return
+        if e.get("Decision"):
+            call.decision = e["Decision"]
+        if e.get("Result") == "failed":
+            last = [f"{k} {e[h]}" for k, h in (("dial", "DialStatus"), ("queue", "QueueStatus")) if e.get(h)]
+            call.failed = ", ".join(last) or "?"
+            call.abandoned = False
+
     def on_queuecallerjoin(self, e: dict, at: float) -> None:
         call = self._call(e, at)
         if call is not None and e.get("Uniqueid"):
             self._claim_caller(call, e["Uniqueid"], 1)
             call.queued = True
+            if e["Uniqueid"] == call.caller:
+                call.abandoned = False  # a queue it left before timed out: the caller is still here
 
     def on_newstate(self, e: dict, at: float) -> None:
         call = self.calls.get(e.get("Linkedid", ""))
@@ -197,6 +220,7 @@ class CallTracker:
             self._claim_caller(call, uid, 2)
         if uid and uid == call.caller:
             call.dialed = True
+            call.abandoned = False  # a queue it left before timed out: the caller is still here
         number = self.external(e.get("DestExten", "")) or self.external(e.get("DialString", ""))
         if number and dest_uid:
             call.outbound[dest_uid] = _Dial(number, e.get("Channel", ""), at)
@@ -275,6 +299,8 @@ class CallTracker:
         answered = call.answered_at is not None
         if reason or answered:
             why = reason
+        elif call.failed:
+            why = f"every step failed (last: {call.failed})"
         elif call.abandoned or call.last_dial_status in ("CANCEL", ""):
             why = "caller hung up before anyone answered"
         else:
@@ -293,6 +319,7 @@ class CallTracker:
 HANDLERS: dict[str, Handler] = {
     "Newchannel": CallTracker.on_newchannel,
     "VarSet": CallTracker.on_varset,
+    "UserEvent": CallTracker.on_userevent,
     "QueueCallerJoin": CallTracker.on_queuecallerjoin,
     "DialBegin": CallTracker.on_dialbegin,
     "DialEnd": CallTracker.on_dialend,

@@ -37,3 +37,8 @@ def agi_choice(env: dict[str, str]) -> str:
         if sep and key.strip() == CHOICE_ARG:
             return "".join(ch for ch in value.strip() if ch.isalnum() or ch in "-_.")[:_CHOICE_MAX]
     return ""
+
+
+USER_EVENT = "callrouter"
+"""`UserEvent(callrouter,Decision: …[,Result: failed,DialStatus: …,QueueStatus: …])` from the dialplan:
+tells the AMI listener the caller's leg and its decision without the `dialplan` read class."""

@@ -151,3 +151,25 @@ def test_every_voipgrid_recording_is_survived(path):
     for i, event in enumerate(json.loads((VOIPGRID / path).read_text())):
         tracker.feed(event, float(i))
     tracker.take()
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_events_without_a_handler_are_skipped_unread_and_outcomes_stay_the_same(name):
+    from router.asterisk.ami import EVENTS
+
+    data = (AMI / f"{name}.txt").read_bytes()
+    times = [r["recv_ts"] for r in map(json.loads, (AMI / f"{name}.jsonl").read_text().splitlines())
+             if r["dir"] == "recv" and r["kind"] == "message"]
+    everything = Framer().feed(data)
+    framer, tracker = Framer(EVENTS), CallTracker()
+    kept = framer.feed(data)
+    assert all(m.get("Event") in EVENTS or "ActionID" in m for m in kept)  # action replies always pass
+    assert framer.skipped == len(everything) - len(kept)
+    read = iter(kept)
+    nxt = next(read, None)
+    for m, t in zip(everything, times, strict=True):
+        if nxt is not None and dict(m) == dict(nxt):
+            tracker.feed(nxt, t)
+            nxt = next(read, None)
+    assert nxt is None
+    assert summary(tracker.take()[0]) == EXPECTED[name]

@@ -1,0 +1,69 @@
+"""What the real Asterisk does with the router's one AGI command, and the simulator agrees."""
+
+from __future__ import annotations
+
+import asyncio
+
+from router.asterisk import mset
+from router.asterisk.agi import AGISession, read_env
+from router.asterisk.callsim import Channel
+from tests.live.conftest import needs_asterisk
+
+pytestmark = needs_asterisk
+
+HOSTILE = {
+    "ROUTE_RULE": 'O"Brien, Jr. \\ (sales) [A] | night; =x',
+    "ROUTE_MANAGER": "Иван «VIP» Петров",
+    "ROUTE_1_DEST": "Local/ok1@live-agents&Local/ok2@live-agents",
+    "ROUTE_TZ": "line\nbreak\r\nEXEC Hangup",
+    "ROUTE_ABC": "",
+    "ROUTE_2_DEST": "trail\\",
+    "ROUTE_3_DEST": "((]]\"\"${CALLERID(num)}",
+    "ROUTE_4_DEST": "ж" * 300,
+}
+
+
+async def probe(ami, commands: list[str]) -> list[tuple[str, list[str]]]:
+    """Run `commands` in a FastAGI session of a real call; each command with Asterisk's reply lines."""
+    transcript: list[tuple[str, list[str]]] = []
+    done = asyncio.get_running_loop().create_future()
+
+    async def session(reader, writer):
+        try:
+            s = AGISession(reader, writer, await read_env(reader))
+            for line in commands:
+                s.writer.write(line.encode() + b"\n")
+                replies = [(await reader.readline()).decode().rstrip("\n")]
+                transcript.append((line, replies))
+        finally:
+            writer.close()
+            done.set_result(True)
+
+    server = await asyncio.start_server(session, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        await ami.call("100", "+79990000001", context="live-agi", PROBE_AGI=f"agi://127.0.0.1:{port}/probe")
+        async with asyncio.timeout(15):
+            await done
+    finally:
+        server.close()
+    return transcript
+
+
+async def test_quotes_backslashes_commas_pipes_semicolons_and_cyrillic_survive_one_mset(ami):
+    lines = mset.commands(HOSTILE.items())
+    gets = [f"GET VARIABLE {name}" for name in HOSTILE]
+    transcript = await probe(ami, [*lines, *gets])
+    assert len(lines) == 1 and transcript[0][1] == ["200 result=0"]
+    read_back = {cmd.split()[-1]: reply[0] for cmd, reply in transcript[1:]}
+    for name, value in HOSTILE.items():
+        assert read_back[name] == f"200 result=1 ({mset.clean(value)})", name
+    assert read_back["ROUTE_TZ"] == "200 result=1 (line break EXEC Hangup)"
+
+
+async def test_the_simulator_answers_mset_and_reads_back_as_asterisk_did(ami):
+    lines = mset.commands(HOSTILE.items())
+    commands = [*lines, *(f"GET VARIABLE {name}" for name in HOSTILE), "GET VARIABLE NEVER_SET"]
+    transcript = await probe(ami, commands)
+    chan = Channel()
+    assert [(cmd, chan.reply(cmd)) for cmd, _ in transcript] == transcript
