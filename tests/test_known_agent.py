@@ -78,7 +78,7 @@ async def test_queue_member_that_answered_is_found_by_its_interface_from_ami(ser
         r = await serve(RULES, Clock(MONDAY_10), ami=target(ami))
         await asyncio.wait_for(r.ami.synced.wait(), 10)
         await ami.push(recorded_events((AMI / "ami_e_queue_answered.txt").read_bytes()), random.Random(3))
-        await wait_for(lambda: r.ami.events > 100 and not r.ami.tracker.calls)
+        await wait_for(lambda: r.ami.received > 100 and not r.ami.tracker.calls)
         await r.ami.flush()
         state = await store.r.hgetall(store.k.state("+79037778899"))
         assert state["agent"] == "Local/agent1@agents"

@@ -123,7 +123,7 @@ async def place_audited_day(serve, store, ami: AMIServer):
         clock.t = NINE + 9 * 3600  # 18:00: the day's calls are reported as they end
         await ami.push(b"".join(replay((ANSWERED if c["answered"] else MISSED)[i % 2], c["number"], c["at"], i + 1,
                                        c["decision"]) for i, c in enumerate(plan)))
-        await _wait(lambda: r.ami.events > 11000 and not r.ami.tracker.calls and not r.ami.pending)
+        await _wait(lambda: r.ami.received > 11000 and not r.ami.tracker.calls and not r.ami.pending)
         missed = [c for c in plan if not c["answered"] and c["number"].startswith("+")]
         clock.t = end = NINE + 11 * 3600  # 20:00: three callbacks, two of them reach the customer
         callbacks = [(missed[0], "ami_f_outbound_callback_answered", end),
