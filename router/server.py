@@ -91,6 +91,7 @@ class Running:
             await self.ami.stop()
         await self.router.followups.drain()
         await self.router.followups.sender.close()
+        await self.router.crm.close()
         await self.router.log.stop()
 
 

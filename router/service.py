@@ -17,7 +17,9 @@ from router.core.decide import CompiledRules, Decision, decide, fallback_decisio
 from router.core.identify import profile
 from router.core.phones import normalise, score
 from router.core.rulefile import DEFAULT_LIMITS, Limits
-from router.core.snapshot import EMPTY
+from router.core.rules import CrmDirectory
+from router.core.snapshot import EMPTY, Snapshot
+from router.directory.crm import Crm
 from router.followups.escalation import Escalator
 from router.followups.followup import Followups
 from router.reports.tally import Calendar
@@ -77,6 +79,7 @@ class Router:
         self.escalator = Escalator(self.followups)
         self.risk = Risk(store, lambda: self.rules, self.followups, clock)
         self.followups.on_closed = self.risk.refresh
+        self.crm = Crm(store, clock=clock)
         self._ids = itertools.count(1)
         self._instance = os.urandom(2).hex()
         self.decisions = 0
@@ -119,6 +122,7 @@ class Router:
         number = normalise(raw, rules.region)
         now = self.clock()
         call_id = env.get("agi_uniqueid") or ""
+        crm = rules.rs.directory.crm if number.e164 else None
         try:
             # the store keeps the budget (it knows whether Redis is answering); this only bounds the worst
             async with asyncio.timeout(self.budget * (PATIENCE + 1)):
@@ -126,7 +130,7 @@ class Router:
                 snap = await self.store.snapshot(number.key, None if number.zone else score(number.key), now,
                                                  rules.calls_window,
                                                  record_inbound=(call_id or f"t{now}") if record else None,
-                                                 budget=self.budget)
+                                                 budget=self.budget, crm=crm is not None)
         except Exception as e:
             why = f"no answer within {self.budget * 1000:.0f} ms" if isinstance(e, TimeoutError) else str(e)
             log.warning("call %s from %r: store unavailable (%s); routed by the fallback chain",
@@ -135,6 +139,8 @@ class Router:
             d = fallback_decision(rules, caller, now, f"store unavailable: {type(e).__name__}")
             d.extra["history_pending"] = bool(record and number.key)
         else:
+            if crm is not None:
+                await self._crm(crm, number.key, snap, started)
             caller = profile(number, raw, name, dnid, snap, rules.rs, now, choice=V.agi_choice(env))
             d = decide(rules, caller, snap.busy, now)
         if d.fallback:
@@ -143,6 +149,22 @@ class Router:
         d.latency_ms = (time.perf_counter() - started) * 1000
         self.latency.observe(d.latency_ms)
         return d
+
+    async def _crm(self, settings: CrmDirectory, number: str, snap: Snapshot, started: float) -> None:
+        """The CRM's answer from the cache, else asked within its budget (and the store's): never waited past."""
+        if snap.crm is not None:
+            snap.crm_note = "CRM (cached): " + ("known" if snap.crm.get("found") else "does not know this number")
+            return
+        left = self.budget - (time.perf_counter() - started)
+        wait = max(0.0, min(settings.budget_ms / 1000, left))
+        answer = await self.crm.within(settings, number, wait)
+        if answer is None:
+            snap.crm_note = f"CRM did not answer in {wait * 1000:.0f} ms"
+        elif answer.error:
+            snap.crm_note = f"CRM lookup failed: {answer.error}"
+        else:
+            snap.crm = answer.cacheable()
+            snap.crm_note = f"CRM answered in {answer.ms:.0f} ms" + ("" if answer.found else ": not known")
 
     async def set_strategy(self, strategy: str, by: str) -> dict:
         """Switch the strategy for every router on this store: the next call and the worklist use it."""

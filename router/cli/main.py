@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import json
 import logging
 import os
 import sys
 import time
+from pathlib import Path
 
 from router.config import DEFAULT_STORE, ConfigError, Settings, rule_limits
 from router.core.decide import CompiledRules, Decision, decide
 from router.core.identify import profile
-from router.core.phones import normalise, score
+from router.core.phones import Number, normalise, score
 from router.core.rulefile import RuleFileError, load_rules
-from router.core.snapshot import EMPTY
+from router.core.snapshot import EMPTY, Snapshot
 from router.core.when import EXAMPLES, WhenError, parse_when
 from router.state.decisionlog import entry
 from router.state.store import Store
@@ -125,7 +127,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             return EMPTY
         store = Store.from_url(url, args.prefix)
         try:
-            return await store.snapshot(number.key, score(number.key), now, rules.calls_window)
+            return await store.snapshot(number.key, score(number.key), now, rules.calls_window,
+                                        crm=rules.rs.directory.crm is not None and number.e164)
         finally:
             await store.close()
 
@@ -136,10 +139,48 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print(f"router simulate: store {url} unreachable ({e}); showing the call as if nothing were known",
               file=sys.stderr, flush=True)
         snap, status = EMPTY, 3
-    caller = profile(number, args.caller, "", args.dnid or "", snap, rules.rs, now)
+    snap = dataclasses.replace(snap)
+    try:
+        _simulated_crm(args.crm, rules, number, snap)
+    except (OSError, ValueError) as e:
+        print(f"router simulate: --crm {args.crm}: {e}", file=sys.stderr)
+        return 2
+    caller = profile(number, args.caller, "", args.dnid or "", snap, rules.rs, now, choice=args.choice or "")
     d = decide(rules, caller, snap.busy | frozenset(args.busy or ()), now)
     print(json.dumps(entry(d), ensure_ascii=False, indent=2) if args.json else describe(d))
     return status
+
+
+def _simulated_crm(source: str | None, rules: CompiledRules, number: Number, snap: Snapshot) -> None:
+    """The CRM's part of a simulated call: a saved answer (`--crm FILE`), a live one (`--crm live`),
+    else what the store's cache holds."""
+    from router.directory.crm import Crm, answer_from_documents
+
+    settings = rules.rs.directory.crm
+    if settings is None or not number.e164:
+        if source:
+            snap.crm_note = "CRM not asked: the rule file has no directory.crm section" if settings is None else \
+                "CRM not asked: the number is not an E.164 number"
+        return
+    if source == "live":
+        answer = asyncio.run(Crm(None).lookup(settings, number.key))
+        how = f"CRM answered live in {answer.ms:.0f} ms"
+    elif source:
+        docs = json.loads(Path(source).read_text(encoding="utf-8"))
+        docs = docs if isinstance(docs, list) and len(settings.requests) > 1 else [docs]
+        answer = answer_from_documents(settings, docs)
+        how = f"CRM answer from {source}"
+    else:
+        if snap.crm is not None:
+            snap.crm_note = "CRM (cached): " + ("known" if snap.crm.get("found") else "does not know this number")
+        else:
+            snap.crm_note = "CRM not asked: give --crm FILE (a saved answer) or --crm live"
+        return
+    if answer.error:
+        snap.crm_note = f"CRM lookup failed: {answer.error}"
+    else:
+        snap.crm = answer.cacheable()
+        snap.crm_note = how + ("" if answer.found else ": not known")
 
 
 def _import(args: argparse.Namespace, what: str, load) -> int:
@@ -381,6 +422,9 @@ def parser() -> argparse.ArgumentParser:
                                  f"{EXAMPLES}; default now")
     sp.add_argument("--busy", nargs="*", metavar="DEVICE", help="devices to treat as busy, e.g. PJSIP/101")
     sp.add_argument("--dnid", help="the called number")
+    sp.add_argument("--choice", help="the IVR choice the dialplan passes when it asks again (choice=…)")
+    sp.add_argument("--crm", metavar="FILE|live", help="the CRM's answer: a saved JSON answer (a list, one per "
+                                                       "request, for several requests), or `live` to ask it")
     sp.add_argument("--json", action="store_true")
     store_opts(sp)
     sp.set_defaults(func=cmd_simulate)

@@ -96,6 +96,10 @@ def compile_when(w: When | None) -> tuple[Check, ...]:
     if w.strategy is not None:
         strategies = frozenset(w.strategy)
         add(Check(lambda c, m: c.strategy in strategies, lambda c, m: f"strategy={c.strategy}"))
+    if w.crm is not None:
+        wanted = tuple((f, frozenset(v)) for f, v in w.crm.items())
+        add(Check(lambda c, m: all(c.crm.get(f) in values for f, values in wanted),
+                  lambda c, m: "CRM " + ", ".join(f"{f}={c.crm.get(f, '∅')}" for f, _ in wanted)))
     if w.choice is not None:
         choices = frozenset(w.choice)
         add(Check(lambda c, m: c.choice in choices,

@@ -40,6 +40,8 @@ class Caller:
     strategy: str = ""
     choice: str = ""
     """What the caller picked in an IVR menu before the dialplan asked again (`choice=` AGI argument)."""
+    crm: dict[str, str] = field(default_factory=dict)
+    """Fields the CRM gave (name, abc, manager, tags, timezone, company, status and free ones)."""
     notes: list[str] = field(default_factory=list)
     """What the profile was built from beyond the plain directory (a company, the CRM…): shown in reasons."""
     prospect: bool = False
@@ -76,6 +78,12 @@ def _zone(name: str | None) -> ZoneInfo | None:
         return None
 
 
+def _crm_fields(answer: dict | None) -> dict[str, str]:
+    if not answer or not answer.get("found") or not isinstance(answer.get("fields"), dict):
+        return {}
+    return {str(k): str(v) for k, v in answer["fields"].items()}
+
+
 def profile(number: Number, raw: str, name: str, dnid: str, snap: Snapshot, rules: RuleSet,
             now: float, choice: str = "") -> Caller:
     """Pure: the same inputs always give the same Caller."""
@@ -85,7 +93,15 @@ def profile(number: Number, raw: str, name: str, dnid: str, snap: Snapshot, rule
     company = snap.company or {}
     if choice:
         notes.append(f"IVR choice: {choice}")
-    if company and not cust:
+    crm = _crm_fields(snap.crm)
+    if snap.crm_note:
+        notes.append(snap.crm_note)
+    if crm and not cust:
+        # known to the CRM only: its record stands in for the customer's (before a company's)
+        cust = {"crm": "1", **{k: v for k, v in crm.items() if k in ("name", "abc", "manager", "tags", "timezone")}}
+        notes.append("profile from the CRM: " + (", ".join(f"{k} {crm[k]}" for k in ("abc", "manager", "status")
+                                                              if crm.get(k)) or "no class or manager"))
+    elif company and not cust:
         # a branch number nobody imported: the company's record stands in for the customer's
         cust = {"company": company["id"], **{k: v for k, v in company.items() if k in ("name", "abc", "manager",
                                                                                        "tags")}}
@@ -129,7 +145,8 @@ def profile(number: Number, raw: str, name: str, dnid: str, snap: Snapshot, rule
         tz=zone.key, tz_source=source, local=datetime.fromtimestamp(now, zone),
         open_followup=last.get("followup"), inbound=tuple(snap.inbound), last_in=last_in, last_out=last_out,
         last_agent=agent, last_agent_at=agent_at if agent else None, task_owner=last.get("task_owner", ""),
-        company=company.get("id", ""), company_name=company.get("name", ""), notes=notes,
+        company=company.get("id", "") or crm.get("company", ""),
+        company_name=company.get("name", "") or crm.get("company", ""), notes=notes, crm=crm,
         prospect=number.e164 and (kind == "new" or last.get("prospect") == "1"),
         strategy=snap.strategy if snap.strategy in STRATEGIES else rules.company.strategy, choice=choice,
         risk=level_of(rules.risk, sum(h.weight for h in hits)) if hits else "none", risk_hits=hits,

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from router.core.rules import Rule, RuleSet, cross_check
 
 Path_ = tuple[str | int, ...]
-SINGLE_SECTIONS = ("version", "company", "identify", "fallback", "report", "risk")
+SINGLE_SECTIONS = ("version", "company", "identify", "fallback", "report", "risk", "directory")
 NAMED_SECTIONS = ("targets", "managers", "types", "types_by_dnid", "types_by_choice")
 
 

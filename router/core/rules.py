@@ -160,6 +160,7 @@ class When(Strict):
     company: Many | None = None
     strategy: Annotated[list[Strategy], BeforeValidator(_one_or_many), Field(min_length=1)] | None = None
     choice: Many | None = None
+    crm: dict[Annotated[str, Field(pattern=FIELD_NAME)], Many] | None = Field(None, min_length=1)
     callback_after: Literal["missed", "answered"] | None = None
     local_hours: Hours | None = None
     hours: Hours | None = None
@@ -252,6 +253,49 @@ class HttpRequest(Strict):
     json_body: dict[str, Any] | None = Field(None, alias="json")
 
 
+FIELD_NAME = r"^[a-z_][a-z0-9_]{0,39}$"
+PATH = r"^[A-Za-z0-9_\-$@]+(\.[A-Za-z0-9_\-$@]+)*$"
+CRM_PROFILE_FIELDS = ("name", "abc", "manager", "tags", "timezone", "company", "status")
+"""CRM fields the profile uses; any other mapped field is kept for `when: {crm: …}` and the log."""
+
+
+class CrmRequest(HttpRequest):
+    """One request of a CRM lookup. `map` takes fields from its JSON answer by dotted path
+    (`result.CONTACT.0`); a later request may use them as `{placeholders}`. `translate` maps CRM
+    values to the rule file's (a CRM user id to a manager name, a segment to a class)."""
+
+    method: Literal["GET", "POST", "PUT"] = "GET"
+    map: dict[Annotated[str, Field(pattern=FIELD_NAME)], Annotated[str, Field(pattern=PATH)]] = Field(
+        min_length=1)
+    translate: dict[str, dict[str, str]] = {}
+
+    @field_validator("translate", mode="before")
+    @classmethod
+    def _text_keys(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            return {f: {str(a): str(b) for a, b in m.items()} if isinstance(m, dict) else m for f, m in v.items()}
+        return v
+
+
+class CrmDirectory(Strict):
+    """A live CRM lookup at ring time, bounded, cached, failing open."""
+
+    budget_ms: int = Field(150, gt=0, le=2000)
+    """How long a call waits for the CRM (within the store's budget); past it, it is routed on what is known."""
+    cache_ttl: Duration = 600
+    negative_ttl: Duration = 120
+    """How long "the CRM does not know this number" is remembered."""
+    max_bytes: int = Field(256 * 1024, gt=0, le=16 * 1024 * 1024)
+    """An answer larger than this is refused (and not read further)."""
+    timeout: Duration = 5
+    """How long a lookup that outlived the call's budget may still run to fill the cache."""
+    requests: Annotated[list[CrmRequest], Field(min_length=1, max_length=5)]
+
+
+class Directory(Strict):
+    crm: CrmDirectory | None = None
+
+
 class Webhook(HttpRequest):
     events: list[Literal["created", "updated", "closed", "escalated", "at_risk"]] = ["created", "updated", "closed"]
 
@@ -309,6 +353,7 @@ class RuleSet(Strict):
     fallback: Annotated[list[str], Field(min_length=1)]
     followup: FollowupSettings = FollowupSettings()
     notify: Notify = Notify()
+    directory: Directory = Directory()
     report: ReportSettings = ReportSettings()
     types: dict[Annotated[str, Field(pattern=TYPE_NAME)], Annotated[CallType, BeforeValidator(_call_type)]] = {}
     types_by_dnid: dict[str, str] = {}

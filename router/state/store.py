@@ -91,6 +91,10 @@ class Keys:
         `prospect` (1 until a conversation was answered), `miss`/`miss_cb` (unanswered miss; first callback made)."""
         return f"{self.prefix}:{{{number}}}:state"
 
+    def crm(self, number: str) -> str:
+        """The CRM's cached answer for the number: `{"found": …, "fields": {…}}`, with a TTL."""
+        return f"{self.prefix}:{{{number}}}:crm"
+
     def inbound(self, number: str) -> str:
         return f"{self.prefix}:{{{number}}}:in"
 
@@ -144,8 +148,10 @@ class Store:
         return bool(await self.r.ping())
 
     async def snapshot(self, number: str, score: int | None, now: float, window: float,
-                       record_inbound: str | None = None, budget: float | None = None) -> Snapshot:
-        """One pipelined round trip: profile, history, follow-up, numbering range, busy set.
+                       record_inbound: str | None = None, budget: float | None = None,
+                       crm: bool = False) -> Snapshot:
+        """One pipelined round trip: profile, history, follow-up, numbering range, busy set, company,
+        strategy and (with `crm`) the cached CRM answer.
 
         With `record_inbound` (a call id) the same round trip writes this inbound call to the
         number's history; reads run first, so the snapshot shows the history before this call.
@@ -167,6 +173,8 @@ class Store:
         span = padded(number)
         if span is not None:
             commands.append(("ZREVRANGEBYSCORE", k.company_ranges, span, "-inf", "LIMIT", 0, COMPANY_NESTING))
+        if crm:
+            commands.append(("GET", k.crm(number)))
         if record_inbound is not None:
             commands += self._inbound_writes(number, record_inbound, now)
         res = await self._round_trip(commands, budget)
@@ -179,8 +187,10 @@ class Store:
         inbound = _scores(res[i]) if window > 0 else []
         i += window > 0
         company = _company(res[i], span) if span is not None else None
+        i += span is not None
+        cached = _crm(res[i]) if crm else None
         return Snapshot(_mapping(res[1]), _mapping(res[2]), inbound, numbering, frozenset(res[0]), company,
-                        res[3], risk=_mapping(res[4]))
+                        res[3], risk=_mapping(res[4]), crm=cached)
 
     async def _round_trip(self, commands: list[tuple], budget: float | None = None) -> list:
         """Commands written at once, replies read in order: pipelined with other calls' on the shared
@@ -413,6 +423,9 @@ class Store:
                 fields.pop("members", None)
                 out.append({"company": cid, **fields})
         return out
+
+    async def put_crm(self, number: str, answer: bytes, ttl: int) -> None:
+        await self.r.set(self.k.crm(number), answer, ex=ttl)
 
     # strategy
 
@@ -698,6 +711,16 @@ def _scores(reply: list) -> list[float]:
     if reply and isinstance(reply[0], list):
         return [float(s) for _, s in reply]
     return [float(s) for s in reply[1::2]]
+
+
+def _crm(reply: str | bytes | None) -> dict | None:
+    if not reply:
+        return None
+    try:
+        found = orjson.loads(reply)
+    except orjson.JSONDecodeError:
+        return None  # unreadable: ask the CRM again
+    return found if isinstance(found, dict) else None
 
 
 def _company(reply: list, span: int) -> dict[str, str] | None:
