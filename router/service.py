@@ -200,7 +200,7 @@ class Router:
 
     async def set_call_type(self, decision_id: str, call_type: str, by: str = "") -> dict | None:
         """An agent or supervisor sets or corrects a call's type; ValueError for a type the rules do not declare."""
-        known = self.rules.rs.assignable_types()
+        known = self.rules.rs.correctable_types()
         if call_type not in known:
             raise ValueError(f"unknown call type {call_type!r}; declared: {', '.join(known) or 'none'}")
         done = await self.store.set_call_type(decision_id, call_type, by, self.clock())

@@ -132,8 +132,10 @@ async def test_agent_corrects_the_type_before_and_after_the_outcome(serve, store
             assert resp.status == 404
         async with http.post(f"{base}/api/calls/{second}/type", data="nope") as resp:
             assert resp.status == 400
+        async with http.post(f"{base}/api/calls/{second}/type", json={"type": "internal"}) as resp:
+            assert resp.status == 422, "the number decides what is internal"
         async with http.get(f"{base}/api/types") as resp:
-            assert [t["name"] for t in await resp.json()][:2] == ["internal", "payment"]
+            assert [t["name"] for t in await resp.json()] == ["payment", "new_connection", "churn", "support"]
     o2 = answered("+79035550103", direction="inbound") | {"decision": second, "linkedid": "a.2"}
     assert await store.record_outcome(o2)
     outcomes = await store.outcomes_for([first, second])

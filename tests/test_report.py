@@ -279,3 +279,36 @@ async def test_cli_report_rejects_a_bad_day_with_a_clear_message(tmp_path):
                                                     str(rules_file)], capture_output=True, text=True,
                                    env=router_env(), timeout=60)
     assert done.returncode == 2 and "write days as YYYY-MM-DD" in done.stderr
+
+
+def _outcome(**kw) -> dict:
+    base = {"linkedid": "u.1", "direction": "inbound", "number": "+79035550001", "result": "answered",
+            "by": "PJSIP/101", "queue": "support", "decision": "", "ring_seconds": 4.0, "talk_seconds": 60.0,
+            "ended_at": NINE + 64, "reason": "", "type": "support"}
+    return base | kw
+
+
+def test_a_miss_is_remembered_until_a_conversation_and_the_first_callback_is_timed():
+    from router.reports.tally import tally_call
+
+    missed = tally_call(_outcome(result="missed", by="", talk_seconds=0.0, ended_at=NINE + 4), {}, {}, MSK)
+    assert missed.state == {"miss": NINE} and missed.counters["t|support|m"] == 1
+    ivr = tally_call(_outcome(ivr=True, by="self-service"), {}, {}, MSK)
+    assert "miss" not in ivr.state and "prospect" not in ivr.state and not any(k.startswith("a|") for k in
+                                                                               ivr.counters)
+    first = tally_call(_outcome(direction="outbound", result="missed", talk_seconds=0.0, ring_seconds=20.0,
+                                ended_at=NINE + 3600 + 20), {}, {"miss": str(NINE)}, MSK)
+    assert (first.counters["cb"], first.counters["cbd|3600"], first.state) == (1, 1, {"miss_cb": 1})
+    assert first.record["callback_after_seconds"] == 3600
+    second = tally_call(_outcome(direction="outbound", ended_at=NINE + 7264), {}, {"miss": str(NINE), "miss_cb": "1"},
+                        MSK)
+    assert second.counters["cb|ok"] == 1 and not any(k.startswith("cbd|") for k in second.counters)
+    assert second.clear == ("miss", "miss_cb") and second.state == {"prospect": 0}
+
+
+def test_retyping_moves_a_call_between_types_and_keeps_it_missed():
+    from router.reports.tally import retype
+
+    assert retype({"direction": "inbound", "type": "support", "result": "missed"}, "payment") == \
+        {"t|support": -1, "t|payment": 1, "t|support|m": -1, "t|payment|m": 1}
+    assert retype({"direction": "internal", "type": "", "result": "answered"}, "payment") == {}

@@ -371,6 +371,10 @@ class RuleSet(Strict):
     def assignable_types(self) -> list[str]:
         """Type names a rule, a target or a person may give a call (never `missed`: that is an outcome)."""
         return [n for n in self.types if n != MISSED_TYPE]
+
+    def correctable_types(self) -> list[str]:
+        """Types a person may set afterwards: not `internal` either, which the caller's number decides."""
+        return [n for n in self.assignable_types() if n != INTERNAL_TYPE]
     risk: RiskSettings = RiskSettings()
 
 

@@ -135,7 +135,7 @@ def tally_call(o: dict, meta: dict, state: dict, zone: ZoneInfo) -> Tally:
     if answered and not o.get("ivr"):  # a prospect stays one until a person talked to them
         tally.state["prospect"] = 0
         tally.clear = ("miss", "miss_cb")
-    elif not state.get("miss"):
+    elif not answered and not state.get("miss"):
         tally.state["miss"] = started
     return tally
 

@@ -142,9 +142,9 @@ async def close_followup(request: web.Request) -> web.Response:
 
 
 async def call_types(request: web.Request) -> web.Response:
-    """The call types the rules declare, in their order, with their labels (for pickers and the report)."""
+    """The call types a person may give a call, in the rules' order, with their labels (the page's picker)."""
     rs = request.app[ROUTER_KEY].rules.rs
-    return web.json_response([{"name": n, "label": rs.type_label(n)} for n in rs.assignable_types()])
+    return web.json_response([{"name": n, "label": rs.type_label(n)} for n in rs.correctable_types()])
 
 
 async def set_call_type(request: web.Request) -> web.Response:
