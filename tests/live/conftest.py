@@ -80,7 +80,7 @@ write = all
 """
 
 
-def write_etc(run: Path, ami_port: int, agi_url: str) -> Path:
+def write_etc(run: Path, ami_port: int, agi_url: str, extra_dialplan: str = "") -> Path:
     """The private /etc/asterisk: shipped files where the product ships one, tests/live/config otherwise."""
     etc = run / "etc"
     for d in ("etc/shipped", "etc/callrouter", "var/lib/agi-bin", "var/spool", "var/run", "var/log", "var/cache"):
@@ -94,7 +94,8 @@ def write_etc(run: Path, ami_port: int, agi_url: str) -> Path:
         shutil.copy(f, etc / "callrouter" / f.name)
     (etc / "manager.conf").write_text(shipped_manager_conf(ami_port))
     (etc / "manager_secret.conf").write_text(f"secret = {AMI_SECRET}\n")
-    (etc / "extensions.conf").write_text((HERE / "config" / "extensions.conf").read_text().replace("@AGI@", agi_url))
+    dialplan = (HERE / "config" / "extensions.conf").read_text().replace("@AGI@", agi_url)
+    (etc / "extensions.conf").write_text(dialplan + extra_dialplan)
     return etc
 
 
@@ -126,9 +127,9 @@ class LiveAsterisk:
                 self.proc.wait(5)
 
 
-def start_asterisk(run: Path, agi_url: str) -> LiveAsterisk:
+def start_asterisk(run: Path, agi_url: str, extra_dialplan: str = "") -> LiveAsterisk:
     ami_port = free_port()
-    write_etc(run, ami_port, agi_url)
+    write_etc(run, ami_port, agi_url, extra_dialplan)
     out = open(run / "asterisk.out", "wb")  # noqa: SIM115 - the process keeps it
     proc = subprocess.Popen([ASTERISK, "-C", str(run / "etc" / "asterisk.conf"), "-f", "-n"], stdout=out,
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)

@@ -133,3 +133,18 @@ async def test_hostile_caller_names_are_routed_and_logged_as_they_are(live, ami,
         d = await decision_of(live, number)
         assert o["result"] == "answered" and d["rule"] == "dial answers", (name, o, d)
         assert d["call"]["name"] == name.split("\n")[0] and d["caller"]["number"] == number, json.dumps(d)
+
+
+async def test_manager_busy_on_a_custom_device_escalates_up(live, ami, outcomes):
+    live.asterisk.cli("devstate change Custom:ivanov INUSE")
+    try:
+        async with asyncio.timeout(10):
+            while "Custom:ivanov" not in await outcomes.store.busy():
+                await asyncio.sleep(0.05)
+        await ami.call("2999", "+79035550909")
+        d = await decision_of(live, "+79035550909")
+    finally:
+        live.asterisk.cli("devstate change Custom:ivanov NOT_INUSE")
+    assert d["rule"] == "A customers reach their manager"
+    assert [(s["type"], s["dest"]) for s in d["steps"]] == [("queue", "support")]
+    assert (await outcomes("+79035550909"))["result"] == "answered"

@@ -1,0 +1,258 @@
+#!/usr/bin/env python3
+"""Benchmark on a real Asterisk: no routing, a bare one-command FastAGI floor, and the router.
+
+    python bench/asterisk.py                          # 3 rounds x 3 modes x 15 s, 10 calls in flight
+    python bench/asterisk.py --seconds 3 --rounds 1   # checks the harness in half a minute
+
+One private Asterisk (the live suite's: dialplans/ and asterisk/ as shipped, see tests/live/)
+serves every mode, alternating in one run so that machine drift cancels. A call is an AMI
+Originate of a Local channel whose ;2 half is the inbound caller; it ends in a one-line IVR
+(Answer, Hangup), reached
+- none:   directly (Goto the IVR);
+- floor:  after AGI() to a bare FastAGI server that sends one SET VARIABLE and closes;
+- router: through dialplans/callrouter.conf, `router serve` deciding (Redis round trip) and its
+          AMI listener following the call (the outcome written to Redis).
+`router serve` and its AMI listener run in every mode (in none and floor it only listens). The
+load generator logs in as the router's own AMI user, so the events it counts per call are the
+ones the router is sent. CPU per call is read from /proc for Asterisk, the router, the floor and
+Redis. Results: Markdown on stdout and bench/results/asterisk.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from run import free_port, machine, start_redis, wait_port  # noqa: E402
+
+from tests.conftest import router_env  # noqa: E402
+from tests.live.conftest import AMI_SECRET, PREFIX, AMIClient, start_asterisk  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+MODES = ("none", "floor", "router")
+TICK = os.sysconf("SC_CLK_TCK")
+RULES = """version: 1
+company: {timezone: Europe/Moscow, default_region: RU}
+targets:
+  ivr: {ivr: bench-ivr}
+rules:
+  - name: everyone
+    route: [ivr]
+fallback: [ivr]
+"""
+DIALPLAN = """
+[bench-ivr]
+exten => s,1,Answer()
+ same => n,Hangup()
+
+[bench-none]
+exten => _X.,1,Goto(bench-ivr,s,1)
+
+[bench-floor]
+exten => _X.,1,AGI(agi://127.0.0.1:{floor}/floor)
+ same => n,Goto(bench-ivr,s,1)
+"""
+CONTEXT = {"none": "bench-none", "floor": "bench-floor", "router": "live-trunk"}
+
+
+async def floor_server(port: int) -> None:
+    """The least a FastAGI router can do: read the header, set one variable, close."""
+
+    async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while (await reader.readline()) not in (b"\n", b""):
+                pass
+            writer.write(b'SET VARIABLE FLOOR "1"\n')
+            await reader.readline()
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(session, "127.0.0.1", port, backlog=1024)
+    print("ready", flush=True)
+    await server.serve_forever()
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+class Generator:
+    """Keeps `inflight` calls going through one mode's context; a call ends with its caller leg's Hangup."""
+
+    def __init__(self, ami: AMIClient) -> None:
+        self.ami = ami
+        self.serial = 0
+
+    async def run(self, mode: str, seconds: float, inflight: int) -> dict:
+        ami, context = self.ami, CONTEXT[mode]
+        ami.events.clear()
+        done = 0
+        started = 0
+        stop_at = time.monotonic() + seconds
+        seen = 0
+
+        def finished() -> int:
+            nonlocal seen, done
+            for e in ami.events[seen:]:
+                if e.get("Event") == "Hangup" and e.get("Channel", "").startswith("Local/") and \
+                        f"@{context}-" in e["Channel"] and e["Channel"].endswith(";2"):
+                    done += 1
+            seen = len(ami.events)
+            return done
+
+        t0 = time.monotonic()
+        while True:
+            now = time.monotonic()
+            if now < stop_at:
+                while started - finished() < inflight:
+                    self.serial += 1
+                    started += 1
+                    await ami.action("Originate", Channel=f"Local/{1000000 + self.serial}@{context}",
+                                     Application="NoOp", CallerID=f"<+7999{self.serial:07d}>", Timeout="10000",
+                                     Async="true")
+            elif finished() >= started:
+                break
+            elif now > stop_at + 20:
+                print(f"  {mode}: {started - done} calls did not end", file=sys.stderr)
+                break
+            async with ami._changed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(ami._changed.wait(), 0.5)
+        return {"calls": done, "seconds": time.monotonic() - t0, "events": len(ami.events)}
+
+
+async def bench(args) -> dict:
+    if PREFIX is None:
+        raise SystemExit("asterisk is not on PATH")
+    tmp = Path(tempfile.mkdtemp(prefix="callrouter-bench-"))
+    procs: list[subprocess.Popen] = []
+    ast = None
+    try:
+        redis, url = start_redis(tmp)
+        procs.append(redis)
+        floor_port, agi_port, http_port = free_port(), free_port(), free_port()
+        floor = subprocess.Popen([sys.executable, __file__, "--floor-server", str(floor_port)],
+                                 stdout=subprocess.PIPE, text=True)
+        procs.append(floor)
+        assert floor.stdout is not None and floor.stdout.readline().strip() == "ready"
+        ast = start_asterisk(tmp / "asterisk", f"agi://127.0.0.1:{agi_port}/route",
+                             extra_dialplan=DIALPLAN.format(floor=floor_port))
+        (tmp / "rules.yaml").write_text(RULES)
+        router = subprocess.Popen([sys.executable, "-m", "router", "serve", "--rules", str(tmp / "rules.yaml"),
+                                   "--store", url, "--prefix", "bench", "--agi", f"127.0.0.1:{agi_port}",
+                                   "--http", f"127.0.0.1:{http_port}", "--ami",
+                                   f"ami://callrouter@127.0.0.1:{ast.ami_port}"],
+                                  env=router_env(ROUTER_AMI_SECRET=AMI_SECRET), stdout=subprocess.DEVNULL,
+                                  stderr=open(tmp / "router.log", "wb"))  # noqa: SIM115
+        procs.append(router)
+        wait_port(agi_port, router)
+        deadline = time.monotonic() + 20
+        while "callrouter" not in ast.cli("manager show connected"):
+            if time.monotonic() > deadline:
+                raise SystemExit("the router did not log in to AMI")
+            await asyncio.sleep(0.1)
+        ami = AMIClient()
+        await ami.connect(ast.ami_port, "callrouter", AMI_SECRET)
+        gen = Generator(ami)
+        pids = {"asterisk": ast.proc.pid, "router": router.pid, "floor": floor.pid, "redis": redis.pid}
+        for mode in MODES:  # warm-up: every path once
+            await gen.run(mode, 1.0, args.inflight)
+        runs: dict[str, list[dict]] = {m: [] for m in MODES}
+        for r in range(args.rounds):
+            order = MODES if r % 2 == 0 else tuple(reversed(MODES))
+            for mode in order:
+                before = {k: cpu_seconds(p) for k, p in pids.items()}
+                res = await gen.run(mode, args.seconds, args.inflight)
+                res["cpu"] = {k: cpu_seconds(p) - before[k] for k, p in pids.items()}
+                runs[mode].append(res)
+                print(f"  round {r + 1} {mode}: {res['calls'] / res['seconds']:.0f} calls/s", file=sys.stderr)
+        await ami.close()
+        return summarise(runs, args)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if ast is not None:
+            ast.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def summarise(runs: dict[str, list[dict]], args) -> dict:
+    out: dict = {"machine": machine(), "load": os.getloadavg(), "inflight": args.inflight,
+                 "seconds": args.seconds, "rounds": args.rounds, "modes": {}}
+    for mode, rs in runs.items():
+        calls = sum(r["calls"] for r in rs)
+        secs = sum(r["seconds"] for r in rs)
+        cpu = {k: sum(r["cpu"][k] for r in rs) / calls * 1000 for k in rs[0]["cpu"]}
+        out["modes"][mode] = {"calls": calls, "calls_per_s": calls / secs, "events_per_call":
+                              sum(r["events"] for r in rs) / calls, "cpu_ms_per_call": cpu}
+    m = out["modes"]
+    base = m["none"]["cpu_ms_per_call"]["asterisk"]
+    floor_added = m["floor"]["cpu_ms_per_call"]["asterisk"] - base
+    router_added = m["router"]["cpu_ms_per_call"]["asterisk"] - base
+    out["goals"] = {
+        "routed calls/s / floor calls/s (>= 0.8)": m["router"]["calls_per_s"] / m["floor"]["calls_per_s"],
+        "Asterisk CPU added, router / floor (<= 2)": router_added / floor_added if floor_added > 0 else None,
+        "router CPU per routed call incl. AMI, ms (<= 1)": m["router"]["cpu_ms_per_call"]["router"],
+        "AMI events per call, routed / unrouted (<= 1.3)": m["router"]["events_per_call"] /
+        m["none"]["events_per_call"],
+    }
+    return out
+
+
+def table(out: dict) -> str:
+    m = out["modes"]
+    rows = [("calls/s, {} in flight".format(out["inflight"]), "{:.0f}", lambda x: x["calls_per_s"]),
+            ("Asterisk CPU ms/call", "{:.2f}", lambda x: x["cpu_ms_per_call"]["asterisk"]),
+            ("router CPU ms/call (its AMI listener in every mode)", "{:.2f}",
+             lambda x: x["cpu_ms_per_call"]["router"]),
+            ("floor server CPU ms/call", "{:.2f}", lambda x: x["cpu_ms_per_call"]["floor"]),
+            ("Redis CPU ms/call", "{:.2f}", lambda x: x["cpu_ms_per_call"]["redis"]),
+            ("AMI events per call to the router's user", "{:.1f}", lambda x: x["events_per_call"]),
+            ("calls measured", "{}", lambda x: x["calls"])]
+    lines = ["| per call | no routing (Goto the IVR) | bare one-command FastAGI, then Goto | callrouter |",
+             "|---|---|---|---|"]
+    for label, fmt, get in rows:
+        lines.append(f"| {label} | " + " | ".join(fmt.format(get(m[k])) for k in MODES) + " |")
+    lines += ["", "| goal | measured |", "|---|---|"]
+    lines += [f"| {k} | {v:.2f} |" if v is not None else f"| {k} | n/a |" for k, v in out["goals"].items()]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=15.0, help="seconds per mode and round")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--inflight", type=int, default=10)
+    ap.add_argument("--floor-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.floor_server:
+        asyncio.run(floor_server(args.floor_server))
+        return
+    out = asyncio.run(bench(args))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "asterisk.json").write_text(json.dumps(out, indent=2))
+    print(f"Machine: {out['machine']}; load average at the end {out['load'][0]:.1f}\n")
+    print(table(out))
+
+
+if __name__ == "__main__":
+    main()
