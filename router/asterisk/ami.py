@@ -23,7 +23,7 @@ from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message as PanoramiskMessage
 
-from router.asterisk.amiwire import Framer
+from router.asterisk.amiwire import Framer, Message
 from router.asterisk.calltracker import HANDLERS, CallTracker, Outcome
 from router.state.store import Store
 from router.state.writer import write_forever
@@ -61,9 +61,11 @@ class AMITarget:
 class SafeProtocol(AMIProtocol):
     """Frames bytes into messages before decoding; survives garbage and failing handlers."""
 
-    def __init__(self, skipped: Callable[[int], None] | None = None):
+    def __init__(self, skipped: Callable[[int], None] | None = None,
+                 on_event: Callable[[Message], None] | None = None):
         super().__init__()
         self.on_skipped = skipped
+        self.on_event = on_event
 
     def connection_made(self, transport):
         super().connection_made(transport)
@@ -80,6 +82,12 @@ class SafeProtocol(AMIProtocol):
             if "Event" not in m and "Response" not in m:
                 log.warning("AMI: message without Event or Response ignored: %r", dict(list(m.items())[:3]))
                 continue
+            if self.on_event is not None and "Event" in m and "ActionID" not in m:
+                # an event on its own goes straight to the tracker: panoramisk's case-insensitive
+                # message and its dispatch cost more than everything the tracker does with it
+                self.on_event(m)
+                if m.name != "FullyBooted":
+                    continue
             headers: dict = dict(m)
             for k, v in m.extra:
                 prev = headers[k]
@@ -110,7 +118,7 @@ class Listener:
         self.manager = Manager(host=target.host, port=target.port, username=target.username,
                                secret=target.secret, events="on", encoding="utf-8", ping_delay=10,
                                ping_interval=10, reconnect_timeout=1,
-                               protocol_factory=functools.partial(SafeProtocol, self._skip),
+                               protocol_factory=functools.partial(SafeProtocol, self._skip, self._feed),
                                on_login=self._on_login, on_disconnect=self._on_disconnect,
                                forgetable_actions=("ping", "login", "devicestatelist", "queuestatus",
                                                    "coreshowchannels"))
@@ -183,17 +191,23 @@ class Listener:
     # events
 
     def _on_event(self, manager: Manager, event) -> None:
+        """Events panoramisk dispatches: those that carry an ActionID (the rest come to `_feed`)."""
+        e = dict(event)
+        if e.get("ActionID") and e.get("Event", "").startswith(("CoreShowChannel", "DeviceStateList")):
+            self.events += 1
+            return
+        if "ActionID" in e:
+            self._feed(e)
+
+    def _feed(self, e: dict) -> None:
         try:
             self.events += 1
-            e = dict(event)
-            if e.get("ActionID") and e.get("Event", "").startswith(("CoreShowChannel", "DeviceStateList")):
-                return
             ts = e.get("Timestamp")
             at = float(ts) if ts else self.clock()
             self.tracker.feed(e, at)
             self._collect()
         except Exception:
-            log.exception("AMI: event %r not understood; skipped", dict(event).get("Event"))
+            log.exception("AMI: event %r not understood; skipped", e.get("Event"))
 
     def _collect(self) -> None:
         outcomes, states = self.tracker.take()

@@ -38,9 +38,11 @@ async def test_the_router_user_is_sent_only_the_events_the_listener_reads(live, 
         await as_router.wait_for(lambda e: e.get("Event") == "Hangup" and e.get("CallerIDNum") == "+79030000099"
                                  and e.get("Channel", "").endswith(";2"))
         names = {e["Event"] for e in as_router.events}
+        devices = {e.get("Device", "") for e in as_router.events if e["Event"] == "DeviceStateChange"}
     finally:
         await as_router.close()
     assert {"Newchannel", "DialBegin", "DialEnd", "UserEvent", "Hangup"} <= names <= EVENTS, names
+    assert not any(d.startswith("Local/") for d in devices), devices
     assert "Traceback" not in live.router_log()
 
 
