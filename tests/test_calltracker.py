@@ -40,7 +40,7 @@ def test_a_caller_who_leaves_the_ivr_for_a_queue_and_gives_up_is_missed():
         caller = {"Channel": "PJSIP/trunk-00000001", "CallerIDNum": "+79035550104", "Uniqueid": "1.1",
                   "Linkedid": "1.1"}
         await pbx._send({"Event": "Newchannel", **caller},
-                        {"Event": "VarSet", **caller, "Variable": "ROUTE_DECISION", "Value": "d-2"},
+                        {"Event": "UserEvent", **caller, "UserEvent": "callrouter", "Decision": "d-2"},
                         {"Event": "Newstate", **caller, "ChannelStateDesc": "Up", "Context": "self-service"})
         await pbx._queue(caller, Attempt("queue", "support", "hangup", 30, member="PJSIP/301"))
         await pbx._send({"Event": "Hangup", **caller})
@@ -67,3 +67,9 @@ def test_click_to_call_counts_only_the_customer_answering():
     unreached = outcomes(lambda pbx: pbx.callback("PJSIP/201", "+79161234500", answered=False, ring=30))
     assert [(o["direction"], o["result"], o["by"]) for o in reached] == [("outbound", "answered", "PJSIP/201")]
     assert [(o["direction"], o["result"]) for o in unreached] == [("outbound", "missed")]
+
+
+def test_every_step_failing_is_a_missed_call_saying_how_the_last_one_ended():
+    [o] = outcomes(lambda pbx: pbx.inbound("+79035550101", "d-5", [Attempt("dial", "PJSIP/101", "busy"),
+                                                                    Attempt("queue", "support", "timeout", 120)]))
+    assert (o["result"], o["decision"]) == ("missed", "d-5") and "queue TIMEOUT" in o["reason"]

@@ -3,8 +3,9 @@
 The shapes follow the recordings of Asterisk 22 in tests/fixtures (a trunk channel per caller,
 Linkedid = the caller's Uniqueid): a dial is Newchannel, DialBegin, DialEnd ANSWER|BUSY|
 NOANSWER|CANCEL; a queue adds QueueCallerJoin, AgentCalled, AgentConnect and QueueCallerLeave,
-and a queue timeout sends QueueCallerAbandon before `QUEUESTATUS=TIMEOUT`; the routed leg
-carries `ROUTE_DECISION` (set by the router's AGI answer); a click-to-call callback rings the
+and a queue timeout sends QueueCallerAbandon as a caller who gave up does; the routed leg
+carries the walker's UserEvent `callrouter` (its decision, and `Result: failed` when every step
+failed: dialplans/callrouter.conf); a click-to-call callback rings the
 agent first, then dials the customer's number through the trunk. Time is simulated: `speed`
 simulated seconds pass per real second, so a day's ring and talk times play in moments.
 """
@@ -13,9 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable
 from dataclasses import dataclass
 
+from router.asterisk import variables as V
 from router.asterisk.amisim import AMIServer, block
 
 TRUNK = "PJSIP/trunk"
@@ -58,14 +59,14 @@ class SimulatedPBX:
         self.ami.devices[device] = state
         await self._send({"Event": "DeviceStateChange", "Device": device, "State": state})
 
-    async def inbound(self, number: str, decision: str, attempts: list[Attempt],
-                      on_end: Callable[[], None] | None = None) -> None:
+    async def inbound(self, number: str, decision: str, attempts: list[Attempt]) -> None:
         """An inbound call on the trunk, routed by `decision`, walking `attempts` until one ends it."""
         chan, uid = self._channel(TRUNK)
         caller = {"Channel": chan, "CallerIDNum": number if number != "anonymous" else "<unknown>",
                   "Uniqueid": uid, "Linkedid": uid}
         await self._send({"Event": "Newchannel", **caller, "ChannelStateDesc": "Ring"},
-                         {"Event": "VarSet", **caller, "Variable": "ROUTE_DECISION", "Value": decision})
+                         {"Event": "UserEvent", **caller, "UserEvent": V.USER_EVENT, "Decision": decision})
+        done = False
         for a in attempts:
             if a.kind == "ivr":  # the IVR's dialplan answers the caller's channel itself
                 await self._wait(a.ring)
@@ -76,9 +77,14 @@ class SimulatedPBX:
             done = await (self._queue(caller, a) if a.kind == "queue" else self._dial(caller, a, a.dest))
             if done:
                 break
+        else:  # the walker's `failed` extension: every step was busy, unanswered or timed out
+            if attempts:
+                last = attempts[-1]
+                status = {"busy": "BUSY", "noanswer": "NOANSWER"}.get(last.result, "")
+                await self._send({"Event": "UserEvent", **caller, "UserEvent": V.USER_EVENT, "Decision": decision,
+                                  "Result": "failed", "DialStatus": status if last.kind == "dial" else "",
+                                  "QueueStatus": "TIMEOUT" if last.kind == "queue" else ""})
         await self._send({"Event": "Hangup", **caller, "Cause": "16"})
-        if on_end is not None:
-            on_end()
 
     async def _dial(self, caller: dict, a: Attempt, device: str, queue: str = "") -> bool:
         """Ring `device` from the caller's leg; True when the call ended there (answered or given up)."""
@@ -119,11 +125,8 @@ class SimulatedPBX:
         await self._send({"Event": "QueueCallerJoin", **caller, "Queue": a.dest, "Position": "1"})
         done = await self._dial(caller, a, a.member or f"Local/{a.dest}-member@agents", queue=a.dest)
         if a.result in ("timeout", "hangup"):
-            leave = [{"Event": "QueueCallerAbandon", **caller, "Queue": a.dest},
-                     {"Event": "QueueCallerLeave", **caller, "Queue": a.dest}]
-            if a.result == "timeout":
-                leave.insert(1, {"Event": "VarSet", **caller, "Variable": "QUEUESTATUS", "Value": "TIMEOUT"})
-            await self._send(*leave)
+            await self._send({"Event": "QueueCallerAbandon", **caller, "Queue": a.dest},
+                             {"Event": "QueueCallerLeave", **caller, "Queue": a.dest})
         return done
 
     async def callback(self, agent: str, number: str, answered: bool, ring: float, talk: float = 0.0) -> None:
