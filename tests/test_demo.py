@@ -63,6 +63,10 @@ def test_demo_ends_calls_and_turns_a_missed_one_into_a_follow_up_that_closes_its
     assert any(t.startswith("SMS skipped") for t in texts), "one SMS per number per 10 minutes"
     overdue = wait_for("an overdue task", lambda: get(http, "/api/followups?state=overdue"), proc)
     assert overdue[0]["number"] == "+14155550123" and overdue[0]["owner"]
+    decisions = get(http, "/api/decisions?limit=100")
+    again = [d for d in decisions if (d.get("caller") or {}).get("number") == "+74951234567"]
+    assert [d["steps"][0]["dest"] for d in again if d["rule"].startswith("repeat callers")] == ["PJSIP/301"], \
+        "the repeat caller reaches the agent who answered them last"
     counts = get(http, "/api/followups/counts")
     assert counts[overdue[0]["owner"]]["overdue"] >= 1
 

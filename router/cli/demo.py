@@ -81,6 +81,8 @@ SCRIPT = [
           ("timeout:60", "answer:10:90")),
     Scene("+14155550123", "a foreign caller: zone from the number, local time in California; "
           "hangs up after 20 s", ("hangup:20",), callback="unanswered"),
+    Scene("+74951234567", "Torgovy Dom again: a repeat, straight to the agent who answered them last, "
+          "no story told twice", ("answer:4:200",)),
 ]
 
 EXTRA_NUMBERS = ["+79035550101", "+79035550104", "+79161234500", "+79147000123", "+79990001122", "+79035550103"]
