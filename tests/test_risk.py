@@ -198,3 +198,38 @@ async def test_the_risk_state_is_read_in_the_calls_one_round_trip(store):
     snap = await store.snapshot(NUMBER, None, MONDAY_10, 7 * DAY, record_inbound="u1")
     assert len(sent) == 1 and ("HGETALL", store.k.risk(NUMBER)) in sent[0]
     assert snap.risk == {"level": "at_risk", "hits": "[]"}
+
+
+def test_events_import_and_risk_list_from_the_command_line(redis_url, prefix, tmp_path):
+    import subprocess
+    import time
+
+    from tests.conftest import ROUTER_CMD, router_env
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RISK_RULES_TEXT)
+    now = time.time()
+    f = tmp_path / "events.csv"
+    f.write_text("id,number,kind,at,value,note\n"
+                 f"v1,+79161230001,technician_visit,{now - 2 * DAY:.0f},,router replaced\n"
+                 f"r1,+79161230001,rating,{now - DAY:.0f},1,\n"
+                 f"r2,+79161230001,rating,{now - DAY:.0f},0,\n")
+    common = ["--rules", str(rules), "--store", redis_url, "--prefix", prefix]
+
+    def router(*args):
+        return subprocess.run([*ROUTER_CMD, *args, *common], capture_output=True, text=True, timeout=60,
+                              env=router_env())
+
+    res = router("events", "import", str(f))
+    assert res.returncode == 1 and f"{f}:4: a rating's value is 1 to 5, not '0'; row skipped" in res.stderr
+    assert "2 events read, 2 new, 0 already known, 1 problems" in res.stdout
+    assert "2 events read, 0 new, 2 already known" in router("events", "import", str(f)).stdout
+    listed = router("risk", "list")
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0].startswith("+79161230001 — score 5, at risk since ") and "manager —, task rt-" in lines[0]
+    assert lines[1].strip().startswith("technician_visit +2: technician_visit on ")
+    assert lines[2].strip().startswith("low_rating +3: rating 1 on ")
+    assert json.loads(router("risk", "list", "--json").stdout)[0]["score"] == 5
+    assert router("risk", "list", "--day", "2001-01-01").stdout.strip() == "nobody is at risk"
+    assert router("risk", "list", "--day", "monday").returncode == 2
