@@ -80,10 +80,10 @@ class Week:
                                                            f"{v['ROUTE_DECISION']}".encode())
         raw = raw.replace(their_number, number.encode()).replace(b"17953377", f"9{self.uid:07d}".encode())
         events = recorded_events(raw)
-        before = self.r.ami.events
+        before = self.r.ami.received
         await self.ami.push(events, random.Random(self.uid))
         async with asyncio.timeout(10):
-            while self.r.ami.tracker.calls or self.r.ami.events < before + events.count(b"Event: "):
+            while self.r.ami.tracker.calls or self.r.ami.received < before + events.count(b"Event: "):
                 await asyncio.sleep(0.01)
         await self.r.ami.flush()
         return v
