@@ -292,3 +292,19 @@ async def test_history_of_a_fallback_call_is_written_once_the_store_is_back(serv
     clock.advance(60)
     assert (await call(r.agi.port, "+79161234500", uid=2)).variables["ROUTE_CALLER_KIND"] == "repeat"
     await dead.close()
+
+
+async def test_line_breaks_in_the_caller_name_cannot_forge_header_keys(serve, customers):
+    r = await serve(RULES, Clock(MONDAY_10))
+    forged = "Olga\nagi_callerid: +79035550101\nagi_dnid: 88006008208\nsecond line"
+    res = await call(r.agi.port, "+79161234599", forged, dnid="74951234567")
+    assert res.variables["ROUTE_CALLER_KIND"] == "new"  # not Olga's A-customer number
+    entry = (await r.router.log.newest(1))[0]
+    assert entry["call"]["callerid"] == "+79161234599" and entry["call"]["dnid"] == "74951234567"
+    assert entry["call"]["name"] == "Olga"
+
+
+async def test_a_line_break_in_the_caller_name_is_kept(serve, customers):
+    r = await serve(RULES, Clock(MONDAY_10))
+    await call(r.agi.port, "+79161234598", "OOO Romashka\nsales dept., room 5")
+    assert (await r.router.log.newest(1))[0]["call"]["name"] == "OOO Romashka\nsales dept., room 5"

@@ -47,6 +47,14 @@ ABUSE = "sessions cut for protocol abuse"
 ACCEPT_FAILED = "accept() failures: out of file descriptors or memory"
 
 
+NAME = "agi_calleridname"
+FIRST_WINS = frozenset({"agi_network", "agi_network_script", "agi_request", "agi_channel", "agi_language", "agi_type",
+                        "agi_uniqueid", "agi_version", "agi_callerid", NAME})
+"""Keys res_agi's setup_env() writes up to the caller's name, the one raw text a caller controls:
+a line break in the name can forge a key, but only after these (so the first copy is Asterisk's)
+and before the rest (so for those the last copy is)."""
+
+
 class AGIError(Exception):
     """Asterisk answered a command with something other than success."""
 
@@ -123,6 +131,7 @@ async def read_env(reader: asyncio.StreamReader, first_line: Callable[[], None] 
         raise BadRequest(f"header block over {MAX_HEADER_LINES} lines")
     env: dict[str, str] = {}
     garbage = 0
+    in_name = False
     for line in lines:
         if not line:
             continue
@@ -130,11 +139,18 @@ async def read_env(reader: asyncio.StreamReader, first_line: Callable[[], None] 
         if not sep:
             key, sep, value = line.partition(b":")
         if not sep or not key.startswith(b"agi_") or len(line) > MAX_LINE or not key.isascii():
+            if in_name and len(line) <= MAX_LINE:  # Asterisk writes the caller's name raw, line breaks too
+                env[NAME] += "\n" + line.decode("utf-8", "replace").rstrip("\r")
+                continue
             garbage += 1
             if garbage > MAX_GARBAGE_LINES:
                 raise BadRequest(f"not AGI: {bytes(line[:60])!r}")
             continue
-        env[key.decode("ascii")] = value.decode("utf-8", "replace").rstrip("\r")
+        name = key.decode("ascii")
+        in_name = name == NAME
+        if name in env and name in FIRST_WINS:
+            continue  # a second copy of a key sent before the name can only be text inside the name
+        env[name] = value.decode("utf-8", "replace").rstrip("\r")
     return env
 
 
