@@ -34,12 +34,28 @@ EXPECTED = {
     "ami_o_click_to_call_agent_first_answered": [
         ("outbound", "+79209876543", "answered", "Local/agent1@agents", 3.0, 2.5)],
     "ami_p_cyrillic_long_name": [("inbound", "+78123334455", "answered", "Local/agent1@agents", 2.3, 5.5)],
+    # the shipped dialplan and the shipped AMI user (no `dialplan` class, event filters): tests/live/record.py
+    "ami_q_shipped_dialplan_busy_queue_timeout_answered": [
+        ("inbound", "+79031234456", "answered", "Local/ok1@live-agents", 2.6, 1.5)],
+    "ami_r_shipped_dialplan_every_step_failed": [("inbound", "+79165554434", "missed", "", 2.0, 0.0)],
+    "ami_s_shipped_dialplan_router_down_fallback_queue": [
+        ("inbound", "+79035556678", "answered", "Local/ok2@live-agents", 0.5, 1.5)],
 }
 REASONS = {
     "ami_b_inbound_missed_caller_hangup": "caller hung up before anyone answered",
     "ami_d_queue_abandon": "caller hung up before anyone answered",
     "ami_l_all_steps_failed": "every step failed (last: NOANSWER)",
+    "ami_r_shipped_dialplan_every_step_failed": "every step failed (last: dial NOANSWER)",
 }
+
+
+def test_the_shipped_dialplan_names_the_decision_in_one_user_event_and_sends_no_varset():
+    for name in ("ami_q_shipped_dialplan_busy_queue_timeout_answered", "ami_r_shipped_dialplan_every_step_failed"):
+        messages = Framer().feed((AMI / f"{name}.txt").read_bytes())
+        assert not any(m.get("Event") in ("VarSet", "Newexten") for m in messages)
+        decisions = [m for m in messages if m.get("Event") == "UserEvent" and m.get("Decision")]
+        _, outcomes, _ = replay(name)
+        assert decisions and outcomes[0].decision == decisions[0]["Decision"]
 
 
 def replay(name: str, chunker: random.Random | None = None) -> tuple[CallTracker, list, list]:

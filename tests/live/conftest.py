@@ -7,6 +7,7 @@ each test calls from its own numbers, so tests do not see each other's calls.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -15,7 +16,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,43 +164,53 @@ class Live:
         return (self.run / "router.log").read_text(errors="replace")
 
 
-@pytest.fixture(scope="session")
-def live(redis_url) -> Live:
-    """Asterisk and `router serve` wired as the README says, for the whole live suite."""
-    if PREFIX is None:
-        pytest.skip("asterisk is not on PATH")
+@contextlib.contextmanager
+def live_stack(redis_url: str) -> Iterator[Live]:
+    """Asterisk and `router serve` wired as the README says."""
     # not under pytest's basetemp: another pytest run on the machine may rotate that away mid-run
     run = Path(tempfile.mkdtemp(prefix="callrouter-live-"))
     agi_port, http_port = free_port(), free_port()
     ast = start_asterisk(run, f"agi://127.0.0.1:{agi_port}/route")
     prefix = f"live{uuid.uuid4().hex[:8]}"
-    for member in ("ok2", "ok3"):
-        added = ast.cli(f"queue add member Local/{member}@live-agents to support penalty 0 as {member}")
-        assert "Added interface" in added, added
-    imported = subprocess.run([*ROUTER, "customers", "import", str(HERE / "customers.csv"), "--store", redis_url,
-                               "--prefix", prefix], env=router_env(), capture_output=True, text=True, timeout=60)
-    assert imported.returncode == 0, imported.stdout + imported.stderr
-    log = open(run / "router.log", "wb")  # noqa: SIM115 - the process keeps it
-    router = subprocess.Popen([*ROUTER, "serve", "--rules", str(HERE / "rules.yaml"), "--store", redis_url,
-                               "--prefix", prefix, "--agi", f"127.0.0.1:{agi_port}", "--http",
-                               f"127.0.0.1:{http_port}", "--ami", f"ami://callrouter@127.0.0.1:{ast.ami_port}"],
-                              env=router_env(ROUTER_AMI_SECRET=AMI_SECRET), stdout=log, stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while "callrouter" not in ast.cli("manager show connected"):
-        if time.monotonic() > deadline or router.poll() is not None:
-            router.kill()
-            ast.stop()
-            pytest.fail(f"router did not log in to AMI: {(run / 'router.log').read_text()[-3000:]}")
-        time.sleep(0.1)
-    yield Live(ast, router, redis_url, prefix, agi_port, http_port, run)
-    router.terminate()
+    router = None
     try:
-        router.wait(15)
-    except subprocess.TimeoutExpired:
-        router.kill()
-    ast.stop()
-    shutil.rmtree(run, ignore_errors=True)
+        for member in ("ok2", "ok3"):
+            added = ast.cli(f"queue add member Local/{member}@live-agents to support penalty 0 as {member}")
+            assert "Added interface" in added, added
+        imported = subprocess.run([*ROUTER, "customers", "import", str(HERE / "customers.csv"), "--store",
+                                   redis_url, "--prefix", prefix], env=router_env(), capture_output=True, text=True,
+                                  timeout=60)
+        assert imported.returncode == 0, imported.stdout + imported.stderr
+        log = open(run / "router.log", "wb")  # noqa: SIM115 - the process keeps it
+        router = subprocess.Popen([*ROUTER, "serve", "--rules", str(HERE / "rules.yaml"), "--store", redis_url,
+                                   "--prefix", prefix, "--agi", f"127.0.0.1:{agi_port}", "--http",
+                                   f"127.0.0.1:{http_port}", "--ami", f"ami://callrouter@127.0.0.1:{ast.ami_port}"],
+                                  env=router_env(ROUTER_AMI_SECRET=AMI_SECRET), stdout=log, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while "callrouter" not in ast.cli("manager show connected"):
+            if time.monotonic() > deadline or router.poll() is not None:
+                raise RuntimeError(f"router did not log in to AMI: {(run / 'router.log').read_text()[-3000:]}")
+            time.sleep(0.1)
+        yield Live(ast, router, redis_url, prefix, agi_port, http_port, run)
+    finally:
+        if router is not None:
+            router.terminate()
+            try:
+                router.wait(15)
+            except subprocess.TimeoutExpired:
+                router.kill()
+        ast.stop()
+        shutil.rmtree(run, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def live(redis_url) -> Iterator[Live]:
+    """One Asterisk and one router for the whole live suite."""
+    if PREFIX is None:
+        pytest.skip("asterisk is not on PATH")
+    with live_stack(redis_url) as stack:
+        yield stack
 
 
 ROUTER = [sys.executable, "-m", "router"]
