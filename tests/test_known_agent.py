@@ -176,3 +176,17 @@ async def test_a_call_the_ivr_served_does_not_make_the_ivr_the_last_agent(store)
     await store.record_outcome(served)
     state = await store.r.hgetall(store.k.state("+79035550103"))
     assert state["agent"] == "PJSIP/102"
+
+
+async def test_a_retention_task_and_a_taken_task_ring_their_current_owner(serve, store):
+    r = await serve(RULES, Clock(MONDAY_10))
+    number = "+79035550112"
+    task = {"id": "rt-1", "number": number, "owner": "ivanov", "state": "open", "created": MONDAY_10,
+            "deadline": MONDAY_10 + 3600, "kind": "retention"}
+    assert await store.open_retention_task(number, task, {"at": MONDAY_10, "text": "at risk"}) == "rt-1"
+    assert (await call(r.agi.port, number)).chain()[0] == ("dial", "PJSIP/101", "20")
+    assert await store.take_task("rt-1", "petrova", MONDAY_10 + 60)
+    assert (await call(r.agi.port, number, uid=2)).chain()[0] == ("dial", "PJSIP/102", "25")
+    await store.close_task("rt-1", MONDAY_10 + 120, "customer kept")
+    res = await call(r.agi.port, number, uid=3)
+    assert res.variables["ROUTE_RULE"] != "open task goes to its owner"

@@ -107,7 +107,8 @@ class Keys:
         return f"{self.prefix}:{{{number}}}:evids"
 
     def risk(self, number: str) -> str:
-        """Hash: the number's precomputed risk (`level`, `score`, `hits` as JSON, `since`, `task`)."""
+        """Hash: the number's precomputed risk (`level`, `score`, `hits` as JSON, `since`, `task` and
+        `task_owner`, the open retention task and its owner)."""
         return f"{self.prefix}:{{{number}}}:risk"
 
 
@@ -528,6 +529,7 @@ class Store:
         if not await self.r.hsetnx(self.k.risk(number), "task", task["id"]):
             return None
         p = self.r.pipeline(transaction=False)
+        p.hset(self.k.risk(number), "task_owner", task["owner"])  # read by the call's round trip: `task_owner`
         self._task_writes(p, task, comment)
         await p.execute()
         return task["id"]
@@ -540,7 +542,7 @@ class Store:
         if await self.r.hget(self.k.state(number), "followup") == task_id:
             await self.r.hdel(self.k.state(number), "followup", "task_owner")
         if await self.r.hget(self.k.risk(number), "task") == task_id:
-            await self.r.hdel(self.k.risk(number), "task")
+            await self.r.hdel(self.k.risk(number), "task", "task_owner")
         p = self.r.pipeline(transaction=True)
         p.hset(self.k.task(task_id), mapping={"state": "closed", "closed_reason": reason})
         p.zrem(self.k.tasks_open, task_id)
@@ -560,7 +562,20 @@ class Store:
         p.hset(self.k.task(task_id), mapping={"owner": owner, "taken_at": at})
         p.rpush(self.k.task_log(task_id), orjson.dumps({"at": at, "text": f"taken by {owner}"}))
         await p.execute()
+        await self._owner_changed(task_id, owner)
         return True
+
+    async def _owner_changed(self, task_id: str, owner: str) -> None:
+        """The number's open follow-up or retention task has a new owner: calls ring them (`task_owner`)."""
+        number = await self.r.hget(self.k.task(task_id), "number")
+        if not number:
+            return
+        followup, retention = await self.r.hget(self.k.state(number), "followup"), \
+            await self.r.hget(self.k.risk(number), "task")
+        if followup == task_id:
+            await self.r.hset(self.k.state(number), "task_owner", owner)
+        if retention == task_id:
+            await self.r.hset(self.k.risk(number), "task_owner", owner)
 
     async def claim_level(self, task_id: str, level: int, owner: str, at: float, why: str) -> str | None:
         """Move an open task from level-1 to `level` and to `owner`, once, whichever router tries first
@@ -578,6 +593,7 @@ class Store:
                 await p.execute()
             except WatchError:
                 return None  # another router moved it (or it was closed) meanwhile
+        await self._owner_changed(task_id, owner)
         return previous or ""
 
     async def overdue_tasks(self, now: float, limit: int = 5000) -> list[dict]:
