@@ -121,7 +121,7 @@ class Generator:
                 while started - finished() < inflight:
                     self.serial += 1
                     started += 1
-                    await ami.action("Originate", Channel=f"Local/{1000000 + self.serial}@{context}",
+                    await ami.action("Originate", Channel=f"Local/2001@{context}",
                                      Application="NoOp", CallerID=f"<+7999{self.serial:07d}>", Timeout="10000",
                                      Async="true")
             elif finished() >= started:

@@ -26,6 +26,8 @@ from router.core.phones import normalise
 
 _CHANNEL_SUFFIX = re.compile(r"-[0-9a-fA-F]{8}(;\d)?$")
 ROUTE_PREFIX = "ROUTE_"
+MIN_OUTSIDE_DIGITS = 8
+"""Fewer digits than this is an extension or a short code, never an outside number."""
 
 
 def device_of(channel: str) -> str:
@@ -148,6 +150,8 @@ class CallTracker:
             return None
         part = text.split("/", 1)[-1] if "/" in text and "@" not in text.split("/", 1)[0] else text
         part = part.removeprefix("sip:").split("@", 1)[0]
+        if sum(ch.isdigit() for ch in part) < MIN_OUTSIDE_DIGITS:
+            return None  # an extension (PJSIP/101, Local/2001@…): not worth parsing as a phone number
         n = normalise(part, self.region)
         return n.key if n.e164 and len(n.key) >= 11 else None
 
