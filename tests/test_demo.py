@@ -67,6 +67,12 @@ def test_demo_ends_calls_and_turns_a_missed_one_into_a_follow_up_that_closes_its
     again = [d for d in decisions if (d.get("caller") or {}).get("number") == "+74951234567"]
     assert [d["steps"][0]["dest"] for d in again if d["rule"].startswith("repeat callers")] == ["PJSIP/301"], \
         "the repeat caller reaches the agent who answered them last"
+    risky = wait_for("a subscriber on the at-risk list", lambda: get(http, "/api/risk"), proc)
+    assert risky[0]["number"] == "+79035550103"
+    assert {s["name"] for s in risky[0]["signals"]} >= {"technician_visit", "low_rating"}
+    orlov = [d for d in get(http, "/api/decisions?limit=100")
+             if (d.get("caller") or {}).get("number") == "+79035550103"]
+    assert orlov[0]["rule"] == "customers at risk of leaving reach retention"
     counts = get(http, "/api/followups/counts")
     assert counts[overdue[0]["owner"]]["overdue"] >= 1
 
@@ -76,7 +82,7 @@ def test_demo_ends_calls_and_turns_a_missed_one_into_a_follow_up_that_closes_its
     out, _ = proc.communicate(timeout=10)
     for line in ("answered by PJSIP/101", "missed: caller hung up", "follow-up", "opened for",
                  "SMS to +79161234500", "commented: missed call 2", "closed automatically", "is overdue",
-                 "served by the self-service IVR"):
+                 "served by the self-service IVR", "is at risk of leaving"):
         assert line in out, f"the terminal never said {line!r}:\n{out}"
     assert "Traceback" not in out
 

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 import fakeredis
 import orjson
-from aiohttp import web
+from aiohttp import ClientSession, web
 
 from router.asterisk import callsim
 from router.asterisk.ami import AMITarget
@@ -63,6 +63,8 @@ class Scene:
     label: str
     fate: tuple[str, ...]
     callback: str = ""
+    events: tuple[tuple[str, str, float], ...] = ()
+    """(kind, value, days ago): customer events the CRM posts before the call."""
 
 
 SCRIPT = [
@@ -83,6 +85,9 @@ SCRIPT = [
           "hangs up after 20 s", ("hangup:20",), callback="unanswered"),
     Scene("+74951234567", "Torgovy Dom again: a repeat, straight to the agent who answered them last, "
           "no story told twice", ("answer:4:200",)),
+    Scene("+79035550103", "the CRM posted a technician visit and a rating of 2 for Pavel Orlov: he enters the "
+          "at-risk list, and his call goes to retention", ("answer:8:420",),
+          events=(("technician_visit", "", 3), ("rating", "2", 1))),
 ]
 
 EXTRA_NUMBERS = ["+79035550101", "+79035550104", "+79161234500", "+79147000123", "+79990001122", "+79035550103"]
@@ -151,6 +156,8 @@ class Narrator:
                          f"talked {int(o['talk_seconds']) // 60}:{int(o['talk_seconds']) % 60:02d}")
             else:
                 self.say(f"  ↳ {who} missed: {o.get('reason')} (rang {o['ring_seconds']:.0f} s)")
+        elif e.get("type") == "risk" and e.get("level") == "at_risk":
+            self.say(f"  ⚠ {e['number']} is at risk of leaving: on today's list, with a retention task")
         elif e.get("type") == "followup":
             t = e["task"]
             if e["event"] == "created":
@@ -240,6 +247,8 @@ async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval
                 break
             scene = SCRIPT[n - 1] if n <= len(SCRIPT) else Scene(rnd.choice(EXTRA_NUMBERS), "more traffic",
                                                                  random_fate(rnd))
+            if scene.events:
+                await post_events(running.http_port, scene, clock(), n)
             await callsim.call(running.agi.port, scene.number, uid=n, dnid="88006008208", host=agi[0])
             d = router.log.recent[-1]
             narrator.say(_format(d, scene.label, narrator))
@@ -257,6 +266,15 @@ async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval
         await pbx_ami.close()
         await sink.cleanup()
         await store.close()
+
+
+async def post_events(http_port: int, scene: Scene, now: float, n: int) -> None:
+    """What a CRM does: POST /api/events (ids make a re-sent batch harmless)."""
+    events = [{"id": f"demo-{n}-{i}", "number": scene.number, "kind": kind, "value": value,
+               "at": now - days * 86400} for i, (kind, value, days) in enumerate(scene.events)]
+    async with ClientSession() as http, http.post(f"http://127.0.0.1:{http_port}/api/events",
+                                                   json={"events": events}) as r:
+        r.raise_for_status()
 
 
 async def play(pbx: SimulatedPBX, scene: Scene, d: dict) -> None:
