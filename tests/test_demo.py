@@ -73,6 +73,8 @@ def test_demo_ends_calls_and_turns_a_missed_one_into_a_follow_up_that_closes_its
     orlov = [d for d in get(http, "/api/decisions?limit=100")
              if (d.get("caller") or {}).get("number") == "+79035550103"]
     assert orlov[0]["rule"] == "customers at risk of leaving reach retention"
+    report = get(http, "/api/report?day=2026-11-23")
+    assert report["inbound"]["calls"] >= 10 and report["inbound"]["missed"] >= 3 and report["outbound"]["calls"] >= 2
     counts = get(http, "/api/followups/counts")
     assert counts[overdue[0]["owner"]]["overdue"] >= 1
 
