@@ -95,14 +95,14 @@ def test_customer_import_cli_exit_codes(redis_url, prefix, tmp_path):
     f = tmp_path / "crm.csv"
     f.write_text("number,name,abc,manager,timezone,tags\n+79035550101,Olga,A,,,\nxx,Bad,A,,,\n")
     res = run("customers", "import", str(f), "--store", redis_url, "--prefix", prefix)
-    assert res.returncode == 1 and f"{f}:3:" in res.stderr and "1 customer records imported" in res.stdout
+    assert res.returncode == 1 and f"{f}:3:" in res.stderr and "1 customer records written" in res.stdout
     missing = run("customers", "import", str(tmp_path / "nope.csv"), "--store", redis_url)
     assert missing.returncode == 2 and "nope.csv" in missing.stderr
 
 
 async def test_numbering_sample_maps_mobile_ranges_to_zones(store):
     report = await import_ranges(store, str(DATA / "numbering-sample.csv"))
-    assert report.errors == [] and report.ranges == 9
+    assert report.errors == [] and report.imported == 9
     for number, zone in [("+79147000123", "Asia/Vladivostok"), ("+79139050000", "Asia/Novosibirsk"),
                          ("+79148250000", "Asia/Kamchatka"), ("+79675100000", "Asia/Yakutsk"),
                          ("+79160000001", "Europe/Moscow"), ("+79952000000", "Europe/Kaliningrad")]:
@@ -118,7 +118,7 @@ async def test_numbering_import_reads_windows_1251_and_reports_bad_rows(store, t
                   "914;x;7099999;1;МТС;Приморский край\n"
                   "924;2099999;2000000;1;МегаФон;Хабаровский край\n".encode("cp1251"))
     report = await import_ranges(store, str(f))
-    assert report.ranges == 1
+    assert report.imported == 1
     assert [e.split(": ", 1)[0] for e in report.errors] == [f"{f}:3", f"{f}:4"]
 
 

@@ -20,6 +20,7 @@ from router.core.phones import Number, normalise, score
 from router.core.rulefile import RuleFileError, load_rules
 from router.core.snapshot import EMPTY, Snapshot
 from router.core.when import EXAMPLES, WhenError, parse_when
+from router.directory.csvfile import AUTO, ImportReport, encoding_name
 from router.state.decisionlog import entry
 from router.state.store import Store
 
@@ -184,38 +185,73 @@ def _simulated_crm(source: str | None, rules: CompiledRules, number: Number, sna
 
 
 def _import(args: argparse.Namespace, what: str, load) -> int:
-    """Run one importer against the store; report problems by line; 1 if any row was skipped."""
-    url = args.store or os.environ.get("ROUTER_STORE") or DEFAULT_STORE
+    """Run one importer against the store: problems streamed by line (the first --show), then a summary.
 
-    async def run():
+    Exit status 0 when every row was read, 1 when rows were skipped, 2 when the import could not run.
+    """
+    url = args.store or os.environ.get("ROUTER_STORE") or DEFAULT_STORE
+    try:
+        encoding = encoding_name(args.encoding)
+    except ValueError as e:
+        print(f"router {what} import: --encoding: {e}", file=sys.stderr)
+        return 2
+    report = ImportReport(args.file, keep=max(args.show, 0), echo=lambda text: print(text, file=sys.stderr))
+
+    async def run() -> None:
         store = Store.from_url(url, args.prefix, timeout=10)
         try:
-            return await load(store)
+            await store.ping()
+            await load(store, encoding, report)
         finally:
             await store.close()
 
+    status = 0
     try:
-        count, errors = asyncio.run(run())
+        asyncio.run(run())
     except OSError as e:
         print(f"router {what} import: {e}", file=sys.stderr)
         return 2
     except Exception as e:
         print(f"router {what} import: store {url}: {e}", file=sys.stderr)
-        return 2
-    for err in errors:
-        print(err, file=sys.stderr)
-    print(f"{args.file}: {count} {what} records imported, {len(errors)} problems")
-    return 1 if errors else 0
+        status = 2
+    if report.problems > len(report.errors):
+        print(f"… {report.problems - len(report.errors):,} more problems not shown (--show N prints more)",
+              file=sys.stderr)
+    written = {"customers": f"{report.imported:,} customer records written",
+               "numbering": f"{report.imported:,} ranges in force" if status == 0 else
+               "nothing written: the numbering plan in force is unchanged"}[what]
+    print(f"{args.file} ({report.encoding or 'unread'}): {written}, {report.skipped:,} rows skipped, "
+          f"{report.warned:,} warnings" + ("; the import stopped there" if status else ""))
+    return status or (1 if report.skipped else 0)
+
+
+def _manager_ids(rules_path: str | None) -> frozenset[str] | None:
+    """The manager ids the rules define, to check the directory against; None without rules."""
+    path = rules_path or os.environ.get("ROUTER_RULES")
+    return frozenset(load_rules(path).managers) if path else None
 
 
 def cmd_customers_import(args: argparse.Namespace) -> int:
     from router.directory.customers import import_csv
 
-    async def load(store: Store):
-        report = await import_csv(store, args.file, args.region)
-        return report.imported, report.errors
+    try:
+        managers = _manager_ids(args.rules)
+    except RuleFileError as e:
+        print(f"router customers import: the rules do not load, nothing imported:\n{e}", file=sys.stderr)
+        return 2
+    if managers is None:
+        print("router customers import: managers not checked (give --rules or set ROUTER_RULES)", file=sys.stderr)
 
-    return _import(args, "customer", load)
+    async def load(store: Store, encoding: str, report: ImportReport) -> None:
+        await import_csv(store, args.file, args.region, encoding=encoding, managers=managers, report=report)
+
+    return _import(args, "customers", load)
+
+
+def cmd_customers_show(args: argparse.Namespace) -> int:
+    from router.cli.show import run
+
+    return run(args)
 
 
 def cmd_companies_import(args: argparse.Namespace) -> int:
@@ -231,9 +267,8 @@ def cmd_companies_import(args: argparse.Namespace) -> int:
 def cmd_numbering_import(args: argparse.Namespace) -> int:
     from router.directory.numbering import import_ranges
 
-    async def load(store: Store):
-        report = await import_ranges(store, args.file, args.country, args.zones)
-        return report.ranges, report.errors
+    async def load(store: Store, encoding: str, report: ImportReport) -> None:
+        await import_ranges(store, args.file, args.country, args.zones, encoding=encoding, report=report)
 
     return _import(args, "numbering", load)
 
@@ -400,6 +435,13 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--store", help="Redis URL (default $ROUTER_STORE or redis://127.0.0.1:6379/0)")
         sp.add_argument("--prefix", default="cr", help="key prefix in Redis (default cr)")
 
+    def import_opts(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--encoding", default=AUTO,
+                        help="the file's encoding, e.g. utf-8 or windows-1251 (default: detected)")
+        sp.add_argument("--show", type=int, default=20, metavar="N",
+                        help="print the first N problems (default 20); all are counted")
+        store_opts(sp)
+
     sp = sub.add_parser("serve", help="answer FastAGI route requests and serve the HTTP API")
     sp.add_argument("--rules", help="rule file or directory (default $ROUTER_RULES)")
     sp.add_argument("--store", help="Redis URL (default $ROUTER_STORE or redis://127.0.0.1:6379/0)")
@@ -459,8 +501,17 @@ def parser() -> argparse.ArgumentParser:
     sp = cp.add_parser("import", help="import number,name,abc,manager,timezone,tags from CSV")
     sp.add_argument("file")
     sp.add_argument("--region", default="RU", help="region for national numbers (default RU)")
-    store_opts(sp)
+    sp.add_argument("--rules", help="rule file or directory whose managers the file may name (default $ROUTER_RULES)")
+    import_opts(sp)
     sp.set_defaults(func=cmd_customers_import)
+    sp = cp.add_parser("show", help="the directory record and call history the router keeps for one number")
+    sp.add_argument("number", help="in any usual format: +79031234567, 8 903 123-45-67")
+    sp.add_argument("--region", default="RU", help="region for national numbers (default RU)")
+    sp.add_argument("--rules", help="rules whose company zone the times are shown in (default $ROUTER_RULES; else UTC)")
+    sp.add_argument("--calls", type=int, default=20, help="how many of the newest inbound calls to list (default 20)")
+    sp.add_argument("--json", action="store_true")
+    store_opts(sp)
+    sp.set_defaults(func=cmd_customers_show)
 
     cp = sub.add_parser("companies", help="client companies and their branch numbers").add_subparsers(
         dest="action", required=True)
@@ -492,7 +543,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("file")
     sp.add_argument("--country", default="7", help="country code the ranges belong to (default 7)")
     sp.add_argument("--zones", help="CSV region_contains;timezone overriding the built-in Russian table")
-    store_opts(sp)
+    import_opts(sp)
     sp.set_defaults(func=cmd_numbering_import)
     return p
 

@@ -1,30 +1,24 @@
 """The customer directory: CSV from the CRM (`number,name,abc,manager,timezone,tags`) into the store.
 
-A bad row is reported by `file:line` and skipped; the good rows are kept. Importing the same
-file twice gives the same directory.
+A bad row is reported by `file:line` and skipped; the good rows are kept (see csvfile).
+Importing the same file twice gives the same directory.
 """
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from router.core.phones import normalise
+from router.directory.csvfile import AUTO, ImportReport, rows
 from router.state.store import Store
 
 COLUMNS = ("number", "name", "abc", "manager", "timezone", "tags")
 _MANAGER = re.compile(r"^[A-Za-z0-9_.\-]{0,64}$")
 _TAG = re.compile(r"^[\w.\-]{1,64}$")
+MAX_UNKNOWN_MANAGERS = 1000
 _read_number = normalise.__wrapped__  # a million unique numbers would only churn the call-time cache
-
-
-@dataclass(slots=True)
-class ImportReport:
-    imported: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 _zones_ok: dict[str, bool] = {}
@@ -76,32 +70,48 @@ def parse_row(row: dict[str, str | None], region: str) -> tuple[str, dict[str, s
     return number.key, fields
 
 
-def read_csv(path: str, region: str, report: ImportReport) -> Iterator[tuple[str, dict[str, str]]]:
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        header = [h.strip().lower() for h in reader.fieldnames or []]
-        if "number" not in header:
-            report.errors.append(f"{path}:1: the header must name the columns, starting with "
-                                 f"{','.join(COLUMNS)}")
-            return
-        unknown = [h for h in header if h not in COLUMNS]
-        if unknown:
-            report.errors.append(f"{path}:1: unknown columns {', '.join(unknown)} are ignored")
-        reader.fieldnames = header
-        for row in reader:
-            if None in row:
-                report.errors.append(f"{path}:{reader.line_num}: more fields than columns; row skipped")
-                continue
-            try:
-                yield parse_row(row, region)
-            except ValueError as e:
-                report.errors.append(f"{path}:{reader.line_num}: {e}; row skipped")
+def read_csv(path: str, region: str, report: ImportReport, encoding: str = AUTO,
+             managers: frozenset[str] | None = None) -> Iterator[tuple[str, dict[str, str]]]:
+    """Good rows as (number, fields); every other row is a problem in `report`.
+
+    With `managers` (the ids the rules define) a manager the rules do not know is reported at
+    the first line naming it: the row is kept, but calls would skip that manager.
+    """
+    records = rows(path, report, ",", encoding)
+    first = next(records, None)
+    header = [h.strip().lower() for h in first[1]] if first else []
+    if "number" not in header:
+        report.skip(first[0] if first else 1, f"the header must name the columns, starting with {','.join(COLUMNS)}")
+        return
+    unknown = [h for h in header if h not in COLUMNS]
+    if unknown:
+        report.warn(first[0], f"unknown columns {', '.join(unknown)} are ignored")
+    unknown_managers: set[str] = set()
+    for line, values in records:
+        if len(values) != len(header):
+            report.skip(line, f"{len(values)} fields where the header has {len(header)} ({','.join(header)})")
+            continue
+        try:
+            number, fields = parse_row(dict(zip(header, values, strict=True)), region)
+        except ValueError as e:
+            report.skip(line, str(e))
+            continue
+        manager = fields.get("manager")
+        if (managers is not None and manager and manager not in managers and manager not in unknown_managers
+                and len(unknown_managers) < MAX_UNKNOWN_MANAGERS):
+            unknown_managers.add(manager)
+            known = ", ".join(sorted(managers)[:20]) or "none"
+            report.warn(line, f"manager {manager!r} is not in the rules (known: {known}); rows kept, but calls "
+                              f"skip a manager the rules do not define (reported once)")
+        yield number, fields
 
 
-async def import_csv(store: Store, path: str, region: str = "RU", batch: int = 2000) -> ImportReport:
-    report = ImportReport()
+async def import_csv(store: Store, path: str, region: str = "RU", batch: int = 2000, encoding: str = AUTO,
+                     managers: frozenset[str] | None = None, report: ImportReport | None = None) -> ImportReport:
+    """Write the file's good rows in batches; `report.imported` counts what is written so far."""
+    report = report if report is not None else ImportReport(path)
     chunk: list[tuple[str, dict[str, str]]] = []
-    for record in read_csv(path, region, report):
+    for record in read_csv(path, region, report, encoding, managers):
         chunk.append(record)
         if len(chunk) >= batch:
             report.imported += await store.put_customers(chunk)

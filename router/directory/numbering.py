@@ -8,23 +8,15 @@ Windows-1251. An optional `timezone` column, when present, wins over the region 
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from router.directory.csvfile import AUTO, ImportReport, rows
 from router.state.store import Store
 
 DEFAULT_ZONE = "Europe/Moscow"
-
-
-@dataclass(slots=True)
-class NumberingReport:
-    ranges: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 def region_table(text: str | None = None) -> list[tuple[str, str]]:
@@ -41,28 +33,17 @@ def zone_for_region(region: str, table: list[tuple[str, str]]) -> str:
     return DEFAULT_ZONE
 
 
-def _decode(raw: bytes) -> str:
-    for enc in ("utf-8-sig", "cp1251"):
-        try:
-            return raw.decode(enc)
-        except UnicodeDecodeError:
-            continue
-    return raw.decode("utf-8", "replace")
-
-
-def read_ranges(path: str, country: str, report: NumberingReport,
-                table: list[tuple[str, str]]) -> Iterator[tuple[int, int, str, str]]:
-    with open(path, "rb") as f:
-        text = _decode(f.read())
-    reader = csv.reader(io.StringIO(text), delimiter=";")
-    header = [h.strip().lower() for h in next(reader, [])]
+def read_ranges(path: str, country: str, report: ImportReport, table: list[tuple[str, str]],
+                encoding: str = AUTO) -> Iterator[tuple[int, int, str, str]]:
+    records = rows(path, report, ";", encoding)
+    first = next(records, None)
+    header = [h.strip().lower() for h in first[1]] if first else []
     tz_col = header.index("timezone") if "timezone" in header else None
     if len(header) < 6:
-        report.errors.append(f"{path}:1: expected the registry header АВС/ DEF;От;До;Емкость;Оператор;Регион")
+        report.skip(first[0] if first else 1, "expected the registry header АВС/ DEF;От;До;Емкость;Оператор;Регион")
         return
-    for row in reader:
-        line = reader.line_num
-        if not row or not "".join(row).strip():
+    for line, row in records:
+        if not "".join(row).strip():
             continue
         try:
             code, lo, hi = row[0].strip(), row[1].strip(), row[2].strip()
@@ -77,13 +58,15 @@ def read_ranges(path: str, country: str, report: NumberingReport,
             zone = zone or zone_for_region(region, table)
             ZoneInfo(zone)
         except (ValueError, IndexError, ZoneInfoNotFoundError) as e:
-            report.errors.append(f"{path}:{line}: {e}; range skipped")
+            report.skip(line, str(e))
             continue
         yield start, end, zone, region.replace("|", "/")
 
 
-async def import_ranges(store: Store, path: str, country: str = "7", zones: str | None = None) -> NumberingReport:
-    report = NumberingReport()
+async def import_ranges(store: Store, path: str, country: str = "7", zones: str | None = None,
+                        encoding: str = AUTO, report: ImportReport | None = None) -> ImportReport:
+    """Swap the file's good ranges in as the whole plan; `report.imported` counts them once swapped in."""
+    report = report if report is not None else ImportReport(path)
     table = region_table(Path(zones).read_text(encoding="utf-8") if zones else None)
-    report.ranges = await store.replace_numbering(read_ranges(path, country, report, table))
+    report.imported = await store.replace_numbering(read_ranges(path, country, report, table, encoding))
     return report

@@ -384,6 +384,17 @@ class Store:
     async def customer(self, number: str) -> dict[str, str]:
         return await self.r.hgetall(self.k.customer(number))
 
+    async def number_record(self, number: str, calls: int = 20) -> dict:
+        """All the router keeps about a number: directory record, last calls, open task, newest inbound calls."""
+        p = self.r.pipeline(transaction=False)
+        p.hgetall(self.k.customer(number))
+        p.hgetall(self.k.state(number))
+        p.zrevrange(self.k.inbound(number), 0, calls - 1, withscores=True)
+        p.zcard(self.k.inbound(number))
+        customer, state, inbound, total = await p.execute()
+        return {"customer": customer, "state": state, "inbound": [(str(m), float(t)) for m, t in inbound],
+                "inbound_total": total}
+
     # company directory
 
     async def put_company(self, company_id: str, fields: dict[str, str], spans: list[tuple[int, int]]) -> None:
