@@ -156,5 +156,5 @@ def test_cli_imports_companies(redis_url, prefix, tmp_path):
     done = subprocess.run([*ROUTER_CMD, "companies", "import", str(f), "--store", redis_url, "--prefix", prefix],
                           capture_output=True, text=True, env=router_env(), timeout=60)
     assert done.returncode == 1
-    assert "3 company records imported, 2 problems" in done.stdout
+    assert "3 companies written, 2 rows skipped" in done.stdout
     assert f"{f}:5:" in done.stderr

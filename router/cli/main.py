@@ -218,6 +218,7 @@ def _import(args: argparse.Namespace, what: str, load) -> int:
         print(f"… {report.problems - len(report.errors):,} more problems not shown (--show N prints more)",
               file=sys.stderr)
     written = {"customers": f"{report.imported:,} customer records written",
+               "companies": f"{report.imported:,} companies written",
                "numbering": f"{report.imported:,} ranges in force" if status == 0 else
                "nothing written: the numbering plan in force is unchanged"}[what]
     print(f"{args.file} ({report.encoding or 'unread'}): {written}, {report.skipped:,} rows skipped, "
@@ -257,11 +258,10 @@ def cmd_customers_show(args: argparse.Namespace) -> int:
 def cmd_companies_import(args: argparse.Namespace) -> int:
     from router.directory.companies import import_csv
 
-    async def load(store: Store):
-        report = await import_csv(store, args.file, args.region)
-        return report.imported, report.errors
+    async def load(store: Store, encoding: str, report: ImportReport) -> None:
+        await import_csv(store, args.file, args.region, encoding=encoding, report=report)
 
-    return _import(args, "company", load)
+    return _import(args, "companies", load)
 
 
 def cmd_numbering_import(args: argparse.Namespace) -> int:
@@ -518,7 +518,7 @@ def parser() -> argparse.ArgumentParser:
     sp = cp.add_parser("import", help="import company,name,abc,manager,tags,numbers from CSV")
     sp.add_argument("file")
     sp.add_argument("--region", default="RU", help="region for national numbers (default RU)")
-    store_opts(sp)
+    import_opts(sp)
     sp.set_defaults(func=cmd_companies_import)
 
     ep = sub.add_parser("events", help="customer events (visits, ratings, tickets, …)").add_subparsers(

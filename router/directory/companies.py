@@ -9,12 +9,11 @@ numbers (`+74951234567`, `8 495 123-45-67`), prefixes (`+7495123*`) and ranges
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 from router.core.phones import SPAN_DIGITS, normalise
+from router.directory.csvfile import AUTO, ImportReport, records
 from router.directory.customers import parse_row as parse_customer
 from router.state.store import Store
 
@@ -24,10 +23,6 @@ _PREFIX = re.compile(r"^\+(\d{1,14})\*$")
 _read_number = normalise.__wrapped__
 
 
-@dataclass(slots=True)
-class CompanyReport:
-    imported: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 def _e164_digits(text: str, region: str) -> str:
@@ -74,27 +69,19 @@ def parse_company(row: dict, region: str) -> tuple[str, dict[str, str], list[tup
     return cid, fields, spans
 
 
-def read_csv(path: str, region: str, report: CompanyReport) -> Iterator[tuple[str, dict[str, str], list]]:
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        header = [h.strip().lower() for h in reader.fieldnames or []]
-        if "company" not in header or "numbers" not in header:
-            report.errors.append(f"{path}:1: the header must name the columns: {','.join(COLUMNS)}")
-            return
-        reader.fieldnames = header
-        for row in reader:
-            if None in row:
-                report.errors.append(f"{path}:{reader.line_num}: more fields than columns; row skipped")
-                continue
-            try:
-                yield parse_company(row, region)
-            except ValueError as e:
-                report.errors.append(f"{path}:{reader.line_num}: {e}; row skipped")
+def read_csv(path: str, region: str, report: ImportReport,
+             encoding: str = AUTO) -> Iterator[tuple[str, dict[str, str], list]]:
+    for line, row in records(path, report, COLUMNS, ("company", "numbers"), encoding):
+        try:
+            yield parse_company(row, region)
+        except ValueError as e:
+            report.skip(line, str(e))
 
 
-async def import_csv(store: Store, path: str, region: str = "RU") -> CompanyReport:
-    report = CompanyReport()
-    for cid, fields, spans in read_csv(path, region, report):
+async def import_csv(store: Store, path: str, region: str = "RU", encoding: str = AUTO,
+                     report: ImportReport | None = None) -> ImportReport:
+    report = report if report is not None else ImportReport(path)
+    for cid, fields, spans in read_csv(path, region, report, encoding):
         await store.put_company(cid, fields, spans)
         report.imported += 1
     return report

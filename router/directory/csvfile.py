@@ -173,3 +173,22 @@ def rows(path: str, report: ImportReport, delimiter: str = ",",
         report.encoding = decode.encoding or "ascii"
         yield start, fields
     report.encoding = decode.encoding or "ascii"
+
+
+def records(path: str, report: ImportReport, columns: tuple[str, ...], required: tuple[str, ...],
+            encoding: str = AUTO) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line, {column: value}) for each row with as many fields as the header; the header must name `required`."""
+    found = rows(path, report, ",", encoding)
+    first = next(found, None)
+    header = [h.strip().lower() for h in first[1]] if first else []
+    if not all(c in header for c in required):
+        report.skip(first[0] if first else 1, f"the header must name the columns: {','.join(columns)}")
+        return
+    unknown = [h for h in header if h not in columns]
+    if unknown:
+        report.warn(first[0], f"unknown columns {', '.join(unknown)} are ignored")
+    for line, values in found:
+        if len(values) != len(header):
+            report.skip(line, f"{len(values)} fields where the header has {len(header)} ({','.join(header)})")
+            continue
+        yield line, dict(zip(header, values, strict=True))

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from router.core.phones import normalise
-from router.directory.csvfile import AUTO, ImportReport, rows
+from router.directory.csvfile import AUTO, ImportReport, records
 from router.state.store import Store
 
 COLUMNS = ("number", "name", "abc", "manager", "timezone", "tags")
@@ -77,22 +77,10 @@ def read_csv(path: str, region: str, report: ImportReport, encoding: str = AUTO,
     With `managers` (the ids the rules define) a manager the rules do not know is reported at
     the first line naming it: the row is kept, but calls would skip that manager.
     """
-    records = rows(path, report, ",", encoding)
-    first = next(records, None)
-    header = [h.strip().lower() for h in first[1]] if first else []
-    if "number" not in header:
-        report.skip(first[0] if first else 1, f"the header must name the columns, starting with {','.join(COLUMNS)}")
-        return
-    unknown = [h for h in header if h not in COLUMNS]
-    if unknown:
-        report.warn(first[0], f"unknown columns {', '.join(unknown)} are ignored")
     unknown_managers: set[str] = set()
-    for line, values in records:
-        if len(values) != len(header):
-            report.skip(line, f"{len(values)} fields where the header has {len(header)} ({','.join(header)})")
-            continue
+    for line, row in records(path, report, COLUMNS, ("number",), encoding):
         try:
-            number, fields = parse_row(dict(zip(header, values, strict=True)), region)
+            number, fields = parse_row(row, region)
         except ValueError as e:
             report.skip(line, str(e))
             continue
