@@ -100,8 +100,12 @@ def describe(d: Decision) -> str:
         who = c.number or "anonymous"
         extra = ", ".join(x for x in (c.kind + (f" after our {c.callback_after} call" if c.callback_after else ""),
                                       c.abc and f"ABC {c.abc}", c.manager and f"manager {c.manager}",
-                                      c.company and f"company {c.company_name or c.company}") if x)
+                                      c.company and f"company {c.company_name or c.company}",
+                                      c.last_agent and f"last agent {c.last_agent}",
+                                      c.task_owner and f"task owner {c.task_owner}") if x)
         lines.append(f"{who} {c.name}".rstrip() + f" — {extra}; {c.tz} {c.local:%a %H:%M} (zone from {c.tz_source})")
+        lines.append(f"strategy {c.strategy}" + (f"; IVR choice {c.choice}" if c.choice else "")
+                     + ("; CRM " + ", ".join(f"{k} {v}" for k, v in c.crm.items()) if c.crm else ""))
     lines.append(f"rule: {d.rule}" + (" [fallback]" if d.fallback else "") + f"   priority {d.priority}")
     for n, s in enumerate(d.steps, 1):
         lines.append(f"  {n}. {s.type:<5} {s.dest:<20} {s.timeout:>4} s   ({s.name})")

@@ -103,7 +103,7 @@ def compile_when(w: When | None) -> tuple[Check, ...]:
     if w.choice is not None:
         choices = frozenset(w.choice)
         add(Check(lambda c, m: c.choice in choices,
-                  lambda c, m: f"IVR choice={c.choice}" if c.choice else "no IVR choice"))
+                  lambda c, m: f"IVR choice: {c.choice}" if c.choice else "no IVR choice"))
     if w.callback_after is not None:
         after = w.callback_after
         add(Check(lambda c, m: c.callback_after == after, lambda c, m: f"callback after our {after} call"))

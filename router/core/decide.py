@@ -148,9 +148,11 @@ def decide(rules: CompiledRules, caller: Caller, busy: frozenset[str], now: floa
     else:
         return fallback_decision(rules, caller, now, "no rule matched")
     reasons = [f"rule: {rule.name}"]
+    said = ""
     if rule.checks:
-        reasons.append(say(rule.checks, caller, m))
-    reasons += caller.notes
+        said = say(rule.checks, caller, m)
+        reasons.append(said)
+    reasons += [n for n in caller.notes if n not in said]  # a condition may have said it already
     steps: list[Step] = []
     seen: set[tuple[str, str]] = set()
     for name in rule.route:
