@@ -17,7 +17,7 @@ def keys_of(block: bytes) -> list[str]:
 
 
 def test_recordings_are_present():
-    assert len(SESSIONS) == 9 and len(ROUTE_SESSIONS) == 6
+    assert len(SESSIONS) == 10 and len(ROUTE_SESSIONS) == 6
 
 
 @pytest.mark.parametrize("name", SESSIONS)
@@ -61,3 +61,11 @@ def test_empty_quoted_value_is_an_argument():
 def test_hangup_arrives_unprompted_after_a_reply_in_the_recording():
     _, steps = exchanges("agi_005_hangup-test_idle")
     assert steps[0][1] == ["200 result=1", "HANGUP"]
+
+
+def test_one_mset_sets_every_value_as_the_real_asterisk_read_them_back():
+    _, steps = exchanges("agi_010_mset_hostile_values")
+    chan = Channel()
+    assert steps[0][0].startswith('EXEC MSet "') and steps[0][1] == ["200 result=0"]
+    assert [(c, chan.reply(c)) for c, _ in steps] == steps
+    assert chan.variables["ROUTE_RULE"] == 'O"Brien, Jr. \\ (sales) [A] | night; =x'

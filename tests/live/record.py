@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Record what the router's AMI user is sent for calls through the shipped dialplan (run by hand).
+"""Record a real Asterisk for the simulators' fixtures (run by hand).
 
-    python tests/live/record.py        # -> tests/fixtures/asterisk/ami/ami_q_… ami_s_…
+    python tests/live/record.py        # -> tests/fixtures/asterisk/ami/ami_q_… ami_s_…, agi/agi_010_…
+
+AMI: what the router's AMI user is sent for calls through the shipped dialplan. FastAGI: one
+`EXEC MSet` carrying hostile values (the router's escaping) and `GET VARIABLE` reading each back.
 
 Starts the live suite's stack (a private Asterisk with dialplans/ and asterisk/ as shipped, a real
 `router serve`, a private redis-server), logs in as the `callrouter` user with its read classes
@@ -79,6 +82,50 @@ async def record(port: int, name: str, did: str, number: str, variables: dict[st
     print(f"{name}: {len(received) - 1} messages")
 
 
+AGI_OUT = ROOT / "tests" / "fixtures" / "asterisk" / "agi"
+
+
+async def record_agi(tester: AMIClient, name: str) -> None:
+    """A FastAGI session of a real call: the MSet the router would send, then every value read back."""
+    from router.asterisk import mset
+    from tests.live.test_agi_live import HOSTILE
+
+    commands = [*mset.commands(HOSTILE.items()), *(f"GET VARIABLE {n}" for n in HOSTILE), "GET VARIABLE NEVER_SET"]
+    log: list[tuple[float, str, bytes]] = []
+    header = bytearray()
+    done = asyncio.get_running_loop().create_future()
+
+    async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            line = await reader.readline()
+            log.append((time.time(), "asterisk->agi", line))
+            header.extend(line)
+            if line in (b"\n", b""):
+                break
+        for command in commands:
+            writer.write(command.encode() + b"\n")
+            log.append((time.time(), "agi->asterisk", command.encode() + b"\n"))
+            log.append((time.time(), "asterisk->agi", await reader.readline()))
+        writer.close()
+        done.set_result(True)
+
+    server = await asyncio.start_server(session, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    await tester.call("100", "+79990000010", context="live-agi", PROBE_AGI=f"agi://127.0.0.1:{port}/probe")
+    async with asyncio.timeout(15):
+        await done
+    server.close()
+    (AGI_OUT / f"{name}.env.raw").write_bytes(bytes(header))
+    with open(AGI_OUT / f"{name}.jsonl", "w", encoding="utf-8") as j, open(AGI_OUT / f"{name}.txt", "w",
+                                                                          encoding="utf-8") as t:
+        for seq, (ts, direction, raw) in enumerate(log, 1):
+            data = raw.decode("utf-8", "replace")
+            j.write(json.dumps({"seq": seq, "ts": ts, "iso": datetime.fromtimestamp(ts, UTC).isoformat(),
+                                "dir": direction, "data": data}, ensure_ascii=False) + "\n")
+            t.write(("<< " if direction == "asterisk->agi" else ">> ") + data.rstrip("\n") + "\n")
+    print(f"{name}: {len(commands)} commands")
+
+
 async def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="callrouter-record-"))
     port = free_port()
@@ -90,7 +137,9 @@ async def main() -> None:
             tester = AMIClient()
             await tester.connect(live.asterisk.ami_port)
             for name, (did, number, variables) in SCENARIOS.items():
-                await record(live.asterisk.ami_port, name, did, number, variables, tester)
+                if "--agi-only" not in sys.argv:
+                    await record(live.asterisk.ami_port, name, did, number, variables, tester)
+            await record_agi(tester, "agi_010_mset_hostile_values")
             await tester.close()
     finally:
         redis.terminate()
