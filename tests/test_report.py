@@ -312,3 +312,28 @@ def test_retyping_moves_a_call_between_types_and_keeps_it_missed():
     assert retype({"direction": "inbound", "type": "support", "result": "missed"}, "payment") == \
         {"t|support": -1, "t|payment": 1, "t|support|m": -1, "t|payment|m": 1}
     assert retype({"direction": "internal", "type": "", "result": "answered"}, "payment") == {}
+
+
+async def test_a_range_sums_its_days_and_a_reversed_range_is_refused(serve, store):
+    r = await serve(compiled(AUDIT_RULES), Clock(NINE + 2 * 86400), token="tk")
+    for day in range(3):
+        for i in range(day + 1):
+            o = _outcome(linkedid=f"d{day}.{i}", ended_at=NINE + day * 86400 + 64 + i)
+            assert await store.record_outcome(o)
+    base = f"http://127.0.0.1:{r.http_port}/api/report"
+    async with aiohttp.ClientSession(headers={"Authorization": "Bearer tk"}) as http:
+        async with http.get(f"{base}?from=2026-11-23&to=2026-11-25") as resp:
+            three = await resp.json()
+        async with http.get(f"{base}?from=2026-11-24&to=2026-11-25") as resp:
+            two = await resp.json()
+        async with http.get(base) as resp:
+            today = await resp.json()
+        async with http.get(f"{base}?from=2026-11-25&to=2026-11-23") as resp:
+            assert resp.status == 400 and "ends (2026-11-23) before it starts" in (await resp.json())["error"]
+        async with http.get(f"{base}?day=yesterday") as resp:
+            assert resp.status == 400 and "YYYY-MM-DD" in (await resp.json())["error"]
+    assert (three["days"], three["total"], two["total"], today["total"], today["from"]) == (3, 6, 5, 3, "2026-11-25")
+    support = next(t for t in three["table"] if t["type"] == "support")
+    assert (support["count"], support["percent"]) == (6, 100)
+    assert three["staff"][0]["talk_seconds"] == 360.0
+    assert three["staff"][0]["phone_share"] == round(360 * 100 / (3 * 9 * 3600), 1)
