@@ -203,7 +203,8 @@ class Followups:
     async def _webhook(self, hook, event: str, task: dict) -> None:
         result = await self.sender.send(hook, {"event": event, **task})
         text = (f"webhook {event} → {hook.url.split('?')[0]}: {result.detail}"
-                + ("" if result.ok else f" after {result.attempts} attempts"))
+                + (f" after {result.attempts} attempts" if not result.ok else
+                   f" (attempt {result.attempts})" if result.attempts > 1 else ""))
         if not result.ok:
             self.counters.webhooks_failed += 1
         await self.store.comment(task["id"], self.clock(), text)
