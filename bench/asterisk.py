@@ -6,7 +6,8 @@
 
 One private Asterisk (the live suite's: dialplans/ and asterisk/ as shipped, see tests/live/)
 serves every mode, alternating in one run so that machine drift cancels. A call is an AMI
-Originate of a Local channel whose ;2 half is the inbound caller; it ends in a one-line IVR
+Originate of a Local channel whose ;2 half is the inbound caller (from one of 2,000 numbers, in
+turn); it ends in a one-line IVR
 (Answer, Hangup), reached
 - none:   directly (Goto the IVR);
 - floor:  after AGI() to a bare FastAGI server that sends one SET VARIABLE and closes;
@@ -66,6 +67,8 @@ exten => _X.,1,AGI(agi://127.0.0.1:{floor}/floor)
  same => n,Goto(bench-ivr,s,1)
 """
 CONTEXT = {"none": "bench-none", "floor": "bench-floor", "router": "live-trunk"}
+CALLERS = 2000
+"""Distinct caller numbers, called in turn: numbers come back as they do in real traffic."""
 
 
 async def floor_server(port: int) -> None:
@@ -122,8 +125,8 @@ class Generator:
                     self.serial += 1
                     started += 1
                     await ami.action("Originate", Channel=f"Local/2001@{context}",
-                                     Application="NoOp", CallerID=f"<+7999{self.serial:07d}>", Timeout="10000",
-                                     Async="true")
+                                     Application="NoOp", CallerID=f"<+7999{self.serial % CALLERS:07d}>",
+                                     Timeout="10000", Async="true")
             elif finished() >= started:
                 break
             elif now > stop_at + 20:

@@ -43,7 +43,7 @@ def asterisk_prefix() -> Path | None:
 
 PREFIX = asterisk_prefix()
 needs_asterisk = pytest.mark.skipif(PREFIX is None, reason="asterisk is not on PATH (or its modules are not "
-                                    "beside it): the live suite needs a real Asterisk 20+ (see README, Tests)")
+                                    "beside it): the live suite needs a real Asterisk 20+ (see README, Quick start)")
 
 ASTERISK_CONF = """[directories]
 astetcdir => {run}/etc
