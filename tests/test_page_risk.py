@@ -70,6 +70,10 @@ async def test_page_lists_who_is_at_risk_and_the_escalated_follow_ups(serve, sto
     await until(browser, lambda d: "3 notes" in first_row(d))
     await asyncio.to_thread(click, "#risk button.close")
     await until(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, "#risk button.close"))
+    async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{r.http_port}/metrics") as resp:
+        text = await resp.text()
+    assert "callrouter_at_risk 1" in text and "callrouter_escalations_total 1" in text
+    assert "callrouter_risk_entered_total 1" in text
     [task] = [t for t in await r.router.followups.worklist("closed") if t.get("kind") == "retention"]
     log = [c["text"] for c in (await store.task(task["id"]))["log"]]
     assert task["owner"] == "petrova" and task["closed_reason"] == "closed by hand by petrova"

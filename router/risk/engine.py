@@ -51,7 +51,7 @@ class Risk:
             per[number].append((e.id, e.at, e.packed()))
         added = 0
         for number, items in per.items():
-            n = await self.store.add_events(number, items, keep_since)
+            n = await self.store.add_events(number, items, keep_since, now)
             if n:
                 added += n
                 await self.refresh(number, now)

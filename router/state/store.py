@@ -617,7 +617,8 @@ class Store:
 
     # customer events and risk
 
-    async def add_events(self, number: str, events: list[tuple[str, float, str]], keep_since: float) -> int:
+    async def add_events(self, number: str, events: list[tuple[str, float, str]], keep_since: float,
+                         now: float) -> int:
         """(id, time, packed) events into the number's history, each id once (whoever adds an id first
         writes the event), events older than `keep_since` trimmed; how many were new."""
         ids_key, events_key = self.k.event_ids(number), self.k.events(number)
@@ -630,6 +631,9 @@ class Store:
             p.zadd(events_key, {packed: at for _, at, packed in fresh})
         p.zremrangebyscore(events_key, "-inf", f"({keep_since}")
         p.zremrangebyscore(ids_key, "-inf", f"({keep_since}")
+        if fresh:  # a number with no new events for the whole retention leaves nothing behind
+            p.expire(events_key, int(now - keep_since) + 1)
+            p.expire(ids_key, int(now - keep_since) + 1)
         await p.execute()
         return len(fresh)
 
@@ -642,12 +646,16 @@ class Store:
         k = self.k
         async with self.r.pipeline(transaction=True) as p:
             while True:
+                # the open follow-up's task hash lives in another slot: read before watching the number's keys
+                task_id = await self.r.hget(k.state(number), "followup")
+                calls = int(await self.r.hget(k.task(task_id), "count") or 1) if task_id else 0
                 try:
                     await p.watch(k.events(number), k.state(number), k.risk(number))
+                    if await p.hget(k.state(number), "followup") != task_id:
+                        await p.reset()
+                        continue
                     events = await p.zrangebyscore(k.events(number), since, "+inf")
                     old = await p.hgetall(k.risk(number))
-                    task_id = await p.hget(k.state(number), "followup")
-                    calls = int(await p.hget(k.task(task_id), "count") or 1) if task_id else 0
                     new = compute(events, old, calls)
                     p.multi()
                     p.delete(k.risk(number))

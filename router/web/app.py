@@ -319,7 +319,12 @@ async def metrics(request: web.Request) -> web.Response:
               "# TYPE callrouter_sms_total counter",
               f'callrouter_sms_total{{result="sent"}} {c.sms_sent}',
               f'callrouter_sms_total{{result="skipped"}} {c.sms_skipped}',
-              f'callrouter_sms_total{{result="failed"}} {c.sms_failed}']
+              f'callrouter_sms_total{{result="failed"}} {c.sms_failed}',
+              "# HELP callrouter_escalations_total Follow-up levels reached by this instance.",
+              "# TYPE callrouter_escalations_total counter",
+              f"callrouter_escalations_total {router.escalator.escalated}",
+              "# HELP callrouter_risk_entered_total Customers this instance saw enter the at-risk list.",
+              "# TYPE callrouter_risk_entered_total counter", f"callrouter_risk_entered_total {router.risk.entered}"]
     agi = request.app.get(AGI_KEY)
     if agi is not None:
         lines += agi_metrics(agi)
@@ -331,6 +336,9 @@ async def metrics(request: web.Request) -> web.Response:
             safe = owner.replace("\\", "").replace('"', "")
             lines.append(f'callrouter_followups{{owner="{safe}",state="open"}} {n["open"]}')
             lines.append(f'callrouter_followups{{owner="{safe}",state="overdue"}} {n["overdue"]}')
+        async with asyncio.timeout(1):
+            at_risk = await router.store.r.zcard(router.store.k.risk_list)
+        lines += ["# TYPE callrouter_at_risk gauge", f"callrouter_at_risk {at_risk}"]
     except Exception:
         lines.append("# follow-up counts unavailable: store unreachable")
     return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
