@@ -158,6 +158,8 @@ async def test_a_week_of_calls_and_events_gives_the_at_risk_list(serve, store, a
     [decision] = await r.router.log.newest(1)
     assert any(x.startswith("risk=at_risk: repeat_support_calls (3 support calls in 7 days); technician_visit")
                for x in decision["reasons"])
+    assert (decision["caller"]["risk"], decision["caller"]["risk_signals"]) == (
+        "at_risk", ["repeat_support_calls", "technician_visit"])
 
     clock.t = at(26, 12)                                   # her third-newest call is a week old: the signal ages out
     await r.router.tick()
