@@ -233,3 +233,26 @@ def test_events_import_and_risk_list_from_the_command_line(redis_url, prefix, tm
     assert json.loads(router("risk", "list", "--json").stdout)[0]["score"] == 5
     assert router("risk", "list", "--day", "2001-01-01").stdout.strip() == "nobody is at risk"
     assert router("risk", "list", "--day", "monday").returncode == 2
+
+
+async def test_entering_the_list_again_with_the_task_still_open_fires_the_webhook_again(serve, store):
+    clock = Clock(MONDAY_10)
+    r = await serve(compiled(RISK_RULES_TEXT), clock)
+    events: list[str] = []
+    real = r.router.followups.announce
+
+    async def seen(event, task_id):
+        events.append(event)
+        await real(event, task_id)
+
+    r.router.followups.announce = seen
+    visit = Event("v1", "technician_visit", MONDAY_10 - DAY)
+    rating = Event("r1", "rating", MONDAY_10 - DAY, "2")
+    await r.router.risk.add([(NUMBER, visit), (NUMBER, rating)])
+    clock.advance(14 * DAY)  # the visit ages out: watch
+    await r.router.tick()
+    assert await store.r.zscore(store.k.risk_list, NUMBER) is None
+    await r.router.risk.add([(NUMBER, Event("v2", "technician_visit", clock.t - 3600))])
+    assert events == ["at_risk", "at_risk"]
+    [task] = [t for t in await r.router.followups.worklist("open") if t.get("kind") == "retention"]
+    assert (await store.task(task["id"]))["log"][-1]["text"].startswith("at risk again: technician_visit")

@@ -100,7 +100,10 @@ class Risk:
         if now_level == "at_risk" and was != "at_risk":
             self.entered += 1
             reason = "; ".join(f"{h['name']} ({h['text']})" for h in json.loads(new["hits"]))
-            await self.followups.open_retention(number, reason, now)
+            opened = await self.followups.open_retention(number, reason, now)
+            if opened is None and new.get("task"):  # back on the list while the last retention task is open
+                await self.followups.store.comment(new["task"], now, f"at risk again: {reason}")
+                await self.followups.announce("at_risk", new["task"])
             if self.followups.publish is not None:
                 self.followups.publish({"type": "risk", "number": number, "level": now_level})
         return new
