@@ -186,11 +186,17 @@ class Router:
         """A call ended (from AMI): show it live and let follow-ups open or close."""
         self.broadcast.publish({"type": "outcome", "outcome": o})
         await self.followups.on_outcome(o)
-        await self.risk.on_outcome(o)
-        missed = o.get("result") == "missed" and o.get("number", "").startswith("+")
-        task_id = await self.store.open_task_of(o["number"]) if missed else None
-        if task_id:
-            await self.escalator.check(task_id)  # another missed call may reach an `or_count`
+        try:
+            await self.risk.on_outcome(o)
+            missed = o.get("result") == "missed" and o.get("number", "").startswith("+")
+            task_id = await self.store.open_task_of(o["number"]) if missed else None
+            if task_id:
+                await self.escalator.check(task_id)  # another missed call may reach an `or_count`
+        except Exception as e:
+            # not retried with the follow-up work above, which would count the missed call twice;
+            # the periodic check escalates the task, the number's next event recomputes its risk
+            log.warning("call %s from %s: risk/escalation not updated now (%s)", o.get("linkedid"),
+                        o.get("number", "")[:20], e)
 
     async def tick(self) -> None:
         """The periodic work: stalled follow-ups escalate, aged-out risk signals are recomputed."""

@@ -256,3 +256,18 @@ async def test_entering_the_list_again_with_the_task_still_open_fires_the_webhoo
     assert events == ["at_risk", "at_risk"]
     [task] = [t for t in await r.router.followups.worklist("open") if t.get("kind") == "retention"]
     assert (await store.task(task["id"]))["log"][-1]["text"].startswith("at risk again: technician_visit")
+
+
+async def test_a_failing_risk_update_never_makes_the_follow_up_count_a_call_twice(serve, store, caplog):
+    from tests.test_followup import missed
+
+    r = await serve(compiled(RISK_RULES_TEXT), Clock(MONDAY_10))
+
+    async def broken(o):
+        raise ConnectionError("Redis went away")
+
+    r.router.risk.on_outcome = broken
+    await r.router.on_outcome(missed(NUMBER, "1"))  # the AMI listener would retry it if this raised
+    [task] = await r.router.followups.worklist("open")
+    assert task["count"] == "1"
+    assert "risk/escalation not updated now (Redis went away)" in caplog.text
