@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 
 from router.core.rulefile import Limits
+from router.state.address import AddressError
+from router.state.address import parse as parse_address
 
 DEFAULT_AGI = "127.0.0.1:4573"
 DEFAULT_HTTP = "127.0.0.1:8080"
@@ -45,6 +47,7 @@ class Settings:
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     max_per_peer: int | None = None
     limits: Limits = field(default_factory=Limits)
+    instance: str = ""
 
     @classmethod
     def resolve(cls, rules: str | None = None, store: str | None = None, agi: str | None = None,
@@ -53,9 +56,14 @@ class Settings:
         rules = rules or env.get("ROUTER_RULES")
         if not rules:
             raise ConfigError("no rules: pass --rules PATH or set ROUTER_RULES")
+        store = store or env.get("ROUTER_STORE") or DEFAULT_STORE
+        try:
+            parse_address(store)
+        except AddressError as e:
+            raise ConfigError(str(e)) from None
         return cls(
             rules=rules,
-            store=store or env.get("ROUTER_STORE") or DEFAULT_STORE,
+            store=store,
             agi=host_port(agi or env.get("ROUTER_AGI") or DEFAULT_AGI, "--agi"),
             http=host_port(http or env.get("ROUTER_HTTP") or DEFAULT_HTTP, "--http"),
             prefix=prefix or env.get("ROUTER_PREFIX") or "cr",
@@ -66,6 +74,7 @@ class Settings:
             or DEFAULT_MAX_CONNECTIONS,
             max_per_peer=positive_int(env.get("ROUTER_MAX_CONNECTIONS_PER_PEER"), "ROUTER_MAX_CONNECTIONS_PER_PEER"),
             limits=rule_limits(),
+            instance=env.get("ROUTER_INSTANCE", ""),
         )
 
 

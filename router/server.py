@@ -8,6 +8,7 @@ import errno
 import logging
 import resource
 import signal
+import socket
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -85,6 +86,7 @@ class Running:
         if self.ticker is not None:
             self.ticker.cancel()
         await self.agi.close()
+        await self.router.feed.stop()
         self.router.broadcast.close()
         await self.http.cleanup()
         if self.ami is not None:
@@ -108,12 +110,16 @@ async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], tok
     agi_server = FastAGIServer({"route": router.answer}, *agi, max_connections=cap, max_per_peer=max_per_peer)
     count_accept_failures(agi_server.flood)
     await agi_server.start()
+    if not router.instance:
+        router.instance = f"{socket.gethostname()}:{agi_server.port}"
+    router.feed.start()
     runner = web.AppRunner(make_app(router, token, agi=agi_server), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, *http, reuse_address=True)
     await site.start()
     port = runner.addresses[0][1] if runner.addresses else http[1]
-    log.info("routing on agi://%s:%d/route, HTTP on http://%s:%d", agi[0], agi_server.port, http[0], port)
+    log.info("%s: routing on agi://%s:%d/route, HTTP on http://%s:%d", router.instance, agi[0], agi_server.port,
+             http[0], port)
     ticker = asyncio.create_task(tick_forever(router), name="periodic")
     return Running(router, agi_server, runner, port, listener, ticker)
 

@@ -26,6 +26,7 @@ from router.reports.tally import Calendar
 from router.risk.engine import Risk
 from router.rulesource import RuleSource
 from router.state.decisionlog import DecisionLog, entry
+from router.state.feed import Feed
 from router.state.shared import PATIENCE
 from router.state.store import Store
 from router.web.broadcast import Broadcast
@@ -64,7 +65,7 @@ still answering the calls queued ahead gets up to PATIENCE times this: see route
 class Router:
     def __init__(self, rules: CompiledRules, store: Store, rules_path: str | Path | None = None,
                  clock: Callable[[], float] = time.time, budget: float = STORE_BUDGET,
-                 source: RuleSource | None = None):
+                 source: RuleSource | None = None, instance: str = ""):
         self.rules = rules
         self.source = source or (RuleSource(rules_path, clock=clock) if rules_path else None)
         if self.source is not None and source is None:
@@ -74,8 +75,11 @@ class Router:
         self.clock = clock
         self.budget = budget
         self.broadcast = Broadcast()
+        self.feed = Feed(store, self.broadcast.publish)
+        self.instance = instance
+        """Named in /healthz and on every decision; `router serve` makes it ROUTER_INSTANCE or HOST:AGI_PORT."""
         self.log = DecisionLog(store, publish=self.broadcast.publish)
-        self.followups = Followups(store, lambda: self.rules, clock=clock, publish=self.broadcast.publish)
+        self.followups = Followups(store, lambda: self.rules, clock=clock, publish=self._followup_event)
         self.escalator = Escalator(self.followups)
         self.risk = Risk(store, lambda: self.rules, self.followups, clock)
         self.followups.on_closed = self.risk.refresh
@@ -85,6 +89,18 @@ class Router:
         self.decisions = 0
         self.fallbacks = 0
         self.latency = Histogram()
+
+    @property
+    def instance(self) -> str:
+        return self.store.instance
+
+    @instance.setter
+    def instance(self, name: str) -> None:
+        self.store.instance = name
+
+    def _followup_event(self, event: dict) -> None:
+        self.broadcast.publish(event)
+        self.feed.share(event)
 
     @classmethod
     def from_path(cls, path: str | Path, store: Store, limits: Limits = DEFAULT_LIMITS, **kw) -> Router:
@@ -146,6 +162,7 @@ class Router:
         if d.fallback:
             self.fallbacks += 1
         d.id = f"{int(now * 1000):011x}{next(self._ids) & 0xFFFFF:05x}{self._instance}"
+        d.extra["instance"] = self.instance
         d.latency_ms = (time.perf_counter() - started) * 1000
         self.latency.observe(d.latency_ms)
         return d

@@ -58,7 +58,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         s = Settings.resolve(args.rules, args.store, args.agi, args.http, args.prefix, args.ami)
         store = Store.from_url(s.store, s.prefix)
-        router = Router.from_path(s.rules, store, s.limits)
+        router = Router.from_path(s.rules, store, s.limits, instance=s.instance)
         ami_target = AMITarget.parse(s.ami, s.ami_secret) if s.ami else None
     except (ConfigError, ValueError) as e:
         print(f"router serve: {e}", file=sys.stderr)
@@ -79,7 +79,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 await store.ping()
         except Exception as e:
             logging.getLogger("router").error(
-                "store %s unreachable (%s): calls get the fallback chain until it is back", s.store, e)
+                "store %s unreachable (%s): calls get the fallback chain until it is back", store.address, e)
         running = await start(router, s.agi, s.http, s.api_token, ami=ami_target,
                               max_connections=s.max_connections, max_per_peer=s.max_per_peer)
         await serve_forever(running)

@@ -1,7 +1,11 @@
 """Every Redis key and every read or write the router makes, in one place.
 
 Keys that belong to a number carry a hash tag (`cr:{+79201234567}:…`) so that Redis Cluster
-keeps one caller's keys in one slot.
+keeps one caller's keys in one slot: the call's round trip goes to one node. The global keys are
+grouped under four tags, each one slot, so that no command or transaction crosses slots:
+`{devices}` (device states), `{numbering}` (the range table and its loading copy), `{log}` (the
+decision, outcome and live-event streams, read together by every instance's feed) and `{tasks}`
+(the follow-up worklist and its tasks, closed in one transaction).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from redis.exceptions import ResponseError, WatchError
 from router.core.phones import padded
 from router.core.snapshot import Snapshot
 from router.reports.tally import Calendar, Tally, day_of, retype, tally_call
+from router.state.address import StoreAddress, connect
+from router.state.address import parse as parse_address
 from router.state.shared import SharedConnections
 
 HISTORY_KEEP_SECONDS = 400 * 86400
@@ -30,36 +36,40 @@ BUSY_STATES = frozenset({"INUSE", "BUSY", "RINGINUSE", "ONHOLD", "UNAVAILABLE", 
 class Keys:
     """Key names. `prefix` lets several deployments (or tests) share one Redis."""
 
-    __slots__ = ("busy", "companies", "company_ranges", "decisions", "devstate", "numbering", "outcomes", "prefix",
-                 "risk_due", "risk_list", "strategy", "tasks_closed", "tasks_open")
+    __slots__ = ("busy", "companies", "company_ranges", "decisions", "devstate", "live", "numbering",
+                 "numbering_loading", "outcomes", "prefix", "risk_due", "risk_list", "strategy", "tasks_closed",
+                 "tasks_open")
 
     def __init__(self, prefix: str = "cr"):
         self.prefix = prefix
-        self.busy = f"{prefix}:busy"
-        self.devstate = f"{prefix}:devstate"
-        self.numbering = f"{prefix}:numbering"
-        self.decisions = f"{prefix}:decisions"
-        self.outcomes = f"{prefix}:outcomes"
-        self.tasks_open = f"{prefix}:tasks:open"
-        self.tasks_closed = f"{prefix}:tasks:closed"
+        self.busy = f"{prefix}:{{devices}}:busy"
+        self.devstate = f"{prefix}:{{devices}}:state"
+        self.numbering = f"{prefix}:{{numbering}}"
+        self.numbering_loading = f"{prefix}:{{numbering}}:loading"
+        self.decisions = f"{prefix}:{{log}}:decisions"
+        self.outcomes = f"{prefix}:{{log}}:outcomes"
+        self.live = f"{prefix}:{{log}}:live"
+        """Live events every instance shares: follow-up changes, device states, a reloaded numbering plan."""
+        self.tasks_open = f"{prefix}:{{tasks}}:open"
+        self.tasks_closed = f"{prefix}:{{tasks}}:closed"
         self.strategy = f"{prefix}:strategy"
         """Hash: `strategy` switched at runtime, `by` whom, `at` when (read by every call's round trip)."""
-        self.risk_list = f"{prefix}:risk:list"
+        self.risk_list = f"{prefix}:{{risk}}:list"
         """Sorted set: numbers at risk now, scored by when they entered the list."""
-        self.risk_due = f"{prefix}:risk:due"
+        self.risk_due = f"{prefix}:{{risk}}:due"
         """Sorted set: numbers whose stored risk changes by itself (a signal's events age out), by when."""
-        self.companies = f"{prefix}:companies"
-        self.company_ranges = f"{prefix}:companies:ranges"
+        self.companies = f"{prefix}:{{companies}}"
+        self.company_ranges = f"{prefix}:{{companies}}:ranges"
         """Sorted set: `low|high|id|{fields}` scored by `low` (numbers padded, see phones.padded)."""
 
     def company(self, company_id: str) -> str:
-        return f"{self.prefix}:company:{company_id}"
+        return f"{self.prefix}:{{companies}}:company:{company_id}"
 
     def task(self, task_id: str) -> str:
-        return f"{self.prefix}:task:{task_id}"
+        return f"{self.prefix}:{{tasks}}:task:{task_id}"
 
     def task_log(self, task_id: str) -> str:
-        return f"{self.prefix}:task:{task_id}:log"
+        return f"{self.prefix}:{{tasks}}:task:{task_id}:log"
 
     def sms_sent(self, number: str) -> str:
         return f"{self.prefix}:{{{number}}}:sms"
@@ -119,6 +129,9 @@ TRIM_EVERY = 16
 """History older than HISTORY_KEEP_SECONDS is trimmed on one call in this many."""
 
 
+EVENTS_MAXLEN = 10_000
+
+
 class Store:
     """`shared` carries the calls' round trips (see router/state/shared.py); everything else goes
     through redis-py's client `r`. Without `shared` (an in-process fake) calls use `r` too."""
@@ -129,18 +142,32 @@ class Store:
         self.shared = shared
         self.calendar = Calendar()
         """The company zone and retention the report's writes use; the router sets it from the rules."""
+        self.address: StoreAddress | None = None
+        self.instance = ""
+        """This router's name, written with what it shares so that the others can tell theirs apart."""
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "cr", timeout: float = 1.0) -> Store:
-        client = aioredis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=timeout,
-                                         socket_timeout=timeout, health_check_interval=30)
-        pool = client.connection_pool
-        return cls(client, Keys(prefix), SharedConnections.for_client(pool.connection_kwargs, pool.connection_class))
+        """Any address `router.state.address` reads: one Redis, Sentinel (calls follow the master),
+        Cluster, with or without TLS."""
+        addr = parse_address(url)
+        conn = connect(addr, timeout)
+        if conn.cluster:
+            from router.state.cluster import ClusterStore
+            store: Store = ClusterStore(conn.client, Keys(prefix))
+        else:
+            store = cls(conn.client, Keys(prefix), SharedConnections(conn.opener, conn.setup))
+        store.address = addr
+        store._close_client = conn.close
+        return store
+
+    async def _close_client(self) -> None:
+        await self.r.aclose()
 
     async def close(self) -> None:
         if self.shared is not None:
             await self.shared.close()
-        await self.r.aclose()
+        await self._close_client()
 
     async def ping(self) -> bool:
         """Over the connections calls use, so `up` means calls are served."""
@@ -249,7 +276,7 @@ class Store:
             p = self.r.pipeline(transaction=False)
             if o.get("decision"):
                 p.set(self.k.outcome(o["decision"]), text, ex=OUTCOME_KEEP_SECONDS)
-            p.xadd(self.k.outcomes, {"o": text}, maxlen=DECISION_LOG_MAXLEN, approximate=True)
+            p.xadd(self.k.outcomes, {"o": text, "i": self.instance}, maxlen=DECISION_LOG_MAXLEN, approximate=True)
             number = o["number"]
             if number.startswith("+"):
                 started = o["ended_at"] - o["ring_seconds"] - o["talk_seconds"]
@@ -350,22 +377,47 @@ class Store:
     async def outcomes_for(self, decision_ids: list[str]) -> dict[str, dict]:
         if not decision_ids:
             return {}
-        found = await self.r.mget([self.k.outcome(d) for d in decision_ids])
+        found = await self._round_trip([("GET", self.k.outcome(d)) for d in decision_ids])  # any slot each
         return {d: json.loads(v) for d, v in zip(decision_ids, found, strict=True) if v}
 
     # device states
 
     async def set_device_state(self, device: str, state: str) -> None:
+        busy = state.upper() in BUSY_STATES
         p = self.r.pipeline(transaction=False)
         p.hset(self.k.devstate, device, state)
-        if state.upper() in BUSY_STATES:
+        if busy:
             p.sadd(self.k.busy, device)
         else:
             p.srem(self.k.busy, device)
+        self._share(p, {"type": "device", "device": device, "busy": busy})
         await p.execute()
 
     async def busy(self) -> frozenset[str]:
         return frozenset(await self.r.smembers(self.k.busy))
+
+    # live events every instance sees
+
+    def _share(self, p, event: dict) -> None:
+        p.xadd(self.k.live, {"e": orjson.dumps(event), "i": self.instance}, maxlen=EVENTS_MAXLEN,
+               approximate=True)
+
+    async def share(self, events: list[dict]) -> None:
+        """Events for the other instances' live pages, in one round trip."""
+        p = self.r.pipeline(transaction=False)
+        for e in events:
+            self._share(p, e)
+        await p.execute()
+
+    async def numbering_ranges(self, batch: int = 10_000):
+        """The whole range table, in batches, for a router that keeps it in memory."""
+        start = 0
+        while True:
+            rows = await self.r.zrange(self.k.numbering, start, start + batch - 1)
+            if not rows:
+                return
+            yield rows
+            start += batch
 
     # customer directory
 
@@ -456,7 +508,7 @@ class Store:
 
     async def replace_numbering(self, ranges: Iterable[tuple[int, int, str, str]], batch: int = 5000) -> int:
         """Load ranges into a scratch key, then swap it in: lookups never see a half-loaded table."""
-        scratch = self.k.numbering + ":loading"
+        scratch = self.k.numbering_loading
         await self.r.delete(scratch)
         n = 0
         chunk: dict[str, int] = {}
@@ -469,7 +521,10 @@ class Store:
         if chunk:
             await self.r.zadd(scratch, chunk)
         if n:
-            await self.r.rename(scratch, self.k.numbering)
+            p = self.r.pipeline(transaction=False)
+            p.rename(scratch, self.k.numbering)
+            self._share(p, {"type": "numbering", "ranges": n})
+            await p.execute()
         return n
 
     # decision log
@@ -768,5 +823,10 @@ def _company(reply: list, span: int) -> dict[str, str] | None:
 
 
 def _range_zone(member: str, score: int) -> str | None:
+    start, end, zone = parse_range(member)
+    return zone if start <= score <= end else None
+
+
+def parse_range(member: str) -> tuple[int, int, str]:
     start, end, zone, _region = member.split("|", 3)
-    return zone if int(start) <= score <= int(end) else None
+    return int(start), int(end), zone

@@ -79,7 +79,7 @@ async def healthz(request: web.Request) -> web.Response:
         store = "up"
     except Exception as e:
         store = f"down: {type(e).__name__}"
-    body = {"status": "ok" if store == "up" else "degraded", "store": store,
+    body = {"status": "ok" if store == "up" else "degraded", "instance": router.instance, "store": store,
             "rules": router.rules.source, "rule_count": len(router.rules.rules),
             "decisions": router.decisions, "fallbacks": router.fallbacks,
             "log_pending": len(router.log.pending)}

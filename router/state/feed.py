@@ -1,0 +1,124 @@
+"""What every router instance shares through the store: the live events of all of them.
+
+Each instance writes its decisions (the decision log), the outcomes it recorded and its
+follow-up changes (the `events` stream); each reads all three streams and passes on the other
+instances' entries to its own live page and event stream. Device states and numbering reloads
+travel the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable
+
+import orjson
+
+from router.state.address import connect
+from router.state.store import Store
+from router.state.writer import write_forever
+
+log = logging.getLogger("router.feed")
+BLOCK_MS = 1000
+OUTBOX_MAX = 10_000
+
+
+class Feed:
+    def __init__(self, store: Store, publish: Callable[[dict], None]):
+        self.store = store
+        self.publish = publish
+        self.outbox: deque[dict] = deque(maxlen=OUTBOX_MAX)
+        self.received = 0
+        self.ready = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._reader = None
+        self._close = None
+
+    def share(self, event: dict) -> None:
+        """Send an event of this instance to the others (off the caller's path, kept while the store is away)."""
+        self.outbox.append(event)
+        self._wake.set()
+
+    def start(self) -> None:
+        if self.store.address is not None:  # its own connection: a blocking read must not hold a shared one
+            conn = connect(self.store.address, timeout=BLOCK_MS / 1000 + 2)
+            self._reader, self._close = conn.client, conn.close
+        else:
+            self._reader = self.store.r
+        self._tasks = [asyncio.create_task(self._read_forever(), name="feed-reader"),
+                       asyncio.create_task(write_forever(self._wake, self._flush, lambda: len(self.outbox), log,
+                                                         "live events"), name="feed-writer")]
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        if self._tasks:  # redis-py can miss a cancel that lands while it connects: never wait long for it
+            await asyncio.wait(self._tasks, timeout=1)
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(1):
+                await self._flush()
+            if self._close is not None:
+                async with asyncio.timeout(1):
+                    await self._close()
+
+    async def _flush(self) -> None:
+        while self.outbox:
+            batch = list(self.outbox)[:100]
+            await self.store.share(batch)
+            for _ in batch:
+                self.outbox.popleft()
+
+    async def _read_forever(self) -> None:
+        k = self.store.k
+        r = self._reader
+        delay = 0.2
+        while True:
+            try:
+                streams = {k.decisions: "$", k.outcomes: "$", k.live: "$"}
+                for key in streams:
+                    newest = await r.xrevrange(key, count=1)
+                    streams[key] = newest[0][0] if newest else "0-0"
+                self.ready.set()
+                if delay > 0.2:
+                    log.info("live events: reading the shared streams again")
+                delay = 0.2
+                while True:
+                    got = await r.xread(streams, count=500, block=BLOCK_MS)
+                    for key, entries in _streams(got):
+                        for entry_id, fields in entries:
+                            streams[key] = entry_id
+                            self._take(key, fields)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                self.ready.clear()
+                if delay == 0.2:
+                    log.warning("live events: store unreachable (%s); other instances' events wait", e)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _take(self, key: str, fields: dict) -> None:
+        k = self.store.k
+        mine = self.store.instance
+        self.received += 1
+        if key == k.decisions:
+            e = orjson.loads(fields["d"])
+            if e.get("instance") != mine:
+                self.publish({"type": "decision", "decision": e})
+        elif key == k.outcomes:
+            if fields.get("i") != mine:
+                self.publish({"type": "outcome", "outcome": orjson.loads(fields["o"])})
+        elif fields.get("i") != mine:
+            e = orjson.loads(fields["e"])
+            if e["type"] not in ("device", "numbering"):
+                self.publish(e)
+
+
+def _streams(reply) -> list:
+    """XREAD: a dict under RESP3, [[key, entries], …] under RESP2."""
+    if isinstance(reply, dict):
+        return list(reply.items())
+    return reply or []
