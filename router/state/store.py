@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Iterable
 
 import orjson
@@ -145,6 +146,8 @@ class Store:
         self.address: StoreAddress | None = None
         self.instance = ""
         """This router's name, written with what it shares so that the others can tell theirs apart."""
+        self.claimant = os.urandom(8).hex()
+        """Written into the outcome claims this process takes, so that its own retry knows them."""
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "cr", timeout: float = 1.0) -> Store:
@@ -268,8 +271,9 @@ class Store:
     async def record_outcome(self, o: dict) -> bool:
         """Write one call outcome once, whichever router instance saw it first; False if already written."""
         claim = self.k.outcome_claim(o["linkedid"], o["direction"], o["number"])
-        if not await self.r.set(claim, 1, nx=True, ex=OUTCOME_KEEP_SECONDS):
-            return False
+        if not await self.r.set(claim, self.claimant, nx=True, ex=OUTCOME_KEEP_SECONDS) \
+                and await self.r.get(claim) != self.claimant:
+            return False  # another instance has it; our own claim is a retry after a failed write: go on
         try:
             tally = await self._tally(o)
             text = json.dumps(o, ensure_ascii=False, separators=(",", ":"))
@@ -579,6 +583,13 @@ class Store:
         existing = await self.r.hget(self.k.state(number), "followup")
         if not existing:  # closed between the two commands: open afresh
             return await self.open_task(number, task, comment)
+        if not await self.r.exists(self.k.task(existing)):
+            # claimed by an attempt whose writes failed (the store went away): write the task under that id
+            p = self.r.pipeline(transaction=False)
+            p.hset(self.k.state(number), "task_owner", task["owner"])
+            self._task_writes(p, {**task, "id": existing}, comment)
+            await p.execute()
+            return existing, True
         p = self.r.pipeline(transaction=False)
         p.hincrby(self.k.task(existing), "count", 1)
         p.rpush(self.k.task_log(existing), orjson.dumps(comment))
@@ -774,8 +785,17 @@ class Store:
         return bool(await self.r.set(self.k.sms_sent(number), 1, nx=True, ex=seconds))
 
     async def recent_decisions(self, limit: int) -> list[dict]:
+        """Newest first. A batch retried after Redis died between applying it and answering is in the
+        stream twice: the second copy is skipped."""
         rows = await self.r.xrevrange(self.k.decisions, count=limit)
-        return [orjson.loads(fields["d"]) for _, fields in rows]
+        seen: set[str] = set()
+        out = []
+        for _, fields in rows:
+            e = orjson.loads(fields["d"])
+            if e["id"] not in seen:
+                seen.add(e["id"])
+                out.append(e)
+        return out
 
 
 def _days_around(decision_id: str, cal: Calendar) -> list[str]:
