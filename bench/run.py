@@ -387,6 +387,65 @@ async def main_scaling(args, tmp: Path, url: str) -> dict:
     return out
 
 
+async def spread_loop(ports: list[int], pop: Population, concurrency: int, calls: int) -> Run:
+    """A closed loop whose workers are spread evenly over several routers (as DNS SRV spreads Asterisk's)."""
+    run = Run()
+    uid = iter(range(10**9))
+    left = [calls]
+
+    async def worker(port: int) -> None:
+        while left[0] > 0:
+            left[0] -= 1
+            await run.place(port, pop.pick(), next(uid), time.perf_counter())
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker(ports[i % len(ports)]) for i in range(concurrency)))
+    run.seconds = time.perf_counter() - t0
+    return run
+
+
+async def redis_memory(url: str) -> int:
+    store = Store.from_url(url, "x", timeout=30)
+    try:
+        return int((await store.r.info("memory"))["used_memory"])
+    finally:
+        await store.close()
+
+
+async def main_routers(args, tmp: Path, url: str) -> dict:
+    """Calls/s with 1, 2 and 3 routers on one Redis; Redis memory per customer and per decision."""
+    prefix = "bench"
+    empty = await redis_memory(url)
+    pop = await load_customers(url, prefix, args.customers)
+    loaded = await redis_memory(url)
+    rules = write_rules(tmp / "rules", 0)
+    out: dict = {"customers": args.customers, "calls": args.calls, "concurrency": 60, "routers": {}}
+    store = Store.from_url(url, prefix, timeout=30)
+    for n in (1, 2, 3):
+        procs = [start_router(rules, url, prefix) for _ in range(n)]
+        try:
+            ports = [agi for _, agi, _ in procs]
+            await spread_loop(ports, pop, 6, 300)  # warm-up
+            run = await spread_loop(ports, pop, 60, args.calls)
+            out["routers"][str(n)] = run.summary()
+            print(f"{n} router(s): {run.summary()}", flush=True)
+        finally:
+            for p, _, _ in procs:
+                p.terminate()
+            for p, _, _ in procs:
+                p.wait(10)
+    decisions = await store.r.xlen(store.k.decisions)
+    after = await redis_memory(url)
+    await store.close()
+    out["memory"] = {"empty_bytes": empty, "customers_bytes": loaded - empty, "decisions": decisions,
+                     "decisions_bytes": after - loaded,
+                     "per_million_customers_mb": round((loaded - empty) / args.customers * 1e6 / 2**20),
+                     "per_million_decisions_mb": round((after - loaded) / decisions * 1e6 / 2**20)}
+    out["table"] = "\n".join(["| routers | calls/s | p50 ms | p99 ms | errors |", "|---|---|---|---|---|"] + [
+        f"| {n} | {r['cps']} | {r['p50_ms']} | {r['p99_ms']} | {r['errors']} |" for n, r in out["routers"].items()])
+    return out
+
+
 async def main_classic(args, tmp: Path, url: str) -> dict:
     pop = await load_customers(url, "classic", 10000)
     lat = []
@@ -415,6 +474,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="alternations per scenario")
     ap.add_argument("--scaling", action="store_true")
     ap.add_argument("--classic", action="store_true")
+    ap.add_argument("--routers", action="store_true", help="calls/s with 1, 2, 3 routers; Redis memory")
     ap.add_argument("--classic-calls", type=int, default=200)
     ap.add_argument("--quick", action="store_true", help="small numbers, to check the harness")
     ap.add_argument("--profile", action="store_true", help="also profile the router with py-spy (pip install py-spy)")
@@ -425,8 +485,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="callrouter-bench-"))
     redis_proc, url = start_redis(tmp)
     try:
-        mode = "scaling" if args.scaling else "classic" if args.classic else "compare"
-        fn = {"scaling": main_scaling, "classic": main_classic, "compare": main_compare}[mode]
+        mode = "scaling" if args.scaling else "classic" if args.classic else "routers" if args.routers else "compare"
+        fn = {"scaling": main_scaling, "classic": main_classic, "compare": main_compare, "routers": main_routers}[mode]
         t0 = time.time()
         data = asyncio.run(fn(args, tmp, url))
         data.update(machine=machine(), command=" ".join(sys.argv), seconds=round(time.time() - t0),
@@ -443,8 +503,8 @@ def main() -> None:
                 print(f"\n{part}:\n{data[part]['table']}")
         if "decision" in data:
             print(f"\none decision inside the router (identify + decide, one Redis round trip): {data['decision']}")
-        if mode == "classic":
-            print(json.dumps(data, indent=2))
+        if mode in ("classic", "routers"):
+            print(json.dumps({k: v for k, v in data.items() if k != "table"}, indent=2))
     finally:
         redis_proc.terminate()
         shutil.rmtree(tmp, ignore_errors=True)

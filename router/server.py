@@ -113,6 +113,10 @@ async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], tok
     if not router.instance:
         router.instance = f"{socket.gethostname()}:{agi_server.port}"
     router.feed.start()
+    if getattr(router.store, "view", None) is not None:  # a cluster router routes from its copy of the shared keys
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                await router.feed.ready.wait()
     runner = web.AppRunner(make_app(router, token, agi=agi_server), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, *http, reuse_address=True)

@@ -132,6 +132,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             return EMPTY
         store = Store.from_url(url, args.prefix)
         try:
+            if (load_view := getattr(store, "load_view", None)) is not None:
+                await load_view()  # a cluster store routes from its copy of the shared keys
             return await store.snapshot(number.key, score(number.key), now, rules.calls_window,
                                         crm=rules.rs.directory.crm is not None and number.e164)
         finally:

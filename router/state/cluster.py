@@ -1,23 +1,94 @@
 """The store on Redis Cluster: the same keys and commands, sent by slot.
 
-A call's own keys all carry the caller's hash tag, so they are on one node and go there in
-one write. redis-py's cluster pipeline splits a batch by node, sends to every node at once,
-follows MOVED/ASK replies and refreshes the slot map after a failover.
+A call's own keys all carry the caller's hash tag, so they are on one node; what every call
+reads besides them (busy devices, the strategy, the numbering plan, company ranges) comes from
+the router's memory (`LocalView`): the call's round trip goes to one node. Off the call's
+path, redis-py's cluster pipeline splits a batch by node, sends to every node at once, follows
+MOVED/ASK replies and refreshes the slot map after a failover.
 """
 
 from __future__ import annotations
 
 from redis.asyncio.cluster import RedisCluster
 
-from router.state.store import Keys, Store
+from router.core.phones import padded
+from router.core.snapshot import Snapshot
+from router.state.localview import LocalView, table
+from router.state.store import (
+    BUSY_STATES,
+    COMPANY_NESTING,
+    Keys,
+    Store,
+    _company,
+    _crm,
+    _mapping,
+    _range_zone,
+    _scores,
+)
+
+TABLE_BATCH = 10_000
 
 
 class ClusterStore(Store):
     def __init__(self, client: RedisCluster, keys: Keys | None = None):
         super().__init__(client, keys)  # type: ignore[arg-type]
+        self.view = LocalView()
 
     async def _pooled(self, commands: list[tuple]) -> list:
         p = self.r.pipeline(transaction=False)
         for c in commands:
             p.execute_command(*c)
         return await p.execute(raise_on_error=True)
+
+    async def snapshot(self, number: str, score: int | None, now: float, window: float,
+                       record_inbound: str | None = None, budget: float | None = None,
+                       crm: bool = False) -> Snapshot:
+        """Store.snapshot's answer, from the caller's node alone (see the module's docstring)."""
+        k, v = self.k, self.view
+        if not number:
+            return Snapshot({}, {}, [], None, v.busy, strategy=v.strategy)
+        commands: list[tuple] = [("HGETALL", k.customer(number)), ("HGETALL", k.state(number)),
+                                 ("HGETALL", k.risk(number))]
+        if window > 0:
+            commands.append(("ZRANGEBYSCORE", k.inbound(number), now - window, "+inf", "WITHSCORES"))
+        if crm:
+            commands.append(("GET", k.crm(number)))
+        if record_inbound is not None:
+            commands += self._inbound_writes(number, record_inbound, now)
+        res = await self._round_trip(commands, budget)
+        numbering = None
+        if score is not None:
+            found = v.numbering.below(score, 1)
+            numbering = _range_zone(found[0], score) if found else None
+        span = padded(number)
+        company = _company(v.companies.below(span, COMPANY_NESTING), span) if span is not None else None
+        cached = _crm(res[3 + (window > 0)]) if crm else None
+        return Snapshot(_mapping(res[0]), _mapping(res[1]), _scores(res[3]) if window > 0 else [], numbering,
+                        v.busy, company, v.strategy, risk=_mapping(res[2]), crm=cached)
+
+    async def set_device_state(self, device: str, state: str) -> None:
+        self.view.device(device, state.upper() in BUSY_STATES)
+        await super().set_device_state(device, state)
+
+    async def set_strategy(self, strategy: str, by: str, at: float) -> str | None:
+        previous = await super().set_strategy(strategy, by, at)
+        self.view.strategy = strategy
+        return previous
+
+    async def load_view(self, what: str = "all") -> None:
+        """Read the shared keys into memory: all, or one table that changed as a whole."""
+        v = self.view
+        if what == "all":
+            v.busy = frozenset(await self.r.smembers(self.k.busy))
+            v.strategy = await self.r.hget(self.k.strategy, "strategy")
+        if what in ("all", "numbering"):
+            v.numbering = table(await self._whole(self.k.numbering))
+        if what in ("all", "companies"):
+            v.companies = table(await self._whole(self.k.company_ranges))
+        v.loaded = True
+
+    async def _whole(self, key: str) -> list[tuple[str, float]]:
+        rows: list[tuple[str, float]] = []
+        while batch := await self.r.zrange(key, len(rows), len(rows) + TABLE_BATCH - 1, withscores=True):
+            rows += batch
+        return rows

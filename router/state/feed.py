@@ -3,7 +3,7 @@
 Each instance writes its decisions (the decision log), the outcomes it recorded and its
 follow-up changes (the `events` stream); each reads all three streams and passes on the other
 instances' entries to its own live page and event stream. Device states and numbering reloads
-travel the same way.
+travel the same way and keep a cluster router's copy of them (`LocalView`) current.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from router.state.writer import write_forever
 log = logging.getLogger("router.feed")
 BLOCK_MS = 1000
 OUTBOX_MAX = 10_000
+SHARED_STATE = frozenset({"device", "numbering", "companies", "strategy"})
+"""Events that change what routers read, not what their pages show."""
 
 
 class Feed:
@@ -81,6 +83,9 @@ class Feed:
                 for key in streams:
                     newest = await r.xrevrange(key, count=1)
                     streams[key] = newest[0][0] if newest else "0-0"
+                load_view = getattr(self.store, "load_view", None)
+                if load_view is not None:  # a cluster router's copy of the shared keys, read afresh
+                    await load_view()
                 self.ready.set()
                 if delay > 0.2:
                     log.info("live events: reading the shared streams again")
@@ -111,9 +116,12 @@ class Feed:
         elif key == k.outcomes:
             if fields.get("i") != mine:
                 self.publish({"type": "outcome", "outcome": orjson.loads(fields["o"])})
-        elif fields.get("i") != mine:
+        else:
             e = orjson.loads(fields["e"])
-            if e["type"] not in ("device", "numbering"):
+            view = getattr(self.store, "view", None)
+            if view is not None and view.apply(e):
+                self._tasks.append(asyncio.create_task(self.store.load_view(e["type"])))  # type: ignore[attr-defined]
+            if fields.get("i") != mine and e["type"] not in SHARED_STATE:
                 self.publish(e)
 
 

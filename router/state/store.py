@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Iterable
 
 import orjson
@@ -146,8 +145,8 @@ class Store:
         self.address: StoreAddress | None = None
         self.instance = ""
         """This router's name, written with what it shares so that the others can tell theirs apart."""
-        self.claimant = os.urandom(8).hex()
-        """Written into the outcome claims this process takes, so that its own retry knows them."""
+        self._unreleased: set[str] = set()
+        """Outcome claims taken by an attempt whose writes failed and that could not be given back."""
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "cr", timeout: float = 1.0) -> Store:
@@ -271,9 +270,8 @@ class Store:
     async def record_outcome(self, o: dict) -> bool:
         """Write one call outcome once, whichever router instance saw it first; False if already written."""
         claim = self.k.outcome_claim(o["linkedid"], o["direction"], o["number"])
-        if not await self.r.set(claim, self.claimant, nx=True, ex=OUTCOME_KEEP_SECONDS) \
-                and await self.r.get(claim) != self.claimant:
-            return False  # another instance has it; our own claim is a retry after a failed write: go on
+        if not await self.r.set(claim, 1, nx=True, ex=OUTCOME_KEEP_SECONDS) and claim not in self._unreleased:
+            return False  # written already (a claim left by our own failed attempt is not: go on)
         try:
             tally = await self._tally(o)
             text = json.dumps(o, ensure_ascii=False, separators=(",", ":"))
@@ -298,8 +296,12 @@ class Store:
             self._write_tally(p, tally)
             await p.execute()
         except BaseException:
-            await self.r.delete(claim)  # let a retry (or another instance) write it
+            try:
+                await self.r.delete(claim)  # let a retry (or another instance) write it
+            except Exception:
+                self._unreleased.add(claim)  # the store is away: our retry must know the claim is its own
             raise
+        self._unreleased.discard(claim)
         return True
 
     async def _tally(self, o: dict) -> Tally:
@@ -467,6 +469,7 @@ class Store:
         p.hset(key, mapping={**fields, "members": orjson.dumps(list(members)).decode()})
         p.sadd(self.k.companies, company_id)
         await p.execute()
+        await self.share([{"type": "companies"}])  # routers that keep the ranges in memory read them again
 
     async def delete_company(self, company_id: str) -> bool:
         key = self.k.company(company_id)
@@ -478,6 +481,7 @@ class Store:
         p.delete(key)
         p.srem(self.k.companies, company_id)
         await p.execute()
+        await self.share([{"type": "companies"}])
         return True
 
     async def companies(self) -> list[dict[str, str]]:
@@ -503,6 +507,7 @@ class Store:
         p.hget(self.k.strategy, "strategy")
         p.hset(self.k.strategy, mapping={"strategy": strategy, "by": by, "at": at})
         previous, _ = await p.execute()
+        await self.share([{"type": "strategy", "strategy": strategy}])
         return previous
 
     async def strategy(self) -> dict[str, str]:
@@ -525,10 +530,8 @@ class Store:
         if chunk:
             await self.r.zadd(scratch, chunk)
         if n:
-            p = self.r.pipeline(transaction=False)
-            p.rename(scratch, self.k.numbering)
-            self._share(p, {"type": "numbering", "ranges": n})
-            await p.execute()
+            await self.r.rename(scratch, self.k.numbering)
+            await self.share([{"type": "numbering", "ranges": n}])  # routers that keep it in memory read it again
         return n
 
     # decision log
