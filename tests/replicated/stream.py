@@ -21,9 +21,10 @@ MISSED = (AMI / "ami_b_inbound_missed_caller_hangup.txt").read_bytes()
 SECRET = "s3cret"
 
 
-def missed_call(n: int) -> tuple[str, bytes]:
-    """The recorded missed call, as the n-th call of its own: new channel ids, a number of its own."""
-    number = f"+7916{n:07d}"
+def missed_call(n: int, caller: int | None = None) -> tuple[str, bytes]:
+    """The recorded missed call, as the n-th call of its own: new channel ids, a number of its own
+    (or the number of call `caller`)."""
+    number = f"+7916{n if caller is None else caller:07d}"
     data = MISSED.replace(b"1795337780.", f"17{n:07d}80.".encode()).replace(
         b"1795337781.", f"17{n:07d}81.".encode()).replace(b"+79161112233", number.encode())
     return number, recorded_events(data)

@@ -30,12 +30,13 @@ def data_commands(node) -> int:
 
 
 async def shared_keys_filled(store: Store, number: str) -> None:
-    """A customer, a company range, a numbering range, a strategy and a busy device: all a call reads."""
+    """A customer, a company range, a numbering range, a strategy, a busy device, a CRM answer: all a call reads."""
     await store.put_customers([(number, {"name": "Ivan", "abc": "A", "manager": "ivanov"})])
     await store.put_company("acme", {"name": "Acme", "abc": "A"}, [(padded("+79035550000"), padded("+79035559999"))])
     await store.replace_numbering([(79035550000, 79035559999, "Asia/Omsk", "test")])
     await store.set_strategy("retention", "test", 1.0)
     await store.set_device_state("PJSIP/101", "INUSE")
+    await store.r.set(store.k.crm(number), '{"found": true, "fields": {"name": "Ivan"}}')
     await store.load_view()
 
 

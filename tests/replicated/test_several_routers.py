@@ -96,7 +96,7 @@ async def test_three_routers_on_one_ami_stream_do_everything_once(routers, redis
             seen = await asyncio.wait_for(live, 15)
             assert sorted(e["decision"]["id"] for e in seen) == sorted(decided)
             assert {e["decision"]["instance"] for e in seen} == set(names)
-        calls = [missed_call(n) for n in range(4)] + [missed_call(0)]  # number 0 misses twice: escalation
+        calls = [missed_call(n) for n in range(4)] + [missed_call(4, caller=0)]  # 0 misses twice: escalation
         numbers = sorted({number for number, _ in calls})
         for _number, events in calls:
             await asyncio.gather(*(a.push(events) for a in amis))  # the same Asterisk, heard three times
