@@ -90,6 +90,27 @@ async def test_queue_member_that_answered_is_found_by_its_interface_from_ami(ser
         await ami.close()
 
 
+async def test_queue_member_is_found_by_its_state_interface_when_the_manager_lists_only_that(serve, store):
+    rules = compiled(RULES_TEXT.replace("agent1:  {endpoint: Local/agent1@agents, state: Custom:agent1",
+                                        "agent1:  {endpoint: PJSIP/201, state: Custom:agent1"))
+    ami = AMIServer(secret=SECRET)
+    ami.members = [{"Queue": "new-connection", "Location": "Local/agent1@agents", "StateInterface": "Custom:agent1",
+                    "Status": "1"}]
+    await ami.start()
+    try:
+        r = await serve(rules, Clock(MONDAY_10), ami=target(ami))
+        await asyncio.wait_for(r.ami.synced.wait(), 10)
+        await ami.push(recorded_events((AMI / "ami_e_queue_answered.txt").read_bytes()), random.Random(3))
+        await wait_for(lambda: r.ami.received > 100 and not r.ami.tracker.calls)
+        await r.ami.flush()
+        state = await store.r.hgetall(store.k.state("+79037778899"))
+        assert (state["agent"], state["agent_state"]) == ("Local/agent1@agents", "Custom:agent1")
+        r.router.clock = Clock(float(state["agent_at"]) + DAY)
+        assert (await call(r.agi.port, "+79037778899")).chain()[0] == ("dial", "PJSIP/201", "15")
+    finally:
+        await ami.close()
+
+
 async def test_agent_older_than_the_window_is_skipped_with_a_reason(serve, store):
     await store.put_customers([("+79035550103", {"abc": "B", "manager": "ivanov"})])
     r = await serve(RULES, Clock(MONDAY_10))

@@ -174,6 +174,8 @@ class Listener:
                 self.pending.append(("device", (m.get("Device"), m.get("State"))))
             queues = await self.manager.send_action({"Action": "QueueStatus"}, as_list=True)
             for m in _items(queues, "QueueMember"):
+                if m.get("StateInterface") and m.get("Location") and m["StateInterface"] != m["Location"]:
+                    self.tracker.members[m["Location"]] = m["StateInterface"]
                 device = m.get("StateInterface") or m.get("Location")
                 state = QUEUE_STATUS_TO_DEVICE.get(m.get("Status", ""), "")
                 if device and state and not device.startswith("Local/"):

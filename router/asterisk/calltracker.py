@@ -51,6 +51,7 @@ class Outcome:
     ended: float = 0.0
     reason: str = ""
     ivr: str = ""  # the IVR context that served the call by itself
+    by_state: str = ""  # the answering queue member's state interface, when it differs from `by`
 
     @property
     def ring_seconds(self) -> float:
@@ -64,7 +65,8 @@ class Outcome:
         return {"linkedid": self.linkedid, "direction": self.direction, "number": self.number,
                 "result": "answered" if self.answered else "missed", "by": self.by, "queue": self.queue,
                 "decision": self.decision, "ring_seconds": self.ring_seconds, "talk_seconds": self.talk_seconds,
-                "ended_at": round(self.ended, 3), "reason": self.reason, **({"ivr": self.ivr} if self.ivr else {})}
+                "ended_at": round(self.ended, 3), "reason": self.reason, **({"ivr": self.ivr} if self.ivr else {}),
+                **({"by_state": self.by_state} if self.by_state else {})}
 
 
 @dataclass(slots=True)
@@ -111,6 +113,8 @@ class CallTracker:
         self.calls: dict[str, _Call] = {}
         self.outcomes: list[Outcome] = []
         self.device_states: list[tuple[str, str]] = []
+        self.members: dict[str, str] = {}
+        """Queue member interface -> its state interface (from QueueStatus): `Local/agent1@agents` -> `PJSIP/101`."""
 
     def feed(self, event: dict, at: float) -> None:
         handler = HANDLERS.get(event.get("Event", ""))
@@ -309,8 +313,10 @@ class CallTracker:
             why = "caller hung up before anyone answered"
         else:
             why = f"every step failed (last: {call.last_dial_status})"
-        return Outcome(call.linkedid, "inbound", number, answered, call.answered_by, call.queue, call.decision,
-                       call.started, call.answered_at, at, why)
+        o = Outcome(call.linkedid, "inbound", number, answered, call.answered_by, call.queue, call.decision,
+                    call.started, call.answered_at, at, why)
+        o.by_state = self.members.get(call.answered_by, "") if answered else ""
+        return o
 
     def forget_missing(self, alive: set[str], at: float) -> None:
         """After a reconnect: calls none of whose channels still exist ended while we were away."""

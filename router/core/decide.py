@@ -216,7 +216,7 @@ def _last_agent(rules: CompiledRules, c: Caller, reasons: list[str]) -> str | St
         reasons.append(f"no call answered in the last {rules.rs.identify.last_agent_within // 86400} days "
                        "→ last_agent skipped")
         return None
-    name = rules.agents.get(c.last_agent)
+    name = rules.agents.get(c.last_agent) or rules.agents.get(c.last_agent_state)
     if name is not None:
         reasons.append(f"last answered by {name} ({c.last_agent})")
         return name

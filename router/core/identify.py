@@ -34,6 +34,8 @@ class Caller:
     last_out: float | None
     last_agent: str = ""
     last_agent_at: float | None = None
+    last_agent_state: str = ""
+    """The last agent's state interface when they answered as a queue member (`Custom:agent1`, `PJSIP/101`)."""
     task_owner: str = ""
     company: str = ""
     company_name: str = ""
@@ -145,6 +147,7 @@ def profile(number: Number, raw: str, name: str, dnid: str, snap: Snapshot, rule
         tz=zone.key, tz_source=source, local=datetime.fromtimestamp(now, zone),
         open_followup=last.get("followup"), inbound=tuple(snap.inbound), last_in=last_in, last_out=last_out,
         last_agent=agent, last_agent_at=agent_at if agent else None,
+        last_agent_state=last.get("agent_state", "") if agent else "",
         task_owner=last.get("task_owner") or snap.risk.get("task_owner", ""),
         company=company.get("id", "") or crm.get("company", ""),
         company_name=company.get("name", "") or crm.get("company", ""), notes=notes, crm=crm,

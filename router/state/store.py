@@ -98,7 +98,8 @@ class Keys:
     def state(self, number: str) -> str:
         """Hash: `in`/`out` (last inbound/outbound call), `in_ok`/`out_ok` (answered), `followup` (open task)
         and `task_owner` (its owner), `agent`/`agent_at` (who answered the last answered call, and when),
-        `prospect` (1 until a conversation was answered), `miss`/`miss_cb` (unanswered miss; first callback made)."""
+        `agent_state` (that queue member's state interface), `prospect` (1 until a conversation was
+        answered), `miss`/`miss_cb` (unanswered miss; first callback made)."""
         return f"{self.prefix}:{{{number}}}:state"
 
     def crm(self, number: str) -> str:
@@ -291,7 +292,8 @@ class Store:
                         fields["in"] = started  # routed calls were written at decision time
                 if answered and o.get("by") and not o.get("ivr"):  # an IVR is nobody to route back to
                     # read back by the snapshot's HGETALL of this hash: known-agent routing costs no extra read
-                    fields |= {"agent": o["by"], "agent_at": o["ended_at"] - o["talk_seconds"]}
+                    fields |= {"agent": o["by"], "agent_at": o["ended_at"] - o["talk_seconds"],
+                               "agent_state": o.get("by_state", "")}
                 p.hset(self.k.state(number), mapping=fields)
             self._write_tally(p, tally)
             await p.execute()
