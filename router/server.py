@@ -117,7 +117,7 @@ async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], tok
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(5):
                 await router.feed.ready.wait()
-    runner = web.AppRunner(make_app(router, token, agi=agi_server), access_log=None)
+    runner = web.AppRunner(make_app(router, token, agi=agi_server, ami=listener), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, *http, reuse_address=True)
     await site.start()

@@ -13,6 +13,7 @@ import asyncio
 import functools
 import inspect
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -62,14 +63,15 @@ class SafeProtocol(AMIProtocol):
     """Frames bytes into messages before decoding; survives garbage and failing handlers."""
 
     def __init__(self, skipped: Callable[[int], None] | None = None,
-                 on_event: Callable[[Message], None] | None = None):
+                 on_event: Callable[[Message], None] | None = None, where: str = "AMI"):
         super().__init__()
         self.on_skipped = skipped
         self.on_event = on_event
+        self.where = where
 
     def connection_made(self, transport):
         super().connection_made(transport)
-        self.framer = Framer(EVENTS)
+        self.framer = Framer(EVENTS, self.where)
 
     def data_received(self, data: bytes) -> None:
         before = self.framer.skipped
@@ -80,7 +82,7 @@ class SafeProtocol(AMIProtocol):
             if self.version is None and self.framer.banner:
                 self.version = self.framer.banner.partition("/")[2]
             if "Event" not in m and "Response" not in m:
-                log.warning("AMI: message without Event or Response ignored: %r", dict(list(m.items())[:3]))
+                log.warning("%s: message without Event or Response ignored: %r", self.where, dict(list(m.items())[:3]))
                 continue
             if self.on_event is not None and "Event" in m and "ActionID" not in m:
                 # an event on its own goes straight to the tracker: panoramisk's case-insensitive
@@ -95,15 +97,70 @@ class SafeProtocol(AMIProtocol):
             try:
                 self.handle_message(PanoramiskMessage(headers))
             except Exception:
-                log.exception("AMI: handling %s failed; the connection stays up", m.get("Event") or "a response")
+                log.exception("%s: handling %s failed; the connection stays up", self.where,
+                              m.get("Event") or "a response")
+
+
+class ListenerManager(Manager):
+    """panoramisk's Manager with reconnects left to the listener.
+
+    panoramisk retries a refused connect every second for ever and logs it without naming the
+    host; here a failed connect and a lost connection both ask the listener how long to wait,
+    and nothing reconnects after `close()`.
+    """
+
+    def __init__(self, on_connect_failed: Callable[[OSError], float], call_later, **config):
+        super().__init__(**config)
+        self.on_connect_failed = on_connect_failed
+        self.call_later = call_later
+        self.closed = False
+        self._retry = None
+
+    def connect(self, *args, **kwargs):
+        self._retry = None
+        if self.closed:
+            return None
+        return super().connect(*args, **kwargs)
+
+    def _reconnect_in(self, delay: float) -> None:
+        if not self.closed:
+            self._retry = self.call_later(delay, self.connect)
+
+    def connection_made(self, f):
+        try:
+            f.result()
+        except OSError as e:
+            self._reconnect_in(self.on_connect_failed(e))
+            return
+        super().connection_made(f)
+
+    def connection_lost(self, exc):
+        self._connected = False
+        if self.pinger:
+            self.pinger.cancel()
+            self.pinger = None
+        self.on_disconnect(self, exc)
+        self._reconnect_in(self.reconnect_timeout)
+
+    def close(self):
+        self.closed = True
+        if self._retry is not None:
+            self._retry.cancel()
+        super().close()
 
 
 class Listener:
-    """Feeds AMI events to the call tracker and writes what it learns to the store."""
+    """Feeds AMI events to the call tracker and writes what it learns to the store.
+
+    `call_later(delay, callback)` schedules reconnects (the loop's by default; tests pass their
+    own to see the back-off without waiting for it).
+    """
 
     def __init__(self, target: AMITarget, store: Store, region: str = "RU",
-                 clock: Callable[[], float] = time.time, on_outcome: Callable[[dict], None] | None = None):
+                 clock: Callable[[], float] = time.time, on_outcome: Callable[[dict], None] | None = None,
+                 call_later: Callable | None = None):
         self.target = target
+        self.where = f"AMI {target.host}:{target.port}"
         self.store = store
         self.clock = clock
         self.tracker = CallTracker(region)
@@ -115,10 +172,18 @@ class Listener:
         self.synced = asyncio.Event()
         self.events = 0
         self.skipped = 0
-        self.manager = Manager(host=target.host, port=target.port, username=target.username,
+        self.last_event_at: float | None = None
+        self.reconnects = 0
+        self.connect_failures = 0
+        self.failing_since: float | None = None
+        self.connect_failures_in_a_row = 0
+        self.state_since = clock()
+        self.manager = ListenerManager(
+            self._on_connect_failed, call_later or (lambda delay, f: asyncio.get_running_loop().call_later(delay, f)),
+            host=target.host, port=target.port, username=target.username,
                                secret=target.secret, events="on", encoding="utf-8", ping_delay=10,
                                ping_interval=10, reconnect_timeout=1,
-                               protocol_factory=functools.partial(SafeProtocol, self._skip, self._feed),
+                               protocol_factory=functools.partial(SafeProtocol, self._skip, self._feed, self.where),
                                on_login=self._on_login, on_disconnect=self._on_disconnect,
                                forgetable_actions=("ping", "login", "devicestatelist", "queuestatus",
                                                    "coreshowchannels"))
@@ -134,6 +199,7 @@ class Listener:
 
     def _skip(self, n: int) -> None:
         self.skipped += n
+        self.last_event_at = self.clock()
 
     # connection
 
@@ -149,22 +215,56 @@ class Listener:
         try:
             await self.flush()
         except Exception as e:
-            log.error("AMI: %d outcomes not written at shutdown (%s)", len(self.pending), e)
+            log.error("%s: %d outcomes not written at shutdown (%s)", self.where, len(self.pending), e)
+
+    def status(self) -> dict:
+        """For /healthz: connected or not since when, the last event, reconnects and failed connects."""
+        return {"host": f"{self.target.host}:{self.target.port}", "connected": self.connected.is_set(),
+                "since": self.state_since, "last_event_at": self.last_event_at, "events": self.received,
+                "reconnects": self.reconnects, "connect_failures": self.connect_failures}
 
     def _on_login(self, manager: Manager) -> None:
-        log.info("AMI: logged in to %s:%d as %s", self.target.host, self.target.port, self.target.username)
+        if self.failing_since is not None:
+            log.info("%s: logged in as %s after %d failed attempts", self.where, self.target.username,
+                     self.connect_failures_in_a_row)
+        else:
+            log.info("%s: logged in as %s", self.where, self.target.username)
         self.backoff = 1.0
+        self.failing_since = None
+        self.connect_failures_in_a_row = 0
+        self.state_since = self.clock()
         manager.reconnect_timeout = self.backoff
         self.connected.set()
         self._resync_task = asyncio.ensure_future(self._resync())
 
+    def _next_delay(self) -> float:
+        delay = self.backoff
+        self.backoff = min(self.backoff * 2, BACKOFF_MAX)
+        return delay
+
     def _on_disconnect(self, manager: Manager, exc) -> None:
         self.connected.clear()
         self.synced.clear()
-        log.warning("AMI: connection to %s:%d lost (%s); reconnecting in %.0f s", self.target.host,
-                    self.target.port, exc or "closed", self.backoff)
-        manager.reconnect_timeout = self.backoff
-        self.backoff = min(self.backoff * 2, BACKOFF_MAX)
+        self.reconnects += 1
+        self.state_since = self.clock()
+        manager.reconnect_timeout = delay = self._next_delay()
+        log.warning("%s: connection lost (%s); reconnecting in %.0f s", self.where, exc or "closed", delay)
+
+    def _on_connect_failed(self, exc: OSError) -> float:
+        """A connect that failed: wait longer each time; log each try until the wait is at its longest,
+        then one line in ten (every 5 min), so a PBX that is down for a night costs a hundred lines."""
+        now = self.clock()
+        self.connect_failures += 1
+        self.connect_failures_in_a_row += 1
+        if self.failing_since is None:
+            self.failing_since = now
+        delay = self._next_delay()
+        n = self.connect_failures_in_a_row
+        reason = os.strerror(exc.errno) if exc.errno else str(exc) or type(exc).__name__
+        if delay < BACKOFF_MAX or n % 10 == 0:
+            log.warning("%s: cannot connect (%s); %d attempts in %.0f s, next in %.0f s", self.where, reason, n,
+                        now - self.failing_since, delay)
+        return delay
 
     async def _resync(self) -> None:
         """After a (re)connect: device states, queue members, and which calls still exist."""
@@ -185,10 +285,10 @@ class Listener:
             self.tracker.forget_missing({u for u in alive if u}, self.clock())
             self._collect()
             self.synced.set()
-            log.info("AMI: state read afresh: %d devices, %d active channels", len(_items(devices,
+            log.info("%s: state read afresh: %d devices, %d active channels", self.where, len(_items(devices,
                      "DeviceStateChange")), len(alive))
         except Exception:
-            log.exception("AMI: resynchronisation failed; state will catch up from events")
+            log.exception("%s: resynchronisation failed; state will catch up from events", self.where)
 
     # events
 
@@ -205,11 +305,12 @@ class Listener:
         try:
             self.events += 1
             ts = e.get("Timestamp")
-            at = float(ts) if ts else self.clock()
+            self.last_event_at = now = self.clock()
+            at = float(ts) if ts else now
             self.tracker.feed(e, at)
             self._collect()
         except Exception:
-            log.exception("AMI: event %r not understood; skipped", e.get("Event"))
+            log.exception("%s: event %r not understood; skipped", self.where, e.get("Event"))
 
     def _collect(self) -> None:
         outcomes, states = self.tracker.take()
@@ -246,7 +347,7 @@ class Listener:
             self.pending.popleft()
 
     async def _write_loop(self) -> None:
-        await write_forever(self._wake, self.flush, lambda: len(self.pending), log, "AMI", first_delay=0.2)
+        await write_forever(self._wake, self.flush, lambda: len(self.pending), log, self.where, first_delay=0.2)
 
 
 def _items(reply, event: str) -> list:

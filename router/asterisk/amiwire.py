@@ -57,7 +57,8 @@ class Framer:
     fields (it is only counted in `skipped`), unless it answers an action (has an ActionID).
     """
 
-    def __init__(self, events: frozenset[str] | None = None) -> None:
+    def __init__(self, events: frozenset[str] | None = None, where: str = "AMI") -> None:
+        self.where = where
         self.buffer = bytearray()
         self.banner: str | None = None
         self.dropped = 0
@@ -81,7 +82,7 @@ class Framer:
             end = self.buffer.find(b"\r\n\r\n")
             if end < 0:
                 if len(self.buffer) > MAX_MESSAGE:
-                    log.warning("AMI: %d bytes without a message end; dropped as garbage", len(self.buffer))
+                    log.warning("%s: %d bytes without a message end; dropped as garbage", self.where, len(self.buffer))
                     self.dropped += 1
                     self.buffer.clear()
                 return out
@@ -97,6 +98,6 @@ class Framer:
             if msg is None:
                 if block.strip():
                     self.dropped += 1
-                    log.warning("AMI: unreadable block %r dropped", block[:80])
+                    log.warning("%s: unreadable block %r dropped", self.where, block[:80])
                 continue
             out.append(msg)

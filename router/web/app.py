@@ -12,6 +12,7 @@ from aiohttp import web
 
 from router.asterisk import admission
 from router.asterisk.agi import ABUSE, ACCEPT_FAILED, BAD_HEADER, HEADER_LATE, FastAGIServer
+from router.asterisk.ami import Listener
 from router.reports.reader import calls_csv, parse_range, report
 from router.risk.events import parse_batch
 from router.service import LATENCY_BUCKETS_MS, Router
@@ -21,6 +22,7 @@ ROUTER_KEY = web.AppKey("router", Router)
 TOKEN_KEY = web.AppKey("token", str)
 METRICS_TOKEN_KEY = web.AppKey("metrics_token", str)
 AGI_KEY = web.AppKey("agi", FastAGIServer)
+AMI_KEY = web.AppKey("ami", Listener)
 STREAM_PATH = "/api/decisions/stream"
 MAX_LIMIT = 1000
 JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true/false",
@@ -90,6 +92,9 @@ async def healthz(request: web.Request) -> web.Response:
         if rules["stale"]:
             body["rules_file_changed_at"] = rules["file_changed_at"]
             body["rules_stale_why"] = rules["why"]
+    ami = request.app.get(AMI_KEY)
+    if ami is not None:
+        body["ami"] = ami.status()  # AMI down degrades what the router knows, not whether calls are routed
     return web.json_response(body, status=200 if store == "up" else 503)
 
 
@@ -328,6 +333,9 @@ async def metrics(request: web.Request) -> web.Response:
     agi = request.app.get(AGI_KEY)
     if agi is not None:
         lines += agi_metrics(agi)
+    ami = request.app.get(AMI_KEY)
+    if ami is not None:
+        lines += ami_metrics(ami)
     try:
         async with asyncio.timeout(1):
             counts = await router.followups.counts()
@@ -384,12 +392,36 @@ async def page(request: web.Request) -> web.Response:
     return web.Response(body=PAGE.read_bytes(), content_type="text/html", charset="utf-8")
 
 
+AMI_SERIES = (
+    ("callrouter_ami_connected", "gauge", "1 while logged in to Asterisk's AMI.", "connected"),
+    ("callrouter_ami_last_event_timestamp_seconds", "gauge", "When the last AMI event arrived (0: none yet).",
+     "last_event_at"),
+    ("callrouter_ami_events_total", "counter", "AMI events received.", "events"),
+    ("callrouter_ami_reconnects_total", "counter", "AMI connections lost after a login.", "reconnects"),
+    ("callrouter_ami_connect_failures_total", "counter", "AMI connects that failed (refused, unreachable).",
+     "connect_failures"),
+)
+
+
+def ami_metrics(ami: Listener) -> list[str]:
+    st = ami.status()
+    host = st["host"].replace("\\", "").replace('"', "")
+    lines = []
+    for name, kind, help_text, key in AMI_SERIES:
+        v = float(st[key] or 0)
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}",
+                  f'{name}{{host="{host}"}} {int(v) if v.is_integer() else round(v, 3)}']
+    return lines
+
+
 def make_app(router: Router, token: str | None = None, metrics_token: str | None = None,
-             agi: FastAGIServer | None = None) -> web.Application:
+             agi: FastAGIServer | None = None, ami: Listener | None = None) -> web.Application:
     app = web.Application(middlewares=[bearer_token], client_max_size=64 * 1024)
     app[ROUTER_KEY] = router
     if agi is not None:
         app[AGI_KEY] = agi
+    if ami is not None:
+        app[AMI_KEY] = ami
     token = token if token is not None else os.environ.get("ROUTER_API_TOKEN")
     if token:
         app[TOKEN_KEY] = token
