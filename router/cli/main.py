@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from router.cli import call as call_command
 from router.config import DEFAULT_STORE, ConfigError, Settings, rule_limits
 from router.core.decide import CompiledRules, Decision, decide
 from router.core.identify import profile
@@ -462,6 +463,8 @@ def parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("check", help="validate rule files; print file:line for each problem")
     sp.add_argument("paths", nargs="+", metavar="PATH")
     sp.set_defaults(func=cmd_check)
+
+    call_command.add_parser(sub)
 
     sp = sub.add_parser("simulate", help="show what would happen to one call, and why")
     sp.add_argument("--rules", required=True)
