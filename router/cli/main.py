@@ -22,6 +22,7 @@ from router.core.rulefile import RuleFileError, load_rules
 from router.core.snapshot import EMPTY, Snapshot
 from router.core.when import EXAMPLES, WhenError, parse_when
 from router.directory.csvfile import AUTO, ImportReport, encoding_name
+from router.followups.notify import gateway_warnings
 from router.state.decisionlog import entry
 from router.state.store import Store
 
@@ -47,6 +48,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             status = 1
             continue
         print(f"{path}: OK — {len(rs.rules)} rules, {len(rs.targets)} targets, {len(rs.managers)} managers")
+        for w in gateway_warnings(rs.notify):
+            print(f"{path}: warning: {w}")
     return status
 
 
@@ -71,6 +74,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         for p in rest:
             print(p, file=sys.stderr)
         return 1
+
+    for w in gateway_warnings(router.rules.rs.notify):
+        logging.getLogger("router").warning("%s: %s", s.rules, w)
 
     async def main() -> None:
         # what is loaded now lives as long as the process: keep the collector from rescanning it

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from router.core.decide import CompiledRules
 from router.core.rules import DEFAULT_ORDER
-from router.followups.notify import Result, Sender, render
+from router.followups.notify import Result, Sender, render, unset_env
 from router.reports.tally import day_of, tally_followup_closed, tally_followup_opened
 from router.state.store import Store
 
@@ -175,6 +175,11 @@ class Followups:
         gateway, settings = rules.rs.notify.sms, rules.rs.followup
         if gateway is None:
             return
+        if missing := unset_env(gateway):
+            self.counters.sms_skipped += 1
+            await self.store.comment(task_id, now, "SMS not sent: the gateway needs " + ", ".join(
+                f"${{{n}}}" for n in missing) + " set in the router's environment")
+            return
         if not await self.store.claim_sms(number, settings.sms_every):
             self.counters.sms_skipped += 1
             await self.store.comment(task_id, now, f"SMS skipped: one was sent less than "
@@ -203,9 +208,9 @@ class Followups:
     async def _webhook(self, hook, event: str, task: dict) -> None:
         result = await self.sender.send(hook, {"event": event, **task})
         text = (f"webhook {event} → {hook.url.split('?')[0]}: {result.detail}"
-                + (f" after {result.attempts} attempts" if not result.ok else
+                + (f" after {result.attempts} attempts" if not result.ok and result.attempts else
                    f" (attempt {result.attempts})" if result.attempts > 1 else ""))
-        if not result.ok:
+        if not result.ok and result.attempts:
             self.counters.webhooks_failed += 1
         await self.store.comment(task["id"], self.clock(), text)
 

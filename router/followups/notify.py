@@ -1,8 +1,9 @@
 """Outgoing HTTP: the SMS gateway and CRM webhooks, as request templates from the rule file.
 
 A template's strings take `{placeholders}` from the event (`{number}`, `{text}`, `{task_id}`,
-…) and `${NAME}` from the environment, so that API keys stay out of the rule file. Sending
-retries with back-off and never runs on a call's path.
+…) and `${NAME}` from the environment, so that API keys stay out of the rule file. A template
+whose `${NAME}`s are not all set is not sent at all: the shipped examples stay quiet until
+configured. Sending retries with back-off and never runs on a call's path.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-from router.core.rules import HttpRequest
+from router.core.rules import HttpRequest, Notify
 
 log = logging.getLogger("router.notify")
 
@@ -36,6 +37,26 @@ def render(value: Any, values: dict[str, Any]) -> Any:
     if isinstance(value, list):
         return [render(v, values) for v in value]
     return value
+
+
+def unset_env(template: HttpRequest, environ: dict[str, str] | None = None) -> list[str]:
+    """The `${NAME}`s a template uses that the environment leaves unset or empty: it is not sent until they are."""
+    env = os.environ if environ is None else environ
+    names = dict.fromkeys(_ENV.findall(template.model_dump_json(by_alias=True)))
+    return [n for n in names if not env.get(n)]
+
+
+def gateway_warnings(notify: Notify, environ: dict[str, str] | None = None) -> list[str]:
+    """One line per gateway or webhook that is off because its `${NAME}`s are unset."""
+    out = []
+    targets = [("notify.sms", notify.sms)] + [(f"notify.webhooks[{i}]", h) for i, h in enumerate(notify.webhooks)]
+    for where, template in targets:
+        missing = unset_env(template, environ) if template is not None else []
+        if missing:
+            names = ", ".join(f"${{{n}}}" for n in missing)
+            out.append(f"{where} ({template.url.split('?')[0]}): {names} not set in the environment: "
+                       f"nothing is sent there until {'it is' if len(missing) == 1 else 'they are'}")
+    return out
 
 
 @dataclass(slots=True)
@@ -58,6 +79,9 @@ class Sender:
             await self._session.close()
 
     async def send(self, template: HttpRequest, values: dict[str, Any]) -> Result:
+        missing = unset_env(template)
+        if missing:
+            return Result(False, 0, "not sent: " + ", ".join(f"${{{n}}}" for n in missing) + " not set")
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=TIMEOUT)
         url = render(template.url, values)
