@@ -486,7 +486,10 @@ def parser() -> argparse.ArgumentParser:
     store_opts(sp)
     sp.set_defaults(func=cmd_simulate)
 
-    sp = sub.add_parser("demo", help="the real router on an in-process store, with a stream of sample calls")
+    sp = sub.add_parser("demo", help="the real router on an in-process store, with a stream of sample calls",
+                        description="Run the real router on an in-process store (no Redis, no Asterisk) with a "
+                                    "simulated PBX placing a working day of calls through its FastAGI port; watch "
+                                    "them in the terminal and on the live page. Ctrl-C stops it.")
     sp.add_argument("--calls", type=int, default=0, help="stop after this many calls (default: run until Ctrl-C)")
     sp.add_argument("--agi", default="127.0.0.1:4573", help="FastAGI HOST:PORT (default 127.0.0.1:4573)")
     sp.add_argument("--http", default="127.0.0.1:8080", help="live page and API HOST:PORT (default 127.0.0.1:8080)")

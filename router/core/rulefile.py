@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from router.core.rules import Rule, RuleSet, cross_check
 
@@ -274,12 +276,42 @@ def _locate(loc: tuple, where: dict) -> tuple[Path_, tuple[str, int]]:
     return path, where.get(path) or where[()]
 
 
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The models a field's type can hold, through Optional, unions, lists, dicts and Annotated."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[type[BaseModel]] = []
+    for arg in typing.get_args(annotation):
+        found += _models_in(arg)
+    return found
+
+
+def known_keys(loc: tuple) -> list[str]:
+    """The keys a mapping at `loc` (pydantic's error location in a RuleSet) may have."""
+    models: list[type[BaseModel]] = [RuleSet]
+    for part in loc:
+        if isinstance(part, int) or not models:
+            continue
+        nxt: list[type[BaseModel]] = []
+        for m in models:
+            f = next((f for name, f in m.model_fields.items() if part in (name, f.alias)), None)
+            if f is not None:
+                nxt += _models_in(f.annotation)
+        # a part that is no field (a target's or manager's name, a union's tag) keeps the models it maps to
+        models = nxt if nxt or any(part in m.model_fields for m in models) else models
+    return sorted({f.alias or name for m in models for name, f in m.model_fields.items()})
+
+
 def _message(err: dict) -> str:
     msg = err["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):
             msg = msg[len(prefix):]
     if err["type"] == "extra_forbidden":
+        key = str(err["loc"][-1]) if err["loc"] else ""
+        close = difflib.get_close_matches(key, known_keys(err["loc"][:-1]), n=1, cutoff=0.6)
+        if close:
+            return f"unknown key {key!r}: did you mean {close[0]!r}?"
         return "unknown key (check the spelling; see rules/default.yaml for every key)"
     if err["type"] in ("literal_error", "enum"):
         return f"{msg}, not {err['input']!r}"
@@ -385,7 +417,7 @@ def validate(data: dict, where: dict, limits: Limits = DEFAULT_LIMITS) -> RuleSe
             if isinstance(last, str) and last.isidentifier() and (not path or path[-1] != last):
                 path = (*path, last)
             shown = _dotted(path)
-            problems.append(Located(file, line, f"{shown or 'file'}: {_message(err)}"))
+            problems.append(Located(file, line, f"{shown or 'file'}: {_message({**err, 'loc': loc})}"))
         raise RuleFileError(_unique(problems)) from None
     assert rs is not None
     if per_rule:

@@ -6,6 +6,7 @@ validation errors back to `file:line`.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import re
 from dataclasses import dataclass
@@ -400,18 +401,24 @@ def cross_check(rs: RuleSet) -> list[Problem]:
     def known_step(name: str) -> bool:
         return name in rs.targets or name in rs.managers
 
+    def unknown(what: str, name: str, known: list[str]) -> str:
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return f"unknown {what} {name!r} ({hint}known: {', '.join(sorted(known)) or 'none'})"
+
+    steps = [*rs.targets, *rs.managers]
+
     for section, entries in (("targets", rs.targets), ("managers", rs.managers)):
         for name, entry in entries.items():
             for way in ("up", "down"):
                 ref = getattr(entry, way)
                 if ref is not None and not known_step(ref):
-                    problems.append(Problem((section, name, way), f"unknown target {ref!r} (known: "
-                                                                   f"{', '.join(sorted(rs.targets)) or 'none'})"))
+                    problems.append(Problem((section, name, way), unknown("target", ref, list(rs.targets))))
     for i, rule in enumerate(rs.rules):
         for j, step in enumerate(rule.route):
             if step not in PERSON_STEPS and not known_step(step):
-                problems.append(Problem(("rules", i, "route", j), f"rule {rule.name!r}: unknown target or manager "
-                                                                   f"{step!r}"))
+                problems.append(Problem(("rules", i, "route", j),
+                                        f"rule {rule.name!r}: " + unknown("target or manager", step, steps)))
         if rule.when is not None:
             _check_when(rule.when, ("rules", i, "when"), rs, problems)
     _check_types(rs, problems)
@@ -426,7 +433,7 @@ def cross_check(rs: RuleSet) -> list[Problem]:
             problems.append(Problem(("fallback", j), f"fallback cannot use {step!r}: it runs when the caller is "
                                                      "unknown"))
         elif not known_step(step):
-            problems.append(Problem(("fallback", j), f"unknown target or manager {step!r}"))
+            problems.append(Problem(("fallback", j), unknown("target or manager", step, steps)))
     problems += [Problem(path, message) for path, message in risk_problems(rs.risk)]
     return problems
 

@@ -111,10 +111,11 @@ async def decisions(request: web.Request) -> web.Response:
 async def reload_rules(request: web.Request) -> web.Response:
     router = request.app[ROUTER_KEY]
     problems = await router.reload()
+    path = str(router.source.path) if router.source is not None else router.rules.source
     if problems:
-        return web.json_response({"reloaded": False, "problems": problems,
+        return web.json_response({"reloaded": False, "path": path, "problems": problems,
                                   "in_force": router.rules.source}, status=422)
-    return web.json_response({"reloaded": True, "rules": len(router.rules.rules)})
+    return web.json_response({"reloaded": True, "path": path, "rules": len(router.rules.rules)})
 
 
 async def followups(request: web.Request) -> web.Response:
