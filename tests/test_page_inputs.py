@@ -26,6 +26,8 @@ async def test_page_shows_company_last_agent_crm_and_the_strategy_switch(serve, 
         await store.put_company("acme", {"name": "ACME Holding", "abc": "B", "manager": "ivanov"},
                                 [(749512300000000, 749512399999999)])
         await store.record_outcome(answered("+74951234567", "PJSIP/102", MONDAY_10 - 3600))
+        await store.open_task("+74951234567", {"id": "fu-p", "number": "+74951234567", "owner": "ivanov",
+                                               "state": "open", "deadline": MONDAY_10 + 1800}, {"text": "missed"})
         r = await serve(rules_for(crm), Clock(MONDAY_10))
         await asyncio.to_thread(browser.get, f"http://127.0.0.1:{r.http_port}/")
         await until(browser, lambda d: d.find_element(By.ID, "status").text == "live")
@@ -35,7 +37,7 @@ async def test_page_shows_company_last_agent_crm_and_the_strategy_switch(serve, 
         await call(r.agi.port, "+74951234567", uid=1)
         await until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#decisions tbody tr .company"))
         row = await asyncio.to_thread(lambda: browser.find_element(By.CSS_SELECTOR, "#decisions tbody tr").text)
-        assert "company ACME Holding" in row and "last agent PJSIP/102" in row
+        assert "company ACME Holding" in row and "last agent PJSIP/102" in row and "task owner ivanov" in row
 
         await call(r.agi.port, "+79035550201", uid=2)
         await until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#decisions tbody tr .crm"))
