@@ -216,10 +216,10 @@ def text(report: dict) -> str:
                  f"internal: {report['internal']['calls']}")
     if report["staff"]:
         lines += ["", "Staff load (follow-ups: opened, closed, median time to close, closed late, overdue now)",
-                  f"{'':<20}{'answered':>9}{'outbound':>9}{'on the phone':>15}{'share':>8}"
+                  f"{'':<24}{'answered':>9}{'outbound':>9}{'on the phone':>15}{'share':>8}"
                   f"{'opened':>8}{'closed':>8}{'median':>14}{'late':>6}{'overdue':>8}"]
         for p in report["staff"]:
-            lines.append(f"{p['who'][:19]:<20}{p['answered']:>9}{p['reached_outbound']:>9}"
+            lines.append(f"{p['who'][:23]:<24}{p['answered']:>9}{p['reached_outbound']:>9}"
                          f"{_s(p['talk_seconds']):>15}{p['phone_share']:>6} %{p['followups_opened']:>8}"
                          f"{p['followups_closed']:>8}{_s(p['close_median_seconds']):>14}{p['closed_late']:>6}"
                          f"{p['overdue_open']:>8}")
