@@ -191,3 +191,86 @@ def test_sessions_streaming_hangup_lines_are_cut_and_cost_the_router_nothing(red
     assert metric(metrics(r), 'callrouter_agi_bad_sessions_total{reason="abuse"}') == 4
     assert wait_fds(r, baseline) <= baseline + 2
     assert idle_cpu(r) < 0.1
+
+
+async def _sse_client(port: int, events: list[int], token: str = "") -> int:
+    """Open the event stream over a raw socket; count `decision` events until closed. The HTTP status."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    query = f"?token={token}" if token else ""
+    writer.write(f"GET /api/decisions/stream{query} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    try:
+        status = int((await reader.readline()).split()[1])
+        if status != 200:
+            return status
+        events.append(0)
+        i = len(events) - 1
+        while line := await reader.readline():
+            if line == b"event: decision\n":
+                events[i] += 1
+        return status
+    except (ConnectionError, asyncio.CancelledError):
+        return 200
+    finally:
+        writer.close()
+
+
+def test_a_thousand_stream_clients_do_not_tax_routing(redis_server, router_process):
+    r = router_process(store=redis_server.url, env={"ROUTER_API_TOKEN": "s3cret"})
+    assert r.call("+79161234501").variables["ROUTE_COUNT"]
+    baseline, log_mark = r.fds(), len(r.log())
+
+    async def scene():
+        events: list[int] = []
+        clients = [asyncio.create_task(_sse_client(r.http_port, events, "s3cret")) for _ in range(1000)]
+        done, _ = await asyncio.wait(clients, timeout=20)  # the refused ones end at once
+        refused = [t.result() for t in done]
+        async with asyncio.timeout(20):
+            while len(events) < 1000 - len(refused):
+                await asyncio.sleep(0.01)
+        latencies = []
+        for uid in range(30):
+            res = await r.acall(f"+7916444{uid:04d}", uid=200 + uid, timeout=10)
+            assert res.variables.get("ROUTE_COUNT")
+            latencies.append(res.seconds)
+            await asyncio.sleep(0.1)  # 10 calls a second
+        async with asyncio.timeout(20):
+            while min(events) < 30:
+                await asyncio.sleep(0.01)
+        for t in clients:
+            t.cancel()
+        await asyncio.gather(*clients, return_exceptions=True)
+        return refused, events, latencies
+
+    refused, events, latencies = asyncio.run(scene())
+    assert sorted(set(refused)) == [503] and len(refused) == 900
+    assert len(events) == 100 and min(events) == 30 == max(events)
+    latencies.sort()
+    assert latencies[-2] < 0.25, latencies[-5:]
+    assert wait_fds(r, baseline) <= baseline + 2
+    assert idle_cpu(r) < 0.1
+    lines = [line for line in r.log()[log_mark:].splitlines() if "router.broadcast" in line]
+    assert 1 <= len(lines) <= 20, lines
+
+
+def test_http_rejects_non_object_json_and_takes_the_query_token_only_on_the_stream(redis_server, router_process):
+    r = router_process(store=redis_server.url, env={"ROUTER_API_TOKEN": "s3cret", "ROUTER_METRICS_TOKEN": "m3"})
+    auth = {"Authorization": "Bearer s3cret", "Content-Type": "application/json"}
+    for body in (b"[]", b'"x"', b"1", b"null"):
+        status, answer = r.http("/api/followups/f1/close", "POST", body, auth)
+        assert status == 400 and "must be a JSON object" in answer["error"], (body, status, answer)
+    assert r.http("/api/rules/reload?token=s3cret", "POST", b"")[0] == 401
+    assert r.http("/api/decisions?token=s3cret")[0] == 401
+    assert r.http("/metrics")[0] == 401 and r.http("/metrics", headers={"Authorization": "Bearer m3"})[0] == 200
+
+    assert asyncio.run(_first_status(r.http_port, "s3cret")) == 200
+    assert "Traceback" not in r.log()
+
+
+async def _first_status(port: int, token: str) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET /api/decisions/stream?token={token} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    try:
+        async with asyncio.timeout(10):
+            return int((await reader.readline()).split()[1])
+    finally:
+        writer.close()
