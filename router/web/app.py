@@ -281,9 +281,11 @@ async def stream(request: web.Request) -> web.StreamResponse:
     transport = request.transport
     sub = broadcast.subscribe(on_drop=transport.abort if transport is not None else None)
     if sub is None:
-        return web.json_response({"error": f"{broadcast.max_subscribers} live-stream clients are connected, the "
-                                           "most this router serves; close a page or use /api/decisions"},
-                                 status=503, headers={"Retry-After": "30"})
+        refusal = web.json_response({"error": f"{broadcast.max_subscribers} live-stream clients are connected, the "
+                                              "most this router serves; close a page or use /api/decisions"},
+                                    status=503, headers={"Retry-After": "30"})
+        refusal.force_close()  # a refused client keeps no idle connection open
+        return refusal
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                        "X-Accel-Buffering": "no"})
     try:
