@@ -86,15 +86,25 @@ def test_a_real_call_is_answered_while_5000_idle_connections_are_held(redis_serv
     t0 = time.monotonic()
     flood = open_idle(r.agi_port, FLOOD)
     try:
+        during = r.call("+79161230001", uid=2, timeout=10)  # behind the burst in the listen queue
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # until the router has taken in the whole flood
+            text = metrics(r)
+            if metric(text, "callrouter_agi_shed_total") + metric(text, 'callrouter_agi_connections{state="idle"}') \
+                    >= FLOOD * 0.95:
+                break
+            time.sleep(0.05)
+        held = metric(text, 'callrouter_agi_connections{state="idle"}')
         answered = [r.call(f"+7916123{uid:04d}", uid=uid, timeout=5) for uid in range(10, 20)]
         attack = time.monotonic() - t0
         text = metrics(r)
     finally:
         close_all(flood)
+    assert during.variables.get("ROUTE_COUNT")
     assert [bool(res.variables.get("ROUTE_COUNT")) for res in answered] == [True] * 10
-    assert max(res.seconds for res in answered) < 4.0  # a dropped SYN, on a loaded machine, is retried after 1 s
+    assert max(res.seconds for res in answered) < 1.0, [round(res.seconds, 3) for res in answered]
     # the flood shares the calls' address: it holds at most its share, older ones shed for newer
-    assert metric(text, 'callrouter_agi_connections{state="idle"}') <= 1000
+    assert 500 <= held <= 1000, held
     assert metric(text, "callrouter_agi_shed_total") >= FLOOD // 2, text
     assert metric(text, 'callrouter_agi_refused_total{reason="per_peer"}') == 0
     assert metric(text, 'callrouter_agi_refused_total{reason="out_of_fds"}') == 0
@@ -245,7 +255,7 @@ def test_a_thousand_stream_clients_do_not_tax_routing(redis_server, router_proce
     assert sorted(set(refused)) == [503] and len(refused) == 900
     assert len(events) == 100 and min(events) == 30 == max(events)
     latencies.sort()
-    assert latencies[-2] < 0.25, latencies[-5:]
+    assert latencies[-2] < 0.5, latencies[-5:]
     assert wait_fds(r, baseline) <= baseline + 2
     assert idle_cpu(r) < 0.1
     lines = [line for line in r.log()[log_mark:].splitlines() if "router.broadcast" in line]
