@@ -42,3 +42,22 @@ def test_tail_lines_for_outcomes_and_followups_escape_control_characters():
 async def test_tail_reports_a_refused_token(serve):
     r = await serve(compiled(RULES_TEXT), Clock(MONDAY_10), token="t0ken")
     assert await follow(f"http://127.0.0.1:{r.http_port}", None, count=1, out=io.StringIO()) == 1
+
+
+async def test_tail_and_healthz_tell_times_in_the_company_zone_24_hour(serve):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from router.cli.tail import line
+
+    r = await serve(compiled(RULES_TEXT), Clock(MONDAY_10))
+    assert (await r.router.store.ping()) and r.router.rules.rs.company.timezone == "Europe/Moscow"
+    import aiohttp
+
+    async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{r.http_port}/healthz") as resp:
+        assert (await resp.json())["timezone"] == "Europe/Moscow"
+    at = datetime(2026, 11, 23, 21, 5, 9, tzinfo=ZoneInfo("Europe/Moscow")).timestamp()
+    decision = {"decision": {"at": at, "rule": "r", "steps": [], "latency_ms": 1.0, "caller": {}}}
+    assert line("decision", decision, ZoneInfo("Europe/Moscow")).startswith("21:05:09  ")
+    assert line("outcome", {"outcome": {"ended_at": at, "number": "+7", "direction": "inbound", "result": "missed",
+                                        "ring_seconds": 3}}, ZoneInfo("Asia/Vladivostok")).startswith("04:05:09  ")

@@ -6,7 +6,9 @@ import asyncio
 import json
 import os
 import sys
+import time
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import aiohttp
 
@@ -16,8 +18,14 @@ def clean(text: object) -> str:
     return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in str(text))
 
 
-def line(kind: str, data: dict) -> str:
-    now = datetime.now().strftime("%H:%M:%S")
+EVENT_TIME = {"decision": ("decision", "at"), "outcome": ("outcome", "ended_at")}
+
+
+def line(kind: str, data: dict, zone: ZoneInfo | None = None) -> str:
+    """One event; its time in the company's zone (`zone`), 24-hour, whatever the terminal's locale."""
+    where, key = EVENT_TIME.get(kind, ("", ""))
+    at = (data.get(where) or {}).get(key) if where else None
+    now = datetime.fromtimestamp(float(at) if at else time.time(), zone).strftime("%H:%M:%S")
     if kind == "decision":
         d = data["decision"]
         c = d.get("caller") or {}
@@ -40,23 +48,37 @@ def line(kind: str, data: dict) -> str:
 
 async def follow(url: str, token: str | None, count: int = 0, out=sys.stdout) -> int:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    seen = 0
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=5)
-    async with aiohttp.ClientSession(timeout=timeout) as s, \
-            s.get(url.rstrip("/") + "/api/decisions/stream", headers=headers) as resp:
-        if resp.status != 200:
-            print(f"router tail: {url}: HTTP {resp.status} (set ROUTER_API_TOKEN?)", file=sys.stderr)
-            return 1
-        kind = ""
-        async for raw in resp.content:
-            text = raw.decode("utf-8", "replace").rstrip("\n")
-            if text.startswith("event: "):
-                kind = text[7:]
-            elif text.startswith("data: "):
-                print(line(kind, json.loads(text[6:])), file=out, flush=True)
-                seen += 1
-                if count and seen >= count:
-                    return 0
+    async with aiohttp.ClientSession(timeout=timeout) as s:
+        zone = await company_zone(s, url)
+        async with s.get(url.rstrip("/") + "/api/decisions/stream", headers=headers) as resp:
+            return await _print(resp, url, zone, count, out)
+
+
+async def company_zone(s: aiohttp.ClientSession, url: str) -> ZoneInfo | None:
+    """The rules' company zone, from /healthz; None (the terminal's zone) if it cannot be read."""
+    try:
+        async with s.get(url.rstrip("/") + "/healthz") as resp:
+            return ZoneInfo((await resp.json())["timezone"])
+    except Exception:
+        return None
+
+
+async def _print(resp: aiohttp.ClientResponse, url: str, zone: ZoneInfo | None, count: int, out) -> int:
+    if resp.status != 200:
+        print(f"router tail: {url}: HTTP {resp.status} (set ROUTER_API_TOKEN?)", file=sys.stderr)
+        return 1
+    seen = 0
+    kind = ""
+    async for raw in resp.content:
+        text = raw.decode("utf-8", "replace").rstrip("\n")
+        if text.startswith("event: "):
+            kind = text[7:]
+        elif text.startswith("data: "):
+            print(line(kind, json.loads(text[6:]), zone), file=out, flush=True)
+            seen += 1
+            if count and seen >= count:
+                return 0
     return 0
 
 
