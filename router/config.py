@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from router.core.rulefile import Limits
 from router.state.address import AddressError
 from router.state.address import parse as parse_address
+from router.state.spool import default_path
 
 DEFAULT_AGI = "127.0.0.1:4573"
 DEFAULT_HTTP = "127.0.0.1:8080"
@@ -48,10 +49,12 @@ class Settings:
     max_per_peer: int | None = None
     limits: Limits = field(default_factory=Limits)
     instance: str = ""
+    spool: str = ""
 
     @classmethod
     def resolve(cls, rules: str | None = None, store: str | None = None, agi: str | None = None,
-                http: str | None = None, prefix: str | None = None, ami: str | None = None) -> Settings:
+                http: str | None = None, prefix: str | None = None, ami: str | None = None,
+                spool: str | None = None) -> Settings:
         env = os.environ
         rules = rules or env.get("ROUTER_RULES")
         if not rules:
@@ -75,6 +78,7 @@ class Settings:
             max_per_peer=positive_int(env.get("ROUTER_MAX_CONNECTIONS_PER_PEER"), "ROUTER_MAX_CONNECTIONS_PER_PEER"),
             limits=rule_limits(),
             instance=env.get("ROUTER_INSTANCE", ""),
+            spool=spool or str(default_path()),
         )
 
 

@@ -15,8 +15,10 @@ from aiohttp import web
 
 from router.asterisk.agi import ACCEPT_FAILED, MAX_CONNECTIONS, FastAGIServer
 from router.asterisk.ami import AMITarget, Listener
+from router.backlog import Backlog
 from router.floodlog import FloodLog
 from router.service import Router
+from router.state.spool import Spool
 from router.web.app import make_app
 
 log = logging.getLogger("router")
@@ -73,6 +75,12 @@ def count_accept_failures(flood: FloodLog) -> None:
     loop.set_exception_handler(handler)
 
 
+DRAIN_SECONDS = 10.0
+"""At shutdown, how long calls under way may take to finish (a FastAGI session's own limit)."""
+FLUSH_SECONDS = 3.0
+"""At shutdown, how long the store gets for what is pending before it goes to the spool."""
+
+
 @dataclass
 class Running:
     router: Router
@@ -81,25 +89,34 @@ class Running:
     http_port: int
     ami: Listener | None = None
     ticker: asyncio.Task | None = None
+    backlog: Backlog | None = None
 
-    async def stop(self) -> None:
+    async def stop(self, drain: float = DRAIN_SECONDS) -> None:
+        """Stop taking calls, let those under way finish, write what is pending, spool what the store refuses."""
         if self.ticker is not None:
             self.ticker.cancel()
-        await self.agi.close()
+        await self.agi.drain(drain)
         await self.router.feed.stop()
         self.router.broadcast.close()
         await self.http.cleanup()
         if self.ami is not None:
-            await self.ami.stop()
-        await self.router.followups.drain()
+            await self.ami.stop(FLUSH_SECONDS)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(FLUSH_SECONDS):
+                await self.router.followups.drain()
         await self.router.followups.sender.close()
         await self.router.crm.close()
-        await self.router.log.stop()
+        await self.router.log.stop(FLUSH_SECONDS)
+        if self.backlog is not None:
+            await self.backlog.stop(self.ami)
 
 
 async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], token: str | None = None,
                 ami: AMITarget | None = None, max_connections: int = MAX_CONNECTIONS,
-                max_per_peer: int | None = None) -> Running:
+                max_per_peer: int | None = None, spool: Spool | None = None) -> Running:
+    backlog = Backlog(router, spool) if spool is not None else None
+    if backlog is not None:
+        backlog.restore()
     router.log.start()
     listener = None
     if ami is not None:
@@ -125,7 +142,7 @@ async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], tok
     log.info("%s: routing on agi://%s:%d/route, HTTP on http://%s:%d", router.instance, agi[0], agi_server.port,
              http[0], port)
     ticker = asyncio.create_task(tick_forever(router), name="periodic")
-    return Running(router, agi_server, runner, port, listener, ticker)
+    return Running(router, agi_server, runner, port, listener, ticker=ticker, backlog=backlog)
 
 
 async def serve_forever(running: Running) -> None:

@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -29,9 +30,10 @@ ROUTER_CMD = [sys.executable, "-m", "router"]
 
 
 def router_env(**extra: str) -> dict[str, str]:
-    """The environment for a `router` subprocess: this checkout first on the path."""
+    """The environment for a `router` subprocess: this checkout first on the path, a spool of its own."""
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    return {**os.environ, "PYTHONPATH": path, **extra}
+    spool = os.path.join(tempfile.mkdtemp(prefix="router-spool-"), "spool.jsonl")
+    return {**os.environ, "PYTHONPATH": path, "ROUTER_SPOOL": spool, **extra}
 
 
 def free_port() -> int:

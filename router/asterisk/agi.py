@@ -256,6 +256,7 @@ class FastAGIServer:
         self.idle_timeout = min(idle_timeout or IDLE_TIMEOUT, self.header_timeout)
         self.flood = FloodLog(log, "AGI")
         self._server: asyncio.Server | None = None
+        self._sessions: set[asyncio.Task] = set()
 
     @property
     def active(self) -> int:
@@ -273,6 +274,24 @@ class FastAGIServer:
             await self._server.wait_closed()
         self.flood.flush()
 
+    async def drain(self, seconds: float) -> int:
+        """Stop accepting, let the sessions under way finish within `seconds`, cut the rest: how many were cut."""
+        if self._server is not None:
+            self._server.close()
+        cut = 0
+        if self._sessions:
+            log.info("AGI: no longer accepting; waiting up to %.0f s for %d sessions under way", seconds,
+                     len(self._sessions))
+            _, late = await asyncio.wait(set(self._sessions), timeout=seconds)
+            for task in late:
+                task.cancel()
+            cut = len(late)
+            if late:
+                await asyncio.wait(late, timeout=1)
+                log.warning("AGI: %d sessions still open after %.0f s were cut", cut, seconds)
+        await self.close()
+        return cut
+
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         host = peer[0] if peer else "?"
@@ -285,9 +304,13 @@ class FastAGIServer:
                                      f"from {host}; raise ROUTER_MAX_CONNECTIONS or add routers")
             writer.transport.abort()
             return
+        task = asyncio.current_task()
+        if task is not None:
+            self._sessions.add(task)
         try:
             await self._session(reader, writer, where, slot)
         finally:
+            self._sessions.discard(task)
             self.admission.release(slot)
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):

@@ -208,12 +208,14 @@ class Listener:
         self.manager.connect()
         self._writer = asyncio.create_task(self._write_loop(), name="ami-writer")
 
-    async def stop(self) -> None:
+    async def stop(self, seconds: float | None = None) -> None:
+        """A last flush (within `seconds`); what the store did not take stays in `pending`."""
         self.manager.close()
         if self._writer is not None:
             self._writer.cancel()
         try:
-            await self.flush()
+            async with asyncio.timeout(seconds):
+                await self.flush()
         except Exception as e:
             log.error("%s: %d outcomes not written at shutdown (%s)", self.where, len(self.pending), e)
 

@@ -24,6 +24,7 @@ from router.core.when import EXAMPLES, WhenError, parse_when
 from router.directory.csvfile import AUTO, ImportReport, encoding_name
 from router.followups.notify import gateway_warnings
 from router.state.decisionlog import entry
+from router.state.spool import Spool
 from router.state.store import Store
 
 
@@ -60,7 +61,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     _setup_logging(args.verbose)
     try:
-        s = Settings.resolve(args.rules, args.store, args.agi, args.http, args.prefix, args.ami)
+        s = Settings.resolve(args.rules, args.store, args.agi, args.http, args.prefix, args.ami, args.spool)
         store = Store.from_url(s.store, s.prefix)
         router = Router.from_path(s.rules, store, s.limits, instance=s.instance)
         ami_target = AMITarget.parse(s.ami, s.ami_secret) if s.ami else None
@@ -88,7 +89,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             logging.getLogger("router").error(
                 "store %s unreachable (%s): calls get the fallback chain until it is back", store.address, e)
         running = await start(router, s.agi, s.http, s.api_token, ami=ami_target,
-                              max_connections=s.max_connections, max_per_peer=s.max_per_peer)
+                              max_connections=s.max_connections, max_per_peer=s.max_per_peer,
+                              spool=Spool(s.spool))
         await serve_forever(running)
         await store.close()
 
@@ -463,6 +465,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--http", help="HTTP HOST:PORT (default $ROUTER_HTTP or 127.0.0.1:8080)")
     sp.add_argument("--ami", help="ami://USER[:SECRET]@HOST:PORT (default $ROUTER_AMI; secret also from "
                                   "$ROUTER_AMI_SECRET); off when unset")
+    sp.add_argument("--spool", help="file for what the store cannot take by shutdown, replayed at the next start "
+                                    "(default $ROUTER_SPOOL, else $STATE_DIRECTORY/spool.jsonl, else "
+                                    "~/.local/state/callrouter/spool.jsonl)")
     sp.add_argument("-v", "--verbose", action="store_true")
     sp.set_defaults(func=cmd_serve)
 

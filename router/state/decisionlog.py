@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Callable
 
 from router.core.decide import Decision
 from router.state.store import Store
@@ -58,11 +59,21 @@ class DecisionLog:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._flushing = asyncio.Lock()
+        self.restored = 0
+        self._on_restored: Callable[[], None] | None = None
+
+    def restore(self, entries: list[dict], on_written: Callable[[], None] | None = None) -> None:
+        """Entries from the spool, ahead of anything new; `on_written` once they are all in the store."""
+        self.pending.extendleft(reversed(entries))
+        self.restored += len(entries)
+        self._on_restored = on_written
+        self._wake.set()
 
     def add(self, e: dict) -> None:
         if len(self.pending) >= self.max_pending:
             self.pending.popleft()
             self.dropped += 1
+            self._written(1)
         self.pending.append(e)
         self.recent.append(e)
         self._wake.set()
@@ -72,16 +83,23 @@ class DecisionLog:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="decision-log")
 
-    async def stop(self) -> None:
+    async def stop(self, seconds: float = 2.0) -> None:
+        """A last flush within `seconds`; what the store did not take stays in `pending` (for the spool)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         try:
-            async with asyncio.timeout(2):
+            async with asyncio.timeout(seconds):
                 await self.flush()
         except Exception as e:
             log.error("decision log: %d entries not written at shutdown (%s)", len(self.pending), e)
+
+    def _written(self, n: int) -> None:
+        if self.restored:
+            self.restored = max(0, self.restored - n)
+            if not self.restored and self._on_restored is not None:
+                self._on_restored()
 
     async def flush(self) -> None:
         """Write everything pending; raises if the store refuses (entries stay pending)."""
@@ -98,6 +116,7 @@ class DecisionLog:
             for _ in range(n):
                 self.pending.popleft()
             self.written += n
+            self._written(n)
 
     async def _run(self) -> None:
         await write_forever(self._wake, self.flush, lambda: len(self.pending), log, "decision log",

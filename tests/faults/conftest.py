@@ -111,11 +111,13 @@ class RouterProcess:
         self.rules = Path(rules)
         self.store = store
         self.prefix = prefix
-        self.env = env or {}
+        self.env = dict(env or {})
         self.args = args
         self.agi_port = free_port()
         self.http_port = free_port()
         self.log_path = workdir / f"router-{self.agi_port}.log"
+        self.spool = Path(self.env.get("ROUTER_SPOOL") or workdir / f"spool-{self.agi_port}.jsonl")
+        self.env.setdefault("ROUTER_SPOOL", str(self.spool))
         self.proc: subprocess.Popen | None = None
 
     def start(self, wait: bool = True) -> RouterProcess:
@@ -128,6 +130,13 @@ class RouterProcess:
         if wait and not self.wait_ready():
             pytest.fail(f"router serve did not come up (exit {self.proc.poll()}):\n{self.log()}")
         return self
+
+    def restart(self, wait: bool = True) -> RouterProcess:
+        """SIGTERM, wait for the exit, start again: same ports, same spool, same log file."""
+        if self.alive():
+            self.signal(signal.SIGTERM)
+            self.wait()
+        return self.start(wait)
 
     def wait_ready(self, seconds: float = START_SECONDS) -> bool:
         alive = self.alive
