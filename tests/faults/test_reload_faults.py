@@ -62,10 +62,11 @@ def test_calls_keep_their_latency_while_50000_rules_load(redis_server, router_pr
     slowest, median = max(during), statistics.median(during)
     print(f"\n50,000-rule reload: {took:.1f} s; {len(during)} calls meanwhile, p50 {median * 1000:.0f} ms, "
           f"slowest {slowest * 1000:.0f} ms (before: p50 {statistics.median(before) * 1000:.0f} ms)")
-    # bounds with room for a shared 2-core machine; a reload on the event loop froze calls for 27 s
+    # bounds with room for a shared, overloaded 2-core machine (bench/README.md has the quiet figures);
+    # a reload on the event loop froze every call for the whole load (27 s)
     assert len(during) >= 10, f"only {len(during)} calls answered during a {took:.1f} s reload"
-    assert median < 0.05, f"calls took {median * 1000:.0f} ms (median) while the rules loaded"
-    assert slowest < 1.0, f"a call took {slowest * 1000:.0f} ms while the rules loaded"
+    assert median < 0.1, f"calls took {median * 1000:.0f} ms (median) while the rules loaded"
+    assert slowest < min(2.0, took / 3), f"a call took {slowest * 1000:.0f} ms during a {took:.1f} s reload"
     health = r.http("/healthz")[1]
     assert health["rule_count"] > BULK and health["rules_stale"] is False
 
