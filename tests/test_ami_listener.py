@@ -93,7 +93,7 @@ async def test_recorded_calls_are_recorded_once_with_two_router_instances(ami, s
         assert [(o["number"], o["result"]) for o in seen] == [("+79161112233", "missed")]
         rows = await store.r.xrange(store.k.outcomes)
         assert len(rows) == 1
-        assert (await store.r.hgetall(store.k.state("+79161112233")))["in_ok"] == "0"
+        assert (await store.number_state("+79161112233"))["in_ok"] == "0"
     finally:
         await one.stop()
         await two.stop()
@@ -122,7 +122,7 @@ async def test_answered_callback_makes_the_next_call_a_callback_after_a_conversa
     await ami.push(recorded_events((AMI / "ami_f_outbound_callback_answered.txt").read_bytes()))
     await wait_for(lambda: r.ami.received > 100 and not r.ami.tracker.calls)
     await r.ami.flush()
-    state = await store.r.hgetall(store.k.state("+79209876543"))
+    state = await store.number_state("+79209876543")
     assert state["out_ok"] == "1"
     clock.t = float(state["out"]) + 600
     v = (await call(r.agi.port, "+79209876543")).variables

@@ -109,6 +109,12 @@ class Keys:
     def inbound(self, number: str) -> str:
         return f"{self.prefix}:{{{number}}}:in"
 
+    def newest(self, number: str) -> str:
+        """Sorted set: the time of the newest contact of each kind — `in` (inbound call), `in:1`/`in:0`
+        (inbound answered/not), `out:1`/`out:0` (outbound answered/not) — written with ZADD GT, so a late
+        write (the backlog of an outage) never moves one back."""
+        return f"{self.prefix}:{{{number}}}:newest"
+
     def events(self, number: str) -> str:
         """Sorted set: the number's dated customer events (calls included), packed, scored by time."""
         return f"{self.prefix}:{{{number}}}:events"
@@ -196,7 +202,7 @@ class Store:
         inbound_key = k.inbound(number)
         commands: list[tuple] = [("SMEMBERS", k.busy), ("HGETALL", k.customer(number)),
                                  ("HGETALL", k.state(number)), ("HGET", k.strategy, "strategy"),
-                                 ("HGETALL", k.risk(number))]
+                                 ("HGETALL", k.risk(number)), ("ZRANGE", k.newest(number), 0, -1, "WITHSCORES")]
         if score is not None:
             commands.append(("ZREVRANGEBYSCORE", k.numbering, score, "-inf", "LIMIT", 0, 1))
         if window > 0:
@@ -210,7 +216,7 @@ class Store:
             commands += self._inbound_writes(number, record_inbound, now)
         res = await self._round_trip(commands, budget)
         numbering = None
-        i = 5
+        i = 6
         if score is not None:
             found = res[i]
             numbering = _range_zone(found[0], score) if found else None
@@ -220,7 +226,8 @@ class Store:
         company = _company(res[i], span) if span is not None else None
         i += span is not None
         cached = _crm(res[i]) if crm else None
-        return Snapshot(_mapping(res[1]), _mapping(res[2]), inbound, numbering, frozenset(res[0]), company,
+        state = _with_newest(_mapping(res[2]), _score_map(res[5]))
+        return Snapshot(_mapping(res[1]), state, inbound, numbering, frozenset(res[0]), company,
                         res[3], risk=_mapping(res[4]), crm=cached)
 
     async def _round_trip(self, commands: list[tuple], budget: float | None = None) -> list:
@@ -256,12 +263,24 @@ class Store:
     # history written by the AMI listener and by tests
 
     async def record_outbound(self, number: str, at: float, answered: bool) -> None:
-        await self.r.hset(self.k.state(number), mapping={"out": at, "out_ok": int(answered)})
+        await self.r.execute_command(*self._newest_write(number, f"out:{int(answered)}", at))
+
+    async def number_state(self, number: str) -> dict[str, str]:
+        """The number's state as a call's snapshot sees it: the hash with the newest contacts folded in."""
+        p = self.r.pipeline(transaction=False)
+        p.hgetall(self.k.state(number))
+        p.execute_command("ZRANGE", self.k.newest(number), 0, -1, "WITHSCORES")
+        state, newest = await p.execute()
+        return _with_newest(_mapping(state), _score_map(newest))
+
+    def _newest_write(self, number: str, kind: str, at: float) -> tuple:
+        """The newest contact of a kind moves forward only: a late write of an older call changes nothing."""
+        return ("ZADD", self.k.newest(number), "GT", at, kind)
 
     def _inbound_writes(self, number: str, call_id: str, at: float) -> list[tuple]:
         """An inbound call in the number's history: the last-contact time and the call-count set."""
         inbound_key = self.k.inbound(number)
-        writes: list[tuple] = [("HSET", self.k.state(number), "in", at), ("ZADD", inbound_key, at, call_id)]
+        writes: list[tuple] = [self._newest_write(number, "in", at), ("ZADD", inbound_key, at, call_id)]
         if int(at) % TRIM_EVERY == 0:
             writes.append(("ZREMRANGEBYSCORE", inbound_key, "-inf", at - HISTORY_KEEP_SECONDS))
         return writes
@@ -284,17 +303,19 @@ class Store:
             if number.startswith("+"):
                 started = o["ended_at"] - o["ring_seconds"] - o["talk_seconds"]
                 answered = o["result"] == "answered"
+                fields: dict = {}
                 if o["direction"] == "outbound":
-                    fields = {"out": started, "out_ok": int(answered)}
+                    p.execute_command(*self._newest_write(number, f"out:{int(answered)}", started))
                 else:
-                    fields = {"in_ok": int(answered)}
-                    if not o.get("decision"):
-                        fields["in"] = started  # routed calls were written at decision time
+                    p.execute_command(*self._newest_write(number, f"in:{int(answered)}", started))
+                    if not o.get("decision"):  # routed calls were written at decision time
+                        p.execute_command(*self._newest_write(number, "in", started))
                 if answered and o.get("by") and not o.get("ivr"):  # an IVR is nobody to route back to
                     # read back by the snapshot's HGETALL of this hash: known-agent routing costs no extra read
                     fields |= {"agent": o["by"], "agent_at": o["ended_at"] - o["talk_seconds"],
                                "agent_state": o.get("by_state", "")}
-                p.hset(self.k.state(number), mapping=fields)
+                if fields:
+                    p.hset(self.k.state(number), mapping=fields)
             self._write_tally(p, tally)
             await p.execute()
         except BaseException:
@@ -819,6 +840,30 @@ def _mapping(reply: dict | list) -> dict[str, str]:
         return reply
     it = iter(reply)
     return dict(zip(it, it, strict=False))
+
+
+def _score_map(reply: list) -> dict[str, float]:
+    """ZRANGE … WITHSCORES as {member: score}, under RESP2 or RESP3."""
+    if reply and isinstance(reply[0], list):
+        return {m: float(sc) for m, sc in reply}
+    return {m: float(sc) for m, sc in zip(reply[::2], reply[1::2], strict=True)}
+
+
+def _with_newest(state: dict[str, str], newest: dict[str, float]) -> dict[str, str]:
+    """The state hash with `in`, `out`, `in_ok`, `out_ok` from the newest-contact set (the hash's own
+    fields, written before that set existed, count when they are newer)."""
+    if not newest:
+        return state
+    state = dict(state)
+    for direction in ("in", "out"):
+        ok, missed = newest.get(f"{direction}:1"), newest.get(f"{direction}:0")
+        times = [t for t in (newest.get(direction), ok, missed) if t is not None]
+        old = float(state.get(direction) or 0)
+        if times and max(times) > old:
+            state[direction] = str(max(times))
+            if ok is not None or missed is not None:
+                state[f"{direction}_ok"] = "1" if (ok or 0) >= (missed or 0) else "0"
+    return state
 
 
 def _scores(reply: list) -> list[float]:

@@ -90,5 +90,5 @@ def test_redis_down_sigterm_restart_redis_back_loses_no_decision(redis_server, r
     assert expected <= set(logged), f"{len(expected - set(logged))} decisions lost"
     client = redis_server.client()
     no_history = [uid for uid in range(1, OUTAGE_CALLS + 1)
-                  if not client.hget(f"{prefix}:{{+7916777{uid:04d}}}:state", "in")]
+                  if client.zscore(f"{prefix}:{{+7916777{uid:04d}}}:newest", "in") is None]
     assert no_history == [], f"{len(no_history)} calls missing from the numbers' history"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from router.asterisk.callsim import CallResult
 
 BURST = 1000
@@ -58,3 +60,29 @@ def test_calls_during_an_outage_fall_back_fast_and_recover_when_redis_returns(re
     assert r.http("/healthz")[0] == 503
     redis_server.start()
     assert _fallbacks(asyncio.run(_calls(r, range(40, 60)))) == 0
+
+
+def _last_inbound(redis_server, prefix: str, number: str) -> float:
+    """What the next call is classified by: the newest inbound time the store holds for the number."""
+    client = redis_server.client()
+    kept = [client.hget(f"{prefix}:{{{number}}}:state", "in"), client.zscore(f"{prefix}:{{{number}}}:newest", "in")]
+    return max(float(t) for t in kept if t is not None)
+
+
+def test_the_outage_backlog_never_moves_a_numbers_history_backwards(redis_server, router_process, prefix):
+    r = router_process(store=redis_server.url)
+    number = "+79161234588"
+    redis_server.kill()
+    during = r.call(number, uid=1)
+    assert during.variables["ROUTE_RULE"] == "fallback"
+    r.wait_for_log("retrying in 0.8 s")  # the backlog waits at least that long before its next try
+    redis_server.start()
+    after = r.call(number, uid=2)
+    assert after.variables["ROUTE_RULE"] != "fallback"
+    deadline = time.monotonic() + 30
+    while r.http("/healthz")[1].get("log_pending"):
+        assert time.monotonic() < deadline, "the backlog was never written"
+        time.sleep(0.1)
+    at = {d["call"]["uniqueid"]: d["at"] for d in r.http("/api/decisions?limit=5")[1]}
+    assert at["1795337767.2"] > at["1795337767.1"]
+    assert _last_inbound(redis_server, prefix, number) == pytest.approx(at["1795337767.2"], abs=0.01)
