@@ -15,7 +15,7 @@ from router.asterisk import variables as V
 from router.asterisk.agi import AGISession
 from router.core.decide import CompiledRules, Decision, decide, fallback_decision
 from router.core.identify import profile
-from router.core.phones import normalise, score
+from router.core.phones import MAX_CALLER_ID, MAX_NAME, cut, normalise, score
 from router.core.rulefile import DEFAULT_LIMITS, Limits
 from router.core.rules import CrmDirectory
 from router.core.snapshot import EMPTY, Snapshot
@@ -128,8 +128,8 @@ class Router:
         """Identify and decide for one call: one store round trip, bounded by the budget."""
         started = time.perf_counter()
         rules = self.rules
-        raw = env.get("agi_callerid", "")
-        name = env.get("agi_calleridname", "")
+        raw = cut(env.get("agi_callerid", ""), MAX_CALLER_ID)
+        name = cut(env.get("agi_calleridname", ""), MAX_NAME)
         dnid = env.get("agi_dnid", "")
         if dnid in ("", "unknown"):
             dnid = env.get("agi_extension", "")

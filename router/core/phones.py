@@ -39,19 +39,45 @@ class Number(NamedTuple):
 ANONYMOUS = Number("", False, None)
 
 
-@lru_cache(maxsize=200_000)
+MAX_CALLER_ID = 80
+"""Characters of a caller ID worth reading: a real one (digits, a SIP URI) is far shorter."""
+MAX_NAME = 80
+"""Characters of a caller name kept: longer ones are cut before they are cached, logged or stored."""
+
+
+def cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit]
+
+
 def normalise(raw: str, region: str = "RU") -> Number:
-    text = (raw or "").strip()
+    """Any caller ID to a Number. The cache behind it is keyed by the cleaned digits (at most 21
+    characters), so distinct junk caller IDs, however long, cannot fill memory."""
+    text = _digits(raw)
+    return _read(text, region) if text else ANONYMOUS
+
+
+def normalise_uncached(raw: str, region: str = "RU") -> Number:
+    """The same, past the cache: for imports, where a million one-off numbers would only churn it."""
+    text = _digits(raw)
+    return _read.__wrapped__(text, region) if text else ANONYMOUS
+
+
+def _digits(raw: str) -> str:
+    """The number's digits (with `+`), or empty for anything that is not one."""
+    text = cut(raw or "", MAX_CALLER_ID).strip()
     m = _URI.match(text)
     if m:
         text = m.group(1)
     text = _JUNK.sub("", text)
     if text.lower() in ANONYMOUS_WORDS:
-        return ANONYMOUS
+        return ""
     if text.startswith("00"):
         text = "+" + text[2:]
-    if not _DIGITS.match(text):
-        return ANONYMOUS
+    return text if _DIGITS.match(text) else ""
+
+
+@lru_cache(maxsize=200_000)
+def _read(text: str, region: str) -> Number:
     try:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from router.core.phones import SPAN_DIGITS, normalise
+from router.core.phones import SPAN_DIGITS, normalise_uncached
 from router.directory.csvfile import AUTO, ImportReport, records
 from router.directory.customers import parse_row as parse_customer
 from router.state.store import Store
@@ -20,7 +20,7 @@ from router.state.store import Store
 COLUMNS = ("company", "name", "abc", "manager", "tags", "numbers")
 _ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _PREFIX = re.compile(r"^\+(\d{1,14})\*$")
-_read_number = normalise.__wrapped__
+_read_number = normalise_uncached
 
 
 

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from router.core.phones import normalise
+from router.core.phones import normalise_uncached
 from router.directory.csvfile import AUTO, ImportReport, records
 from router.state.store import Store
 
@@ -18,7 +18,7 @@ COLUMNS = ("number", "name", "abc", "manager", "timezone", "tags")
 _MANAGER = re.compile(r"^[A-Za-z0-9_.\-]{0,64}$")
 _TAG = re.compile(r"^[\w.\-]{1,64}$")
 MAX_UNKNOWN_MANAGERS = 1000
-_read_number = normalise.__wrapped__  # a million unique numbers would only churn the call-time cache
+_read_number = normalise_uncached  # a million unique numbers would only churn the call-time cache
 
 
 _zones_ok: dict[str, bool] = {}

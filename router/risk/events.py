@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from router.core.phones import normalise
+from router.core.phones import normalise_uncached
 from router.core.risk import CALL, Event, RiskSettings
 
 COLUMNS = ("id", "number", "kind", "at", "value", "note")
@@ -19,7 +19,7 @@ MAX_ID = 100
 FUTURE_SLACK = 3600
 """An event may be dated up to an hour ahead (clocks differ), not more."""
 SOLVED_VALUES = ("yes", "no")
-_read_number = normalise.__wrapped__
+_read_number = normalise_uncached
 
 
 @dataclass(slots=True)

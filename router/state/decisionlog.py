@@ -13,12 +13,18 @@ from collections import deque
 from collections.abc import Callable
 
 from router.core.decide import Decision
+from router.core.phones import MAX_NAME, cut
 from router.state.store import Store
 from router.state.writer import write_forever
 
 log = logging.getLogger("router.decisions")
 READ_BUDGET = 1.0
 GATHER_SECONDS = 0.05
+
+
+CALL_FIELDS = (("uniqueid", "uniqueid"), ("channel", "channel"), ("callerid", "callerid"),
+               ("name", "calleridname"), ("dnid", "dnid"), ("extension", "extension"))
+"""What the log keeps of the AGI header, each cut to MAX_NAME characters (the header is the caller's text)."""
 
 
 def entry(d: Decision, env: dict[str, str] | None = None) -> dict:
@@ -31,9 +37,7 @@ def entry(d: Decision, env: dict[str, str] | None = None) -> dict:
         "steps": [{"type": s.type, "dest": s.dest, "timeout": s.timeout, "name": s.name} for s in d.steps],
     }
     if env is not None:
-        out["call"] = {"uniqueid": env.get("agi_uniqueid", ""), "channel": env.get("agi_channel", ""),
-                       "callerid": env.get("agi_callerid", ""), "name": env.get("agi_calleridname", ""),
-                       "dnid": env.get("agi_dnid", ""), "extension": env.get("agi_extension", "")}
+        out["call"] = {k: cut(env.get(f"agi_{v}", ""), MAX_NAME) for k, v in CALL_FIELDS}
     if c is not None:
         out["caller"] = {"number": c.number, "name": c.name, "kind": c.kind, "callback_after": c.callback_after,
                          "known": c.known, "abc": c.abc, "manager": c.manager, "tags": sorted(c.tags),
