@@ -472,7 +472,9 @@ class Store:
         p.hgetall(self.k.state(number))
         p.zrevrange(self.k.inbound(number), 0, calls - 1, withscores=True)
         p.zcard(self.k.inbound(number))
-        customer, state, inbound, total = await p.execute()
+        p.execute_command("ZRANGE", self.k.newest(number), 0, -1, "WITHSCORES")
+        customer, state, inbound, total, newest = await p.execute()
+        state = _with_newest(_mapping(state), _score_map(newest))
         return {"customer": customer, "state": state, "inbound": [(str(m), float(t)) for m, t in inbound],
                 "inbound_total": total}
 
