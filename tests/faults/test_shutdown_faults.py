@@ -9,6 +9,7 @@ import socket
 import time
 
 from router.asterisk.callsim import Channel, headers
+from router.state.store import Keys
 
 HELD = 30
 OUTAGE_CALLS = 200
@@ -39,7 +40,7 @@ def _refuses_connections(port: int) -> bool:
 
 
 def _decision_ids(redis_server, prefix: str) -> list[str]:
-    return [json.loads(f["d"])["call"]["uniqueid"] for _, f in redis_server.client().xrange(f"{prefix}:decisions")]
+    return [json.loads(f["d"])["call"]["uniqueid"] for _, f in redis_server.client().xrange(Keys(prefix).decisions)]
 
 
 def test_sigterm_lets_calls_under_way_finish_and_logs_their_decisions(redis_server, router_process, prefix):
@@ -90,5 +91,5 @@ def test_redis_down_sigterm_restart_redis_back_loses_no_decision(redis_server, r
     assert expected <= set(logged), f"{len(expected - set(logged))} decisions lost"
     client = redis_server.client()
     no_history = [uid for uid in range(1, OUTAGE_CALLS + 1)
-                  if client.zscore(f"{prefix}:{{+7916777{uid:04d}}}:newest", "in") is None]
+                  if client.zscore(Keys(prefix).newest(f"+7916777{uid:04d}"), "in") is None]
     assert no_history == [], f"{len(no_history)} calls missing from the numbers' history"

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from router.asterisk.callsim import CallResult
+from router.state.store import Keys
 
 BURST = 1000
 
@@ -65,7 +66,8 @@ def test_calls_during_an_outage_fall_back_fast_and_recover_when_redis_returns(re
 def _last_inbound(redis_server, prefix: str, number: str) -> float:
     """What the next call is classified by: the newest inbound time the store holds for the number."""
     client = redis_server.client()
-    kept = [client.hget(f"{prefix}:{{{number}}}:state", "in"), client.zscore(f"{prefix}:{{{number}}}:newest", "in")]
+    k = Keys(prefix)
+    kept = [client.hget(k.state(number), "in"), client.zscore(k.newest(number), "in")]
     return max(float(t) for t in kept if t is not None)
 
 
