@@ -23,7 +23,9 @@ from router.state.store import (
     _crm,
     _mapping,
     _range_zone,
+    _score_map,
     _scores,
+    _with_newest,
 )
 
 TABLE_BATCH = 10_000
@@ -48,7 +50,7 @@ class ClusterStore(Store):
         if not number:
             return Snapshot({}, {}, [], None, v.busy, strategy=v.strategy)
         commands: list[tuple] = [("HGETALL", k.customer(number)), ("HGETALL", k.state(number)),
-                                 ("HGETALL", k.risk(number))]
+                                 ("HGETALL", k.risk(number)), ("ZRANGE", k.newest(number), 0, -1, "WITHSCORES")]
         if window > 0:
             commands.append(("ZRANGEBYSCORE", k.inbound(number), now - window, "+inf", "WITHSCORES"))
         if crm:
@@ -62,8 +64,9 @@ class ClusterStore(Store):
             numbering = _range_zone(found[0], score) if found else None
         span = padded(number)
         company = _company(v.companies.below(span, COMPANY_NESTING), span) if span is not None else None
-        cached = _crm(res[3 + (window > 0)]) if crm else None
-        return Snapshot(_mapping(res[0]), _mapping(res[1]), _scores(res[3]) if window > 0 else [], numbering,
+        cached = _crm(res[4 + (window > 0)]) if crm else None
+        state = _with_newest(_mapping(res[1]), _score_map(res[3]))
+        return Snapshot(_mapping(res[0]), state, _scores(res[4]) if window > 0 else [], numbering,
                         v.busy, company, v.strategy, risk=_mapping(res[2]), crm=cached)
 
     async def set_device_state(self, device: str, state: str) -> None:
