@@ -13,13 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import hiredis
-from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
 from redis.exceptions import ConnectionError as StoreConnectionError
 from redis.exceptions import InvalidResponse, ResponseError
 
@@ -125,30 +123,6 @@ class SharedConnections:
         self.connecting: list[asyncio.Task | None] = [None] * size
         self._next = itertools.cycle(range(size))
         self.reconnects = 0
-
-    @classmethod
-    def for_client(cls, pool_kwargs: dict, connection_class: type, size: int = CONNECTIONS) -> SharedConnections | None:
-        """From a redis-py pool's settings; None for a client that is not a plain socket (e.g. fakeredis)."""
-        kw = pool_kwargs
-        timeout = kw.get("socket_connect_timeout") or CONNECT_SECONDS
-        if connection_class is UnixDomainSocketConnection:
-            def opener():
-                return asyncio.wait_for(asyncio.open_unix_connection(kw["path"], limit=READ_CHUNK), timeout)
-        elif connection_class in (Connection, SSLConnection):
-            tls = ssl.create_default_context() if connection_class is SSLConnection else None
-
-            def opener():
-                return asyncio.wait_for(asyncio.open_connection(kw.get("host", "localhost"), kw.get("port", 6379),
-                                                                ssl=tls, limit=READ_CHUNK), timeout)
-        else:
-            return None
-        setup: list[tuple] = []
-        if kw.get("password"):
-            setup.append(("AUTH", kw["username"], kw["password"]) if kw.get("username")
-                         else ("AUTH", kw["password"]))
-        if kw.get("db"):
-            setup.append(("SELECT", kw["db"]))
-        return cls(opener, setup, "utf-8" if kw.get("decode_responses") else None, size)
 
     async def execute(self, commands: list[tuple], budget: float | None = None) -> list:
         """Replies to `commands` in order (ResponseError instances among them); retried once on a
