@@ -121,7 +121,7 @@ async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], tok
     listener = None
     if ami is not None:
         listener = Listener(ami, router.store, router.rules.region, clock=router.clock,
-                            on_outcome=router.on_outcome)
+                            on_outcome=router.on_outcome, outcome_writes=router.risk.call_writes)
         listener.start()
     cap = connection_cap(max_connections, raise_fd_limit())
     agi_server = FastAGIServer({"route": router.answer}, *agi, max_connections=cap, max_per_peer=max_per_peer)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 
@@ -78,25 +79,47 @@ async def test_manager_reported_busy_by_ami_is_skipped_with_the_rules_escalation
     assert (await call(r.agi.port, "+79035550101", uid=2)).chain()[0][1] == "management"
 
 
-async def test_recorded_calls_are_recorded_once_with_two_router_instances(ami, store):
-    one = await started(Listener(target(ami), store))
-    two = await started(Listener(target(ami), store))
+@contextlib.asynccontextmanager
+async def two_instances_replaying_a_missed_call(ami, store, seed: int, **kw):
+    """Two listeners on one AMI stream and one store, as two routers; yields the outcomes they pass on."""
+    one = await started(Listener(target(ami), store, **kw))
+    two = await started(Listener(target(ami), store, **kw))
     seen: list[dict] = []
     one.on_outcome = two.on_outcome = seen.append
     try:
         await ami.push(recorded_events((AMI / "ami_b_inbound_missed_caller_hangup.txt").read_bytes()),
-                       random.Random(5))
+                       random.Random(seed))
         await wait_for(lambda: not one.tracker.calls and not two.tracker.calls and one.received > 50
                        and two.received > 50)
         await one.flush()
         await two.flush()
+        yield seen
+    finally:
+        await one.stop()
+        await two.stop()
+
+
+async def test_recorded_calls_are_recorded_once_with_two_router_instances(ami, store):
+    async with two_instances_replaying_a_missed_call(ami, store, 5) as seen:
         assert [(o["number"], o["result"]) for o in seen] == [("+79161112233", "missed")]
         rows = await store.r.xrange(store.k.outcomes)
         assert len(rows) == 1
         assert (await store.number_state("+79161112233"))["in_ok"] == "0"
-    finally:
-        await one.stop()
-        await two.stop()
+
+
+async def test_the_call_becomes_the_numbers_event_once_in_the_outcomes_own_writes(ami, store):
+    asked: list[str] = []
+
+    def also(o: dict) -> list[tuple]:  # what the risk engine adds: the call as the number's dated event
+        asked.append(o["linkedid"])
+        return store.call_event_writes(o["number"], f"call:{o['linkedid']}", o["ended_at"], "the call", 0,
+                                       o["ended_at"])
+
+    async with two_instances_replaying_a_missed_call(ami, store, 7, outcome_writes=also) as seen:
+        assert len(asked) == 1, "only the instance that claimed the outcome writes the event"
+        assert await store.r.zrange(store.k.events("+79161112233"), 0, -1) == ["the call"]
+        [o] = seen
+        assert o["open_task"] == "" and o["type"] == "", "read in the claim's round trip, for what follows"
 
 
 async def test_outcome_is_attached_to_the_routers_decision(ami, store, serve):

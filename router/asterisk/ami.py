@@ -158,13 +158,15 @@ class Listener:
 
     def __init__(self, target: AMITarget, store: Store, region: str = "RU",
                  clock: Callable[[], float] = time.time, on_outcome: Callable[[dict], None] | None = None,
-                 call_later: Callable | None = None):
+                 call_later: Callable | None = None, outcome_writes: Callable[[dict], list[tuple]] | None = None):
         self.target = target
         self.where = f"AMI {target.host}:{target.port}"
         self.store = store
         self.clock = clock
         self.tracker = CallTracker(region)
         self.on_outcome = on_outcome
+        self.outcome_writes = outcome_writes
+        """More commands written with each outcome, in its round trip (the call as a customer event)."""
         self.pending: deque[tuple[str, object]] = deque()
         self._wake = asyncio.Event()
         self.backoff = 1.0
@@ -338,9 +340,10 @@ class Listener:
                     await self.store.set_device_state(device, state)
             elif kind == "outcome":
                 assert isinstance(item, Outcome)
-                if await self.store.record_outcome(item.as_dict()) and self.on_outcome is not None:
+                o = item.as_dict()
+                if await self.store.record_outcome(o, self.outcome_writes) and self.on_outcome is not None:
                     # recorded: what follows it (follow-ups) is retried on its own if the store fails now
-                    self.pending[0] = ("recorded", item.as_dict())
+                    self.pending[0] = ("recorded", o)
                     continue
             elif self.on_outcome is not None:
                 done = self.on_outcome(item)  # type: ignore[arg-type]

@@ -76,14 +76,14 @@ class Followups:
             self.counters.missed_calls += 1
             await self.missed(o, now)
         elif answered and not o.get("ivr"):  # a self-service IVR served the call; nobody talked to them
-            task_id = await self.store.open_task_of(number)
+            task_id = o["open_task"] if "open_task" in o else await self.store.open_task_of(number)
             if task_id:
                 how = (f"callback answered by the customer (by {o.get('by') or 'our side'})"
                        if o.get("direction") == "outbound" else
                        f"the customer called again and was answered by {o.get('by') or 'us'}")
                 await self.close(task_id, f"closed automatically: {how}", now)
         elif o.get("direction") == "outbound":
-            task_id = await self.store.open_task_of(number)
+            task_id = o["open_task"] if "open_task" in o else await self.store.open_task_of(number)
             if task_id:
                 await self.store.comment(task_id, now, "callback attempt not answered")
                 await self.announce("updated", task_id)

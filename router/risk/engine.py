@@ -23,6 +23,10 @@ from router.state.store import Store
 log = logging.getLogger("router.risk")
 
 
+EVENT_WRITTEN = "event_written"
+"""Set on an outcome whose call event went to the store with it."""
+
+
 def call_event(o: dict, call_type: str = "") -> tuple[str, Event] | None:
     """A finished call (an AMI outcome) as the number's event; None for numbers that are not customers'."""
     number = o.get("number", "")
@@ -57,8 +61,23 @@ class Risk:
                 await self.refresh(number, now)
         return added
 
+    def call_writes(self, o: dict) -> list[tuple]:
+        """The call as the number's event, written in its outcome's round trip (`Store.record_outcome`):
+        the outcome's claim already makes it once. Marks `o` so that `on_outcome` does not add it again."""
+        found = call_event(o, o.get("type") or "")
+        if found is None:
+            return []
+        number, e = found
+        now = self.clock()
+        o[EVENT_WRITTEN] = True
+        return self.store.call_event_writes(number, e.id, e.at, e.packed(), now - self.rules().rs.risk.keep_events,
+                                            now)
+
     async def on_outcome(self, o: dict) -> None:
         """A call ended: it counts as an event of its type; the open follow-up may have changed too."""
+        if o.get(EVENT_WRITTEN):
+            await self.refresh(o["number"])
+            return
         call_type = o.get("type") or ""
         if not call_type and o.get("decision"):
             call_type = (await self.store.decision_meta(o["decision"])).get("type", "")

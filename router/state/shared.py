@@ -124,9 +124,9 @@ class SharedConnections:
         self._next = itertools.cycle(range(size))
         self.reconnects = 0
 
-    async def execute(self, commands: list[tuple], budget: float | None = None) -> list:
+    async def execute(self, commands: list[tuple], budget: float | None = None, retry: bool = True) -> list:
         """Replies to `commands` in order (ResponseError instances among them); retried once on a
-        connection that died under it — so the commands must be safe to run twice.
+        connection that died under it — so the commands must be safe to run twice, or `retry` False.
 
         With a `budget` (seconds), TimeoutError once it is spent with Redis silent: connecting
         counts, and so does the retry.
@@ -138,6 +138,8 @@ class SharedConnections:
         try:
             return await self._on(slot, packed, len(commands), budget_ends, budget)
         except StoreConnectionError:
+            if not retry:
+                raise
             self.reconnects += 1
             return await self._on(slot, packed, len(commands), budget_ends, budget)
 

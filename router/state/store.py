@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import orjson
 import redis.asyncio as aioredis
@@ -287,37 +287,48 @@ class Store:
 
     # call outcomes (from AMI)
 
-    async def record_outcome(self, o: dict) -> bool:
-        """Write one call outcome once, whichever router instance saw it first; False if already written."""
-        claim = self.k.outcome_claim(o["linkedid"], o["direction"], o["number"])
-        if not await self.r.set(claim, 1, nx=True, ex=OUTCOME_KEEP_SECONDS) and claim not in self._unreleased:
+    async def record_outcome(self, o: dict, also: Callable[[dict], list[tuple]] | None = None) -> bool:
+        """Write one call outcome once, whichever router instance saw it first; False if already written.
+
+        Two round trips off the call path: the claim with what the report needs beside the outcome,
+        then every write. `o` gains `type` (its decision's, as set by the rules or corrected since)
+        and `open_task` (the number's open follow-up, or ""); `also(o)` adds commands of the same
+        number's slot to the writes (the call as a customer event)."""
+        number = o["number"]
+        claim = self.k.outcome_claim(o["linkedid"], o["direction"], number)
+        got, raw, fields = await self._outcome_round_trip([
+            ("SET", claim, 1, "NX", "EX", OUTCOME_KEEP_SECONDS),
+            ("GET", self.k.decision(o["decision"]) if o.get("decision") else self.k.decision("-")),
+            ("HMGET", self.k.state(number), "miss", "miss_cb", "followup")])
+        if not got and claim not in self._unreleased:
             return False  # written already (a claim left by our own failed attempt is not: go on)
         try:
-            tally = await self._tally(o)
+            meta = orjson.loads(raw) if raw else {}
+            o.setdefault("type", meta.get("type", ""))
+            tally = tally_call(o, meta, {"miss": fields[0], "miss_cb": fields[1]}, self.calendar.zone)
             text = json.dumps(o, ensure_ascii=False, separators=(",", ":"))
-            p = self.r.pipeline(transaction=False)
+            writes: list[tuple] = []
             if o.get("decision"):
-                p.set(self.k.outcome(o["decision"]), text, ex=OUTCOME_KEEP_SECONDS)
-            p.xadd(self.k.outcomes, {"o": text, "i": self.instance}, maxlen=DECISION_LOG_MAXLEN, approximate=True)
-            number = o["number"]
+                writes.append(("SET", self.k.outcome(o["decision"]), text, "EX", OUTCOME_KEEP_SECONDS))
+            writes.append(("XADD", self.k.outcomes, "MAXLEN", "~", DECISION_LOG_MAXLEN, "*", "o", text,
+                           "i", self.instance))
             if number.startswith("+"):
                 started = o["ended_at"] - o["ring_seconds"] - o["talk_seconds"]
                 answered = o["result"] == "answered"
-                fields: dict = {}
                 if o["direction"] == "outbound":
-                    p.execute_command(*self._newest_write(number, f"out:{int(answered)}", started))
+                    writes.append(self._newest_write(number, f"out:{int(answered)}", started))
                 else:
-                    p.execute_command(*self._newest_write(number, f"in:{int(answered)}", started))
+                    writes.append(self._newest_write(number, f"in:{int(answered)}", started))
                     if not o.get("decision"):  # routed calls were written at decision time
-                        p.execute_command(*self._newest_write(number, "in", started))
+                        writes.append(self._newest_write(number, "in", started))
                 if answered and o.get("by") and not o.get("ivr"):  # an IVR is nobody to route back to
                     # read back by the snapshot's HGETALL of this hash: known-agent routing costs no extra read
-                    fields |= {"agent": o["by"], "agent_at": o["ended_at"] - o["talk_seconds"],
-                               "agent_state": o.get("by_state", "")}
-                if fields:
-                    p.hset(self.k.state(number), mapping=fields)
-            self._write_tally(p, tally)
-            await p.execute()
+                    writes.append(("HSET", self.k.state(number), "agent", o["by"], "agent_at",
+                                   o["ended_at"] - o["talk_seconds"], "agent_state", o.get("by_state", "")))
+            writes += self._tally_writes(tally)
+            if also is not None:
+                writes += also(o)
+            await self._outcome_round_trip(writes)
         except BaseException:
             try:
                 await self.r.delete(claim)  # let a retry (or another instance) write it
@@ -325,33 +336,21 @@ class Store:
                 self._unreleased.add(claim)  # the store is away: our retry must know the claim is its own
             raise
         self._unreleased.discard(claim)
+        o["open_task"] = fields[2] or ""
         return True
 
-    async def _tally(self, o: dict) -> Tally:
-        """Reads what the report needs beside the outcome (its decision's facts, the number's last miss) and
-        gives the outcome its call type: the decision's, as set by the rules or corrected since."""
-        p = self.r.pipeline(transaction=False)
-        p.get(self.k.decision(o["decision"]) if o.get("decision") else self.k.decision("-"))
-        p.hmget(self.k.state(o["number"]), ["miss", "miss_cb"])
-        raw, (miss, miss_cb) = await p.execute()
-        meta = orjson.loads(raw) if raw else {}
-        o.setdefault("type", meta.get("type", ""))
-        return tally_call(o, meta, {"miss": miss, "miss_cb": miss_cb}, self.calendar.zone)
-
-    def _write_tally(self, p, t: Tally) -> None:
-        cal = self.k.report_day(t.day)
-        for name, n in t.counters.items():
-            p.hincrby(cal, name, n)
-        p.expire(cal, self.calendar.keep_days)
-        calls = self.k.calls_day(t.day)
-        p.hset(calls, t.key, orjson.dumps(t.record))
-        p.expire(calls, self.calendar.keep_calls)
+    def _tally_writes(self, t: Tally) -> list[tuple]:
+        cal, calls = self.k.report_day(t.day), self.k.calls_day(t.day)
+        writes: list[tuple] = [("HINCRBY", cal, name, n) for name, n in t.counters.items()]
+        writes += [("EXPIRE", cal, self.calendar.keep_days), ("HSET", calls, t.key, orjson.dumps(t.record)),
+                   ("EXPIRE", calls, self.calendar.keep_calls)]
         number = t.record["number"]
         if number.startswith("+"):
             if t.state:
-                p.hset(self.k.state(number), mapping=t.state)
+                writes.append(("HSET", self.k.state(number), *(x for kv in t.state.items() for x in kv)))
             if t.clear:
-                p.hdel(self.k.state(number), *t.clear)
+                writes.append(("HDEL", self.k.state(number), *t.clear))
+        return writes
 
     async def count(self, day: str, counters: dict[str, int]) -> None:
         """Add to one day's report counters (follow-ups opened and closed)."""
@@ -587,11 +586,27 @@ class Store:
                                  "prospect", 1))
         await self._pooled_checked(commands)
 
-    async def _pooled_checked(self, commands: list[tuple]) -> None:
-        """Batches off the call path go on a pooled connection: calls never queue behind them."""
-        for r in await self._pooled(commands):
+    async def _outcome_round_trip(self, commands: list[tuple]) -> list:
+        """A few commands on the calls' shared connections (a call waits microseconds behind them),
+        never retried: a claim or a counter must not be sent twice."""
+        if self.shared is None:
+            return await self._pooled_replies(commands)
+        replies = await self.shared.execute(commands, retry=False)
+        for r in replies:
             if isinstance(r, ResponseError):
                 raise r
+        return replies
+
+    async def _pooled_checked(self, commands: list[tuple]) -> None:
+        await self._pooled_replies(commands)
+
+    async def _pooled_replies(self, commands: list[tuple]) -> list:
+        """Batches off the call path go on a pooled connection: calls never queue behind them."""
+        replies = await self._pooled(commands)
+        for r in replies:
+            if isinstance(r, ResponseError):
+                raise r
+        return replies
 
     async def decision_meta(self, decision_id: str) -> dict:
         raw = await self.r.get(self.k.decision(decision_id)) if decision_id else None
@@ -730,6 +745,16 @@ class Store:
             p.expire(ids_key, int(now - keep_since) + 1)
         await p.execute()
         return len(fresh)
+
+    def call_event_writes(self, number: str, event_id: str, at: float, packed: str, keep_since: float,
+                          now: float) -> list[tuple]:
+        """One event taken without asking whether it is new (its caller knows it is): `add_events`'s writes."""
+        ids_key, events_key = self.k.event_ids(number), self.k.events(number)
+        ttl = int(now - keep_since) + 1
+        return [("ZADD", ids_key, "NX", at, event_id), ("ZADD", events_key, at, packed),
+                ("ZREMRANGEBYSCORE", events_key, "-inf", f"({keep_since}"),
+                ("ZREMRANGEBYSCORE", ids_key, "-inf", f"({keep_since}"),
+                ("EXPIRE", events_key, ttl), ("EXPIRE", ids_key, ttl)]
 
     async def update_risk(self, number: str, since: float, compute) -> tuple[dict, dict]:
         """Recompute the number's risk from its events and open follow-up, atomically against other writers.
