@@ -22,6 +22,8 @@ from router.state.writer import write_forever
 
 log = logging.getLogger("router.feed")
 BLOCK_MS = 1000
+GATHER = 0.05
+"""Seconds to let entries gather after a read that found some: one read for a batch, not one per call."""
 OUTBOX_MAX = 10_000
 SHARED_STATE = frozenset({"device", "numbering", "companies", "strategy"})
 """Events that change what routers read, not what their pages show."""
@@ -96,6 +98,8 @@ class Feed:
                         for entry_id, fields in entries:
                             streams[key] = entry_id
                             self._take(key, fields)
+                    if got:
+                        await asyncio.sleep(GATHER)
             except asyncio.CancelledError:
                 raise
             except Exception as e:
