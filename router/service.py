@@ -245,17 +245,31 @@ class Router:
 
     async def _set_variables(self, session: AGISession, d: Decision) -> None:
         """Every ROUTE_* variable in one `EXEC MSet` (more only past Asterisk's 2 KB line)."""
-        for line in mset.commands(route_variables(d, self.rules.rs.company.timezone)):
+        every = bool(V.agi_choice(session.env))  # asked again from an IVR: clear what the first answer set
+        for line in mset.commands(route_variables(d, self.rules.rs.company.timezone, every)):
             await session.command(line)
 
 
-def route_variables(d: Decision, company_tz: str) -> list[tuple[str, object]]:
-    """The contract with the dialplan, in order: the decision, then each step."""
+def route_variables(d: Decision, company_tz: str, every: bool = False) -> list[tuple[str, object]]:
+    """The contract with the dialplan, in order: the decision, then each step.
+
+    Asterisk publishes every variable it sets as an event (VarSet), whoever listens: each one
+    costs it about as much as a dialplan priority. So a variable whose value is empty is left
+    unset (it reads as empty all the same) unless `every`: a dialplan asking again on a channel
+    already routed (an IVR choice) must not keep the first answer's values. QUEUE_PRIO only
+    matters to a queue step, and CDR(userfield) is a function, not a variable.
+    """
     c = d.caller
     pairs: list[tuple[str, object]] = [
         (V.DECISION, d.id), (V.RULE, d.rule), (V.CALLER_KIND, c.kind if c else ""), (V.ABC, c.abc if c else ""),
         (V.MANAGER, c.manager if c else ""), (V.TZ, c.tz if c else company_tz), (V.PRIORITY, d.priority),
         (V.COUNT, len(d.steps))]
+    if not every:
+        pairs = [(name, value) for name, value in pairs if value != ""]
     for n, step in enumerate(d.steps, 1):
         pairs += [(V.step_type(n), step.type), (V.step_dest(n), step.dest), (V.step_timeout(n), step.timeout)]
+    # set here rather than by the dialplan after the AGI: a priority less for Asterisk on every call
+    if any(step.type == "queue" for step in d.steps):
+        pairs.append((V.QUEUE_PRIO, d.priority))
+    pairs.append((V.CDR_USERFIELD, d.id))
     return pairs

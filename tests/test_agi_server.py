@@ -157,7 +157,32 @@ async def test_every_variable_arrives_in_one_agi_command(serve, customers):
     r = await serve(RULES, Clock(MONDAY_10))
     res = await call(r.agi.port, "+79035550101", "Olga")
     assert len(res.commands) == 1
-    assert set(res.variables) == {*CONTRACT, "ROUTE_1_TYPE", "ROUTE_1_DEST", "ROUTE_1_TIMEOUT"}
+    assert set(res.variables) == {*CONTRACT, "ROUTE_1_TYPE", "ROUTE_1_DEST", "ROUTE_1_TIMEOUT", "CDR(userfield)"}
+    # what the walker used to set after the AGI, now in the same command
+    assert res.variables["CDR(userfield)"] == res.variables["ROUTE_DECISION"]
+
+
+async def test_empty_values_are_left_unset_on_a_first_answer(serve, customers):
+    r = await serve(RULES, Clock(MONDAY_10))
+    res = await call(r.agi.port, "+79035550999", "")  # a new caller: no class, no manager
+    assert res.variables["ROUTE_CALLER_KIND"] == "new" and res.variables["ROUTE_1_DEST"] == "new-connection"
+    assert "ROUTE_ABC" not in res.variables and "ROUTE_MANAGER" not in res.variables
+    assert "ROUTE_ABC=" not in res.commands[0]
+    assert res.variables["QUEUE_PRIO"] == res.variables["ROUTE_PRIORITY"] == "10"
+
+
+async def test_an_answer_to_an_ivr_choice_sets_every_variable_even_empty(serve, customers):
+    r = await serve(RULES, Clock(MONDAY_10))
+    res = await call(r.agi.port, "+79035550998", "", args=("choice=new-connection",))
+    # the channel still holds the first answer's values: empty ones must overwrite them
+    assert res.variables["ROUTE_ABC"] == "" and res.variables["ROUTE_MANAGER"] == ""
+
+
+async def test_a_chain_without_a_queue_sets_no_queue_priority(serve, customers):
+    r = await serve(RULES, Clock(MONDAY_10))
+    res = await call(r.agi.port, "+79035550104", "Irina")  # a C customer: the self-service IVR
+    assert [t for t, _, _ in res.chain()] == ["ivr"], res.chain()
+    assert "QUEUE_PRIO" not in res.variables
 
 
 async def test_recorded_asterisk_header_with_long_cyrillic_name_is_routed(serve, customers):

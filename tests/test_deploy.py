@@ -42,15 +42,17 @@ def test_asterisklint_would_catch_a_broken_dialplan(tmp_path):
     for f in (ROOT / "dialplans").glob("*.conf"):
         shutil.copy(f, etc / "callrouter" / f.name)
     broken = etc / "callrouter" / "callrouter.conf"
-    broken.write_text(broken.read_text().replace("fallback,1:callrouter-step,", "fallback,1:callrouter-stpe,"))
+    text = broken.read_text()
+    broken.write_text(text.replace("Goto(callrouter-step,${ROUTE_1_TYPE}", "Goto(callrouter-stpe,${ROUTE_1_TYPE}"))
     res = subprocess.run([shutil.which("asterisklint"), "dialplan-check", "extensions.conf"], cwd=etc,
                          capture_output=True, text=True, timeout=60)
     assert "callrouter-stpe" in res.stdout + res.stderr
 
 
 def test_dialplan_reads_every_variable_the_router_sets():
-    for name in (V.DECISION, V.PRIORITY, V.COUNT):
+    for name in (V.DECISION, V.COUNT):
         assert "${" + name + "}" in DIALPLAN, name
+    assert "Set(QUEUE_PRIO" not in DIALPLAN and "MSet(" not in DIALPLAN, "the router sets QUEUE_PRIO itself"
     for suffix in ("DEST", "TIMEOUT"):
         assert "${ROUTE_${CUT(EXTEN,-,2)}_" + suffix + "}" in DIALPLAN
     assert "${ROUTE_1_TYPE}-1,1" in DIALPLAN and "${ROUTE_$[${CUT(EXTEN,-,2)} + 1]_TYPE}" in DIALPLAN
@@ -58,13 +60,15 @@ def test_dialplan_reads_every_variable_the_router_sets():
 
 
 def test_router_outage_falls_back_to_a_plain_queue():
-    assert '"${AGISTATUS}" != "SUCCESS" | "${ROUTE_COUNT}" = ""]?fallback,1' in DIALPLAN
+    # unreached or no answer: no ROUTE_1_TYPE, so the walk's first Goto lands on `-1`, the fallback
+    assert "Goto(callrouter-step,${ROUTE_1_TYPE}-1,1)" in DIALPLAN
+    assert "exten => -1,1,Goto(callrouter-inbound,fallback,1)" in DIALPLAN
     assert 'Queue(${IF($["${CALLROUTER_FALLBACK_QUEUE}" = ""]?support:${CALLROUTER_FALLBACK_QUEUE})}' in DIALPLAN
 
 
 def test_dialplan_ships_no_globals_that_would_override_the_admins():
     assert not re.search(r"^\s*\[globals\]", DIALPLAN, re.M | re.I)
-    assert 'AGI(${IF($["${CALLROUTER_AGI}" = ""]?"agi://127.0.0.1:4573/route":${CALLROUTER_AGI})})' in DIALPLAN
+    assert 'AGI(${IF(${ISNULL(${CALLROUTER_AGI})}?"agi://127.0.0.1:4573/route":${CALLROUTER_AGI})})' in DIALPLAN
     assert re.search(r"^exten => s,1,", DIALPLAN, re.M), "a trunk that delivers to `s` is accepted"
 
 

@@ -107,19 +107,34 @@ def separate_args(data: str, delim: str = ",", limit: int = 99) -> list[str]:
     return out
 
 
+def setvar(variables: dict[str, str], name: str, value: str) -> None:
+    """main/pbx_variables.c pbx_builtin_setvar_helper(): `NAME(args)` writes a function (kept under its
+    whole name here); one or two leading `_` only make a variable inheritable, it is read without them."""
+    if not name.endswith(")"):
+        name = name[2:] if name.startswith("__") else name[1:] if name.startswith("_") else name
+    variables[name] = value
+
+
 def mset(variables: dict[str, str], data: str) -> None:
     """main/pbx_variables.c pbx_builtin_setvar_multiple(): the application MSet."""
     for pair in separate_args(data, ",", 99):
         parts = separate_args(pair, "=", 2)
         if len(parts) == 2:
-            variables[parts[0]] = parts[1]
+            setvar(variables, parts[0], parts[1])
+
+
+class Variables(dict):
+    """A channel's variables: one never set reads as empty, as `${NAME}` does in the dialplan."""
+
+    def __missing__(self, name: str) -> str:
+        return ""
 
 
 @dataclass
 class Channel:
     """The channel's side: variables set on it, and whether the caller has hung up."""
 
-    variables: dict[str, str] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=Variables)
     commands: list[str] = field(default_factory=list)
     hung_up: bool = False
 
@@ -133,7 +148,7 @@ class Channel:
         if name == "SET VARIABLE":
             if len(argv) < 4:
                 return USAGE["SET VARIABLE"]
-            self.variables[argv[2]] = argv[3]
+            setvar(self.variables, argv[2], argv[3])
             return ["200 result=1"]
         if name == "GET VARIABLE":
             if len(argv) < 3:
@@ -144,7 +159,7 @@ class Channel:
             app = argv[1].lower()
             if app == "set" and len(argv) >= 3 and "=" in argv[2]:
                 key, _, value = argv[2].partition("=")
-                self.variables[key] = value
+                setvar(self.variables, key, value)
             elif app == "mset" and len(argv) >= 3:
                 mset(self.variables, argv[2])
             return ["200 result=0"] if app in APPLICATIONS else ["200 result=-2"]

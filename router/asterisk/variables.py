@@ -9,6 +9,12 @@ TZ = "ROUTE_TZ"
 PRIORITY = "ROUTE_PRIORITY"
 COUNT = "ROUTE_COUNT"
 
+QUEUE_PRIO = "QUEUE_PRIO"
+"""app_queue's priority for the caller, read by every Queue() the call reaches: ROUTE_PRIORITY again
+(set when the chain has a queue step)."""
+CDR_USERFIELD = "CDR(userfield)"
+"""The decision in the call's CDR, so a CDR can be matched to the router's log."""
+
 
 def step_type(n: int) -> str:
     return f"ROUTE_{n}_TYPE"
