@@ -128,11 +128,12 @@ class LiveAsterisk:
                 self.proc.wait(5)
 
 
-def start_asterisk(run: Path, agi_url: str, extra_dialplan: str = "") -> LiveAsterisk:
+def start_asterisk(run: Path, agi_url: str, extra_dialplan: str = "", launcher: list[str] = ()) -> LiveAsterisk:
+    """`launcher` goes before the command (tests/live/srv.py starts it with a resolver of its own)."""
     ami_port = free_port()
     write_etc(run, ami_port, agi_url, extra_dialplan)
     out = open(run / "asterisk.out", "wb")  # noqa: SIM115 - the process keeps it
-    proc = subprocess.Popen([ASTERISK, "-C", str(run / "etc" / "asterisk.conf"), "-f", "-n"], stdout=out,
+    proc = subprocess.Popen([*launcher, ASTERISK, "-C", str(run / "etc" / "asterisk.conf"), "-f", "-n"], stdout=out,
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     ast = LiveAsterisk(run, ami_port, proc)
     deadline = time.monotonic() + 30
