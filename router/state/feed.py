@@ -114,8 +114,10 @@ class Feed:
         mine = self.store.instance
         self.received += 1
         if key == k.decisions:
+            if fields.get("i") == mine:
+                return
             e = orjson.loads(fields["d"])
-            if e.get("instance") != mine:
+            if e.get("instance") != mine:  # written before decisions carried `i`
                 self.publish({"type": "decision", "decision": e})
         elif key == k.outcomes:
             if fields.get("i") != mine:

@@ -147,6 +147,9 @@ class Store:
         self.r = client
         self.k = keys or Keys()
         self.shared = shared
+        self.background: SharedConnections | None = None
+        """A connection of its own for batches off the call path (decision log, outcomes): read with
+        hiredis like the calls', and never in front of a call's round trip."""
         self.calendar = Calendar()
         """The company zone and retention the report's writes use; the router sets it from the rules."""
         self.address: StoreAddress | None = None
@@ -166,6 +169,7 @@ class Store:
             store: Store = ClusterStore(conn.client, Keys(prefix))
         else:
             store = cls(conn.client, Keys(prefix), SharedConnections(conn.opener, conn.setup))
+            store.background = SharedConnections(conn.opener, conn.setup, size=1)
         store.address = addr
         store._close_client = conn.close
         return store
@@ -174,8 +178,9 @@ class Store:
         await self.r.aclose()
 
     async def close(self) -> None:
-        if self.shared is not None:
-            await self.shared.close()
+        for connections in (self.shared, self.background):
+            if connections is not None:
+                await connections.close()
         await self._close_client()
 
     async def ping(self) -> bool:
@@ -248,6 +253,8 @@ class Store:
         return replies
 
     async def _pooled(self, commands: list[tuple]) -> list:
+        if self.background is not None:
+            return await self.background.execute(commands, retry=False)
         pool = self.r.connection_pool
         conn = await pool.get_connection()
         try:
@@ -296,7 +303,7 @@ class Store:
         number's slot to the writes (the call as a customer event)."""
         number = o["number"]
         claim = self.k.outcome_claim(o["linkedid"], o["direction"], number)
-        got, raw, fields = await self._outcome_round_trip([
+        got, raw, fields = await self._pooled_replies([
             ("SET", claim, 1, "NX", "EX", OUTCOME_KEEP_SECONDS),
             ("GET", self.k.decision(o["decision"]) if o.get("decision") else self.k.decision("-")),
             ("HMGET", self.k.state(number), "miss", "miss_cb", "followup")])
@@ -328,7 +335,7 @@ class Store:
             writes += self._tally_writes(tally)
             if also is not None:
                 writes += also(o)
-            await self._outcome_round_trip(writes)
+            await self._pooled_replies(writes)
         except BaseException:
             try:
                 await self.r.delete(claim)  # let a retry (or another instance) write it
@@ -569,7 +576,9 @@ class Store:
         for number, call_id, at in history:
             commands += self._inbound_writes(number, call_id, at)
         for e in entries:
-            commands.append(("XADD", key, "MAXLEN", "~", DECISION_LOG_MAXLEN, "*", "d", orjson.dumps(e)))
+            # `i`: the instance, so that every router's feed skips its own decisions without decoding them
+            commands.append(("XADD", key, "MAXLEN", "~", DECISION_LOG_MAXLEN, "*", "d", orjson.dumps(e),
+                             "i", self.instance))
             caller = e.get("caller") or {}
             meta = {"rule": e["rule"], "step": e["steps"][0]["name"] if e["steps"] else "",
                     "kind": caller.get("kind", ""), "abc": caller.get("abc", ""), "type": e.get("type", ""),
@@ -585,17 +594,6 @@ class Store:
                 commands.append(("HSETNX" if caller.get("kind") == "new" else "HSET", self.k.state(number),
                                  "prospect", 1))
         await self._pooled_checked(commands)
-
-    async def _outcome_round_trip(self, commands: list[tuple]) -> list:
-        """A few commands on the calls' shared connections (a call waits microseconds behind them),
-        never retried: a claim or a counter must not be sent twice."""
-        if self.shared is None:
-            return await self._pooled_replies(commands)
-        replies = await self.shared.execute(commands, retry=False)
-        for r in replies:
-            if isinstance(r, ResponseError):
-                raise r
-        return replies
 
     async def _pooled_checked(self, commands: list[tuple]) -> None:
         await self._pooled_replies(commands)
