@@ -54,6 +54,8 @@ class _Link:
         kw = {"encoding": encoding, "errors": "replace"} if encoding else {}
         self.parser = hiredis.Reader(protocolError=InvalidResponse, replyError=ResponseError, **kw)
         self.task = asyncio.create_task(self._read(), name="store-reader")
+        self.outgoing: list[bytes] = []
+        """Requests of this turn of the event loop, written together at its end: one send() for a burst."""
 
     def send(self, packed: bytes, expected: int) -> asyncio.Future:
         loop = asyncio.get_running_loop()
@@ -64,10 +66,17 @@ class _Link:
             self.kill(StoreConnectionError("connection to Redis closed"))
         if self.dead is not None:
             raise self.dead
-        self.writer.write(packed)
+        if not self.outgoing:
+            loop.call_soon(self._write_out)
+        self.outgoing.append(packed)
         fut = loop.create_future()
         self.pending.append(_Request(fut, expected, now))
         return fut
+
+    def _write_out(self) -> None:
+        data, self.outgoing = b"".join(self.outgoing), []
+        if self.dead is None:
+            self.writer.write(data)
 
     async def _read(self) -> None:
         try:
@@ -154,21 +163,37 @@ class SharedConnections:
         loop = asyncio.get_running_loop()
         sent = loop.time()
         hard_end = sent + PATIENCE * (budget or 0)
-        while True:
-            left = budget_ends - loop.time()
-            if left > 0:
-                await asyncio.wait((fut,), timeout=left)
-            else:
-                await asyncio.sleep(0)  # let replies already read from the socket reach their calls
+        expired = False
+
+        def check() -> None:
+            """At the budget's end: wait on while Redis is answering the calls ahead, else give up."""
+            nonlocal timer
             if fut.done():
-                return fut.result()
+                return
             now = loop.time()
             if link.dead is None and link.answered_at > sent and now < hard_end:
-                budget_ends = min(hard_end, link.answered_at + (budget or 0))
-                if budget_ends > now:
-                    continue
-            fut.cancel()  # the reader drops the reply when it comes
-            raise TimeoutError(f"Redis sent no reply within {budget * 1000:.0f} ms" if budget else "no reply")
+                later = min(hard_end, link.answered_at + (budget or 0))
+                if later > now:
+                    timer = loop.call_at(later, check)
+                    return
+            timer = loop.call_soon(give_up)  # one more turn: a reply already read still reaches its call
+
+        def give_up() -> None:
+            nonlocal expired
+            if not fut.done():
+                expired = True
+                fut.cancel()  # the reader drops the reply when it comes
+
+        # one timer, not asyncio.wait's waiter and callbacks: this runs for every call
+        timer: asyncio.Handle = loop.call_at(budget_ends, check)
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            if not expired:
+                raise
+            raise TimeoutError(f"Redis sent no reply within {budget * 1000:.0f} ms" if budget else "no reply") from None
+        finally:
+            timer.cancel()
 
     async def _connect(self, slot: int, budget_ends: float | None = None) -> _Link:
         task = self.connecting[slot]
