@@ -258,16 +258,20 @@ async def profile(pid: int, port: int, pop: Population, seconds: int = 8) -> Non
     await closed_loop(port, pop, 50, 6000)
     spy.wait()
     totals: dict[str, int] = {}
+    own: dict[str, int] = {}
     total = 0
     for line in out.read_text().splitlines():
         stack, _, n = line.rpartition(" ")
         total += int(n)
-        for frame in dict.fromkeys(f.split(" (")[0] + " " + f.rsplit("(", 1)[-1].split(":")[0]
-                                   for f in stack.split(";")):
+        frames = [f.split(" (")[0] + " " + f.rsplit("(", 1)[-1].split(":")[0] for f in stack.split(";")]
+        for frame in dict.fromkeys(frames):
             totals[frame] = totals.get(frame, 0) + int(n)
+        own[frames[-1]] = own.get(frames[-1], 0) + int(n)
     lines = [f"{100 * n / total:5.1f}%  {f}" for f, n in sorted(totals.items(), key=lambda x: -x[1])[:40]]
+    selves = [f"{100 * n / total:5.1f}%  {f}" for f, n in sorted(own.items(), key=lambda x: -x[1])[:30]]
     (RESULTS / "profile-router.txt").write_text("inclusive time per function, router at concurrency 50\n"
-                                                + "\n".join(lines) + "\n")
+                                                + "\n".join(lines) + "\n\nown time per function\n"
+                                                + "\n".join(selves) + "\n")
     out.unlink()
     print("\n".join(lines[:25]))
 

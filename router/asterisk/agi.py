@@ -104,7 +104,8 @@ def script_of(env: dict[str, str]) -> str:
 async def read_env(reader: asyncio.StreamReader, first_line: Callable[[], None] | None = None) -> dict[str, str]:
     """The `agi_*` header block. The caller bounds the time; the stream's limit bounds the size.
 
-    `first_line` is called once the first line is in (the caller moves its deadline then).
+    `first_line` is called once the first line is in and the block is not (the caller moves its deadline
+    then: a block that arrives whole, as Asterisk sends it, needs no deadline of its own).
     """
     try:
         first = await reader.readline()
@@ -114,7 +115,7 @@ async def read_env(reader: asyncio.StreamReader, first_line: Callable[[], None] 
         if not first:
             raise BadRequest("peer disconnected before sending anything")
         raise BadRequest(f"not AGI: {bytes(first[:60])!r}")
-    if first_line is not None:
+    if first_line is not None and b"\n\n" not in reader._buffer:  # StreamReader keeps no public view of it
         first_line()
     if first == b"\n" or first.endswith(b"\n\n"):
         rest = b""

@@ -14,6 +14,7 @@ command under 98 pairs (MSet parses up to 99, leaving the last one unparsed).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 MAX_LINE = 2000
@@ -46,7 +47,15 @@ def agi_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
+_PLAIN = re.compile(r'[^\\",()\[\]\r\n\0]*')
+"""A value that needs no escape for either parser (most values: ids, names of rules and queues, numbers)."""
+
+
 def _item(name: str, value: object) -> str:
+    if isinstance(value, int):
+        return f"{name}={value}"
+    if isinstance(value, str) and len(value) <= MAX_VALUE_BYTES // 4 and _PLAIN.fullmatch(value):
+        return f"{name}={value}"
     text = clean(value)
     item = agi_escape(f"{name}={app_escape(text)}")
     while len(item.encode()) > MAX_LINE - len(_PREFIX) - 2:  # only a value full of escapes gets here
