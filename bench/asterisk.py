@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark on a real Asterisk: no routing, a bare one-command FastAGI floor, and the router.
+"""Benchmark on a real Asterisk: no routing, bare one-command FastAGI floors, and the router.
 
     python bench/asterisk.py                          # 3 rounds x 3 modes x 15 s, 10 calls in flight
     python bench/asterisk.py --seconds 3 --rounds 1   # checks the harness in half a minute
@@ -11,9 +11,12 @@ turn); it ends in a one-line IVR
 (Answer, Hangup), reached
 - none:   directly (Goto the IVR);
 - floor:  after AGI() to a bare FastAGI server that sends one SET VARIABLE and closes;
+- floor-contract: the same server sending one EXEC MSet of the variables the router sets for
+          this call (the ROUTE_* contract), then Goto the IVR: the least any FastAGI router that
+          keeps the contract costs Asterisk;
 - router: through dialplans/callrouter.conf, `router serve` deciding (Redis round trip) and its
           AMI listener following the call (the outcome written to Redis).
-`router serve` and its AMI listener run in every mode (in none and floor it only listens). The
+`router serve` and its AMI listener run in every mode (in none and the floors it only listens). The
 load generator logs in as the router's own AMI user, so the events it counts per call are the
 ones the router is sent. CPU per call is read from /proc for Asterisk, the router, the floor and
 Redis. Results: Markdown on stdout and bench/results/asterisk.json.
@@ -27,6 +30,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -43,7 +47,7 @@ from tests.conftest import router_env  # noqa: E402
 from tests.live.conftest import AMI_SECRET, PREFIX, AMIClient, start_asterisk  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
-MODES = ("none", "floor", "router")
+MODES = ("none", "floor", "floor-contract", "router")
 TICK = os.sysconf("SC_CLK_TCK")
 RULES = """version: 1
 company: {timezone: Europe/Moscow, default_region: RU}
@@ -65,8 +69,17 @@ exten => _X.,1,Goto(bench-ivr,s,1)
 [bench-floor]
 exten => _X.,1,AGI(agi://127.0.0.1:{floor}/floor)
  same => n,Goto(bench-ivr,s,1)
+
+[bench-floor-contract]
+exten => _X.,1,AGI(agi://127.0.0.1:{floor}/contract)
+ same => n,Goto(bench-ivr,s,1)
 """
-CONTEXT = {"none": "bench-none", "floor": "bench-floor", "router": "live-trunk"}
+CONTEXT = {"none": "bench-none", "floor": "bench-floor", "floor-contract": "bench-floor-contract",
+           "router": "live-trunk"}
+CONTRACT = (b'EXEC MSet "ROUTE_DECISION=019ab3c2d1e0f00001a2b3c,ROUTE_RULE=everyone,ROUTE_CALLER_KIND=repeat,'
+            b'ROUTE_TZ=Europe/Moscow,ROUTE_PRIORITY=0,ROUTE_COUNT=1,ROUTE_1_TYPE=ivr,ROUTE_1_DEST=bench-ivr,'
+            b'ROUTE_1_TIMEOUT=0,CDR(userfield)=019ab3c2d1e0f00001a2b3c"\n')
+"""What the router sends for a bench call (a repeat caller of no class routed to the IVR), as one command."""
 CALLERS = 2000
 """Distinct caller numbers, called in turn: numbers come back as they do in real traffic."""
 
@@ -76,9 +89,10 @@ async def floor_server(port: int) -> None:
 
     async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            while (await reader.readline()) not in (b"\n", b""):
-                pass
-            writer.write(b'SET VARIABLE FLOOR "1"\n')
+            contract = False
+            while (line := await reader.readline()) not in (b"\n", b""):
+                contract = contract or line.startswith(b"agi_network_script: contract")
+            writer.write(CONTRACT if contract else b'SET VARIABLE FLOOR "1"\n')
             await reader.readline()
         finally:
             writer.close()
@@ -179,7 +193,11 @@ async def bench(args) -> dict:
             order = MODES if r % 2 == 0 else tuple(reversed(MODES))
             for mode in order:
                 before = {k: cpu_seconds(p) for k, p in pids.items()}
+                spy = profile(router.pid, mode, r) if args.profile and mode == "router" else None
                 res = await gen.run(mode, args.seconds, args.inflight)
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)
+                    spy.wait(30)
                 res["cpu"] = {k: cpu_seconds(p) - before[k] for k, p in pids.items()}
                 runs[mode].append(res)
                 print(f"  round {r + 1} {mode}: {res['calls'] / res['seconds']:.0f} calls/s", file=sys.stderr)
@@ -198,6 +216,14 @@ async def bench(args) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def profile(pid: int, mode: str, round_: int) -> subprocess.Popen:
+    """py-spy on the router for one round: a flame graph input (folded stacks) per round."""
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"profile-asterisk-{mode}-{round_ + 1}.txt"
+    return subprocess.Popen(["py-spy", "record", "--pid", str(pid), "--format", "raw", "--rate", "250",
+                             "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def summarise(runs: dict[str, list[dict]], args) -> dict:
     out: dict = {"machine": machine(), "load": os.getloadavg(), "inflight": args.inflight,
                  "seconds": args.seconds, "rounds": args.rounds, "modes": {}}
@@ -210,10 +236,13 @@ def summarise(runs: dict[str, list[dict]], args) -> dict:
     m = out["modes"]
     base = m["none"]["cpu_ms_per_call"]["asterisk"]
     floor_added = m["floor"]["cpu_ms_per_call"]["asterisk"] - base
+    contract_added = m["floor-contract"]["cpu_ms_per_call"]["asterisk"] - base
     router_added = m["router"]["cpu_ms_per_call"]["asterisk"] - base
     out["goals"] = {
         "routed calls/s / floor calls/s (>= 0.8)": m["router"]["calls_per_s"] / m["floor"]["calls_per_s"],
         "Asterisk CPU added, router / floor (<= 2)": router_added / floor_added if floor_added > 0 else None,
+        "routed calls/s / contract floor calls/s": m["router"]["calls_per_s"] / m["floor-contract"]["calls_per_s"],
+        "Asterisk CPU added, router / contract floor": router_added / contract_added if contract_added > 0 else None,
         "router CPU per routed call incl. AMI, ms (<= 1)": m["router"]["cpu_ms_per_call"]["router"],
         "AMI events per call, routed / unrouted (<= 1.3)": m["router"]["events_per_call"] /
         m["none"]["events_per_call"],
@@ -231,8 +260,9 @@ def table(out: dict) -> str:
             ("Redis CPU ms/call", "{:.2f}", lambda x: x["cpu_ms_per_call"]["redis"]),
             ("AMI events per call to the router's user", "{:.1f}", lambda x: x["events_per_call"]),
             ("calls measured", "{}", lambda x: x["calls"])]
-    lines = ["| per call | no routing (Goto the IVR) | bare one-command FastAGI, then Goto | callrouter |",
-             "|---|---|---|---|"]
+    lines = ["| per call | no routing (Goto the IVR) | bare one-command FastAGI, then Goto | "
+             "one-command FastAGI setting the contract's variables, then Goto | callrouter |",
+             "|---|---|---|---|---|"]
     for label, fmt, get in rows:
         lines.append(f"| {label} | " + " | ".join(fmt.format(get(m[k])) for k in MODES) + " |")
     lines += ["", "| goal | measured |", "|---|---|"]
@@ -245,6 +275,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=15.0, help="seconds per mode and round")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--inflight", type=int, default=10)
+    ap.add_argument("--profile", action="store_true",
+                    help="py-spy the router in its rounds -> results/profile-asterisk-router-N.txt (skews its CPU)")
     ap.add_argument("--floor-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.floor_server:
