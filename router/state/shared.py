@@ -189,8 +189,9 @@ class SharedConnections:
         try:
             return await fut
         except asyncio.CancelledError:
-            if not expired:
-                raise
+            task = asyncio.current_task()
+            if not expired or (task is not None and task.cancelling()):
+                raise  # the task itself is being cancelled: that must reach it, even if the budget also ran out
             raise TimeoutError(f"Redis sent no reply within {budget * 1000:.0f} ms" if budget else "no reply") from None
         finally:
             timer.cancel()
