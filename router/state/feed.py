@@ -40,6 +40,8 @@ class Feed:
         self._tasks: list[asyncio.Task] = []
         self._reader = None
         self._close = None
+        self._stopping = False
+        """Set by `stop`: the reader ends by itself even if a cancel is lost inside redis-py."""
 
     def share(self, event: dict) -> None:
         """Send an event of this instance to the others (off the caller's path, kept while the store is away)."""
@@ -57,6 +59,7 @@ class Feed:
                                                          "live events"), name="feed-writer")]
 
     async def stop(self) -> None:
+        self._stopping = True
         for t in self._tasks:
             t.cancel()
         if self._tasks:  # redis-py can miss a cancel that lands while it connects: never wait long for it
@@ -79,7 +82,7 @@ class Feed:
         k = self.store.k
         r = self._reader
         delay = 0.2
-        while True:
+        while not self._stopping:
             try:
                 streams = {k.decisions: "$", k.outcomes: "$", k.live: "$"}
                 for key in streams:
@@ -92,7 +95,7 @@ class Feed:
                 if delay > 0.2:
                     log.info("live events: reading the shared streams again")
                 delay = 0.2
-                while True:
+                while not self._stopping:
                     got = await r.xread(streams, count=500, block=BLOCK_MS)
                     for key, entries in _streams(got):
                         for entry_id, fields in entries:
@@ -104,6 +107,8 @@ class Feed:
                 raise
             except Exception as e:
                 self.ready.clear()
+                if self._stopping:
+                    return
                 if delay == 0.2:
                     log.warning("live events: store unreachable (%s); other instances' events wait", e)
                 await asyncio.sleep(delay)
