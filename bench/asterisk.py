@@ -75,7 +75,9 @@ exten => _X.,1,AGI(agi://127.0.0.1:{floor}/contract)
  same => n,Goto(bench-ivr,s,1)
 """
 CONTEXT = {"none": "bench-none", "floor": "bench-floor", "floor-contract": "bench-floor-contract",
-           "router": "live-trunk"}
+           "router": "callrouter-inbound"}
+"""Each mode's context starts with its own first step, as a trunk's context would: the router's calls enter
+the shipped [callrouter-inbound] directly, the floors' their AGI()."""
 CONTRACT = (b'EXEC MSet "ROUTE_DECISION=019ab3c2d1e0f00001a2b3c,ROUTE_RULE=everyone,ROUTE_CALLER_KIND=repeat,'
             b'ROUTE_TZ=Europe/Moscow,ROUTE_PRIORITY=0,ROUTE_COUNT=1,ROUTE_1_TYPE=ivr,ROUTE_1_DEST=bench-ivr,'
             b'ROUTE_1_TIMEOUT=0,CDR(userfield)=019ab3c2d1e0f00001a2b3c"\n')
