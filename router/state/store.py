@@ -331,7 +331,7 @@ class Store:
                 if answered and o.get("by") and not o.get("ivr"):  # an IVR is nobody to route back to
                     # read back by the snapshot's HGETALL of this hash: known-agent routing costs no extra read
                     writes.append(("HSET", self.k.state(number), "agent", o["by"], "agent_at",
-                                   o["ended_at"] - o["talk_seconds"], "agent_state", o.get("by_state", "")))
+                                   o["ended_at"] - o["talk_seconds"], "agent_state", o.get("by_state") or ""))
             writes += self._tally_writes(tally)
             if also is not None:
                 writes += also(o)
