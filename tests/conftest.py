@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from router.asterisk.amisim import AMIServer
 from router.core.decide import CompiledRules
 from router.core.rulefile import load_rules, load_rules_text
 from router.server import start
@@ -27,6 +28,18 @@ FIXTURES = ROOT / "tests" / "fixtures"
 
 ROUTER_CMD = [sys.executable, "-m", "router"]
 """The `router` command of this checkout (not whichever one is installed)."""
+
+SIM_SECRET = "s3cret"
+"""The secret of the router's user on the AMI simulator."""
+
+
+@pytest.fixture
+async def ami():
+    """The AMI simulator (router/asterisk/amisim.py) on a free port; tests/live has a real Asterisk instead."""
+    server = AMIServer(secret=SIM_SECRET)
+    await server.start()
+    yield server
+    await server.close()
 
 
 def router_env(**extra: str) -> dict[str, str]:

@@ -13,18 +13,10 @@ from router.asterisk.ami import AMITarget, Listener
 from router.asterisk.amisim import AMIServer, block, recorded_events
 from router.asterisk.callsim import call
 from tests.asterisk.test_ami_recordings import AMI
-from tests.conftest import Clock
+from tests.conftest import SIM_SECRET, Clock
 from tests.test_agi_server import MONDAY_10, RULES
 
-SECRET = "s3cret"
-
-
-@pytest.fixture
-async def ami():
-    server = AMIServer(secret=SECRET)
-    await server.start()
-    yield server
-    await server.close()
+SECRET = SIM_SECRET
 
 
 def target(server: AMIServer) -> AMITarget:

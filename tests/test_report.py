@@ -14,14 +14,13 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import aiohttp
-import pytest
 
 from router.asterisk.ami import AMITarget
 from router.asterisk.callsim import call
 from router.reports.report import build, percent, quantile
 from tests.asterisk.ami_server import AMIServer
 from tests.asterisk.calls import ANSWERED, MISSED, replay
-from tests.conftest import ROUTER_CMD, Clock, compiled, router_env
+from tests.conftest import ROUTER_CMD, SIM_SECRET, Clock, compiled, router_env
 from tests.test_page import browser, until  # noqa: F401  (the headless browser fixture)
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -112,7 +111,7 @@ async def place_audited_day(serve, store, ami: AMIServer):
     await store.put_customers(customers)
     clock = Clock(NINE)
     r = await serve(compiled(AUDIT_RULES), clock, token="tk",
-                    ami=AMITarget.parse(f"ami://callrouter@127.0.0.1:{ami.port}", "s3cret"))
+                    ami=AMITarget.parse(f"ami://callrouter@127.0.0.1:{ami.port}", SIM_SECRET))
     await asyncio.wait_for(r.ami.synced.wait(), 30)
     plan = audited_day()
     for i, c in enumerate(plan):
@@ -145,14 +144,6 @@ async def place_audited_day(serve, store, ami: AMIServer):
             async with http.post(f"{base}/api/calls/{c['decision']}/type", json=body) as resp:
                 assert (resp.status, (await resp.json())["counted"]) == (200, True)
     return r, plan
-
-
-@pytest.fixture
-async def ami():
-    server = AMIServer(secret="s3cret")
-    await server.start()
-    yield server
-    await server.close()
 
 
 async def test_audited_day_reproduces_the_table_in_the_cli_the_api_and_the_page(serve, store, ami, browser,  # noqa: F811

@@ -8,18 +8,17 @@ import random
 from datetime import datetime
 
 import aiohttp
-import pytest
 
 from router.asterisk.ami import AMITarget
 from router.asterisk.callsim import call
 from router.cli.main import format_risk
 from tests.asterisk.ami_server import AMIServer, recorded_events
 from tests.asterisk.test_ami_recordings import AMI
-from tests.conftest import Clock, compiled
+from tests.conftest import SIM_SECRET, Clock, compiled
 from tests.test_agi_server import MSK
 from tests.test_followup import gateway  # noqa: F401 (a fixture)
 
-SECRET = "s3cret"
+SECRET = SIM_SECRET
 WEEK_RULES = """
 version: 1
 company: {timezone: Europe/Moscow, default_region: RU}
@@ -93,14 +92,6 @@ class Week:
                 s.post(f"http://127.0.0.1:{self.r.http_port}/api/events", json=list(events)) as resp:
             assert resp.status == 200
             return await resp.json()
-
-
-@pytest.fixture
-async def ami():
-    server = AMIServer(secret=SECRET)
-    await server.start()
-    yield server
-    await server.close()
 
 
 async def test_a_week_of_calls_and_events_gives_the_at_risk_list(serve, store, ami, gateway, capsys):  # noqa: F811

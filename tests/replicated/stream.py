@@ -15,10 +15,11 @@ from router.service import Router
 from router.state.store import Store
 from tests.asterisk.ami_server import AMIServer, recorded_events
 from tests.asterisk.test_ami_recordings import AMI
+from tests.conftest import SIM_SECRET
 from tests.test_agi_server import RULES
 
 MISSED = (AMI / "ami_b_inbound_missed_caller_hangup.txt").read_bytes()
-SECRET = "s3cret"
+SECRET = SIM_SECRET
 
 
 def missed_call(n: int, caller: int | None = None) -> tuple[str, bytes]:

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-
 from router.core.phones import padded
 from router.state.store import Store
-from tests.asterisk.ami_server import AMIServer
-from tests.replicated.stream import SECRET, check_nothing_lost_or_doubled, fail_over_during_calls, routed
+from tests.replicated.stream import check_nothing_lost_or_doubled, fail_over_during_calls, routed
 
 FAILOVER_WINDOW_LIMIT = 8.0
 """Seconds of fallback answers allowed: the node timeout (1 s), the replica's election, the slot map refresh."""
-
-
-@pytest.fixture
-async def ami():
-    server = AMIServer(secret=SECRET)
-    await server.start()
-    yield server
-    await server.close()
 
 
 def data_commands(node) -> int:

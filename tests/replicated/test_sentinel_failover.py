@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
-from tests.asterisk.ami_server import AMIServer
-from tests.replicated.stream import SECRET, check_nothing_lost_or_doubled, fail_over_during_calls, routed
+from tests.replicated.stream import check_nothing_lost_or_doubled, fail_over_during_calls, routed
 
 FAILOVER_WINDOW_LIMIT = 6.0
 """Seconds of fallback answers allowed: 1 s for the sentinels to see the master down, then the election."""
-
-
-@pytest.fixture
-async def ami():
-    server = AMIServer(secret=SECRET)
-    await server.start()
-    yield server
-    await server.close()
 
 
 async def test_killed_master_is_replaced_and_every_call_answered_nothing_lost(sentinel_group, prefix, ami):
