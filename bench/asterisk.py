@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from run import free_port, machine, start_redis, wait_port  # noqa: E402
 
-from tests.conftest import router_env  # noqa: E402
+from tests.conftest import router_env, stop_processes  # noqa: E402
 from tests.live.conftest import AMI_SECRET, PREFIX, AMIClient, start_asterisk  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -206,13 +206,7 @@ async def bench(args) -> dict:
         await ami.close()
         return summarise(runs, args)
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(procs)
         if ast is not None:
             ast.stop()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -29,6 +29,21 @@ FIXTURES = ROOT / "tests" / "fixtures"
 ROUTER_CMD = [sys.executable, "-m", "router"]
 """The `router` command of this checkout (not whichever one is installed)."""
 
+def stop_processes(procs, seconds: float = 10.0) -> None:
+    """SIGTERM to all at once (they shut down side by side), then wait; one still running after
+    `seconds` is killed."""
+    procs = list(procs)
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(seconds)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(5)
+
+
 SIM_SECRET = "s3cret"
 """The secret of the router's user on the AMI simulator."""
 

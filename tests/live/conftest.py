@@ -25,7 +25,7 @@ import redis.asyncio as aioredis
 
 from router.asterisk.amiwire import Framer, Message
 from router.state.store import Keys, Store
-from tests.conftest import ROOT, free_port, router_env
+from tests.conftest import ROOT, free_port, router_env, stop_processes
 
 HERE = Path(__file__).resolve().parent
 ASTERISK = shutil.which("asterisk")
@@ -196,11 +196,7 @@ def live_stack(redis_url: str) -> Iterator[Live]:
         yield Live(ast, router, redis_url, prefix, agi_port, http_port, run)
     finally:
         if router is not None:
-            router.terminate()
-            try:
-                router.wait(15)
-            except subprocess.TimeoutExpired:
-                router.kill()
+            stop_processes([router], 15)
         ast.stop()
         shutil.rmtree(run, ignore_errors=True)
 

@@ -35,7 +35,7 @@ import dns.rdatatype
 import dns.rrset
 import redis.asyncio as aioredis
 
-from tests.conftest import free_port, router_env
+from tests.conftest import free_port, router_env, stop_processes
 from tests.live.conftest import AMI_SECRET, ROUTER, AMIClient, start_asterisk
 
 ZONE = "callrouter.test."
@@ -244,10 +244,7 @@ async def two_routers(redis_url: str) -> AsyncIterator[Routers]:
         await ami.close()
         await r.aclose()
     finally:
-        for p in routers.values():
-            if p.poll() is None:
-                p.terminate()
-                p.wait(15)
+        stop_processes(routers.values(), 15)
         ast.stop()
         transport.close()
         await crm.close()

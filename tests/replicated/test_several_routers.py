@@ -14,7 +14,7 @@ import pytest
 from router.asterisk.callsim import call
 from router.state.store import Store
 from tests.asterisk.ami_server import AMIServer
-from tests.conftest import ROUTER_CMD, free_port, router_env
+from tests.conftest import ROUTER_CMD, free_port, router_env, stop_processes
 from tests.replicated.stream import SECRET, missed_call
 from tests.test_agi_server import RULES_TEXT
 from tests.test_followup import Gateway
@@ -70,13 +70,7 @@ async def routers(redis_url, prefix, gateway, tmp_path):
         await asyncio.wait_for(asyncio.gather(*(a.logged_in.wait() for a in amis)), 20)
         yield amis, ports
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(procs)
         for a in amis:
             await a.close()
 
