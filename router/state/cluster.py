@@ -19,13 +19,9 @@ from router.state.store import (
     COMPANY_NESTING,
     Keys,
     Store,
+    _caller_replies,
     _company,
-    _crm,
-    _mapping,
     _range_zone,
-    _score_map,
-    _scores,
-    _with_newest,
 )
 
 TABLE_BATCH = 10_000
@@ -46,28 +42,18 @@ class ClusterStore(Store):
                        record_inbound: str | None = None, budget: float | None = None,
                        crm: bool = False) -> Snapshot:
         """Store.snapshot's answer, from the caller's node alone (see the module's docstring)."""
-        k, v = self.k, self.view
+        v = self.view
         if not number:
             return Snapshot({}, {}, [], None, v.busy, strategy=v.strategy)
-        commands: list[tuple] = [("HGETALL", k.customer(number)), ("HGETALL", k.state(number)),
-                                 ("HGETALL", k.risk(number)), ("ZRANGE", k.newest(number), 0, -1, "WITHSCORES")]
-        if window > 0:
-            commands.append(("ZRANGEBYSCORE", k.inbound(number), now - window, "+inf", "WITHSCORES"))
-        if crm:
-            commands.append(("GET", k.crm(number)))
-        if record_inbound is not None:
-            commands += self._inbound_writes(number, record_inbound, now)
-        res = await self._round_trip(commands, budget)
+        res = await self._round_trip(self._caller_commands(number, now, window, crm, record_inbound), budget)
         numbering = None
         if score is not None:
             found = v.numbering.below(score, 1)
             numbering = _range_zone(found[0], score) if found else None
         span = padded(number)
         company = _company(v.companies.below(span, COMPANY_NESTING), span) if span is not None else None
-        cached = _crm(res[4 + (window > 0)]) if crm else None
-        state = _with_newest(_mapping(res[1]), _score_map(res[3]))
-        return Snapshot(_mapping(res[0]), state, _scores(res[4]) if window > 0 else [], numbering,
-                        v.busy, company, v.strategy, risk=_mapping(res[2]), crm=cached)
+        customer, state, risk, inbound, cached = _caller_replies(res, window, crm)
+        return Snapshot(customer, state, inbound, numbering, v.busy, company, v.strategy, risk=risk, crm=cached)
 
     async def set_device_state(self, device: str, state: str) -> None:
         self.view.device(device, state.upper() in BUSY_STATES)

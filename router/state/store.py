@@ -204,36 +204,42 @@ class Store:
             busy, strategy = await self._round_trip([("SMEMBERS", k.busy), ("HGET", k.strategy, "strategy")],
                                                      budget)
             return Snapshot({}, {}, [], None, frozenset(busy), strategy=strategy)
-        inbound_key = k.inbound(number)
-        commands: list[tuple] = [("SMEMBERS", k.busy), ("HGETALL", k.customer(number)),
-                                 ("HGETALL", k.state(number)), ("HGET", k.strategy, "strategy"),
-                                 ("HGETALL", k.risk(number)), ("ZRANGE", k.newest(number), 0, -1, "WITHSCORES")]
+        shared: list[tuple] = [("SMEMBERS", k.busy), ("HGET", k.strategy, "strategy")]
         if score is not None:
-            commands.append(("ZREVRANGEBYSCORE", k.numbering, score, "-inf", "LIMIT", 0, 1))
-        if window > 0:
-            commands.append(("ZRANGEBYSCORE", inbound_key, now - window, "+inf", "WITHSCORES"))
+            shared.append(("ZREVRANGEBYSCORE", k.numbering, score, "-inf", "LIMIT", 0, 1))
         span = padded(number)
         if span is not None:
-            commands.append(("ZREVRANGEBYSCORE", k.company_ranges, span, "-inf", "LIMIT", 0, COMPANY_NESTING))
-        if crm:
-            commands.append(("GET", k.crm(number)))
-        if record_inbound is not None:
-            commands += self._inbound_writes(number, record_inbound, now)
-        res = await self._round_trip(commands, budget)
+            shared.append(("ZREVRANGEBYSCORE", k.company_ranges, span, "-inf", "LIMIT", 0, COMPANY_NESTING))
+        res = await self._round_trip(shared + self._caller_commands(number, now, window, crm, record_inbound),
+                                     budget)
+        busy, strategy = res[0], res[1]
+        i = 2
         numbering = None
-        i = 6
         if score is not None:
             found = res[i]
             numbering = _range_zone(found[0], score) if found else None
             i += 1
-        inbound = _scores(res[i]) if window > 0 else []
-        i += window > 0
         company = _company(res[i], span) if span is not None else None
         i += span is not None
-        cached = _crm(res[i]) if crm else None
-        state = _with_newest(_mapping(res[2]), _score_map(res[5]))
-        return Snapshot(_mapping(res[1]), state, inbound, numbering, frozenset(res[0]), company,
-                        res[3], risk=_mapping(res[4]), crm=cached)
+        customer, state, risk, inbound, cached = _caller_replies(res[i:], window, crm)
+        return Snapshot(customer, state, inbound, numbering, frozenset(busy), company, strategy, risk=risk,
+                        crm=cached)
+
+    def _caller_commands(self, number: str, now: float, window: float, crm: bool,
+                         record_inbound: str | None) -> list[tuple]:
+        """The caller's own keys in the call's round trip, all in its hash slot: profile, state, risk,
+        newest contacts, recent inbound calls, the cached CRM answer; then this call's history writes,
+        after the reads. `_caller_replies` reads the answers."""
+        k = self.k
+        commands: list[tuple] = [("HGETALL", k.customer(number)), ("HGETALL", k.state(number)),
+                                 ("HGETALL", k.risk(number)), ("ZRANGE", k.newest(number), 0, -1, "WITHSCORES")]
+        if window > 0:
+            commands.append(("ZRANGEBYSCORE", k.inbound(number), now - window, "+inf", "WITHSCORES"))
+        if crm:
+            commands.append(("GET", k.crm(number)))
+        if record_inbound is not None:
+            commands += self._inbound_writes(number, record_inbound, now)
+        return commands
 
     async def _round_trip(self, commands: list[tuple], budget: float | None = None) -> list:
         """Commands written at once, replies read in order: pipelined with other calls' on the shared
@@ -847,6 +853,15 @@ class Store:
                 seen.add(e["id"])
                 out.append(e)
         return out
+
+
+def _caller_replies(res: list, window: float, crm: bool) -> tuple[dict, dict, dict, list[float], dict | None]:
+    """Store._caller_commands' answers: customer, state (newest contacts folded in), risk, recent
+    inbound call times, cached CRM answer."""
+    state = _with_newest(_mapping(res[1]), _score_map(res[3]))
+    inbound = _scores(res[4]) if window > 0 else []
+    cached = _crm(res[4 + (window > 0)]) if crm else None
+    return _mapping(res[0]), state, _mapping(res[2]), inbound, cached
 
 
 def _days_around(decision_id: str, cal: Calendar) -> list[str]:
