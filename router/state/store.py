@@ -734,31 +734,33 @@ class Store:
                          now: float) -> int:
         """(id, time, packed) events into the number's history, each id once (whoever adds an id first
         writes the event), events older than `keep_since` trimmed; how many were new."""
-        ids_key, events_key = self.k.event_ids(number), self.k.events(number)
+        ids_key = self.k.event_ids(number)
         p = self.r.pipeline(transaction=False)
         for event_id, at, _ in events:
             p.zadd(ids_key, {event_id: at}, nx=True)
         fresh = [e for e, added in zip(events, await p.execute(), strict=True) if added]
-        p = self.r.pipeline(transaction=False)
-        if fresh:
-            p.zadd(events_key, {packed: at for _, at, packed in fresh})
-        p.zremrangebyscore(events_key, "-inf", f"({keep_since}")
-        p.zremrangebyscore(ids_key, "-inf", f"({keep_since}")
-        if fresh:  # a number with no new events for the whole retention leaves nothing behind
-            p.expire(events_key, int(now - keep_since) + 1)
-            p.expire(ids_key, int(now - keep_since) + 1)
-        await p.execute()
+        await self._pooled_checked(self._event_writes(number, fresh, keep_since, now))
         return len(fresh)
 
     def call_event_writes(self, number: str, event_id: str, at: float, packed: str, keep_since: float,
                           now: float) -> list[tuple]:
         """One event taken without asking whether it is new (its caller knows it is): `add_events`'s writes."""
+        return [("ZADD", self.k.event_ids(number), "NX", at, event_id),
+                *self._event_writes(number, [(event_id, at, packed)], keep_since, now)]
+
+    def _event_writes(self, number: str, fresh: list[tuple[str, float, str]], keep_since: float,
+                      now: float) -> list[tuple]:
+        """New (id, time, packed) events into the number's history, and what has aged out trimmed."""
         ids_key, events_key = self.k.event_ids(number), self.k.events(number)
-        ttl = int(now - keep_since) + 1
-        return [("ZADD", ids_key, "NX", at, event_id), ("ZADD", events_key, at, packed),
-                ("ZREMRANGEBYSCORE", events_key, "-inf", f"({keep_since}"),
-                ("ZREMRANGEBYSCORE", ids_key, "-inf", f"({keep_since}"),
-                ("EXPIRE", events_key, ttl), ("EXPIRE", ids_key, ttl)]
+        writes: list[tuple] = []
+        if fresh:
+            writes.append(("ZADD", events_key, *(x for _, at, packed in fresh for x in (at, packed))))
+        writes += [("ZREMRANGEBYSCORE", events_key, "-inf", f"({keep_since}"),
+                   ("ZREMRANGEBYSCORE", ids_key, "-inf", f"({keep_since}")]
+        if fresh:  # a number with no new events for the whole retention leaves nothing behind
+            ttl = int(now - keep_since) + 1
+            writes += [("EXPIRE", events_key, ttl), ("EXPIRE", ids_key, ttl)]
+        return writes
 
     async def update_risk(self, number: str, since: float, compute) -> tuple[dict, dict]:
         """Recompute the number's risk from its events and open follow-up, atomically against other writers.
