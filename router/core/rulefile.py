@@ -217,7 +217,11 @@ def _parse_text(text: str, file: str, problems: list[Located], limits: Limits) -
         del problems[before:]  # what was read before the syntax error is not worth reporting
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         line = mark.line + 1 if mark else 1
-        problems.append(Located(file, line, f"not valid YAML: {getattr(e, 'problem', None) or e}"))
+        problem = getattr(e, "problem", None) or str(e)
+        if "nesting depth" in problem:  # libyaml's own limit (0.2.5+) can be met before ours is
+            problems.append(Located(file, line, f"nested more than {limits.max_depth} levels deep"))
+        else:
+            problems.append(Located(file, line, f"not valid YAML: {problem}"))
         return None, where
     if data is None:
         problems.append(Located(file, 1, "the file is empty"))
