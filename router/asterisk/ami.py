@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import itertools
 import logging
 import os
 import time
@@ -32,6 +33,8 @@ from router.state.writer import write_forever
 log = logging.getLogger("router.ami")
 
 BACKOFF_MAX = 30.0
+OUTCOME_BATCH = 200
+"""Outcomes written in one pair of round trips: those that ended while the previous batch was written."""
 EVENTS = frozenset({*HANDLERS, "FullyBooted"})
 """Events the listener reads; Asterisk's other events are dropped unread (asterisk/manager.conf
 filters them out at the source too). FullyBooted makes panoramisk re-send waiting actions."""
@@ -339,17 +342,35 @@ class Listener:
                 if device and state:
                     await self.store.set_device_state(device, state)
             elif kind == "outcome":
-                assert isinstance(item, Outcome)
-                o = item.as_dict()
-                if await self.store.record_outcome(o, self.outcome_writes) and self.on_outcome is not None:
-                    # recorded: what follows it (follow-ups) is retried on its own if the store fails now
-                    self.pending[0] = ("recorded", o)
-                    continue
+                batch = self._outcome_batch()
+                written = await self.store.record_outcomes(batch, self.outcome_writes)
+                for _ in batch:
+                    self.pending.popleft()
+                if self.on_outcome is not None:
+                    # recorded: what follows each (follow-ups) is retried on its own if the store fails now
+                    self.pending.extendleft(reversed([("recorded", o) for o, w in zip(batch, written, strict=True)
+                                                      if w]))
+                continue
             elif self.on_outcome is not None:
                 done = self.on_outcome(item)  # type: ignore[arg-type]
                 if inspect.isawaitable(done):
                     await done
             self.pending.popleft()
+
+    def _outcome_batch(self) -> list[dict]:
+        """The outcomes at the head of the queue, as one batch: each of another number (a call's
+        report counters read what the number's previous call wrote), at most OUTCOME_BATCH."""
+        batch: list[dict] = []
+        numbers: set[str] = set()
+        for kind, item in itertools.islice(self.pending, OUTCOME_BATCH):
+            if kind != "outcome":
+                break
+            assert isinstance(item, Outcome)
+            if item.number in numbers:
+                break
+            numbers.add(item.number)
+            batch.append(item.as_dict())
+        return batch
 
     async def _write_loop(self) -> None:
         await write_forever(self._wake, self.flush, lambda: len(self.pending), log, self.where, first_delay=0.2)

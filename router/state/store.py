@@ -302,55 +302,80 @@ class Store:
 
     async def record_outcome(self, o: dict, also: Callable[[dict], list[tuple]] | None = None) -> bool:
         """Write one call outcome once, whichever router instance saw it first; False if already written.
+        See `record_outcomes`."""
+        return (await self.record_outcomes([o], also))[0]
 
-        Two round trips off the call path: the claim with what the report needs beside the outcome,
-        then every write. `o` gains `type` (its decision's, as set by the rules or corrected since)
-        and `open_task` (the number's open follow-up, or ""); `also(o)` adds commands of the same
-        number's slot to the writes (the call as a customer event)."""
-        number = o["number"]
-        claim = self.k.outcome_claim(o["linkedid"], o["direction"], number)
-        got, raw, fields = await self._pooled_replies([
-            ("SET", claim, 1, "NX", "EX", OUTCOME_KEEP_SECONDS),
-            ("GET", self.k.decision(o["decision"]) if o.get("decision") else self.k.decision("-")),
-            ("HMGET", self.k.state(number), "miss", "miss_cb", "followup")])
-        if not got and claim not in self._unreleased:
-            return False  # written already (a claim left by our own failed attempt is not: go on)
+    async def record_outcomes(self, outcomes: list[dict], also: Callable[[dict], list[tuple]] | None = None
+                              ) -> list[bool]:
+        """Write call outcomes, each once whichever router instance saw it first: for each, whether
+        this call wrote it (False: written already).
+
+        Two round trips for the whole batch, off the call path: the claims with what the report needs
+        beside each outcome, then every write. The numbers must differ (a call's tally reads its
+        number's state as the previous call of that number left it). Each `o` gains `type` (its
+        decision's, as set by the rules or corrected since) and `open_task` (the number's open
+        follow-up, or ""); `also(o)` adds commands of the same number's slot to the writes (the
+        call as a customer event). On an error nothing is written and every claim is released."""
+        if not outcomes:
+            return []
+        reads: list[tuple] = []
+        claims = [self.k.outcome_claim(o["linkedid"], o["direction"], o["number"]) for o in outcomes]
+        for o, claim in zip(outcomes, claims, strict=True):
+            reads += [("SET", claim, 1, "NX", "EX", OUTCOME_KEEP_SECONDS),
+                      ("GET", self.k.decision(o["decision"]) if o.get("decision") else self.k.decision("-")),
+                      ("HMGET", self.k.state(o["number"]), "miss", "miss_cb", "followup")]
+        replies = await self._pooled_replies(reads)
+        mine = [bool(replies[3 * i]) or claim in self._unreleased for i, claim in enumerate(claims)]
+        if not any(mine):
+            return mine  # written already (a claim left by our own failed attempt is not: go on)
         try:
-            meta = orjson.loads(raw) if raw else {}
-            o.setdefault("type", meta.get("type", ""))
-            tally = tally_call(o, meta, {"miss": fields[0], "miss_cb": fields[1]}, self.calendar.zone)
-            text = json.dumps(o, ensure_ascii=False, separators=(",", ":"))
             writes: list[tuple] = []
-            if o.get("decision"):
-                writes.append(("SET", self.k.outcome(o["decision"]), text, "EX", OUTCOME_KEEP_SECONDS))
-            writes.append(("XADD", self.k.outcomes, "MAXLEN", "~", DECISION_LOG_MAXLEN, "*", "o", text,
-                           "i", self.instance))
-            if number.startswith("+"):
-                started = o["ended_at"] - o["ring_seconds"] - o["talk_seconds"]
-                answered = o["result"] == "answered"
-                if o["direction"] == "outbound":
-                    writes.append(self._newest_write(number, f"out:{int(answered)}", started))
-                else:
-                    writes.append(self._newest_write(number, f"in:{int(answered)}", started))
-                    if not o.get("decision"):  # routed calls were written at decision time
-                        writes.append(self._newest_write(number, "in", started))
-                if answered and o.get("by") and not o.get("ivr"):  # an IVR is nobody to route back to
-                    # read back by the snapshot's HGETALL of this hash: known-agent routing costs no extra read
-                    writes.append(("HSET", self.k.state(number), "agent", o["by"], "agent_at",
-                                   o["ended_at"] - o["talk_seconds"], "agent_state", o.get("by_state") or ""))
-            writes += self._tally_writes(tally)
-            if also is not None:
-                writes += also(o)
+            for i, o in enumerate(outcomes):
+                if mine[i]:
+                    writes += self._outcome_writes(o, replies[3 * i + 1], replies[3 * i + 2], also)
             await self._pooled_replies(writes)
         except BaseException:
+            held = [c for c, m in zip(claims, mine, strict=True) if m]
             try:
-                await self.r.delete(claim)  # let a retry (or another instance) write it
+                await self.r.delete(*held)  # let a retry (or another instance) write them
             except Exception:
-                self._unreleased.add(claim)  # the store is away: our retry must know the claim is its own
+                self._unreleased.update(held)  # the store is away: our retry must know the claims are its own
             raise
-        self._unreleased.discard(claim)
-        o["open_task"] = fields[2] or ""
-        return True
+        for i, o in enumerate(outcomes):
+            if mine[i]:
+                self._unreleased.discard(claims[i])
+                o["open_task"] = replies[3 * i + 2][2] or ""
+        return mine
+
+    def _outcome_writes(self, o: dict, raw: bytes | str | None, fields: list,
+                        also: Callable[[dict], list[tuple]] | None) -> list[tuple]:
+        number = o["number"]
+        meta = orjson.loads(raw) if raw else {}
+        o.setdefault("type", meta.get("type", ""))
+        tally = tally_call(o, meta, {"miss": fields[0], "miss_cb": fields[1]}, self.calendar.zone)
+        text = json.dumps(o, ensure_ascii=False, separators=(",", ":"))
+        writes: list[tuple] = []
+        if o.get("decision"):
+            writes.append(("SET", self.k.outcome(o["decision"]), text, "EX", OUTCOME_KEEP_SECONDS))
+        writes.append(("XADD", self.k.outcomes, "MAXLEN", "~", DECISION_LOG_MAXLEN, "*", "o", text,
+                       "i", self.instance))
+        if number.startswith("+"):
+            started = o["ended_at"] - o["ring_seconds"] - o["talk_seconds"]
+            answered = o["result"] == "answered"
+            if o["direction"] == "outbound":
+                writes.append(self._newest_write(number, f"out:{int(answered)}", started))
+            else:
+                writes.append(self._newest_write(number, f"in:{int(answered)}", started))
+                if not o.get("decision"):  # routed calls were written at decision time
+                    writes.append(self._newest_write(number, "in", started))
+            if answered and o.get("by") and not o.get("ivr"):  # an IVR is nobody to route back to
+                # read back by the snapshot's HGETALL of this hash: known-agent routing costs no extra read
+                writes.append(("HSET", self.k.state(number), "agent", o["by"], "agent_at",
+                               o["ended_at"] - o["talk_seconds"], "agent_state", o.get("by_state") or ""))
+        writes += self._tally_writes(tally)
+        if also is not None:
+            writes += also(o)
+        return writes
 
     def _tally_writes(self, t: Tally) -> list[tuple]:
         cal, calls = self.k.report_day(t.day), self.k.calls_day(t.day)
