@@ -73,3 +73,41 @@ def test_every_step_failing_is_a_missed_call_saying_how_the_last_one_ended():
     [o] = outcomes(lambda pbx: pbx.inbound("+79035550101", "d-5", [Attempt("dial", "PJSIP/101", "busy"),
                                                                     Attempt("queue", "support", "timeout", 120)]))
     assert (o["result"], o["decision"]) == ("missed", "d-5") and "queue TIMEOUT" in o["reason"]
+
+
+def _ivr_call(named_by: dict) -> dict:
+    caller = {"Channel": "Local/2001@trunk-00000001;2", "CallerIDNum": "+79035550104", "Uniqueid": "1.2",
+              "Linkedid": "1.1"}
+    tracker = CallTracker()
+    events = [{"Event": "Newchannel", **caller, "Uniqueid": "1.1", "Channel": "Local/2001@trunk-00000001;1"},
+              {"Event": "Newchannel", **caller}, {**named_by, **caller},
+              {"Event": "Newstate", **caller, "ChannelStateDesc": "Up", "Context": "self-service"},
+              {"Event": "Hangup", **caller}, {"Event": "Hangup", **caller, "Uniqueid": "1.1"}]
+    for i, e in enumerate(events):
+        tracker.feed(e, float(i))
+    [o] = tracker.take()[0]
+    return o.as_dict()
+
+
+def test_asterisks_report_of_the_routers_answer_names_the_caller_and_the_decision():
+    answer = ('EXEC MSet "ROUTE_DECISION=19ab3c2d1e0f00001a2b,ROUTE_RULE=everyone,ROUTE_1_TYPE=ivr,'
+              'CDR(userfield)=19ab3c2d1e0f00001a2b"')
+    o = _ivr_call({"Event": "AGIExecEnd", "Command": answer, "ResultCode": "200"})
+    assert (o["result"], o["by"], o["decision"]) == ("answered", "ivr:self-service", "19ab3c2d1e0f00001a2b")
+
+
+def test_other_agi_commands_on_the_channel_name_no_caller():
+    tracker = CallTracker()
+    caller = {"Channel": "PJSIP/trunk-00000001", "CallerIDNum": "+79035550104", "Uniqueid": "1.1", "Linkedid": "1.1"}
+    for i, e in enumerate([{"Event": "Newchannel", **caller},
+                           {"Event": "AGIExecEnd", **caller, "Command": 'SET VARIABLE ROUTE_DECISION "x"'},
+                           {"Event": "AGIExecEnd", **caller, "Command": 'EXEC MSet "OTHER=1,ROUTE_DECISION=x"'},
+                           {"Event": "Newstate", **caller, "ChannelStateDesc": "Up", "Context": "ivr"},
+                           {"Event": "Hangup", **caller}]):
+        tracker.feed(e, float(i))
+    assert tracker.take()[0] == [], "not routed, no queue, no dial: not a call the router follows"
+
+
+def test_the_user_event_of_earlier_dialplans_still_names_the_decision():
+    o = _ivr_call({"Event": "UserEvent", "UserEvent": "callrouter", "Decision": "d-7"})
+    assert (o["result"], o["decision"]) == ("answered", "d-7")

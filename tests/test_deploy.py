@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from router.asterisk import variables as V
+from router.asterisk.mset import ANSWER_START
 from tests.conftest import ROOT
 
 DIALPLAN = (ROOT / "dialplans" / "callrouter.conf").read_text()
@@ -56,7 +57,13 @@ def test_dialplan_reads_every_variable_the_router_sets():
     for suffix in ("DEST", "TIMEOUT"):
         assert "${ROUTE_${CUT(EXTEN,-,2)}_" + suffix + "}" in DIALPLAN
     assert "${ROUTE_1_TYPE}-1,1" in DIALPLAN and "${ROUTE_$[${CUT(EXTEN,-,2)} + 1]_TYPE}" in DIALPLAN
-    assert f"UserEvent({V.USER_EVENT},Decision: ${{{V.DECISION}}})" in DIALPLAN
+    assert f"UserEvent({V.USER_EVENT},Decision: ${{{V.DECISION}}},Result: failed," in DIALPLAN
+
+
+def test_a_routed_call_runs_two_priorities_before_its_first_step():
+    inbound = DIALPLAN.split("[callrouter-inbound]", 1)[1].split("\n\n", 1)[0].strip().splitlines()
+    assert len(inbound) == 2 and "AGI(" in inbound[0]
+    assert inbound[1].endswith("Goto(callrouter-step,${ROUTE_1_TYPE}-1,1)")
 
 
 def test_router_outage_falls_back_to_a_plain_queue():
@@ -93,7 +100,7 @@ def test_every_queue_and_endpoint_of_the_shipped_rules_exists_in_the_asterisk_co
 
 def test_ami_user_has_only_what_the_listener_needs_and_no_secret():
     conf = (ROOT / "asterisk" / "manager.conf").read_text()
-    assert "read = call,agent,user,system" in conf and "write = reporting,originate" in conf
+    assert "read = call,agent,agi,user,system" in conf and "write = reporting,originate" in conf
     assert not re.search(r"^\s*secret\s*=", conf, re.M)
 
 
@@ -105,6 +112,7 @@ def test_ami_user_is_sent_exactly_the_events_the_listener_reads():
     # VarSet is read from recordings and dialplans of older versions only: it is in the `dialplan` class
     assert filtered == EVENTS - {"VarSet"}, "a new tracker handler needs its eventfilter in asterisk/manager.conf"
     assert "header(UserEvent),method(exact)) = " + V.USER_EVENT in conf
+    assert "eventfilter(name(AGIExecEnd),header(Command),method(starts_with)) = " + ANSWER_START in conf
 
 
 def test_compose_file_is_accepted_by_docker_compose():

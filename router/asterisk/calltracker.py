@@ -1,9 +1,10 @@
 """How each call ended, from AMI events: one table from event name to handler. Pure.
 
 Calls are followed by `Linkedid` from the first channel to the last Hangup. The caller's leg
-is the one the router routed (the dialplan's UserEvent `callrouter`, or VarSet ROUTE_* where the
-AMI user reads the `dialplan` class), else the one that joined a queue, else the first channel
-when it dialed someone. Facts that bite, from real recordings:
+is the one the router routed (Asterisk's `AGIExecEnd` for the router's answer, `EXEC MSet
+"ROUTE_DECISION=…`; from dialplans of earlier versions the UserEvent `callrouter`, or VarSet
+ROUTE_* where the AMI user reads the `dialplan` class), else the one that joined a queue, else
+the first channel when it dialed someone. Facts that bite, from real recordings:
 - answered = `DialEnd ANSWER` from the caller's leg, or `AgentConnect` for it;
 - a queue *timeout* also emits QueueCallerAbandon: `QUEUESTATUS=TIMEOUT`, the caller's next
   step, or the dialplan's `Result: failed` tells it from a caller who gave up; neither ends
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from router.asterisk import variables as V
+from router.asterisk.mset import ANSWER_START
 from router.core.phones import normalise
 
 _CHANNEL_SUFFIX = re.compile(r"-[0-9a-fA-F]{8}(;\d)?$")
@@ -178,6 +180,19 @@ class CallTracker:
             call.queue_timeouts += 1
             call.abandoned = False  # the QueueCallerAbandon before it was the timeout, not the caller
 
+    def on_agiexecend(self, e: dict, at: float) -> None:
+        """Asterisk ran an AGI command; the router's answer names the caller's leg and its decision."""
+        command = e.get("Command", "")
+        if not command.startswith(ANSWER_START):
+            return
+        call = self._call(e, at)
+        uid = e.get("Uniqueid")
+        if call is None or not uid:
+            return
+        self._claim_caller(call, uid, 0)
+        if uid == call.caller:
+            call.decision = command[len(ANSWER_START):].split(",", 1)[0].rstrip('"')
+
     def on_userevent(self, e: dict, at: float) -> None:
         if e.get("UserEvent") != V.USER_EVENT:
             return
@@ -329,6 +344,7 @@ class CallTracker:
 HANDLERS: dict[str, Handler] = {
     "Newchannel": CallTracker.on_newchannel,
     "VarSet": CallTracker.on_varset,
+    "AGIExecEnd": CallTracker.on_agiexecend,
     "UserEvent": CallTracker.on_userevent,
     "QueueCallerJoin": CallTracker.on_queuecallerjoin,
     "DialBegin": CallTracker.on_dialbegin,

@@ -17,12 +17,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from router.asterisk import variables as V
+
 MAX_LINE = 2000
 """Bytes per command line including the newline; Asterisk before 20.16/21.11/22.6 reads 2048."""
 MAX_PAIRS = 98
 MAX_VALUE_BYTES = 1000
 _APP_SPECIAL = frozenset('\\",()[]')
 _PREFIX = 'EXEC MSet "'
+ANSWER_START = _PREFIX + V.DECISION + "="
+"""How the router's answer to a call begins (the decision is always its first pair). Asterisk reports
+every AGI command it ran as an `AGIExecEnd` event with the channel and the command: the one that
+starts so names the caller's leg and its decision, with no dialplan step to say it."""
 
 
 def clean(value: object) -> str:

@@ -4,8 +4,9 @@ The shapes follow the recordings of Asterisk 22 in tests/fixtures (a trunk chann
 Linkedid = the caller's Uniqueid): a dial is Newchannel, DialBegin, DialEnd ANSWER|BUSY|
 NOANSWER|CANCEL; a queue adds QueueCallerJoin, AgentCalled, AgentConnect and QueueCallerLeave,
 and a queue timeout sends QueueCallerAbandon as a caller who gave up does; the routed leg
-carries the walker's UserEvent `callrouter` (its decision, and `Result: failed` when every step
-failed: dialplans/callrouter.conf); a click-to-call callback rings the
+is named by Asterisk's AGIExecEnd for the router's answer, and a call whose every step failed
+sends the walker's UserEvent `callrouter` with `Result: failed` (dialplans/callrouter.conf); a
+click-to-call callback rings the
 agent first, then dials the customer's number through the trunk. Time is simulated: `speed`
 simulated seconds pass per real second, so a day's ring and talk times play in moments.
 """
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 from router.asterisk import variables as V
 from router.asterisk.amisim import AMIServer, block
+from router.asterisk.mset import ANSWER_START
 
 TRUNK = "PJSIP/trunk"
 
@@ -64,8 +66,10 @@ class SimulatedPBX:
         chan, uid = self._channel(TRUNK)
         caller = {"Channel": chan, "CallerIDNum": number if number != "anonymous" else "<unknown>",
                   "Uniqueid": uid, "Linkedid": uid}
+        answer = f'{ANSWER_START}{decision},{V.RULE}=…"'
         await self._send({"Event": "Newchannel", **caller, "ChannelStateDesc": "Ring"},
-                         {"Event": "UserEvent", **caller, "UserEvent": V.USER_EVENT, "Decision": decision})
+                         {"Event": "AGIExecEnd", **caller, "CommandId": "1", "Command": answer, "ResultCode": "200",
+                          "Result": "Success"})
         done = False
         for a in attempts:
             if a.kind == "ivr":  # the IVR's dialplan answers the caller's channel itself

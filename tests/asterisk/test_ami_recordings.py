@@ -10,6 +10,7 @@ import pytest
 
 from router.asterisk.amiwire import Framer
 from router.asterisk.calltracker import CallTracker
+from router.asterisk.mset import ANSWER_START
 
 AMI = Path(__file__).resolve().parents[1] / "fixtures" / "asterisk" / "ami"
 VOIPGRID = Path(__file__).resolve().parents[1] / "fixtures" / "ami-voipgrid"
@@ -36,7 +37,7 @@ EXPECTED = {
     "ami_p_cyrillic_long_name": [("inbound", "+78123334455", "answered", "Local/agent1@agents", 2.3, 5.5)],
     # the shipped dialplan and the shipped AMI user (no `dialplan` class, event filters): tests/live/record.py
     "ami_q_shipped_dialplan_busy_queue_timeout_answered": [
-        ("inbound", "+79031234456", "answered", "Local/ok1@live-agents", 2.6, 1.5)],
+        ("inbound", "+79031234456", "answered", "Local/ok1@live-agents", 2.5, 1.5)],
     "ami_r_shipped_dialplan_every_step_failed": [("inbound", "+79165554434", "missed", "", 2.0, 0.0)],
     "ami_s_shipped_dialplan_router_down_fallback_queue": [
         ("inbound", "+79035556678", "answered", "Local/ok2@live-agents", 0.5, 1.5)],
@@ -49,13 +50,16 @@ REASONS = {
 }
 
 
-def test_the_shipped_dialplan_names_the_decision_in_one_user_event_and_sends_no_varset():
+def test_asterisks_report_of_the_routers_answer_names_the_decision_and_no_varset_is_sent():
     for name in ("ami_q_shipped_dialplan_busy_queue_timeout_answered", "ami_r_shipped_dialplan_every_step_failed"):
         messages = Framer().feed((AMI / f"{name}.txt").read_bytes())
-        assert not any(m.get("Event") in ("VarSet", "Newexten") for m in messages)
-        decisions = [m for m in messages if m.get("Event") == "UserEvent" and m.get("Decision")]
+        assert not any(m.get("Event") in ("VarSet", "Newexten", "AGIExecStart") for m in messages)
+        [answer] = [m for m in messages if m.get("Event") == "AGIExecEnd"]
+        assert answer["Command"].startswith(ANSWER_START) and answer["ResultCode"] == "200"
         _, outcomes, _ = replay(name)
-        assert decisions and outcomes[0].decision == decisions[0]["Decision"]
+        assert outcomes[0].decision and answer["Command"].startswith(ANSWER_START + outcomes[0].decision + ",")
+    failed = Framer().feed((AMI / "ami_r_shipped_dialplan_every_step_failed.txt").read_bytes())
+    assert [m["Result"] for m in failed if m.get("Event") == "UserEvent"] == ["failed"], "one UserEvent, at the end"
 
 
 def replay(name: str, chunker: random.Random | None = None) -> tuple[CallTracker, list, list]:

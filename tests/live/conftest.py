@@ -91,6 +91,7 @@ def write_etc(run: Path, ami_port: int, agi_url: str, extra_dialplan: str = "") 
         shutil.copy(HERE / "config" / f, etc / f)
     shutil.copy(ROOT / "asterisk" / "modules.conf", etc / "shipped" / "modules.conf")
     shutil.copy(ROOT / "asterisk" / "queues.conf", etc / "queues.conf")
+    shutil.copy(ROOT / "asterisk" / "stasis.conf", etc / "stasis.conf")
     for f in (ROOT / "dialplans").glob("*.conf"):
         shutil.copy(f, etc / "callrouter" / f.name)
     (etc / "manager.conf").write_text(shipped_manager_conf(ami_port))

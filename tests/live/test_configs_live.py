@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from router.asterisk.ami import EVENTS
+from router.asterisk.mset import ANSWER_START
 from tests.conftest import ROOT
 from tests.live.conftest import AMI_SECRET, AMIClient, needs_asterisk
 
@@ -23,10 +24,10 @@ def test_every_shipped_queue_is_loaded(live):
     assert shipped and all(re.search(rf"^{q} has \d+ calls", shown, re.M) for q in shipped), shown
 
 
-def test_manager_user_reads_call_agent_user_system_and_only_its_events(live):
+def test_manager_user_reads_call_agent_agi_user_system_and_only_its_events(live):
     shown = live.asterisk.cli("manager show user callrouter")
     perms = re.search(r"read perm: (.*)", shown).group(1).split(",")
-    assert sorted(p.strip() for p in perms) == ["agent", "call", "system", "user"]
+    assert sorted(p.strip() for p in perms) == ["agent", "agi", "call", "system", "user"]
     assert "write perm: reporting,originate" in shown
 
 
@@ -39,10 +40,23 @@ async def test_the_router_user_is_sent_only_the_events_the_listener_reads(live, 
                                  and e.get("Channel", "").endswith(";2"))
         names = {e["Event"] for e in as_router.events}
         devices = {e.get("Device", "") for e in as_router.events if e["Event"] == "DeviceStateChange"}
+        commands = [e.get("Command", "") for e in as_router.events if e["Event"] == "AGIExecEnd"]
     finally:
         await as_router.close()
-    assert {"Newchannel", "DialBegin", "DialEnd", "UserEvent", "Hangup"} <= names <= EVENTS, names
+    assert {"Newchannel", "DialBegin", "DialEnd", "AGIExecEnd", "Hangup"} <= names <= EVENTS, names
     assert not any(d.startswith("Local/") for d in devices), devices
+    assert commands and all(c.startswith(ANSWER_START) for c in commands), "only the router's answer, no other AGI"
+    assert "Traceback" not in live.router_log()
+
+
+async def test_no_variable_set_on_a_channel_becomes_an_event(live, ami):
+    """asterisk/stasis.conf declines VarSet: not built, not sent, even to a user that reads every class."""
+    assert "ast_channel_varset_type" in (ROOT / "asterisk" / "stasis.conf").read_text()
+    await ami.call("2002", "+79030000098")
+    await ami.wait_for(lambda e: e.get("Event") == "Hangup" and e.get("CallerIDNum") == "+79030000098"
+                       and e.get("Channel", "").endswith(";2"))
+    names = {e["Event"] for e in ami.events}
+    assert "Newexten" in names and "VarSet" not in names, names
     assert "Traceback" not in live.router_log()
 
 
