@@ -81,10 +81,11 @@ CONTEXT = {"none": "bench-none", "floor": "bench-floor", "floor-contract": "benc
            "router": "callrouter-inbound"}
 """Each mode's context starts with its own first step, as a trunk's context would: the router's calls enter
 the shipped [callrouter-inbound] directly, the floors' their AGI()."""
-CONTRACT = (b'EXEC MSet "ROUTE_DECISION=019ab3c2d1e0f00001a2b3c,ROUTE_RULE=everyone,ROUTE_CALLER_KIND=repeat,'
+CONTRACT = (b'EXEC MSet "ROUTE_RULE=everyone,ROUTE_DECISION=019ab3c2d1e0f00001a2b3c,ROUTE_CALLER_KIND=repeat,'
             b'ROUTE_TZ=Europe/Moscow,ROUTE_PRIORITY=0,ROUTE_COUNT=1,ROUTE_1_TYPE=ivr,ROUTE_1_DEST=bench-ivr,'
             b'ROUTE_1_TIMEOUT=0,CDR(userfield)=019ab3c2d1e0f00001a2b3c"\n')
-"""What the router sends for a bench call (a repeat caller of no class routed to the IVR), as one command."""
+"""What the router sends for a bench call (a repeat caller of no class routed to the IVR), as one command;
+ROUTE_RULE first, so that the router's AMI user is not sent it as the router's answer (it only listens here)."""
 CALLERS = 2000
 """Distinct caller numbers, called in turn: numbers come back as they do in real traffic."""
 
