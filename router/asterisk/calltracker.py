@@ -180,28 +180,23 @@ class CallTracker:
             call.queue_timeouts += 1
             call.abandoned = False  # the QueueCallerAbandon before it was the timeout, not the caller
 
+    def _routed(self, e: dict, at: float) -> _Call | None:
+        """The event's channel is the one the router routed: it becomes the caller's leg. Its call, if so."""
+        call = self._call(e, at)
+        uid = e.get("Uniqueid")
+        if call is None or not uid:
+            return None
+        self._claim_caller(call, uid, 0)
+        return call if uid == call.caller else None
+
     def on_agiexecend(self, e: dict, at: float) -> None:
         """Asterisk ran an AGI command; the router's answer names the caller's leg and its decision."""
         command = e.get("Command", "")
-        if not command.startswith(ANSWER_START):
-            return
-        call = self._call(e, at)
-        uid = e.get("Uniqueid")
-        if call is None or not uid:
-            return
-        self._claim_caller(call, uid, 0)
-        if uid == call.caller:
+        if command.startswith(ANSWER_START) and (call := self._routed(e, at)) is not None:
             call.decision = command[len(ANSWER_START):].split(",", 1)[0].rstrip('"')
 
     def on_userevent(self, e: dict, at: float) -> None:
-        if e.get("UserEvent") != V.USER_EVENT:
-            return
-        call = self._call(e, at)
-        uid = e.get("Uniqueid")
-        if call is None or not uid:
-            return
-        self._claim_caller(call, uid, 0)
-        if uid != call.caller:
+        if e.get("UserEvent") != V.USER_EVENT or (call := self._routed(e, at)) is None:
             return
         if e.get("Decision"):
             call.decision = e["Decision"]
