@@ -87,6 +87,8 @@ CONTRACT = (b'EXEC MSet "ROUTE_RULE=everyone,ROUTE_DECISION=019ab3c2d1e0f00001a2
 """What the router sends for a bench call (a repeat caller of no class routed to the IVR), as one command;
 ROUTE_RULE first, so that the router's AMI user is not sent it as the router's answer (it only listens here)."""
 CALLERS = 2000
+OUTCOMES = Keys("bench").outcomes
+"""The router's outcomes stream (its key prefix is `bench`)."""
 """Distinct caller numbers, called in turn: numbers come back as they do in real traffic."""
 
 
@@ -209,8 +211,7 @@ async def bench(args) -> dict:
                 if mode == "router":
                     # the router's work for these calls ends when their outcomes are written: charged to them
                     routed += res["calls"]
-                    res["outcomes_behind"] = routed - await store.xlen(Keys("bench").outcomes)
-                    await outcomes_written(store, routed)
+                    res["outcomes_behind"] = await outcomes_written(store, routed)
                 if spy is not None:
                     spy.send_signal(signal.SIGINT)
                     spy.wait(30)
@@ -227,14 +228,16 @@ async def bench(args) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-async def outcomes_written(store: aioredis.Redis, calls: int, seconds: float = 60.0) -> None:
-    """Until the router has written the outcome of every routed call so far (one each: the IVR answers)."""
+async def outcomes_written(store: aioredis.Redis, calls: int, seconds: float = 60.0) -> int:
+    """Until the router has written the outcome of every routed call so far (one each: the IVR answers);
+    how many it still had to write when asked."""
     deadline = time.monotonic() + seconds
-    while await store.xlen(Keys("bench").outcomes) < calls:
+    behind = calls - await store.xlen(OUTCOMES)
+    while (written := await store.xlen(OUTCOMES)) < calls:
         if time.monotonic() > deadline:
-            raise SystemExit(f"the router wrote {await store.xlen(Keys('bench').outcomes)} outcomes of {calls} "
-                             f"calls within {seconds:.0f} s")
+            raise SystemExit(f"the router wrote {written} outcomes of {calls} calls within {seconds:.0f} s")
         await asyncio.sleep(0.05)
+    return behind
 
 
 def profile(pid: int, mode: str, round_: int) -> subprocess.Popen:
