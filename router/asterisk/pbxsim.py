@@ -6,9 +6,9 @@ NOANSWER|CANCEL; a queue adds QueueCallerJoin, AgentCalled, AgentConnect and Que
 and a queue timeout sends QueueCallerAbandon as a caller who gave up does; the routed leg
 is named by Asterisk's AGIExecEnd for the router's answer, and a call whose every step failed
 sends the walker's UserEvent `callrouter` with `Result: failed` (dialplans/callrouter.conf); a
-click-to-call callback rings the
-agent first, then dials the customer's number through the trunk. Time is simulated: `speed`
-simulated seconds pass per real second, so a day's ring and talk times play in moments.
+click-to-call callback rings the agent first, then dials the customer's number through the
+trunk. Time is simulated: `speed` simulated seconds pass per real second, so a day's ring and
+talk times play in moments.
 """
 
 from __future__ import annotations
