@@ -44,10 +44,10 @@ def test_asterisklint_would_catch_a_broken_dialplan(tmp_path):
         shutil.copy(f, etc / "callrouter" / f.name)
     broken = etc / "callrouter" / "callrouter.conf"
     text = broken.read_text()
-    broken.write_text(text.replace("Goto(callrouter-step,${ROUTE_1_TYPE}", "Goto(callrouter-stpe,${ROUTE_1_TYPE}"))
+    broken.write_text(text.replace("Goto(callrouter-inbound,fallback,1)", "Goto(callrouter-inbuond,fallback,1)"))
     res = subprocess.run([shutil.which("asterisklint"), "dialplan-check", "extensions.conf"], cwd=etc,
                          capture_output=True, text=True, timeout=60)
-    assert "callrouter-stpe" in res.stdout + res.stderr
+    assert "callrouter-inbuond" in res.stdout + res.stderr
 
 
 def test_dialplan_reads_every_variable_the_router_sets():
@@ -60,15 +60,24 @@ def test_dialplan_reads_every_variable_the_router_sets():
     assert f"UserEvent({V.USER_EVENT},Decision: ${{{V.DECISION}}},Result: failed," in DIALPLAN
 
 
+FIRST_GOTO = 'Goto(${IF($["${ROUTE_1_TYPE}" = "ivr"]?${ROUTE_1_DEST},s,1:callrouter-step,${ROUTE_1_TYPE}-1,1)})'
+
+
 def test_a_routed_call_runs_two_priorities_before_its_first_step():
     inbound = DIALPLAN.split("[callrouter-inbound]", 1)[1].split("\n\n", 1)[0].strip().splitlines()
     assert len(inbound) == 2 and "AGI(" in inbound[0]
-    assert inbound[1].endswith("Goto(callrouter-step,${ROUTE_1_TYPE}-1,1)")
+    assert inbound[1].endswith(FIRST_GOTO)
+
+
+def test_an_ivr_first_step_is_the_ivr_context_itself_not_a_walker_priority():
+    # the walk's one Goto lands in the IVR: no `ivr-1` priority between (it serves later ivr steps)
+    assert '"${ROUTE_1_TYPE}" = "ivr"]?${ROUTE_1_DEST},s,1:' in FIRST_GOTO
+    assert "exten => _ivr-.,1,Goto(${ROUTE_${CUT(EXTEN,-,2)}_DEST},s,1)" in DIALPLAN
 
 
 def test_router_outage_falls_back_to_a_plain_queue():
     # unreached or no answer: no ROUTE_1_TYPE, so the walk's first Goto lands on `-1`, the fallback
-    assert "Goto(callrouter-step,${ROUTE_1_TYPE}-1,1)" in DIALPLAN
+    assert FIRST_GOTO in DIALPLAN
     assert "exten => -1,1,Goto(callrouter-inbound,fallback,1)" in DIALPLAN
     assert 'Queue(${IF($["${CALLROUTER_FALLBACK_QUEUE}" = ""]?support:${CALLROUTER_FALLBACK_QUEUE})}' in DIALPLAN
 

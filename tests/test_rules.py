@@ -117,6 +117,11 @@ def test_target_needs_exactly_one_kind():
     assert out[0].startswith("r.yaml:4: targets.support:") and "exactly one of queue, dial, ivr" in out[0]
 
 
+def test_ivr_context_with_a_separator_asterisk_would_split_on_is_an_error():
+    out = problems(BASE.replace("support: {queue: support, timeout: 120}", "support: {ivr: 'menu,s'}"))
+    assert out[0].startswith("r.yaml:4: targets.support.ivr:") and "letters, digits" in out[0], out
+
+
 def test_fallback_cannot_use_manager_step():
     out = problems(BASE.replace("fallback: [support]", "fallback: [manager]"))
     assert out[0].startswith("r.yaml:15: fallback[0]:")

@@ -202,6 +202,14 @@ class Target(Strict):
     owner: str | None = None
     type: str | None = None
 
+    @field_validator("ivr")
+    @classmethod
+    def _context_name(cls, v: str | None) -> str | None:
+        # the walk's Goto splits its target on `,` and its IF on `?` and `:`
+        if v is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", v):
+            raise ValueError(f"IVR context {v!r}: use letters, digits, '_', '.' and '-' only")
+        return v
+
     @model_validator(mode="after")
     def _exactly_one_kind(self) -> Target:
         given = [k for k in ("queue", "dial", "ivr") if getattr(self, k)]
