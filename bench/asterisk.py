@@ -14,6 +14,9 @@ turn); it ends in a one-line IVR
 - floor-contract: the same server sending one EXEC MSet of the variables the router sets for
           this call (the ROUTE_* contract), then Goto the IVR: the least any FastAGI router that
           keeps the contract costs Asterisk;
+- floor-redis: the same, after the Redis round trip of the FastAGI-only floor (bench/floor.py: a
+          hash read, a sorted-set read, one write, one stream append, pipelined): the least a
+          router that keeps state per caller costs;
 - router: through dialplans/callrouter.conf, `router serve` deciding (Redis round trip) and its
           AMI listener following the call (the outcome written to Redis).
 `router serve` and its AMI listener run in every mode (in none and the floors it only listens). The
@@ -50,7 +53,7 @@ from tests.conftest import router_env, stop_processes  # noqa: E402
 from tests.live.conftest import AMI_SECRET, PREFIX, AMIClient, start_asterisk  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
-MODES = ("none", "floor", "floor-contract", "router")
+MODES = ("none", "floor", "floor-contract", "floor-redis", "router")
 TICK = os.sysconf("SC_CLK_TCK")
 RULES = """version: 1
 company: {timezone: Europe/Moscow, default_region: RU}
@@ -76,8 +79,13 @@ exten => _X.,1,AGI(agi://127.0.0.1:{floor}/floor)
 [bench-floor-contract]
 exten => _X.,1,AGI(agi://127.0.0.1:{floor}/contract)
  same => n,Goto(bench-ivr,s,1)
+
+[bench-floor-redis]
+exten => _X.,1,AGI(agi://127.0.0.1:{floor}/redis)
+ same => n,Goto(bench-ivr,s,1)
 """
 CONTEXT = {"none": "bench-none", "floor": "bench-floor", "floor-contract": "bench-floor-contract",
+           "floor-redis": "bench-floor-redis",
            "router": "callrouter-inbound"}
 """Each mode's context starts with its own first step, as a trunk's context would: the router's calls enter
 the shipped [callrouter-inbound] directly, the floors' their AGI()."""
@@ -92,15 +100,28 @@ OUTCOMES = Keys("bench").outcomes
 """Distinct caller numbers, called in turn: numbers come back as they do in real traffic."""
 
 
-async def floor_server(port: int) -> None:
-    """The least a FastAGI router can do: read the header, set one variable, close."""
+async def floor_server(port: int, url: str) -> None:
+    """The least a FastAGI router can do: read the header, set one variable, close (or, for the
+    contract floors, set the contract's variables in one command; for `redis`, after one round trip)."""
+    r = aioredis.Redis.from_url(url, decode_responses=True)
 
     async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            contract = False
+            script, number = b"", ""
             while (line := await reader.readline()) not in (b"\n", b""):
-                contract = contract or line.startswith(b"agi_network_script: contract")
-            writer.write(CONTRACT if contract else b'SET VARIABLE FLOOR "1"\n')
+                if line.startswith(b"agi_network_script: "):
+                    script = line[20:].strip()
+                elif line.startswith(b"agi_callerid: "):
+                    number = line[14:].strip().decode()
+            if script == b"redis":  # bench/floor.py's round trip
+                now = time.time()
+                p = r.pipeline(transaction=False)
+                p.hgetall(f"floor:{{{number}}}:customer")
+                p.zrangebyscore(f"floor:{{{number}}}:in", now - 604800, "+inf")
+                p.hset(f"floor:{{{number}}}:last", "in", now)
+                p.xadd("floor:decisions", {"d": number}, maxlen=100000, approximate=True)
+                await p.execute()
+            writer.write(b'SET VARIABLE FLOOR "1"\n' if script == b"floor" else CONTRACT)
             await reader.readline()
         finally:
             writer.close()
@@ -170,7 +191,7 @@ async def bench(args) -> dict:
         redis, url = start_redis(tmp)
         procs.append(redis)
         floor_port, agi_port, http_port = free_port(), free_port(), free_port()
-        floor = subprocess.Popen([sys.executable, __file__, "--floor-server", str(floor_port)],
+        floor = subprocess.Popen([sys.executable, __file__, "--floor-server", str(floor_port), url],
                                  stdout=subprocess.PIPE, text=True)
         procs.append(floor)
         assert floor.stdout is not None and floor.stdout.readline().strip() == "ready"
@@ -263,12 +284,18 @@ def summarise(runs: dict[str, list[dict]], args) -> dict:
     base = m["none"]["cpu_ms_per_call"]["asterisk"]
     floor_added = m["floor"]["cpu_ms_per_call"]["asterisk"] - base
     contract_added = m["floor-contract"]["cpu_ms_per_call"]["asterisk"] - base
+    redis_added = m["floor-redis"]["cpu_ms_per_call"]["asterisk"] - base
     router_added = m["router"]["cpu_ms_per_call"]["asterisk"] - base
     out["goals"] = {
         "routed calls/s / floor calls/s (>= 0.8)": m["router"]["calls_per_s"] / m["floor"]["calls_per_s"],
         "Asterisk CPU added, router / floor (<= 2)": router_added / floor_added if floor_added > 0 else None,
         "routed calls/s / contract floor calls/s": m["router"]["calls_per_s"] / m["floor-contract"]["calls_per_s"],
         "Asterisk CPU added, router / contract floor": router_added / contract_added if contract_added > 0 else None,
+        "routed calls/s / Redis floor calls/s": m["router"]["calls_per_s"] / m["floor-redis"]["calls_per_s"],
+        "Asterisk CPU added, router / Redis floor": router_added / redis_added if redis_added > 0 else None,
+        "router CPU per routed call / Redis floor server's (with Redis)": (
+            (m["router"]["cpu_ms_per_call"]["router"] + m["router"]["cpu_ms_per_call"]["redis"])
+            / (m["floor-redis"]["cpu_ms_per_call"]["floor"] + m["floor-redis"]["cpu_ms_per_call"]["redis"])),
         "router CPU per routed call incl. AMI, ms (<= 1)": m["router"]["cpu_ms_per_call"]["router"],
         "AMI events per call, routed / unrouted (<= 1.3)": m["router"]["events_per_call"] /
         m["none"]["events_per_call"],
@@ -287,8 +314,9 @@ def table(out: dict) -> str:
             ("AMI events per call to the router's user", "{:.1f}", lambda x: x["events_per_call"]),
             ("calls measured", "{}", lambda x: x["calls"])]
     lines = ["| per call | no routing (Goto the IVR) | bare one-command FastAGI, then Goto | "
-             "one-command FastAGI setting the contract's variables, then Goto | callrouter |",
-             "|---|---|---|---|---|"]
+             "one-command FastAGI setting the contract's variables, then Goto | the same after one Redis round trip "
+             "| callrouter |",
+             "|---|---|---|---|---|---|"]
     for label, fmt, get in rows:
         lines.append(f"| {label} | " + " | ".join(fmt.format(get(m[k])) for k in MODES) + " |")
     behind = m["router"].get("outcomes_behind")
@@ -307,10 +335,10 @@ def main() -> None:
     ap.add_argument("--inflight", type=int, default=10)
     ap.add_argument("--profile", action="store_true",
                     help="py-spy the router in its rounds -> results/profile-asterisk-router-N.txt (skews its CPU)")
-    ap.add_argument("--floor-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    ap.add_argument("--floor-server", nargs=2, metavar=("PORT", "REDIS_URL"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.floor_server:
-        asyncio.run(floor_server(args.floor_server))
+        asyncio.run(floor_server(int(args.floor_server[0]), args.floor_server[1]))
         return
     out = asyncio.run(bench(args))
     RESULTS.mkdir(exist_ok=True)
