@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from floor import round_trip  # noqa: E402
 from run import free_port, machine, start_redis, wait_port  # noqa: E402
 
 from router.state.store import Keys  # noqa: E402
@@ -113,14 +114,8 @@ async def floor_server(port: int, url: str) -> None:
                     script = line[20:].strip()
                 elif line.startswith(b"agi_callerid: "):
                     number = line[14:].strip().decode()
-            if script == b"redis":  # bench/floor.py's round trip
-                now = time.time()
-                p = r.pipeline(transaction=False)
-                p.hgetall(f"floor:{{{number}}}:customer")
-                p.zrangebyscore(f"floor:{{{number}}}:in", now - 604800, "+inf")
-                p.hset(f"floor:{{{number}}}:last", "in", now)
-                p.xadd("floor:decisions", {"d": number}, maxlen=100000, approximate=True)
-                await p.execute()
+            if script == b"redis":
+                await round_trip(r, "floor", number)
             writer.write(b'SET VARIABLE FLOOR "1"\n' if script == b"floor" else CONTRACT)
             await reader.readline()
         finally:

@@ -17,18 +17,22 @@ import redis.asyncio as aioredis
 from panoramisk.fast_agi import Application
 
 
+async def round_trip(r: aioredis.Redis, prefix: str, number: str) -> None:
+    """The floor's one pipelined Redis round trip for a call from `number`."""
+    now = time.time()
+    p = r.pipeline(transaction=False)
+    p.hgetall(f"{prefix}:{{{number}}}:customer")
+    p.zrangebyscore(f"{prefix}:{{{number}}}:in", now - 604800, "+inf")
+    p.hset(f"{prefix}:{{{number}}}:last", "in", now)
+    p.xadd("floor:decisions", {"d": number}, maxlen=100000, approximate=True)
+    await p.execute()
+
+
 async def main(port: int, url: str, variables: int, prefix: str) -> None:
     r = aioredis.Redis.from_url(url, decode_responses=True)
 
     async def route(request) -> None:
-        number = request.headers.get("agi_callerid", "")
-        now = time.time()
-        p = r.pipeline(transaction=False)
-        p.hgetall(f"{prefix}:{{{number}}}:customer")
-        p.zrangebyscore(f"{prefix}:{{{number}}}:in", now - 604800, "+inf")
-        p.hset(f"{prefix}:{{{number}}}:last", "in", now)
-        p.xadd("floor:decisions", {"d": number}, maxlen=100000, approximate=True)
-        await p.execute()
+        await round_trip(r, prefix, request.headers.get("agi_callerid", ""))
         for i in range(variables):
             await request.send_command(f'SET VARIABLE FLOOR_{i} "value {i}"')
 
