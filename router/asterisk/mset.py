@@ -72,12 +72,18 @@ def _item(name: str, value: object) -> str:
 
 def commands(pairs: Iterable[tuple[str, object]]) -> list[str]:
     """The fewest `EXEC MSet` lines (without newline) that set every pair, in order."""
+    items = [_item(name, value) for name, value in pairs]
+    if not items:
+        return []
+    if len(items) <= MAX_PAIRS:  # a call's answer: one line, its newline included under 2 KB
+        whole = _PREFIX + ",".join(items) + '"'
+        if len(whole) * 4 < MAX_LINE or len(whole.encode()) < MAX_LINE:
+            return [whole]
     out: list[str] = []
     line = _PREFIX
     size = len(_PREFIX) + 2  # closing quote and newline
     count = 0
-    for name, value in pairs:
-        item = _item(name, value)
+    for item in items:
         cost = len(item.encode()) + (1 if count else 0)
         if count and (size + cost > MAX_LINE or count >= MAX_PAIRS):
             out.append(line + '"')
