@@ -238,6 +238,37 @@ def _header_waiting(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) 
     return waiting
 
 
+class Deadline:
+    """One timer for a session whose deadline only ever moves later (idle, then header, then session).
+
+    Moving it stores a float: when the timer fires before the deadline in force, it re-arms for
+    it. Most sessions end before the first deadline, so a call costs one timer, not one per move
+    (`asyncio.timeout` cancels and re-creates its timer at every reschedule).
+    """
+
+    __slots__ = ("expired", "handle", "loop", "task", "when")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task, when: float):
+        self.loop = loop
+        self.task = task
+        self.when = when
+        self.expired = False
+        self.handle = loop.call_at(when, self._fire)
+
+    def move(self, when: float) -> None:
+        self.when = when
+
+    def _fire(self) -> None:
+        if self.loop.time() < self.when:
+            self.handle = self.loop.call_at(self.when, self._fire)
+            return
+        self.expired = True
+        self.task.cancel()
+
+    def cancel(self) -> None:
+        self.handle.cancel()
+
+
 class FastAGIServer:
     """Accepts FastAGI connections and hands each to the handler of its script path.
 
@@ -306,10 +337,10 @@ class FastAGIServer:
             writer.transport.abort()
             return
         task = asyncio.current_task()
-        if task is not None:
-            self._sessions.add(task)
+        assert task is not None  # asyncio.start_server runs each connection in a task of its own
+        self._sessions.add(task)
         try:
-            await self._session(reader, writer, where, slot)
+            await self._session(reader, writer, where, slot, task)
         finally:
             self._sessions.discard(task)
             self.admission.release(slot)
@@ -318,15 +349,17 @@ class FastAGIServer:
                 await writer.wait_closed()
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, where: str,
-                       slot: admission.Slot) -> None:
+                       slot: admission.Slot, task: asyncio.Task) -> None:
         # one timer per call: the idle deadline, moved to the header deadline, then to the session deadline
         channel = None
         loop = asyncio.get_running_loop()
-        header_due = loop.time() + self.header_timeout
+        now = loop.time()
+        header_due = now + self.header_timeout
+        deadline = Deadline(loop, task, now + self.idle_timeout)
         try:
-            async with asyncio.timeout(self.idle_timeout) as deadline:
+            try:
                 try:
-                    env = await read_env(reader, lambda: deadline.reschedule(header_due))
+                    env = await read_env(reader, lambda: deadline.move(header_due))
                 except BadRequest as e:
                     if not slot.shed:
                         self.flood.note(BAD_HEADER, f"{where}: {e}")
@@ -339,8 +372,14 @@ class FastAGIServer:
                     log.warning("AGI %s channel %r: unknown script %r (served: %s); check the AGI() URL in the "
                                 "dialplan", where, channel, script, ", ".join(sorted(self.routes)))
                     return
-                deadline.reschedule(loop.time() + SESSION_TIMEOUT)
+                deadline.move(loop.time() + SESSION_TIMEOUT)
                 await handler(AGISession(reader, writer, env))
+            except asyncio.CancelledError:
+                if deadline.expired and task.uncancel() == 0:  # ours alone, not a drain or a shutdown
+                    raise TimeoutError from None
+                raise
+            finally:
+                deadline.cancel()
         except TimeoutError:
             if channel is None:
                 self.flood.note(HEADER_LATE, f"{where}, within {self.idle_timeout:.0f} s (first line) / "
