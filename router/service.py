@@ -75,7 +75,7 @@ class Router:
         self.clock = clock
         self.budget = budget
         self.broadcast = Broadcast()
-        self.feed = Feed(store, self.broadcast.publish)
+        self.feed = Feed(store, self.broadcast.publish, watched=lambda: bool(self.broadcast.subscribers))
         self.instance = instance
         """Named in /healthz and on every decision; `router serve` makes it ROUTER_INSTANCE or HOST:AGI_PORT."""
         self.log = DecisionLog(store, publish=self.broadcast.publish)

@@ -9,6 +9,8 @@ import socket
 import aiohttp
 import orjson
 
+from router.asterisk.callsim import call
+from router.state.store import Store
 from router.web import broadcast as bc
 from tests.conftest import Clock
 from tests.test_agi_server import MONDAY_10, RULES
@@ -126,3 +128,48 @@ def test_publish_with_nobody_listening_serialises_nothing(monkeypatch):
     b = bc.Broadcast()
     monkeypatch.setattr(bc, "frame", lambda e: (_ for _ in ()).throw(AssertionError("serialised")))
     b.publish({"type": "decision"})
+
+
+async def test_a_router_nobody_watches_reads_none_of_its_decisions_back(serve, store):
+    r = await serve(RULES, Clock(MONDAY_10))
+    await asyncio.wait_for(r.router.feed.ready.wait(), 10)
+    for i in range(5):
+        await call(r.agi.port, f"+7903555{i:04d}", uid=i + 1)
+    async with asyncio.timeout(10):
+        while await store.r.xlen(store.k.decisions) < 5:
+            await asyncio.sleep(0.01)
+    await store.share([{"type": "marker"}])  # read in the same XREAD as any decision before it, or later
+    async with asyncio.timeout(10):
+        while not r.router.feed.read[store.k.live]:
+            await asyncio.sleep(0.01)
+    assert r.router.feed.read[store.k.decisions] == 0
+
+
+async def test_a_watched_router_relays_another_routers_decisions_then_stops(serve, redis_url, prefix):
+    stores = [Store.from_url(redis_url, prefix), Store.from_url(redis_url, prefix)]
+    try:
+        a = await serve(RULES, Clock(MONDAY_10), the_store=stores[0])
+        b = await serve(RULES, Clock(MONDAY_10), the_store=stores[1])
+        async with aiohttp.ClientSession() as s:
+            resp = await _subscribe(s, b.http_port)
+            res = await call(a.agi.port, "+79035550001", uid=1)
+            got = await _events(resp, 1)
+            assert got[0]["decision"]["id"] == res.variables["ROUTE_DECISION"]
+            assert got[0]["decision"]["instance"] == a.router.instance != b.router.instance
+            resp.close()
+        for sub in list(b.router.broadcast.subscribers):  # the server notices a closed page at its next write
+            b.router.broadcast.unsubscribe(sub)
+        await call(a.agi.port, "+79035550002", uid=2)  # its decision is in the stream before the marker
+        async with asyncio.timeout(10):
+            while await stores[0].r.xlen(stores[0].k.decisions) < 2:
+                await asyncio.sleep(0.01)
+        read = b.router.feed.read
+        seen = read[stores[0].k.decisions]
+        await stores[0].share([{"type": "marker"}])
+        async with asyncio.timeout(10):
+            while not read[stores[0].k.live]:
+                await asyncio.sleep(0.01)
+        assert read[stores[0].k.decisions] == seen == 1
+    finally:
+        for st in stores:
+            await st.close()

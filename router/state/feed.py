@@ -1,9 +1,11 @@
 """What every router instance shares through the store: the live events of all of them.
 
 Each instance writes its decisions (the decision log), the outcomes it recorded and its
-follow-up changes (the `events` stream); each reads all three streams and passes on the other
-instances' entries to its own live page and event stream. Device states and numbering reloads
-travel the same way and keep a cluster router's copy of them (`LocalView`) current.
+follow-up changes (the `events` stream); each reads the `events` stream always and, while
+someone watches its live page or event stream, the decisions and outcomes too, and passes on
+the other instances' entries. Unwatched, a router does not read every decision back from
+Redis only to find it is its own. Device states and numbering reloads travel the `events`
+stream and keep a cluster router's copy of them (`LocalView`) current.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 
 import orjson
@@ -30,11 +32,19 @@ SHARED_STATE = frozenset({"device", "numbering", "companies", "strategy"})
 
 
 class Feed:
-    def __init__(self, store: Store, publish: Callable[[dict], None]):
+    def __init__(self, store: Store, publish: Callable[[dict], None],
+                 watched: Callable[[], bool] = lambda: True):
         self.store = store
         self.publish = publish
+        self.watched = watched
+        """Whether anyone listens to the relayed decisions and outcomes (see `watch`)."""
+        self._relay: dict[str, str] | None = None
+        """While relaying: where the reader stands in the decisions and outcomes streams."""
+        self._from: dict[str, str] | None = None
+        """Where to start relaying, set by `watch` while the reader waits on the events stream."""
         self.outbox: deque[dict] = deque(maxlen=OUTBOX_MAX)
-        self.received = 0
+        self.read: Counter[str] = Counter()
+        """Entries read, by stream."""
         self.ready = asyncio.Event()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
@@ -78,16 +88,42 @@ class Feed:
             for _ in batch:
                 self.outbox.popleft()
 
+    async def watch(self) -> None:
+        """Someone started listening: relay the other instances' decisions and outcomes from now on.
+        Awaited before the listener is told it is subscribed, so that nothing newer is missed; the
+        reader takes these positions when its current wait on the events stream ends (within 1 s)."""
+        if self._relay is not None or self._from is not None:
+            return
+        k = self.store.k
+        positions = {k.decisions: "$", k.outcomes: "$"}
+        with contextlib.suppress(Exception):  # no store now: relay what comes once it is back
+            async with asyncio.timeout(1):
+                for key in positions:
+                    newest = await self.store.r.xrevrange(key, count=1)
+                    positions[key] = newest[0][0] if newest else "0-0"
+        self._from = positions
+
+    def _streams_to_read(self, live: dict[str, str]) -> dict[str, str]:
+        if self._from is not None:
+            if self._relay is None:
+                self._relay = self._from
+            self._from = None
+        if self._relay is not None and not self.watched():
+            self._relay = None
+        return {**live, **self._relay} if self._relay is not None else live
+
     async def _read_forever(self) -> None:
         k = self.store.k
         r = self._reader
         delay = 0.2
         while not self._stopping:
             try:
-                streams = {k.decisions: "$", k.outcomes: "$", k.live: "$"}
-                for key in streams:
-                    newest = await r.xrevrange(key, count=1)
-                    streams[key] = newest[0][0] if newest else "0-0"
+                newest = await r.xrevrange(k.live, count=1)
+                live = {k.live: newest[0][0] if newest else "0-0"}
+                if self._relay is not None:  # relaying when the store went away: on from where it is now
+                    for key in self._relay:
+                        newest = await r.xrevrange(key, count=1)
+                        self._relay[key] = newest[0][0] if newest else "0-0"
                 load_view = getattr(self.store, "load_view", None)
                 if load_view is not None:  # a cluster router's copy of the shared keys, read afresh
                     await load_view()
@@ -96,10 +132,12 @@ class Feed:
                     log.info("live events: reading the shared streams again")
                 delay = 0.2
                 while not self._stopping:
-                    got = await r.xread(streams, count=500, block=BLOCK_MS)
+                    got = await r.xread(self._streams_to_read(live), count=500, block=BLOCK_MS)
                     for key, entries in _streams(got):
+                        at = live if key == k.live else self._relay
                         for entry_id, fields in entries:
-                            streams[key] = entry_id
+                            if at is not None:
+                                at[key] = entry_id
                             self._take(key, fields)
                     if got:
                         await asyncio.sleep(GATHER)
@@ -117,7 +155,7 @@ class Feed:
     def _take(self, key: str, fields: dict) -> None:
         k = self.store.k
         mine = self.store.instance
-        self.received += 1
+        self.read[key] += 1
         if key == k.decisions:
             if fields.get("i") == mine:
                 return

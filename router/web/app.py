@@ -290,6 +290,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                        "X-Accel-Buffering": "no"})
     try:
+        await request.app[ROUTER_KEY].feed.watch()
         await resp.prepare(request)
         await resp.write(b": connected\n\n")
         while True:
