@@ -142,7 +142,8 @@ class SharedConnections:
         """
         loop = asyncio.get_running_loop()
         budget_ends = None if budget is None else loop.time() + budget
-        packed = b"".join(hiredis.pack_command(c) for c in commands)
+        pack = hiredis.pack_command
+        packed = b"".join([pack(c) for c in commands])
         slot = next(self._next)
         try:
             return await self._on(slot, packed, len(commands), budget_ends, budget)
