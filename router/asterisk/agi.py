@@ -136,7 +136,7 @@ async def read_env(reader: asyncio.StreamReader, first_line: Callable[[], None] 
 
 
 _KEY_LINE = re.compile(r"^(agi_[!-9;-~]*): (.*)$", re.M)
-"""A plain header line: an ASCII key without `:`, then `: ` and the value."""
+"""A plain header line: a printable ASCII key without `:`, then `: ` and the value."""
 
 
 def parse_env(block: str) -> dict[str, str]:
