@@ -42,6 +42,7 @@ class Feed:
         """While relaying: where the reader stands in the decisions and outcomes streams."""
         self._from: dict[str, str] | None = None
         """Where to start relaying, set by `watch` while the reader waits on the events stream."""
+        self._watching: asyncio.Task | None = None
         self.outbox: deque[dict] = deque(maxlen=OUTBOX_MAX)
         self.read: Counter[str] = Counter()
         """Entries read, by stream."""
@@ -91,17 +92,27 @@ class Feed:
     async def watch(self) -> None:
         """Someone started listening: relay the other instances' decisions and outcomes from now on.
         Awaited before the listener is told it is subscribed, so that nothing newer is missed; the
-        reader takes these positions when its current wait on the events stream ends (within 1 s)."""
+        reader takes these positions when its current wait on the events stream ends (within 1 s).
+        Listeners arriving together share one lookup (a hundred pages opening must not open a
+        hundred connections to Redis)."""
         if self._relay is not None or self._from is not None:
             return
+        if self._watching is None:
+            self._watching = asyncio.create_task(self._relay_from_now(), name="feed-watch")
+        await asyncio.shield(self._watching)
+
+    async def _relay_from_now(self) -> None:
         k = self.store.k
         positions = {k.decisions: "$", k.outcomes: "$"}
-        with contextlib.suppress(Exception):  # no store now: relay what comes once it is back
-            async with asyncio.timeout(1):
-                for key in positions:
-                    newest = await self.store.r.xrevrange(key, count=1)
-                    positions[key] = newest[0][0] if newest else "0-0"
-        self._from = positions
+        try:
+            with contextlib.suppress(Exception):  # no store now: relay what comes once it is back
+                async with asyncio.timeout(1):
+                    for key in positions:
+                        newest = await self.store.r.xrevrange(key, count=1)
+                        positions[key] = newest[0][0] if newest else "0-0"
+            self._from = positions
+        finally:
+            self._watching = None
 
     def _streams_to_read(self, live: dict[str, str]) -> dict[str, str]:
         if self._from is not None:
