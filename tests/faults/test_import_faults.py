@@ -8,8 +8,8 @@ before the bad one; a million bad rows held 227 MB and wrote 127 MB to stderr.
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
+import sys
 from pathlib import Path
 
 from router.state.store import Store
@@ -18,13 +18,21 @@ from tests.conftest import ROUTER_CMD, router_env
 HEADER = "number,name,abc,manager,timezone,tags\n"
 
 
+MEASURED = ("import os, sys; pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ); "
+            "_, status, usage = os.wait4(pid, 0); open(sys.argv[1], 'w').write(str(usage.ru_maxrss)); "
+            "sys.exit(os.waitstatus_to_exitcode(status))")
+"""Runs a command and writes its peak memory. A child of this test process would report this
+process's own peak instead (Linux keeps the peak across exec, and a spawned child starts from
+its parent's memory), so the command runs as the child of this small launcher."""
+
+
 def run_measured(tmp_path: Path, *args: str) -> tuple[int, str, str, int]:
     """Run `router …`; (exit status, stdout, stderr, the process's own peak memory in KB)."""
-    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    out, err, peak = tmp_path / "stdout", tmp_path / "stderr", tmp_path / "peak"
     with out.open("w") as o, err.open("w") as e:
-        proc = subprocess.Popen([*ROUTER_CMD, *args], stdout=o, stderr=e, env=router_env())
-        _, status, usage = os.wait4(proc.pid, 0)
-    return os.waitstatus_to_exitcode(status), out.read_text(), err.read_text(), usage.ru_maxrss
+        status = subprocess.run([sys.executable, "-c", MEASURED, str(peak), *ROUTER_CMD, *args], stdout=o, stderr=e,
+                                env=router_env(), timeout=300).returncode
+    return status, out.read_text(), err.read_text(), int(peak.read_text())
 
 
 def test_a_windows_1251_export_with_a_huge_field_and_a_stray_quote_is_imported_around_them(redis_url, prefix,
