@@ -39,9 +39,8 @@ class Feed:
         self.watched = watched
         """Whether anyone listens to the relayed decisions and outcomes (see `watch`)."""
         self._relay: dict[str, str] | None = None
-        """While relaying: where the reader stands in the decisions and outcomes streams."""
-        self._from: dict[str, str] | None = None
-        """Where to start relaying, set by `watch` while the reader waits on the events stream."""
+        """While relaying: where the reader stands in the decisions and outcomes streams (set by
+        `watch`, dropped by the reader once nobody watches)."""
         self._watching: asyncio.Task | None = None
         self.outbox: deque[dict] = deque(maxlen=OUTBOX_MAX)
         self.read: Counter[str] = Counter()
@@ -95,7 +94,7 @@ class Feed:
         reader takes these positions when its current wait on the events stream ends (within 1 s).
         Listeners arriving together share one lookup (a hundred pages opening must not open a
         hundred connections to Redis)."""
-        if self._relay is not None or self._from is not None:
+        if self._relay is not None:
             return
         if self._watching is None:
             self._watching = asyncio.create_task(self._relay_from_now(), name="feed-watch")
@@ -108,17 +107,12 @@ class Feed:
             with contextlib.suppress(Exception):  # no store now: relay what comes once it is back
                 async with asyncio.timeout(1):
                     for key in positions:
-                        newest = await self.store.r.xrevrange(key, count=1)
-                        positions[key] = newest[0][0] if newest else "0-0"
-            self._from = positions
+                        positions[key] = await _newest(self.store.r, key)
+            self._relay = positions
         finally:
             self._watching = None
 
     def _streams_to_read(self, live: dict[str, str]) -> dict[str, str]:
-        if self._from is not None:
-            if self._relay is None:
-                self._relay = self._from
-            self._from = None
         if self._relay is not None and not self.watched():
             self._relay = None
         return {**live, **self._relay} if self._relay is not None else live
@@ -129,12 +123,10 @@ class Feed:
         delay = 0.2
         while not self._stopping:
             try:
-                newest = await r.xrevrange(k.live, count=1)
-                live = {k.live: newest[0][0] if newest else "0-0"}
+                live = {k.live: await _newest(r, k.live)}
                 if self._relay is not None:  # relaying when the store went away: on from where it is now
                     for key in self._relay:
-                        newest = await r.xrevrange(key, count=1)
-                        self._relay[key] = newest[0][0] if newest else "0-0"
+                        self._relay[key] = await _newest(r, key)
                 load_view = getattr(self.store, "load_view", None)
                 if load_view is not None:  # a cluster router's copy of the shared keys, read afresh
                     await load_view()
@@ -183,6 +175,12 @@ class Feed:
                 self._tasks.append(asyncio.create_task(self.store.load_view(e["type"])))  # type: ignore[attr-defined]
             if fields.get("i") != mine and e["type"] not in SHARED_STATE:
                 self.publish(e)
+
+
+async def _newest(r, key: str) -> str:
+    """The id of a stream's newest entry: reading after it reads what comes from now on."""
+    newest = await r.xrevrange(key, count=1)
+    return newest[0][0] if newest else "0-0"
 
 
 def _streams(reply) -> list:
