@@ -60,18 +60,19 @@ def test_dialplan_reads_every_variable_the_router_sets():
     assert f"UserEvent({V.USER_EVENT},Decision: ${{{V.DECISION}}},Result: failed," in DIALPLAN
 
 
+INBOUND = DIALPLAN.split("[callrouter-inbound]", 1)[1].split("\n\n", 1)[0].strip().splitlines()
+"""The lines of [callrouter-inbound]'s walk: the AGI, then the Goto to the first step."""
 FIRST_GOTO = 'Goto(${IF($["${ROUTE_1_TYPE}" = "ivr"]?${ROUTE_1_DEST},s,1:callrouter-step,${ROUTE_1_TYPE}-1,1)})'
 
 
 def test_a_routed_call_runs_two_priorities_before_its_first_step():
-    inbound = DIALPLAN.split("[callrouter-inbound]", 1)[1].split("\n\n", 1)[0].strip().splitlines()
-    assert len(inbound) == 2 and "AGI(" in inbound[0]
-    assert inbound[1].endswith(FIRST_GOTO)
+    assert len(INBOUND) == 2 and "AGI(" in INBOUND[0]
+    assert INBOUND[1].endswith(FIRST_GOTO)
 
 
 def test_an_ivr_first_step_is_the_ivr_context_itself_not_a_walker_priority():
     # the walk's one Goto lands in the IVR: no `ivr-1` priority between (it serves later ivr steps)
-    assert '"${ROUTE_1_TYPE}" = "ivr"]?${ROUTE_1_DEST},s,1:' in FIRST_GOTO
+    assert '"${ROUTE_1_TYPE}" = "ivr"]?${ROUTE_1_DEST},s,1:' in INBOUND[1]
     assert "exten => _ivr-.,1,Goto(${ROUTE_${CUT(EXTEN,-,2)}_DEST},s,1)" in DIALPLAN
 
 
