@@ -268,7 +268,8 @@ class Deadline:
 
     Moving it stores a float: when the timer fires before the deadline in force, it re-arms for
     it. Most sessions end before the first deadline, so a call costs one timer, not one per move
-    (`asyncio.timeout` cancels and re-creates its timer at every reschedule).
+    (`asyncio.timeout` cancels and re-creates its timer at every reschedule). Used as a context,
+    like `asyncio.timeout`: the task's cancel on expiry comes out as TimeoutError.
     """
 
     __slots__ = ("expired", "handle", "loop", "task", "when")
@@ -290,8 +291,13 @@ class Deadline:
         self.expired = True
         self.task.cancel()
 
-    def cancel(self) -> None:
+    def __enter__(self) -> Deadline:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         self.handle.cancel()
+        if exc_type is asyncio.CancelledError and self.expired and self.task.uncancel() == 0:
+            raise TimeoutError from None  # ours alone, not a drain or a shutdown
 
 
 class FastAGIServer:
@@ -380,9 +386,8 @@ class FastAGIServer:
         loop = asyncio.get_running_loop()
         now = loop.time()
         header_due = now + self.header_timeout
-        deadline = Deadline(loop, task, now + self.idle_timeout)
         try:
-            try:
+            with Deadline(loop, task, now + self.idle_timeout) as deadline:
                 try:
                     env = await read_env(reader, lambda: deadline.move(header_due))
                 except BadRequest as e:
@@ -399,12 +404,6 @@ class FastAGIServer:
                     return
                 deadline.move(loop.time() + SESSION_TIMEOUT)
                 await handler(AGISession(reader, writer, env))
-            except asyncio.CancelledError:
-                if deadline.expired and task.uncancel() == 0:  # ours alone, not a drain or a shutdown
-                    raise TimeoutError from None
-                raise
-            finally:
-                deadline.cancel()
         except TimeoutError:
             if channel is None:
                 self.flood.note(HEADER_LATE, f"{where}, within {self.idle_timeout:.0f} s (first line) / "
