@@ -73,9 +73,7 @@ def _item(name: str, value: object) -> str:
 def commands(pairs: Iterable[tuple[str, object]]) -> list[str]:
     """The fewest `EXEC MSet` lines (without newline) that set every pair, in order."""
     items = [_item(name, value) for name, value in pairs]
-    if not items:
-        return []
-    if len(items) <= MAX_PAIRS:  # a call's answer: one line, its newline included under 2 KB
+    if 0 < len(items) <= MAX_PAIRS:  # a call's answer: one line, its newline included under 2 KB
         whole = _PREFIX + ",".join(items) + '"'
         if len(whole) * 4 < MAX_LINE or len(whole.encode()) < MAX_LINE:
             return [whole]
