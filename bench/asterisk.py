@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark on a real Asterisk: no routing, bare one-command FastAGI floors, and the router.
 
-    python bench/asterisk.py                          # 3 rounds x 3 modes x 15 s, 10 calls in flight
+    python bench/asterisk.py                          # 3 rounds x 5 modes x 15 s, 10 calls in flight
     python bench/asterisk.py --seconds 3 --rounds 1   # checks the harness in half a minute
 
 One private Asterisk (the live suite's: dialplans/ and asterisk/ as shipped, see tests/live/)
@@ -22,7 +22,8 @@ turn); it ends in a one-line IVR
 `router serve` and its AMI listener run in every mode (in none and the floors it only listens). The
 load generator logs in as the router's own AMI user, so the events it counts per call are the
 ones the router is sent. CPU per call is read from /proc for Asterisk, the router, the floor and
-Redis. Results: Markdown on stdout and bench/results/asterisk.json.
+Redis. Results: Markdown on stdout and bench/results/asterisk.json; each goal over all rounds and
+round by round (a round runs the modes back to back: its spread is the machine's noise).
 """
 
 from __future__ import annotations
@@ -268,20 +269,33 @@ def summarise(runs: dict[str, list[dict]], args) -> dict:
     out: dict = {"machine": machine(), "load": os.getloadavg(), "inflight": args.inflight,
                  "seconds": args.seconds, "rounds": args.rounds, "modes": {}}
     for mode, rs in runs.items():
-        calls = sum(r["calls"] for r in rs)
-        secs = sum(r["seconds"] for r in rs)
-        cpu = {k: sum(r["cpu"][k] for r in rs) / calls * 1000 for k in rs[0]["cpu"]}
-        out["modes"][mode] = {"calls": calls, "calls_per_s": calls / secs, "events_per_call":
-                              sum(r["events"] for r in rs) / calls, "cpu_ms_per_call": cpu}
+        out["modes"][mode] = per_call(rs)
         if any("outcomes_behind" in r for r in rs):
             out["modes"][mode]["outcomes_behind"] = max(r["outcomes_behind"] for r in rs)
-    m = out["modes"]
+    out["goals"] = goals(out["modes"])
+    # the modes of one round ran minutes apart at most: the spread of its goals is the run's noise
+    out["goals_by_round"] = [goals({mode: per_call([rs[r]]) for mode, rs in runs.items()})
+                             for r in range(args.rounds)]
+    return out
+
+
+def per_call(rs: list[dict]) -> dict:
+    """One mode's figures over the given rounds: calls/s, CPU and AMI events per call."""
+    calls = sum(r["calls"] for r in rs)
+    secs = sum(r["seconds"] for r in rs)
+    return {"calls": calls, "calls_per_s": calls / secs,
+            "events_per_call": sum(r["events"] for r in rs) / calls,
+            "cpu_ms_per_call": {k: sum(r["cpu"][k] for r in rs) / calls * 1000 for k in rs[0]["cpu"]}}
+
+
+def goals(m: dict) -> dict[str, float | None]:
+    """The issue's goals (and the same ratios against the other floors) from the modes' figures."""
     base = m["none"]["cpu_ms_per_call"]["asterisk"]
     floor_added = m["floor"]["cpu_ms_per_call"]["asterisk"] - base
     contract_added = m["floor-contract"]["cpu_ms_per_call"]["asterisk"] - base
     redis_added = m["floor-redis"]["cpu_ms_per_call"]["asterisk"] - base
     router_added = m["router"]["cpu_ms_per_call"]["asterisk"] - base
-    out["goals"] = {
+    return {
         "routed calls/s / floor calls/s (>= 0.8)": m["router"]["calls_per_s"] / m["floor"]["calls_per_s"],
         "Asterisk CPU added, router / floor (<= 2)": router_added / floor_added if floor_added > 0 else None,
         "routed calls/s / contract floor calls/s": m["router"]["calls_per_s"] / m["floor-contract"]["calls_per_s"],
@@ -295,7 +309,6 @@ def summarise(runs: dict[str, list[dict]], args) -> dict:
         "AMI events per call, routed / unrouted (<= 1.3)": m["router"]["events_per_call"] /
         m["none"]["events_per_call"],
     }
-    return out
 
 
 def table(out: dict) -> str:
@@ -318,9 +331,15 @@ def table(out: dict) -> str:
     if behind is not None:
         lines.append(f"\nOutcomes the router had still to write when a round's last call ended (most of any "
                      f"round; their writing is charged to the router's calls): {behind}")
-    lines += ["", "| goal | measured |", "|---|---|"]
-    lines += [f"| {k} | {v:.2f} |" if v is not None else f"| {k} | n/a |" for k, v in out["goals"].items()]
+    lines += ["", "| goal | all rounds | each round |", "|---|---|---|"]
+    for k, v in out["goals"].items():
+        each = [g[k] for g in out["goals_by_round"]]
+        lines.append(f"| {k} | {_num(v)} | {', '.join(_num(x) for x in each)} |")
     return "\n".join(lines)
+
+
+def _num(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.2f}"
 
 
 def main() -> None:
