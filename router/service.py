@@ -244,10 +244,13 @@ class Router:
             self.log.add(entry(d, env))
 
     async def _set_variables(self, session: AGISession, d: Decision) -> None:
-        """Every ROUTE_* variable in one `EXEC MSet` (more only past Asterisk's 2 KB line)."""
+        """Every ROUTE_* variable in one `EXEC MSet` (more only past Asterisk's 2 KB line), the
+        last one sent with the end of the session (see AGISession.end_with)."""
         every = bool(V.agi_choice(session.env))  # asked again from an IVR: clear what the first answer set
-        for line in mset.commands(route_variables(d, self.rules.rs.company.timezone, every)):
+        *first, last = mset.commands(route_variables(d, self.rules.rs.company.timezone, every))
+        for line in first:
             await session.command(line)
+        session.end_with(last)
 
 
 def route_variables(d: Decision, company_tz: str, every: bool = False) -> list[tuple[str, object]]:

@@ -12,7 +12,7 @@ from router.asterisk import admission
 from router.asterisk.admission import Admission
 from router.asterisk.agi import ABUSE, MAX_SESSION_LINES, AGIProtocolError, AGISession, AGIUsageError
 from router.asterisk.callsim import call, headers
-from tests.conftest import Clock
+from tests.conftest import Clock, compiled
 from tests.test_agi_server import MONDAY_10, RULES
 
 
@@ -23,8 +23,24 @@ async def _idle(port: int, host: str = "127.0.0.1", first_line: bool = False):
     return reader, writer
 
 
+LONG_TARGETS = "\n".join(f"  q{i}: {{queue: q{i}, timeout: 5}}" for i in range(35))
+LONG_RULES = compiled(f"""
+version: 1
+company: {{timezone: Europe/Moscow, default_region: RU}}
+targets:
+{LONG_TARGETS}
+rules:
+  - name: everyone
+    route: [{", ".join(f"q{i}" for i in range(35))}]
+fallback: [q0]
+""")
+"""A route of 35 steps: its answer takes two commands, so the router waits for Asterisk's reply to the first
+(a one-command answer ends the session as it is sent)."""
+
+
 async def _in_progress(port: int, host: str, uid: int):
-    """A session whose header is complete and which never answers a command: a call being routed."""
+    """A session whose header is complete and which never answers the router's first command: a call
+    being routed (the rules must be LONG_RULES)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(host, 0))
     writer.write(headers("route", uid, "+79161234500"))
     await writer.drain()
@@ -51,7 +67,7 @@ async def test_idle_flood_from_the_callers_own_address_does_not_lock_out_a_call(
 
 
 async def test_one_address_cannot_hold_more_than_its_share_of_calls_in_progress(serve, caplog):
-    r = await serve(RULES, Clock(MONDAY_10))
+    r = await serve(LONG_RULES, Clock(MONDAY_10))
     r.agi.admission = Admission(max_connections=40, max_per_peer=20)
     caplog.set_level(logging.INFO, "router.agi")
     hogs = [await _in_progress(r.agi.port, "127.0.0.2", uid) for uid in range(20)]
@@ -67,7 +83,7 @@ async def test_one_address_cannot_hold_more_than_its_share_of_calls_in_progress(
         writer.close()
     assert refused == [b""] * 30
     assert r.agi.flood.totals[admission.REFUSED_PEER] == 30
-    assert (await call(r.agi.port, "+79035550101")).variables["ROUTE_COUNT"] == "1"
+    assert (await call(r.agi.port, "+79035550101")).variables["ROUTE_COUNT"] == "35"
     lines = [rec for rec in caplog.records if admission.REFUSED_PEER in rec.getMessage()]
     assert 1 <= len(lines) <= 2 and not any(rec.exc_info for rec in caplog.records)
     _close_all(hogs)
@@ -87,9 +103,9 @@ async def test_refusals_and_sheds_are_counted_in_metrics(serve):
     _close_all(flood)
 
 
-async def test_a_stream_of_hangup_lines_is_cut_at_once_and_costs_no_cpu(serve):
-    r = await serve(RULES, Clock(MONDAY_10))
-    _, writer = await asyncio.open_connection("127.0.0.1", r.agi.port)
+async def _hangup_stream(port: int) -> tuple[int, float, float]:
+    """A valid header, then `HANGUP` lines until the router cuts: (bytes sent, wall and CPU seconds)."""
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(headers("route", 1, "+79161234500"))
     chunk = b"HANGUP\n" * 10_000
     cpu0, t0 = time.process_time(), time.perf_counter()
@@ -105,10 +121,25 @@ async def test_a_stream_of_hangup_lines_is_cut_at_once_and_costs_no_cpu(serve):
         pass
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     writer.close()
+    return sent, wall, cpu
+
+
+async def test_a_stream_of_hangup_lines_after_a_one_command_answer_is_never_read(serve):
+    r = await serve(RULES, Clock(MONDAY_10))
+    sent, wall, cpu = await _hangup_stream(r.agi.port)
+    assert r.agi.flood.totals.get(ABUSE, 0) == 0  # answered and ended before reading any of it
+    assert wall < 2 and sent < 5_000_000, f"{sent} bytes over {wall:.1f} s before the session ended"
+    assert cpu < 1.0
+    assert (await call(r.agi.port, "+79035550101")).variables["ROUTE_COUNT"] == "1"
+
+
+async def test_a_stream_of_hangup_lines_while_awaiting_a_reply_is_cut_at_once_and_costs_no_cpu(serve):
+    r = await serve(LONG_RULES, Clock(MONDAY_10))
+    sent, wall, cpu = await _hangup_stream(r.agi.port)
     assert r.agi.flood.totals[ABUSE] == 1
     assert wall < 2 and sent < 5_000_000, f"the router read {sent} bytes over {wall:.1f} s before cutting"
     assert cpu < 1.0
-    assert (await call(r.agi.port, "+79035550101")).variables["ROUTE_COUNT"] == "1"
+    assert (await call(r.agi.port, "+79035550101")).variables["ROUTE_COUNT"] == "35"
 
 
 class _Sink:

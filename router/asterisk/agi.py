@@ -236,6 +236,19 @@ class AGISession:
             raise AGIUsageError("\n".join(usage))
         raise AGIProtocolError(f"unexpected reply {bytes(raw[:80])!r}")
 
+    def end_with(self, line: str) -> None:
+        """Send the conversation's last command and end it, not waiting for the reply.
+
+        Asterisk runs a command it read before the end of the stream, then reads the end and
+        finishes the AGI with AGISTATUS SUCCESS (res_agi's run_agi: an empty read is "script
+        completed"). Not waiting spares Asterisk a sleep and a wake-up on every call, and us
+        reading a reply we could not act on: the call is Asterisk's again either way. The end is
+        a shutdown sent right behind the command, so Asterisk always reads it first: the reset
+        that closing with its reply unread then causes still reads as the end.
+        """
+        self.writer.write(line.encode() + b"\n")
+        self.writer.write_eof()
+
     async def set_variable(self, name: str, value: object) -> Reply:
         return await self.command(f"SET VARIABLE {name} {quote(value)}")
 

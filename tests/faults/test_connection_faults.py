@@ -198,7 +198,10 @@ def test_sessions_streaming_hangup_lines_are_cut_and_cost_the_router_nothing(red
     assert all(cut < 1.0 for cut, _ in streams), streams
     assert max(good) < 0.5, sorted(good)[-3:]
     assert cpu < 1.0, f"the router used {cpu:.2f} s of CPU during the attack"
-    assert metric(metrics(r), 'callrouter_agi_bad_sessions_total{reason="abuse"}') == 4
+    # each attacker was answered and its session ended without a line of the stream read; a session that
+    # waits for a reply cuts such a stream itself (tests/test_agi_limits.py)
+    assert metric(metrics(r), "callrouter_decisions_total") == 1 + 4 + 20
+    assert metric(metrics(r), 'callrouter_agi_bad_sessions_total{reason="abuse"}') == 0
     assert wait_fds(r, baseline) <= baseline + 2
     assert idle_cpu(r) < 0.1
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 from router.asterisk import mset
 from router.asterisk.agi import AGISession, read_env
@@ -67,3 +68,30 @@ async def test_the_simulator_answers_mset_and_reads_back_as_asterisk_did(ami):
     transcript = await probe(ami, commands)
     chan = Channel()
     assert [(cmd, chan.reply(cmd)) for cmd, _ in transcript] == transcript
+
+
+async def test_an_answer_sent_with_the_end_of_the_session_is_applied_and_the_agi_succeeds(live, ami):
+    """The router does not wait for the reply to its last command: Asterisk still runs it, reads the end,
+    and leaves AGISTATUS SUCCESS, whether it reads the command and the end together or apart."""
+    rule = "ночная смена"  # read back through UserEvent's own arguments: no commas or quotes here
+    [line] = mset.commands([("ROUTE_RULE", rule)])
+
+    async def session(reader, writer):
+        try:
+            AGISession(reader, writer, await read_env(reader)).end_with(line)
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(session, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        for n in range(20):
+            number = f"+7999000{n:04d}"
+            await ami.call("100", number, context="live-agi", PROBE_AGI=f"agi://127.0.0.1:{port}/probe")
+            event = await ami.wait_for(lambda e, number=number: e.get("UserEvent") == "probe"
+                                       and e.get("CallerIDNum") == number)
+            assert (event.get("Status"), event.get("Rule")) == ("SUCCESS", rule), dict(event)
+    finally:
+        server.close()
+    problems = [x for x in live.asterisk.messages().splitlines() if re.search(r"(WARNING|ERROR)\[\d+\] res_agi", x)]
+    assert problems == [], "\n".join(problems)
