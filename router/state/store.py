@@ -353,7 +353,7 @@ class Store:
         meta = orjson.loads(raw) if raw else {}
         o.setdefault("type", meta.get("type", ""))
         tally = tally_call(o, meta, {"miss": fields[0], "miss_cb": fields[1]}, self.calendar.zone)
-        text = json.dumps(o, ensure_ascii=False, separators=(",", ":"))
+        text = orjson.dumps(o)
         writes: list[tuple] = []
         if o.get("decision"):
             writes.append(("SET", self.k.outcome(o["decision"]), text, "EX", OUTCOME_KEEP_SECONDS))
