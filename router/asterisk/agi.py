@@ -243,8 +243,9 @@ class AGISession:
         finishes the AGI with AGISTATUS SUCCESS (res_agi's run_agi: an empty read is "script
         completed"). Not waiting spares Asterisk a sleep and a wake-up on every call, and us
         reading a reply we could not act on: the call is Asterisk's again either way. The end is
-        a shutdown sent right behind the command, so Asterisk always reads it first: the reset
-        that closing with its reply unread then causes still reads as the end.
+        a shutdown sent right behind the command, so Asterisk normally reads it before the reset
+        that closing with its reply unread causes; should the reset come first, res_agi takes the
+        read error as the end all the same.
         """
         self.writer.write(line.encode() + b"\n")
         self.writer.write_eof()

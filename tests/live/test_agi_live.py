@@ -72,7 +72,7 @@ async def test_the_simulator_answers_mset_and_reads_back_as_asterisk_did(ami):
 
 async def test_an_answer_sent_with_the_end_of_the_session_is_applied_and_the_agi_succeeds(live, ami):
     """The router does not wait for the reply to its last command: Asterisk still runs it, reads the end,
-    and leaves AGISTATUS SUCCESS, whether it reads the command and the end together or apart."""
+    leaves AGISTATUS SUCCESS and logs nothing about the session."""
     rule = "ночная смена"  # read back through UserEvent's own arguments: no commas or quotes here
     [line] = mset.commands([("ROUTE_RULE", rule)])
 
@@ -93,5 +93,7 @@ async def test_an_answer_sent_with_the_end_of_the_session_is_applied_and_the_agi
             assert (event.get("Status"), event.get("Rule")) == ("SUCCESS", rule), dict(event)
     finally:
         server.close()
-    problems = [x for x in live.asterisk.messages().splitlines() if re.search(r"(WARNING|ERROR)\[\d+\] res_agi", x)]
+    # in a call, Asterisk logs `WARNING[thread][C-callid] file.c:`; ast_carefulwrite (utils.c) logs failed writes
+    problems = [x for x in live.asterisk.messages().splitlines()
+                if re.search(r"(WARNING|ERROR)\[\d+\](\[C-[0-9a-f]+\])? (res_agi|utils)\.c", x)]
     assert problems == [], "\n".join(problems)
