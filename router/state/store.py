@@ -11,7 +11,6 @@ decision, outcome and live-event streams, read together by every instance's feed
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Iterable
 
 import orjson
@@ -424,7 +423,7 @@ class Store:
             outcome_raw = await self.r.get(self.k.outcome(decision_id))
             if outcome_raw:
                 p.set(self.k.outcome(decision_id),
-                      json.dumps(json.loads(outcome_raw) | {"type": call_type}, ensure_ascii=False), keepttl=True)
+                      orjson.dumps(orjson.loads(outcome_raw) | {"type": call_type}), keepttl=True)
             await p.execute()
             return {"decision": decision_id, "type": call_type, "counted": True, "day": day}
         return found
@@ -444,7 +443,7 @@ class Store:
         if not decision_ids:
             return {}
         found = await self._round_trip([("GET", self.k.outcome(d)) for d in decision_ids])  # any slot each
-        return {d: json.loads(v) for d, v in zip(decision_ids, found, strict=True) if v}
+        return {d: orjson.loads(v) for d, v in zip(decision_ids, found, strict=True) if v}
 
     # device states
 
