@@ -103,13 +103,12 @@ async def test_refusals_and_sheds_are_counted_in_metrics(serve):
     _close_all(flood)
 
 
-async def _hangup_stream(port: int, answer: list[bytes] | None = None) -> tuple[int, float, float]:
-    """A valid header, then `HANGUP` lines until the router cuts: (bytes sent, wall and CPU seconds).
-    With `answer`, the router's first line is read into it before the stream starts."""
+async def _hangup_stream(port: int, read_answer: bool = False) -> tuple[bytes, int, float, float]:
+    """A valid header, then `HANGUP` lines until the router cuts: (the router's first line, read before the
+    stream starts when `read_answer`, else b""; bytes sent; wall and CPU seconds)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(headers("route", 1, "+79161234500"))
-    if answer is not None:
-        answer.append(await reader.readline())
+    answer = await reader.readline() if read_answer else b""
     chunk = b"HANGUP\n" * 10_000
     cpu0, t0 = time.process_time(), time.perf_counter()
     sent = 0
@@ -124,14 +123,13 @@ async def _hangup_stream(port: int, answer: list[bytes] | None = None) -> tuple[
         pass
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     writer.close()
-    return sent, wall, cpu
+    return answer, sent, wall, cpu
 
 
 async def test_a_stream_of_hangup_lines_after_a_one_command_answer_is_never_read(serve):
     r = await serve(RULES, Clock(MONDAY_10))
-    answer: list[bytes] = []
-    sent, wall, cpu = await _hangup_stream(r.agi.port, answer)
-    assert answer[0].startswith(b'EXEC MSet "ROUTE_DECISION=')
+    answer, sent, wall, cpu = await _hangup_stream(r.agi.port, read_answer=True)
+    assert answer.startswith(b'EXEC MSet "ROUTE_DECISION=')
     assert r.agi.flood.totals.get(ABUSE, 0) == 0  # answered and ended before reading any of it
     assert wall < 2 and sent < 5_000_000, f"{sent} bytes over {wall:.1f} s before the session ended"
     assert cpu < 1.0
@@ -140,7 +138,7 @@ async def test_a_stream_of_hangup_lines_after_a_one_command_answer_is_never_read
 
 async def test_a_stream_of_hangup_lines_while_awaiting_a_reply_is_cut_at_once_and_costs_no_cpu(serve):
     r = await serve(LONG_RULES, Clock(MONDAY_10))
-    sent, wall, cpu = await _hangup_stream(r.agi.port)
+    _, sent, wall, cpu = await _hangup_stream(r.agi.port)
     assert r.agi.flood.totals[ABUSE] == 1
     assert wall < 2 and sent < 5_000_000, f"the router read {sent} bytes over {wall:.1f} s before cutting"
     assert cpu < 1.0
