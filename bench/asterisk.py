@@ -22,7 +22,9 @@ turn); it ends in a one-line IVR
 `router serve` and its AMI listener run in every mode (in none and the floors it only listens). The
 load generator logs in as the router's own AMI user, so the events it counts per call are the
 ones the router is sent. CPU per call is read from /proc for Asterisk, the router, the floor and
-Redis. Results: Markdown on stdout and bench/results/asterisk.json; each goal over all rounds and
+Redis, and the load generator's own; the machine's busy, idle and stolen time from /proc/stat
+says where the two cores went (what no process above was charged with is kernel work and the rest
+of the machine). Results: Markdown on stdout and bench/results/asterisk.json; each goal over all rounds and
 round by round (a round runs the modes back to back: its spread is the machine's noise).
 """
 
@@ -132,6 +134,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def machine_seconds() -> dict[str, float]:
+    """The whole machine's CPU time so far (all cores, /proc/stat): busy, idle, and stolen by the host."""
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in Path("/proc/stat").read_text()
+                                                              .split("\n", 1)[0].split()[1:9])
+    return {"busy": (user + nice + system + irq + softirq) / TICK, "idle": (idle + iowait) / TICK,
+            "steal": steal / TICK}
+
+
 class Generator:
     """Keeps `inflight` calls going through one mode's context; a call ends with its caller leg's Hangup."""
 
@@ -223,6 +233,7 @@ async def bench(args) -> dict:
             order = MODES if r % 2 == 0 else tuple(reversed(MODES))
             for mode in order:
                 before = {k: cpu_seconds(p) for k, p in pids.items()}
+                before["generator"], whole = time.process_time(), machine_seconds()
                 spy = profile(router.pid, mode, r) if args.profile and mode == "router" else None
                 res = await gen.run(mode, args.seconds, args.inflight)
                 if mode == "router":
@@ -233,6 +244,8 @@ async def bench(args) -> dict:
                     spy.send_signal(signal.SIGINT)
                     spy.wait(30)
                 res["cpu"] = {k: cpu_seconds(p) - before[k] for k, p in pids.items()}
+                res["cpu"]["generator"] = time.process_time() - before["generator"]
+                res["machine"] = {k: v - whole[k] for k, v in machine_seconds().items()}
                 runs[mode].append(res)
                 print(f"  round {r + 1} {mode}: {res['calls'] / res['seconds']:.0f} calls/s", file=sys.stderr)
         await ami.close()
@@ -285,7 +298,8 @@ def per_call(rs: list[dict]) -> dict:
     secs = sum(r["seconds"] for r in rs)
     return {"calls": calls, "calls_per_s": calls / secs,
             "events_per_call": sum(r["events"] for r in rs) / calls,
-            "cpu_ms_per_call": {k: sum(r["cpu"][k] for r in rs) / calls * 1000 for k in rs[0]["cpu"]}}
+            "cpu_ms_per_call": {k: sum(r["cpu"][k] for r in rs) / calls * 1000 for k in rs[0]["cpu"]},
+            "machine_ms_per_call": {k: sum(r["machine"][k] for r in rs) / calls * 1000 for k in rs[0]["machine"]}}
 
 
 def goals(m: dict) -> dict[str, float | None]:
@@ -306,8 +320,33 @@ def goals(m: dict) -> dict[str, float | None]:
             (m["router"]["cpu_ms_per_call"]["router"] + m["router"]["cpu_ms_per_call"]["redis"])
             / (m["floor-redis"]["cpu_ms_per_call"]["floor"] + m["floor-redis"]["cpu_ms_per_call"]["redis"])),
         "router CPU per routed call incl. AMI, ms (<= 1)": m["router"]["cpu_ms_per_call"]["router"],
+        **budget(m),
         "AMI events per call, routed / unrouted (<= 1.3)": m["router"]["events_per_call"] /
         m["none"]["events_per_call"],
+    }
+
+
+def budget(m: dict) -> dict[str, float]:
+    """What a router may spend on its own for 0.8 x the bare floor's calls/s, against what it spends.
+
+    A call's share of the machine is cores / calls per second. Taking everything but the server's
+    and Redis's CPU at the Redis floor's level (Asterisk woken after a round trip, the generator, the
+    listener: the least any router that keeps state per caller brings about), what is left of the
+    share 0.8 x allows is the budget of the server and Redis together."""
+    cores = os.cpu_count() or 1
+
+    def share(mode: str) -> float:
+        return cores * 1000 / m[mode]["calls_per_s"]
+
+    redis_floor = m["floor-redis"]["cpu_ms_per_call"]
+    floor_own = redis_floor["floor"] + redis_floor["redis"]
+    router = m["router"]["cpu_ms_per_call"]
+    return {
+        "server + Redis CPU a router may spend for 0.8 x the bare floor's calls/s, ms":
+            share("floor") / 0.8 - (share("floor-redis") - floor_own),
+        "the Redis floor's server + Redis, ms": floor_own,
+        "the router's routing + Redis (its listener's share at the Redis floor taken off), ms":
+            router["router"] - redis_floor["router"] + router["redis"],
     }
 
 
@@ -319,6 +358,10 @@ def table(out: dict) -> str:
              lambda x: x["cpu_ms_per_call"]["router"]),
             ("floor server CPU ms/call", "{:.2f}", lambda x: x["cpu_ms_per_call"]["floor"]),
             ("Redis CPU ms/call", "{:.2f}", lambda x: x["cpu_ms_per_call"]["redis"]),
+            ("load generator CPU ms/call", "{:.2f}", lambda x: x["cpu_ms_per_call"]["generator"]),
+            ("the machine's busy CPU ms/call (both cores)", "{:.2f}", lambda x: x["machine_ms_per_call"]["busy"]),
+            ("idle ms/call (both cores)", "{:.2f}", lambda x: x["machine_ms_per_call"]["idle"]),
+            ("stolen by the host ms/call", "{:.2f}", lambda x: x["machine_ms_per_call"]["steal"]),
             ("AMI events per call to the router's user", "{:.1f}", lambda x: x["events_per_call"]),
             ("calls measured", "{}", lambda x: x["calls"])]
     lines = ["| per call | no routing (Goto the IVR) | bare one-command FastAGI, then Goto | "
