@@ -321,6 +321,8 @@ def goals(m: dict) -> dict[str, float | None]:
             / (m["floor-redis"]["cpu_ms_per_call"]["floor"] + m["floor-redis"]["cpu_ms_per_call"]["redis"])),
         "router CPU per routed call incl. AMI, ms (<= 1)": m["router"]["cpu_ms_per_call"]["router"],
         **budget(m),
+        "time stolen by the host, most of any mode, ms/call (a round with much is noise)":
+            max(x["machine_ms_per_call"]["steal"] for x in m.values()),
         "AMI events per call, routed / unrouted (<= 1.3)": m["router"]["events_per_call"] /
         m["none"]["events_per_call"],
     }
