@@ -82,7 +82,7 @@ async def test_healthz_and_metrics_show_the_ami_link(store, serve):
         clock.advance(5)
         await ami.push(block(("Event", "DeviceStateChange"), ("Privilege", "call,all"), ("Device", "PJSIP/101"),
                              ("State", "INUSE")))
-        await wait_for(lambda: r.ami.last_event_at is not None)
+        await wait_for(lambda: r.ami.last_event_at == MONDAY_10 + 5)  # the resync's replies came at MONDAY_10
         status, body = await get(r.http_port, "/healthz")
         assert status == 200
         host = f"127.0.0.1:{ami.port}"
