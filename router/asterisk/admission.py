@@ -10,21 +10,26 @@ calls in progress fill the cap.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import Callable
+from typing import Protocol
 
 SHED_SCAN = 32
 """Idle connections looked at, oldest first, for one that is silent; past that the new one is refused."""
 
 
+class Connection(Protocol):
+    def abort(self) -> None:
+        """Close at once: shedding ends the connection's session."""
+
+
 class Slot:
     """One admitted connection."""
 
-    __slots__ = ("has_input", "host", "released", "shed", "transport")
+    __slots__ = ("conn", "has_input", "host", "released", "shed")
 
-    def __init__(self, transport: asyncio.BaseTransport, host: str, has_input: Callable[[], bool] | None):
-        self.transport = transport
+    def __init__(self, conn: Connection, host: str, has_input: Callable[[], bool] | None):
+        self.conn = conn
         self.host = host
         self.has_input = has_input
         self.shed = False
@@ -47,7 +52,7 @@ class Admission:
         self._idle: dict[Slot, None] = {}
         self._idle_by_peer: dict[str, dict[Slot, None]] = {}
 
-    def admit(self, transport: asyncio.BaseTransport, host: str, has_input: Callable[[], bool] | None = None
+    def admit(self, conn: Connection, host: str, has_input: Callable[[], bool] | None = None
               ) -> tuple[Slot | None, str | None, Slot | None]:
         """(slot, None, shed slot or None) when admitted, (None, refusal reason, None) when not.
 
@@ -65,9 +70,9 @@ class Admission:
                 return None, REFUSED_FULL, None
         if victim is not None:
             victim.shed = True
-            victim.transport.abort()
+            victim.conn.abort()
             self.release(victim)
-        slot = Slot(transport, host, has_input)
+        slot = Slot(conn, host, has_input)
         self.open += 1
         self.per_peer[host] = self.per_peer.get(host, 0) + 1
         self._idle[slot] = None

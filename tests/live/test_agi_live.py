@@ -6,7 +6,7 @@ import asyncio
 import re
 
 from router.asterisk import mset
-from router.asterisk.agi import AGISession, read_env
+from router.asterisk.agi import AGISession, FastAGIServer
 from router.asterisk.callsim import Channel
 from tests.live.conftest import needs_asterisk
 
@@ -29,25 +29,23 @@ async def probe(ami, commands: list[str]) -> list[tuple[str, list[str]]]:
     transcript: list[tuple[str, list[str]]] = []
     done = asyncio.get_running_loop().create_future()
 
-    async def session(reader, writer):
+    async def session(s: AGISession) -> None:
         try:
-            s = AGISession(reader, writer, await read_env(reader))
             for line in commands:
-                s.writer.write(line.encode() + b"\n")
-                replies = [(await reader.readline()).decode().rstrip("\n")]
-                transcript.append((line, replies))
+                s.conn.write(line.encode() + b"\n")
+                transcript.append((line, [(await s.conn.readline()).decode().rstrip("\n")]))
         finally:
-            writer.close()
             done.set_result(True)
 
-    server = await asyncio.start_server(session, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+    server = FastAGIServer({"probe": session}, port=0)
+    await server.start()
+    port = server.port
     try:
         await ami.call("100", "+79990000001", context="live-agi", PROBE_AGI=f"agi://127.0.0.1:{port}/probe")
         async with asyncio.timeout(15):
             await done
     finally:
-        server.close()
+        await server.close()
     return transcript
 
 
@@ -76,14 +74,12 @@ async def test_an_answer_sent_with_the_end_of_the_session_is_applied_and_the_agi
     rule = "ночная смена"  # read back through UserEvent's own arguments: no commas or quotes here
     [line] = mset.commands([("ROUTE_RULE", rule)])
 
-    async def session(reader, writer):
-        try:
-            AGISession(reader, writer, await read_env(reader)).end_with(line)
-        finally:
-            writer.close()
+    async def session(s: AGISession) -> None:
+        s.end_with(line)
 
-    server = await asyncio.start_server(session, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+    server = FastAGIServer({"probe": session}, port=0)
+    await server.start()
+    port = server.port
     try:
         for n in range(20):
             number = f"+7999000{n:04d}"
@@ -92,7 +88,7 @@ async def test_an_answer_sent_with_the_end_of_the_session_is_applied_and_the_agi
                                        and e.get("CallerIDNum") == number)
             assert (event.get("Status"), event.get("Rule")) == ("SUCCESS", rule), dict(event)
     finally:
-        server.close()
+        await server.close()
     # in a call, Asterisk logs `WARNING[thread][C-callid] file.c:`; ast_carefulwrite (utils.c) logs failed writes
     problems = [x for x in live.asterisk.messages().splitlines()
                 if re.search(r"(WARNING|ERROR)\[\d+\](\[C-[0-9a-f]+\])? (res_agi|utils)\.c", x)]
