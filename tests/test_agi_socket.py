@@ -9,8 +9,8 @@ import struct
 
 import pytest
 
-from router.asterisk.agi import MAX_HEADER_BYTES, AGISocket, BadRequest, read_env
-from router.asterisk.callsim import headers
+from router.asterisk.agi import MAX_HEADER_BYTES, AGISession, AGISocket, BadRequest, FastAGIServer, read_env
+from router.asterisk.callsim import call, headers
 
 
 @pytest.fixture
@@ -118,3 +118,20 @@ async def test_writing_to_a_peer_that_left_is_silent_and_the_next_read_ends(pair
     conn.write(b"EXEC MSet \"ROUTE_RULE=x\"\n")
     conn.write(b"EXEC MSet \"ROUTE_RULE=y\"\n")  # EPIPE by now
     assert await conn.readline() == b""
+
+
+async def test_an_empty_host_listens_on_every_interface_on_one_port():
+    async def route(session: AGISession) -> None:
+        session.end_with('EXEC MSet "ROUTE_RULE=everyone"')
+
+    server = FastAGIServer({"route": route}, host="", port=0)
+    await server.start()
+    try:
+        addresses = {sock.getsockname()[0] for sock in server._listeners}
+        assert "0.0.0.0" in addresses and {sock.getsockname()[1] for sock in server._listeners} == {server.port}
+        hosts = ["127.0.0.1"] + (["::1"] if "::" in addresses else [])
+        for host in hosts:
+            assert (await call(server.port, "+79161234567", host=host)).variables == {"ROUTE_RULE": "everyone"}
+    finally:
+        await server.close()
+    assert server._listeners == []

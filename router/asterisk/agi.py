@@ -515,9 +515,15 @@ class FastAGIServer:
         return self.admission.open
 
     async def start(self) -> None:
-        """Listen on every address `host` names (each on the same port: the first one's, when 0)."""
+        """Listen on every address `host` names, all interfaces for "" (each on the same port: the first
+        one's, when 0).
+
+        The name is resolved on the loop's thread: a bind address is an address or a local name,
+        and the executor's thread would outlive the lookup for nothing.
+        """
         loop = asyncio.get_running_loop()
-        found = await loop.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        found = socket.getaddrinfo(self.host or None, self.port, type=socket.SOCK_STREAM,  # "": every interface
+                                   flags=socket.AI_PASSIVE)
         try:
             for family, kind, proto, _, address in dict.fromkeys(found):
                 sock = socket.socket(family, kind, proto)
