@@ -135,3 +135,61 @@ async def test_an_empty_host_listens_on_every_interface_on_one_port():
     finally:
         await server.close()
     assert server._listeners == []
+
+
+async def test_a_header_block_over_the_limit_is_refused_even_when_its_end_comes_in_the_same_read(pair):
+    conn, peer = pair
+    peer.sendall(b"agi_a: " + b"x" * 15_000 + b"\nagi_b: " + b"y" * 40_000 + b"\n\n")  # one read takes it all
+    with pytest.raises(BadRequest, match="header block over"):
+        await read_env(conn)
+
+
+async def test_a_reply_line_over_the_limit_is_refused_even_when_its_end_comes_in_the_same_read(pair):
+    conn, peer = pair
+    peer.sendall(b"200 result=1 (" + b"z" * 60_000 + b")\n")
+    with pytest.raises(ValueError, match="line over"):
+        await conn.readline()
+
+
+async def test_the_last_command_of_a_finished_session_is_sent_whole_before_the_end(pair):
+    conn, peer = pair
+    loop = asyncio.get_running_loop()
+    last = b"EXEC MSet \"" + b"v" * 4_000_000 + b"\"\n"
+    conn.write(last)
+    conn.write_eof()
+    assert conn.unsent, "the socket took it all: the test no longer covers a partial send"
+    conn.close_when_sent(10)
+    received = bytearray()
+    while chunk := await loop.sock_recv(peer, 65536):
+        received.extend(chunk)
+    assert bytes(received) == last
+    assert conn.closed
+
+
+async def test_a_finished_session_whose_peer_takes_nothing_is_closed_after_the_linger(pair):
+    conn, _ = pair
+    conn.write(b"x" * 4_000_000)
+    assert conn.unsent
+    conn.close_when_sent(0)
+    assert not conn.closed  # waiting for the peer, for at most the linger
+    for _ in range(3):
+        await asyncio.sleep(0)  # the loop's next turns: the linger's timer is due
+    assert conn.closed and conn.unsent == b""
+
+
+async def test_an_address_family_the_host_lacks_is_skipped_not_fatal(monkeypatch):
+    plain = socket.socket
+
+    def no_ipv6(family=-1, *args, **kwargs):
+        if family == socket.AF_INET6:
+            raise OSError(97, "Address family not supported by protocol")
+        return plain(family, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "socket", no_ipv6)
+    server = FastAGIServer({}, host="", port=0)
+    await server.start()
+    monkeypatch.undo()
+    try:
+        assert [sock.family for sock in server._listeners] == [socket.AF_INET]
+    finally:
+        await server.close()

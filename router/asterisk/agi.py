@@ -61,6 +61,12 @@ HEADER_LATE = "connections closed for an unfinished header block"
 ABUSE = "sessions cut for protocol abuse"
 ACCEPT_FAILED = "accept() failures: out of file descriptors or memory"
 BACKLOG = 4096
+LINGER = 1.0
+"""How long an ended session's last bytes may wait for a peer that is slow to take them."""
+RETRY_ACCEPT = tuple(getattr(errno, name) for name in (
+    "ECONNABORTED", "EPROTO", "ENETDOWN", "ENOPROTOOPT", "EHOSTDOWN", "ENONET", "EHOSTUNREACH", "EOPNOTSUPP",
+    "ENETUNREACH") if hasattr(errno, name))
+"""accept() errors that concern one connection, not the listener: accept(2) says to take the next."""
 
 
 NAME = "agi_calleridname"
@@ -127,8 +133,8 @@ class AGISocket:
     MAX_HEADER_BYTES. A reset reads as the end of the stream.
     """
 
-    __slots__ = ("buffer", "closed", "end_after", "eof", "fd", "flushed", "loop", "sock", "unsent", "waiter",
-                 "watching")
+    __slots__ = ("buffer", "close_after", "closed", "end_after", "eof", "fd", "flushed", "loop", "sock", "unsent",
+                 "waiter", "watching")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket):
         self.loop = loop
@@ -141,6 +147,7 @@ class AGISocket:
         self.waiter: asyncio.Future[None] | None = None
         self.unsent = b""
         self.end_after = False
+        self.close_after = False
         self.flushed: asyncio.Future[None] | None = None
 
     # reading
@@ -186,12 +193,12 @@ class AGISocket:
         """One line with its `\\n`, what is left at the end, b"" after it. ValueError for a line over
         MAX_HEADER_BYTES."""
         while True:
-            end = self.buffer.find(b"\n")
+            end = self.buffer.find(b"\n", 0, MAX_HEADER_BYTES + 1)
             if end >= 0:
                 line = bytes(self.buffer[:end + 1])
                 del self.buffer[:end + 1]
                 return line
-            if len(self.buffer) > MAX_HEADER_BYTES:
+            if len(self.buffer) > MAX_HEADER_BYTES:  # however much one read brought
                 raise ValueError(f"line over {MAX_HEADER_BYTES} bytes")
             if self.eof or self.closed:
                 line = bytes(self.buffer)
@@ -210,13 +217,13 @@ class AGISocket:
             if buf[:4] != b"agi_"[:len(buf)]:
                 line_end = buf.find(b"\n")
                 raise BadRequest(f"not AGI: {bytes(buf[:line_end + 1 if line_end >= 0 else 60][:60])!r}")
-            end = buf.find(b"\n\n")
+            end = buf.find(b"\n\n", 0, MAX_HEADER_BYTES + 2)
             if end >= 0:
                 block = bytes(buf[:end + 2])
                 del buf[:end + 2]
                 return block
-            if len(buf) > MAX_HEADER_BYTES:
-                if b"\n" not in buf:
+            if len(buf) > MAX_HEADER_BYTES:  # however much one read brought
+                if buf.find(b"\n", 0, MAX_HEADER_BYTES + 1) < 0:
                     raise BadRequest(f"header line longer than {MAX_HEADER_BYTES} bytes")
                 raise BadRequest(f"header block over {MAX_HEADER_BYTES} bytes")
             if self.eof or self.closed:
@@ -234,6 +241,8 @@ class AGISocket:
     def has_input(self) -> bool:
         """Whether a header is waiting: read and not yet parsed, or unread in the kernel. A silent or
         dribbling connection has neither."""
+        if self.closed:
+            return False
         if b"\n\n" in self.buffer:
             return True
         try:
@@ -277,6 +286,8 @@ class AGISocket:
                 self._shutdown()
             if self.flushed is not None and not self.flushed.done():
                 self.flushed.set_result(None)
+            if self.close_after:
+                self.close()
 
     async def drain(self) -> None:
         """Until everything written has gone to the kernel."""
@@ -313,6 +324,15 @@ class AGISocket:
 
     abort = close
     """What admission calls to shed an idle connection."""
+
+    def close_when_sent(self, within: float) -> None:
+        """Close once what is written has gone to the kernel (the last command of `end_with`, say),
+        or after `within` seconds if the peer will not take it."""
+        if self.unsent and not self.closed:
+            self.close_after = True
+            self.loop.call_later(within, self.close)
+        else:
+            self.close()
 
 
 async def read_env(conn: AGISocket, first_line: Callable[[], None] | None = None) -> dict[str, str]:
@@ -526,7 +546,11 @@ class FastAGIServer:
                                    flags=socket.AI_PASSIVE)
         try:
             for family, kind, proto, _, address in dict.fromkeys(found):
-                sock = socket.socket(family, kind, proto)
+                try:
+                    sock = socket.socket(family, kind, proto)
+                except OSError as e:  # a family this host lacks (IPv6 turned off): the others serve
+                    log.warning("AGI: not listening on %s: %s", address[0], e)
+                    continue
                 self._listeners.append(sock)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 if family == socket.AF_INET6:
@@ -540,6 +564,8 @@ class FastAGIServer:
         except OSError:
             self._stop_listening()
             raise
+        if not self._listeners:
+            raise OSError(f"no address of {self.host!r} can be listened on")
         for sock in self._listeners:
             loop.add_reader(sock.fileno(), self._accept, sock)
 
@@ -579,7 +605,7 @@ class FastAGIServer:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as e:
-                if e.errno in (errno.ECONNABORTED, errno.EPROTO):  # the peer left while queued
+                if e.errno in RETRY_ACCEPT:  # the peer left, or its network did, while it was queued
                     continue
                 if e.errno in OUT_OF_FDS:
                     self.flood.note(ACCEPT_FAILED, f"{e.strerror}; new connections wait {ACCEPT_PAUSE:.0f} s")
@@ -589,7 +615,8 @@ class FastAGIServer:
                 loop.call_later(ACCEPT_PAUSE, self._resume, listener)
                 return
             sock.setblocking(False)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as asyncio does: no command waits for an ACK
+            with contextlib.suppress(OSError):  # as asyncio does: no command waits for an ACK
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._admit(loop, sock, peer)
 
     def _resume(self, listener: socket.socket) -> None:
@@ -619,7 +646,7 @@ class FastAGIServer:
             await self._session(conn, where, slot, task)
         finally:
             self.admission.release(slot)
-            conn.close()
+            conn.close_when_sent(LINGER)
 
     async def _session(self, conn: AGISocket, where: str, slot: admission.Slot, task: asyncio.Task) -> None:
         # one timer per call: the idle deadline, moved to the header deadline, then to the session deadline
