@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
 import resource
 import signal
@@ -13,7 +12,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from router.asterisk.agi import ACCEPT_FAILED, MAX_CONNECTIONS, FastAGIServer
+from router.asterisk.agi import ACCEPT_FAILED, MAX_CONNECTIONS, OUT_OF_FDS, FastAGIServer
 from router.asterisk.ami import AMITarget, Listener
 from router.backlog import Backlog
 from router.floodlog import FloodLog
@@ -36,7 +35,6 @@ async def tick_forever(router: Router, every: float = TICK_SECONDS) -> None:
 
 FD_RESERVE = 300
 """File descriptors kept for everything but FastAGI: Redis, HTTP clients, the live stream, logs."""
-OUT_OF_FDS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
 def raise_fd_limit() -> int:
@@ -59,7 +57,8 @@ def connection_cap(wanted: int, fd_limit: int) -> int:
 
 
 def count_accept_failures(flood: FloodLog) -> None:
-    """asyncio logs a traceback for every failed accept(); count them into the summary instead."""
+    """asyncio logs a traceback for every failed accept() of the listeners it serves (HTTP; the FastAGI
+    server counts its own): count them into the same summary instead."""
     loop = asyncio.get_running_loop()
     previous = loop.get_exception_handler()
 
