@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from router.asterisk.agi import AGISocket
 from router.asterisk.amisim import AMIServer
 from router.core.decide import CompiledRules
 from router.core.rulefile import load_rules, load_rules_text
@@ -46,6 +48,18 @@ def stop_processes(procs, seconds: float = 10.0) -> None:
 
 SIM_SECRET = "s3cret"
 """The secret of the router's user on the AMI simulator."""
+
+
+@pytest.fixture
+async def pair():
+    """A FastAGI connection over a socket pair: (our AGISocket, the peer's plain non-blocking socket)."""
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    theirs.setblocking(False)
+    conn = AGISocket(asyncio.get_running_loop(), ours)
+    yield conn, theirs
+    conn.close()
+    theirs.close()
 
 
 @pytest.fixture

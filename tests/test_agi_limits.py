@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 
 import pytest
 
 from router.asterisk import admission
 from router.asterisk.admission import Admission
-from router.asterisk.agi import ABUSE, MAX_SESSION_LINES, AGIProtocolError, AGISession, AGISocket, AGIUsageError
+from router.asterisk.agi import ABUSE, MAX_SESSION_LINES, AGIProtocolError, AGISession, AGIUsageError
 from router.asterisk.callsim import call, headers
 from tests.conftest import Clock, compiled
 from tests.test_agi_server import MONDAY_10, RULES
@@ -146,14 +145,11 @@ async def test_a_stream_of_hangup_lines_while_awaiting_a_reply_is_cut_at_once_an
     assert (await call(r.agi.port, "+79035550101")).variables["ROUTE_COUNT"] == "35"
 
 
-async def test_a_session_may_not_send_more_lines_than_any_real_one():
-    ours, theirs = socket.socketpair()
-    ours.setblocking(False)
-    theirs.setblocking(False)
-    loop = asyncio.get_running_loop()
+async def test_a_session_may_not_send_more_lines_than_any_real_one(pair):
+    conn, theirs = pair
     block = b"520-Invalid command syntax.\n" + b"usage\n" * 98 + b"520 End of proper usage.\n"
-    sending = asyncio.create_task(loop.sock_sendall(theirs, block * 50))
-    session = AGISession(AGISocket(loop, ours), {})
+    sending = asyncio.create_task(asyncio.get_running_loop().sock_sendall(theirs, block * 50))
+    session = AGISession(conn, {})
     usage_errors = 0
     try:
         with pytest.raises(AGIProtocolError, match="lines in one session"):
@@ -163,9 +159,7 @@ async def test_a_session_may_not_send_more_lines_than_any_real_one():
                 except AGIUsageError:
                     usage_errors += 1
     finally:
-        session.conn.close()
         sending.cancel()
-        theirs.close()
     assert usage_errors == MAX_SESSION_LINES // 100
 
 

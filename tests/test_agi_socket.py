@@ -9,20 +9,8 @@ import struct
 
 import pytest
 
-from router.asterisk.agi import MAX_HEADER_BYTES, AGISession, AGISocket, BadRequest, FastAGIServer, read_env
+from router.asterisk.agi import MAX_HEADER_BYTES, AGISession, BadRequest, FastAGIServer, read_env
 from router.asterisk.callsim import call, headers
-
-
-@pytest.fixture
-async def pair():
-    """(our AGISocket, the peer's plain non-blocking socket)."""
-    ours, theirs = socket.socketpair()
-    ours.setblocking(False)
-    theirs.setblocking(False)
-    conn = AGISocket(asyncio.get_running_loop(), ours)
-    yield conn, theirs
-    conn.close()
-    theirs.close()
 
 
 def header() -> bytes:
