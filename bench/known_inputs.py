@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from router.core.decide import CompiledRules  # noqa: E402
 from router.core.rulefile import load_rules, load_rules_text  # noqa: E402
 from router.service import Router  # noqa: E402
-from router.state.store import Store  # noqa: E402
+from router.state.factory import open_store  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 
 CRM_RULES = (ROOT / "rules" / "examples" / "crm-generic.yaml").read_text()
@@ -72,7 +72,7 @@ async def measure(router: Router, numbers: list[str]) -> dict:
 
 async def run(calls: int) -> dict:
     url = f"redis://127.0.0.1:{redis_port}/0"
-    store = Store.from_url(url, "bench")
+    store = open_store(url, "bench")
     await store.r.flushdb()
     await store.put_company("acme", {"name": "ACME", "abc": "A", "manager": "ivanov"},
                             [(749500000000000, 749599999999999)])

@@ -33,6 +33,7 @@ from router.reports.reader import calls_csv, report  # noqa: E402
 from router.reports.report import text  # noqa: E402
 from router.reports.tally import day_of, tally_followup_closed, tally_followup_opened  # noqa: E402
 from router.service import calendar_of  # noqa: E402
+from router.state.factory import open_store  # noqa: E402
 from router.state.store import Store  # noqa: E402
 
 DAY = "2026-11-23"
@@ -110,7 +111,7 @@ async def main(calls: int) -> dict:
         proc, url = start_redis(Path(tmp))
         try:
             rules = CompiledRules(load_rules(ROOT / "rules" / "default.yaml"), "rules/default.yaml")
-            store = Store.from_url(url, "bench", timeout=10)
+            store = open_store(url, "bench", timeout=10)
             store.calendar = calendar_of(rules)
             wrote = await simulate(store, rules, calls, random.Random(7))
             now = datetime.fromisoformat(DAY).replace(hour=23, tzinfo=rules.company_zone).timestamp()

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from router.asterisk.callsim import Channel, headers  # noqa: E402
-from router.state.store import Store  # noqa: E402
+from router.state.factory import open_store  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 DEFAULT_RULES = ROOT / "rules" / "default.yaml"
@@ -98,7 +98,7 @@ class Population:
 
 
 async def load_customers(url: str, prefix: str, n: int) -> Population:
-    store = Store.from_url(url, prefix, timeout=30)
+    store = open_store(url, prefix, timeout=30)
     pop = Population([], [], [])
     batch: list[tuple[str, dict[str, str]]] = []
     for i in range(n):
@@ -409,7 +409,7 @@ async def spread_loop(ports: list[int], pop: Population, concurrency: int, calls
 
 
 async def redis_memory(url: str) -> int:
-    store = Store.from_url(url, "x", timeout=30)
+    store = open_store(url, "x", timeout=30)
     try:
         return int((await store.r.info("memory"))["used_memory"])
     finally:
@@ -424,7 +424,7 @@ async def main_routers(args, tmp: Path, url: str) -> dict:
     loaded = await redis_memory(url)
     rules = write_rules(tmp / "rules", 0)
     out: dict = {"customers": args.customers, "calls": args.calls, "concurrency": 60, "routers": {}}
-    store = Store.from_url(url, prefix, timeout=30)
+    store = open_store(url, prefix, timeout=30)
     for n in (1, 2, 3):
         procs = [start_router(rules, url, prefix) for _ in range(n)]
         try:

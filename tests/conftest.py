@@ -21,7 +21,8 @@ from router.core.decide import CompiledRules
 from router.core.rulefile import load_rules, load_rules_text
 from router.server import start
 from router.service import Router
-from router.state.store import Keys, Store
+from router.state.factory import open_store
+from router.state.store import Keys
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_DIR = ROOT / "rules"
@@ -116,7 +117,7 @@ def prefix() -> str:
 
 @pytest.fixture
 async def store(redis_url, prefix):
-    s = Store.from_url(redis_url, prefix)
+    s = open_store(redis_url, prefix)
     yield s
     await s.close()
 

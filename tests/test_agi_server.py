@@ -12,7 +12,7 @@ import pytest
 
 from router.asterisk import agi
 from router.asterisk.callsim import call, parse_args
-from router.state.store import Store
+from router.state.factory import open_store
 from tests.asterisk import AGI_RECORDINGS
 from tests.conftest import Clock, compiled
 
@@ -279,7 +279,7 @@ async def test_store_down_gives_fallback_quickly(serve):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead_port = s.getsockname()[1]
-    dead = Store.from_url(f"redis://127.0.0.1:{dead_port}/0", "x")
+    dead = open_store(f"redis://127.0.0.1:{dead_port}/0", "x")
     r = await serve(RULES, Clock(MONDAY_10), the_store=dead)
     res = await call(r.agi.port, "+79035550101")
     assert (res.variables["ROUTE_RULE"], res.chain()) == ("fallback", [("queue", "support", "120")])
@@ -293,7 +293,7 @@ async def test_stalled_store_gives_fallback_within_the_budget(serve):
 
     hole = await asyncio.start_server(blackhole, "127.0.0.1", 0)
     port = hole.sockets[0].getsockname()[1]
-    slow = Store.from_url(f"redis://127.0.0.1:{port}/0", "x", timeout=10)
+    slow = open_store(f"redis://127.0.0.1:{port}/0", "x", timeout=10)
     r = await serve(RULES, Clock(MONDAY_10), the_store=slow, budget=0.3)
     res = await call(r.agi.port, "+79035550101")
     assert res.variables["ROUTE_RULE"] == "fallback" and res.seconds < 2
@@ -306,7 +306,7 @@ async def test_stalled_store_gives_fallback_within_the_budget(serve):
 async def test_history_of_a_fallback_call_is_written_once_the_store_is_back(serve, store, prefix):
     clock = Clock(MONDAY_10)
     r = await serve(RULES, clock, budget=0.3)
-    dead = Store.from_url("redis://127.0.0.1:1/0", prefix)
+    dead = open_store("redis://127.0.0.1:1/0", prefix)
     r.router.store = dead
     r.router.log.store = dead
     await call(r.agi.port, "+79161234500")

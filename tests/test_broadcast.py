@@ -10,6 +10,7 @@ import aiohttp
 import orjson
 
 from router.asterisk.callsim import call
+from router.state.factory import open_store
 from router.state.store import Store
 from router.web import broadcast as bc
 from tests.conftest import Clock
@@ -152,7 +153,7 @@ async def test_a_router_nobody_watches_reads_none_of_its_decisions_back(serve, s
 
 
 async def test_a_watched_router_relays_another_routers_decisions_then_stops(serve, redis_url, prefix):
-    stores = [Store.from_url(redis_url, prefix), Store.from_url(redis_url, prefix)]
+    stores = [open_store(redis_url, prefix), open_store(redis_url, prefix)]
     try:
         a = await serve(RULES, Clock(MONDAY_10), the_store=stores[0])
         b = await serve(RULES, Clock(MONDAY_10), the_store=stores[1])

@@ -10,6 +10,7 @@ import subprocess
 
 from router.directory.csvfile import ImportReport, rows
 from router.directory.customers import import_csv
+from router.state.factory import open_store
 from tests.conftest import ROUTER_CMD, RULES_DIR, free_port, router_env
 
 HEADER = "number,name,abc,manager,timezone,tags\n"
@@ -133,10 +134,9 @@ def test_customers_show_prints_the_record_and_the_history(redis_url, prefix, tmp
     assert router("customers", "import", str(f), "--store", redis_url, "--prefix", prefix).returncode == 0
     import asyncio
 
-    from router.state.store import Store
 
     async def history() -> None:
-        s = Store.from_url(redis_url, prefix)
+        s = open_store(redis_url, prefix)
         await s.snapshot("+79035550101", None, 1795337767.0, 86400.0, record_inbound="call-1")
         await s.record_outbound("+79035550101", 1795341367.0, True)
         await s.close()

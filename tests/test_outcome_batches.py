@@ -6,6 +6,7 @@ import pytest
 
 from router.asterisk.ami import AMITarget, Listener
 from router.asterisk.calltracker import Outcome
+from router.state.factory import open_store
 from router.state.store import Store
 from tests.test_report import DAY, MSK, NINE
 
@@ -47,7 +48,7 @@ def counting(store: Store) -> list[int]:
 
 @pytest.fixture
 async def other_store(redis_url, prefix):
-    s = Store.from_url(redis_url, prefix + "x")
+    s = open_store(redis_url, prefix + "x")
     yield s
     await s.close()
 

@@ -8,7 +8,7 @@ import pytest
 from router.asterisk.callsim import call
 from router.core.decide import CompiledRules
 from router.core.rulefile import load_rules
-from router.state.store import Store
+from router.state.factory import open_store
 from tests.conftest import Clock
 from tests.test_agi_server import MONDAY_10, RULES_TEXT
 
@@ -37,7 +37,7 @@ async def test_healthz_reports_the_store(serve, rules_file):
 
 
 async def test_healthz_is_503_when_the_store_is_down(serve, rules_file):
-    dead = Store.from_url("redis://127.0.0.1:1/0")
+    dead = open_store("redis://127.0.0.1:1/0")
     r = await serve(CompiledRules(load_rules(rules_file)), Clock(MONDAY_10), the_store=dead)
     status, body = await get(r.http_port, "/healthz")
     assert status == 503 and body["store"].startswith("down")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from router.state.decisionlog import DecisionLog
-from router.state.store import Store
+from router.state.factory import open_store
 
 
 async def test_decision_log_keeps_entries_while_the_store_is_down_and_writes_them_after(store, caplog):
-    dead = Store.from_url("redis://127.0.0.1:1/0", store.k.prefix)
+    dead = open_store("redis://127.0.0.1:1/0", store.k.prefix)
     log = DecisionLog(dead)
     log.start()
     try:

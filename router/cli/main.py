@@ -24,6 +24,7 @@ from router.core.when import EXAMPLES, WhenError, parse_when
 from router.directory.csvfile import AUTO, ImportReport, encoding_name
 from router.followups.notify import gateway_warnings
 from router.state.decisionlog import entry
+from router.state.factory import open_store
 from router.state.spool import Spool
 from router.state.store import Store
 
@@ -62,7 +63,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _setup_logging(args.verbose)
     try:
         s = Settings.resolve(args.rules, args.store, args.agi, args.http, args.prefix, args.ami, args.spool)
-        store = Store.from_url(s.store, s.prefix)
+        store = open_store(s.store, s.prefix)
         router = Router.from_path(s.rules, store, s.limits, instance=s.instance)
         ami_target = AMITarget.parse(s.ami, s.ami_secret) if s.ami else None
     except (ConfigError, ValueError) as e:
@@ -139,7 +140,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     async def snapshot():
         if not url:
             return EMPTY
-        store = Store.from_url(url, args.prefix)
+        store = open_store(url, args.prefix)
         try:
             if (load_view := getattr(store, "load_view", None)) is not None:
                 await load_view()  # a cluster store routes from its copy of the shared keys
@@ -213,7 +214,7 @@ def _import(args: argparse.Namespace, what: str, load) -> int:
     report = ImportReport(args.file, keep=max(args.show, 0), echo=lambda text: print(text, file=sys.stderr))
 
     async def run() -> None:
-        store = Store.from_url(url, args.prefix, timeout=10)
+        store = open_store(url, args.prefix, timeout=10)
         try:
             await store.ping()
             await load(store, encoding, report)
@@ -311,7 +312,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     url = args.store or os.environ.get("ROUTER_STORE") or DEFAULT_STORE
 
     async def run():
-        store = Store.from_url(url, args.prefix, timeout=10)
+        store = open_store(url, args.prefix, timeout=10)
         try:
             if args.csv:
                 return await calls_csv(store, days)
@@ -353,7 +354,7 @@ def _with_router(args: argparse.Namespace, rules: CompiledRules, work):
     url = args.store or os.environ.get("ROUTER_STORE") or DEFAULT_STORE
 
     async def run():
-        store = Store.from_url(url, args.prefix, timeout=10)
+        store = open_store(url, args.prefix, timeout=10)
         router = Router(rules, store)
         try:
             return await work(router)

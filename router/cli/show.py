@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from router.config import DEFAULT_STORE
 from router.core.phones import normalise
 from router.core.rulefile import RuleFileError, load_rules
-from router.state.store import Store
+from router.state.factory import open_store
 
 FIELDS = ("name", "abc", "manager", "timezone", "tags")
 
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     url = args.store or os.environ.get("ROUTER_STORE") or DEFAULT_STORE
 
     async def read() -> dict:
-        store = Store.from_url(url, args.prefix, timeout=5)
+        store = open_store(url, args.prefix, timeout=5)
         try:
             return await store.number_record(number.key, args.calls)
         finally:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from router.state.store import Store
+from router.state.factory import open_store
 from tests.conftest import ROUTER_CMD, router_env
 
 HEADER = "number,name,abc,manager,timezone,tags\n"
@@ -50,7 +50,7 @@ def test_a_windows_1251_export_with_a_huge_field_and_a_stray_quote_is_imported_a
     assert res.stdout.strip() == f"{f} (cp1251): 1,000 customer records written, 2 rows skipped, 0 warnings"
 
     async def names() -> list[str]:
-        s = Store.from_url(redis_url, prefix)
+        s = open_store(redis_url, prefix)
         try:
             return [(await s.customer(f"+7903555{i:04d}")).get("name", "") for i in (0, 399, 400, 999)]
         finally:

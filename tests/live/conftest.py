@@ -24,7 +24,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from router.asterisk.amiwire import Framer, Message
-from router.state.store import Keys, Store
+from router.state.factory import open_store
+from router.state.store import Keys
 from tests.conftest import ROOT, free_port, router_env, stop_processes
 
 HERE = Path(__file__).resolve().parent
@@ -291,7 +292,7 @@ async def ami(live):
 async def outcomes(live):
     """Waits for the router's recorded outcomes (its `outcomes` stream in Redis) of a number."""
     r = aioredis.from_url(live.redis_url)
-    store = Store.from_url(live.redis_url, live.prefix)
+    store = open_store(live.redis_url, live.prefix)
 
     async def wait(number: str, direction: str = "inbound", timeout: float = 25.0) -> dict:
         async with asyncio.timeout(timeout):

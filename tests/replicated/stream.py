@@ -12,6 +12,7 @@ from router.asterisk.ami import AMITarget
 from router.asterisk.callsim import CallResult, call
 from router.server import Running, start
 from router.service import Router
+from router.state.factory import open_store
 from router.state.store import Store
 from tests.asterisk.ami_server import AMIServer, recorded_events
 from tests.asterisk.test_ami_recordings import AMI
@@ -57,7 +58,7 @@ class Stream:
 
 
 async def routed(url: str, prefix: str, ami: AMIServer) -> Running:
-    store = Store.from_url(url, prefix)
+    store = open_store(url, prefix)
     # a budget long enough that only the failover, not a busy shared machine, makes a call fall back
     router = Router(RULES, store, budget=1.0)
     running = await start(router, ("127.0.0.1", 0), ("127.0.0.1", 0),

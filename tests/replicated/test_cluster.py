@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from router.core.phones import padded
+from router.state.factory import open_store
 from router.state.store import Store
 from tests.replicated.stream import check_nothing_lost_or_doubled, fail_over_during_calls, routed
 
@@ -30,7 +31,7 @@ async def shared_keys_filled(store: Store, number: str) -> None:
 
 
 async def test_a_call_reads_and_writes_on_the_callers_node_only(cluster, prefix):
-    store = Store.from_url(cluster.url, prefix)
+    store = open_store(cluster.url, prefix)
     try:
         number = "+79035550101"
         await shared_keys_filled(store, number)
@@ -47,7 +48,7 @@ async def test_a_call_reads_and_writes_on_the_callers_node_only(cluster, prefix)
 
 
 async def test_the_cluster_snapshot_is_what_reading_every_key_gives(cluster, prefix):
-    store = Store.from_url(cluster.url, prefix)
+    store = open_store(cluster.url, prefix)
     try:
         for number in ("+79035550101", "+79035550202"):
             await shared_keys_filled(store, number)

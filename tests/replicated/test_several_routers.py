@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from router.asterisk.callsim import call
-from router.state.store import Store
+from router.state.factory import open_store
 from tests.asterisk.ami_server import AMIServer
 from tests.conftest import ROUTER_CMD, free_port, router_env, stop_processes
 from tests.replicated.stream import SECRET, missed_call
@@ -77,7 +77,7 @@ async def routers(redis_url, prefix, gateway, tmp_path):
 
 async def test_three_routers_on_one_ami_stream_do_everything_once(routers, redis_url, prefix, gateway):
     amis, ports = routers
-    store = Store.from_url(redis_url, prefix)
+    store = open_store(redis_url, prefix)
     try:
         async with aiohttp.ClientSession() as http:
             names = [(await (await http.get(f"http://127.0.0.1:{p}/healthz")).json())["instance"] for _, p in ports]

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from router.state.address import AddressError
-from router.state.store import Store
+from router.state.factory import open_store
 from tests.replicated.servers import Server
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl makes the test certificates")
@@ -42,7 +42,7 @@ def tls_redis(tmp_path_factory):
 
 async def test_calls_read_and_write_over_tls_with_a_client_certificate(tls_redis, prefix):
     server, d = tls_redis
-    store = Store.from_url(f"rediss://127.0.0.1:{server.port}/0?ca={d / 'ca.pem'}&cert={d / 'client.pem'}"
+    store = open_store(f"rediss://127.0.0.1:{server.port}/0?ca={d / 'ca.pem'}&cert={d / 'client.pem'}"
                            f"&key={d / 'client.key'}", prefix)
     try:
         await store.put_customers([("+79035550101", {"name": "Ivan", "abc": "A"})])
@@ -55,11 +55,11 @@ async def test_calls_read_and_write_over_tls_with_a_client_certificate(tls_redis
 
 async def test_without_the_client_certificate_the_store_is_refused(tls_redis, prefix):
     server, d = tls_redis
-    store = Store.from_url(f"rediss://127.0.0.1:{server.port}/0?ca={d / 'ca.pem'}", prefix)
+    store = open_store(f"rediss://127.0.0.1:{server.port}/0?ca={d / 'ca.pem'}", prefix)
     try:
         with pytest.raises(Exception):  # noqa: B017 - the TLS handshake fails, as ssl or redis reports it
             await store.snapshot("+79035550101", None, 1_800_000_000.0, 3600.0, budget=2.0)
     finally:
         await store.close()
     with pytest.raises(AddressError, match="both cert and key"):
-        Store.from_url(f"rediss://127.0.0.1:{server.port}/0?ca={d / 'ca.pem'}&cert={d / 'client.pem'}", prefix)
+        open_store(f"rediss://127.0.0.1:{server.port}/0?ca={d / 'ca.pem'}&cert={d / 'client.pem'}", prefix)
