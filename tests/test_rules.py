@@ -7,8 +7,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from router.core.durations import parse_duration
 from router.core.rulefile import RuleFileError, load_rules, load_rules_text
-from router.core.rules import HourWindow, parse_duration, parse_hour_window
+from router.core.rules import HourWindow, parse_hour_window
 from tests.conftest import RULES_DIR
 
 BASE = """\

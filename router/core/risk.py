@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from router.core.durations import Duration
+
 LEVELS = ("none", "watch", "at_risk")
 CALL = "call"
 BUILTIN_KINDS = ("technician_visit", "rating", "ticket_opened", "ticket_closed", "issue_solved", "session_drop")
@@ -103,15 +105,6 @@ class Levels(_Section):
         if self.at_risk < self.watch:
             raise ValueError(f"levels: at_risk ({self.at_risk}) must not be below watch ({self.watch})")
         return self
-
-
-def _duration(value: Any) -> int:
-    from router.core.rules import parse_duration  # rules imports this module: read it at validation time
-
-    return parse_duration(value)
-
-
-Duration = Annotated[int, BeforeValidator(_duration)]
 
 
 class RiskSettings(_Section):

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from router.core.durations import Duration
 from router.core.risk import Level, RiskSettings, risk_problems
 
 KINDS = ("new", "repeat", "callback", "returning", "known")
@@ -33,18 +34,7 @@ INTERNAL_TYPE = "internal"
 """Calls between extensions: counted apart from customers' calls."""
 BUILTIN_TYPE_LABELS = {INTERNAL_TYPE: "internal call", MISSED_TYPE: "missed"}
 
-_DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
-_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _HHMM = re.compile(r"^([01]?\d|2[0-4]):([0-5]\d)$")
-
-
-def parse_duration(value: Any) -> int:
-    """`90s`, `30m`, `1h`, `7d`, `2w` -> seconds. Bare numbers are refused: the unit is never guessed."""
-    if isinstance(value, str):
-        m = _DURATION.match(value.strip())
-        if m and int(m.group(1)) > 0:
-            return int(m.group(1)) * _UNIT[m.group(2)]
-    raise ValueError(f"bad duration {value!r}: write a positive number with a unit, like 90s, 30m, 1h, 7d")
 
 
 def _minutes(text: str, whole: str) -> int:
@@ -86,7 +76,6 @@ def _one_or_many(value: Any) -> Any:
     return [value] if isinstance(value, str | int) and not isinstance(value, bool) else value
 
 
-Duration = Annotated[int, BeforeValidator(parse_duration)]
 Hours = Annotated[HourWindow, BeforeValidator(parse_hour_window)]
 Kind = Literal["new", "repeat", "callback", "returning", "known"]
 Abc = Literal["A", "B", "C"]
