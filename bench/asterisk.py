@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from floor import round_trip  # noqa: E402
 from run import free_port, machine, start_redis, wait_port  # noqa: E402
 
-from router.state.store import Keys  # noqa: E402
+from router.state.keys import Keys  # noqa: E402
 from tests.conftest import router_env, stop_processes  # noqa: E402
 from tests.live.conftest import AMI_SECRET, PREFIX, AMIClient, start_asterisk  # noqa: E402
 

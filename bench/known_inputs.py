@@ -51,20 +51,20 @@ async def crm_server(delay: float) -> tuple[web.AppRunner, int]:
 
 async def measure(router: Router, numbers: list[str]) -> dict:
     trips = 0
-    original = router.store._round_trip
+    original = router.store.round_trip
 
     async def counted(*a, **kw):
         nonlocal trips
         trips += 1
         return await original(*a, **kw)
 
-    router.store._round_trip = counted
+    router.store.round_trip = counted
     ms = []
     for uid, number in enumerate(numbers):
         t0 = time.perf_counter()
         await router.route({"agi_callerid": number, "agi_uniqueid": f"b.{uid}"})
         ms.append((time.perf_counter() - t0) * 1000)
-    router.store._round_trip = original
+    router.store.round_trip = original
     ms.sort()
     return {"calls": len(ms), "p50_ms": round(statistics.median(ms), 3), "p99_ms": round(ms[int(len(ms) * .99)], 3),
             "max_ms": round(ms[-1], 3), "round_trips_per_call": round(trips / len(ms), 3)}

@@ -22,7 +22,7 @@ from router.core.rulefile import load_rules, load_rules_text
 from router.server import start
 from router.service import Router
 from router.state.factory import open_store
-from router.state.store import Keys
+from router.state.keys import Keys
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_DIR = ROOT / "rules"

@@ -36,13 +36,13 @@ def day_of_calls() -> list[dict]:
 def counting(store: Store) -> list[int]:
     """Round trips of the store's background batches: each call of `_pooled` is one."""
     sizes: list[int] = []
-    pooled = store._pooled
+    pooled = store.pooled_raw
 
     async def counted(commands):
         sizes.append(len(commands))
         return await pooled(commands)
 
-    store._pooled = counted  # type: ignore[method-assign]
+    store.pooled_raw = counted  # type: ignore[method-assign]
     return sizes
 
 
@@ -87,7 +87,7 @@ async def test_an_outcome_another_router_wrote_is_skipped_and_the_rest_of_the_ba
 
 
 async def test_a_batch_whose_writes_fail_releases_every_claim_and_a_retry_writes_it_all(store, calendar):
-    pooled = store._pooled
+    pooled = store.pooled_raw
     turns = 0
 
     async def second_round_trip_fails(commands):
@@ -97,7 +97,7 @@ async def test_a_batch_whose_writes_fail_releases_every_claim_and_a_retry_writes
             raise ConnectionError("Redis went away")
         return await pooled(commands)
 
-    store._pooled = second_round_trip_fails  # type: ignore[method-assign]
+    store.pooled_raw = second_round_trip_fails  # type: ignore[method-assign]
     with pytest.raises(ConnectionError):
         await store.record_outcomes(day_of_calls())
     assert await store.r.xlen(store.k.outcomes) == 0

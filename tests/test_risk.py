@@ -188,13 +188,13 @@ async def test_posted_events_are_idempotent_and_make_the_caller_risky_at_ring_ti
 async def test_the_risk_state_is_read_in_the_calls_one_round_trip(store):
     await store.r.hset(store.k.risk(NUMBER), mapping={"level": "at_risk", "hits": "[]"})
     sent = []
-    real = store._round_trip
+    real = store.round_trip
 
     async def counting(commands, *args):
         sent.append(commands)
         return await real(commands, *args)
 
-    store._round_trip = counting
+    store.round_trip = counting
     snap = await store.snapshot(NUMBER, None, MONDAY_10, 7 * DAY, record_inbound="u1")
     assert len(sent) == 1 and ("HGETALL", store.k.risk(NUMBER)) in sent[0]
     assert snap.risk == {"level": "at_risk", "hits": "[]"}

@@ -13,16 +13,11 @@ from redis.asyncio.cluster import RedisCluster
 
 from router.core.phones import padded
 from router.core.snapshot import Snapshot
+from router.state.base import Command
+from router.state.keys import BUSY_STATES, COMPANY_NESTING, Keys
 from router.state.localview import LocalView, table
-from router.state.store import (
-    BUSY_STATES,
-    COMPANY_NESTING,
-    Keys,
-    Store,
-    _caller_replies,
-    _company,
-    _range_zone,
-)
+from router.state.replies import caller_replies, company_of, range_zone
+from router.state.store import Store
 
 TABLE_BATCH = 10_000
 
@@ -32,7 +27,7 @@ class ClusterStore(Store):
         super().__init__(client, keys)  # type: ignore[arg-type]
         self.view = LocalView()
 
-    async def _pooled(self, commands: list[tuple]) -> list:
+    async def pooled_raw(self, commands: list[Command]) -> list:
         p = self.r.pipeline(transaction=False)
         for c in commands:
             p.execute_command(*c)
@@ -45,14 +40,14 @@ class ClusterStore(Store):
         v = self.view
         if not number:
             return Snapshot({}, {}, [], None, v.busy, strategy=v.strategy)
-        res = await self._round_trip(self._caller_commands(number, now, window, crm, record_inbound), budget)
+        res = await self.round_trip(self.caller_commands(number, now, window, crm, record_inbound), budget)
         numbering = None
         if score is not None:
             found = v.numbering.below(score, 1)
-            numbering = _range_zone(found[0], score) if found else None
+            numbering = range_zone(found[0], score) if found else None
         span = padded(number)
-        company = _company(v.companies.below(span, COMPANY_NESTING), span) if span is not None else None
-        customer, state, risk, inbound, cached = _caller_replies(res, window, crm)
+        company = company_of(v.companies.below(span, COMPANY_NESTING), span) if span is not None else None
+        customer, state, risk, inbound, cached = caller_replies(res, window, crm)
         return Snapshot(customer, state, inbound, numbering, v.busy, company, v.strategy, risk=risk, crm=cached)
 
     async def set_device_state(self, device: str, state: str) -> None:

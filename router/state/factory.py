@@ -6,9 +6,25 @@ read the shared keys from memory), anything else `Store` over pipelined shared c
 
 from __future__ import annotations
 
+from router.state.address import connect
+from router.state.address import parse as parse_address
+from router.state.cluster import ClusterStore
+from router.state.keys import Keys
+from router.state.shared import SharedConnections
 from router.state.store import Store
 
 
 def open_store(url: str, prefix: str = "cr", timeout: float = 1.0) -> Store:
-    """Any address `router.state.address` reads; AddressError (a ValueError) for one it cannot."""
-    return Store.from_url(url, prefix, timeout)
+    """Any address `router.state.address` reads (AddressError, a ValueError, for one it cannot):
+    one Redis, Sentinel (calls follow the master), Cluster, with or without TLS."""
+    addr = parse_address(url)
+    conn = connect(addr, timeout)
+    store: Store
+    if conn.cluster:
+        store = ClusterStore(conn.client, Keys(prefix))
+    else:
+        store = Store(conn.client, Keys(prefix), SharedConnections(conn.opener, conn.setup))
+        store.background = SharedConnections(conn.opener, conn.setup, size=1)
+    store.address = addr
+    store.closer = conn.close
+    return store

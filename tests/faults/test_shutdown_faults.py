@@ -9,7 +9,7 @@ import socket
 import time
 
 from router.asterisk.callsim import Channel, headers
-from router.state.store import Keys
+from router.state.keys import Keys
 
 HELD = 30
 OUTAGE_CALLS = 200

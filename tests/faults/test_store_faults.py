@@ -8,7 +8,7 @@ import time
 import pytest
 
 from router.asterisk.callsim import CallResult
-from router.state.store import Keys
+from router.state.keys import Keys
 
 BURST = 1000
 

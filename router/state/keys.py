@@ -1,0 +1,124 @@
+"""Every Redis key the router reads or writes, and how long each lives.
+
+Keys that belong to a number carry a hash tag (`cr:{+79201234567}:…`) so that Redis Cluster
+keeps one caller's keys in one slot: the call's round trip goes to one node. The global keys are
+grouped under a few tags, each one slot, so that no command or transaction crosses slots:
+`{devices}` (device states), `{numbering}` (the range table and its loading copy), `{log}` (the
+decision, outcome and live-event streams, read together by every instance's feed), `{tasks}`
+(the follow-up worklist and its tasks, closed in one transaction), `{risk}` and `{companies}`.
+"""
+
+from __future__ import annotations
+
+HISTORY_KEEP_SECONDS = 400 * 86400
+"""A number's inbound calls older than this are trimmed from its history."""
+OUTCOME_KEEP_SECONDS = 30 * 86400
+"""A call's outcome and its once-only claim (several routers see the same AMI events)."""
+DECISION_META_SECONDS = 2 * 86400
+"""What follow-ups and the report need of a decision, until its call has surely ended."""
+DECISION_LOG_MAXLEN = 100_000
+"""Entries kept in the decision and outcome streams (trimmed approximately, `MAXLEN ~`)."""
+EVENTS_MAXLEN = 10_000
+"""Entries kept in the live-event stream every instance reads."""
+TRIM_EVERY = 16
+"""History older than HISTORY_KEEP_SECONDS is trimmed on one call in this many."""
+COMPANY_NESTING = 8
+"""Company ranges read per lookup: enough for a branch range nested in its company's wider ones."""
+BUSY_STATES = frozenset({"INUSE", "BUSY", "RINGINUSE", "ONHOLD", "UNAVAILABLE", "INVALID"})
+"""Device states in which a new call cannot be put through (AMI DeviceStateChange `State`)."""
+
+
+class Keys:
+    """Key names. `prefix` lets several deployments (or tests) share one Redis."""
+
+    __slots__ = ("busy", "companies", "company_ranges", "decisions", "devstate", "live", "numbering",
+                 "numbering_loading", "outcomes", "prefix", "risk_due", "risk_list", "strategy", "tasks_closed",
+                 "tasks_open")
+
+    def __init__(self, prefix: str = "cr"):
+        self.prefix = prefix
+        self.busy = f"{prefix}:{{devices}}:busy"
+        self.devstate = f"{prefix}:{{devices}}:state"
+        self.numbering = f"{prefix}:{{numbering}}"
+        self.numbering_loading = f"{prefix}:{{numbering}}:loading"
+        self.decisions = f"{prefix}:{{log}}:decisions"
+        self.outcomes = f"{prefix}:{{log}}:outcomes"
+        self.live = f"{prefix}:{{log}}:live"
+        """Live events every instance shares: follow-up changes, device states, a reloaded numbering plan."""
+        self.tasks_open = f"{prefix}:{{tasks}}:open"
+        self.tasks_closed = f"{prefix}:{{tasks}}:closed"
+        self.strategy = f"{prefix}:strategy"
+        """Hash: `strategy` switched at runtime, `by` whom, `at` when (read by every call's round trip)."""
+        self.risk_list = f"{prefix}:{{risk}}:list"
+        """Sorted set: numbers at risk now, scored by when they entered the list."""
+        self.risk_due = f"{prefix}:{{risk}}:due"
+        """Sorted set: numbers whose stored risk changes by itself (a signal's events age out), by when."""
+        self.companies = f"{prefix}:{{companies}}"
+        self.company_ranges = f"{prefix}:{{companies}}:ranges"
+        """Sorted set: `low|high|id|{fields}` scored by `low` (numbers padded, see phones.padded)."""
+
+    def company(self, company_id: str) -> str:
+        return f"{self.prefix}:{{companies}}:company:{company_id}"
+
+    def task(self, task_id: str) -> str:
+        return f"{self.prefix}:{{tasks}}:task:{task_id}"
+
+    def task_log(self, task_id: str) -> str:
+        return f"{self.prefix}:{{tasks}}:task:{task_id}:log"
+
+    def sms_sent(self, number: str) -> str:
+        return f"{self.prefix}:{{{number}}}:sms"
+
+    def decision(self, decision_id: str) -> str:
+        """What follow-ups need of a decision (rule, first step, kind, class), kept for two days."""
+        return f"{self.prefix}:decision:{decision_id}"
+
+    def outcome(self, decision_id: str) -> str:
+        return f"{self.prefix}:outcome:{decision_id}"
+
+    def outcome_claim(self, linkedid: str, direction: str, number: str) -> str:
+        return f"{self.prefix}:seen:{linkedid}:{direction}:{number}"
+
+    def report_day(self, day: str) -> str:
+        """Hash of counters for one company day (router/reports/tally.py lists the fields); kept `keep_days`."""
+        return f"{self.prefix}:report:{day}"
+
+    def calls_day(self, day: str) -> str:
+        """Hash: call key (decision id, else linkedid:direction:number) -> the call's raw record; kept `keep_calls`."""
+        return f"{self.prefix}:calls:{day}"
+
+    def customer(self, number: str) -> str:
+        return f"{self.prefix}:{{{number}}}:customer"
+
+    def state(self, number: str) -> str:
+        """Hash: `in`/`out` (last inbound/outbound call), `in_ok`/`out_ok` (answered), `followup` (open task)
+        and `task_owner` (its owner), `agent`/`agent_at` (who answered the last answered call, and when),
+        `agent_state` (that queue member's state interface), `prospect` (1 until a conversation was
+        answered), `miss`/`miss_cb` (unanswered miss; first callback made)."""
+        return f"{self.prefix}:{{{number}}}:state"
+
+    def crm(self, number: str) -> str:
+        """The CRM's cached answer for the number: `{"found": …, "fields": {…}}`, with a TTL."""
+        return f"{self.prefix}:{{{number}}}:crm"
+
+    def inbound(self, number: str) -> str:
+        return f"{self.prefix}:{{{number}}}:in"
+
+    def newest(self, number: str) -> str:
+        """Sorted set: the time of the newest contact of each kind — `in` (inbound call), `in:1`/`in:0`
+        (inbound answered/not), `out:1`/`out:0` (outbound answered/not) — written with ZADD GT, so a late
+        write (the backlog of an outage) never moves one back."""
+        return f"{self.prefix}:{{{number}}}:newest"
+
+    def events(self, number: str) -> str:
+        """Sorted set: the number's dated customer events (calls included), packed, scored by time."""
+        return f"{self.prefix}:{{{number}}}:events"
+
+    def event_ids(self, number: str) -> str:
+        """Sorted set: ids of the events already taken, so that a batch sent twice counts once."""
+        return f"{self.prefix}:{{{number}}}:evids"
+
+    def risk(self, number: str) -> str:
+        """Hash: the number's precomputed risk (`level`, `score`, `hits` as JSON, `since`, `task` and
+        `task_owner`, the open retention task and its owner)."""
+        return f"{self.prefix}:{{{number}}}:risk"

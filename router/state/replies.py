@@ -1,0 +1,89 @@
+"""Redis replies decoded into what the router reads: shared by the single-node and cluster stores.
+
+Replies arrive in RESP2 or RESP3 shape depending on the connection (hiredis on the calls' shared
+connections, redis-py's client elsewhere): every helper here reads both.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+
+def mapping(reply: dict | list) -> dict[str, str]:
+    """HGETALL: a dict under RESP3, a flat key/value list under RESP2."""
+    if isinstance(reply, dict):
+        return reply
+    it = iter(reply)
+    return dict(zip(it, it, strict=False))
+
+
+def score_map(reply: list) -> dict[str, float]:
+    """ZRANGE … WITHSCORES as {member: score}, under RESP2 or RESP3."""
+    if reply and isinstance(reply[0], list):
+        return {m: float(sc) for m, sc in reply}
+    return {m: float(sc) for m, sc in zip(reply[::2], reply[1::2], strict=True)}
+
+
+def scores(reply: list) -> list[float]:
+    """ZRANGEBYSCORE … WITHSCORES: [[member, score], …] under RESP3, [member, score, …] under RESP2."""
+    if reply and isinstance(reply[0], list):
+        return [float(s) for _, s in reply]
+    return [float(s) for s in reply[1::2]]
+
+
+def with_newest(state: dict[str, str], newest: dict[str, float]) -> dict[str, str]:
+    """The state hash with `in`, `out`, `in_ok`, `out_ok` from the newest-contact set (the hash's own
+    fields, written before that set existed, count when they are newer)."""
+    if not newest:
+        return state
+    state = dict(state)
+    for direction in ("in", "out"):
+        ok, missed = newest.get(f"{direction}:1"), newest.get(f"{direction}:0")
+        times = [t for t in (newest.get(direction), ok, missed) if t is not None]
+        old = float(state.get(direction) or 0)
+        if times and max(times) > old:
+            state[direction] = str(max(times))
+            if ok is not None or missed is not None:
+                state[f"{direction}_ok"] = "1" if (ok or 0) >= (missed or 0) else "0"
+    return state
+
+
+def crm_answer(reply: str | bytes | None) -> dict | None:
+    """The cached CRM answer, or None when there is none or it cannot be read (ask the CRM again)."""
+    if not reply:
+        return None
+    try:
+        found = orjson.loads(reply)
+    except orjson.JSONDecodeError:
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def caller_replies(res: list, window: float, crm: bool) -> tuple[dict, dict, dict, list[float], dict | None]:
+    """The answers to `StoreBase.caller_commands`: customer, state (newest contacts folded in), risk,
+    recent inbound call times, cached CRM answer."""
+    state = with_newest(mapping(res[1]), score_map(res[3]))
+    inbound = scores(res[4]) if window > 0 else []
+    cached = crm_answer(res[4 + (window > 0)]) if crm else None
+    return mapping(res[0]), state, mapping(res[2]), inbound, cached
+
+
+def company_of(reply: list, span: int) -> dict[str, str] | None:
+    """The most specific company range holding the number (ranges may nest: a branch inside a head office)."""
+    for member in reply:
+        lo, hi, cid, data = member.split("|", 3)
+        if int(lo) <= span <= int(hi):
+            return {"id": cid, **orjson.loads(data)}
+    return None
+
+
+def range_bounds(member: str) -> tuple[int, int, str]:
+    """A numbering-plan member `start|end|zone|region` as (start, end, zone)."""
+    start, end, zone, _region = member.split("|", 3)
+    return int(start), int(end), zone
+
+
+def range_zone(member: str, score: int) -> str | None:
+    """The zone of the numbering-plan range `member` if it holds the number `score`."""
+    start, end, zone = range_bounds(member)
+    return zone if start <= score <= end else None

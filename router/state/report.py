@@ -1,0 +1,92 @@
+"""The report's counters and raw calls: written with each outcome, corrected when a call is retyped.
+
+A call adds a few counter increments to its company day's hash and its raw record to the day's
+calls hash (router/reports/tally.py says what each field means); both expire after the
+retention the rule file gives (`report.keep_days`, `report.keep_calls`).
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from router.reports.tally import Calendar, Tally, day_of, retype
+from router.state.base import Command, StoreBase
+from router.state.keys import Keys
+from router.state.replies import mapping
+
+
+def tally_writes(k: Keys, cal: Calendar, t: Tally) -> list[Command]:
+    """The commands that add one finished call to its day's counters and raw calls."""
+    counters, calls = k.report_day(t.day), k.calls_day(t.day)
+    writes: list[Command] = [("HINCRBY", counters, name, n) for name, n in t.counters.items()]
+    writes += [("EXPIRE", counters, cal.keep_days), ("HSET", calls, t.key, orjson.dumps(t.record)),
+               ("EXPIRE", calls, cal.keep_calls)]
+    number = t.record["number"]
+    if number.startswith("+"):
+        if t.state:
+            writes.append(("HSET", k.state(number), *(x for kv in t.state.items() for x in kv)))
+        if t.clear:
+            writes.append(("HDEL", k.state(number), *t.clear))
+    return writes
+
+
+def days_around(decision_id: str, cal: Calendar) -> list[str]:
+    """The company day a decision id was made on (its first 11 hex digits are its time in ms), then the next:
+    a call that began just before midnight is counted on the day its decision was made."""
+    try:
+        at = int(decision_id[:11], 16) / 1000
+    except ValueError:
+        return []
+    return [day_of(at, cal.zone), day_of(at + 86400, cal.zone)]
+
+
+class ReportMixin(StoreBase):
+    async def count(self, day: str, counters: dict[str, int]) -> None:
+        """Add to one day's report counters (follow-ups opened and closed)."""
+        p = self.r.pipeline(transaction=False)
+        for name, n in counters.items():
+            p.hincrby(self.k.report_day(day), name, n)
+        p.expire(self.k.report_day(day), self.calendar.keep_days)
+        await p.execute()
+
+    async def set_call_type(self, decision_id: str, call_type: str, by: str, at: float) -> dict | None:
+        """Set or correct a routed call's type: on its decision (an outcome still to come takes it) and, when the
+        call is already counted, on its record and its day's counters. None if the call is unknown."""
+        meta_key = self.k.decision(decision_id)
+        raw = await self.r.get(meta_key)
+        found: dict | None = None
+        if raw:
+            meta = orjson.loads(raw)
+            meta |= {"type": call_type, "type_by": by}
+            await self.r.set(meta_key, orjson.dumps(meta), keepttl=True)
+            found = {"decision": decision_id, "type": call_type, "counted": False}
+        for day in days_around(decision_id, self.calendar):
+            calls = self.k.calls_day(day)
+            rec_raw = await self.r.hget(calls, decision_id)
+            if not rec_raw:
+                continue
+            record = orjson.loads(rec_raw)
+            changes = retype(record, call_type)
+            record |= {"type": call_type, "type_by": by, "type_at": round(at, 3)}
+            p = self.r.pipeline(transaction=True)
+            p.hset(calls, decision_id, orjson.dumps(record))
+            for name, n in changes.items():
+                p.hincrby(self.k.report_day(day), name, n)
+            outcome_raw = await self.r.get(self.k.outcome(decision_id))
+            if outcome_raw:
+                p.set(self.k.outcome(decision_id),
+                      orjson.dumps(orjson.loads(outcome_raw) | {"type": call_type}), keepttl=True)
+            await p.execute()
+            return {"decision": decision_id, "type": call_type, "counted": True, "day": day}
+        return found
+
+    async def report_counters(self, days: list[str]) -> list[dict[str, str]]:
+        p = self.r.pipeline(transaction=False)
+        for d in days:
+            p.hgetall(self.k.report_day(d))
+        return [mapping(x) for x in await p.execute()]
+
+    async def calls_of(self, day: str) -> list[dict]:
+        """The day's raw call records, oldest first."""
+        found = mapping(await self.r.hgetall(self.k.calls_day(day)))
+        return sorted((orjson.loads(v) for v in found.values()), key=lambda r: r["at"])

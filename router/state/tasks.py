@@ -1,0 +1,152 @@
+"""Tasks: missed-call follow-ups and retention tasks, opened once and closed once across routers.
+
+A number has at most one open follow-up (`followup` in its state hash, claimed with HSETNX) and
+one open retention task (`task` in its risk hash). The worklist is a sorted set of open tasks
+scored by deadline; closing moves a task to the closed set in one transaction. The owner of a
+number's open task is copied into the number's keys (`task_owner`), where the call's round
+trip reads it.
+"""
+
+from __future__ import annotations
+
+import orjson
+from redis.exceptions import WatchError
+
+from router.state.base import StoreBase
+
+
+class TasksMixin(StoreBase):
+    async def open_task(self, number: str, task: dict, comment: dict) -> tuple[str, bool]:
+        """The number's open task: created from `task` if it has none (atomically, across routers), else
+        the existing one with its count raised. Returns (task id, created)."""
+        if await self.r.hsetnx(self.k.state(number), "followup", task["id"]):
+            p = self.r.pipeline(transaction=False)
+            p.hset(self.k.state(number), "task_owner", task["owner"])
+            self._task_writes(p, task, comment)
+            await p.execute()
+            return task["id"], True
+        existing = await self.r.hget(self.k.state(number), "followup")
+        if not existing:  # closed between the two commands: open afresh
+            return await self.open_task(number, task, comment)
+        if not await self.r.exists(self.k.task(existing)):
+            # claimed by an attempt whose writes failed (the store went away): write the task under that id
+            p = self.r.pipeline(transaction=False)
+            p.hset(self.k.state(number), "task_owner", task["owner"])
+            self._task_writes(p, {**task, "id": existing}, comment)
+            await p.execute()
+            return existing, True
+        p = self.r.pipeline(transaction=False)
+        p.hincrby(self.k.task(existing), "count", 1)
+        p.rpush(self.k.task_log(existing), orjson.dumps(comment))
+        await p.execute()
+        return existing, False
+
+    def _task_writes(self, p, task: dict, comment: dict) -> None:
+        p.hset(self.k.task(task["id"]), mapping=task)
+        p.zadd(self.k.tasks_open, {task["id"]: task["deadline"]})
+        p.rpush(self.k.task_log(task["id"]), orjson.dumps(comment))
+
+    async def open_retention_task(self, number: str, task: dict, comment: dict) -> str | None:
+        """The number's retention task, created once (across routers) while it has none; None if it has one."""
+        if not await self.r.hsetnx(self.k.risk(number), "task", task["id"]):
+            return None
+        p = self.r.pipeline(transaction=False)
+        p.hset(self.k.risk(number), "task_owner", task["owner"])  # read by the call's round trip: `task_owner`
+        self._task_writes(p, task, comment)
+        await p.execute()
+        return task["id"]
+
+    async def close_task(self, task_id: str, at: float, reason: str) -> bool:
+        """Close an open task once; False if it was not open (another router or user closed it)."""
+        number = await self.r.hget(self.k.task(task_id), "number")
+        if not number or not await self.r.hsetnx(self.k.task(task_id), "closed_at", at):
+            return False  # unknown, or closed already: the first closer wins
+        if await self.r.hget(self.k.state(number), "followup") == task_id:
+            await self.r.hdel(self.k.state(number), "followup", "task_owner")
+        if await self.r.hget(self.k.risk(number), "task") == task_id:
+            await self.r.hdel(self.k.risk(number), "task", "task_owner")
+        p = self.r.pipeline(transaction=True)
+        p.hset(self.k.task(task_id), mapping={"state": "closed", "closed_reason": reason})
+        p.zrem(self.k.tasks_open, task_id)
+        p.zadd(self.k.tasks_closed, {task_id: at})
+        p.rpush(self.k.task_log(task_id), orjson.dumps({"at": at, "text": reason}))
+        await p.execute()
+        return True
+
+    async def comment(self, task_id: str, at: float, text: str) -> None:
+        await self.r.rpush(self.k.task_log(task_id), orjson.dumps({"at": at, "text": text}))
+
+    async def take_task(self, task_id: str, owner: str, at: float) -> bool:
+        """A person takes an open task: it becomes theirs. False if it is not open."""
+        if await self.r.hget(self.k.task(task_id), "state") != "open":
+            return False
+        p = self.r.pipeline(transaction=False)
+        p.hset(self.k.task(task_id), mapping={"owner": owner, "taken_at": at})
+        p.rpush(self.k.task_log(task_id), orjson.dumps({"at": at, "text": f"taken by {owner}"}))
+        await p.execute()
+        await self._owner_changed(task_id, owner)
+        return True
+
+    async def _owner_changed(self, task_id: str, owner: str) -> None:
+        """The number's open follow-up or retention task has a new owner: calls ring them (`task_owner`)."""
+        number = await self.r.hget(self.k.task(task_id), "number")
+        if not number:
+            return
+        followup, retention = await self.r.hget(self.k.state(number), "followup"), \
+            await self.r.hget(self.k.risk(number), "task")
+        if followup == task_id:
+            await self.r.hset(self.k.state(number), "task_owner", owner)
+        if retention == task_id:
+            await self.r.hset(self.k.risk(number), "task_owner", owner)
+
+    async def claim_level(self, task_id: str, level: int, owner: str, at: float, why: str) -> str | None:
+        """Move an open task from level-1 to `level` and to `owner`, once, whichever router tries first
+        (a transaction watching the task's one key); the previous owner, or None if not ours to move."""
+        key = self.k.task(task_id)
+        async with self.r.pipeline(transaction=True) as p:
+            try:
+                await p.watch(key)
+                state, current, previous = await p.hmget(key, ["state", "level", "owner"])
+                if state != "open" or int(current or 0) != level - 1:
+                    return None
+                p.multi()
+                p.hset(key, mapping={"level": level, "owner": owner, "escalated_at": at,
+                                     "previous_owner": previous or "", "escalated_why": why})
+                await p.execute()
+            except WatchError:
+                return None  # another router moved it (or it was closed) meanwhile
+        await self._owner_changed(task_id, owner)
+        return previous or ""
+
+    async def overdue_tasks(self, now: float, limit: int = 5000) -> list[dict]:
+        """Open tasks whose deadline has passed (the open set is scored by deadline)."""
+        ids = await self.r.zrangebyscore(self.k.tasks_open, "-inf", now, start=0, num=limit)
+        p = self.r.pipeline(transaction=False)
+        for i in ids:
+            p.hgetall(self.k.task(i))
+        return [t for t in await p.execute() if t]
+
+    async def open_task_of(self, number: str) -> str | None:
+        return await self.r.hget(self.k.state(number), "followup")
+
+    async def task(self, task_id: str) -> dict:
+        p = self.r.pipeline(transaction=False)
+        p.hgetall(self.k.task(task_id))
+        p.lrange(self.k.task_log(task_id), 0, -1)
+        task, log = await p.execute()
+        if task:
+            task["log"] = [orjson.loads(x) for x in log]
+        return task
+
+    async def tasks(self, state: str, limit: int = 500) -> list[dict]:
+        key = self.k.tasks_open if state == "open" else self.k.tasks_closed
+        ids = await self.r.zrange(key, 0, limit - 1) if state == "open" else \
+            await self.r.zrevrange(key, 0, limit - 1)
+        p = self.r.pipeline(transaction=False)
+        for i in ids:
+            p.hgetall(self.k.task(i))
+        return [t for t in await p.execute() if t]
+
+    async def claim_sms(self, number: str, seconds: int) -> bool:
+        """At most one SMS per number per `seconds`, whichever router asks first."""
+        return bool(await self.r.set(self.k.sms_sent(number), 1, nx=True, ex=seconds))
