@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Sequence
 
 from router.asterisk.ami import Listener
 from router.asterisk.calltracker import Outcome
+from router.outbox.message import Message
 from router.service import Router
 from router.state.spool import Spool
 
@@ -31,8 +33,11 @@ class Backlog:
             return
         decisions = [r["decision"] for r in records if "decision" in r]
         self.outcomes.extend(r for r in records if "outcome" in r or "followup" in r)
-        log.info("spool %s: replaying %d decisions and %d call outcomes left by the last shutdown",
-                 self.spool.path, len(decisions), len(self.outcomes))
+        messages = [Message.from_record(r["message"]) for r in records if "message" in r]
+        for m in messages:
+            self.router.followups.outbox.post(m)  # queued in Redis before anything new
+        log.info("spool %s: replaying %d decisions, %d call outcomes and %d outgoing messages left by the last "
+                 "shutdown", self.spool.path, len(decisions), len(self.outcomes), len(messages))
         if decisions:
             self._decisions_done = False
             self.router.log.restore(decisions, self._decisions_written)
@@ -71,13 +76,14 @@ class Backlog:
             delay = 0.2
         self._maybe_done()
 
-    async def stop(self, listener: Listener | None) -> int:
+    async def stop(self, listener: Listener | None, messages: Sequence[Message] = ()) -> int:
         """Spool everything not yet in the store; returns how many records were kept."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         records = [{"decision": e} for e in self.router.log.pending]
+        records += [{"message": m.record()} for m in messages]
         records += list(self.outcomes)
         if listener is not None:
             for kind, item in listener.pending:

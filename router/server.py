@@ -100,14 +100,11 @@ class Running:
         await self.http.cleanup()
         if self.ami is not None:
             await self.ami.stop(FLUSH_SECONDS)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(FLUSH_SECONDS):
-                await self.router.followups.drain()
-        await self.router.followups.sender.close()
+        unwritten = await self.router.followups.outbox.stop(FLUSH_SECONDS)
         await self.router.crm.close()
         await self.router.log.stop(FLUSH_SECONDS)
         if self.backlog is not None:
-            await self.backlog.stop(self.ami)
+            await self.backlog.stop(self.ami, unwritten)
 
 
 async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], token: str | None = None,
@@ -117,6 +114,7 @@ async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], tok
     if backlog is not None:
         backlog.restore()
     router.log.start()
+    router.followups.outbox.start()
     listener = None
     if ami is not None:
         listener = Listener(ami, router.store, router.rules.region, clock=router.clock,

@@ -59,8 +59,9 @@ def test_demo_ends_calls_and_turns_a_missed_one_into_a_follow_up_that_closes_its
     texts = [c["text"] for c in task["log"]]
     assert int(task["count"]) == 2, "the second missed call comments the open task instead of opening another"
     assert any(t.startswith("missed call") for t in texts)
-    assert sum(t.startswith("SMS sent") for t in texts) == 1
-    assert any(t.startswith("SMS skipped") for t in texts), "one SMS per number per 10 minutes"
+    assert sum(t.startswith("SMS to ") and ": sent (" in t for t in texts) == 1
+    assert any(t.startswith("SMS to ") and ": skipped, one was sent" in t for t in texts), \
+        "one SMS per number per 10 minutes"
     overdue = wait_for("an overdue task", lambda: get(http, "/api/followups?state=overdue"), proc)
     assert overdue[0]["number"] == "+14155550123" and overdue[0]["owner"]
     decisions = get(http, "/api/decisions?limit=100")

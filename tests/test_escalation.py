@@ -10,11 +10,10 @@ import pytest
 from router.core.decide import CompiledRules
 from router.core.rulefile import RuleFileError, load_rules_text
 from router.followups.escalation import due_levels
-from router.followups.notify import Sender
 from router.service import Router
 from tests.conftest import Clock
 from tests.test_agi_server import MONDAY_10, RULES_TEXT
-from tests.test_followup import gateway, missed, no_sleep  # noqa: F401 (gateway is a fixture)
+from tests.test_followup import gateway, missed  # noqa: F401 (gateway is a fixture)
 
 MIN, HOUR, DAY = 60, 3600, 86400
 POLICY = """
@@ -45,12 +44,10 @@ async def routers(store, gateway):  # noqa: F811
     """Two router instances on one Redis, one clock."""
     clock = Clock(MONDAY_10)
     made = [Router(rules_for(gateway.port), store, clock=clock) for _ in range(2)]
-    for r in made:
-        r.followups.sender = Sender(backoff=0, sleep=no_sleep)
     yield clock, made
     for r in made:
         await r.followups.drain()
-        await r.followups.sender.close()
+        await r.followups.outbox.close()
 
 
 async def tick_all(routers) -> None:

@@ -10,7 +10,6 @@ from aiohttp import web
 
 from router.core.decide import CompiledRules
 from router.followups.followup import Followups
-from router.followups.notify import Sender
 from tests.conftest import Clock
 from tests.test_agi_server import MONDAY_10, RULES_TEXT
 
@@ -86,12 +85,11 @@ async def engine(store, gateway, monkeypatch):
 
     rules = CompiledRules(load_rules_text(GATEWAY_RULES.replace("{port}", str(gateway.port))))
     clock = Clock(MONDAY_10)
-    sender = Sender(backoff=0, sleep=no_sleep)
-    f = Followups(store, lambda: rules, sender, clock)
+    f = Followups(store, lambda: rules, clock=clock)
     f.clock_ = clock
     yield f
     await f.drain()
-    await sender.close()
+    await f.outbox.close()
 
 
 def missed(number="+79161234500", linkedid="1.1", decision=""):
@@ -116,7 +114,7 @@ async def test_missed_call_opens_a_task_and_sends_one_sms(engine, gateway, store
                             "text": "We missed your call, Olga. Chat with us: https://t.me/example_support"}]
     assert [c["event"] for c in gateway.crm] == ["created"] and gateway.crm[0]["responsible"] == "ivanov"
     log = [x["text"] for x in (await store.task(task["id"]))["log"]]
-    assert log[0].startswith("missed call") and any(t.startswith("SMS sent") for t in log)
+    assert log[0].startswith("missed call") and "SMS to +79161234500: sent (HTTP 200, attempt 1)" in log
 
 
 async def test_second_missed_call_within_ten_minutes_comments_without_sms(engine, gateway, store):
@@ -127,28 +125,27 @@ async def test_second_missed_call_within_ten_minutes_comments_without_sms(engine
     [task] = await engine.worklist("open")
     assert task["count"] == "2" and len(gateway.sms) == 1
     log = [x["text"] for x in (await store.task(task["id"]))["log"]]
-    assert any(t.startswith("SMS skipped: one was sent less than 10 min ago") for t in log)
+    assert "SMS to +79161234500: skipped, one was sent (or is waiting to be sent) less than 10m ago" in log
     assert [c["event"] for c in gateway.crm] == ["created", "updated"]
 
 
 async def test_after_ten_minutes_a_new_sms_is_allowed(engine, gateway, store):
     await engine.on_outcome(missed(linkedid="1"))
     await engine.drain()
-    await store.r.delete(store.k.sms_sent("+79161234500"))  # what Redis' 10-minute expiry does
+    once = store.k.outbox_once("sms:+79161234500")
+    assert 0 < await store.r.ttl(once) <= 600  # counted from the SMS that went out
+    await store.r.delete(once)  # what Redis' 10-minute expiry does
     engine.clock_.advance(11 * 60)
     await engine.on_outcome(missed(linkedid="2"))
     await engine.drain()
     assert len(gateway.sms) == 2
-    ttl = await store.r.ttl(store.k.sms_sent("+79161234500"))
-    assert 0 < ttl <= 600
 
 
 async def test_sms_limit_holds_across_two_router_instances(engine, gateway, store):
-    other = Followups(store, engine.rules, Sender(backoff=0, sleep=no_sleep), engine.clock_)
+    other = Followups(store, engine.rules, clock=engine.clock_)
     await asyncio.gather(engine.on_outcome(missed(linkedid="1")), other.on_outcome(missed(linkedid="2")))
-    await engine.drain()
-    await other.drain()
-    await other.sender.close()
+    await asyncio.gather(engine.drain(), other.drain())
+    await other.outbox.close()
     tasks = await engine.worklist("open")
     assert len(tasks) == 1 and tasks[0]["count"] == "2" and len(gateway.sms) == 1
 
@@ -205,24 +202,34 @@ async def test_new_connection_comes_before_customers_then_by_class(engine, store
 async def test_sms_and_webhook_failures_are_retried_and_recorded(engine, gateway, store):
     gateway.fail = 2
     await engine.on_outcome(missed())
+    await engine.drain()  # both fail once: the SMS and the webhook each wait 2 s
+    assert gateway.sms == [] and gateway.crm == []
+    engine.clock_.advance(2)
     await engine.drain()
     [task] = await engine.worklist("open")
     log = [x["text"] for x in (await store.task(task["id"]))["log"]]
     assert len(gateway.sms) == 1 and len(gateway.crm) == 1
-    # the two failures fall on the SMS, the webhook or one each, as the two race: each retry is on the task
-    retried = [t for t in log if "attempt 2" in t or "attempt 3" in t]
-    assert retried and sum(int(t.rsplit("attempt ", 1)[1][0]) - 1 for t in retried) == 2, log
+    assert "SMS to +79161234500: attempt 1 failed (HTTP 503 'try later'); next try in 2s" in log
+    assert "SMS to +79161234500: sent (HTTP 200, attempt 2)" in log
+    assert any(t.startswith("webhook created → http://127.0.0.1:") and t.endswith("sent (HTTP 200, attempt 2)")
+               for t in log)
 
 
-async def test_gateway_down_is_recorded_as_failed_after_retries(engine, gateway, store):
-    gateway.fail = 100
+async def test_a_gateway_down_for_a_day_is_given_up_and_recorded(engine, gateway, store):
+    gateway.fail = 10_000
     await engine.on_outcome(missed())
-    await engine.drain()
+    for _ in range(400):  # a day of retries at most 5 minutes apart
+        await engine.drain()
+        engine.clock_.advance(300)
     [task] = await engine.worklist("open")
     log = [x["text"] for x in (await store.task(task["id"]))["log"]]
-    assert any(t.startswith("SMS failed after 4 attempts: HTTP 503") for t in log)
-    assert any("after 4 attempts" in t and t.startswith("webhook created") for t in log)
-    assert engine.counters.sms_failed == 1
+    [given_up] = [t for t in log if t.startswith("SMS to +79161234500: given up after")]
+    assert "over 1d" in given_up and given_up.endswith("HTTP 503 'try later'")
+    failed = [t for t in log if t.startswith("SMS to +79161234500: attempt")]
+    assert [t.split()[4] for t in failed][:5] == ["1", "2", "3", "4", "8"]  # not one line per attempt
+    assert engine.counters.sms_failed == 1 and engine.counters.webhooks_failed == 1
+    [dead, _] = await store.dead_messages()
+    assert {dead["channel"], _["channel"]} == {"sms", "webhook"}
 
 
 async def test_close_by_hand_over_the_api(serve, store):

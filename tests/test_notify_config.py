@@ -9,7 +9,8 @@ import subprocess
 from aiohttp import web
 
 from router.core.rules import HttpRequest
-from router.followups.notify import Sender, gateway_warnings, unset_env
+from router.outbox.http import HttpSender, http_message
+from router.outbox.templates import gateway_warnings, unset_env
 from tests.conftest import ROUTER_CMD, RULES_DIR, free_port, router_env
 from tests.test_cli import _await_line
 
@@ -29,19 +30,21 @@ async def test_a_template_with_an_unset_variable_is_not_sent(monkeypatch):
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    sender = Sender(backoff=0)
+    sender = HttpSender()
     template = HttpRequest(method="GET", url=f"http://127.0.0.1:{port}/sms",
                            query={"key": "${CR_TEST_SMS_KEY}", "to": "{number}"})
+    message = http_message("sms", "t:sms", template, {"number": "+79035550101"}, "SMS", "", 0, 60)
     try:
         monkeypatch.delenv("CR_TEST_SMS_KEY", raising=False)
-        r = await sender.send(template, {"number": "+79035550101"})
-        assert (r.ok, r.attempts, r.detail) == (False, 0, "not sent: ${CR_TEST_SMS_KEY} not set")
+        r = await sender.deliver(message)
+        assert (r.verdict, r.detail) == ("blocked", "${CR_TEST_SMS_KEY} not set")
         monkeypatch.setenv("CR_TEST_SMS_KEY", "")
-        assert (await sender.send(template, {"number": "+79035550101"})).attempts == 0
+        assert (await sender.deliver(message)).verdict == "blocked"
         assert hits == []
         monkeypatch.setenv("CR_TEST_SMS_KEY", "k1")
-        assert (await sender.send(template, {"number": "+79035550101"})).ok
+        assert (await sender.deliver(message)).verdict == "sent"
         assert hits == ["key=k1&to=%2B79035550101"]
+        assert "k1" not in str(message.payload)  # the secret is read when sending, never kept with the message
     finally:
         await sender.close()
         await runner.cleanup()

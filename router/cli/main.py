@@ -22,7 +22,7 @@ from router.core.rulefile import RuleFileError, load_rules
 from router.core.snapshot import EMPTY, Snapshot
 from router.core.when import EXAMPLES, WhenError, parse_when
 from router.directory.csvfile import AUTO, ImportReport, encoding_name
-from router.followups.notify import gateway_warnings
+from router.outbox.templates import gateway_warnings
 from router.state.decisionlog import entry
 from router.state.factory import open_store
 from router.state.spool import Spool
@@ -360,7 +360,7 @@ def _with_router(args: argparse.Namespace, rules: CompiledRules, work):
             return await work(router)
         finally:
             await router.followups.drain()
-            await router.followups.sender.close()
+            await router.followups.outbox.close()
             await store.close()
 
     return asyncio.run(run())

@@ -339,6 +339,8 @@ class ReportSettings(Strict):
 class Notify(Strict):
     sms: HttpRequest | None = None
     webhooks: list[Webhook] = []
+    retry_for: Duration = 86400
+    """How long a message whose target is away is tried again before it is given up (default 24 h)."""
 
 
 class RuleSet(Strict):

@@ -20,7 +20,7 @@ import aiohttp
 import orjson
 
 from router.core.rules import CrmDirectory, CrmRequest
-from router.followups.notify import render
+from router.outbox.templates import render
 from router.state.store import Store
 
 log = logging.getLogger("router.crm")

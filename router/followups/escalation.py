@@ -11,20 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from router.core.durations import human_duration as human
 from router.core.rules import EscalationLevel
 from router.followups.followup import Followups
-from router.followups.notify import render
+from router.outbox.http import http_message
+from router.outbox.templates import render
 
 log = logging.getLogger("router.escalation")
-
-
-def human(seconds: float) -> str:
-    """`3d 2h`, `1h 5m`, `31m`: how long, as a person says it."""
-    s = int(seconds)
-    d, rest = divmod(s, 86400)
-    h, rest = divmod(rest, 3600)
-    parts = [f"{d}d" if d else "", f"{h}h" if h else "", f"{rest // 60}m" if rest >= 60 and not d else ""]
-    return " ".join(p for p in parts if p) or f"{s}s"
 
 
 def due_levels(policy: list[EscalationLevel], task: dict, now: float) -> list[tuple[int, EscalationLevel, str]]:
@@ -92,10 +85,11 @@ class Escalator:
                         lv.to, why)
             await self.followups.announce("escalated", task_id)
             if lv.sms_to:
-                self.followups.spawn(self._tell(task_id, lv, n, why))
+                await self._tell(task_id, lv, n, why, now)
         return moved
 
-    async def _tell(self, task_id: str, lv: EscalationLevel, n: int, why: str) -> None:
+    async def _tell(self, task_id: str, lv: EscalationLevel, n: int, why: str, now: float) -> None:
+        """A message to the new owner's phone, through the gateway and the outbox like the caller's SMS."""
         rules = self.followups.rules()
         gateway = rules.rs.notify.sms
         if gateway is None or not lv.sms_to:
@@ -103,6 +97,6 @@ class Escalator:
         task = await self.store.task(task_id)
         task.pop("log", None)
         text = render(rules.rs.followup.escalation_text, {**task, "level": n, "why": why})
-        result = await self.followups.sender.send(gateway, {**task, "number": lv.sms_to, "text": text})
-        await self.store.comment(task_id, self.clock(), f"message to {lv.to} ({lv.sms_to}): "
-                                                        f"{'sent' if result.ok else 'failed'}, {result.detail}")
+        self.followups.outbox.post(http_message(
+            "sms", f"{task_id}:sms-escalation", gateway, {**task, "number": lv.sms_to, "text": text},
+            f"message to {lv.to} ({lv.sms_to})", task_id, now, rules.rs.notify.retry_for))

@@ -3,12 +3,13 @@
 A missed inbound call opens a task for the responsible person (the customer's manager, else
 the owner the rule or its first target names, else `followup.owner`) with a deadline; another
 missed call while it is open adds a comment and raises its count. An answered callback or an
-answered inbound call closes it. The caller gets one SMS, at most one per `sms_every`.
+answered inbound call closes it. The caller gets one SMS, at most one per `sms_every` (counted
+from when one was sent). SMS and webhooks go through the durable outbox (router/outbox/), which
+records each attempt on the task.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import time
@@ -17,7 +18,9 @@ from dataclasses import dataclass, field
 
 from router.core.decide import CompiledRules
 from router.core.rules import DEFAULT_ORDER
-from router.followups.notify import Result, Sender, render, unset_env
+from router.outbox.http import HttpSender, http_message
+from router.outbox.outbox import Outbox
+from router.outbox.templates import render, unset_env
 from router.reports.tally import day_of, tally_followup_closed, tally_followup_opened
 from router.state.store import Store
 
@@ -45,24 +48,47 @@ class Counters:
     opened: int = 0
     commented: int = 0
     closed: int = 0
-    sms_sent: int = 0
-    sms_skipped: int = 0
-    sms_failed: int = 0
-    webhooks_failed: int = 0
+    sms_unconfigured: int = 0
+    """SMS not queued because the gateway's `${NAME}`s are unset."""
     missed_calls: int = 0
     events: list[dict] = field(default_factory=list)
+    outbox: Outbox | None = None
+
+    def _count(self, channel: str, *results: str) -> int:
+        return sum(self.outbox.counts[(channel, r)] for r in results) if self.outbox is not None else 0
+
+    @property
+    def sms_sent(self) -> int:
+        return self._count("sms", "sent")
+
+    @property
+    def sms_skipped(self) -> int:
+        return self.sms_unconfigured + self._count("sms", "skipped")
+
+    @property
+    def sms_failed(self) -> int:
+        return self._count("sms", "rejected", "given_up")
+
+    @property
+    def webhooks_failed(self) -> int:
+        return self._count("webhook", "rejected", "given_up")
+
+
+def default_outbox(store: Store, clock: Callable[[], float]) -> Outbox:
+    """SMS and webhooks over one HTTP client."""
+    http = HttpSender()
+    return Outbox(store, {"sms": http, "webhook": http}, clock)
 
 
 class Followups:
-    def __init__(self, store: Store, rules: Callable[[], CompiledRules], sender: Sender | None = None,
+    def __init__(self, store: Store, rules: Callable[[], CompiledRules], outbox: Outbox | None = None,
                  clock: Callable[[], float] = time.time, publish: Callable[[dict], None] | None = None):
         self.store = store
         self.rules = rules
-        self.sender = sender or Sender()
         self.clock = clock
+        self.outbox = outbox or default_outbox(store, clock)
         self.publish = publish
-        self.counters = Counters()
-        self._background: set[asyncio.Task] = set()
+        self.counters = Counters(outbox=self.outbox)
         self.on_closed: Callable[[str], Awaitable[None]] | None = None
         """Told the number of a task that was closed (risk signals count open follow-ups)."""
 
@@ -115,7 +141,7 @@ class Followups:
         else:
             self.counters.commented += 1
         await self.announce("created" if created else "updated", task_id)
-        self.spawn(self._sms(task_id, number, task["name"], now))
+        await self._sms(task_id, number, task["name"], now)
         return task_id
 
     @staticmethod
@@ -176,53 +202,33 @@ class Followups:
         if gateway is None:
             return
         if missing := unset_env(gateway):
-            self.counters.sms_skipped += 1
+            self.counters.sms_unconfigured += 1
             await self.store.comment(task_id, now, "SMS not sent: the gateway needs " + ", ".join(
                 f"${{{n}}}" for n in missing) + " set in the router's environment")
             return
-        if not await self.store.claim_sms(number, settings.sms_every):
-            self.counters.sms_skipped += 1
-            await self.store.comment(task_id, now, f"SMS skipped: one was sent less than "
-                                                   f"{settings.sms_every // 60} min ago")
-            return
         values = {"number": number, "name": name, "task_id": task_id, "chat_link": settings.chat_link}
         values["text"] = render(settings.sms_text, values)
-        result: Result = await self.sender.send(gateway, values)
-        if result.ok:
-            self.counters.sms_sent += 1
-            await self.store.comment(task_id, self.clock(), f"SMS sent ({result.detail}, attempt {result.attempts})")
-        else:
-            self.counters.sms_failed += 1
-            await self.store.comment(task_id, self.clock(), f"SMS failed after {result.attempts} attempts: "
-                                                            f"{result.detail}")
+        self.outbox.post(http_message("sms", f"{task_id}:sms", gateway, values, f"SMS to {number}", task_id, now,
+                                      rules.rs.notify.retry_for, once=f"sms:{number}", once_for=settings.sms_every))
 
     async def announce(self, event: str, task_id: str) -> None:
         task = await self.store.task(task_id)
         task.pop("log", None)
         if self.publish is not None:
             self.publish({"type": "followup", "event": event, "task": task})
-        for hook in self.rules().rs.notify.webhooks:
+        notify = self.rules().rs.notify
+        now = self.clock()
+        for i, hook in enumerate(notify.webhooks):
             if event in hook.events:
-                self.spawn(self._webhook(hook, event, task))
-
-    async def _webhook(self, hook, event: str, task: dict) -> None:
-        result = await self.sender.send(hook, {"event": event, **task})
-        text = (f"webhook {event} → {hook.url.split('?')[0]}: {result.detail}"
-                + (f" after {result.attempts} attempts" if not result.ok and result.attempts else
-                   f" (attempt {result.attempts})" if result.attempts > 1 else ""))
-        if not result.ok and result.attempts:
-            self.counters.webhooks_failed += 1
-        await self.store.comment(task["id"], self.clock(), text)
-
-    def spawn(self, coro) -> None:
-        t = asyncio.create_task(coro)
-        self._background.add(t)
-        t.add_done_callback(self._background.discard)
+                self.outbox.post(http_message("webhook", f"{task_id}:webhook{i}", hook, {"event": event, **task},
+                                              f"webhook {event} → {hook.url.split('?')[0]}", task_id, now,
+                                              notify.retry_for))
 
     async def drain(self) -> None:
-        """Wait for SMS and webhooks under way (tests, shutdown)."""
-        while self._background:
-            await asyncio.gather(*list(self._background), return_exceptions=True)
+        """Write what was posted to the outbox and send everything due now (tests, one-shot commands)."""
+        await self.outbox.write()
+        while await self.outbox.deliver_due():
+            pass
 
     async def worklist(self, state: str = "open", manager: str | None = None) -> list[dict]:
         now = self.clock()

@@ -32,8 +32,8 @@ class Keys:
     """Key names. `prefix` lets several deployments (or tests) share one Redis."""
 
     __slots__ = ("busy", "companies", "company_ranges", "decisions", "devstate", "live", "numbering",
-                 "numbering_loading", "outcomes", "prefix", "risk_due", "risk_list", "strategy", "tasks_closed",
-                 "tasks_open")
+                 "numbering_loading", "outbox_all", "outbox_blocked", "outbox_dead", "outbox_due", "outcomes",
+                 "prefix", "risk_due", "risk_list", "strategy", "tasks_closed", "tasks_open")
 
     def __init__(self, prefix: str = "cr"):
         self.prefix = prefix
@@ -53,6 +53,14 @@ class Keys:
         """Sorted set: numbers at risk now, scored by when they entered the list."""
         self.risk_due = f"{prefix}:{{risk}}:due"
         """Sorted set: numbers whose stored risk changes by itself (a signal's events age out), by when."""
+        self.outbox_due = f"{prefix}:{{outbox}}:due"
+        """Sorted set: message groups (see `outbox_queue`) by when their first message is next tried."""
+        self.outbox_all = f"{prefix}:{{outbox}}:all"
+        """Sorted set: every queued message id by when it was queued (depth, and the oldest's age)."""
+        self.outbox_dead = f"{prefix}:{{outbox}}:dead"
+        """List: messages given up on (newest first, bounded), as JSON, for the admin to read."""
+        self.outbox_blocked = f"{prefix}:{{outbox}}:blocked"
+        """Hash: channel -> why it is refusing every message (a wrong key or URL) and what to do."""
         self.companies = f"{prefix}:{{companies}}"
         self.company_ranges = f"{prefix}:{{companies}}:ranges"
         """Sorted set: `low|high|id|{fields}` scored by `low` (numbers padded, see phones.padded)."""
@@ -65,6 +73,23 @@ class Keys:
 
     def task_log(self, task_id: str) -> str:
         return f"{self.prefix}:{{tasks}}:task:{task_id}:log"
+
+    def outbox_message(self, message_id: str) -> str:
+        """Hash: one queued message (router/outbox/message.py lists its fields)."""
+        return f"{self.prefix}:{{outbox}}:msg:{message_id}"
+
+    def outbox_queue(self, group: str) -> str:
+        """List: the ids of one group's queued messages, sent in this order (a task's messages to one target)."""
+        return f"{self.prefix}:{{outbox}}:q:{group}"
+
+    def outbox_lease(self, group: str) -> str:
+        """The router sending a group's first message now: no other router sends that group meanwhile."""
+        return f"{self.prefix}:{{outbox}}:lease:{group}"
+
+    def outbox_once(self, key: str) -> str:
+        """A message that must not be sent twice within a window (one SMS per number per 10 min): the
+        queued message's id while it waits, then a marker that lives as long as the window."""
+        return f"{self.prefix}:{{outbox}}:once:{key}"
 
     def sms_sent(self, number: str) -> str:
         return f"{self.prefix}:{{{number}}}:sms"

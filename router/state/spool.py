@@ -2,7 +2,8 @@
 
 One JSON record a line: `{"decision": …}` (a decision log entry, with the call's history when it
 was routed during an outage), `{"outcome": …}` (a call outcome from AMI), `{"followup": …}` (an
-outcome already written whose follow-up work was not done). A shutdown writes the file whole
+outcome already written whose follow-up work was not done), `{"message": …}` (an outgoing message
+posted while the store was away). A shutdown writes the file whole
 (fsync'd, then renamed over the old one, so it is never half-written); a start reads it and
 removes it once everything in it has reached the store. A crash before that replays it again:
 outcomes are written once whatever happens (their claim key), decisions at least once.

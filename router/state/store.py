@@ -13,6 +13,7 @@ key (router/state/keys.py), and each concern is a mixin of its own module:
 | RiskMixin | risk.py | customer events, risk, the at-risk list |
 | ReportMixin | report.py | the report's day counters and raw calls |
 | StrategyMixin | strategy.py | the strategy switched at runtime |
+| OutboxMixin | outbox.py | messages on their way out (SMS, webhooks, e-mail, CRM) |
 
 `router.state.factory.open_store(url)` opens the right store for an address (Cluster gets
 `ClusterStore`, router/state/cluster.py).
@@ -23,11 +24,13 @@ from __future__ import annotations
 from router.state.calls import CallsMixin
 from router.state.decisions import DecisionsMixin
 from router.state.directory import DirectoryMixin
+from router.state.outbox import OutboxMixin
 from router.state.report import ReportMixin
 from router.state.risk import RiskMixin
 from router.state.strategy import StrategyMixin
 from router.state.tasks import TasksMixin
 
 
-class Store(CallsMixin, DirectoryMixin, DecisionsMixin, TasksMixin, RiskMixin, ReportMixin, StrategyMixin):
+class Store(CallsMixin, DirectoryMixin, DecisionsMixin, TasksMixin, RiskMixin, ReportMixin, StrategyMixin,
+            OutboxMixin):
     """Everything the router keeps in Redis (see the module docstring for which mixin holds what)."""

@@ -1,0 +1,1 @@
+"""What leaves the router — SMS, webhooks, e-mail, messenger and CRM requests — through one durable outbox."""
