@@ -90,6 +90,16 @@ def _read(text: str, region: str) -> Number:
     return Number(text.lstrip("+"), False, None)
 
 
+EXTENSION_DIGITS = 7
+"""Internal extensions and short codes are at most this many digits; an outside number is longer."""
+
+
+def is_extension(key: str) -> bool:
+    """A normalised key that is an internal extension (`101`, `2001`), not an outside caller: digits
+    only, and short. A caller ID that is not a number at all is an outsider whose number is unreadable."""
+    return key.isdigit() and len(key) <= EXTENSION_DIGITS
+
+
 SPAN_DIGITS = 15
 """Number ranges of any length compare as integers once right-padded to 15 digits (exact in a double)."""
 

@@ -26,6 +26,9 @@ from router.state.store import Store
 log = logging.getLogger("router.crm")
 
 VALUE_MAX = 200
+"""Characters of a CRM value kept (a name, a class, a manager's id are far shorter)."""
+CLEANED_MAX = 4 * VALUE_MAX
+"""Characters of a value looked at: enough to keep VALUE_MAX after control characters are dropped."""
 CLASSES = frozenset("ABC")
 
 
@@ -65,11 +68,12 @@ def _text(value: Any) -> str | None:
     elif isinstance(value, int | float):
         value = f"{value:g}" if isinstance(value, float) else str(value)
     elif isinstance(value, list):
-        items = [_text(v) for v in value if not isinstance(v, dict | list)]
+        items = [_text(v) for v in value[:VALUE_MAX] if not isinstance(v, dict | list)]
         value = ";".join(v for v in items if v)
     if not isinstance(value, str):
         return None
-    value = "".join(ch for ch in value if ch.isprintable()).strip()[:VALUE_MAX]
+    # cut before cleaning: a 200 KB field must cost the event loop no more than a short one
+    value = "".join(ch for ch in value[:CLEANED_MAX] if ch.isprintable()).strip()[:VALUE_MAX]
     return value or None
 
 

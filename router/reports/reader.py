@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date, datetime
 
 from router.core.decide import CompiledRules
@@ -36,12 +37,27 @@ async def report(store: Store, rules: CompiledRules, days: list[str], now: float
     return build(rules, days, counters, tasks, now)
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""A spreadsheet reads a cell starting with one of these as a formula (OWASP, CSV injection)."""
+_PLAIN_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+
+
+def safe_cell(value: object) -> object:
+    """A CSV cell no spreadsheet runs: text starting like a formula gets a leading `'` (OWASP's rule).
+    A plain number (`+79161234500`, `-3`, `12.5`) is left as it is: digits hide no formula, and an
+    E.164 number keeps its `+` for whoever matches it against the CRM."""
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not _PLAIN_NUMBER.match(value):
+        return "'" + value
+    return value
+
+
 async def calls_csv(store: Store, days: list[str]) -> str:
-    """The raw call records of the days, oldest first, one CSV row each (for a spreadsheet or a BI tool)."""
+    """The raw call records of the days, oldest first, one CSV row each (for a spreadsheet or a BI tool).
+    Caller IDs, names and called numbers are a stranger's text: every cell goes through `safe_cell`."""
     out = io.StringIO()
     w = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for day in days:
         for record in await store.calls_of(day):
-            w.writerow(record)
+            w.writerow({k: safe_cell(v) for k, v in record.items()})
     return out.getvalue()

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from router.core.phones import is_extension
 from router.core.rules import INTERNAL_TYPE
 
 SEP = "|"
@@ -84,7 +85,7 @@ def tally_call(o: dict, meta: dict, state: dict, zone: ZoneInfo) -> Tally:
     call_type = o.get("type", "")
     answered = o["result"] == "answered"
     direction = o["direction"]
-    if direction == "inbound" and (not number.startswith("+") or call_type == INTERNAL_TYPE):
+    if direction == "inbound" and (is_extension(number) or call_type == INTERNAL_TYPE):
         direction = "internal"
     record = {"day": local.date().isoformat(), "time": local.strftime("%H:%M:%S"), "at": round(at, 3),
               "direction": direction, "number": number, "type": call_type, "result": o["result"],
