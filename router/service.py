@@ -27,6 +27,7 @@ from router.risk.engine import Risk
 from router.rulesource import RuleSource
 from router.state.decisionlog import DecisionLog, entry
 from router.state.feed import Feed
+from router.state.keys import Retention
 from router.state.shared import PATIENCE
 from router.state.store import Store
 from router.web.broadcast import Broadcast
@@ -57,6 +58,11 @@ def calendar_of(rules: CompiledRules) -> Calendar:
     return Calendar(rules.company_zone, report.keep_days, report.keep_calls)
 
 
+def retention_of(rules: CompiledRules) -> Retention:
+    kept = rules.rs.retention
+    return Retention(kept.numbers, kept.tasks)
+
+
 STORE_BUDGET = 0.25
 """Seconds Redis may stay silent on one call's read before the fallback chain is returned (a Redis
 still answering the calls queued ahead gets up to PATIENCE times this: see router/state/shared.py)."""
@@ -72,6 +78,7 @@ class Router:
             self.source.loaded_at, self.source.loaded_mtime = clock(), self.source.newest_mtime()
         self.store = store
         store.calendar = calendar_of(rules)
+        store.retention = retention_of(rules)
         self.clock = clock
         self.budget = budget
         self.broadcast = Broadcast()
@@ -120,6 +127,7 @@ class Router:
             return fresh
         self.rules = fresh
         self.store.calendar = calendar_of(fresh)
+        self.store.retention = retention_of(fresh)
         log.info("rules reloaded from %s: %d rules, %d targets, %d managers", self.source.path,
                  len(fresh.rules), len(fresh.rs.targets), len(fresh.rs.managers))
         return []

@@ -336,6 +336,15 @@ class ReportSettings(Strict):
     keep_calls: Duration = 90 * 86400
 
 
+class RetentionSettings(Strict):
+    """How long the store keeps what is not bounded otherwise (personal data laws want a limit)."""
+
+    numbers: Duration = 400 * 86400
+    """A number's history and state after its last call: at least the longest window the rules use."""
+    tasks: Duration = 400 * 86400
+    """A closed follow-up or retention task, with its log."""
+
+
 class Notify(Strict):
     sms: HttpRequest | None = None
     webhooks: list[Webhook] = []
@@ -355,6 +364,7 @@ class RuleSet(Strict):
     notify: Notify = Notify()
     directory: Directory = Directory()
     report: ReportSettings = ReportSettings()
+    retention: RetentionSettings = RetentionSettings()
     types: dict[Annotated[str, Field(pattern=TYPE_NAME)], Annotated[CallType, BeforeValidator(_call_type)]] = {}
     types_by_dnid: dict[str, str] = {}
     types_by_choice: dict[str, str] = {}
@@ -434,7 +444,21 @@ def cross_check(rs: RuleSet) -> list[Problem]:
         elif not known_step(step):
             problems.append(Problem(("fallback", j), unknown("target or manager", step, steps)))
     problems += [Problem(path, message) for path, message in risk_problems(rs.risk)]
+    problems += _retention_problems(rs)
     return problems
+
+
+def _retention_problems(rs: RuleSet) -> list[Problem]:
+    """A number's history must outlive every window that reads it, or the window could never see it."""
+    ident = rs.identify
+    windows = {"identify.returning_after": ident.returning_after, "identify.callback_within": ident.callback_within,
+               "identify.repeat_within": ident.repeat_within, "identify.last_agent_within": ident.last_agent_within}
+    name, longest = max(windows.items(), key=lambda kv: kv[1])
+    if rs.retention.numbers <= longest:
+        return [Problem(("retention", "numbers"), f"retention.numbers ({rs.retention.numbers // 86400} d) must be "
+                                                  f"longer than {name} ({longest // 86400} d): a number's history "
+                                                  "would be gone before that window could see it")]
+    return []
 
 
 def _check_types(rs: RuleSet, problems: list[Problem]) -> None:

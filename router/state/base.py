@@ -24,7 +24,7 @@ from router.core.phones import padded
 from router.core.snapshot import Snapshot
 from router.reports.tally import Calendar
 from router.state.address import StoreAddress
-from router.state.keys import COMPANY_NESTING, EVENTS_MAXLEN, HISTORY_KEEP_SECONDS, TRIM_EVERY, Keys
+from router.state.keys import COMPANY_NESTING, EVENTS_MAXLEN, TRIM_EVERY, Keys, Retention
 from router.state.replies import caller_replies, company_of, range_zone
 from router.state.shared import SharedConnections
 
@@ -45,6 +45,8 @@ class StoreBase:
         hiredis like the calls', and never in front of a call's round trip."""
         self.calendar = Calendar()
         """The company zone and retention the report's writes use; the router sets it from the rules."""
+        self.retention = Retention()
+        """How long a number's history and a closed task live; the router sets it from the rules."""
         self.address: StoreAddress | None = None
         self.closer: Callable[[], Awaitable[None]] | None = None
         """How to close the client when it is not a plain redis-py client (Sentinel, Cluster)."""
@@ -126,12 +128,18 @@ class StoreBase:
         """The newest contact of a kind moves forward only: a late write of an older call changes nothing."""
         return ("ZADD", self.k.newest(number), "GT", at, kind)
 
+    def kept(self, key: str) -> Command:
+        """A number's key lives `retention.numbers` past its last write: a number that stops calling is
+        forgotten by itself."""
+        return ("EXPIRE", key, self.retention.numbers)
+
     def inbound_writes(self, number: str, call_id: str, at: float) -> list[Command]:
         """An inbound call in the number's history: the last-contact time and the call-count set."""
-        inbound_key = self.k.inbound(number)
-        writes: list[Command] = [self.newest_write(number, "in", at), ("ZADD", inbound_key, at, call_id)]
+        inbound_key, newest_key = self.k.inbound(number), self.k.newest(number)
+        writes: list[Command] = [self.newest_write(number, "in", at), ("ZADD", inbound_key, at, call_id),
+                                 self.kept(newest_key), self.kept(inbound_key)]
         if int(at) % TRIM_EVERY == 0:
-            writes.append(("ZREMRANGEBYSCORE", inbound_key, "-inf", at - HISTORY_KEEP_SECONDS))
+            writes.append(("ZREMRANGEBYSCORE", inbound_key, "-inf", at - self.retention.numbers))
         return writes
 
     # how commands travel

@@ -19,7 +19,7 @@ from router.state.report import tally_writes
 
 class CallsMixin(StoreBase):
     async def record_outbound(self, number: str, at: float, answered: bool) -> None:
-        await self.r.execute_command(*self.newest_write(number, f"out:{int(answered)}", at))
+        await self.pooled([self.newest_write(number, f"out:{int(answered)}", at), self.kept(self.k.newest(number))])
 
     async def number_state(self, number: str) -> dict[str, str]:
         """The number's state as a call's snapshot sees it: the hash with the newest contacts folded in."""
@@ -101,7 +101,8 @@ class CallsMixin(StoreBase):
                 # read back by the snapshot's HGETALL of this hash: known-agent routing costs no extra read
                 writes.append(("HSET", self.k.state(number), "agent", o["by"], "agent_at",
                                o["ended_at"] - o["talk_seconds"], "agent_state", o.get("by_state") or ""))
-        writes += tally_writes(self.k, self.calendar, tally)
+            writes += [self.kept(self.k.newest(number)), self.kept(self.k.state(number))]
+        writes += tally_writes(self.k, self.calendar, self.retention, tally)
         if also is not None:
             writes += also(o)
         return writes

@@ -38,8 +38,8 @@ class DecisionsMixin(StoreBase):
             number = caller.get("number", "")
             if e.get("prospect") and number.startswith("+"):
                 # a new caller becomes a prospect unless a conversation was already answered (prospect=0)
-                commands.append(("HSETNX" if caller.get("kind") == "new" else "HSET", self.k.state(number),
-                                 "prospect", 1))
+                commands += [("HSETNX" if caller.get("kind") == "new" else "HSET", self.k.state(number),
+                              "prospect", 1), self.kept(self.k.state(number))]
         await self.pooled(commands)
 
     async def decision_meta(self, decision_id: str) -> dict:

@@ -10,8 +10,8 @@ decision, outcome and live-event streams, read together by every instance's feed
 
 from __future__ import annotations
 
-HISTORY_KEEP_SECONDS = 400 * 86400
-"""A number's inbound calls older than this are trimmed from its history."""
+from dataclasses import dataclass
+
 OUTCOME_KEEP_SECONDS = 30 * 86400
 """A call's outcome and its once-only claim (several routers see the same AMI events)."""
 DECISION_META_SECONDS = 2 * 86400
@@ -21,11 +21,23 @@ DECISION_LOG_MAXLEN = 100_000
 EVENTS_MAXLEN = 10_000
 """Entries kept in the live-event stream every instance reads."""
 TRIM_EVERY = 16
-"""History older than HISTORY_KEEP_SECONDS is trimmed on one call in this many."""
+"""A number's inbound calls older than `Retention.numbers` are trimmed on one call in this many."""
 COMPANY_NESTING = 8
 """Company ranges read per lookup: enough for a branch range nested in its company's wider ones."""
+NUMBER_KEEP_SECONDS = 400 * 86400
+"""Default lifetime of a number's history and state after its last write (rule file: retention.numbers)."""
+TASK_KEEP_SECONDS = 400 * 86400
+"""Default lifetime of a closed task and its log (rule file: retention.tasks)."""
 BUSY_STATES = frozenset({"INUSE", "BUSY", "RINGINUSE", "ONHOLD", "UNAVAILABLE", "INVALID"})
 """Device states in which a new call cannot be put through (AMI DeviceStateChange `State`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How long keys that nothing else bounds live; the router sets it from the rule file's `retention:`."""
+
+    numbers: int = NUMBER_KEEP_SECONDS
+    tasks: int = TASK_KEEP_SECONDS
 
 
 class Keys:
@@ -90,9 +102,6 @@ class Keys:
         """A message that must not be sent twice within a window (one SMS per number per 10 min): the
         queued message's id while it waits, then a marker that lives as long as the window."""
         return f"{self.prefix}:{{outbox}}:once:{key}"
-
-    def sms_sent(self, number: str) -> str:
-        return f"{self.prefix}:{{{number}}}:sms"
 
     def decision(self, decision_id: str) -> str:
         """What follow-ups need of a decision (rule, first step, kind, class), kept for two days."""

@@ -11,11 +11,11 @@ import orjson
 
 from router.reports.tally import Calendar, Tally, day_of, retype
 from router.state.base import Command, StoreBase
-from router.state.keys import Keys
+from router.state.keys import Keys, Retention
 from router.state.replies import mapping
 
 
-def tally_writes(k: Keys, cal: Calendar, t: Tally) -> list[Command]:
+def tally_writes(k: Keys, cal: Calendar, retention: Retention, t: Tally) -> list[Command]:
     """The commands that add one finished call to its day's counters and raw calls."""
     counters, calls = k.report_day(t.day), k.calls_day(t.day)
     writes: list[Command] = [("HINCRBY", counters, name, n) for name, n in t.counters.items()]
@@ -24,7 +24,8 @@ def tally_writes(k: Keys, cal: Calendar, t: Tally) -> list[Command]:
     number = t.record["number"]
     if number.startswith("+"):
         if t.state:
-            writes.append(("HSET", k.state(number), *(x for kv in t.state.items() for x in kv)))
+            writes += [("HSET", k.state(number), *(x for kv in t.state.items() for x in kv)),
+                       ("EXPIRE", k.state(number), retention.numbers)]
         if t.clear:
             writes.append(("HDEL", k.state(number), *t.clear))
     return writes

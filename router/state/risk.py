@@ -72,6 +72,7 @@ class RiskMixin(StoreBase):
                     p.delete(k.risk(number))
                     if new:
                         p.hset(k.risk(number), mapping=new)
+                        p.expire(k.risk(number), self.retention.numbers)
                     await p.execute()
                     return old, new
                 except WatchError:

@@ -22,6 +22,7 @@ class TasksMixin(StoreBase):
         if await self.r.hsetnx(self.k.state(number), "followup", task["id"]):
             p = self.r.pipeline(transaction=False)
             p.hset(self.k.state(number), "task_owner", task["owner"])
+            p.expire(self.k.state(number), self.retention.numbers)
             self._task_writes(p, task, comment)
             await p.execute()
             return task["id"], True
@@ -52,6 +53,7 @@ class TasksMixin(StoreBase):
             return None
         p = self.r.pipeline(transaction=False)
         p.hset(self.k.risk(number), "task_owner", task["owner"])  # read by the call's round trip: `task_owner`
+        p.expire(self.k.risk(number), self.retention.numbers)
         self._task_writes(p, task, comment)
         await p.execute()
         return task["id"]
@@ -65,11 +67,16 @@ class TasksMixin(StoreBase):
             await self.r.hdel(self.k.state(number), "followup", "task_owner")
         if await self.r.hget(self.k.risk(number), "task") == task_id:
             await self.r.hdel(self.k.risk(number), "task", "task_owner")
+        keep = self.retention.tasks
         p = self.r.pipeline(transaction=True)
         p.hset(self.k.task(task_id), mapping={"state": "closed", "closed_reason": reason})
         p.zrem(self.k.tasks_open, task_id)
         p.zadd(self.k.tasks_closed, {task_id: at})
         p.rpush(self.k.task_log(task_id), orjson.dumps({"at": at, "text": reason}))
+        # a closed task lives `retention.tasks`, and the list of closed tasks forgets it then too
+        p.expire(self.k.task(task_id), keep)
+        p.expire(self.k.task_log(task_id), keep)
+        p.zremrangebyscore(self.k.tasks_closed, "-inf", at - keep)
         await p.execute()
         return True
 
@@ -147,6 +154,3 @@ class TasksMixin(StoreBase):
             p.hgetall(self.k.task(i))
         return [t for t in await p.execute() if t]
 
-    async def claim_sms(self, number: str, seconds: int) -> bool:
-        """At most one SMS per number per `seconds`, whichever router asks first."""
-        return bool(await self.r.set(self.k.sms_sent(number), 1, nx=True, ex=seconds))
