@@ -11,6 +11,7 @@ import socket
 from dataclasses import dataclass
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from router.asterisk.agi import ACCEPT_FAILED, MAX_CONNECTIONS, OUT_OF_FDS, FastAGIServer
 from router.asterisk.ami import AMITarget, Listener
@@ -110,6 +111,11 @@ class Running:
 async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], token: str | None = None,
                 ami: AMITarget | None = None, max_connections: int = MAX_CONNECTIONS,
                 max_per_peer: int | None = None, spool: Spool | None = None) -> Running:
+    with contextlib.suppress(RedisError, OSError, TimeoutError):  # the store may be away: calls go on
+        async with asyncio.timeout(2):
+            router.store_warning = await router.store.persistence_warning()
+    if router.store_warning:
+        log.warning("%s", router.store_warning)
     backlog = Backlog(router, spool) if spool is not None else None
     if backlog is not None:
         backlog.restore()

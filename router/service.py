@@ -93,6 +93,8 @@ class Router:
         self.crm = Crm(store, clock=clock)
         self._ids = itertools.count(1)
         self._instance = os.urandom(2).hex()
+        self.store_warning: str | None = None
+        """What is wrong with how the store keeps data (no persistence), for /healthz; set at start."""
         self.decisions = 0
         self.fallbacks = 0
         self.latency = Histogram()

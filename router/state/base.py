@@ -70,6 +70,21 @@ class StoreBase:
             return (await self.shared.execute([("PING",)]))[0] == "PONG"
         return bool(await self.r.ping())
 
+    async def persistence_warning(self) -> str | None:
+        """Why a restart of Redis would lose everything the router keeps, or None when Redis writes to disk
+        (AOF or RDB snapshots) — or when it will not say (CONFIG renamed or refused: not our call to judge)."""
+        try:
+            aof = await self.r.config_get("appendonly")
+            rdb = await self.r.config_get("save")
+        except ResponseError:
+            return None
+        if aof.get("appendonly") == "yes" or (rdb.get("save") or "").strip():
+            return None
+        where = self.address or "the store"
+        return (f"Redis at {where} keeps nothing on disk (appendonly no, save \"\"): a restart of Redis loses "
+                "every open follow-up, queued message and the report. Add `appendonly yes` to its redis.conf "
+                "(or run CONFIG SET appendonly yes, then CONFIG REWRITE)")
+
     # the call's round trip
 
     async def snapshot(self, number: str, score: int | None, now: float, window: float,
