@@ -121,17 +121,23 @@ async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], tok
         backlog.restore()
     router.log.start()
     router.followups.outbox.start()
-    listener = None
-    if ami is not None:
-        listener = Listener(ami, router.store, router.rules.region, clock=router.clock,
-                            on_outcome=router.on_outcome, outcome_writes=router.risk.call_writes)
-        listener.start()
     cap = connection_cap(max_connections, raise_fd_limit())
     agi_server = FastAGIServer({"route": router.answer}, *agi, max_connections=cap, max_per_peer=max_per_peer)
     count_accept_failures(agi_server.flood)
     await agi_server.start()
     if not router.instance:
         router.instance = f"{socket.gethostname()}:{agi_server.port}"
+    listener = None
+    if ami is not None:
+        listener = Listener(ami, router.store, router.rules.region, clock=router.clock,
+                            on_outcome=router.on_outcome, outcome_writes=router.risk.call_writes)
+        listener.journal_name = router.instance  # stable across restarts: the next run finds it
+        try:
+            async with asyncio.timeout(2):
+                await listener.restore()
+        except (RedisError, OSError, TimeoutError) as e:
+            log.warning("AMI journal of the last run not read (%s): calls it was following are not finished", e)
+        listener.start()
     router.feed.start()
     if getattr(router.store, "view", None) is not None:  # a cluster router routes from its copy of the shared keys
         with contextlib.suppress(TimeoutError):

@@ -10,6 +10,7 @@ DeviceStateList, QueueStatus, CoreShowChannels.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import inspect
 import itertools
@@ -21,18 +22,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+import orjson
 from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message as PanoramiskMessage
+from redis.exceptions import RedisError
 
 from router.asterisk.amiwire import Framer, Message
-from router.asterisk.calltracker import HANDLERS, CallTracker, Outcome
+from router.asterisk.calltracker import HANDLERS, CallTracker, Outcome, outcome_key
 from router.state.store import Store
 from router.state.writer import write_forever
 
 log = logging.getLogger("router.ami")
 
 BACKOFF_MAX = 30.0
+JOURNAL_EVERY = 0.1
+"""Seconds between two journal writes: what a router killed mid-call can lose of its AMI events."""
 OUTCOME_BATCH = 200
 """Outcomes written in one pair of round trips: those that ended while the previous batch was written."""
 EVENTS = frozenset({*HANDLERS, "FullyBooted"})
@@ -193,6 +198,11 @@ class Listener:
                                forgetable_actions=("ping", "login", "devicestatelist", "queuestatus",
                                                    "coreshowchannels"))
         self.manager.register_event("*", self._on_event)
+        self.journal_name = ""
+        """The journal's name (the router's instance name, stable across restarts); "" keeps none."""
+        self._journal: dict[str, bytes | None] = {}
+        """Journal fields to set (JSON) or drop (None) at its next write."""
+        self._journal_task: asyncio.Task | None = None
         self._writer: asyncio.Task | None = None
         self._resync_task: asyncio.Future | None = None
         self._flushing = asyncio.Lock()
@@ -208,16 +218,36 @@ class Listener:
 
     # connection
 
+    async def restore(self) -> None:
+        """Before connecting: the calls and unwritten outcomes this router's previous run journaled. The
+        resync after login then finishes those calls that ended while the router was away."""
+        if not self.journal_name:
+            return
+        found = await self.store.journal_read(self.journal_name)
+        calls = [v for f, v in found.items() if f.startswith("c:")]
+        outcomes = [Outcome(**v) for f, v in found.items() if f.startswith("o:")]
+        self.tracker.restore(calls)
+        for o in outcomes:
+            self.pending.append(("outcome", o))
+            self._journal[f"o:{outcome_key(o)}"] = orjson.dumps(dataclasses.asdict(o))
+        if calls or outcomes:
+            log.warning("%s: the last run stopped while following %d calls, %d outcomes not yet written: "
+                        "taken up again", self.where, len(calls), len(outcomes))
+            self._wake.set()
+
     def start(self) -> None:
         self.manager.loop = asyncio.get_running_loop()
         self.manager.connect()
         self._writer = asyncio.create_task(self._write_loop(), name="ami-writer")
+        if self.journal_name:
+            self._journal_task = asyncio.create_task(self._journal_loop(), name="ami-journal")
 
     async def stop(self, seconds: float | None = None) -> None:
         """A last flush (within `seconds`); what the store did not take stays in `pending`."""
         self.manager.close()
-        if self._writer is not None:
-            self._writer.cancel()
+        for task in (self._writer, self._journal_task):
+            if task is not None:
+                task.cancel()
         try:
             async with asyncio.timeout(seconds):
                 await self.flush()
@@ -325,6 +355,8 @@ class Listener:
             self.pending.append(("device", (device, state)))
         for o in outcomes:
             self.pending.append(("outcome", o))
+            if self.journal_name:
+                self._journal[f"o:{outcome_key(o)}"] = orjson.dumps(dataclasses.asdict(o))
         if outcomes or states:
             self._wake.set()
 
@@ -344,8 +376,10 @@ class Listener:
             elif kind == "outcome":
                 batch = self._outcome_batch()
                 written = await self.store.record_outcomes(batch, self.outcome_writes)
-                for _ in batch:
+                for o in batch:
                     self.pending.popleft()
+                    if self.journal_name:
+                        self._journal[f"o:{o['linkedid']}:{o['direction']}:{o['number']}"] = None
                 if self.on_outcome is not None:
                     # recorded: what follows each (follow-ups) is retried on its own if the store fails now
                     self.pending.extendleft(reversed([("recorded", o) for o, w in zip(batch, written, strict=True)
@@ -371,6 +405,24 @@ class Listener:
             numbers.add(item.number)
             batch.append(item.as_dict())
         return batch
+
+    async def _journal_loop(self) -> None:
+        """Every JOURNAL_EVERY seconds, what changed among the calls followed and the outcomes not yet written."""
+        while True:
+            await asyncio.sleep(JOURNAL_EVERY)
+            calls, ended = self.tracker.journal_changes()
+            for linkedid, record in calls.items():
+                self._journal[f"c:{linkedid}"] = orjson.dumps(record)
+            for linkedid in ended:
+                self._journal[f"c:{linkedid}"] = None
+            if not self._journal:
+                continue
+            changes, self._journal = self._journal, {}
+            try:
+                await self.store.journal_write(self.journal_name, changes)
+            except (RedisError, OSError) as e:
+                self._journal = changes | self._journal  # newer changes win
+                log.debug("%s: journal not written (%s)", self.where, e)
 
     async def _write_loop(self) -> None:
         await write_forever(self._wake, self.flush, lambda: len(self.pending), log, self.where, first_delay=0.2)

@@ -71,6 +71,11 @@ class Outcome:
                 **({"by_state": self.by_state} if self.by_state else {})}
 
 
+def outcome_key(o: Outcome) -> str:
+    """What makes an outcome one: the call and the customer's side of it (the store's claim uses the same)."""
+    return f"{o.linkedid}:{o.direction}:{o.number}"
+
+
 @dataclass(slots=True)
 class _Dial:
     number: str
@@ -104,6 +109,25 @@ class _Call:
     outbound: dict[str, _Dial] = field(default_factory=dict)  # dest uniqueid -> dial
 
 
+def call_record(call: _Call) -> dict:
+    """A call being followed, as the journal keeps it (JSON: sets become lists)."""
+    return {**{f: getattr(call, f) for f in _CALL_FIELDS}, "alive": sorted(call.alive),
+            "originated": sorted(call.originated),
+            "outbound": {uid: [d.number, d.caller_channel, d.started, d.answered_at]
+                         for uid, d in call.outbound.items()}}
+
+
+def call_from_record(r: dict) -> _Call:
+    call = _Call(**{f: r[f] for f in _CALL_FIELDS if f in r})
+    call.alive, call.originated = set(r.get("alive", ())), set(r.get("originated", ()))
+    call.outbound = {uid: _Dial(*d) for uid, d in (r.get("outbound") or {}).items()}
+    return call
+
+
+_CALL_FIELDS = ("linkedid", "started", "channels", "numbers", "caller", "caller_rank", "decision", "answered_by",
+                "queue", "answered_at", "queue_timeouts", "last_dial_status", "abandoned", "queued", "dialed", "ivr",
+                "ivr_at", "failed")
+
 Handler = Callable[["CallTracker", dict, float], None]
 
 
@@ -117,11 +141,29 @@ class CallTracker:
         self.device_states: list[tuple[str, str]] = []
         self.members: dict[str, str] = {}
         """Queue member interface -> its state interface (from QueueStatus): `Local/agent1@agents` -> `PJSIP/101`."""
+        self.changed: set[str] = set()
+        """Linkedids of calls whose state changed (or that ended) since the journal last took them."""
 
     def feed(self, event: dict, at: float) -> None:
         handler = HANDLERS.get(event.get("Event", ""))
         if handler is not None:
             handler(self, event, at)
+            linkedid = event.get("Linkedid") or event.get("DestLinkedid")
+            if linkedid:
+                self.changed.add(linkedid)
+
+    def journal_changes(self) -> tuple[dict[str, dict], list[str]]:
+        """(calls to keep in the journal now, linkedids to drop from it): what changed since the last time."""
+        keep = {lid: call_record(self.calls[lid]) for lid in self.changed if lid in self.calls}
+        drop = [lid for lid in self.changed if lid not in self.calls]
+        self.changed = set()
+        return keep, drop
+
+    def restore(self, records: list[dict]) -> None:
+        """Calls a previous run of this router was following when it stopped (the journal)."""
+        for r in records:
+            call = call_from_record(r)
+            self.calls.setdefault(call.linkedid, call)
 
     def take(self) -> tuple[list[Outcome], list[tuple[str, str]]]:
         out, states = self.outcomes, self.device_states

@@ -52,6 +52,12 @@ class SimulatedPBX:
         return f"{device}-{n:08x}", f"{self._epoch}.{n}"
 
     async def _send(self, *events: dict) -> None:
+        for e in events:  # the channels alive now, as CoreShowChannels lists them after a reconnect
+            if e["Event"] == "Newchannel":
+                self.ami.channels.append({"Channel": e["Channel"], "Uniqueid": e["Uniqueid"],
+                                          "Linkedid": e["Linkedid"]})
+            elif e["Event"] == "Hangup":
+                self.ami.channels = [c for c in self.ami.channels if c["Uniqueid"] != e["Uniqueid"]]
         await self.ami.push(b"".join(block(*e.items()) for e in events))
 
     async def _wait(self, seconds: float) -> None:

@@ -12,7 +12,7 @@ import orjson
 
 from router.reports.tally import tally_call
 from router.state.base import Command, StoreBase
-from router.state.keys import BUSY_STATES, DECISION_LOG_MAXLEN, OUTCOME_KEEP_SECONDS
+from router.state.keys import BUSY_STATES, DECISION_LOG_MAXLEN, JOURNAL_KEEP_SECONDS, OUTCOME_KEEP_SECONDS
 from router.state.replies import mapping, score_map, with_newest
 from router.state.report import tally_writes
 
@@ -112,6 +112,24 @@ class CallsMixin(StoreBase):
             return {}
         found = await self.round_trip([("GET", self.k.outcome(d)) for d in decision_ids])  # any slot each
         return {d: orjson.loads(v) for d, v in zip(decision_ids, found, strict=True) if v}
+
+    # the AMI listener's journal
+
+    async def journal_write(self, instance: str, changes: dict[str, bytes | None]) -> None:
+        """Fields of the journal set (JSON) or dropped (None), in one round trip."""
+        key = self.k.journal(instance)
+        p = self.r.pipeline(transaction=False)
+        kept = {f: v for f, v in changes.items() if v is not None}
+        dropped = [f for f, v in changes.items() if v is None]
+        if kept:
+            p.hset(key, mapping=kept)
+        if dropped:
+            p.hdel(key, *dropped)
+        p.expire(key, JOURNAL_KEEP_SECONDS)
+        await p.execute()
+
+    async def journal_read(self, instance: str) -> dict[str, dict]:
+        return {f: orjson.loads(v) for f, v in (await self.r.hgetall(self.k.journal(instance))).items()}
 
     # device states
 

@@ -22,6 +22,8 @@ EVENTS_MAXLEN = 10_000
 """Entries kept in the live-event stream every instance reads."""
 TRIM_EVERY = 16
 """A number's inbound calls older than `Retention.numbers` are trimmed on one call in this many."""
+JOURNAL_KEEP_SECONDS = 86400
+"""A journal whose router never came back is dropped after a day (its calls have long ended)."""
 COMPANY_NESTING = 8
 """Company ranges read per lookup: enough for a branch range nested in its company's wider ones."""
 NUMBER_KEEP_SECONDS = 400 * 86400
@@ -85,6 +87,11 @@ class Keys:
 
     def task_log(self, task_id: str) -> str:
         return f"{self.prefix}:{{tasks}}:task:{task_id}:log"
+
+    def journal(self, instance: str) -> str:
+        """Hash: what one router's AMI listener was following — `c:LINKEDID` a call under way, `o:KEY` an
+        outcome not yet written — so that a router killed mid-call finds it again when it restarts."""
+        return f"{self.prefix}:{{journal}}:{instance}"
 
     def outbox_message(self, message_id: str) -> str:
         """Hash: one queued message (router/outbox/message.py lists its fields)."""
