@@ -21,10 +21,6 @@ GUIDES = sorted((ROOT / "docs").glob("*.md"))
 DOCS = {"README.md": README} | {f"docs/{p.name}": p.read_text(encoding="utf-8") for p in GUIDES}
 ACTIVATE = ". .venv/bin/activate"
 REPO_DIRS = ("rules", "router", "tests", "bench", "dialplans", "asterisk", "docs")
-STORE_AFTER_ITS_SPLIT = {f"router/state/{m}.py" for m in ("keys", "replies", "base", "calls", "directory", "decisions",
-                                                         "tasks", "risk", "report", "strategy")}
-"""The store's modules once router/state/store.py is split by concern: docs/architecture.md describes
-that layout, which lands separately; until then these may be absent."""
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", flags=re.S | re.M)
 
 
@@ -170,8 +166,6 @@ def test_the_readme_and_the_guides_name_no_file_the_repository_lacks():
     dirs = "|".join(REPO_DIRS)
     for name, text in DOCS.items():
         for path in re.findall(rf"`((?:{dirs})/[\w./-]+\.\w+)`", text):
-            if name == "docs/architecture.md" and path in STORE_AFTER_ITS_SPLIT:
-                continue
             assert (ROOT / path).exists() or Path(path).suffix == "", f"{name}: {path}"
 
 
