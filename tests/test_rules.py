@@ -195,3 +195,14 @@ def test_loader_never_fails_other_than_with_located_problems(doc):
         load_rules_text(text, "h.yaml")
     except RuleFileError as e:
         assert e.problems and all(str(p).startswith("h.yaml:") for p in e.problems)
+
+
+def test_a_followup_or_notify_section_in_two_files_is_an_error_naming_both(tmp_path):
+    (tmp_path / "a.yaml").write_text("version: 1\ntargets: {s: {queue: s}}\nfallback: [s]\nnotify: {retry_for: 1h}\n")
+    (tmp_path / "b.yaml").write_text("version: 1\nnotify: {retry_for: 2h}\nfollowup: {owner: x}\n")
+    (tmp_path / "c.yaml").write_text("version: 1\nfollowup: {owner: y}\n")
+    with pytest.raises(RuleFileError) as e:
+        load_rules(tmp_path)
+    text = str(e.value)
+    assert f"{tmp_path / 'b.yaml'}:2: notify is already defined at {tmp_path / 'a.yaml'}:4" in text
+    assert f"{tmp_path / 'c.yaml'}:2: followup is already defined at {tmp_path / 'b.yaml'}:3" in text

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ValidationError
 from router.core.rules import Rule, RuleSet, cross_check
 
 Path_ = tuple[str | int, ...]
-SINGLE_SECTIONS = ("version", "company", "identify", "fallback", "report", "risk", "directory", "retention")
+SINGLE_SECTIONS = ("version", "company", "identify", "fallback", "report", "risk", "directory", "retention",
+                   "followup", "notify")
 NAMED_SECTIONS = ("targets", "managers", "types", "types_by_dnid", "types_by_choice")
 
 
