@@ -6,7 +6,6 @@ import asyncio
 import socket
 import time
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -14,51 +13,8 @@ from router.asterisk import agi
 from router.asterisk.callsim import call, parse_args
 from router.state.factory import open_store
 from tests.asterisk import AGI_RECORDINGS
-from tests.conftest import Clock, compiled
+from tests.helpers import MONDAY_10, MSK, RULES, Clock
 
-MSK = ZoneInfo("Europe/Moscow")
-MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=MSK).timestamp()
-
-RULES_TEXT = """
-version: 1
-company: {timezone: Europe/Moscow, default_region: RU}
-identify: {repeat_within: 1h, callback_within: 24h, returning_after: 90d}
-targets:
-  new_connection: {queue: new-connection, priority: 10, timeout: 60}
-  support:        {queue: support, timeout: 120}
-  operators:      {queue: operators, timeout: 60}
-  management:     {queue: management, timeout: 30}
-  night_duty:     {dial: PJSIP/900, timeout: 25}
-  self_service:   {ivr: self-service}
-managers:
-  ivanov: {endpoint: PJSIP/101, up: management, down: operators, timeout: 20}
-  petrova: {endpoint: PJSIP/102, up: management, down: operators, timeout: 20}
-rules:
-  - name: night in the caller's zone
-    when: {local_hours: "00:00-06:00", known: true}
-    route: [night_duty, support]
-  - name: A customers reach their manager
-    when: {abc: A, has_manager: true}
-    route: [manager]
-    escalate: up
-  - name: B customers, busy manager goes down
-    when: {abc: B, has_manager: true}
-    route: [manager]
-    escalate: down
-  - name: repeat callers
-    when: {kind: repeat}
-    route: [operators]
-  - name: new prospects
-    when: {kind: new}
-    route: [new_connection]
-  - name: C customers serve themselves
-    when: {abc: C}
-    route: [self_service]
-  - name: everyone else
-    route: [support]
-fallback: [support]
-"""
-RULES = compiled(RULES_TEXT)
 CONTRACT = ("ROUTE_DECISION", "ROUTE_RULE", "ROUTE_CALLER_KIND", "ROUTE_ABC", "ROUTE_MANAGER", "ROUTE_TZ",
             "ROUTE_PRIORITY", "ROUTE_COUNT")
 

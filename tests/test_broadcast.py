@@ -13,8 +13,7 @@ from router.asterisk.callsim import call
 from router.state.factory import open_store
 from router.state.store import Store
 from router.web import broadcast as bc
-from tests.conftest import Clock
-from tests.test_agi_server import MONDAY_10, RULES
+from tests.helpers import MONDAY_10, RULES, Clock
 
 
 async def _subscribe(session: aiohttp.ClientSession, port: int) -> aiohttp.ClientResponse:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from tests.conftest import ROUTER_CMD, Clock, free_port, router_env
-from tests.test_agi_server import MONDAY_10, RULES
+from tests.helpers import MONDAY_10, ROUTER_CMD, RULES, Clock, free_port, router_env
 
 
 async def router_call(*args: str) -> tuple[int, str, str]:

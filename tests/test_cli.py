@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import selectors
 import signal
 import subprocess
 import time
@@ -17,8 +16,7 @@ from router.asterisk.callsim import call
 from router.core.phones import score
 from router.directory.customers import import_csv
 from router.directory.numbering import import_ranges
-from tests.conftest import ROUTER_CMD, RULES_DIR, free_port, router_env
-from tests.test_agi_server import RULES_TEXT
+from tests.helpers import ROUTER_CMD, RULES_DIR, RULES_TEXT, await_line, free_port, router_env
 
 ROUTER = ROUTER_CMD
 DATA = Path(__file__).resolve().parent.parent / "router" / "data"
@@ -134,17 +132,6 @@ async def test_big_customer_import_is_fast(store, tmp_path):
     assert elapsed < 6, f"{elapsed:.1f} s of CPU for 20k rows"
 
 
-def _await_line(proc: subprocess.Popen, text: str, seen: list[str], seconds: float = 10) -> None:
-    """Read the router's log until `text` shows up (the process tells us when it has acted)."""
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stderr, selectors.EVENT_READ)
-    deadline = time.monotonic() + seconds
-    while not any(text in line for line in seen):
-        left = deadline - time.monotonic()
-        assert left > 0 and sel.select(left), f"no {text!r} in the log: {seen}"
-        seen.append(proc.stderr.readline())
-
-
 def test_serve_reloads_on_sighup_and_keeps_rules_when_the_file_breaks(redis_url, prefix, tmp_path):
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES_TEXT)
@@ -154,7 +141,7 @@ def test_serve_reloads_on_sighup_and_keeps_rules_when_the_file_breaks(redis_url,
                             stderr=subprocess.PIPE, text=True, env=router_env())
     seen: list[str] = []
     try:
-        _await_line(proc, "routing on agi://", seen)
+        await_line(proc, "routing on agi://", seen)
 
         def dest(uid: int) -> str:
             return asyncio.run(call(agi_port, f"+7916123450{uid}", uid=uid)).variables["ROUTE_1_DEST"]
@@ -162,13 +149,13 @@ def test_serve_reloads_on_sighup_and_keeps_rules_when_the_file_breaks(redis_url,
         assert dest(1) == "new-connection"
         rules.write_text("version: 1\nrules: [\n")
         proc.send_signal(signal.SIGHUP)
-        _await_line(proc, "rules not reloaded, the previous rules stay in force", seen)
+        await_line(proc, "rules not reloaded, the previous rules stay in force", seen)
         assert dest(2) == "new-connection"
         with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/healthz", timeout=5) as r:
             assert json.loads(r.read())["store"] == "up"
         rules.write_text(RULES_TEXT.replace("route: [new_connection]", "route: [management]"))
         proc.send_signal(signal.SIGHUP)
-        _await_line(proc, "rules reloaded from", seen)
+        await_line(proc, "rules reloaded from", seen)
         assert dest(3) == "management"
     finally:
         proc.send_signal(signal.SIGTERM)

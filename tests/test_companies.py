@@ -10,9 +10,7 @@ import pytest
 from router.asterisk.callsim import call
 from router.core.phones import score
 from router.directory.companies import import_csv, span
-from tests.conftest import ROUTER_CMD, Clock, compiled, router_env
-from tests.test_agi_server import MONDAY_10
-from tests.test_identify import _RoundTrips
+from tests.helpers import MONDAY_10, ROUTER_CMD, Clock, RoundTrips, compiled, router_env
 
 RULES = compiled("""
 version: 1
@@ -102,7 +100,7 @@ async def test_when_company_matches_the_company_id(serve, store, companies):
 
 async def test_company_lookup_joins_the_one_round_trip(store, companies, monkeypatch):
     await store.ping()
-    trips = _RoundTrips(monkeypatch)
+    trips = RoundTrips(monkeypatch)
     snap = await store.snapshot("+74951234567", score("+74951234567"), MONDAY_10, 7 * 86400, record_inbound="c1")
     assert trips.n == 1 and snap.company["id"] == "acme"
 

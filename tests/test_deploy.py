@@ -12,7 +12,7 @@ import pytest
 
 from router.asterisk import variables as V
 from router.asterisk.mset import ANSWER_START
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 DIALPLAN = (ROOT / "dialplans" / "callrouter.conf").read_text()
 

@@ -5,13 +5,14 @@ Every bad row is a `file:line` problem and is skipped; the rows around it are wr
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 
 from router.directory.csvfile import ImportReport, rows
 from router.directory.customers import import_csv
 from router.state.factory import open_store
-from tests.conftest import ROUTER_CMD, RULES_DIR, free_port, router_env
+from tests.helpers import ROUTER_CMD, RULES_DIR, free_port, router_env
 
 HEADER = "number,name,abc,manager,timezone,tags\n"
 
@@ -132,8 +133,6 @@ def test_customers_show_prints_the_record_and_the_history(redis_url, prefix, tmp
     f = tmp_path / "crm.csv"
     f.write_text(HEADER + "+79035550101,Olga,A,ivanov,Asia/Vladivostok,vip\n")
     assert router("customers", "import", str(f), "--store", redis_url, "--prefix", prefix).returncode == 0
-    import asyncio
-
 
     async def history() -> None:
         s = open_store(redis_url, prefix)

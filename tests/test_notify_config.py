@@ -10,8 +10,7 @@ from aiohttp import web
 
 from router.core.rules import HttpRequest
 from router.followups.notify import Sender, gateway_warnings, unset_env
-from tests.conftest import ROUTER_CMD, RULES_DIR, free_port, router_env
-from tests.test_cli import _await_line
+from tests.helpers import ROUTER_CMD, RULES_DIR, await_line, free_port, router_env
 
 GATEWAY_ENV = ("SMSRU_API_ID", "BITRIX_HOST", "BITRIX_WEBHOOK_KEY", "CRM_HOST")
 
@@ -76,7 +75,7 @@ def test_serve_logs_unconfigured_gateways_at_start(redis_url, prefix):
                                                                               BITRIX_HOST="", BITRIX_WEBHOOK_KEY=""))
     seen: list[str] = []
     try:
-        _await_line(proc, "routing on agi://", seen, seconds=30)
+        await_line(proc, "routing on agi://", seen, seconds=30)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)

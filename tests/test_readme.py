@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from router.cli.main import parser
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 ACTIVATE = ". .venv/bin/activate"

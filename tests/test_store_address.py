@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from router.state.address import AddressError, parse
-from tests.conftest import ROUTER_CMD, RULES_DIR, router_env
+from tests.helpers import ROUTER_CMD, RULES_DIR, router_env
 
 
 def test_plain_redis_with_database_and_password():

@@ -12,7 +12,7 @@ from freezegun import freeze_time
 
 from router.cli.main import main
 from router.core.when import WhenError, parse_when
-from tests.conftest import ROUTER_CMD, RULES_DIR, free_port, router_env
+from tests.helpers import ROUTER_CMD, RULES_DIR, free_port, router_env
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 NOW = datetime(2026, 11, 22, 20, 0, tzinfo=ZoneInfo("UTC")).timestamp()  # Sunday 23:00 in Moscow

@@ -26,7 +26,7 @@ import redis.asyncio as aioredis
 from router.asterisk.amiwire import Framer, Message
 from router.state.factory import open_store
 from router.state.store import Keys
-from tests.conftest import ROOT, free_port, router_env, stop_processes
+from tests.helpers import ROOT, free_port, router_env, stop_processes
 
 HERE = Path(__file__).resolve().parent
 ASTERISK = shutil.which("asterisk")

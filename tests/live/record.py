@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import free_port  # noqa: E402
+from tests.helpers import free_port  # noqa: E402
 from tests.live.conftest import AMI_SECRET, AMIClient, live_stack  # noqa: E402
 
 OUT = ROOT / "tests" / "fixtures" / "asterisk" / "ami"

@@ -35,7 +35,7 @@ import dns.rdatatype
 import dns.rrset
 import redis.asyncio as aioredis
 
-from tests.conftest import free_port, router_env, stop_processes
+from tests.helpers import free_port, router_env, stop_processes
 from tests.live.conftest import AMI_SECRET, ROUTER, AMIClient, start_asterisk
 
 ZONE = "callrouter.test."
