@@ -9,7 +9,7 @@ import asyncio
 
 from aiohttp import web
 
-from tests.helpers import compiled
+from tests.helpers import NEW_PROSPECTS_THEN_SUPPORT, compiled
 
 BIG = 1_000_000
 
@@ -119,28 +119,23 @@ class FakeCrm:
 def crm_rules(port: int, budget_ms: int = 150, max_bytes: int = 65536):
     """Rules that ask the CRM on `port` about each caller: debtors to collections, its A customers to
     their manager."""
-    return compiled(f"""
+    return compiled("""
 version: 1
-company: {{timezone: Europe/Moscow, default_region: RU}}
+company: {timezone: Europe/Moscow, default_region: RU}
 targets:
-  support:        {{queue: support, timeout: 120}}
-  new_connection: {{queue: new-connection, priority: 10}}
-  collections:    {{queue: collections}}
+  support:        {queue: support, timeout: 120}
+  new_connection: {queue: new-connection, priority: 10}
+  collections:    {queue: collections}
 managers:
-  ivanov: {{endpoint: PJSIP/101, timeout: 20}}
+  ivanov: {endpoint: PJSIP/101, timeout: 20}
 rules:
   - name: debtors go to collections
-    when: {{crm: {{status: debtor}}}}
+    when: {crm: {status: debtor}}
     route: [collections]
   - name: A customers reach their manager
-    when: {{abc: A, has_manager: true}}
+    when: {abc: A, has_manager: true}
     route: [manager, support]
-  - name: new prospects
-    when: {{kind: new}}
-    route: [new_connection]
-  - name: everyone else
-    route: [support]
-fallback: [support]
+""" + NEW_PROSPECTS_THEN_SUPPORT + f"""\
 directory:
   crm:
     budget_ms: {budget_ms}

@@ -110,6 +110,17 @@ fallback: [support]
 """The rules most calls of the suite are routed by: managers who escalate up or down, a night rule in
 the caller's own zone, repeat callers, new prospects, self-service for C customers."""
 
+NEW_PROSPECTS_THEN_SUPPORT = """\
+  - name: new prospects
+    when: {kind: new}
+    route: [new_connection]
+  - name: everyone else
+    route: [support]
+fallback: [support]
+"""
+"""The last two rules and the fallback of many rule files: new numbers to `new_connection`, everyone
+else and the fallback to `support` (both targets must be declared)."""
+
 ESCALATION_POLICY = """
 followup:
   deadline: 30m

@@ -8,7 +8,7 @@ import pytest
 
 from router.asterisk.callsim import call
 from router.core.rulefile import load_rules_text
-from tests.helpers import MONDAY_10, Clock, answered, compiled, missed, problems
+from tests.helpers import MONDAY_10, NEW_PROSPECTS_THEN_SUPPORT, Clock, answered, compiled, missed, problems
 
 TYPED_RULES = """
 version: 1
@@ -29,12 +29,7 @@ rules:
   - name: prospects stay prospects
     when: {prospect: true, kind: [repeat, callback, known]}
     route: [new_connection]
-  - name: new prospects
-    when: {kind: new}
-    route: [new_connection]
-  - name: everyone else
-    route: [support]
-fallback: [support]
+""" + NEW_PROSPECTS_THEN_SUPPORT + """\
 followup: {owner: duty}
 types:
   internal: внутренний звонок

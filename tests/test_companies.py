@@ -10,7 +10,7 @@ import pytest
 from router.asterisk.callsim import call
 from router.core.phones import score
 from router.directory.companies import import_csv, span
-from tests.helpers import MONDAY_10, ROUTER_CMD, Clock, RoundTrips, compiled, router_env
+from tests.helpers import MONDAY_10, NEW_PROSPECTS_THEN_SUPPORT, ROUTER_CMD, Clock, RoundTrips, compiled, router_env
 
 RULES = compiled("""
 version: 1
@@ -29,13 +29,7 @@ rules:
   - name: A customers reach their manager
     when: {abc: A, has_manager: true}
     route: [manager, support]
-  - name: new prospects
-    when: {kind: new}
-    route: [new_connection]
-  - name: everyone else
-    route: [support]
-fallback: [support]
-""")
+""" + NEW_PROSPECTS_THEN_SUPPORT)
 
 CSV = """company,name,abc,manager,tags,numbers
 acme,ACME Holding,A,ivanov,vip,+7495123*;8 (812) 555-00-00

@@ -21,6 +21,7 @@ from tests.helpers import (
     MONDAY,
     MONDAY_9,
     MSK,
+    NEW_PROSPECTS_THEN_SUPPORT,
     ROUTER_CMD,
     Clock,
     ami_target,
@@ -42,12 +43,7 @@ managers:
   ivanov:  {endpoint: Local/agent1@agents, timeout: 20}
   petrova: {endpoint: Local/agent4@agents, timeout: 20}
 rules:
-  - name: new prospects
-    when: {kind: new}
-    route: [new_connection]
-  - name: everyone else
-    route: [support]
-fallback: [support]
+""" + NEW_PROSPECTS_THEN_SUPPORT + """\
 followup: {owner: duty, deadline: 30m}
 types:
   internal: internal call

@@ -9,7 +9,7 @@ from router.asterisk.callsim import call
 from router.asterisk.variables import agi_choice
 from router.core.phones import score
 from router.service import Router
-from tests.helpers import MONDAY_10, Clock, RoundTrips, compiled, missed
+from tests.helpers import MONDAY_10, NEW_PROSPECTS_THEN_SUPPORT, Clock, RoundTrips, compiled, missed
 
 RULES_TEXT = """
 version: 1
@@ -32,12 +32,7 @@ rules:
   - name: B customers are held under retention
     when: {strategy: retention, abc: B}
     route: [retention]
-  - name: new prospects
-    when: {kind: new}
-    route: [new_connection]
-  - name: everyone else
-    route: [support]
-fallback: [support]
+""" + NEW_PROSPECTS_THEN_SUPPORT + """\
 types: {new_connection: {label: new connection, prospect: true}}
 """
 RULES = compiled(RULES_TEXT)
