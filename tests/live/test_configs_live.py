@@ -7,7 +7,7 @@ import re
 from router.asterisk.ami import EVENTS
 from router.asterisk.mset import ANSWER_START
 from tests.helpers import ROOT
-from tests.live.conftest import AMI_SECRET, AMIClient, needs_asterisk
+from tests.live.stack import AMI_SECRET, AMIClient, needs_asterisk
 
 pytestmark = needs_asterisk
 
