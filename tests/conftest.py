@@ -1,5 +1,14 @@
 """Shared fixtures (a private redis-server for the run, a fresh key prefix per test, the router on free
-ports, the AMI simulator, the SMS/CRM gateway, a headless browser).
+ports, the AMI simulator, the SMS/CRM gateway, a headless browser) and the markers every test gets.
+
+Markers (pyproject.toml registers them; `pytest -m unit` is the quick run):
+  redis    the test uses a redis-server: the session's (`redis_url`, so `store`, `serve`…) or its own
+  browser  the test drives headless Chromium (`browser`)
+  asterisk the test needs a real Asterisk (tests/live)
+  slow     the test starts processes (the `router` command, linters, servers) or runs for seconds;
+           marked by hand, or given to a whole module or folder below
+  unit     none of the above: given here to every other test. A unit test that starts a process
+           fails and says to mark it `slow`, so that the quick run stays quick and starts nothing.
 
 Plain helpers are in tests/helpers.py: import them from there, not from here.
 """
@@ -13,6 +22,7 @@ import socket
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -28,6 +38,45 @@ from tests.fake_services import Gateway
 from tests.helpers import CHROMEDRIVER, CHROMIUM, RULES_DIR, SIM_SECRET, free_port
 from tests.helpers import router_env as router_env  # bench/ imports it from here
 from tests.helpers import stop_processes as stop_processes  # bench/ imports it from here
+
+TESTS = Path(__file__).resolve().parent
+
+REDIS_FIXTURES = {"redis_url", "redis_server", "redis_factory", "sentinel_group", "cluster"}
+"""Fixtures that start a redis-server (the last four are tests/faults' and tests/replicated's)."""
+BROWSER_FIXTURES = {"browser"}
+SLOW_FOLDERS = {TESTS / "faults", TESTS / "replicated", TESTS / "live"}
+"""Every test in these starts and kills processes of its own."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & REDIS_FIXTURES:
+            item.add_marker(pytest.mark.redis)
+        if used & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if TESTS / "live" in item.path.parents:
+            item.add_marker(pytest.mark.asterisk)
+        if SLOW_FOLDERS & set(item.path.parents):
+            item.add_marker(pytest.mark.slow)
+        if not any(item.get_closest_marker(m) for m in ("redis", "browser", "asterisk", "slow")):
+            item.add_marker(pytest.mark.unit)
+
+
+class StartedAProcess(Exception):
+    """A `unit` test tried to start a process."""
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_start_no_process(request, monkeypatch):
+    """A `unit` test that starts a process (a redis-server, a browser, the `router` command) fails at once."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+
+    def refuse(self, args, *rest, **kw):
+        raise StartedAProcess(f"a unit test started {args!r}: mark the test `slow` (tests/conftest.py)")
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
 
 
 @pytest.fixture

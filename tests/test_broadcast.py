@@ -8,6 +8,7 @@ import socket
 
 import aiohttp
 import orjson
+import pytest
 
 from router.asterisk.callsim import call
 from router.state.factory import open_store
@@ -151,6 +152,7 @@ async def test_a_router_nobody_watches_reads_none_of_its_decisions_back(serve, s
     assert r.router.feed.read[store.k.decisions] == 0
 
 
+@pytest.mark.slow
 async def test_a_watched_router_relays_another_routers_decisions_then_stops(serve, redis_url, prefix):
     stores = [open_store(redis_url, prefix), open_store(redis_url, prefix)]
     try:

@@ -27,12 +27,14 @@ def run(*args, env=None, timeout=60) -> subprocess.CompletedProcess:
                           env=router_env(**(env or {})))
 
 
+@pytest.mark.slow
 def test_check_accepts_the_shipped_rules():
     res = run("check", str(RULES_DIR))
     assert res.returncode == 0, res.stdout + res.stderr
     assert "OK" in res.stdout
 
 
+@pytest.mark.slow
 def test_check_rejects_a_broken_file_with_file_and_line(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(RULES_TEXT.replace("escalate: up", "escalate: upward"))
@@ -42,12 +44,14 @@ def test_check_rejects_a_broken_file_with_file_and_line(tmp_path):
     assert res.stdout.startswith(f"{bad}:{line}: rules[1].escalate:"), res.stdout
 
 
+@pytest.mark.slow
 def test_simulate_explains_the_decision(tmp_path):
     res = run("simulate", "--rules", str(RULES_DIR), "--caller", "+79161234500", "--at", "2026-11-23T10:00")
     assert res.returncode == 0, res.stderr
     assert "new prospects" in res.stdout and "queue new-connection" in res.stdout and "why:" in res.stdout
 
 
+@pytest.mark.slow
 def test_simulate_json_with_busy_and_store(redis_url, prefix, tmp_path):
     csv = tmp_path / "c.csv"
     csv.write_text("number,name,abc,manager,timezone,tags\n+79035550102,Romashka,A,petrova,,\n")
@@ -89,6 +93,7 @@ async def test_customer_reimport_is_idempotent_and_drops_stale_fields(store, tmp
     assert await store.customer("+79035550101") == {"name": "Olga", "abc": "B"}
 
 
+@pytest.mark.slow
 def test_customer_import_cli_exit_codes(redis_url, prefix, tmp_path):
     f = tmp_path / "crm.csv"
     f.write_text("number,name,abc,manager,timezone,tags\n+79035550101,Olga,A,,,\nxx,Bad,A,,,\n")
@@ -120,6 +125,7 @@ async def test_numbering_import_reads_windows_1251_and_reports_bad_rows(store, t
     assert [e.split(": ", 1)[0] for e in report.errors] == [f"{f}:3", f"{f}:4"]
 
 
+@pytest.mark.slow
 async def test_big_customer_import_is_fast(store, tmp_path):
     f = tmp_path / "big.csv"
     rows = "".join(f"+7903{i:07d},Customer {i},{'ABC'[i % 3]},ivanov,,t{i % 7}\n" for i in range(20000))
@@ -132,6 +138,7 @@ async def test_big_customer_import_is_fast(store, tmp_path):
     assert elapsed < 6, f"{elapsed:.1f} s of CPU for 20k rows"
 
 
+@pytest.mark.slow
 def test_serve_reloads_on_sighup_and_keeps_rules_when_the_file_breaks(redis_url, prefix, tmp_path):
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES_TEXT)
@@ -163,6 +170,7 @@ def test_serve_reloads_on_sighup_and_keeps_rules_when_the_file_breaks(redis_url,
     assert proc.returncode == 0
 
 
+@pytest.mark.slow
 def test_serve_refuses_to_start_on_broken_rules(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\nfallback: [nowhere]\n")
@@ -171,6 +179,7 @@ def test_serve_refuses_to_start_on_broken_rules(tmp_path):
     assert res.returncode == 1 and f"{bad}:2: fallback[0]" in res.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("calls", [12])
 def test_demo_places_varied_calls_without_redis_or_asterisk(calls):
     res = run("demo", "--calls", str(calls), "--agi", f"127.0.0.1:{free_port()}", "--http",

@@ -142,6 +142,7 @@ async def test_companies_api_puts_lists_and_deletes(serve, store):
     assert (await call(r.agi.port, "+74951234567", uid=2)).variables["ROUTE_MANAGER"] == ""
 
 
+@pytest.mark.slow
 def test_cli_imports_companies(redis_url, prefix, tmp_path):
     f = tmp_path / "companies.csv"
     f.write_text(CSV)

@@ -157,6 +157,7 @@ def test_json_paths_and_mapping():
     assert map_answer(req, {"data": {"segment": "platinum"}}) == {}, "a class that is not A, B or C is dropped"
 
 
+@pytest.mark.slow
 def test_simulate_reads_a_local_crm_answer_from_a_file(tmp_path):
     rules = ROOT / "rules" / "examples" / "crm-generic.yaml"  # its CRM is never asked: the file answers
     answer = tmp_path / "answer.json"

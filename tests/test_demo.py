@@ -45,6 +45,7 @@ def demo():
     proc.wait(10)
 
 
+@pytest.mark.slow
 def test_demo_ends_calls_and_turns_a_missed_one_into_a_follow_up_that_closes_itself(demo, browser):
     from selenium.webdriver.common.by import By
 

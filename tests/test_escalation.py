@@ -101,6 +101,7 @@ async def test_a_closed_follow_up_never_escalates(routers, store):
     assert (await store.task(task["id"])).get("level") is None
 
 
+@pytest.mark.slow
 async def test_head_sees_escalated_follow_ups_per_level_and_can_take_and_comment(serve, store):
     clock = Clock(MONDAY_10)
     r = await serve(rules_for(9), clock)

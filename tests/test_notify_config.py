@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import subprocess
 
+import pytest
 from aiohttp import web
 
 from router.core.rules import HttpRequest
@@ -55,6 +56,7 @@ def test_the_shipped_rules_send_nothing_on_a_fresh_machine(default_rules):
     assert gateway_warnings(notify, dict.fromkeys(GATEWAY_ENV, "x")) == []
 
 
+@pytest.mark.slow
 def test_check_warns_about_a_gateway_whose_variables_are_unset():
     clean = {k: "" for k in GATEWAY_ENV}
     res = subprocess.run([*ROUTER_CMD, "check", str(RULES_DIR)], capture_output=True, text=True, timeout=60,
@@ -68,6 +70,7 @@ def test_check_warns_about_a_gateway_whose_variables_are_unset():
     assert "warning" not in configured.stdout
 
 
+@pytest.mark.slow
 def test_serve_logs_unconfigured_gateways_at_start(redis_url, prefix):
     proc = subprocess.Popen([*ROUTER_CMD, "serve", "--rules", str(RULES_DIR), "--store", redis_url, "--prefix", prefix,
                              "--agi", f"127.0.0.1:{free_port()}", "--http", f"127.0.0.1:{free_port()}"],

@@ -6,6 +6,7 @@ import asyncio
 import os
 
 import aiohttp
+import pytest
 
 from tests.helpers import (
     DAY,
@@ -21,6 +22,7 @@ from tests.helpers import (
 )
 
 
+@pytest.mark.slow
 async def test_page_lists_who_is_at_risk_and_the_escalated_follow_ups(serve, store, browser, tmp_path):
     from selenium.webdriver.common.by import By
 

@@ -33,6 +33,7 @@ def steps(command: str) -> list[str]:
     return [s.strip() for s in command.split("&&")]
 
 
+@pytest.mark.slow
 def test_quick_start_is_two_commands_that_bash_can_read():
     commands = quick_start()
     assert len(commands) == 2

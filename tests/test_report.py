@@ -12,6 +12,7 @@ import subprocess
 from collections import Counter
 
 import aiohttp
+import pytest
 
 from router.asterisk.callsim import call
 from router.reports.report import build, percent, quantile
@@ -144,6 +145,7 @@ async def place_audited_day(serve, store, ami: AMIServer):
     return r, plan
 
 
+@pytest.mark.slow
 async def test_audited_day_reproduces_the_table_in_the_cli_the_api_and_the_page(serve, store, ami, browser,
                                                                                 redis_url, prefix, tmp_path):
     from selenium.webdriver.common.by import By
@@ -268,6 +270,7 @@ async def test_counters_and_raw_calls_expire_after_the_documented_retention(stor
                                                       "h|09": "1", "h|09|m": "1", "rm|12": "1"}
 
 
+@pytest.mark.slow
 async def test_cli_report_rejects_a_bad_day_with_a_clear_message(tmp_path):
     rules_file = tmp_path / "rules.yaml"
     rules_file.write_text(AUDIT_RULES)

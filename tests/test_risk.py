@@ -177,6 +177,7 @@ async def test_the_risk_state_is_read_in_the_calls_one_round_trip(store):
     assert snap.risk == {"level": "at_risk", "hits": "[]"}
 
 
+@pytest.mark.slow
 def test_events_import_and_risk_list_from_the_command_line(redis_url, prefix, tmp_path):
     rules = tmp_path / "rules.yaml"
     rules.write_text(RISK_RULES_TEXT)

@@ -63,6 +63,7 @@ async def test_the_reload_reply_names_the_path_the_same_way_each_time(serve, tmp
     assert ok["path"] == bad["path"] == str(f)
 
 
+@pytest.mark.slow
 def test_demo_help_describes_every_flag():
     res = subprocess.run([*ROUTER_CMD, "demo", "--help"], capture_output=True, text=True, timeout=60,
                          env=router_env())
