@@ -1,4 +1,17 @@
-"""Shared fixtures: a private redis-server for the whole run, a fresh key prefix per test."""
+"""Shared fixtures (a private redis-server for the run, a fresh key prefix per test, the router on free
+ports, the AMI simulator, the SMS/CRM gateway, a headless browser) and the markers every test gets.
+
+Markers (pyproject.toml registers them; `pytest -m unit` is the quick run):
+  redis    the test uses a redis-server: the session's (`redis_url`, so `store`, `serve`…) or its own
+  browser  the test drives headless Chromium (`browser`)
+  asterisk the test needs a real Asterisk (tests/live)
+  slow     the test starts processes (the `router` command, linters, servers) or runs for seconds;
+           marked by hand, or given to a whole module or folder below
+  unit     none of the above: given here to every other test. A unit test that starts a process
+           fails and says to mark it `slow`, so that the quick run stays quick and starts nothing.
+
+Plain helpers are in tests/helpers.py: import them from there, not from here.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +20,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -18,37 +29,54 @@ import pytest
 from router.asterisk.agi import AGISocket
 from router.asterisk.amisim import AMIServer
 from router.core.decide import CompiledRules
-from router.core.rulefile import load_rules, load_rules_text
+from router.core.rulefile import load_rules
 from router.server import start
 from router.service import Router
 from router.state.factory import open_store
 from router.state.keys import Keys
+from tests.fake_services import Gateway
+from tests.helpers import CHROMEDRIVER, CHROMIUM, RULES_DIR, SIM_SECRET, free_port
+from tests.helpers import router_env as router_env  # bench/ imports it from here
+from tests.helpers import stop_processes as stop_processes  # bench/ imports it from here
 
-ROOT = Path(__file__).resolve().parent.parent
-RULES_DIR = ROOT / "rules"
-FIXTURES = ROOT / "tests" / "fixtures"
+TESTS = Path(__file__).resolve().parent
 
-
-ROUTER_CMD = [sys.executable, "-m", "router"]
-"""The `router` command of this checkout (not whichever one is installed)."""
-
-def stop_processes(procs, seconds: float = 10.0) -> None:
-    """SIGTERM to all at once (they shut down side by side), then wait; one still running after
-    `seconds` is killed."""
-    procs = list(procs)
-    for p in procs:
-        if p.poll() is None:
-            p.terminate()
-    for p in procs:
-        try:
-            p.wait(seconds)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(5)
+REDIS_FIXTURES = {"redis_url", "redis_server", "redis_factory", "sentinel_group", "cluster"}
+"""Fixtures that start a redis-server (the last four are tests/faults' and tests/replicated's)."""
+BROWSER_FIXTURES = {"browser"}
+SLOW_FOLDERS = {TESTS / "faults", TESTS / "replicated", TESTS / "live"}
+"""Every test in these starts and kills processes of its own."""
 
 
-SIM_SECRET = "s3cret"
-"""The secret of the router's user on the AMI simulator."""
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & REDIS_FIXTURES:
+            item.add_marker(pytest.mark.redis)
+        if used & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if TESTS / "live" in item.path.parents:
+            item.add_marker(pytest.mark.asterisk)
+        if SLOW_FOLDERS & set(item.path.parents):
+            item.add_marker(pytest.mark.slow)
+        if not any(item.get_closest_marker(m) for m in ("redis", "browser", "asterisk", "slow")):
+            item.add_marker(pytest.mark.unit)
+
+
+class StartedAProcess(Exception):
+    """A `unit` test tried to start a process."""
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_start_no_process(request, monkeypatch):
+    """A `unit` test that starts a process (a redis-server, a browser, the `router` command) fails at once."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+
+    def refuse(self, args, *rest, **kw):
+        raise StartedAProcess(f"a unit test started {args!r}: mark the test `slow` (tests/conftest.py)")
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
 
 
 @pytest.fixture
@@ -70,19 +98,6 @@ async def ami():
     await server.start()
     yield server
     await server.close()
-
-
-def router_env(**extra: str) -> dict[str, str]:
-    """The environment for a `router` subprocess: this checkout first on the path, a spool of its own."""
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    spool = os.path.join(tempfile.mkdtemp(prefix="router-spool-"), "spool.jsonl")
-    return {**os.environ, "PYTHONPATH": path, "ROUTER_SPOOL": spool, **extra}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -132,23 +147,6 @@ def default_rules() -> CompiledRules:
     return CompiledRules(load_rules(RULES_DIR / "default.yaml"), "rules/default.yaml")
 
 
-def compiled(text: str) -> CompiledRules:
-    return CompiledRules(load_rules_text(text), "<test>")
-
-
-class Clock:
-    """An injected clock: tests move time, nobody sleeps."""
-
-    def __init__(self, t: float):
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
-
-
 @pytest.fixture
 async def serve(store):
     """Start the real router (AGI + HTTP on free ports) with given rules and clock."""
@@ -166,3 +164,33 @@ async def serve(store):
     yield _serve
     for r in started:
         await r.stop()
+
+
+@pytest.fixture
+async def gateway():
+    """The SMS provider and CRM webhook on a free port (tests/fake_services.py)."""
+    g = Gateway()
+    runner = await g.start()
+    yield g
+    await runner.cleanup()
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """Debian's chromium, headless, driven by chromedriver; wait for the page with helpers.until."""
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.fail("the page test needs Debian's chromium and chromium-driver: apt-get install chromium "
+                    "chromium-driver (see README)")
+    os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium fetch a driver: use Debian's
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-quic", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,900"):
+        opts.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    yield driver
+    driver.quit()

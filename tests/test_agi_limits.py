@@ -12,8 +12,7 @@ from router.asterisk import admission
 from router.asterisk.admission import Admission
 from router.asterisk.agi import ABUSE, MAX_SESSION_LINES, AGIProtocolError, AGISession, AGIUsageError
 from router.asterisk.callsim import call, headers
-from tests.conftest import Clock, compiled
-from tests.test_agi_server import MONDAY_10, RULES
+from tests.helpers import MONDAY_10, RULES, Clock, compiled
 
 
 async def _idle(port: int, host: str = "127.0.0.1", first_line: bool = False):

@@ -10,24 +10,10 @@ import random
 import pytest
 
 from router.asterisk.ami import AMITarget, Listener
-from router.asterisk.amisim import AMIServer, block, recorded_events
+from router.asterisk.amisim import block, recorded_events
 from router.asterisk.callsim import call
-from tests.asterisk.test_ami_recordings import AMI
-from tests.conftest import SIM_SECRET, Clock
-from tests.test_agi_server import MONDAY_10, RULES
-
-SECRET = SIM_SECRET
-
-
-def target(server: AMIServer) -> AMITarget:
-    return AMITarget.parse(f"ami://callrouter@127.0.0.1:{server.port}", SECRET)
-
-
-async def wait_for(predicate, seconds: float = 10.0) -> None:
-    """Poll a condition the listener reaches by itself (events are processed asynchronously)."""
-    async with asyncio.timeout(seconds):
-        while not predicate():
-            await asyncio.sleep(0.01)
+from tests.asterisk import AMI_RECORDINGS
+from tests.helpers import MONDAY_10, RULES, Clock, ami_target, wait_for
 
 
 async def started(listener: Listener) -> Listener:
@@ -49,7 +35,7 @@ def test_ami_address_and_secret():
 async def test_resync_reads_device_states_into_the_busy_set(ami, store):
     ami.devices = {"PJSIP/101": "INUSE", "PJSIP/102": "NOT_INUSE"}
     ami.members = [{"Queue": "support", "Location": "PJSIP/103", "StateInterface": "PJSIP/103", "Status": "2"}]
-    listener = await started(Listener(target(ami), store))
+    listener = await started(Listener(ami_target(ami), store))
     try:
         await listener.flush()
         assert await store.busy() == {"PJSIP/101", "PJSIP/103"}
@@ -61,7 +47,7 @@ async def test_resync_reads_device_states_into_the_busy_set(ami, store):
 
 async def test_manager_reported_busy_by_ami_is_skipped_with_the_rules_escalation(ami, store, serve):
     await store.put_customers([("+79035550101", {"abc": "A", "manager": "ivanov"})])
-    r = await serve(RULES, Clock(MONDAY_10), ami=target(ami))
+    r = await serve(RULES, Clock(MONDAY_10), ami=ami_target(ami))
     await asyncio.wait_for(r.ami.synced.wait(), 10)
     assert (await call(r.agi.port, "+79035550101", uid=1)).chain()[0][1] == "PJSIP/101"
     await ami.push(block(("Event", "DeviceStateChange"), ("Privilege", "call,all"), ("Device", "PJSIP/101"),
@@ -74,12 +60,12 @@ async def test_manager_reported_busy_by_ami_is_skipped_with_the_rules_escalation
 @contextlib.asynccontextmanager
 async def two_instances_replaying_a_missed_call(ami, store, seed: int, **kw):
     """Two listeners on one AMI stream and one store, as two routers; yields the outcomes they pass on."""
-    one = await started(Listener(target(ami), store, **kw))
-    two = await started(Listener(target(ami), store, **kw))
+    one = await started(Listener(ami_target(ami), store, **kw))
+    two = await started(Listener(ami_target(ami), store, **kw))
     seen: list[dict] = []
     one.on_outcome = two.on_outcome = seen.append
     try:
-        await ami.push(recorded_events((AMI / "ami_b_inbound_missed_caller_hangup.txt").read_bytes()),
+        await ami.push(recorded_events((AMI_RECORDINGS / "ami_b_inbound_missed_caller_hangup.txt").read_bytes()),
                        random.Random(seed))
         await wait_for(lambda: not one.tracker.calls and not two.tracker.calls and one.received > 50
                        and two.received > 50)
@@ -115,10 +101,10 @@ async def test_the_call_becomes_the_numbers_event_once_in_the_outcomes_own_write
 
 
 async def test_outcome_is_attached_to_the_routers_decision(ami, store, serve):
-    r = await serve(RULES, Clock(MONDAY_10), ami=target(ami))
+    r = await serve(RULES, Clock(MONDAY_10), ami=ami_target(ami))
     await asyncio.wait_for(r.ami.synced.wait(), 10)
     v = (await call(r.agi.port, "+79201234567", uid=1)).variables
-    stream = (AMI / "ami_a_inbound_answered.txt").read_bytes().replace(
+    stream = (AMI_RECORDINGS / "ami_a_inbound_answered.txt").read_bytes().replace(
         b"Variable: ROUTE_TARGET\r\nValue: Local/agent1@agents",
         f"Variable: ROUTE_DECISION\r\nValue: {v['ROUTE_DECISION']}".encode())
     await ami.push(recorded_events(stream), random.Random(1))
@@ -132,9 +118,9 @@ async def test_outcome_is_attached_to_the_routers_decision(ami, store, serve):
 
 async def test_answered_callback_makes_the_next_call_a_callback_after_a_conversation(ami, store, serve):
     clock = Clock(MONDAY_10)
-    r = await serve(RULES, clock, ami=target(ami))
+    r = await serve(RULES, clock, ami=ami_target(ami))
     await asyncio.wait_for(r.ami.synced.wait(), 10)
-    await ami.push(recorded_events((AMI / "ami_f_outbound_callback_answered.txt").read_bytes()))
+    await ami.push(recorded_events((AMI_RECORDINGS / "ami_f_outbound_callback_answered.txt").read_bytes()))
     await wait_for(lambda: r.ami.received > 100 and not r.ami.tracker.calls)
     await r.ami.flush()
     state = await store.number_state("+79209876543")
@@ -145,10 +131,10 @@ async def test_answered_callback_makes_the_next_call_a_callback_after_a_conversa
 
 
 async def test_dropped_connection_mid_call_loses_no_outcome(ami, store):
-    listener = await started(Listener(target(ami), store))
+    listener = await started(Listener(ami_target(ami), store))
     listener.backoff = 0.05
     try:
-        events = recorded_events((AMI / "ami_e_queue_answered.txt").read_bytes())
+        events = recorded_events((AMI_RECORDINGS / "ami_e_queue_answered.txt").read_bytes())
         cut = events.index(b"Event: AgentConnect")
         first, rest = events[:cut], events[cut:]
         await ami.push(first)
@@ -172,10 +158,10 @@ async def test_dropped_connection_mid_call_loses_no_outcome(ami, store):
 
 
 async def test_call_that_ended_while_disconnected_is_closed_on_resync(ami, store):
-    listener = await started(Listener(target(ami), store))
+    listener = await started(Listener(ami_target(ami), store))
     listener.backoff = 0.05
     try:
-        events = recorded_events((AMI / "ami_b_inbound_missed_caller_hangup.txt").read_bytes())
+        events = recorded_events((AMI_RECORDINGS / "ami_b_inbound_missed_caller_hangup.txt").read_bytes())
         await ami.push(events[: events.index(b"Event: HangupRequest")])
         await wait_for(lambda: listener.tracker.calls)
         ami.channels = []
@@ -190,7 +176,7 @@ async def test_call_that_ended_while_disconnected_is_closed_on_resync(ami, store
 
 
 async def test_garbage_on_the_stream_is_survived(ami, store):
-    listener = await started(Listener(target(ami), store))
+    listener = await started(Listener(ami_target(ami), store))
     try:
         await ami.push(b"\xff\xfe\x00garbage\r\n\r\nEvent: \r\n\r\nno colon here\r\n\r\n")
         await ami.push(block(("Event", "DeviceStateChange"), ("Device", "PJSIP/109"), ("State", "BUSY")))
@@ -203,14 +189,15 @@ async def test_garbage_on_the_stream_is_survived(ami, store):
 
 
 async def test_missed_call_from_ami_opens_a_follow_up_and_a_reached_callback_closes_it(ami, store, serve):
-    r = await serve(RULES, Clock(MONDAY_10), ami=target(ami))
+    r = await serve(RULES, Clock(MONDAY_10), ami=ami_target(ami))
     await asyncio.wait_for(r.ami.synced.wait(), 10)
-    await ami.push(recorded_events((AMI / "ami_b_inbound_missed_caller_hangup.txt").read_bytes()))
+    await ami.push(recorded_events((AMI_RECORDINGS / "ami_b_inbound_missed_caller_hangup.txt").read_bytes()))
     await wait_for(lambda: r.ami.received > 70 and not r.ami.tracker.calls)
     await r.ami.flush()
     [task] = await r.router.followups.worklist("open")
     assert task["number"] == "+79161112233"
-    callback = (AMI / "ami_f_outbound_callback_answered.txt").read_bytes().replace(b"+79209876543", b"+79161112233")
+    recorded = (AMI_RECORDINGS / "ami_f_outbound_callback_answered.txt").read_bytes()
+    callback = recorded.replace(b"+79209876543", b"+79161112233")  # our callback to the caller who missed us
     await ami.push(recorded_events(callback))
     await wait_for(lambda: r.ami.received > 230 and not r.ami.tracker.calls)
     await r.ami.flush()

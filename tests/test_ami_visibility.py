@@ -9,10 +9,7 @@ import aiohttp
 
 from router.asterisk.ami import AMITarget, Listener
 from router.asterisk.amisim import AMIServer, block
-from tests.conftest import Clock, free_port
-from tests.test_agi_server import MONDAY_10, RULES
-from tests.test_ami_listener import SECRET, target, wait_for
-from tests.test_web import get
+from tests.helpers import MONDAY_10, RULES, SIM_SECRET, Clock, ami_target, free_port, http_get, wait_for
 
 
 class Scheduled:
@@ -36,7 +33,7 @@ async def test_a_refused_connection_backs_off_to_30_s_and_every_line_names_the_h
     port = free_port()  # nothing listens there: every connect is refused
     clock = Clock(MONDAY_10)
     later = Scheduled()
-    listener = Listener(AMITarget.parse(f"ami://callrouter@127.0.0.1:{port}", SECRET), store, clock=clock,
+    listener = Listener(AMITarget.parse(f"ami://callrouter@127.0.0.1:{port}", SIM_SECRET), store, clock=clock,
                         call_later=later)
     caplog.set_level(logging.INFO)
     listener.start()
@@ -64,7 +61,7 @@ async def test_a_refused_connection_backs_off_to_30_s_and_every_line_names_the_h
 
 async def test_nothing_reconnects_after_stop(store):
     later = Scheduled()
-    listener = Listener(AMITarget.parse(f"ami://callrouter@127.0.0.1:{free_port()}", SECRET), store,
+    listener = Listener(AMITarget.parse(f"ami://callrouter@127.0.0.1:{free_port()}", SIM_SECRET), store,
                         call_later=later)
     listener.start()
     _, reconnect = await later.next()
@@ -73,17 +70,17 @@ async def test_nothing_reconnects_after_stop(store):
 
 
 async def test_healthz_and_metrics_show_the_ami_link(store, serve):
-    ami = AMIServer(secret=SECRET)
+    ami = AMIServer(secret=SIM_SECRET)
     await ami.start()
     clock = Clock(MONDAY_10)
     try:
-        r = await serve(RULES, clock, ami=target(ami))
+        r = await serve(RULES, clock, ami=ami_target(ami))
         await asyncio.wait_for(r.ami.synced.wait(), 10)
         clock.advance(5)
         await ami.push(block(("Event", "DeviceStateChange"), ("Privilege", "call,all"), ("Device", "PJSIP/101"),
                              ("State", "INUSE")))
         await wait_for(lambda: r.ami.last_event_at == MONDAY_10 + 5)  # the resync's replies came at MONDAY_10
-        status, body = await get(r.http_port, "/healthz")
+        status, body = await http_get(r.http_port, "/healthz")
         assert status == 200
         host = f"127.0.0.1:{ami.port}"
         assert body["ami"] == {"host": host, "connected": True, "since": MONDAY_10, "last_event_at": MONDAY_10 + 5,
@@ -93,7 +90,7 @@ async def test_healthz_and_metrics_show_the_ami_link(store, serve):
         clock.advance(60)
         ami.drop()
         await wait_for(lambda: ami.logins > logins and r.ami.connected.is_set())
-        _, body = await get(r.http_port, "/healthz")
+        _, body = await http_get(r.http_port, "/healthz")
         assert (body["ami"]["connected"], body["ami"]["reconnects"], body["ami"]["since"]) == (True, 1, MONDAY_10 + 65)
         async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{r.http_port}/metrics") as resp:
             text = await resp.text()

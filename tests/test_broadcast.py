@@ -8,13 +8,13 @@ import socket
 
 import aiohttp
 import orjson
+import pytest
 
 from router.asterisk.callsim import call
 from router.state.factory import open_store
 from router.state.store import Store
 from router.web import broadcast as bc
-from tests.conftest import Clock
-from tests.test_agi_server import MONDAY_10, RULES
+from tests.helpers import MONDAY_10, RULES, Clock
 
 
 async def _subscribe(session: aiohttp.ClientSession, port: int) -> aiohttp.ClientResponse:
@@ -152,6 +152,7 @@ async def test_a_router_nobody_watches_reads_none_of_its_decisions_back(serve, s
     assert r.router.feed.read[store.k.decisions] == 0
 
 
+@pytest.mark.slow
 async def test_a_watched_router_relays_another_routers_decisions_then_stops(serve, redis_url, prefix):
     stores = [open_store(redis_url, prefix), open_store(redis_url, prefix)]
     try:

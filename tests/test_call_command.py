@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 
-from tests.conftest import ROUTER_CMD, Clock, free_port, router_env
-from tests.test_agi_server import MONDAY_10, RULES
+import pytest
+
+from tests.helpers import MONDAY_10, ROUTER_CMD, RULES, Clock, free_port, router_env
 
 
 async def router_call(*args: str) -> tuple[int, str, str]:
@@ -16,6 +17,7 @@ async def router_call(*args: str) -> tuple[int, str, str]:
     return proc.returncode, out.decode(), err.decode()
 
 
+@pytest.mark.slow
 async def test_call_prints_the_variables_the_dialplan_receives(serve, store):
     await store.put_customers([("+79035550101", {"abc": "A", "manager": "ivanov", "name": "Olga"})])
     r = await serve(RULES, Clock(MONDAY_10))
@@ -31,6 +33,7 @@ async def test_call_prints_the_variables_the_dialplan_receives(serve, store):
     assert logged[0]["call"]["dnid"] == "88006008208" and logged[0]["call"]["name"] == "Olga"
 
 
+@pytest.mark.slow
 async def test_call_json_has_the_variables_chain_and_commands(serve):
     r = await serve(RULES, Clock(MONDAY_10))
     status, out, _ = await router_call("+79161234500", "--json", "--agi", f"127.0.0.1:{r.agi.port}")
@@ -41,6 +44,7 @@ async def test_call_json_has_the_variables_chain_and_commands(serve):
     assert d["commands"] and all(c.startswith(("SET VARIABLE", "EXEC")) for c in d["commands"])
 
 
+@pytest.mark.slow
 async def test_call_to_no_router_says_where_it_knocked():
     port = free_port()
     status, out, err = await router_call("+79161234500", "--agi", f"127.0.0.1:{port}")

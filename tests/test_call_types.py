@@ -8,10 +8,7 @@ import pytest
 
 from router.asterisk.callsim import call
 from router.core.rulefile import load_rules_text
-from tests.conftest import Clock, compiled
-from tests.test_agi_server import MONDAY_10
-from tests.test_followup import answered, missed
-from tests.test_rules import problems
+from tests.helpers import MONDAY_10, NEW_PROSPECTS_THEN_SUPPORT, Clock, answered, compiled, missed, problems
 
 TYPED_RULES = """
 version: 1
@@ -32,12 +29,7 @@ rules:
   - name: prospects stay prospects
     when: {prospect: true, kind: [repeat, callback, known]}
     route: [new_connection]
-  - name: new prospects
-    when: {kind: new}
-    route: [new_connection]
-  - name: everyone else
-    route: [support]
-fallback: [support]
+""" + NEW_PROSPECTS_THEN_SUPPORT + """\
 followup: {owner: duty}
 types:
   internal: внутренний звонок

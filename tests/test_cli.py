@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import selectors
 import signal
 import subprocess
 import time
@@ -17,8 +16,7 @@ from router.asterisk.callsim import call
 from router.core.phones import score
 from router.directory.customers import import_csv
 from router.directory.numbering import import_ranges
-from tests.conftest import ROUTER_CMD, RULES_DIR, free_port, router_env
-from tests.test_agi_server import RULES_TEXT
+from tests.helpers import ROUTER_CMD, RULES_DIR, RULES_TEXT, await_line, free_port, router_env
 
 ROUTER = ROUTER_CMD
 DATA = Path(__file__).resolve().parent.parent / "router" / "data"
@@ -29,12 +27,14 @@ def run(*args, env=None, timeout=60) -> subprocess.CompletedProcess:
                           env=router_env(**(env or {})))
 
 
+@pytest.mark.slow
 def test_check_accepts_the_shipped_rules():
     res = run("check", str(RULES_DIR))
     assert res.returncode == 0, res.stdout + res.stderr
     assert "OK" in res.stdout
 
 
+@pytest.mark.slow
 def test_check_rejects_a_broken_file_with_file_and_line(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(RULES_TEXT.replace("escalate: up", "escalate: upward"))
@@ -44,12 +44,14 @@ def test_check_rejects_a_broken_file_with_file_and_line(tmp_path):
     assert res.stdout.startswith(f"{bad}:{line}: rules[1].escalate:"), res.stdout
 
 
+@pytest.mark.slow
 def test_simulate_explains_the_decision(tmp_path):
     res = run("simulate", "--rules", str(RULES_DIR), "--caller", "+79161234500", "--at", "2026-11-23T10:00")
     assert res.returncode == 0, res.stderr
     assert "new prospects" in res.stdout and "queue new-connection" in res.stdout and "why:" in res.stdout
 
 
+@pytest.mark.slow
 def test_simulate_json_with_busy_and_store(redis_url, prefix, tmp_path):
     csv = tmp_path / "c.csv"
     csv.write_text("number,name,abc,manager,timezone,tags\n+79035550102,Romashka,A,petrova,,\n")
@@ -91,6 +93,7 @@ async def test_customer_reimport_is_idempotent_and_drops_stale_fields(store, tmp
     assert await store.customer("+79035550101") == {"name": "Olga", "abc": "B"}
 
 
+@pytest.mark.slow
 def test_customer_import_cli_exit_codes(redis_url, prefix, tmp_path):
     f = tmp_path / "crm.csv"
     f.write_text("number,name,abc,manager,timezone,tags\n+79035550101,Olga,A,,,\nxx,Bad,A,,,\n")
@@ -122,6 +125,7 @@ async def test_numbering_import_reads_windows_1251_and_reports_bad_rows(store, t
     assert [e.split(": ", 1)[0] for e in report.errors] == [f"{f}:3", f"{f}:4"]
 
 
+@pytest.mark.slow
 async def test_big_customer_import_is_fast(store, tmp_path):
     f = tmp_path / "big.csv"
     rows = "".join(f"+7903{i:07d},Customer {i},{'ABC'[i % 3]},ivanov,,t{i % 7}\n" for i in range(20000))
@@ -134,17 +138,7 @@ async def test_big_customer_import_is_fast(store, tmp_path):
     assert elapsed < 6, f"{elapsed:.1f} s of CPU for 20k rows"
 
 
-def _await_line(proc: subprocess.Popen, text: str, seen: list[str], seconds: float = 10) -> None:
-    """Read the router's log until `text` shows up (the process tells us when it has acted)."""
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stderr, selectors.EVENT_READ)
-    deadline = time.monotonic() + seconds
-    while not any(text in line for line in seen):
-        left = deadline - time.monotonic()
-        assert left > 0 and sel.select(left), f"no {text!r} in the log: {seen}"
-        seen.append(proc.stderr.readline())
-
-
+@pytest.mark.slow
 def test_serve_reloads_on_sighup_and_keeps_rules_when_the_file_breaks(redis_url, prefix, tmp_path):
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES_TEXT)
@@ -154,7 +148,7 @@ def test_serve_reloads_on_sighup_and_keeps_rules_when_the_file_breaks(redis_url,
                             stderr=subprocess.PIPE, text=True, env=router_env())
     seen: list[str] = []
     try:
-        _await_line(proc, "routing on agi://", seen)
+        await_line(proc, "routing on agi://", seen)
 
         def dest(uid: int) -> str:
             return asyncio.run(call(agi_port, f"+7916123450{uid}", uid=uid)).variables["ROUTE_1_DEST"]
@@ -162,13 +156,13 @@ def test_serve_reloads_on_sighup_and_keeps_rules_when_the_file_breaks(redis_url,
         assert dest(1) == "new-connection"
         rules.write_text("version: 1\nrules: [\n")
         proc.send_signal(signal.SIGHUP)
-        _await_line(proc, "rules not reloaded, the previous rules stay in force", seen)
+        await_line(proc, "rules not reloaded, the previous rules stay in force", seen)
         assert dest(2) == "new-connection"
         with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/healthz", timeout=5) as r:
             assert json.loads(r.read())["store"] == "up"
         rules.write_text(RULES_TEXT.replace("route: [new_connection]", "route: [management]"))
         proc.send_signal(signal.SIGHUP)
-        _await_line(proc, "rules reloaded from", seen)
+        await_line(proc, "rules reloaded from", seen)
         assert dest(3) == "management"
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -176,6 +170,7 @@ def test_serve_reloads_on_sighup_and_keeps_rules_when_the_file_breaks(redis_url,
     assert proc.returncode == 0
 
 
+@pytest.mark.slow
 def test_serve_refuses_to_start_on_broken_rules(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\nfallback: [nowhere]\n")
@@ -184,6 +179,7 @@ def test_serve_refuses_to_start_on_broken_rules(tmp_path):
     assert res.returncode == 1 and f"{bad}:2: fallback[0]" in res.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("calls", [12])
 def test_demo_places_varied_calls_without_redis_or_asterisk(calls):
     res = run("demo", "--calls", str(calls), "--agi", f"127.0.0.1:{free_port()}", "--http",

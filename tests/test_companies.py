@@ -10,9 +10,7 @@ import pytest
 from router.asterisk.callsim import call
 from router.core.phones import score
 from router.directory.companies import import_csv, span
-from tests.conftest import ROUTER_CMD, Clock, compiled, router_env
-from tests.test_agi_server import MONDAY_10
-from tests.test_identify import _RoundTrips
+from tests.helpers import MONDAY_10, NEW_PROSPECTS_THEN_SUPPORT, ROUTER_CMD, Clock, RoundTrips, compiled, router_env
 
 RULES = compiled("""
 version: 1
@@ -31,13 +29,7 @@ rules:
   - name: A customers reach their manager
     when: {abc: A, has_manager: true}
     route: [manager, support]
-  - name: new prospects
-    when: {kind: new}
-    route: [new_connection]
-  - name: everyone else
-    route: [support]
-fallback: [support]
-""")
+""" + NEW_PROSPECTS_THEN_SUPPORT)
 
 CSV = """company,name,abc,manager,tags,numbers
 acme,ACME Holding,A,ivanov,vip,+7495123*;8 (812) 555-00-00
@@ -102,7 +94,7 @@ async def test_when_company_matches_the_company_id(serve, store, companies):
 
 async def test_company_lookup_joins_the_one_round_trip(store, companies, monkeypatch):
     await store.ping()
-    trips = _RoundTrips(monkeypatch)
+    trips = RoundTrips(monkeypatch)
     snap = await store.snapshot("+74951234567", score("+74951234567"), MONDAY_10, 7 * 86400, record_inbound="c1")
     assert trips.n == 1 and snap.company["id"] == "acme"
 
@@ -150,6 +142,7 @@ async def test_companies_api_puts_lists_and_deletes(serve, store):
     assert (await call(r.agi.port, "+74951234567", uid=2)).variables["ROUTE_MANAGER"] == ""
 
 
+@pytest.mark.slow
 def test_cli_imports_companies(redis_url, prefix, tmp_path):
     f = tmp_path / "companies.csv"
     f.write_text(CSV)

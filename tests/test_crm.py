@@ -2,89 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import time
 
 import pytest
-from aiohttp import web
 
 from router.asterisk.callsim import call
 from router.core.rulefile import load_rules
 from router.directory.crm import dig, map_answer
-from tests.conftest import ROOT, ROUTER_CMD, Clock, compiled, router_env
-from tests.test_agi_server import MONDAY_10
-from tests.test_identify import _RoundTrips
-
-BIG = 1_000_000
-
-
-class FakeCrm:
-    """A CRM on a real socket: contacts by phone, with a delay and a failure mode to turn on."""
-
-    def __init__(self) -> None:
-        self.contacts: dict[str, dict] = {}
-        self.delay = 0.0
-        self.mode = "ok"  # ok | error | garbage | huge
-        self.hits: list[str] = []
-        self.sent = 0
-        self.runner: web.AppRunner | None = None
-        self.port = 0
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/api/contact", self.contact)
-        app.router.add_get("/rest/crm.duplicate.findbycomm.json", self.findbycomm)
-        app.router.add_get("/rest/crm.contact.get.json", self.contact_get)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
-
-    async def _fault(self, request: web.Request) -> web.StreamResponse | None:
-        self.hits.append(request.path_qs)
-        if self.delay:
-            await asyncio.sleep(self.delay)  # the CRM stalling (the server's side, not the test's clock)
-        if self.mode == "error":
-            return web.json_response({"error": "db down"}, status=503)
-        if self.mode == "garbage":
-            return web.Response(text="<html>Bad gateway</html>", content_type="text/html")
-        if self.mode == "huge":
-            resp = web.StreamResponse()
-            await resp.prepare(request)
-            chunk = b"[" + b"0," * 32767 + b"0]"
-            try:
-                while self.sent < 50 * BIG:
-                    await resp.write(chunk)
-                    self.sent += len(chunk)
-            except (ConnectionResetError, RuntimeError):
-                pass
-            return resp
-        return None
-
-    async def contact(self, request: web.Request) -> web.StreamResponse:
-        fault = await self._fault(request)
-        if fault is not None:
-            return fault
-        found = self.contacts.get(request.query.get("phone", ""))
-        return web.json_response({"data": found} if found else {"data": None})
-
-    async def findbycomm(self, request: web.Request) -> web.StreamResponse:
-        fault = await self._fault(request)
-        if fault is not None:
-            return fault
-        found = self.contacts.get(request.query.get("values[]", ""))
-        return web.json_response({"result": {"CONTACT": [found["ID"]]} if found else [], "time": {}})
-
-    async def contact_get(self, request: web.Request) -> web.StreamResponse:
-        self.hits.append(request.path_qs)
-        found = next((c for c in self.contacts.values() if c.get("ID") == request.query.get("id")), None)
-        return web.json_response({"result": found} if found else {"error": "Not found"}, status=200 if found else 400)
-
-    async def close(self) -> None:
-        await self.runner.cleanup()
+from tests.fake_services import BIG, OLGA, FakeCrm, crm_rules
+from tests.helpers import MONDAY_10, ROOT, ROUTER_CMD, Clock, RoundTrips, compiled, router_env
 
 
 @pytest.fixture
@@ -95,49 +23,6 @@ async def crm():
     await server.close()
 
 
-def rules_for(crm: FakeCrm, budget_ms: int = 150, max_bytes: int = 65536):
-    return compiled(f"""
-version: 1
-company: {{timezone: Europe/Moscow, default_region: RU}}
-targets:
-  support:        {{queue: support, timeout: 120}}
-  new_connection: {{queue: new-connection, priority: 10}}
-  collections:    {{queue: collections}}
-managers:
-  ivanov: {{endpoint: PJSIP/101, timeout: 20}}
-rules:
-  - name: debtors go to collections
-    when: {{crm: {{status: debtor}}}}
-    route: [collections]
-  - name: A customers reach their manager
-    when: {{abc: A, has_manager: true}}
-    route: [manager, support]
-  - name: new prospects
-    when: {{kind: new}}
-    route: [new_connection]
-  - name: everyone else
-    route: [support]
-fallback: [support]
-directory:
-  crm:
-    budget_ms: {budget_ms}
-    cache_ttl: 10m
-    negative_ttl: 2m
-    max_bytes: {max_bytes}
-    timeout: 3s
-    requests:
-      - url: http://127.0.0.1:{crm.port}/api/contact
-        query: {{phone: "{{number}}"}}
-        map: {{name: data.name, abc: data.segment, manager: data.owner.login, status: data.status,
-              tags: data.tags, contract: data.contract.id}}
-        translate: {{abc: {{gold: A, silver: B}}}}
-""")
-
-
-OLGA = {"name": "Olga CRM", "segment": "gold", "owner": {"login": "ivanov"}, "status": "active",
-        "tags": ["vip", "wholesale"], "contract": {"id": 4711}}
-
-
 async def decision(r) -> dict:
     await r.router.log.flush()
     return (await r.router.log.newest(1))[0]
@@ -145,7 +30,7 @@ async def decision(r) -> dict:
 
 async def test_caller_known_only_to_the_crm_is_routed_by_their_crm_class_within_budget(serve, store, crm):
     crm.contacts["+79035550201"] = OLGA
-    r = await serve(rules_for(crm), Clock(MONDAY_10))
+    r = await serve(crm_rules(crm.port), Clock(MONDAY_10))
     res = await call(r.agi.port, "+79035550201")
     assert res.variables["ROUTE_RULE"] == "A customers reach their manager"
     assert (res.variables["ROUTE_ABC"], res.variables["ROUTE_MANAGER"]) == ("A", "ivanov")
@@ -159,11 +44,11 @@ async def test_caller_known_only_to_the_crm_is_routed_by_their_crm_class_within_
 
 async def test_a_cache_hit_asks_nobody_and_stays_one_round_trip(serve, store, crm, monkeypatch):
     crm.contacts["+79035550201"] = OLGA
-    r = await serve(rules_for(crm), Clock(MONDAY_10))
+    r = await serve(crm_rules(crm.port), Clock(MONDAY_10))
     await call(r.agi.port, "+79035550201")
     await r.router.crm.drain()
     assert len(crm.hits) == 1
-    trips = _RoundTrips(monkeypatch)
+    trips = RoundTrips(monkeypatch)
     res = await call(r.agi.port, "+79035550201", uid=2)
     assert res.variables["ROUTE_MANAGER"] == "ivanov"
     assert len(crm.hits) == 1, "the second call was served from the cache"
@@ -175,7 +60,7 @@ async def test_a_cache_hit_asks_nobody_and_stays_one_round_trip(serve, store, cr
 async def test_a_stalled_crm_costs_at_most_its_budget_and_the_call_is_routed_on_what_is_known(serve, store, crm):
     crm.contacts["+79035550201"] = OLGA
     crm.delay = 1.0
-    r = await serve(rules_for(crm), Clock(MONDAY_10))
+    r = await serve(crm_rules(crm.port), Clock(MONDAY_10))
     t0 = time.perf_counter()
     res = await call(r.agi.port, "+79035550201")
     elapsed = time.perf_counter() - t0
@@ -190,7 +75,7 @@ async def test_a_stalled_crm_costs_at_most_its_budget_and_the_call_is_routed_on_
 
 async def test_the_crm_budget_never_exceeds_the_store_budget(serve, store, crm):
     crm.delay = 1.0
-    r = await serve(rules_for(crm, budget_ms=2000), Clock(MONDAY_10), budget=0.1)
+    r = await serve(crm_rules(crm.port, budget_ms=2000), Clock(MONDAY_10), budget=0.1)
     await call(r.agi.port, "+79035550201")
     d = await decision(r)
     assert d["latency_ms"] < 300 and any(x.startswith("CRM did not answer in") for x in d["reasons"])
@@ -202,7 +87,7 @@ async def test_the_crm_budget_never_exceeds_the_store_budget(serve, store, crm):
 async def test_crm_faults_fail_open_and_are_not_cached(serve, store, crm, mode, reason):
     crm.contacts["+79035550201"] = OLGA
     crm.mode = mode
-    r = await serve(rules_for(crm), Clock(MONDAY_10))
+    r = await serve(crm_rules(crm.port), Clock(MONDAY_10))
     res = await call(r.agi.port, "+79035550201")
     assert res.variables["ROUTE_RULE"] == "new prospects"
     d = await decision(r)
@@ -216,7 +101,7 @@ async def test_crm_faults_fail_open_and_are_not_cached(serve, store, crm, mode, 
 
 
 async def test_an_unknown_number_is_negatively_cached(serve, store, crm):
-    r = await serve(rules_for(crm), Clock(MONDAY_10))
+    r = await serve(crm_rules(crm.port), Clock(MONDAY_10))
     await call(r.agi.port, "+79035550299")
     await r.router.crm.drain()
     await call(r.agi.port, "+79035550299", uid=2)
@@ -227,7 +112,7 @@ async def test_an_unknown_number_is_negatively_cached(serve, store, crm):
 
 async def test_crm_fields_are_usable_in_when(serve, store, crm):
     crm.contacts["+79035550202"] = {**OLGA, "status": "debtor"}
-    r = await serve(rules_for(crm), Clock(MONDAY_10))
+    r = await serve(crm_rules(crm.port), Clock(MONDAY_10))
     res = await call(r.agi.port, "+79035550202")
     assert res.variables["ROUTE_RULE"] == "debtors go to collections"
     assert "CRM status=debtor" in (await decision(r))["reasons"]
@@ -236,7 +121,7 @@ async def test_crm_fields_are_usable_in_when(serve, store, crm):
 async def test_directory_record_wins_over_the_crm_but_crm_fields_still_count(serve, store, crm):
     await store.put_customers([("+79035550202", {"abc": "C", "name": "Imported"})])
     crm.contacts["+79035550202"] = {**OLGA, "status": "debtor"}
-    r = await serve(rules_for(crm), Clock(MONDAY_10))
+    r = await serve(crm_rules(crm.port), Clock(MONDAY_10))
     res = await call(r.agi.port, "+79035550202")
     assert res.variables["ROUTE_ABC"] == "C" and res.variables["ROUTE_RULE"] == "debtors go to collections"
 
@@ -266,18 +151,13 @@ def test_example_crm_rule_files_load():
 def test_json_paths_and_mapping():
     doc = {"result": {"CONTACT": [5, 6]}, "x": [{"y": "z"}]}
     assert dig(doc, "result.CONTACT.0") == 5 and dig(doc, "x.0.y") == "z" and dig(doc, "result.NOPE.0") is None
-    req = rules_for_stub().rs.directory.crm.requests[0]
+    req = crm_rules(9).rs.directory.crm.requests[0]
     assert map_answer(req, {"data": {"segment": "silver", "name": "A\nB\x00" + "x" * 500}}) == {
         "abc": "B", "name": "AB" + "x" * 198}
     assert map_answer(req, {"data": {"segment": "platinum"}}) == {}, "a class that is not A, B or C is dropped"
 
 
-def rules_for_stub():
-    stub = FakeCrm()
-    stub.port = 9
-    return rules_for(stub)
-
-
+@pytest.mark.slow
 def test_simulate_reads_a_local_crm_answer_from_a_file(tmp_path):
     rules = ROOT / "rules" / "examples" / "crm-generic.yaml"  # its CRM is never asked: the file answers
     answer = tmp_path / "answer.json"

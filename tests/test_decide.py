@@ -14,10 +14,7 @@ from router.core.decide import decide
 from router.core.identify import profile
 from router.core.phones import normalise
 from router.core.snapshot import Snapshot
-from tests.conftest import compiled
-
-MSK = ZoneInfo("Europe/Moscow")
-MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=MSK).timestamp()
+from tests.helpers import MONDAY_10, MSK, compiled
 
 RULES = compiled("""
 version: 1

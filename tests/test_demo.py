@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROUTER_CMD, free_port, router_env
-from tests.test_page import CHROMEDRIVER, CHROMIUM, browser, until  # noqa: F401 (fixture)
+from tests.helpers import ROUTER_CMD, free_port, router_env, until
 
 
 def get(port: int, path: str):
@@ -46,7 +45,8 @@ def demo():
     proc.wait(10)
 
 
-def test_demo_ends_calls_and_turns_a_missed_one_into_a_follow_up_that_closes_itself(demo, browser):  # noqa: F811
+@pytest.mark.slow
+def test_demo_ends_calls_and_turns_a_missed_one_into_a_follow_up_that_closes_itself(demo, browser):
     from selenium.webdriver.common.by import By
 
     proc, http = demo

@@ -12,7 +12,7 @@ import pytest
 
 from router.asterisk import variables as V
 from router.asterisk.mset import ANSWER_START
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 DIALPLAN = (ROOT / "dialplans" / "callrouter.conf").read_text()
 
@@ -25,6 +25,7 @@ def asterisk_tree(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 def test_dialplan_passes_asterisklint(tmp_path):
     lint = shutil.which("asterisklint")
     assert lint, "asterisklint is in the test extra: pip install '.[test]'"
@@ -36,6 +37,7 @@ def test_dialplan_passes_asterisklint(tmp_path):
     assert out == [], "\n".join(out)
 
 
+@pytest.mark.slow
 def test_asterisklint_would_catch_a_broken_dialplan(tmp_path):
     etc = asterisk_tree(tmp_path)
     (etc / "callrouter").unlink()
@@ -125,6 +127,7 @@ def test_ami_user_is_sent_exactly_the_events_the_listener_reads():
     assert "eventfilter(name(AGIExecEnd),header(Command),method(starts_with)) = " + ANSWER_START in conf
 
 
+@pytest.mark.slow
 def test_compose_file_is_accepted_by_docker_compose():
     exe = shutil.which("docker-compose")
     if exe is None:

@@ -11,36 +11,17 @@ from router.core.decide import CompiledRules
 from router.core.rulefile import RuleFileError, load_rules_text
 from router.followups.escalation import due_levels
 from router.service import Router
-from tests.conftest import Clock
-from tests.test_agi_server import MONDAY_10, RULES_TEXT
-from tests.test_followup import gateway, missed  # noqa: F401 (gateway is a fixture)
+from tests.helpers import DAY, ESCALATION_POLICY, HOUR, MONDAY_10, RULES_TEXT, Clock, missed
 
-MIN, HOUR, DAY = 60, 3600, 86400
-POLICY = """
-followup:
-  deadline: 30m
-  owner: duty
-  escalate:
-    - {after: 30m, to: head_of_sales}
-    - {after: 3d, or_count: 5, to: director, sms_to: "+79031112233"}
-notify:
-  sms:
-    method: GET
-    url: "http://127.0.0.1:{port}/sms"
-    query: {to: "{number}", text: "{text}"}
-  webhooks:
-    - url: "http://127.0.0.1:{port}/crm"
-      events: [escalated]
-      json: {event: "{event}", task: "{id}", level: "{level}", owner: "{owner}", was: "{previous_owner}"}
-"""
+MIN = 60
 
 
 def rules_for(port: int) -> CompiledRules:
-    return CompiledRules(load_rules_text(RULES_TEXT + POLICY.replace("{port}", str(port))))
+    return CompiledRules(load_rules_text(RULES_TEXT + ESCALATION_POLICY.replace("{port}", str(port))))
 
 
 @pytest.fixture
-async def routers(store, gateway):  # noqa: F811
+async def routers(store, gateway):
     """Two router instances on one Redis, one clock."""
     clock = Clock(MONDAY_10)
     made = [Router(rules_for(gateway.port), store, clock=clock) for _ in range(2)]
@@ -62,7 +43,7 @@ def test_levels_must_climb():
 
 
 def test_a_higher_level_due_takes_the_task_through_the_lower_ones():
-    policy = load_rules_text(RULES_TEXT + POLICY.replace("{port}", "1")).followup.escalate
+    policy = load_rules_text(RULES_TEXT + ESCALATION_POLICY.replace("{port}", "1")).followup.escalate
     task = {"deadline": MONDAY_10, "count": "5", "level": "0"}
     assert [(n, lv.to) for n, lv, _ in due_levels(policy, task, MONDAY_10 + 10 * MIN)] == [
         (1, "head_of_sales"), (2, "director")]
@@ -72,7 +53,7 @@ def test_a_higher_level_due_takes_the_task_through_the_lower_ones():
     assert due_levels(policy, {**task, "count": "1", "level": "1"}, MONDAY_10 + 2 * DAY) == []
 
 
-async def test_a_stalled_follow_up_climbs_each_level_once_with_two_routers(routers, store, gateway):  # noqa: F811
+async def test_a_stalled_follow_up_climbs_each_level_once_with_two_routers(routers, store, gateway):
     clock, (one, two) = routers
     await one.on_outcome(missed("+79161234500", "1"))  # due at 10:30
     [task] = await one.followups.worklist("open")
@@ -96,7 +77,7 @@ async def test_a_stalled_follow_up_climbs_each_level_once_with_two_routers(route
     assert one.escalator.escalated + two.escalator.escalated == 2
 
 
-async def test_the_fifth_missed_call_sends_the_task_up_at_once(routers, store, gateway):  # noqa: F811
+async def test_the_fifth_missed_call_sends_the_task_up_at_once(routers, store, gateway):
     clock, (one, _) = routers
     for i in range(5):
         clock.advance(2 * MIN)
@@ -117,6 +98,7 @@ async def test_a_closed_follow_up_never_escalates(routers, store):
     assert (await store.task(task["id"])).get("level") is None
 
 
+@pytest.mark.slow
 async def test_head_sees_escalated_follow_ups_per_level_and_can_take_and_comment(serve, store):
     clock = Clock(MONDAY_10)
     r = await serve(rules_for(9), clock)

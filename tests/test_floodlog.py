@@ -8,7 +8,7 @@ import pytest
 
 from router.config import ConfigError, Settings
 from router.floodlog import FloodLog
-from tests.conftest import Clock
+from tests.helpers import Clock
 
 
 def test_ten_thousand_refusals_in_a_second_are_two_log_lines(caplog):

@@ -6,12 +6,12 @@ import asyncio
 
 import aiohttp
 import pytest
-from aiohttp import web
 
+from router.asterisk.callsim import call
 from router.core.decide import CompiledRules
+from router.core.rulefile import load_rules_text
 from router.followups.followup import Followups
-from tests.conftest import Clock
-from tests.test_agi_server import MONDAY_10, RULES_TEXT
+from tests.helpers import MONDAY_10, RULES_TEXT, Clock, answered, compiled, missed
 
 GATEWAY_RULES = RULES_TEXT + """
 followup:
@@ -31,58 +31,9 @@ notify:
 """
 
 
-class Gateway:
-    """A real HTTP server playing the SMS provider and the CRM; `fail` requests fail first."""
-
-    def __init__(self) -> None:
-        self.sms: list[dict] = []
-        self.crm: list[dict] = []
-        self.fail = 0
-        self.port = 0
-
-    async def start(self) -> web.AppRunner:
-        app = web.Application()
-        app.router.add_get("/sms", self._sms)
-        app.router.add_post("/crm", self._crm)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = runner.addresses[0][1]
-        return runner
-
-    async def _sms(self, request: web.Request) -> web.Response:
-        if self.fail:
-            self.fail -= 1
-            return web.Response(status=503, text="try later")
-        self.sms.append(dict(request.query))
-        return web.json_response({"status": "OK"})
-
-    async def _crm(self, request: web.Request) -> web.Response:
-        if self.fail:
-            self.fail -= 1
-            return web.Response(status=502)
-        self.crm.append(await request.json())
-        return web.json_response({"result": True})
-
-
-@pytest.fixture
-async def gateway():
-    g = Gateway()
-    runner = await g.start()
-    yield g
-    await runner.cleanup()
-
-
-async def no_sleep(_: float) -> None:
-    return None
-
-
 @pytest.fixture
 async def engine(store, gateway, monkeypatch):
     monkeypatch.setenv("SMS_KEY", "k3y")
-    from router.core.rulefile import load_rules_text
-
     rules = CompiledRules(load_rules_text(GATEWAY_RULES.replace("{port}", str(gateway.port))))
     clock = Clock(MONDAY_10)
     f = Followups(store, lambda: rules, clock=clock)
@@ -90,17 +41,6 @@ async def engine(store, gateway, monkeypatch):
     yield f
     await f.drain()
     await f.outbox.close()
-
-
-def missed(number="+79161234500", linkedid="1.1", decision=""):
-    return {"linkedid": linkedid, "direction": "inbound", "number": number, "result": "missed", "by": "",
-            "decision": decision, "ring_seconds": 20.0, "talk_seconds": 0.0, "ended_at": MONDAY_10,
-            "reason": "caller hung up before anyone answered"}
-
-
-def answered(number="+79161234500", direction="outbound", by="PJSIP/101"):
-    return {"linkedid": "2.2", "direction": direction, "number": number, "result": "answered", "by": by,
-            "decision": "", "ring_seconds": 3.0, "talk_seconds": 60.0, "ended_at": MONDAY_10, "reason": ""}
 
 
 async def test_missed_call_opens_a_task_and_sends_one_sms(engine, gateway, store):
@@ -233,8 +173,6 @@ async def test_a_gateway_down_for_a_day_is_given_up_and_recorded(engine, gateway
 
 
 async def test_close_by_hand_over_the_api(serve, store):
-    from tests.conftest import compiled
-
     r = await serve(compiled(RULES_TEXT), Clock(MONDAY_10))
     await r.router.followups.on_outcome(missed())
     [task] = await r.router.followups.worklist("open")
@@ -254,9 +192,6 @@ async def test_close_by_hand_over_the_api(serve, store):
 
 
 async def test_stream_sends_decisions_as_they_happen(serve):
-    from router.asterisk.callsim import call
-    from tests.conftest import compiled
-
     r = await serve(compiled(RULES_TEXT), Clock(MONDAY_10))
     async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{r.http_port}/api/decisions/stream") as resp:
         assert resp.headers["Content-Type"].startswith("text/event-stream")

@@ -10,7 +10,7 @@ import aiohttp
 from router.asterisk.callsim import call
 from router.core.phones import is_extension
 from router.reports.reader import safe_cell
-from tests.conftest import Clock, compiled
+from tests.helpers import Clock, compiled
 
 NOW = 1_795_400_000.0
 RULES = """

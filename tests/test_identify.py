@@ -1,20 +1,15 @@
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 import pytest
 
 from router.core.identify import profile
 from router.core.phones import normalise, score
 from router.core.rulefile import load_rules
 from router.core.snapshot import EMPTY, Snapshot
-from router.state.shared import _Link
-from tests.conftest import RULES_DIR
+from tests.helpers import MONDAY_10, RULES_DIR, RoundTrips
 
 RULES = load_rules(RULES_DIR / "default.yaml")
-MSK = ZoneInfo("Europe/Moscow")
-NOW = datetime(2026, 11, 23, 10, 0, tzinfo=MSK).timestamp()
+NOW = MONDAY_10  # the moment each call is identified at
 H, D = 3600, 86400
 
 
@@ -110,27 +105,13 @@ def test_tags_are_split():
     assert who(s=snap({"tags": "vip;churn-risk"})).tags == {"vip", "churn-risk"}
 
 
-class _RoundTrips:
-    """Counts writes to Redis on the connections calls share (one write, one wait: one round trip)."""
-
-    def __init__(self, monkeypatch):
-        self.n = 0
-        original = _Link.send
-
-        def counting(link, packed, expected):
-            self.n += 1
-            return original(link, packed, expected)
-
-        monkeypatch.setattr(_Link, "send", counting)
-
-
 async def test_snapshot_is_one_round_trip_and_records_the_call(store, monkeypatch):
     number = "+79035550101"
     await store.put_customers([(number, {"abc": "A", "manager": "ivanov"})])
     await store.set_device_state("PJSIP/101", "INUSE")
     await store.replace_numbering([(79035550000, 79035559999, "Asia/Omsk", "test")])
     await store.ping()
-    trips = _RoundTrips(monkeypatch)
+    trips = RoundTrips(monkeypatch)
     s = await store.snapshot(number, score(number), NOW, 7 * D, record_inbound="call-1")
     assert trips.n == 1
     assert s.customer == {"abc": "A", "manager": "ivanov"}

@@ -5,13 +5,16 @@ Every bad row is a `file:line` problem and is skipped; the rows around it are wr
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
+
+import pytest
 
 from router.directory.csvfile import ImportReport, rows
 from router.directory.customers import import_csv
 from router.state.factory import open_store
-from tests.conftest import ROUTER_CMD, RULES_DIR, free_port, router_env
+from tests.helpers import ROUTER_CMD, RULES_DIR, free_port, router_env
 
 HEADER = "number,name,abc,manager,timezone,tags\n"
 
@@ -87,6 +90,7 @@ async def test_managers_unknown_to_the_rules_are_reported_once_each_and_kept(sto
     assert (await store.customer("+79035550103"))["manager"] == "sidorov"
 
 
+@pytest.mark.slow
 def test_cli_checks_managers_against_the_rules_and_names_what_it_wrote(redis_url, prefix, tmp_path):
     f = tmp_path / "crm.csv"
     f.write_text(HEADER + "+79035550101,A,A,ivanov,,\n+79035550102,B,A,nobody,,\n+79035550103,C\n")
@@ -97,6 +101,7 @@ def test_cli_checks_managers_against_the_rules_and_names_what_it_wrote(redis_url
     assert res.stdout.strip() == f"{f} (ascii): 2 customer records written, 1 rows skipped, 1 warnings"
 
 
+@pytest.mark.slow
 def test_cli_streams_the_first_problems_and_counts_the_rest(redis_url, prefix, tmp_path):
     f = tmp_path / "crm.csv"
     f.write_text(HEADER + "+79035550101,Good,A,,,\n" + "bad,row\n" * 500 + "+79035550102,Good,B,,,\n")
@@ -108,6 +113,7 @@ def test_cli_streams_the_first_problems_and_counts_the_rest(redis_url, prefix, t
     assert "2 customer records written, 500 rows skipped" in res.stdout
 
 
+@pytest.mark.slow
 def test_cli_reports_a_store_that_fails_and_what_was_written(tmp_path):
     f = tmp_path / "crm.csv"
     f.write_text(HEADER + "+79035550101,Good,A,,,\n")
@@ -116,6 +122,7 @@ def test_cli_reports_a_store_that_fails_and_what_was_written(tmp_path):
     assert "0 customer records written" in res.stdout and "the import stopped there" in res.stdout
 
 
+@pytest.mark.slow
 def test_cli_rejects_an_unknown_encoding(tmp_path):
     res = router("numbering", "import", str(tmp_path / "x.csv"), "--encoding", "klingon")
     assert res.returncode == 2 and "unknown encoding 'klingon'" in res.stderr
@@ -128,12 +135,11 @@ def test_reader_passes_over_blank_lines_and_numbers_lines_as_the_file_does(tmp_p
     assert list(rows(str(f), report)) == [(1, ["a", "b"]), (3, ["1", "2"]), (4, ["x\ny", "3"]), (6, ["4", "5"])]
 
 
+@pytest.mark.slow
 def test_customers_show_prints_the_record_and_the_history(redis_url, prefix, tmp_path):
     f = tmp_path / "crm.csv"
     f.write_text(HEADER + "+79035550101,Olga,A,ivanov,Asia/Vladivostok,vip\n")
     assert router("customers", "import", str(f), "--store", redis_url, "--prefix", prefix).returncode == 0
-    import asyncio
-
 
     async def history() -> None:
         s = open_store(redis_url, prefix)

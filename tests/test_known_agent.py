@@ -9,11 +9,9 @@ import pytest
 
 from router.asterisk.callsim import call
 from router.core.rulefile import RuleFileError, load_rules_text
+from tests.asterisk import AMI_RECORDINGS
 from tests.asterisk.ami_server import AMIServer, recorded_events
-from tests.asterisk.test_ami_recordings import AMI
-from tests.conftest import Clock, compiled
-from tests.test_agi_server import MONDAY_10
-from tests.test_ami_listener import SECRET, target, wait_for
+from tests.helpers import DAY, MONDAY_10, SIM_SECRET, Clock, ami_target, answered_by, compiled, missed, wait_for
 
 RULES_TEXT = """
 version: 1
@@ -44,25 +42,13 @@ fallback: [support]
 followup: {owner: petrova}
 """
 RULES = compiled(RULES_TEXT)
-DAY = 86400.0
-
-
-def answered(number: str, by: str, ended_at: float, linkedid: str = "9.9") -> dict:
-    return {"linkedid": linkedid, "direction": "inbound", "number": number, "result": "answered", "by": by,
-            "decision": "", "ring_seconds": 5.0, "talk_seconds": 120.0, "ended_at": ended_at, "reason": ""}
-
-
-def missed(number: str, ended_at: float) -> dict:
-    return {"linkedid": "8.8", "direction": "inbound", "number": number, "result": "missed", "by": "",
-            "decision": "", "ring_seconds": 20.0, "talk_seconds": 0.0, "ended_at": ended_at,
-            "reason": "caller hung up before anyone answered"}
 
 
 async def test_repeat_caller_reaches_the_agent_who_answered_them_last(serve, store):
     await store.put_customers([("+79035550103", {"abc": "B", "manager": "ivanov"})])
     clock = Clock(MONDAY_10)
     r = await serve(RULES, clock)
-    await store.record_outcome(answered("+79035550103", "PJSIP/102", MONDAY_10 - 2 * DAY))
+    await store.record_outcome(answered_by("+79035550103", "PJSIP/102", MONDAY_10 - 2 * DAY))
     res = await call(r.agi.port, "+79035550103")
     assert res.chain() == [("dial", "PJSIP/102", "25"), ("dial", "PJSIP/101", "20"), ("queue", "support", "120")]
     await r.router.log.flush()
@@ -72,12 +58,12 @@ async def test_repeat_caller_reaches_the_agent_who_answered_them_last(serve, sto
 
 
 async def test_queue_member_that_answered_is_found_by_its_interface_from_ami(serve, store):
-    ami = AMIServer(secret=SECRET)
+    ami = AMIServer(secret=SIM_SECRET)
     await ami.start()
     try:
-        r = await serve(RULES, Clock(MONDAY_10), ami=target(ami))
+        r = await serve(RULES, Clock(MONDAY_10), ami=ami_target(ami))
         await asyncio.wait_for(r.ami.synced.wait(), 10)
-        await ami.push(recorded_events((AMI / "ami_e_queue_answered.txt").read_bytes()), random.Random(3))
+        await ami.push(recorded_events((AMI_RECORDINGS / "ami_e_queue_answered.txt").read_bytes()), random.Random(3))
         await wait_for(lambda: r.ami.received > 100 and not r.ami.tracker.calls)
         await r.ami.flush()
         state = await store.r.hgetall(store.k.state("+79037778899"))
@@ -93,14 +79,14 @@ async def test_queue_member_that_answered_is_found_by_its_interface_from_ami(ser
 async def test_queue_member_is_found_by_its_state_interface_when_the_manager_lists_only_that(serve, store):
     rules = compiled(RULES_TEXT.replace("agent1:  {endpoint: Local/agent1@agents, state: Custom:agent1",
                                         "agent1:  {endpoint: PJSIP/201, state: Custom:agent1"))
-    ami = AMIServer(secret=SECRET)
+    ami = AMIServer(secret=SIM_SECRET)
     ami.members = [{"Queue": "new-connection", "Location": "Local/agent1@agents", "StateInterface": "Custom:agent1",
                     "Status": "1"}]
     await ami.start()
     try:
-        r = await serve(rules, Clock(MONDAY_10), ami=target(ami))
+        r = await serve(rules, Clock(MONDAY_10), ami=ami_target(ami))
         await asyncio.wait_for(r.ami.synced.wait(), 10)
-        await ami.push(recorded_events((AMI / "ami_e_queue_answered.txt").read_bytes()), random.Random(3))
+        await ami.push(recorded_events((AMI_RECORDINGS / "ami_e_queue_answered.txt").read_bytes()), random.Random(3))
         await wait_for(lambda: r.ami.received > 100 and not r.ami.tracker.calls)
         await r.ami.flush()
         state = await store.r.hgetall(store.k.state("+79037778899"))
@@ -114,7 +100,7 @@ async def test_queue_member_is_found_by_its_state_interface_when_the_manager_lis
 async def test_agent_older_than_the_window_is_skipped_with_a_reason(serve, store):
     await store.put_customers([("+79035550103", {"abc": "B", "manager": "ivanov"})])
     r = await serve(RULES, Clock(MONDAY_10))
-    await store.record_outcome(answered("+79035550103", "PJSIP/102", MONDAY_10 - 20 * DAY))
+    await store.record_outcome(answered_by("+79035550103", "PJSIP/102", MONDAY_10 - 20 * DAY))
     res = await call(r.agi.port, "+79035550103")
     assert res.variables["ROUTE_RULE"] == "everyone else"
     assert res.chain()[0] == ("dial", "PJSIP/101", "20")
@@ -122,7 +108,7 @@ async def test_agent_older_than_the_window_is_skipped_with_a_reason(serve, store
 
 async def test_agent_between_one_and_two_weeks_matches_only_the_wider_condition(serve, store):
     r = await serve(RULES, Clock(MONDAY_10))
-    await store.record_outcome(answered("+79035550109", "PJSIP/102", MONDAY_10 - 10 * DAY))
+    await store.record_outcome(answered_by("+79035550109", "PJSIP/102", MONDAY_10 - 10 * DAY))
     res = await call(r.agi.port, "+79035550109")
     assert res.variables["ROUTE_RULE"] == "known agent"
     assert res.chain()[0] == ("dial", "PJSIP/102", "25")
@@ -130,7 +116,7 @@ async def test_agent_between_one_and_two_weeks_matches_only_the_wider_condition(
 
 async def test_busy_last_agent_escalates_up(serve, store):
     r = await serve(RULES, Clock(MONDAY_10))
-    await store.record_outcome(answered("+79035550109", "PJSIP/102", MONDAY_10 - DAY))
+    await store.record_outcome(answered_by("+79035550109", "PJSIP/102", MONDAY_10 - DAY))
     await store.set_device_state("PJSIP/102", "INUSE")
     res = await call(r.agi.port, "+79035550109")
     assert res.chain()[0] == ("queue", "management", "30")
@@ -138,14 +124,14 @@ async def test_busy_last_agent_escalates_up(serve, store):
 
 async def test_agent_not_in_the_managers_table_is_dialled_directly(serve, store):
     r = await serve(RULES, Clock(MONDAY_10))
-    await store.record_outcome(answered("+79035550109", "PJSIP/177", MONDAY_10 - DAY))
+    await store.record_outcome(answered_by("+79035550109", "PJSIP/177", MONDAY_10 - DAY))
     res = await call(r.agi.port, "+79035550109")
     assert res.chain() == [("dial", "PJSIP/177", "20"), ("queue", "support", "120")]
 
 
 async def test_caller_with_an_open_follow_up_reaches_its_owner(serve, store):
     r = await serve(RULES, Clock(MONDAY_10))
-    await r.router.followups.on_outcome(missed("+79035550110", MONDAY_10 - 600))
+    await r.router.followups.on_outcome(missed("+79035550110", ended_at=MONDAY_10 - 600))
     [task] = await r.router.followups.worklist("open")
     assert task["owner"] == "petrova"
     res = await call(r.agi.port, "+79035550110")
@@ -159,7 +145,7 @@ async def test_caller_with_an_open_follow_up_reaches_its_owner(serve, store):
 async def test_task_owner_outside_the_managers_table_is_skipped_with_a_reason(serve, store):
     rules = compiled(RULES_TEXT.replace("followup: {owner: petrova}", "followup: {owner: duty}"))
     r = await serve(rules, Clock(MONDAY_10))
-    await r.router.followups.on_outcome(missed("+79035550111", MONDAY_10 - 600))
+    await r.router.followups.on_outcome(missed("+79035550111", ended_at=MONDAY_10 - 600))
     res = await call(r.agi.port, "+79035550111")
     assert res.chain() == [("queue", "support", "120")]
     await r.router.log.flush()
@@ -172,7 +158,7 @@ async def test_default_rules_send_a_repeat_caller_to_the_last_agent_then_their_m
     await store.put_customers([("+79035550103", {"abc": "B", "manager": "ivanov"})])
     r = await serve(default_rules, Clock(MONDAY_10))
     await call(r.agi.port, "+79035550103", uid=1)
-    await store.record_outcome(answered("+79035550103", "PJSIP/102", MONDAY_10 + 200))
+    await store.record_outcome(answered_by("+79035550103", "PJSIP/102", MONDAY_10 + 200))
     r.router.clock = Clock(MONDAY_10 + 1200)
     res = await call(r.agi.port, "+79035550103", uid=2)
     assert res.variables["ROUTE_RULE"] == "repeat callers reach whoever answered them last"
@@ -192,8 +178,8 @@ def test_person_steps_are_reserved_and_not_for_the_fallback(snippet, message):
 
 
 async def test_a_call_the_ivr_served_does_not_make_the_ivr_the_last_agent(store):
-    await store.record_outcome(answered("+79035550103", "PJSIP/102", MONDAY_10 - DAY))
-    served = {**answered("+79035550103", "ivr:self-service", MONDAY_10, linkedid="9.10"), "ivr": "self-service"}
+    await store.record_outcome(answered_by("+79035550103", "PJSIP/102", MONDAY_10 - DAY))
+    served = {**answered_by("+79035550103", "ivr:self-service", MONDAY_10, linkedid="9.10"), "ivr": "self-service"}
     await store.record_outcome(served)
     state = await store.r.hgetall(store.k.state("+79035550103"))
     assert state["agent"] == "PJSIP/102"

@@ -6,13 +6,13 @@ from __future__ import annotations
 import signal
 import subprocess
 
+import pytest
 from aiohttp import web
 
 from router.core.rules import HttpRequest
 from router.outbox.http import HttpSender, http_message
 from router.outbox.templates import gateway_warnings, unset_env
-from tests.conftest import ROUTER_CMD, RULES_DIR, free_port, router_env
-from tests.test_cli import _await_line
+from tests.helpers import ROUTER_CMD, RULES_DIR, await_line, free_port, router_env
 
 GATEWAY_ENV = ("SMSRU_API_ID", "BITRIX_HOST", "BITRIX_WEBHOOK_KEY", "CRM_HOST")
 
@@ -59,6 +59,7 @@ def test_the_shipped_rules_send_nothing_on_a_fresh_machine(default_rules):
     assert gateway_warnings(notify, dict.fromkeys(GATEWAY_ENV, "x")) == []
 
 
+@pytest.mark.slow
 def test_check_warns_about_a_gateway_whose_variables_are_unset():
     clean = {k: "" for k in GATEWAY_ENV}
     res = subprocess.run([*ROUTER_CMD, "check", str(RULES_DIR)], capture_output=True, text=True, timeout=60,
@@ -72,6 +73,7 @@ def test_check_warns_about_a_gateway_whose_variables_are_unset():
     assert "warning" not in configured.stdout
 
 
+@pytest.mark.slow
 def test_serve_logs_unconfigured_gateways_at_start(redis_url, prefix):
     proc = subprocess.Popen([*ROUTER_CMD, "serve", "--rules", str(RULES_DIR), "--store", redis_url, "--prefix", prefix,
                              "--agi", f"127.0.0.1:{free_port()}", "--http", f"127.0.0.1:{free_port()}"],
@@ -79,7 +81,7 @@ def test_serve_logs_unconfigured_gateways_at_start(redis_url, prefix):
                                                                               BITRIX_HOST="", BITRIX_WEBHOOK_KEY=""))
     seen: list[str] = []
     try:
-        _await_line(proc, "routing on agi://", seen, seconds=30)
+        await_line(proc, "routing on agi://", seen, seconds=30)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)

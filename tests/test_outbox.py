@@ -10,7 +10,7 @@ from aiohttp import web
 from router.core.rules import HttpRequest
 from router.outbox.http import HttpSender, http_message
 from router.outbox.outbox import MAX_RETRY, Outbox
-from tests.conftest import Clock, free_port
+from tests.helpers import Clock, free_port
 
 NOW = 1_795_400_000.0
 DAY = 86400

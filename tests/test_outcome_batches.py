@@ -8,7 +8,7 @@ from router.asterisk.ami import AMITarget, Listener
 from router.asterisk.calltracker import Outcome
 from router.state.factory import open_store
 from router.state.store import Store
-from tests.test_report import DAY, MSK, NINE
+from tests.helpers import MONDAY, MONDAY_9, MSK
 
 CUSTOMERS = [f"+7903555{i:04d}" for i in range(12)]
 
@@ -16,7 +16,7 @@ CUSTOMERS = [f"+7903555{i:04d}" for i in range(12)]
 def outcome(number: str, n: int, **kw) -> dict:
     base = {"linkedid": f"b.{n}", "direction": "inbound", "number": number, "result": "answered",
             "by": "PJSIP/101", "queue": "support", "decision": "", "ring_seconds": 4.0, "talk_seconds": 60.0,
-            "ended_at": NINE + 64 + n, "reason": ""}
+            "ended_at": MONDAY_9 + 64 + n, "reason": ""}
     return base | kw
 
 
@@ -34,7 +34,7 @@ def day_of_calls() -> list[dict]:
 
 
 def counting(store: Store) -> list[int]:
-    """Round trips of the store's background batches: each call of `_pooled` is one."""
+    """Round trips of the store's background batches: each call of `pooled_raw` is one."""
     sizes: list[int] = []
     pooled = store.pooled_raw
 
@@ -65,14 +65,14 @@ async def test_outcomes_that_end_together_are_written_in_two_round_trips(store, 
     sizes = counting(store)
     assert await store.record_outcomes(day_of_calls()) == [True] * len(CUSTOMERS)
     assert len(sizes) == 2 and sizes[0] == 3 * len(CUSTOMERS)
-    assert (await store.report_counters([DAY]))[0]["in"] == "8"
+    assert (await store.report_counters([MONDAY]))[0]["in"] == "8"
 
 
 async def test_a_batch_writes_what_writing_one_at_a_time_writes(store, other_store, calendar):
     assert await store.record_outcomes(day_of_calls()) == [True] * len(CUSTOMERS)
     for o in day_of_calls():
         assert await other_store.record_outcome(o)
-    assert (await store.report_counters([DAY]))[0] == (await other_store.report_counters([DAY]))[0]
+    assert (await store.report_counters([MONDAY]))[0] == (await other_store.report_counters([MONDAY]))[0]
     for number in CUSTOMERS:
         assert await store.number_state(number) == await other_store.number_state(number)
     assert await store.r.xlen(store.k.outcomes) == await other_store.r.xlen(other_store.k.outcomes) == 12
@@ -102,18 +102,18 @@ async def test_a_batch_whose_writes_fail_releases_every_claim_and_a_retry_writes
         await store.record_outcomes(day_of_calls())
     assert await store.r.xlen(store.k.outcomes) == 0
     assert await store.record_outcomes(day_of_calls()) == [True] * 12
-    assert (await store.report_counters([DAY]))[0]["in"] == "8"
+    assert (await store.report_counters([MONDAY]))[0]["in"] == "8"
 
 
 async def test_the_listener_batches_outcomes_but_writes_a_numbers_calls_in_order(store, other_store, calendar):
     """A miss, then our callback to the same number: the callback counts against the miss only
     when it is written after it, so one number's calls never share a batch."""
     number = CUSTOMERS[0]
-    missed = Outcome("m.1", "inbound", number, False, started=NINE, ended=NINE + 10, reason="caller hung up")
-    callback = Outcome("m.2", "outbound", number, True, "PJSIP/101", started=NINE + 600, answered_at=NINE + 610,
-                       ended=NINE + 700)
-    others = [Outcome(f"o.{i}", "inbound", n, True, "PJSIP/102", started=NINE, answered_at=NINE + 3, ended=NINE + 60)
-              for i, n in enumerate(CUSTOMERS[1:6])]
+    missed = Outcome("m.1", "inbound", number, False, started=MONDAY_9, ended=MONDAY_9 + 10, reason="caller hung up")
+    callback = Outcome("m.2", "outbound", number, True, "PJSIP/101", started=MONDAY_9 + 600, answered_at=MONDAY_9 + 610,
+                       ended=MONDAY_9 + 700)
+    others = [Outcome(f"o.{i}", "inbound", n, True, "PJSIP/102", started=MONDAY_9, answered_at=MONDAY_9 + 3,
+                      ended=MONDAY_9 + 60) for i, n in enumerate(CUSTOMERS[1:6])]
     seen: list[dict] = []
     listener = Listener(AMITarget("127.0.0.1", 1, "u", "s"), store, on_outcome=seen.append)
     sizes = counting(store)
@@ -123,5 +123,5 @@ async def test_the_listener_batches_outcomes_but_writes_a_numbers_calls_in_order
     assert [o["linkedid"] for o in seen] == ["m.1", "o.0", "o.1", "o.2", "m.2", "o.3", "o.4"]
     for o in [missed, callback]:
         assert await other_store.record_outcome(o.as_dict())
-    mine, theirs = (await store.report_counters([DAY]))[0], (await other_store.report_counters([DAY]))[0]
+    mine, theirs = (await store.report_counters([MONDAY]))[0], (await other_store.report_counters([MONDAY]))[0]
     assert (mine["cb"], mine["cb|ok"]) == (theirs["cb"], theirs["cb|ok"]) == ("1", "1")

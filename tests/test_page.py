@@ -4,43 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-
-import pytest
 
 from router.asterisk.callsim import call
-from tests.conftest import Clock, compiled
-from tests.test_agi_server import MONDAY_10, RULES_TEXT
-from tests.test_followup import missed
-
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-
-
-@pytest.fixture
-def browser(tmp_path):
-    if not (CHROMIUM and CHROMEDRIVER):
-        pytest.fail("the page test needs Debian's chromium and chromium-driver: apt-get install chromium "
-                    "chromium-driver (see README)")
-    os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium fetch a driver: use Debian's
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-quic", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,900"):
-        opts.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    yield driver
-    driver.quit()
-
-
-async def until(driver, condition, seconds: float = 10):
-    """Wait in a thread: the router under test runs on this event loop and must keep serving."""
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return await asyncio.to_thread(WebDriverWait(driver, seconds, poll_frequency=0.05).until, condition)
+from tests.helpers import MONDAY_10, RULES_TEXT, Clock, compiled, missed, until
 
 
 async def test_page_shows_decisions_live_and_closes_a_follow_up(serve, store, browser, tmp_path):

@@ -7,13 +7,8 @@ import asyncio
 import aiohttp
 
 from router.asterisk.callsim import call
-from tests.conftest import Clock
-from tests.test_agi_server import MONDAY_10
-from tests.test_crm import OLGA, FakeCrm, rules_for
-from tests.test_known_agent import answered
-from tests.test_page import browser, until
-
-__all__ = ["browser"]
+from tests.fake_services import OLGA, FakeCrm, crm_rules
+from tests.helpers import MONDAY_10, Clock, answered_by, until
 
 
 async def test_page_shows_company_last_agent_crm_and_the_strategy_switch(serve, store, browser):
@@ -25,10 +20,10 @@ async def test_page_shows_company_last_agent_crm_and_the_strategy_switch(serve, 
         crm.contacts["+79035550201"] = {**OLGA, "status": "debtor"}
         await store.put_company("acme", {"name": "ACME Holding", "abc": "B", "manager": "ivanov"},
                                 [(749512300000000, 749512399999999)])
-        await store.record_outcome(answered("+74951234567", "PJSIP/102", MONDAY_10 - 3600))
+        await store.record_outcome(answered_by("+74951234567", "PJSIP/102", MONDAY_10 - 3600))
         await store.open_task("+74951234567", {"id": "fu-p", "number": "+74951234567", "owner": "ivanov",
                                                "state": "open", "deadline": MONDAY_10 + 1800}, {"text": "missed"})
-        r = await serve(rules_for(crm), Clock(MONDAY_10))
+        r = await serve(crm_rules(crm.port), Clock(MONDAY_10))
         await asyncio.to_thread(browser.get, f"http://127.0.0.1:{r.http_port}/")
         await until(browser, lambda d: d.find_element(By.ID, "status").text == "live")
         header = await asyncio.to_thread(lambda: browser.find_element(By.ID, "strategy").text)

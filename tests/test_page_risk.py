@@ -6,27 +6,33 @@ import asyncio
 import os
 
 import aiohttp
+import pytest
 
-from tests.conftest import Clock, compiled
-from tests.test_agi_server import MONDAY_10
-from tests.test_escalation import POLICY
-from tests.test_followup import missed
-from tests.test_page import browser, until  # noqa: F401 (browser is a fixture)
-from tests.test_risk import DAY, NUMBER, RISK_RULES_TEXT
+from tests.helpers import (
+    DAY,
+    ESCALATION_POLICY,
+    HOUR,
+    MONDAY_10,
+    RISK_NUMBER,
+    RISK_RULES_TEXT,
+    Clock,
+    compiled,
+    missed,
+    until,
+)
 
-HOUR = 3600
 
-
-async def test_page_lists_who_is_at_risk_and_the_escalated_follow_ups(serve, store, browser, tmp_path):  # noqa: F811
+@pytest.mark.slow
+async def test_page_lists_who_is_at_risk_and_the_escalated_follow_ups(serve, store, browser, tmp_path):
     from selenium.webdriver.common.by import By
 
     clock = Clock(MONDAY_10)
-    await store.put_customers([(NUMBER, {"name": "<i>Anna</i>", "manager": "ivanov"})])
-    r = await serve(compiled(RISK_RULES_TEXT + POLICY.replace("{port}", "9")), clock)
+    await store.put_customers([(RISK_NUMBER, {"name": "<i>Anna</i>", "manager": "ivanov"})])
+    r = await serve(compiled(RISK_RULES_TEXT + ESCALATION_POLICY.replace("{port}", "9")), clock)
     async with aiohttp.ClientSession() as s, s.post(
             f"http://127.0.0.1:{r.http_port}/api/events",
-            json=[{"id": "r1", "number": NUMBER, "kind": "rating", "at": MONDAY_10 - DAY, "value": 1},
-                  {"id": "v1", "number": NUMBER, "kind": "technician_visit", "at": MONDAY_10 - 2 * DAY}]) as resp:
+            json=[{"id": "r1", "number": RISK_NUMBER, "kind": "rating", "at": MONDAY_10 - DAY, "value": 1},
+                  {"id": "v1", "number": RISK_NUMBER, "kind": "technician_visit", "at": MONDAY_10 - 2 * DAY}]) as resp:
         assert (await resp.json())["new"] == 2
     await r.router.on_outcome(missed("+79169998877", "1"))
     clock.advance(HOUR)
@@ -45,7 +51,7 @@ async def test_page_lists_who_is_at_risk_and_the_escalated_follow_ups(serve, sto
             return ""
 
     text = await until(browser, first_row)
-    assert NUMBER in text and "<i>Anna</i>" in text, "names are shown as text, never as markup"
+    assert RISK_NUMBER in text and "<i>Anna</i>" in text, "names are shown as text, never as markup"
     assert "low_rating +3: rating 1 on 2026-11-22" in text and "technician_visit +2" in text
     assert "ivanov" in text and "manager ivanov" in text
     levels = await asyncio.to_thread(lambda: browser.find_element(By.ID, "escalated").text)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from router.cli.main import parser
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 GUIDES = sorted((ROOT / "docs").glob("*.md"))
@@ -50,6 +50,7 @@ def test_the_readme_is_a_front_door_not_a_manual():
     assert len(README.splitlines()) <= 200
 
 
+@pytest.mark.slow
 def test_quick_start_is_two_commands_that_bash_can_read():
     commands = quick_start()
     assert len(commands) == 2

@@ -10,22 +10,27 @@ import json
 import os
 import subprocess
 from collections import Counter
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import aiohttp
+import pytest
 
-from router.asterisk.ami import AMITarget
 from router.asterisk.callsim import call
 from router.reports.report import build, percent, quantile
 from tests.asterisk.ami_server import AMIServer
 from tests.asterisk.calls import ANSWERED, MISSED, replay
-from tests.conftest import ROUTER_CMD, SIM_SECRET, Clock, compiled, router_env
-from tests.test_page import browser, until  # noqa: F401  (the headless browser fixture)
+from tests.helpers import (
+    MONDAY,
+    MONDAY_9,
+    MSK,
+    NEW_PROSPECTS_THEN_SUPPORT,
+    ROUTER_CMD,
+    Clock,
+    ami_target,
+    compiled,
+    router_env,
+    until,
+)
 
-MSK = ZoneInfo("Europe/Moscow")
-DAY = "2026-11-23"
-NINE = datetime(2026, 11, 23, 9, 0, tzinfo=MSK).timestamp()
 SALES, SUPPORT = "88006008208", "88006008200"
 
 AUDIT_RULES = """
@@ -39,12 +44,7 @@ managers:
   ivanov:  {endpoint: Local/agent1@agents, timeout: 20}
   petrova: {endpoint: Local/agent4@agents, timeout: 20}
 rules:
-  - name: new prospects
-    when: {kind: new}
-    route: [new_connection]
-  - name: everyone else
-    route: [support]
-fallback: [support]
+""" + NEW_PROSPECTS_THEN_SUPPORT + """\
 followup: {owner: duty, deadline: 30m}
 types:
   internal: internal call
@@ -109,13 +109,12 @@ async def place_audited_day(serve, store, ami: AMIServer):
     customers = [(f"+7903{band}00{i:04d}", {"name": f"customer {band}{i}", "manager": "ivanov" if i % 2 else
                   "petrova"}) for band in (7, 8, 9) for i in range(21)]
     await store.put_customers(customers)
-    clock = Clock(NINE)
-    r = await serve(compiled(AUDIT_RULES), clock, token="tk",
-                    ami=AMITarget.parse(f"ami://callrouter@127.0.0.1:{ami.port}", SIM_SECRET))
+    clock = Clock(MONDAY_9)
+    r = await serve(compiled(AUDIT_RULES), clock, token="tk", ami=ami_target(ami))
     await asyncio.wait_for(r.ami.synced.wait(), 30)
     plan = audited_day()
     for i, c in enumerate(plan):
-        clock.t = c["at"] = NINE + i * 420  # one call every 7 minutes, 09:00 to 17:38
+        clock.t = c["at"] = MONDAY_9 + i * 420  # one call every 7 minutes, 09:00 to 17:38
         v = (await call(r.agi.port, c["number"], uid=i + 1, dnid=c["dnid"])).variables
         c["decision"] = v["ROUTE_DECISION"]
     await r.router.log.flush()
@@ -126,12 +125,12 @@ async def place_audited_day(serve, store, ami: AMIServer):
             body = {"type": c["correct"], "by": "ivanov"}
             async with http.post(f"{base}/api/calls/{c['decision']}/type", json=body) as resp:
                 assert (resp.status, (await resp.json())["counted"]) == (200, False)
-        clock.t = NINE + 9 * 3600  # 18:00: the day's calls are reported as they end
+        clock.t = MONDAY_9 + 9 * 3600  # 18:00: the day's calls are reported as they end
         await ami.push(b"".join(replay((ANSWERED if c["answered"] else MISSED)[i % 2], c["number"], c["at"], i + 1,
                                        c["decision"]) for i, c in enumerate(plan)))
         await _until_recorded(store, r, 75)
         missed = [c for c in plan if not c["answered"] and c["number"].startswith("+")]
-        clock.t = end = NINE + 11 * 3600  # 20:00: three callbacks, two of them reach the customer
+        clock.t = end = MONDAY_9 + 11 * 3600  # 20:00: three callbacks, two of them reach the customer
         callbacks = [(missed[0], "ami_f_outbound_callback_answered", end),
                      (missed[1], "ami_f_outbound_callback_answered", end + 300),
                      (missed[2], "ami_m_outbound_callback_no_answer", end + 600)]
@@ -146,8 +145,9 @@ async def place_audited_day(serve, store, ami: AMIServer):
     return r, plan
 
 
-async def test_audited_day_reproduces_the_table_in_the_cli_the_api_and_the_page(serve, store, ami, browser,  # noqa: F811
-                                                                               redis_url, prefix, tmp_path):
+@pytest.mark.slow
+async def test_audited_day_reproduces_the_table_in_the_cli_the_api_and_the_page(serve, store, ami, browser,
+                                                                                redis_url, prefix, tmp_path):
     from selenium.webdriver.common.by import By
 
     r, plan = await place_audited_day(serve, store, ami)
@@ -155,9 +155,9 @@ async def test_audited_day_reproduces_the_table_in_the_cli_the_api_and_the_page(
     rules_file.write_text(AUDIT_RULES)
 
     async with aiohttp.ClientSession(headers={"Authorization": "Bearer tk"}) as http:
-        async with http.get(f"http://127.0.0.1:{r.http_port}/api/report?day={DAY}") as resp:
+        async with http.get(f"http://127.0.0.1:{r.http_port}/api/report?day={MONDAY}") as resp:
             api = await resp.json()
-        async with http.get(f"http://127.0.0.1:{r.http_port}/api/report/calls.csv?day={DAY}") as resp:
+        async with http.get(f"http://127.0.0.1:{r.http_port}/api/report/calls.csv?day={MONDAY}") as resp:
             rows = list(csv.DictReader(io.StringIO(await resp.text())))
     assert [(t["label"], t["count"], t["percent"]) for t in api["table"]] == [
         ("internal call", 2, 3), ("payment question", 5, 7), ("tariff consultation", 4, 5), ("coordination", 6, 8),
@@ -184,13 +184,13 @@ async def test_audited_day_reproduces_the_table_in_the_cli_the_api_and_the_page(
     assert {row["type"] for row in rows if row["decision"] == plan[0]["decision"]} <= {"support", "new_connection",
                                                                                        ""} | {"payment"}
 
-    cli = await asyncio.to_thread(subprocess.run, [*ROUTER_CMD, "report", "--day", DAY, "--rules", str(rules_file),
+    cli = await asyncio.to_thread(subprocess.run, [*ROUTER_CMD, "report", "--day", MONDAY, "--rules", str(rules_file),
                                                    "--store", redis_url, "--prefix", prefix],
                                   capture_output=True, text=True, env=router_env(), timeout=60)
     assert cli.returncode == 0, cli.stderr
     print(cli.stdout)
     assert AUDITED_TABLE in cli.stdout
-    as_json = await asyncio.to_thread(subprocess.run, [*ROUTER_CMD, "report", "--day", DAY, "--json", "--rules",
+    as_json = await asyncio.to_thread(subprocess.run, [*ROUTER_CMD, "report", "--day", MONDAY, "--json", "--rules",
                                                        str(rules_file), "--store", redis_url, "--prefix", prefix],
                                       capture_output=True, text=True, env=router_env(), timeout=60)
     cli_report = json.loads(as_json.stdout)
@@ -199,7 +199,7 @@ async def test_audited_day_reproduces_the_table_in_the_cli_the_api_and_the_page(
 
     await asyncio.to_thread(browser.get, f"http://127.0.0.1:{r.http_port}/")
     await asyncio.to_thread(browser.execute_script, "localStorage.setItem('callrouterToken', 'tk')")
-    await asyncio.to_thread(browser.get, f"http://127.0.0.1:{r.http_port}/report?day={DAY}")
+    await asyncio.to_thread(browser.get, f"http://127.0.0.1:{r.http_port}/report?day={MONDAY}")
     await until(browser, lambda d: d.find_element(By.ID, "status").text == "ready", 30)
     shown = await asyncio.to_thread(lambda: [[td.text for td in tr.find_elements(By.TAG_NAME, "td")] for tr in
                                              browser.find_elements(By.CSS_SELECTOR, "#types tbody tr")])
@@ -211,17 +211,17 @@ async def test_audited_day_reproduces_the_table_in_the_cli_the_api_and_the_page(
     assert await asyncio.to_thread(browser.save_screenshot, shot)
 
 
-async def test_type_corrected_on_the_live_page_moves_the_call_in_the_report(serve, store, browser):  # noqa: F811
+async def test_type_corrected_on_the_live_page_moves_the_call_in_the_report(serve, store, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
     await store.put_customers([("+79037000001", {"name": "Olga"})])
-    r = await serve(compiled(AUDIT_RULES), Clock(NINE), token="tk")
+    r = await serve(compiled(AUDIT_RULES), Clock(MONDAY_9), token="tk")
     v = (await call(r.agi.port, "+79037000001", uid=1, dnid=SUPPORT)).variables
     await r.router.log.flush()
     o = {"linkedid": "x.1", "direction": "inbound", "number": "+79037000001", "result": "answered",
          "by": "Local/agent1@agents", "queue": "support", "decision": v["ROUTE_DECISION"], "ring_seconds": 4.0,
-         "talk_seconds": 95.0, "ended_at": NINE + 99, "reason": ""}
+         "talk_seconds": 95.0, "ended_at": MONDAY_9 + 99, "reason": ""}
     assert await store.record_outcome(o)
     await asyncio.to_thread(browser.get, f"http://127.0.0.1:{r.http_port}/?token=tk")
     picker = await until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#decisions select.type"))
@@ -231,11 +231,11 @@ async def test_type_corrected_on_the_live_page_moves_the_call_in_the_report(serv
     await until(browser, lambda d: "corrected" in d.find_element(By.CSS_SELECTOR, "select.type").get_attribute("class"))
     shot = os.environ.get("PAGE_TYPE_SCREENSHOT") or "/tmp/type-picker.png"
     assert await asyncio.to_thread(browser.save_screenshot, shot)
-    counters = (await store.report_counters([DAY]))[0]
+    counters = (await store.report_counters([MONDAY]))[0]
     assert (counters["t|support"], counters["t|payment"]) == ("0", "1")
     assert (await store.outcomes_for([v["ROUTE_DECISION"]]))[v["ROUTE_DECISION"]]["type"] == "payment"
     link = await asyncio.to_thread(lambda: browser.find_element(By.ID, "report-link").get_attribute("href"))
-    await asyncio.to_thread(browser.get, link + f"?day={DAY}")
+    await asyncio.to_thread(browser.get, link + f"?day={MONDAY}")
     await until(browser, lambda d: d.find_element(By.ID, "status").text == "ready")
     table = await asyncio.to_thread(lambda: browser.find_element(By.ID, "types").text)
     assert "payment question 1 100 %" in table
@@ -250,7 +250,7 @@ def test_percentages_round_halves_up_and_quantiles_are_nearest_rank():
 
 
 def test_report_of_days_without_calls_is_empty_not_an_error():
-    rep = build(compiled(AUDIT_RULES), [DAY], [{}], [], NINE)
+    rep = build(compiled(AUDIT_RULES), [MONDAY], [{}], [], MONDAY_9)
     assert rep["total"] == 0 and all(t["count"] == 0 for t in rep["table"])
     assert rep["ring_seconds"]["before_answer"]["median"] is None
 
@@ -260,16 +260,17 @@ async def test_counters_and_raw_calls_expire_after_the_documented_retention(stor
 
     store.calendar = Calendar(MSK, keep_days=400 * 86400, keep_calls=30 * 86400)
     o = {"linkedid": "r.1", "direction": "inbound", "number": "+79035550001", "result": "missed", "by": "",
-         "queue": "", "decision": "", "ring_seconds": 12.0, "talk_seconds": 0.0, "ended_at": NINE + 12,
+         "queue": "", "decision": "", "ring_seconds": 12.0, "talk_seconds": 0.0, "ended_at": MONDAY_9 + 12,
          "reason": "caller hung up before anyone answered"}
     assert await store.record_outcome(o)
     assert not await store.record_outcome(dict(o)), "an outcome is counted once"
-    assert 399 * 86400 < await store.r.ttl(store.k.report_day(DAY)) <= 400 * 86400
-    assert 29 * 86400 < await store.r.ttl(store.k.calls_day(DAY)) <= 30 * 86400
-    assert (await store.report_counters([DAY]))[0] == {"in": "1", "in|m": "1", "t|": "1", "t||m": "1",
+    assert 399 * 86400 < await store.r.ttl(store.k.report_day(MONDAY)) <= 400 * 86400
+    assert 29 * 86400 < await store.r.ttl(store.k.calls_day(MONDAY)) <= 30 * 86400
+    assert (await store.report_counters([MONDAY]))[0] == {"in": "1", "in|m": "1", "t|": "1", "t||m": "1",
                                                       "h|09": "1", "h|09|m": "1", "rm|12": "1"}
 
 
+@pytest.mark.slow
 async def test_cli_report_rejects_a_bad_day_with_a_clear_message(tmp_path):
     rules_file = tmp_path / "rules.yaml"
     rules_file.write_text(AUDIT_RULES)
@@ -282,24 +283,24 @@ async def test_cli_report_rejects_a_bad_day_with_a_clear_message(tmp_path):
 def _outcome(**kw) -> dict:
     base = {"linkedid": "u.1", "direction": "inbound", "number": "+79035550001", "result": "answered",
             "by": "PJSIP/101", "queue": "support", "decision": "", "ring_seconds": 4.0, "talk_seconds": 60.0,
-            "ended_at": NINE + 64, "reason": "", "type": "support"}
+            "ended_at": MONDAY_9 + 64, "reason": "", "type": "support"}
     return base | kw
 
 
 def test_a_miss_is_remembered_until_a_conversation_and_the_first_callback_is_timed():
     from router.reports.tally import tally_call
 
-    missed = tally_call(_outcome(result="missed", by="", talk_seconds=0.0, ended_at=NINE + 4), {}, {}, MSK)
-    assert missed.state == {"miss": NINE} and missed.counters["t|support|m"] == 1
+    missed = tally_call(_outcome(result="missed", by="", talk_seconds=0.0, ended_at=MONDAY_9 + 4), {}, {}, MSK)
+    assert missed.state == {"miss": MONDAY_9} and missed.counters["t|support|m"] == 1
     ivr = tally_call(_outcome(ivr=True, by="self-service"), {}, {}, MSK)
     assert "miss" not in ivr.state and "prospect" not in ivr.state and not any(k.startswith("a|") for k in
                                                                                ivr.counters)
     first = tally_call(_outcome(direction="outbound", result="missed", talk_seconds=0.0, ring_seconds=20.0,
-                                ended_at=NINE + 3600 + 20), {}, {"miss": str(NINE)}, MSK)
+                                ended_at=MONDAY_9 + 3600 + 20), {}, {"miss": str(MONDAY_9)}, MSK)
     assert (first.counters["cb"], first.counters["cbd|3600"], first.state) == (1, 1, {"miss_cb": 1})
     assert first.record["callback_after_seconds"] == 3600
-    second = tally_call(_outcome(direction="outbound", ended_at=NINE + 7264), {}, {"miss": str(NINE), "miss_cb": "1"},
-                        MSK)
+    second = tally_call(_outcome(direction="outbound", ended_at=MONDAY_9 + 7264), {},
+                        {"miss": str(MONDAY_9), "miss_cb": "1"}, MSK)
     assert second.counters["cb|ok"] == 1 and not any(k.startswith("cbd|") for k in second.counters)
     assert second.clear == ("miss", "miss_cb") and second.state == {"prospect": 0}
 
@@ -313,10 +314,10 @@ def test_retyping_moves_a_call_between_types_and_keeps_it_missed():
 
 
 async def test_a_range_sums_its_days_and_a_reversed_range_is_refused(serve, store):
-    r = await serve(compiled(AUDIT_RULES), Clock(NINE + 2 * 86400), token="tk")
+    r = await serve(compiled(AUDIT_RULES), Clock(MONDAY_9 + 2 * 86400), token="tk")
     for day in range(3):
         for i in range(day + 1):
-            o = _outcome(linkedid=f"d{day}.{i}", ended_at=NINE + day * 86400 + 64 + i)
+            o = _outcome(linkedid=f"d{day}.{i}", ended_at=MONDAY_9 + day * 86400 + 64 + i)
             assert await store.record_outcome(o)
     base = f"http://127.0.0.1:{r.http_port}/api/report"
     async with aiohttp.ClientSession(headers={"Authorization": "Bearer tk"}) as http:

@@ -9,7 +9,7 @@ from router.core.phones import score
 from router.core.rulefile import RuleFileError, load_rules_text
 from router.risk.events import parse_batch
 from router.state.keys import Retention
-from tests.conftest import Clock, compiled
+from tests.helpers import Clock, compiled
 
 NOW = 1_795_400_000.0
 NUMBER = "+79161234567"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import time
 
 import aiohttp
 import pytest
@@ -11,44 +13,19 @@ from router.asterisk.callsim import call
 from router.core.risk import Event, RiskSettings, evaluate, level_of, live_hits
 from router.core.rulefile import RuleFileError, load_rules, load_rules_text
 from router.risk.events import parse_batch, read_csv
-from tests.conftest import RULES_DIR, Clock, compiled
-from tests.test_agi_server import MONDAY_10, MSK, RULES_TEXT
-
-DAY = 86400
-RISK_SECTION = """
-types: {support: technical support, billing: billing question}
-risk:
-  keep_events: 60d
-  event_kinds: [speed_complaint]
-  levels: {watch: 2, at_risk: 4}
-  owner: retention-lead
-  deadline: 1d
-  signals:
-    repeat_support_calls:
-      calls: {types: [support], days: 7, at_least: 3}
-      weight: 3
-    technician_visit:
-      events: {kinds: [technician_visit], days: 14}
-      weight: 2
-    not_solved:
-      events: {kinds: [issue_solved], value: "no", days: 14}
-      weight: 2
-    low_rating:
-      rating: {at_most: 2, days: 30}
-      weight: 3
-    waiting_for_us:
-      open_followup: {calls: 2}
-      weight: 1
-"""
-RISK_RULES_TEXT = RULES_TEXT.replace("rules:\n", """rules:
-  - name: retention for customers at risk
-    when: {risk: at_risk}
-    route: [management]
-  - name: low rating on watch
-    when: {risk_signal: [low_rating]}
-    route: [operators]
-""", 1) + RISK_SECTION
-NUMBER = "+79161230001"
+from tests.helpers import (
+    DAY,
+    MONDAY_10,
+    MSK,
+    RISK_NUMBER,
+    RISK_RULES_TEXT,
+    ROUTER_CMD,
+    RULES_DIR,
+    Clock,
+    compiled,
+    missed,
+    router_env,
+)
 
 
 def settings() -> RiskSettings:
@@ -138,7 +115,7 @@ def test_event_batch_keeps_good_events_and_says_what_is_wrong_with_the_rest():
         {"id": "e7", "number": "+79161230001", "kind": "call", "at": MONDAY_10},
         {"id": "e8", "number": "+79161230001", "kind": "issue_solved", "at": MONDAY_10, "value": "No"},
     ], rs, MSK, "RU", MONDAY_10)
-    assert [(n, e.id, e.value) for n, e in batch.events] == [(NUMBER, "e1", "2"), (NUMBER, "e8", "no")]
+    assert [(n, e.id, e.value) for n, e in batch.events] == [(RISK_NUMBER, "e1", "2"), (RISK_NUMBER, "e8", "no")]
     assert batch.events[0][1].at == MONDAY_10 - 22 * 3600
     assert [p.split(":")[0] for p in batch.problems] == ["#1", "#2", "#3", "#4", "#5", "#6"]
     assert "rating's value is 1 to 5" in batch.problems[0] and "unknown kind 'refund'" in batch.problems[2]
@@ -158,8 +135,8 @@ def test_events_csv_reports_bad_rows_by_line(tmp_path):
 async def test_posted_events_are_idempotent_and_make_the_caller_risky_at_ring_time(serve, store):
     clock = Clock(MONDAY_10)
     r = await serve(compiled(RISK_RULES_TEXT), clock)
-    batch = [{"id": "rate-1", "number": NUMBER, "kind": "rating", "at": MONDAY_10 - DAY, "value": 1},
-             {"id": "nope-1", "number": NUMBER, "kind": "issue_solved", "at": MONDAY_10 - DAY, "value": "no"}]
+    batch = [{"id": "rate-1", "number": RISK_NUMBER, "kind": "rating", "at": MONDAY_10 - DAY, "value": 1},
+             {"id": "nope-1", "number": RISK_NUMBER, "kind": "issue_solved", "at": MONDAY_10 - DAY, "value": "no"}]
     url = f"http://127.0.0.1:{r.http_port}/api/events"
     async with aiohttp.ClientSession() as s:
         async with s.post(url, json={"events": batch}) as resp:
@@ -167,13 +144,13 @@ async def test_posted_events_are_idempotent_and_make_the_caller_risky_at_ring_ti
                                                               "problems": []})
         async with s.post(url, json=batch) as resp:
             assert (await resp.json())["new"] == 0, "the same batch again counts once"
-        async with s.post(url, json=[{"id": "x", "number": NUMBER, "kind": "rating", "at": MONDAY_10}]) as resp:
+        async with s.post(url, json=[{"id": "x", "number": RISK_NUMBER, "kind": "rating", "at": MONDAY_10}]) as resp:
             assert resp.status == 422 and "rating's value" in (await resp.json())["problems"][0]
-    assert await store.r.zcard(store.k.events(NUMBER)) == 2
-    state = await store.r.hgetall(store.k.risk(NUMBER))
+    assert await store.r.zcard(store.k.events(RISK_NUMBER)) == 2
+    state = await store.r.hgetall(store.k.risk(RISK_NUMBER))
     assert (state["level"], state["score"]) == ("at_risk", "5")
 
-    result = await call(r.agi.port, NUMBER, uid=7)
+    result = await call(r.agi.port, RISK_NUMBER, uid=7)
     assert result.variables["ROUTE_RULE"] == "retention for customers at risk"
     await r.router.log.flush()
     [decision] = await r.router.log.newest(1)
@@ -181,12 +158,12 @@ async def test_posted_events_are_idempotent_and_make_the_caller_risky_at_ring_ti
         in decision["reasons"]
 
     clock.advance(15 * DAY)  # the "not solved" answer ages out; the rating stays
-    result = await call(r.agi.port, NUMBER, uid=8)
+    result = await call(r.agi.port, RISK_NUMBER, uid=8)
     assert result.variables["ROUTE_RULE"] == "low rating on watch"
 
 
 async def test_the_risk_state_is_read_in_the_calls_one_round_trip(store):
-    await store.r.hset(store.k.risk(NUMBER), mapping={"level": "at_risk", "hits": "[]"})
+    await store.r.hset(store.k.risk(RISK_NUMBER), mapping={"level": "at_risk", "hits": "[]"})
     sent = []
     real = store.round_trip
 
@@ -195,17 +172,13 @@ async def test_the_risk_state_is_read_in_the_calls_one_round_trip(store):
         return await real(commands, *args)
 
     store.round_trip = counting
-    snap = await store.snapshot(NUMBER, None, MONDAY_10, 7 * DAY, record_inbound="u1")
-    assert len(sent) == 1 and ("HGETALL", store.k.risk(NUMBER)) in sent[0]
+    snap = await store.snapshot(RISK_NUMBER, None, MONDAY_10, 7 * DAY, record_inbound="u1")
+    assert len(sent) == 1 and ("HGETALL", store.k.risk(RISK_NUMBER)) in sent[0]
     assert snap.risk == {"level": "at_risk", "hits": "[]"}
 
 
+@pytest.mark.slow
 def test_events_import_and_risk_list_from_the_command_line(redis_url, prefix, tmp_path):
-    import subprocess
-    import time
-
-    from tests.conftest import ROUTER_CMD, router_env
-
     rules = tmp_path / "rules.yaml"
     rules.write_text(RISK_RULES_TEXT)
     now = time.time()
@@ -248,26 +221,24 @@ async def test_entering_the_list_again_with_the_task_still_open_fires_the_webhoo
     r.router.followups.announce = seen
     visit = Event("v1", "technician_visit", MONDAY_10 - DAY)
     rating = Event("r1", "rating", MONDAY_10 - DAY, "2")
-    await r.router.risk.add([(NUMBER, visit), (NUMBER, rating)])
+    await r.router.risk.add([(RISK_NUMBER, visit), (RISK_NUMBER, rating)])
     clock.advance(14 * DAY)  # the visit ages out: watch
     await r.router.tick()
-    assert await store.r.zscore(store.k.risk_list, NUMBER) is None
-    await r.router.risk.add([(NUMBER, Event("v2", "technician_visit", clock.t - 3600))])
+    assert await store.r.zscore(store.k.risk_list, RISK_NUMBER) is None
+    await r.router.risk.add([(RISK_NUMBER, Event("v2", "technician_visit", clock.t - 3600))])
     assert events == ["at_risk", "at_risk"]
     [task] = [t for t in await r.router.followups.worklist("open") if t.get("kind") == "retention"]
     assert (await store.task(task["id"]))["log"][-1]["text"].startswith("at risk again: technician_visit")
 
 
 async def test_a_failing_risk_update_never_makes_the_follow_up_count_a_call_twice(serve, store, caplog):
-    from tests.test_followup import missed
-
     r = await serve(compiled(RISK_RULES_TEXT), Clock(MONDAY_10))
 
     async def broken(o):
         raise ConnectionError("Redis went away")
 
     r.router.risk.on_outcome = broken
-    await r.router.on_outcome(missed(NUMBER, "1"))  # the AMI listener would retry it if this raised
+    await r.router.on_outcome(missed(RISK_NUMBER, "1"))  # the AMI listener would retry it if this raised
     [task] = await r.router.followups.worklist("open")
     assert task["count"] == "1"
     assert "risk/escalation not updated now (Redis went away)" in caplog.text

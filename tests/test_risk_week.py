@@ -9,16 +9,12 @@ from datetime import datetime
 
 import aiohttp
 
-from router.asterisk.ami import AMITarget
 from router.asterisk.callsim import call
 from router.cli.main import format_risk
+from tests.asterisk import AMI_RECORDINGS
 from tests.asterisk.ami_server import AMIServer, recorded_events
-from tests.asterisk.test_ami_recordings import AMI
-from tests.conftest import SIM_SECRET, Clock, compiled
-from tests.test_agi_server import MSK
-from tests.test_followup import gateway  # noqa: F401 (a fixture)
+from tests.helpers import MSK, Clock, ami_target, compiled
 
-SECRET = SIM_SECRET
 WEEK_RULES = """
 version: 1
 company: {timezone: Europe/Moscow, default_region: RU}
@@ -74,7 +70,7 @@ class Week:
         v = (await call(self.r.agi.port, number, uid=self.uid)).variables
         await self.r.router.log.flush()
         recording, their_number, marker = how
-        raw = (AMI / recording).read_bytes().replace(
+        raw = (AMI_RECORDINGS / recording).read_bytes().replace(
             b"Variable: ROUTE_TARGET\r\nValue: " + marker, f"Variable: ROUTE_DECISION\r\nValue: "
                                                            f"{v['ROUTE_DECISION']}".encode())
         raw = raw.replace(their_number, number.encode()).replace(b"17953377", f"9{self.uid:07d}".encode())
@@ -94,12 +90,11 @@ class Week:
             return await resp.json()
 
 
-async def test_a_week_of_calls_and_events_gives_the_at_risk_list(serve, store, ami, gateway, capsys):  # noqa: F811
+async def test_a_week_of_calls_and_events_gives_the_at_risk_list(serve, store, ami, gateway, capsys):
     await store.put_customers([(ANNA, {"name": "Anna Petrova", "manager": "ivanov", "abc": "B"}),
                                (BORIS, {"name": "Boris Orlov", "abc": "C"})])
     clock = Clock(at(16, 9))
-    r = await serve(compiled(WEEK_RULES.replace("{port}", str(gateway.port))), clock,
-                    ami=AMITarget.parse(f"ami://callrouter@127.0.0.1:{ami.port}", SECRET))
+    r = await serve(compiled(WEEK_RULES.replace("{port}", str(gateway.port))), clock, ami=ami_target(ami))
     await asyncio.wait_for(r.ami.synced.wait(), 10)
     week = Week(r, ami, clock)
 

@@ -6,21 +6,8 @@ import time
 
 import pytest
 
-from router.core.rulefile import DEFAULT_LIMITS, Limits, RuleFileError, load_rules, load_rules_text
-from tests.test_rules import BASE
-
-
-def problems(text: str, limits: Limits = DEFAULT_LIMITS) -> list[str]:
-    with pytest.raises(RuleFileError) as e:
-        load_rules_text(text, "r.yaml", limits)
-    return [str(p) for p in e.value.problems]
-
-
-def alias_bomb(levels: int) -> str:
-    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    for i in range(1, levels + 1):
-        lines.append(f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]")
-    return BASE + "\n".join(lines) + "\n"
+from router.core.rulefile import Limits, RuleFileError, load_rules, load_rules_text
+from tests.helpers import BASE_RULES, alias_bomb, problems
 
 
 def test_an_alias_bomb_is_refused_at_once_naming_the_line():
@@ -28,29 +15,29 @@ def test_an_alias_bomb_is_refused_at_once_naming_the_line():
     out = problems(alias_bomb(9))
     assert time.perf_counter() - t0 < 1.0
     assert len(out) == 1 and out[0].startswith("r.yaml:") and "aliases" in out[0]
-    assert int(out[0].split(":")[1]) > BASE.count("\n")
+    assert int(out[0].split(":")[1]) > BASE_RULES.count("\n")
 
 
 def test_a_few_aliases_are_fine():
-    text = BASE.replace("  - name: everyone else\n    route: [support]",
-                        "  - name: everyone else\n    when: &weekday {days: [mon, tue]}\n    route: [support]\n"
-                        "  - name: again\n    when: *weekday\n    route: [support]")
+    text = BASE_RULES.replace("  - name: everyone else\n    route: [support]",
+                              "  - name: everyone else\n    when: &weekday {days: [mon, tue]}\n    route: [support]\n"
+                              "  - name: again\n    when: *weekday\n    route: [support]")
     rs = load_rules_text(text)
     assert rs.rules[1].when == rs.rules[2].when
 
 
 def test_deep_nesting_is_refused_with_its_line_not_a_crash():
-    out = problems(BASE + "x: " + "[" * 5000 + "]" * 5000 + "\n")
-    assert out == [f"r.yaml:{BASE.count(chr(10)) + 1}: nested more than 32 levels deep"]
+    out = problems(BASE_RULES + "x: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert out == [f"r.yaml:{BASE_RULES.count(chr(10)) + 1}: nested more than 32 levels deep"]
 
 
 def test_deep_block_nesting_is_refused_too():
     deep = "".join(" " * i + f"k{i}:\n" for i in range(200))
-    assert "nested more than 32 levels deep" in problems(BASE + deep)[0]
+    assert "nested more than 32 levels deep" in problems(BASE_RULES + deep)[0]
 
 
 def test_too_many_rules_are_refused_at_the_first_one_over():
-    text = BASE + "".join(f"  - name: r{i}\n    route: [support]\n" for i in range(5))
+    text = BASE_RULES + "".join(f"  - name: r{i}\n    route: [support]\n" for i in range(5))
     text = text.replace("fallback: [support]\n", "") + "fallback: [support]\n"
     out = problems(text.replace("rules:\n", "rules:\n", 1), Limits(max_rules=4))
     assert len(out) == 1 and "more than 4 rules (ROUTER_RULES_MAX_RULES)" in out[0]
@@ -59,7 +46,7 @@ def test_too_many_rules_are_refused_at_the_first_one_over():
 
 def test_an_oversized_rule_path_is_refused_without_reading_it(tmp_path):
     f = tmp_path / "big.yaml"
-    f.write_text(BASE + "#" * 2000 + "\n")
+    f.write_text(BASE_RULES + "#" * 2000 + "\n")
     with pytest.raises(RuleFileError) as e:
         load_rules(f, Limits(max_bytes=1000))
     size = f.stat().st_size

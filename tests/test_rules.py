@@ -10,31 +10,7 @@ from hypothesis import strategies as st
 from router.core.durations import parse_duration
 from router.core.rulefile import RuleFileError, load_rules, load_rules_text
 from router.core.rules import HourWindow, parse_hour_window
-from tests.conftest import RULES_DIR
-
-BASE = """\
-version: 1
-company: {timezone: Europe/Moscow, default_region: RU}
-targets:
-  support: {queue: support, timeout: 120}
-  management: {queue: management, timeout: 30}
-managers:
-  ivanov: {endpoint: PJSIP/101, up: management}
-rules:
-  - name: A customers
-    when: {abc: A}
-    route: [manager]
-    escalate: up
-  - name: everyone else
-    route: [support]
-fallback: [support]
-"""
-
-
-def problems(text: str, name: str = "r.yaml") -> list[str]:
-    with pytest.raises(RuleFileError) as e:
-        load_rules_text(text, name)
-    return [str(p) for p in e.value.problems]
+from tests.helpers import BASE_RULES, RULES_DIR, problems
 
 
 def test_shipped_rules_load_and_use_every_condition_key():
@@ -60,31 +36,31 @@ def test_shipped_rules_load_and_use_every_condition_key():
 
 
 def test_minimal_file_loads_with_defaults():
-    rs = load_rules_text(BASE)
+    rs = load_rules_text(BASE_RULES)
     assert rs.identify.repeat_within == 3600
     assert rs.rules[0].route == ["manager"]
 
 
 def test_unknown_key_is_reported_with_its_line():
-    text = BASE.replace("    when: {abc: A}", "    when: {abc: A, colour: red}")
+    text = BASE_RULES.replace("    when: {abc: A}", "    when: {abc: A, colour: red}")
     assert problems(text) == ["r.yaml:10: rules[0].when.colour: unknown key (check the spelling; see "
                               "rules/default.yaml for every key)"]
 
 
 def test_unknown_target_in_route_is_reported_with_its_line():
-    text = BASE.replace("route: [support]", "route: [suport]")
+    text = BASE_RULES.replace("route: [support]", "route: [suport]")
     out = problems(text)
     assert len(out) == 1 and out[0].startswith("r.yaml:14: rules[1].route[0]:") and "'suport'" in out[0]
 
 
 def test_unknown_escalation_target_is_reported():
-    out = problems(BASE.replace("up: management}", "up: bosses}"))
+    out = problems(BASE_RULES.replace("up: management}", "up: bosses}"))
     assert out[0].startswith("r.yaml:7: managers.ivanov.up:") and "'bosses'" in out[0]
 
 
 @pytest.mark.parametrize("bad", ["90", "1.5h", "-1h", "0s", "1y", "soon"])
 def test_bad_duration_is_an_error(bad):
-    text = BASE.replace("company:", f"identify: {{repeat_within: '{bad}'}}\ncompany:")
+    text = BASE_RULES.replace("company:", f"identify: {{repeat_within: '{bad}'}}\ncompany:")
     out = problems(text)
     assert out[0].startswith("r.yaml:2: identify.repeat_within: bad duration"), out
 
@@ -96,7 +72,7 @@ def test_durations(value, seconds):
 
 @pytest.mark.parametrize("bad", ["25:00-07:00", "22:00", "22:00-22:00", "9-18", "22:60-07:00", "24:30-01:00"])
 def test_bad_hour_window_is_an_error(bad):
-    text = BASE.replace("    when: {abc: A}", f"    when: {{abc: A, local_hours: '{bad}'}}")
+    text = BASE_RULES.replace("    when: {abc: A}", f"    when: {{abc: A, local_hours: '{bad}'}}")
     out = problems(text)
     assert out[0].startswith("r.yaml:10: rules[0].when.local_hours:") and "hour window" in out[0], out
 
@@ -108,45 +84,45 @@ def test_hour_window_wraps_midnight():
 
 
 def test_duplicate_key_is_an_error():
-    text = BASE.replace("  support: {queue: support, timeout: 120}\n",
-                        "  support: {queue: support, timeout: 120}\n  support: {queue: other}\n")
+    text = BASE_RULES.replace("  support: {queue: support, timeout: 120}\n",
+                              "  support: {queue: support, timeout: 120}\n  support: {queue: other}\n")
     assert problems(text) == ["r.yaml:5: targets.support: key given twice"]
 
 
 def test_target_needs_exactly_one_kind():
-    out = problems(BASE.replace("support: {queue: support, timeout: 120}", "support: {queue: s, ivr: x}"))
+    out = problems(BASE_RULES.replace("support: {queue: support, timeout: 120}", "support: {queue: s, ivr: x}"))
     assert out[0].startswith("r.yaml:4: targets.support:") and "exactly one of queue, dial, ivr" in out[0]
 
 
 def test_ivr_context_with_a_separator_asterisk_would_split_on_is_an_error():
-    out = problems(BASE.replace("support: {queue: support, timeout: 120}", "support: {ivr: 'menu,s'}"))
+    out = problems(BASE_RULES.replace("support: {queue: support, timeout: 120}", "support: {ivr: 'menu,s'}"))
     assert out[0].startswith("r.yaml:4: targets.support.ivr:") and "letters, digits" in out[0], out
 
 
 def test_fallback_cannot_use_manager_step():
-    out = problems(BASE.replace("fallback: [support]", "fallback: [manager]"))
+    out = problems(BASE_RULES.replace("fallback: [support]", "fallback: [manager]"))
     assert out[0].startswith("r.yaml:15: fallback[0]:")
 
 
 def test_unknown_time_zone_is_an_error():
-    out = problems(BASE.replace("Europe/Moscow", "Mars/Olympus"))
+    out = problems(BASE_RULES.replace("Europe/Moscow", "Mars/Olympus"))
     assert out[0].startswith("r.yaml:2: company.timezone:") and "Mars/Olympus" in out[0]
 
 
 def test_invalid_yaml_names_the_line():
-    out = problems(BASE + "rules: [\n")
+    out = problems(BASE_RULES + "rules: [\n")
     assert out[0].startswith("r.yaml:") and "not valid YAML" in out[0]
 
 
 def test_every_problem_is_reported_not_just_the_first():
-    text = BASE.replace("route: [support]", "route: [nope]").replace("{abc: A}", "{abc: Z}")
+    text = BASE_RULES.replace("route: [support]", "route: [nope]").replace("{abc: A}", "{abc: Z}")
     assert len(problems(text)) >= 1
-    text2 = BASE.replace("route: [support]", "route: [nope]").replace("up: management}", "up: nobody}")
+    text2 = BASE_RULES.replace("route: [support]", "route: [nope]").replace("up: management}", "up: nobody}")
     assert len(problems(text2)) == 2
 
 
 def test_directory_merges_files_in_name_order(tmp_path):
-    (tmp_path / "10-base.yaml").write_text(BASE)
+    (tmp_path / "10-base.yaml").write_text(BASE_RULES)
     (tmp_path / "20-more.yaml").write_text(textwrap.dedent("""\
         version: 1
         targets:
@@ -162,7 +138,7 @@ def test_directory_merges_files_in_name_order(tmp_path):
 
 
 def test_directory_reports_the_second_definition_with_both_places(tmp_path):
-    (tmp_path / "a.yaml").write_text(BASE)
+    (tmp_path / "a.yaml").write_text(BASE_RULES)
     (tmp_path / "b.yaml").write_text("version: 1\ntargets:\n  support: {queue: other}\n")
     with pytest.raises(RuleFileError) as e:
         load_rules(tmp_path)
@@ -170,7 +146,7 @@ def test_directory_reports_the_second_definition_with_both_places(tmp_path):
 
 
 def test_error_in_second_file_names_that_file_and_line(tmp_path):
-    (tmp_path / "a.yaml").write_text(BASE)
+    (tmp_path / "a.yaml").write_text(BASE_RULES)
     (tmp_path / "b.yaml").write_text("version: 1\nrules:\n  - name: x\n    route: [nowhere]\n")
     with pytest.raises(RuleFileError) as e:
         load_rules(tmp_path)

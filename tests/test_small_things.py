@@ -7,10 +7,7 @@ import subprocess
 
 import pytest
 
-from router.core.rulefile import RuleFileError, load_rules_text
-from tests.conftest import ROUTER_CMD, Clock, router_env
-from tests.test_agi_server import MONDAY_10, RULES_TEXT
-from tests.test_web import post
+from tests.helpers import MONDAY_10, ROUTER_CMD, RULES_TEXT, Clock, http_post, problems, router_env
 
 BASE = """version: 1
 company: {timezone: Europe/Moscow}
@@ -23,12 +20,6 @@ rules:
     route: [support]
 fallback: [support]
 """
-
-
-def problems(text: str) -> list[str]:
-    with pytest.raises(RuleFileError) as e:
-        load_rules_text(text, "r.yaml")
-    return [str(p) for p in e.value.problems]
 
 
 @pytest.mark.parametrize(("typo", "line", "says"), [
@@ -65,13 +56,14 @@ async def test_the_reload_reply_names_the_path_the_same_way_each_time(serve, tmp
     f = tmp_path / "rules.yaml"
     f.write_text(RULES_TEXT)
     r = await serve(CompiledRules(load_rules(f), str(f)), Clock(MONDAY_10), rules_path=f)
-    ok_status, ok = await post(r.http_port, "/api/rules/reload")
+    ok_status, ok = await http_post(r.http_port, "/api/rules/reload")
     f.write_text("version: 1\nrules: [\n")
-    bad_status, bad = await post(r.http_port, "/api/rules/reload")
+    bad_status, bad = await http_post(r.http_port, "/api/rules/reload")
     assert (ok_status, bad_status) == (200, 422)
     assert ok["path"] == bad["path"] == str(f)
 
 
+@pytest.mark.slow
 def test_demo_help_describes_every_flag():
     res = subprocess.run([*ROUTER_CMD, "demo", "--help"], capture_output=True, text=True, timeout=60,
                          env=router_env())

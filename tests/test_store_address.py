@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from router.state.address import AddressError, parse
-from tests.conftest import ROUTER_CMD, RULES_DIR, router_env
+from tests.helpers import ROUTER_CMD, RULES_DIR, router_env
 
 
 def test_plain_redis_with_database_and_password():
@@ -61,6 +61,7 @@ def test_bad_addresses_say_what_is_wrong(url, says):
     assert "hunter2" not in str(e.value)
 
 
+@pytest.mark.slow
 def test_serve_refuses_a_bad_store_address_before_starting():
     p = subprocess.run([*ROUTER_CMD, "serve", "--rules", str(RULES_DIR), "--store", "redis+sentinel://s:1"],
                        env=router_env(), capture_output=True, text=True, timeout=30)

@@ -9,10 +9,7 @@ from router.asterisk.callsim import call
 from router.asterisk.variables import agi_choice
 from router.core.phones import score
 from router.service import Router
-from tests.conftest import Clock, compiled
-from tests.test_agi_server import MONDAY_10
-from tests.test_followup import missed
-from tests.test_identify import _RoundTrips
+from tests.helpers import MONDAY_10, NEW_PROSPECTS_THEN_SUPPORT, Clock, RoundTrips, compiled, missed
 
 RULES_TEXT = """
 version: 1
@@ -35,12 +32,7 @@ rules:
   - name: B customers are held under retention
     when: {strategy: retention, abc: B}
     route: [retention]
-  - name: new prospects
-    when: {kind: new}
-    route: [new_connection]
-  - name: everyone else
-    route: [support]
-fallback: [support]
+""" + NEW_PROSPECTS_THEN_SUPPORT + """\
 types: {new_connection: {label: new connection, prospect: true}}
 """
 RULES = compiled(RULES_TEXT)
@@ -108,7 +100,7 @@ async def test_worklist_order_follows_the_strategy(serve, store):
 
 async def test_strategy_is_read_in_the_one_round_trip(store, monkeypatch):
     await store.set_strategy("retention", "test", MONDAY_10)
-    trips = _RoundTrips(monkeypatch)
+    trips = RoundTrips(monkeypatch)
     snap = await store.snapshot("+79161230001", score("+79161230001"), MONDAY_10, 86400, record_inbound="c1")
     assert trips.n == 1 and snap.strategy == "retention"
 

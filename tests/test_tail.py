@@ -7,8 +7,7 @@ import io
 
 from router.asterisk.callsim import call
 from router.cli.tail import clean, follow, line
-from tests.conftest import Clock, compiled
-from tests.test_agi_server import MONDAY_10, RULES_TEXT
+from tests.helpers import MONDAY_10, RULES_TEXT, Clock, compiled
 
 
 async def test_tail_prints_one_line_per_decision(serve, store):

@@ -9,8 +9,7 @@ from router.asterisk.callsim import call
 from router.core.decide import CompiledRules
 from router.core.rulefile import load_rules
 from router.state.factory import open_store
-from tests.conftest import Clock
-from tests.test_agi_server import MONDAY_10, RULES_TEXT
+from tests.helpers import MONDAY_10, RULES_TEXT, Clock, http_get, http_post
 
 
 @pytest.fixture
@@ -20,26 +19,16 @@ def rules_file(tmp_path):
     return f
 
 
-async def get(port: int, path: str, **kw):
-    async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{port}{path}", **kw) as resp:
-        return resp.status, await resp.json()
-
-
-async def post(port: int, path: str, **kw):
-    async with aiohttp.ClientSession() as s, s.post(f"http://127.0.0.1:{port}{path}", **kw) as resp:
-        return resp.status, await resp.json()
-
-
 async def test_healthz_reports_the_store(serve, rules_file):
     r = await serve(CompiledRules(load_rules(rules_file)), Clock(MONDAY_10))
-    status, body = await get(r.http_port, "/healthz")
+    status, body = await http_get(r.http_port, "/healthz")
     assert (status, body["status"], body["store"]) == (200, "ok", "up")
 
 
 async def test_healthz_is_503_when_the_store_is_down(serve, rules_file):
     dead = open_store("redis://127.0.0.1:1/0")
     r = await serve(CompiledRules(load_rules(rules_file)), Clock(MONDAY_10), the_store=dead)
-    status, body = await get(r.http_port, "/healthz")
+    status, body = await http_get(r.http_port, "/healthz")
     assert status == 503 and body["store"].startswith("down")
     await dead.close()
 
@@ -50,20 +39,20 @@ async def test_decisions_api_returns_newest_first_with_inputs_and_reasons(serve,
     await call(r.agi.port, "+79161234500", uid=1)
     await call(r.agi.port, "+79035550101", "Olga", uid=2)
     await r.router.log.flush()
-    status, body = await get(r.http_port, "/api/decisions?limit=5")
+    status, body = await http_get(r.http_port, "/api/decisions?limit=5")
     assert status == 200 and len(body) == 2
     newest = body[0]
     assert newest["rule"] == "A customers reach their manager"
     assert newest["call"]["callerid"] == "+79035550101" and newest["call"]["name"] == "Olga"
     assert newest["caller"]["abc"] == "A" and newest["steps"][0]["dest"] == "PJSIP/101"
     assert newest["latency_ms"] > 0 and "abc=A, manager=ivanov" in newest["reasons"]
-    assert (await get(r.http_port, "/api/decisions?limit=1"))[1][0]["id"] == newest["id"]
+    assert (await http_get(r.http_port, "/api/decisions?limit=1"))[1][0]["id"] == newest["id"]
 
 
 async def test_decisions_limit_is_validated(serve, rules_file):
     r = await serve(CompiledRules(load_rules(rules_file)), Clock(MONDAY_10))
-    assert (await get(r.http_port, "/api/decisions?limit=abc"))[0] == 400
-    assert (await get(r.http_port, "/api/decisions?limit=100000"))[0] == 400
+    assert (await http_get(r.http_port, "/api/decisions?limit=abc"))[0] == 400
+    assert (await http_get(r.http_port, "/api/decisions?limit=100000"))[0] == 400
 
 
 async def test_reload_with_a_broken_file_keeps_the_rules_in_force(serve, rules_file):
@@ -71,7 +60,7 @@ async def test_reload_with_a_broken_file_keeps_the_rules_in_force(serve, rules_f
                     rules_path=rules_file)
     before = r.router.rules
     rules_file.write_text(RULES_TEXT.replace("route: [support]", "route: [nowhere]"))
-    status, body = await post(r.http_port, "/api/rules/reload")
+    status, body = await http_post(r.http_port, "/api/rules/reload")
     assert status == 422 and body["reloaded"] is False
     assert any(":" in p and "nowhere" in p for p in body["problems"])
     assert r.router.rules is before
@@ -82,17 +71,17 @@ async def test_reload_with_a_good_file_swaps_the_rules(serve, rules_file):
     r = await serve(CompiledRules(load_rules(rules_file), str(rules_file)), Clock(MONDAY_10),
                     rules_path=rules_file)
     rules_file.write_text(RULES_TEXT.replace("route: [new_connection]", "route: [operators]"))
-    status, body = await post(r.http_port, "/api/rules/reload")
+    status, body = await http_post(r.http_port, "/api/rules/reload")
     assert (status, body["reloaded"]) == (200, True)
     assert (await call(r.agi.port, "+79161234500")).variables["ROUTE_1_DEST"] == "operators"
 
 
 async def test_api_requires_the_token_when_set(serve, rules_file):
     r = await serve(CompiledRules(load_rules(rules_file)), Clock(MONDAY_10), token="s3cret")
-    assert (await get(r.http_port, "/api/decisions"))[0] == 401
-    assert (await get(r.http_port, "/api/decisions", headers={"Authorization": "Bearer nope"}))[0] == 401
-    assert (await get(r.http_port, "/api/decisions", headers={"Authorization": "Bearer s3cret"}))[0] == 200
-    assert (await get(r.http_port, "/healthz"))[0] == 200
+    assert (await http_get(r.http_port, "/api/decisions"))[0] == 401
+    assert (await http_get(r.http_port, "/api/decisions", headers={"Authorization": "Bearer nope"}))[0] == 401
+    assert (await http_get(r.http_port, "/api/decisions", headers={"Authorization": "Bearer s3cret"}))[0] == 200
+    assert (await http_get(r.http_port, "/healthz"))[0] == 200
 
 
 async def post_raw(port: int, path: str, body: bytes, **kw):
@@ -110,9 +99,9 @@ async def test_close_with_a_body_that_is_not_a_json_object_is_400_with_a_message
 
 async def test_query_token_is_accepted_only_on_the_event_stream(serve, rules_file):
     r = await serve(CompiledRules(load_rules(rules_file)), Clock(MONDAY_10), token="s3cret")
-    assert (await get(r.http_port, "/api/decisions?token=s3cret"))[0] == 401
-    assert (await post(r.http_port, "/api/rules/reload?token=s3cret"))[0] == 401
-    assert (await post(r.http_port, "/api/followups/x/close?token=s3cret"))[0] == 401
+    assert (await http_get(r.http_port, "/api/decisions?token=s3cret"))[0] == 401
+    assert (await http_post(r.http_port, "/api/rules/reload?token=s3cret"))[0] == 401
+    assert (await http_post(r.http_port, "/api/followups/x/close?token=s3cret"))[0] == 401
     async with aiohttp.ClientSession() as s:
         async with s.get(f"http://127.0.0.1:{r.http_port}/api/decisions/stream?token=s3cret") as resp:
             assert resp.status == 200 and await resp.content.readline() == b": connected\n"
@@ -133,7 +122,7 @@ async def test_metrics_token_guards_metrics_only(serve, rules_file, monkeypatch)
                 assert resp.status == status
         async with s.get(url + "?token=m3trics") as resp:
             assert resp.status == 401
-    assert (await get(r.http_port, "/api/decisions", headers={"Authorization": "Bearer m3trics"}))[0] == 401
+    assert (await http_get(r.http_port, "/api/decisions", headers={"Authorization": "Bearer m3trics"}))[0] == 401
 
 
 async def test_metrics_are_open_without_a_metrics_token(serve, rules_file, monkeypatch):

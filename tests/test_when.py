@@ -12,7 +12,7 @@ from freezegun import freeze_time
 
 from router.cli.main import main
 from router.core.when import WhenError, parse_when
-from tests.conftest import ROUTER_CMD, RULES_DIR, free_port, router_env
+from tests.helpers import ROUTER_CMD, RULES_DIR, free_port, router_env
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 NOW = datetime(2026, 11, 22, 20, 0, tzinfo=ZoneInfo("UTC")).timestamp()  # Sunday 23:00 in Moscow
@@ -74,6 +74,7 @@ def _simulate(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60, env=router_env(ROUTER_STORE=""))
 
 
+@pytest.mark.slow
 def test_simulate_unreadable_time_is_a_clear_error_not_a_traceback():
     res = _simulate("--at", "half past ten")
     assert res.returncode == 2
@@ -81,6 +82,7 @@ def test_simulate_unreadable_time_is_a_clear_error_not_a_traceback():
     assert "Traceback" not in res.stderr and res.stdout == ""
 
 
+@pytest.mark.slow
 def test_simulate_with_an_unreachable_store_warns_first_and_fails():
     res = subprocess.run([*ROUTER_CMD, "simulate", "--rules", str(RULES_DIR), "--caller", "+79161234500",
                           "--at", "10:00", "--store", f"redis://127.0.0.1:{free_port()}/0"],

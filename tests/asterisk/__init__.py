@@ -12,8 +12,9 @@ from pathlib import Path
 from router.asterisk.callsim import Channel, call, headers, parse_args
 
 AGI_RECORDINGS = Path(__file__).resolve().parents[1] / "fixtures" / "asterisk" / "agi"
+AMI_RECORDINGS = Path(__file__).resolve().parents[1] / "fixtures" / "asterisk" / "ami"
 
-__all__ = ["AGI_RECORDINGS", "Channel", "call", "exchanges", "headers", "parse_args"]
+__all__ = ["AGI_RECORDINGS", "AMI_RECORDINGS", "Channel", "call", "exchanges", "headers", "parse_args"]
 
 
 def exchanges(name: str) -> tuple[bytes, list[tuple[str, list[str]]]]:

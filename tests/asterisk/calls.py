@@ -11,7 +11,7 @@ import json
 import re
 from functools import cache
 
-from tests.asterisk.test_ami_recordings import AMI
+from tests.asterisk import AMI_RECORDINGS
 
 RECORDED_NUMBER = {
     "ami_a_inbound_answered": "+79201234567",
@@ -30,7 +30,7 @@ _UNIQUEID = re.compile(rb"\b(179533\d{4})\.(\d+)\b")
 def _messages(name: str) -> tuple[tuple[float, bytes], ...]:
     """(arrival time, raw block) of every event Asterisk sent in the recording."""
     out = []
-    for line in (AMI / f"{name}.jsonl").read_text().splitlines():
+    for line in (AMI_RECORDINGS / f"{name}.jsonl").read_text().splitlines():
         rec = json.loads(line)
         if rec["dir"] != "recv" or rec["kind"] != "message":
             continue

@@ -11,8 +11,8 @@ import pytest
 from router.asterisk.amiwire import Framer
 from router.asterisk.calltracker import CallTracker
 from router.asterisk.mset import ANSWER_START
+from tests.asterisk import AMI_RECORDINGS
 
-AMI = Path(__file__).resolve().parents[1] / "fixtures" / "asterisk" / "ami"
 VOIPGRID = Path(__file__).resolve().parents[1] / "fixtures" / "ami-voipgrid"
 
 # recording -> (direction, number, result, answered by, ring s, talk s), read off each recording's events
@@ -52,19 +52,19 @@ REASONS = {
 
 def test_asterisks_report_of_the_routers_answer_names_the_decision_and_no_varset_is_sent():
     for name in ("ami_q_shipped_dialplan_busy_queue_timeout_answered", "ami_r_shipped_dialplan_every_step_failed"):
-        messages = Framer().feed((AMI / f"{name}.txt").read_bytes())
+        messages = Framer().feed((AMI_RECORDINGS / f"{name}.txt").read_bytes())
         assert not any(m.get("Event") in ("VarSet", "Newexten", "AGIExecStart") for m in messages)
         [answer] = [m for m in messages if m.get("Event") == "AGIExecEnd"]
         assert answer["Command"].startswith(ANSWER_START) and answer["ResultCode"] == "200"
         _, outcomes, _ = replay(name)
         assert outcomes[0].decision and answer["Command"].startswith(ANSWER_START + outcomes[0].decision + ",")
-    failed = Framer().feed((AMI / "ami_r_shipped_dialplan_every_step_failed.txt").read_bytes())
+    failed = Framer().feed((AMI_RECORDINGS / "ami_r_shipped_dialplan_every_step_failed.txt").read_bytes())
     assert [m["Result"] for m in failed if m.get("Event") == "UserEvent"] == ["failed"], "one UserEvent, at the end"
 
 
 def replay(name: str, chunker: random.Random | None = None) -> tuple[CallTracker, list, list]:
-    data = (AMI / f"{name}.txt").read_bytes()
-    times = [r["recv_ts"] for r in map(json.loads, (AMI / f"{name}.jsonl").read_text().splitlines())
+    data = (AMI_RECORDINGS / f"{name}.txt").read_bytes()
+    times = [r["recv_ts"] for r in map(json.loads, (AMI_RECORDINGS / f"{name}.jsonl").read_text().splitlines())
              if r["dir"] == "recv" and r["kind"] == "message"]
     framer, tracker, messages = Framer(), CallTracker(), []
     if chunker is None:
@@ -88,7 +88,7 @@ def summary(outcomes) -> list[tuple]:
 
 
 def test_every_recording_is_covered():
-    assert sorted(EXPECTED) == sorted(p.stem for p in AMI.glob("*.txt"))
+    assert sorted(EXPECTED) == sorted(p.stem for p in AMI_RECORDINGS.glob("*.txt"))
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -107,7 +107,7 @@ def test_recording_cut_at_random_bytes_gives_the_same_outcomes(name, seed):
 
 
 def test_cyrillic_name_survives_reads_split_inside_characters():
-    data = (AMI / "ami_p_cyrillic_long_name.txt").read_bytes()
+    data = (AMI_RECORDINGS / "ami_p_cyrillic_long_name.txt").read_bytes()
     whole = Framer().feed(data)
     framer, parts = Framer(), []
     for i in range(0, len(data), 7):  # 7-byte reads split most 2- and 3-byte characters
@@ -119,7 +119,7 @@ def test_cyrillic_name_survives_reads_split_inside_characters():
 
 
 def test_cdr_cut_mid_character_by_asterisk_is_decoded_with_replacement():
-    msgs = Framer().feed((AMI / "ami_p_cyrillic_long_name.txt").read_bytes())
+    msgs = Framer().feed((AMI_RECORDINGS / "ami_p_cyrillic_long_name.txt").read_bytes())
     cut = [m for m in msgs if m.get("Event") == "Cdr" and "\ufffd" in m.get("CallerID", "")]
     assert len(cut) == 2 and all(m["CallerID"].startswith('"Акционерное общество') for m in cut)
 
@@ -177,8 +177,8 @@ def test_every_voipgrid_recording_is_survived(path):
 def test_events_without_a_handler_are_skipped_unread_and_outcomes_stay_the_same(name):
     from router.asterisk.ami import EVENTS
 
-    data = (AMI / f"{name}.txt").read_bytes()
-    times = [r["recv_ts"] for r in map(json.loads, (AMI / f"{name}.jsonl").read_text().splitlines())
+    data = (AMI_RECORDINGS / f"{name}.txt").read_bytes()
+    times = [r["recv_ts"] for r in map(json.loads, (AMI_RECORDINGS / f"{name}.jsonl").read_text().splitlines())
              if r["dir"] == "recv" and r["kind"] == "message"]
     everything = Framer().feed(data)
     framer, tracker = Framer(EVENTS), CallTracker()

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from router.asterisk.callsim import CallResult, call
-from tests.conftest import ROUTER_CMD, RULES_DIR, free_port, router_env
+from tests.helpers import ROUTER_CMD, RULES_DIR, free_port, router_env
 
 START_SECONDS = 20.0
 """How long a process may take to come up on a loaded 2-core machine."""

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from router.state.factory import open_store
-from tests.conftest import ROUTER_CMD, router_env
+from tests.helpers import ROUTER_CMD, router_env
 
 HEADER = "number,name,abc,manager,timezone,tags\n"
 

@@ -11,9 +11,7 @@ import subprocess
 import threading
 import time
 
-from tests.conftest import ROUTER_CMD, RULES_DIR, free_port, router_env
-from tests.test_rule_limits import alias_bomb
-from tests.test_rules import BASE
+from tests.helpers import BASE_RULES, ROUTER_CMD, RULES_DIR, alias_bomb, free_port, router_env
 
 BULK = 50_000
 
@@ -73,7 +71,7 @@ def test_calls_keep_their_latency_while_50000_rules_load(redis_server, router_pr
 
 def test_an_alias_bomb_reload_is_refused_with_file_and_line_and_calls_go_on(redis_server, router_process, tmp_path):
     rules = tmp_path / "rules.yaml"
-    rules.write_text(BASE)
+    rules.write_text(BASE_RULES)
     r = router_process(store=redis_server.url, rules=rules)
     rules.write_text(alias_bomb(9))
     t0 = time.monotonic()
@@ -86,20 +84,20 @@ def test_an_alias_bomb_reload_is_refused_with_file_and_line_and_calls_go_on(redi
 
 def test_a_failed_reload_is_visible_in_healthz_and_metrics(redis_server, router_process, tmp_path):
     rules = tmp_path / "rules.yaml"
-    rules.write_text(BASE)
+    rules.write_text(BASE_RULES)
     r = router_process(store=redis_server.url, rules=rules)
     health = r.http("/healthz")[1]
     assert health["rules_stale"] is False and health["rules_loaded_at"]
-    rules.write_text(BASE.replace("escalate: up", "escalate: sideways"))
+    rules.write_text(BASE_RULES.replace("escalate: up", "escalate: sideways"))
     r.signal(signal.SIGHUP)
     r.wait_for_log("rules not reloaded")
     status, health = r.http("/healthz")
     assert status == 200 and health["rules_stale"] is True
-    line = BASE.splitlines().index("    escalate: up") + 1
+    line = BASE_RULES.splitlines().index("    escalate: up") + 1
     assert f"failed: {rules}:{line}: rules[0].escalate" in health["rules_stale_why"]
     metrics = r.http("/metrics")[1]
     assert 'callrouter_rule_reloads_total{result="failed"} 1' in metrics and "callrouter_rules_stale 1" in metrics
-    rules.write_text(BASE)
+    rules.write_text(BASE_RULES)
     assert r.http("/api/rules/reload", method="POST")[0] == 200
     assert r.http("/healthz")[1]["rules_stale"] is False
     assert 'callrouter_rule_reloads_total{result="ok"} 1' in r.http("/metrics")[1]
@@ -107,19 +105,19 @@ def test_a_failed_reload_is_visible_in_healthz_and_metrics(redis_server, router_
 
 def test_a_rule_file_changed_but_not_reloaded_is_stale(redis_server, router_process, tmp_path):
     rules = tmp_path / "rules.yaml"
-    rules.write_text(BASE)
+    rules.write_text(BASE_RULES)
     r = router_process(store=redis_server.url, rules=rules)
     later = time.time() + 5
-    rules.write_text(BASE.replace("timeout: 120", "timeout: 90"))
+    rules.write_text(BASE_RULES.replace("timeout: 120", "timeout: 90"))
     os.utime(rules, (later, later))
     health = r.http("/healthz")[1]
     assert health["rules_stale"] is True and "changed after the rules were loaded" in health["rules_stale_why"]
 
 
 BAD_FILES = {
-    "nested 5,000 deep": lambda: BASE + "x: " + "[" * 5000 + "]" * 5000 + "\n",
+    "nested 5,000 deep": lambda: BASE_RULES + "x: " + "[" * 5000 + "]" * 5000 + "\n",
     "an alias bomb": lambda: alias_bomb(9),
-    "an unknown tag": lambda: BASE + "x: !!python/object/apply:os.system [ls]\n",
+    "an unknown tag": lambda: BASE_RULES + "x: !!python/object/apply:os.system [ls]\n",
 }
 
 
@@ -141,7 +139,7 @@ def test_serve_and_check_name_the_first_problem_and_never_print_a_traceback(tmp_
 
 def test_a_rule_path_over_the_size_limit_is_refused_without_reading_it(tmp_path):
     big = tmp_path / "big.yaml"
-    big.write_text(BASE + bulk_rules(2000))
+    big.write_text(BASE_RULES + bulk_rules(2000))
     res = subprocess.run([*ROUTER_CMD, "check", str(big)], capture_output=True, text=True, timeout=60,
                          env=router_env(ROUTER_RULES_MAX_BYTES="100000"))
     assert res.returncode == 1

@@ -27,8 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import free_port  # noqa: E402
-from tests.live.conftest import AMI_SECRET, AMIClient, live_stack  # noqa: E402
+from tests.helpers import free_port  # noqa: E402
+from tests.live.stack import AMI_SECRET, HOSTILE, AMIClient, live_stack  # noqa: E402
 
 OUT = ROOT / "tests" / "fixtures" / "asterisk" / "ami"
 SCENARIOS = {
@@ -88,7 +88,6 @@ AGI_OUT = ROOT / "tests" / "fixtures" / "asterisk" / "agi"
 async def record_agi(tester: AMIClient, name: str) -> None:
     """A FastAGI session of a real call: the MSet the router would send, then every value read back."""
     from router.asterisk import mset
-    from tests.live.test_agi_live import HOSTILE
 
     commands = [*mset.commands(HOSTILE.items()), *(f"GET VARIABLE {n}" for n in HOSTILE), "GET VARIABLE NEVER_SET"]
     log: list[tuple[float, str, bytes]] = []

@@ -35,8 +35,8 @@ import dns.rdatatype
 import dns.rrset
 import redis.asyncio as aioredis
 
-from tests.conftest import free_port, router_env, stop_processes
-from tests.live.conftest import AMI_SECRET, ROUTER, AMIClient, start_asterisk
+from tests.helpers import ROUTER_CMD, free_port, router_env, stop_processes
+from tests.live.stack import AMI_SECRET, AMIClient, start_asterisk
 
 ZONE = "callrouter.test."
 SERVICE = "routers." + ZONE
@@ -227,7 +227,7 @@ async def two_routers(redis_url: str) -> AsyncIterator[Routers]:
         assert "Added interface" in ast.cli("queue add member Local/ok2@live-agents to support penalty 0 as ok2")
         for name, port in ports.items():
             routers[name] = subprocess.Popen(
-                [*ROUTER, "serve", "--rules", str(run / "rules.yaml"), "--store", redis_url, "--prefix", prefix,
+                [*ROUTER_CMD, "serve", "--rules", str(run / "rules.yaml"), "--store", redis_url, "--prefix", prefix,
                  "--agi", f"127.0.0.1:{port}", "--http", f"127.0.0.1:{free_port()}", "--ami",
                  f"ami://callrouter@127.0.0.1:{ast.ami_port}"],
                 env=router_env(ROUTER_AMI_SECRET=AMI_SECRET, ROUTER_INSTANCE=name),

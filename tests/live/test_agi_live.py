@@ -8,20 +8,9 @@ import re
 from router.asterisk import mset
 from router.asterisk.agi import AGISession, FastAGIServer
 from router.asterisk.callsim import Channel
-from tests.live.conftest import needs_asterisk
+from tests.live.stack import HOSTILE, needs_asterisk
 
 pytestmark = needs_asterisk
-
-HOSTILE = {
-    "ROUTE_RULE": 'O"Brien, Jr. \\ (sales) [A] | night; =x',
-    "ROUTE_MANAGER": "Иван «VIP» Петров",
-    "ROUTE_1_DEST": "Local/ok1@live-agents&Local/ok2@live-agents",
-    "ROUTE_TZ": "line\nbreak\r\nEXEC Hangup",
-    "ROUTE_ABC": "",
-    "ROUTE_2_DEST": "trail\\",
-    "ROUTE_3_DEST": "((]]\"\"${CALLERID(num)}",
-    "ROUTE_4_DEST": "ж" * 300,
-}
 
 
 async def probe(ami, commands: list[str]) -> list[tuple[str, list[str]]]:

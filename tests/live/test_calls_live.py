@@ -10,7 +10,7 @@ import time
 
 import aiohttp
 
-from tests.live.conftest import needs_asterisk
+from tests.live.stack import needs_asterisk
 
 pytestmark = needs_asterisk
 

@@ -6,8 +6,8 @@ import re
 
 from router.asterisk.ami import EVENTS
 from router.asterisk.mset import ANSWER_START
-from tests.conftest import ROOT
-from tests.live.conftest import AMI_SECRET, AMIClient, needs_asterisk
+from tests.helpers import ROOT
+from tests.live.stack import AMI_SECRET, AMIClient, needs_asterisk
 
 pytestmark = needs_asterisk
 

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from tests.live.conftest import PREFIX
 from tests.live.srv import decided_by, dialled, joined_queue, outcomes_of, two_routers, why_not
+from tests.live.stack import PREFIX
 
 pytestmark = [pytest.mark.skipif(PREFIX is None, reason="asterisk is not on PATH"),
               pytest.mark.skipif(why_not() is not None, reason=str(why_not()))]

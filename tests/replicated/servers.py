@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.conftest import free_port
+from tests.helpers import free_port
 
 NODE_TIMEOUT_MS = 1000
 """Sentinel's down-after-milliseconds and the cluster's node timeout: failover in ~2 s, not 30."""

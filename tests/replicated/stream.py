@@ -8,19 +8,16 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from router.asterisk.ami import AMITarget
 from router.asterisk.callsim import CallResult, call
 from router.server import Running, start
 from router.service import Router
 from router.state.factory import open_store
 from router.state.store import Store
+from tests.asterisk import AMI_RECORDINGS
 from tests.asterisk.ami_server import AMIServer, recorded_events
-from tests.asterisk.test_ami_recordings import AMI
-from tests.conftest import SIM_SECRET
-from tests.test_agi_server import RULES
+from tests.helpers import RULES, ami_target
 
-MISSED = (AMI / "ami_b_inbound_missed_caller_hangup.txt").read_bytes()
-SECRET = SIM_SECRET
+MISSED = (AMI_RECORDINGS / "ami_b_inbound_missed_caller_hangup.txt").read_bytes()
 
 
 def missed_call(n: int, caller: int | None = None) -> tuple[str, bytes]:
@@ -61,8 +58,7 @@ async def routed(url: str, prefix: str, ami: AMIServer) -> Running:
     store = open_store(url, prefix)
     # a budget long enough that only the failover, not a busy shared machine, makes a call fall back
     router = Router(RULES, store, budget=1.0)
-    running = await start(router, ("127.0.0.1", 0), ("127.0.0.1", 0),
-                          ami=AMITarget.parse(f"ami://callrouter@127.0.0.1:{ami.port}", SECRET))
+    running = await start(router, ("127.0.0.1", 0), ("127.0.0.1", 0), ami=ami_target(ami))
     await asyncio.wait_for(running.ami.synced.wait(), 10)
     return running
 

@@ -14,10 +14,8 @@ import pytest
 from router.asterisk.callsim import call
 from router.state.factory import open_store
 from tests.asterisk.ami_server import AMIServer
-from tests.conftest import ROUTER_CMD, free_port, router_env, stop_processes
-from tests.replicated.stream import SECRET, missed_call
-from tests.test_agi_server import RULES_TEXT
-from tests.test_followup import Gateway
+from tests.helpers import ROUTER_CMD, RULES_TEXT, SIM_SECRET, free_port, router_env, stop_processes
+from tests.replicated.stream import missed_call
 
 ROUTERS = 3
 DIRECTOR_PHONE = "+79031112233"
@@ -38,14 +36,6 @@ notify:
 
 
 @pytest.fixture
-async def gateway():
-    g = Gateway()
-    runner = await g.start()
-    yield g
-    await runner.cleanup()
-
-
-@pytest.fixture
 async def routers(redis_url, prefix, gateway, tmp_path):
     """Three routers, each with an AMI simulator of its own that will replay the same events."""
     rules = tmp_path / "rules.yaml"
@@ -53,7 +43,7 @@ async def routers(redis_url, prefix, gateway, tmp_path):
     amis, procs, ports = [], [], []
     try:
         for i in range(ROUTERS):
-            ami = AMIServer(secret=SECRET)
+            ami = AMIServer(secret=SIM_SECRET)
             await ami.start()
             amis.append(ami)
             agi, http = free_port(), free_port()
@@ -62,7 +52,7 @@ async def routers(redis_url, prefix, gateway, tmp_path):
                 [*ROUTER_CMD, "serve", "--rules", str(rules), "--agi", f"127.0.0.1:{agi}",
                  "--http", f"127.0.0.1:{http}"],
                 env=router_env(ROUTER_STORE=redis_url, ROUTER_PREFIX=prefix, ROUTER_INSTANCE=f"router-{i + 1}",
-                               ROUTER_AMI=f"ami://callrouter@127.0.0.1:{ami.port}", ROUTER_AMI_SECRET=SECRET),
+                               ROUTER_AMI=f"ami://callrouter@127.0.0.1:{ami.port}", ROUTER_AMI_SECRET=SIM_SECRET),
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
         async with aiohttp.ClientSession() as http:
             for (_, port), proc in zip(ports, procs, strict=True):

@@ -1,0 +1,157 @@
+"""The outside world the router talks HTTP to, as real servers on free local ports: the SMS provider
+and CRM webhook that follow-ups notify (`Gateway`), and the CRM asked about a caller at ring time
+(`FakeCrm`, with the rules that ask it and a contact it knows). The `gateway` fixture is in conftest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from tests.helpers import NEW_PROSPECTS_THEN_SUPPORT, compiled
+
+BIG = 1_000_000
+
+
+class Gateway:
+    """A real HTTP server playing the SMS provider and the CRM; `fail` requests fail first."""
+
+    def __init__(self) -> None:
+        self.sms: list[dict] = []
+        self.crm: list[dict] = []
+        self.fail = 0
+        self.port = 0
+
+    async def start(self) -> web.AppRunner:
+        app = web.Application()
+        app.router.add_get("/sms", self._sms)
+        app.router.add_post("/crm", self._crm)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = runner.addresses[0][1]
+        return runner
+
+    async def _sms(self, request: web.Request) -> web.Response:
+        if self.fail:
+            self.fail -= 1
+            return web.Response(status=503, text="try later")
+        self.sms.append(dict(request.query))
+        return web.json_response({"status": "OK"})
+
+    async def _crm(self, request: web.Request) -> web.Response:
+        if self.fail:
+            self.fail -= 1
+            return web.Response(status=502)
+        self.crm.append(await request.json())
+        return web.json_response({"result": True})
+
+
+class FakeCrm:
+    """A CRM on a real socket: contacts by phone, with a delay and a failure mode to turn on."""
+
+    def __init__(self) -> None:
+        self.contacts: dict[str, dict] = {}
+        self.delay = 0.0
+        self.mode = "ok"  # ok | error | garbage | huge
+        self.hits: list[str] = []
+        self.sent = 0
+        self.runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/api/contact", self.contact)
+        app.router.add_get("/rest/crm.duplicate.findbycomm.json", self.findbycomm)
+        app.router.add_get("/rest/crm.contact.get.json", self.contact_get)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+
+    async def _fault(self, request: web.Request) -> web.StreamResponse | None:
+        self.hits.append(request.path_qs)
+        if self.delay:
+            await asyncio.sleep(self.delay)  # the CRM stalling (the server's side, not the test's clock)
+        if self.mode == "error":
+            return web.json_response({"error": "db down"}, status=503)
+        if self.mode == "garbage":
+            return web.Response(text="<html>Bad gateway</html>", content_type="text/html")
+        if self.mode == "huge":
+            resp = web.StreamResponse()
+            await resp.prepare(request)
+            chunk = b"[" + b"0," * 32767 + b"0]"
+            try:
+                while self.sent < 50 * BIG:
+                    await resp.write(chunk)
+                    self.sent += len(chunk)
+            except (ConnectionResetError, RuntimeError):
+                pass
+            return resp
+        return None
+
+    async def contact(self, request: web.Request) -> web.StreamResponse:
+        fault = await self._fault(request)
+        if fault is not None:
+            return fault
+        found = self.contacts.get(request.query.get("phone", ""))
+        return web.json_response({"data": found} if found else {"data": None})
+
+    async def findbycomm(self, request: web.Request) -> web.StreamResponse:
+        fault = await self._fault(request)
+        if fault is not None:
+            return fault
+        found = self.contacts.get(request.query.get("values[]", ""))
+        return web.json_response({"result": {"CONTACT": [found["ID"]]} if found else [], "time": {}})
+
+    async def contact_get(self, request: web.Request) -> web.StreamResponse:
+        self.hits.append(request.path_qs)
+        found = next((c for c in self.contacts.values() if c.get("ID") == request.query.get("id")), None)
+        return web.json_response({"result": found} if found else {"error": "Not found"}, status=200 if found else 400)
+
+    async def close(self) -> None:
+        await self.runner.cleanup()
+
+
+def crm_rules(port: int, budget_ms: int = 150, max_bytes: int = 65536):
+    """Rules that ask the CRM on `port` about each caller: debtors to collections, its A customers to
+    their manager."""
+    return compiled("""
+version: 1
+company: {timezone: Europe/Moscow, default_region: RU}
+targets:
+  support:        {queue: support, timeout: 120}
+  new_connection: {queue: new-connection, priority: 10}
+  collections:    {queue: collections}
+managers:
+  ivanov: {endpoint: PJSIP/101, timeout: 20}
+rules:
+  - name: debtors go to collections
+    when: {crm: {status: debtor}}
+    route: [collections]
+  - name: A customers reach their manager
+    when: {abc: A, has_manager: true}
+    route: [manager, support]
+""" + NEW_PROSPECTS_THEN_SUPPORT + f"""\
+directory:
+  crm:
+    budget_ms: {budget_ms}
+    cache_ttl: 10m
+    negative_ttl: 2m
+    max_bytes: {max_bytes}
+    timeout: 3s
+    requests:
+      - url: http://127.0.0.1:{port}/api/contact
+        query: {{phone: "{{number}}"}}
+        map: {{name: data.name, abc: data.segment, manager: data.owner.login, status: data.status,
+              tags: data.tags, contract: data.contract.id}}
+        translate: {{abc: {{gold: A, silver: B}}}}
+""")
+
+
+OLGA = {"name": "Olga CRM", "segment": "gold", "owner": {"login": "ivanov"}, "status": "active",
+        "tags": ["vip", "wholesale"], "contract": {"id": 4711}}
+"""A contact of the CRM's own format: a gold (A) customer of ivanov's."""

@@ -1,0 +1,333 @@
+"""What the tests share besides fixtures: the checkout's paths, the `router` command, the injected
+clock, the moment most calls are placed, the rules most calls are routed by, and the outcome records
+the AMI listener would pass on. Fixtures are in tests/conftest.py; the fake HTTP services (SMS
+gateway, CRM) in tests/fake_services.py.
+
+    from tests.helpers import MONDAY_10, RULES, Clock
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import selectors
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import pytest
+
+from router.asterisk.ami import AMITarget
+from router.asterisk.amisim import AMIServer
+from router.core.decide import CompiledRules
+from router.core.rulefile import DEFAULT_LIMITS, Limits, RuleFileError, load_rules_text
+from router.state.shared import _Link
+
+ROOT = Path(__file__).resolve().parent.parent
+RULES_DIR = ROOT / "rules"
+
+ROUTER_CMD = [sys.executable, "-m", "router"]
+"""The `router` command of this checkout (not whichever one is installed)."""
+
+SIM_SECRET = "s3cret"
+"""The secret of the router's user on the AMI simulator."""
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+"""Debian's headless browser and its driver, for the page tests (the `browser` fixture)."""
+
+
+# time: every call of the suite happens on one Monday in Moscow, unless a test says otherwise
+
+MSK = ZoneInfo("Europe/Moscow")
+MONDAY = "2026-11-23"
+"""The day of the calls, as the report API and the CLI take it."""
+MONDAY_9 = datetime(2026, 11, 23, 9, 0, tzinfo=MSK).timestamp()
+MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=MSK).timestamp()
+HOUR, DAY = 3600, 86400
+
+
+class Clock:
+    """An injected clock: tests move time, nobody sleeps."""
+
+    def __init__(self, t: float):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+# rules
+
+RULES_TEXT = """
+version: 1
+company: {timezone: Europe/Moscow, default_region: RU}
+identify: {repeat_within: 1h, callback_within: 24h, returning_after: 90d}
+targets:
+  new_connection: {queue: new-connection, priority: 10, timeout: 60}
+  support:        {queue: support, timeout: 120}
+  operators:      {queue: operators, timeout: 60}
+  management:     {queue: management, timeout: 30}
+  night_duty:     {dial: PJSIP/900, timeout: 25}
+  self_service:   {ivr: self-service}
+managers:
+  ivanov: {endpoint: PJSIP/101, up: management, down: operators, timeout: 20}
+  petrova: {endpoint: PJSIP/102, up: management, down: operators, timeout: 20}
+rules:
+  - name: night in the caller's zone
+    when: {local_hours: "00:00-06:00", known: true}
+    route: [night_duty, support]
+  - name: A customers reach their manager
+    when: {abc: A, has_manager: true}
+    route: [manager]
+    escalate: up
+  - name: B customers, busy manager goes down
+    when: {abc: B, has_manager: true}
+    route: [manager]
+    escalate: down
+  - name: repeat callers
+    when: {kind: repeat}
+    route: [operators]
+  - name: new prospects
+    when: {kind: new}
+    route: [new_connection]
+  - name: C customers serve themselves
+    when: {abc: C}
+    route: [self_service]
+  - name: everyone else
+    route: [support]
+fallback: [support]
+"""
+"""The rules most calls of the suite are routed by: managers who escalate up or down, a night rule in
+the caller's own zone, repeat callers, new prospects, self-service for C customers."""
+
+NEW_PROSPECTS_THEN_SUPPORT = """\
+  - name: new prospects
+    when: {kind: new}
+    route: [new_connection]
+  - name: everyone else
+    route: [support]
+fallback: [support]
+"""
+"""The last two rules and the fallback of many rule files: new numbers to `new_connection`, everyone
+else and the fallback to `support` (both targets must be declared)."""
+
+ESCALATION_POLICY = """
+followup:
+  deadline: 30m
+  owner: duty
+  escalate:
+    - {after: 30m, to: head_of_sales}
+    - {after: 3d, or_count: 5, to: director, sms_to: "+79031112233"}
+notify:
+  sms:
+    method: GET
+    url: "http://127.0.0.1:{port}/sms"
+    query: {to: "{number}", text: "{text}"}
+  webhooks:
+    - url: "http://127.0.0.1:{port}/crm"
+      events: [escalated]
+      json: {event: "{event}", task: "{id}", level: "{level}", owner: "{owner}", was: "{previous_owner}"}
+"""
+"""A follow-up section to add to RULES_TEXT: up to head_of_sales 30 min past the deadline, to the director
+after 3 days or 5 calls; SMS and escalation webhooks to the gateway on `{port}`."""
+
+RISK_RULES_TEXT = RULES_TEXT.replace("rules:\n", """rules:
+  - name: retention for customers at risk
+    when: {risk: at_risk}
+    route: [management]
+  - name: low rating on watch
+    when: {risk_signal: [low_rating]}
+    route: [operators]
+""", 1) + """
+types: {support: technical support, billing: billing question}
+risk:
+  keep_events: 60d
+  event_kinds: [speed_complaint]
+  levels: {watch: 2, at_risk: 4}
+  owner: retention-lead
+  deadline: 1d
+  signals:
+    repeat_support_calls:
+      calls: {types: [support], days: 7, at_least: 3}
+      weight: 3
+    technician_visit:
+      events: {kinds: [technician_visit], days: 14}
+      weight: 2
+    not_solved:
+      events: {kinds: [issue_solved], value: "no", days: 14}
+      weight: 2
+    low_rating:
+      rating: {at_most: 2, days: 30}
+      weight: 3
+    waiting_for_us:
+      open_followup: {calls: 2}
+      weight: 1
+"""
+"""RULES_TEXT with churn-risk signals, and two rules ahead that route by them."""
+RISK_NUMBER = "+79161230001"
+"""The subscriber whose signals the risk tests add up."""
+
+BASE_RULES = """\
+version: 1
+company: {timezone: Europe/Moscow, default_region: RU}
+targets:
+  support: {queue: support, timeout: 120}
+  management: {queue: management, timeout: 30}
+managers:
+  ivanov: {endpoint: PJSIP/101, up: management}
+rules:
+  - name: A customers
+    when: {abc: A}
+    route: [manager]
+    escalate: up
+  - name: everyone else
+    route: [support]
+fallback: [support]
+"""
+"""A small valid rule file for the rule-file checks to break in one place."""
+
+
+def compiled(text: str) -> CompiledRules:
+    return CompiledRules(load_rules_text(text), "<test>")
+
+
+RULES = compiled(RULES_TEXT)
+
+
+def problems(text: str, limits: Limits = DEFAULT_LIMITS) -> list[str]:
+    """The `file:line` problems a broken rule file (named r.yaml) is refused with."""
+    with pytest.raises(RuleFileError) as e:
+        load_rules_text(text, "r.yaml", limits)
+    return [str(p) for p in e.value.problems]
+
+
+def alias_bomb(levels: int) -> str:
+    """BASE_RULES followed by YAML aliases that expand to 9**levels items ("billion laughs")."""
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, levels + 1):
+        lines.append(f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]")
+    return BASE_RULES + "\n".join(lines) + "\n"
+
+
+# outcomes, as the AMI listener passes them on when a call ends
+
+def missed(number: str = "+79161234500", linkedid: str = "1.1", decision: str = "",
+           ended_at: float = MONDAY_10) -> dict:
+    """An inbound call nobody answered: the caller hung up while it rang."""
+    return {"linkedid": linkedid, "direction": "inbound", "number": number, "result": "missed", "by": "",
+            "decision": decision, "ring_seconds": 20.0, "talk_seconds": 0.0, "ended_at": ended_at,
+            "reason": "caller hung up before anyone answered"}
+
+
+def answered(number: str = "+79161234500", direction: str = "outbound", by: str = "PJSIP/101") -> dict:
+    """A call that became a one-minute conversation (by default our callback to the number)."""
+    return {"linkedid": "2.2", "direction": direction, "number": number, "result": "answered", "by": by,
+            "decision": "", "ring_seconds": 3.0, "talk_seconds": 60.0, "ended_at": MONDAY_10, "reason": ""}
+
+
+def answered_by(number: str, by: str, ended_at: float, linkedid: str = "9.9") -> dict:
+    """An inbound call `by` answered and talked two minutes: `by` becomes the number's last agent."""
+    return {"linkedid": linkedid, "direction": "inbound", "number": number, "result": "answered", "by": by,
+            "decision": "", "ring_seconds": 5.0, "talk_seconds": 120.0, "ended_at": ended_at, "reason": ""}
+
+
+# the store's round trips
+
+class RoundTrips:
+    """Counts writes to Redis on the connections calls share (one write, one wait: one round trip)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch):
+        self.n = 0
+        original = _Link.send
+
+        def counting(link, packed, expected):
+            self.n += 1
+            return original(link, packed, expected)
+
+        monkeypatch.setattr(_Link, "send", counting)
+
+
+# the AMI simulator
+
+def ami_target(server: AMIServer) -> AMITarget:
+    """The router's AMI address of the simulator `server`."""
+    return AMITarget.parse(f"ami://callrouter@127.0.0.1:{server.port}", SIM_SECRET)
+
+
+async def wait_for(predicate, seconds: float = 10.0) -> None:
+    """Poll a condition the listener reaches by itself (events are processed asynchronously)."""
+    async with asyncio.timeout(seconds):
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
+# HTTP and the browser
+
+async def http_get(port: int, path: str, **kw) -> tuple[int, object]:
+    """GET from the router's HTTP API: the status and the JSON body."""
+    async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{port}{path}", **kw) as resp:
+        return resp.status, await resp.json()
+
+
+async def http_post(port: int, path: str, **kw) -> tuple[int, object]:
+    """POST to the router's HTTP API: the status and the JSON body."""
+    async with aiohttp.ClientSession() as s, s.post(f"http://127.0.0.1:{port}{path}", **kw) as resp:
+        return resp.status, await resp.json()
+
+
+async def until(driver, condition, seconds: float = 10):
+    """Wait for the page in a thread: the router under test runs on this event loop and must keep serving."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return await asyncio.to_thread(WebDriverWait(driver, seconds, poll_frequency=0.05).until, condition)
+
+
+# processes
+
+def router_env(**extra: str) -> dict[str, str]:
+    """The environment for a `router` subprocess: this checkout first on the path, a spool of its own."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    spool = os.path.join(tempfile.mkdtemp(prefix="router-spool-"), "spool.jsonl")
+    return {**os.environ, "PYTHONPATH": path, "ROUTER_SPOOL": spool, **extra}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop_processes(procs, seconds: float = 10.0) -> None:
+    """SIGTERM to all at once (they shut down side by side), then wait; one still running after
+    `seconds` is killed."""
+    procs = list(procs)
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(seconds)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(5)
+
+
+def await_line(proc: subprocess.Popen, text: str, seen: list[str], seconds: float = 10) -> None:
+    """Read the router's log (its stderr) until `text` shows up (the process tells us when it has acted)."""
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stderr, selectors.EVENT_READ)
+    deadline = time.monotonic() + seconds
+    while not any(text in line for line in seen):
+        left = deadline - time.monotonic()
+        assert left > 0 and sel.select(left), f"no {text!r} in the log: {seen}"
+        seen.append(proc.stderr.readline())
