@@ -11,7 +11,7 @@ import aiohttp
 
 from router.asterisk.ami import AMITarget
 from router.asterisk.callsim import call
-from router.cli.main import format_risk
+from router.cli.risk import format_risk
 from tests.asterisk.ami_server import AMIServer, recorded_events
 from tests.asterisk.test_ami_recordings import AMI
 from tests.conftest import SIM_SECRET, Clock, compiled

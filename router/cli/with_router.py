@@ -1,0 +1,45 @@
+"""Commands that act on the store as the running router would (customer events, the at-risk list):
+the rules compiled from --rules or $ROUTER_RULES, a Router over the store, its webhooks drained after."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from router.config import DEFAULT_STORE
+from router.core.decide import CompiledRules
+from router.core.rulefile import RuleFileError, load_rules
+from router.service import Router
+from router.state.factory import open_store
+
+
+def rules_for(args: argparse.Namespace, what: str) -> CompiledRules | None:
+    path = args.rules or os.environ.get("ROUTER_RULES")
+    if not path:
+        print(f"router {what}: no rules: pass --rules PATH or set ROUTER_RULES (the risk section is read there)",
+              file=sys.stderr)
+        return None
+    try:
+        return CompiledRules(load_rules(path), path)
+    except RuleFileError as e:
+        print(e, file=sys.stderr)
+        return None
+
+
+def with_router(args: argparse.Namespace, rules: CompiledRules, work):
+    """Run `work(router)` against the store, with the router's follow-ups (webhooks) drained after."""
+    url = args.store or os.environ.get("ROUTER_STORE") or DEFAULT_STORE
+
+    async def run():
+        store = open_store(url, args.prefix, timeout=10)
+        router = Router(rules, store)
+        try:
+            return await work(router)
+        finally:
+            await router.followups.drain()
+            await router.followups.sender.close()
+            await store.close()
+
+    return asyncio.run(run())
