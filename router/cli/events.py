@@ -24,11 +24,7 @@ def run_import(args: argparse.Namespace) -> int:
     async def work(router):
         return await router.risk.add(batch.events)
 
-    try:
-        added = with_router(args, rules, work)
-    except Exception as e:
-        print(f"router events import: store: {e}", file=sys.stderr)
-        return 2
+    added = with_router(args, "events import", rules, work)
     for p in batch.problems:
         print(p, file=sys.stderr)
     print(f"{args.file}: {len(batch.events)} events read, {added} new, {len(batch.events) - added} already known, "

@@ -8,15 +8,14 @@ not run.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
-from router.config import DEFAULT_STORE
+from router.cli.options import store_url
+from router.cli.store import on_store
+from router.cli.storeerrors import StoreFailure
 from router.directory.csvfile import ImportReport, encoding_name
-from router.state.factory import open_store
 from router.state.store import Store
 
 ImportKind = Literal["customers", "companies", "numbering"]
@@ -24,8 +23,11 @@ Loader = Callable[[Store, str, ImportReport], Awaitable[None]]
 """Reads the file into the store: (store, encoding, report)."""
 
 
+class UnreadableFile(Exception):
+    """The file (or --zones) could not be read: the admin's message, exit status 2."""
+
+
 def run_import(args: argparse.Namespace, what: ImportKind, load: Loader) -> int:
-    url = args.store or os.environ.get("ROUTER_STORE") or DEFAULT_STORE
     try:
         encoding = encoding_name(args.encoding)
     except ValueError as e:
@@ -33,22 +35,23 @@ def run_import(args: argparse.Namespace, what: ImportKind, load: Loader) -> int:
         return 2
     report = ImportReport(args.file, keep=max(args.show, 0), echo=lambda text: print(text, file=sys.stderr))
 
-    async def run() -> None:
-        store = open_store(url, args.prefix, timeout=10)
+    async def work(store: Store) -> None:
+        await store.ping()
         try:
-            await store.ping()
             await load(store, encoding, report)
-        finally:
-            await store.close()
+        except OSError as e:
+            if e.filename is None:  # the store's socket, not a file
+                raise
+            raise UnreadableFile(f"router {what} import: {e}") from None
 
     status = 0
     try:
-        asyncio.run(run())
-    except OSError as e:
-        print(f"router {what} import: {e}", file=sys.stderr)
+        on_store(f"{what} import", store_url(args), args.prefix, work)
+    except UnreadableFile as e:
+        print(e, file=sys.stderr)
         return 2
-    except Exception as e:
-        print(f"router {what} import: store {url}: {e}", file=sys.stderr)
+    except StoreFailure as e:
+        print(e, file=sys.stderr)
         status = 2
     if report.problems > len(report.errors):
         print(f"… {report.problems - len(report.errors):,} more problems not shown (--show N prints more)",

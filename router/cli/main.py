@@ -13,6 +13,8 @@ import argparse
 import importlib
 import sys
 
+from router.cli.storeerrors import StoreFailure
+
 COMMAND_MODULES = {
     "serve": "router.cli.serve",
     "check": "router.cli.check",
@@ -50,7 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = chosen_command(argv)
     args = parser([command] if command else None).parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except StoreFailure as e:
+        print(e, file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 
+from router.config import DEFAULT_STORE
 from router.directory.csvfile import AUTO
 
 
@@ -18,3 +20,8 @@ def add_import_options(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--show", type=int, default=20, metavar="N",
                     help="print the first N problems (default 20); all are counted")
     add_store_options(sp)
+
+
+def store_url(args: argparse.Namespace) -> str:
+    """--store, else $ROUTER_STORE, else the local Redis."""
+    return args.store or os.environ.get("ROUTER_STORE") or DEFAULT_STORE

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
 import time
 
-from router.cli.options import add_store_options
-from router.config import DEFAULT_STORE
+from router.cli.options import add_store_options, store_url
+from router.cli.store import on_store
 from router.core.decide import CompiledRules
 from router.core.rulefile import RuleFileError, load_rules
 from router.reports.reader import calls_csv, parse_range, report
 from router.reports.report import text
-from router.state.factory import open_store
+from router.state.store import Store
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,22 +34,13 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"router report: {e}", file=sys.stderr)
         return 2
-    url = args.store or os.environ.get("ROUTER_STORE") or DEFAULT_STORE
 
-    async def read():
-        store = open_store(url, args.prefix, timeout=10)
-        try:
-            if args.csv:
-                return await calls_csv(store, days)
-            return await report(store, rules, days, now)
-        finally:
-            await store.close()
+    async def read(store: Store):
+        if args.csv:
+            return await calls_csv(store, days)
+        return await report(store, rules, days, now)
 
-    try:
-        found = asyncio.run(read())
-    except Exception as e:
-        print(f"router report: store {url}: {e}", file=sys.stderr)
-        return 2
+    found = on_store("report", store_url(args), args.prefix, read)
     if args.csv:
         sys.stdout.write(found)
     elif args.json:

@@ -36,12 +36,9 @@ def run_list(args: argparse.Namespace) -> int:
         return await router.risk.listing(args.day)
 
     try:
-        entries = with_router(args, rules, work)
+        entries = with_router(args, "risk list", rules, work)
     except ValueError:
         print(f"router risk list: --day {args.day!r}: write YYYY-MM-DD", file=sys.stderr)
-        return 2
-    except Exception as e:
-        print(f"router risk list: store: {e}", file=sys.stderr)
         return 2
     print(json.dumps(entries, ensure_ascii=False, indent=2) if args.json else format_risk(entries, rules.company_zone))
     return 0

@@ -9,6 +9,7 @@ import logging
 import sys
 
 from router.asterisk.ami import AMITarget
+from router.cli.storeerrors import STORE_ERRORS
 from router.config import ConfigError, Settings
 from router.core.rulefile import RuleFileError
 from router.followups.notify import gateway_warnings
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             async with asyncio.timeout(3):
                 await store.ping()
-        except Exception as e:
+        except STORE_ERRORS as e:
             logging.getLogger("router").error(
                 "store %s unreachable (%s): calls get the fallback chain until it is back", store.address, e)
         running = await start(router, s.agi, s.http, s.api_token, ami=ami_target,

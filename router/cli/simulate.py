@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 
 from router.cli.options import add_store_options
+from router.cli.store import on_store
+from router.cli.storeerrors import StoreFailure
 from router.core.decide import CompiledRules, Decision, decide
 from router.core.identify import profile
 from router.core.phones import Number, normalise, score
@@ -24,7 +26,7 @@ from router.core.snapshot import EMPTY, Snapshot
 from router.core.when import EXAMPLES, WhenError, parse_when
 from router.directory.crm import Crm, answer_from_documents
 from router.state.decisionlog import entry
-from router.state.factory import open_store
+from router.state.store import Store
 
 
 def describe(d: Decision) -> str:
@@ -61,24 +63,18 @@ def run(args: argparse.Namespace) -> int:
     number = normalise(args.caller, rules.region)
     url = args.store or os.environ.get("ROUTER_STORE")
 
-    async def snapshot():
-        if not url:
-            return EMPTY
-        store = open_store(url, args.prefix)
-        try:
-            if (load_view := getattr(store, "load_view", None)) is not None:
-                await load_view()  # a cluster store routes from its copy of the shared keys
-            return await store.snapshot(number.key, score(number.key), now, rules.calls_window,
-                                        crm=rules.rs.directory.crm is not None and number.e164)
-        finally:
-            await store.close()
+    async def snapshot(store: Store) -> Snapshot:
+        if (load_view := getattr(store, "load_view", None)) is not None:
+            await load_view()  # a cluster store routes from its copy of the shared keys
+        return await store.snapshot(number.key, score(number.key), now, rules.calls_window,
+                                    crm=rules.rs.directory.crm is not None and number.e164)
 
     status = 0
     try:
-        snap = asyncio.run(snapshot())
-    except Exception as e:
-        print(f"router simulate: store {url} unreachable ({e}); showing the call as if nothing were known",
-              file=sys.stderr, flush=True)
+        snap = on_store("simulate", url, args.prefix, snapshot, timeout=1.0) if url else EMPTY
+    except StoreFailure as e:
+        print(f"{e} The store is unreachable: the call is shown as if nothing were known.", file=sys.stderr,
+              flush=True)
         snap, status = EMPTY, 3
     snap = dataclasses.replace(snap)
     try:

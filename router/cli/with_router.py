@@ -4,15 +4,19 @@ the rules compiled from --rules or $ROUTER_RULES, a Router over the store, its w
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
-from router.config import DEFAULT_STORE
+from router.cli.options import store_url
+from router.cli.store import on_store
 from router.core.decide import CompiledRules
 from router.core.rulefile import RuleFileError, load_rules
 from router.service import Router
-from router.state.factory import open_store
+from router.state.store import Store
+
+T = TypeVar("T")
 
 
 def rules_for(args: argparse.Namespace, what: str) -> CompiledRules | None:
@@ -28,18 +32,17 @@ def rules_for(args: argparse.Namespace, what: str) -> CompiledRules | None:
         return None
 
 
-def with_router(args: argparse.Namespace, rules: CompiledRules, work):
-    """Run `work(router)` against the store, with the router's follow-ups (webhooks) drained after."""
-    url = args.store or os.environ.get("ROUTER_STORE") or DEFAULT_STORE
+def with_router(args: argparse.Namespace, command: str, rules: CompiledRules,
+                work: Callable[[Router], Awaitable[T]]) -> T:
+    """`work(router)` against the store, with the router's follow-ups (webhooks) drained after;
+    StoreFailure when the store cannot be used."""
 
-    async def run():
-        store = open_store(url, args.prefix, timeout=10)
+    async def run(store: Store) -> T:
         router = Router(rules, store)
         try:
             return await work(router)
         finally:
             await router.followups.drain()
             await router.followups.sender.close()
-            await store.close()
 
-    return asyncio.run(run())
+    return on_store(command, store_url(args), args.prefix, run)
