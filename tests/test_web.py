@@ -9,7 +9,7 @@ from router.asterisk.callsim import call
 from router.core.decide import CompiledRules
 from router.core.rulefile import load_rules
 from router.state.factory import open_store
-from tests.conftest import Clock
+from tests.conftest import Clock, free_port
 from tests.test_agi_server import MONDAY_10, RULES_TEXT
 
 
@@ -141,3 +141,32 @@ async def test_metrics_are_open_without_a_metrics_token(serve, rules_file, monke
     r = await serve(CompiledRules(load_rules(rules_file)), Clock(MONDAY_10), token="s3cret")
     async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{r.http_port}/metrics") as resp:
         assert resp.status == 200 and "callrouter_decisions_total" in await resp.text()
+
+
+async def get_text(port: int, path: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{port}{path}") as resp:
+        return resp.status, await resp.text()
+
+
+async def test_metrics_without_the_store_serve_the_counters_and_say_what_is_missing(serve, rules_file):
+    dead = open_store(f"redis://127.0.0.1:{free_port()}/0")
+    r = await serve(CompiledRules(load_rules(rules_file)), Clock(MONDAY_10), the_store=dead)
+    status, text = await get_text(r.http_port, "/metrics")
+    assert status == 200 and "\ncallrouter_decisions_total 0" in text
+    assert "# follow-up counts unavailable: store unreachable (" in text
+    assert "callrouter_followups{" not in text
+    await dead.close()
+
+
+async def test_a_bug_behind_metrics_or_healthz_is_a_500_not_a_store_that_is_down(serve, rules_file, monkeypatch):
+    r = await serve(CompiledRules(load_rules(rules_file)), Clock(MONDAY_10))
+
+    async def bug(*args, **kwargs):
+        raise KeyError("a bug in the router")
+
+    monkeypatch.setattr(r.router.followups, "counts", bug)
+    monkeypatch.setattr(r.router.store, "ping", bug)
+    status, text = await get_text(r.http_port, "/metrics")
+    assert status == 500 and "unreachable" not in text
+    status, text = await get_text(r.http_port, "/healthz")
+    assert status == 500 and "down" not in text

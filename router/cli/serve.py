@@ -9,7 +9,6 @@ import logging
 import sys
 
 from router.asterisk.ami import AMITarget
-from router.cli.storeerrors import STORE_ERRORS
 from router.config import ConfigError, Settings
 from router.core.rulefile import RuleFileError
 from router.followups.notify import gateway_warnings
@@ -17,6 +16,7 @@ from router.server import serve_forever, start
 from router.service import Router
 from router.state.factory import open_store
 from router.state.spool import Spool
+from router.web.storeerrors import STORE_ERRORS
 
 
 def _setup_logging(verbose: bool = False) -> None:

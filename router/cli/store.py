@@ -7,10 +7,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from router.cli.storeerrors import STORE_ERRORS, failure
+from router.cli.storeerrors import failure
 from router.state.address import AddressError
 from router.state.factory import open_store
 from router.state.store import Store
+from router.web.storeerrors import STORE_ERRORS
 
 T = TypeVar("T")
 

@@ -1,7 +1,8 @@
 """What an admin reads when a command cannot use the store.
 
 Store errors are Redis's (refused, timed out, NOAUTH, out of memory, a cluster with no node up)
-and the socket's (OSError, TimeoutError being one); an address the router cannot read is the
+and the socket's (OSError, TimeoutError being one): `router.web.storeerrors.STORE_ERRORS`, the
+same list the HTTP side degrades on. An address the router cannot read is the
 admin's typo. Each becomes one line, `router X: store URL: what happened; is Redis running at
 that address?`, and exit status 2 (`router.cli.main` prints it). Any other exception is a bug
 in the router and propagates as a traceback.
@@ -12,12 +13,7 @@ StoreFailure without importing the store for `router check` and `router call`.
 
 from __future__ import annotations
 
-from redis.exceptions import RedisClusterException, RedisError
-
 from router.state.address import AddressError
-
-STORE_ERRORS = (RedisError, RedisClusterException, OSError)
-"""What the store's client raises when Redis is down, slow or refuses (TimeoutError is an OSError)."""
 
 
 class StoreFailure(Exception):

@@ -19,6 +19,7 @@ from router.web.auth import STREAM_PATH, bearer_token
 from router.web.bodies import json_object, optional_object
 from router.web.keys import AGI_KEY, AMI_KEY, METRICS_TOKEN_KEY, ROUTER_KEY, TOKEN_KEY
 from router.web.metrics import metrics
+from router.web.storeerrors import STORE_ERRORS
 
 MAX_LIMIT = 1000
 MAX_EVENTS = 500
@@ -33,7 +34,7 @@ async def healthz(request: web.Request) -> web.Response:
         async with asyncio.timeout(1.0):
             await router.store.ping()
         store = "up"
-    except Exception as e:
+    except STORE_ERRORS as e:
         store = f"down: {type(e).__name__}"
     body = {"status": "ok" if store == "up" else "degraded", "instance": router.instance, "store": store,
             "rules": router.rules.source, "rule_count": len(router.rules.rules),

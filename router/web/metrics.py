@@ -15,6 +15,7 @@ from router.asterisk.agi import ABUSE, ACCEPT_FAILED, BAD_HEADER, HEADER_LATE, F
 from router.asterisk.ami import Listener
 from router.service import LATENCY_BUCKETS_MS, Router
 from router.web.keys import AGI_KEY, AMI_KEY, ROUTER_KEY
+from router.web.storeerrors import STORE_ERRORS
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -59,8 +60,8 @@ async def metrics(request: web.Request) -> web.Response:
         async with asyncio.timeout(1):
             at_risk = await router.store.r.zcard(router.store.k.risk_list)
         lines += ["# TYPE callrouter_at_risk gauge", f"callrouter_at_risk {at_risk}"]
-    except Exception:
-        lines.append("# follow-up counts unavailable: store unreachable")
+    except STORE_ERRORS as e:
+        lines.append(f"# follow-up counts unavailable: store unreachable ({type(e).__name__})")
     return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
 
 
