@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from router.asterisk.callsim import call
 from router.core.decide import CompiledRules
@@ -170,3 +171,23 @@ async def test_a_bug_behind_metrics_or_healthz_is_a_500_not_a_store_that_is_down
     assert status == 500 and "unreachable" not in text
     status, text = await get_text(r.http_port, "/healthz")
     assert status == 500 and "down" not in text
+
+
+HOSTILE_OWNER = 'x"}\ncallrouter_decisions_total 999999\n#'
+
+
+async def test_a_follow_up_owner_cannot_add_lines_to_metrics(serve, rules_file):
+    r = await serve(CompiledRules(load_rules(rules_file)), Clock(MONDAY_10))
+    await call(r.agi.port, "+79161234500", uid=1)
+    await r.router.followups.on_outcome({"linkedid": "1.1", "direction": "inbound", "number": "+79161234500",
+                                         "result": "missed", "by": "", "decision": "", "ring_seconds": 20.0,
+                                         "talk_seconds": 0.0, "ended_at": MONDAY_10, "reason": "no answer"})
+    [task] = await r.router.followups.worklist("open")
+    assert (await post(r.http_port, f"/api/followups/{task['id']}/take", json={"by": HOSTILE_OWNER}))[0] == 200
+    status, text = await get_text(r.http_port, "/metrics")
+    assert status == 200
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert [s.value for s in families["callrouter_decisions"].samples] == [1]
+    followups = [(s.labels["owner"], s.labels["state"], s.value) for s in families["callrouter_followups"].samples]
+    assert followups == [(HOSTILE_OWNER, "open", 1), (HOSTILE_OWNER, "overdue", 0)]
+    assert "\ncallrouter_decisions_total 999999" not in text
