@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aiohttp
+import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -191,3 +192,41 @@ async def test_a_follow_up_owner_cannot_add_lines_to_metrics(serve, rules_file):
     followups = [(s.labels["owner"], s.labels["state"], s.value) for s in families["callrouter_followups"].samples]
     assert followups == [(HOSTILE_OWNER, "open", 1), (HOSTILE_OWNER, "overdue", 0)]
     assert "\ncallrouter_decisions_total 999999" not in text
+
+
+DEEP = b"[" * 30_000 + b"]" * 30_000
+"""A 60 KB body nested 30,000 deep: under the size cap, far past Python's recursion limit."""
+
+JSON_BODY_ROUTES = [("POST", "/api/events"), ("POST", "/api/strategy"), ("POST", "/api/followups/x/take"),
+                    ("POST", "/api/followups/x/comment"), ("POST", "/api/followups/x/close"),
+                    ("POST", "/api/calls/x/type"), ("PUT", "/api/companies/acme")]
+
+
+async def send_raw(port: int, method: str, path: str, body: bytes) -> tuple[int, dict]:
+    async with aiohttp.ClientSession() as s, s.request(method, f"http://127.0.0.1:{port}{path}", data=body,
+                                                       headers={"Content-Type": "application/json"}) as resp:
+        return resp.status, await resp.json()
+
+
+@pytest.mark.parametrize(("method", "path"), JSON_BODY_ROUTES)
+async def test_a_body_nested_30000_deep_is_a_400_that_says_so(serve, rules_file, method, path):
+    r = await serve(CompiledRules(load_rules(rules_file)), Clock(MONDAY_10))
+    status, answer = await send_raw(r.http_port, method, path, DEEP)
+    assert status == 400 and "nested deeper than 32 levels" in answer["error"], answer
+
+
+def nested(levels: int) -> list:
+    value: list = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+async def test_bodies_may_nest_32_levels_and_no_more(serve, rules_file):
+    r = await serve(CompiledRules(load_rules(rules_file)), Clock(MONDAY_10))
+    ok = orjson.dumps({"strategy": "retention", "by": "head of sales", "note": nested(31)})
+    status, answer = await send_raw(r.http_port, "POST", "/api/strategy", ok)
+    assert status == 200 and answer["strategy"] == "retention", answer
+    too_deep = orjson.dumps({"strategy": "retention", "by": "head of sales", "note": nested(32)})
+    status, answer = await send_raw(r.http_port, "POST", "/api/strategy", too_deep)
+    assert status == 400 and "nested deeper than 32 levels" in answer["error"]

@@ -16,12 +16,13 @@ from router.risk.events import parse_batch
 from router.service import Router
 from router.web import directory, strategy
 from router.web.auth import STREAM_PATH, bearer_token
-from router.web.bodies import json_object, optional_object
+from router.web.bodies import json_object, optional_object, read_json
 from router.web.keys import AGI_KEY, AMI_KEY, METRICS_TOKEN_KEY, ROUTER_KEY, TOKEN_KEY
 from router.web.metrics import metrics
 from router.web.storeerrors import STORE_ERRORS
 
 MAX_LIMIT = 1000
+CALL_TYPE_EXAMPLE = '{"type": "payment", "by": "ivanov"}'
 MAX_EVENTS = 500
 """Events per POST: a bigger import goes through `router events import` or several requests."""
 PAGE = resources.files("router").joinpath("data/index.html")
@@ -92,9 +93,7 @@ async def followup(request: web.Request) -> web.Response:
 async def close_followup(request: web.Request) -> web.Response:
     router = request.app[ROUTER_KEY]
     task_id = request.match_info["id"]
-    who = ""
-    if request.can_read_body:
-        who = str((await json_object(request, '{"by": "ivanov"}')).get("by", ""))[:80]
+    who = str((await optional_object(request, '{"by": "ivanov"}')).get("by", ""))[:80]
     closed = await router.followups.close(task_id, f"closed by hand{' by ' + who if who else ''}")
     if not closed:
         task = await router.store.task(task_id)
@@ -111,12 +110,10 @@ async def call_types(request: web.Request) -> web.Response:
 
 async def set_call_type(request: web.Request) -> web.Response:
     """`{"type": "payment", "by": "ivanov"}`: set or correct the type of the call this decision routed."""
-    try:
-        body = await request.json()
-        call_type, who = str(body["type"]), str(body.get("by", ""))[:80]
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return web.json_response({"error": 'the body must be JSON like {"type": "payment", "by": "ivanov"}'},
-                                 status=400)
+    body = await json_object(request, CALL_TYPE_EXAMPLE)
+    if "type" not in body:
+        return web.json_response({"error": f"the body must be JSON like {CALL_TYPE_EXAMPLE}"}, status=400)
+    call_type, who = str(body["type"]), str(body.get("by", ""))[:80]
     try:
         done = await request.app[ROUTER_KEY].set_call_type(request.match_info["id"], call_type, who)
     except ValueError as e:
@@ -125,8 +122,10 @@ async def set_call_type(request: web.Request) -> web.Response:
         return web.json_response({"error": "no such call (unknown decision, or older than the raw-call window)"},
                                  status=404)
     return web.json_response(done)
+
+
 async def take_followup(request: web.Request) -> web.Response:
-    who = str((await optional_object(request)).get("by", "")).strip()[:80]
+    who = str((await optional_object(request, '{"by": "petrova"}')).get("by", "")).strip()[:80]
     if not who:
         return web.json_response({"error": "say who takes it: {\"by\": \"petrova\"}"}, status=400)
     if not await request.app[ROUTER_KEY].followups.take(request.match_info["id"], who):
@@ -135,7 +134,7 @@ async def take_followup(request: web.Request) -> web.Response:
 
 
 async def comment_followup(request: web.Request) -> web.Response:
-    body = await optional_object(request)
+    body = await optional_object(request, '{"by": "petrova", "text": "…"}')
     text = str(body.get("text", "")).strip()[:2000]
     if not text:
         return web.json_response({"error": "a comment needs text: {\"by\": \"petrova\", \"text\": \"…\"}"},
@@ -158,11 +157,7 @@ async def escalated(request: web.Request) -> web.Response:
 async def post_events(request: web.Request) -> web.Response:
     """A batch of customer events; each checked on its own, sent-again ids counted once."""
     router = request.app[ROUTER_KEY]
-    try:
-        body = await request.json()
-    except ValueError:
-        return web.json_response({"error": "the body must be JSON: a list of events or {\"events\": [...]}"},
-                                 status=400)
+    body = await read_json(request, 'JSON: a list of events or {"events": [...]}')
     items = body.get("events") if isinstance(body, dict) else body
     if not isinstance(items, list) or len(items) > MAX_EVENTS:
         return web.json_response({"error": f"send a list of at most {MAX_EVENTS} events, each "
