@@ -11,13 +11,13 @@ import socket
 from dataclasses import dataclass
 
 from aiohttp import web
-from redis.exceptions import RedisError
 
 from router.asterisk.agi import ACCEPT_FAILED, MAX_CONNECTIONS, OUT_OF_FDS, FastAGIServer
 from router.asterisk.ami import AMITarget, Listener
 from router.backlog import Backlog
 from router.floodlog import FloodLog
 from router.service import Router
+from router.state.errors import STORE_ERRORS
 from router.state.spool import Spool
 from router.web.app import make_app
 
@@ -111,7 +111,7 @@ class Running:
 async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], token: str | None = None,
                 ami: AMITarget | None = None, max_connections: int = MAX_CONNECTIONS,
                 max_per_peer: int | None = None, spool: Spool | None = None) -> Running:
-    with contextlib.suppress(RedisError, OSError, TimeoutError):  # the store may be away: calls go on
+    with contextlib.suppress(*STORE_ERRORS):  # the store may be away: calls go on
         async with asyncio.timeout(2):
             router.store_warning = await router.store.persistence_warning()
     if router.store_warning:
@@ -135,7 +135,7 @@ async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], tok
         try:
             async with asyncio.timeout(2):
                 await listener.restore()
-        except (RedisError, OSError, TimeoutError) as e:
+        except STORE_ERRORS as e:
             log.warning("AMI journal of the last run not read (%s): calls it was following are not finished", e)
         listener.start()
     router.feed.start()

@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 
 from router.asterisk.callsim import call
+from router.cli.main import main
 from router.core.phones import score
 from router.directory.customers import import_csv
 from router.directory.numbering import import_ranges
+from router.state.store import Store
 from tests.helpers import ROUTER_CMD, RULES_DIR, RULES_TEXT, await_line, free_port, router_env
 
 ROUTER = ROUTER_CMD
@@ -101,6 +103,49 @@ def test_customer_import_cli_exit_codes(redis_url, prefix, tmp_path):
     assert res.returncode == 1 and f"{f}:3:" in res.stderr and "1 customer records written" in res.stdout
     missing = run("customers", "import", str(tmp_path / "nope.csv"), "--store", redis_url)
     assert missing.returncode == 2 and "nope.csv" in missing.stderr
+
+
+STORE_COMMANDS = {
+    "report": ["report", "--rules", str(RULES_DIR)],
+    "customers show": ["customers", "show", "+79035550101"],
+    "risk list": ["risk", "list", "--rules", str(RULES_DIR)],
+    "events import": ["events", "import", "EVENTS", "--rules", str(RULES_DIR)],
+    "customers import": ["customers", "import", "CUSTOMERS"],
+}
+
+
+@pytest.mark.parametrize("command", STORE_COMMANDS)
+@pytest.mark.slow
+def test_a_store_that_is_down_is_one_line_for_the_admin_and_status_2(command, tmp_path):
+    events = tmp_path / "events.csv"
+    events.write_text("id,number,kind,at,value,note\ne1,+79035550101,rating,2026-11-23 10:00,2,\n")
+    customers = tmp_path / "crm.csv"
+    customers.write_text("number,name,abc,manager,timezone,tags\n+79035550101,Olga,A,,,\n")
+    args = [{"EVENTS": str(events), "CUSTOMERS": str(customers)}.get(a, a) for a in STORE_COMMANDS[command]]
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    res = run(*args, "--store", url)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "Traceback" not in res.stderr
+    said = [line for line in res.stderr.splitlines() if line.startswith(f"router {command}: store {url}: ")]
+    assert len(said) == 1 and said[0].endswith("; is Redis running at that address?"), res.stderr
+    assert "Connect" in said[0], "what happened is said"
+
+
+@pytest.mark.slow
+def test_a_store_address_that_cannot_be_read_is_the_admins_typo_not_a_traceback():
+    res = run("customers", "show", "+79035550101", "--store", "http://127.0.0.1:6379")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.startswith("router customers show: store address 'http://127.0.0.1:6379': unknown scheme")
+
+
+def test_a_bug_while_using_the_store_is_not_reported_as_a_store_error(redis_url, prefix, monkeypatch, capsys):
+    async def broken(self, number, calls):
+        raise KeyError("a bug in the router")
+
+    monkeypatch.setattr(Store, "number_record", broken)
+    with pytest.raises(KeyError, match="a bug in the router"):
+        main(["customers", "show", "+79035550101", "--store", redis_url, "--prefix", prefix])
+    assert "store" not in capsys.readouterr().err
 
 
 async def test_numbering_sample_maps_mobile_ranges_to_zones(store):

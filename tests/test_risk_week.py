@@ -10,7 +10,7 @@ from datetime import datetime
 import aiohttp
 
 from router.asterisk.callsim import call
-from router.cli.main import format_risk
+from router.cli.risk import format_risk
 from tests.asterisk import AMI_RECORDINGS
 from tests.asterisk.ami_server import AMIServer, recorded_events
 from tests.helpers import MSK, Clock, ami_target, compiled

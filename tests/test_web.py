@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import aiohttp
+import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from router.asterisk.callsim import call
 from router.core.decide import CompiledRules
 from router.core.rulefile import load_rules
 from router.state.factory import open_store
-from tests.helpers import MONDAY_10, RULES_TEXT, Clock, http_get, http_post
+from tests.helpers import MONDAY_10, RULES_TEXT, Clock, free_port, http_get, http_post
 
 
 @pytest.fixture
@@ -130,3 +132,90 @@ async def test_metrics_are_open_without_a_metrics_token(serve, rules_file, monke
     r = await serve(CompiledRules(load_rules(rules_file)), Clock(MONDAY_10), token="s3cret")
     async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{r.http_port}/metrics") as resp:
         assert resp.status == 200 and "callrouter_decisions_total" in await resp.text()
+
+
+async def get_text(port: int, path: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{port}{path}") as resp:
+        return resp.status, await resp.text()
+
+
+async def test_metrics_without_the_store_serve_the_counters_and_say_what_is_missing(serve, rules_file):
+    dead = open_store(f"redis://127.0.0.1:{free_port()}/0")
+    r = await serve(CompiledRules(load_rules(rules_file)), Clock(MONDAY_10), the_store=dead)
+    status, text = await get_text(r.http_port, "/metrics")
+    assert status == 200 and "\ncallrouter_decisions_total 0" in text
+    assert "# follow-up counts unavailable: store unreachable (" in text
+    assert "callrouter_followups{" not in text
+    await dead.close()
+
+
+async def test_a_bug_behind_metrics_or_healthz_is_a_500_not_a_store_that_is_down(serve, rules_file, monkeypatch):
+    r = await serve(CompiledRules(load_rules(rules_file)), Clock(MONDAY_10))
+
+    async def bug(*args, **kwargs):
+        raise KeyError("a bug in the router")
+
+    monkeypatch.setattr(r.router.followups, "counts", bug)
+    monkeypatch.setattr(r.router.store, "ping", bug)
+    status, text = await get_text(r.http_port, "/metrics")
+    assert status == 500 and "unreachable" not in text
+    status, text = await get_text(r.http_port, "/healthz")
+    assert status == 500 and "down" not in text
+
+
+HOSTILE_OWNER = 'x"}\ncallrouter_decisions_total 999999\n#'
+
+
+async def test_a_follow_up_owner_cannot_add_lines_to_metrics(serve, rules_file):
+    r = await serve(CompiledRules(load_rules(rules_file)), Clock(MONDAY_10))
+    await call(r.agi.port, "+79161234500", uid=1)
+    await r.router.followups.on_outcome({"linkedid": "1.1", "direction": "inbound", "number": "+79161234500",
+                                         "result": "missed", "by": "", "decision": "", "ring_seconds": 20.0,
+                                         "talk_seconds": 0.0, "ended_at": MONDAY_10, "reason": "no answer"})
+    [task] = await r.router.followups.worklist("open")
+    assert (await http_post(r.http_port, f"/api/followups/{task['id']}/take", json={"by": HOSTILE_OWNER}))[0] == 200
+    status, text = await get_text(r.http_port, "/metrics")
+    assert status == 200
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert [s.value for s in families["callrouter_decisions"].samples] == [1]
+    followups = [(s.labels["owner"], s.labels["state"], s.value) for s in families["callrouter_followups"].samples]
+    assert followups == [(HOSTILE_OWNER, "open", 1), (HOSTILE_OWNER, "overdue", 0)]
+    assert "\ncallrouter_decisions_total 999999" not in text
+
+
+DEEP = b"[" * 30_000 + b"]" * 30_000
+"""A 60 KB body nested 30,000 deep: under the size cap, far past Python's recursion limit."""
+
+JSON_BODY_ROUTES = [("POST", "/api/events"), ("POST", "/api/strategy"), ("POST", "/api/followups/x/take"),
+                    ("POST", "/api/followups/x/comment"), ("POST", "/api/followups/x/close"),
+                    ("POST", "/api/calls/x/type"), ("PUT", "/api/companies/acme")]
+
+
+async def send_raw(port: int, method: str, path: str, body: bytes) -> tuple[int, dict]:
+    async with aiohttp.ClientSession() as s, s.request(method, f"http://127.0.0.1:{port}{path}", data=body,
+                                                       headers={"Content-Type": "application/json"}) as resp:
+        return resp.status, await resp.json()
+
+
+@pytest.mark.parametrize(("method", "path"), JSON_BODY_ROUTES)
+async def test_a_body_nested_30000_deep_is_a_400_that_says_so(serve, rules_file, method, path):
+    r = await serve(CompiledRules(load_rules(rules_file)), Clock(MONDAY_10))
+    status, answer = await send_raw(r.http_port, method, path, DEEP)
+    assert status == 400 and "nested deeper than 32 levels" in answer["error"], answer
+
+
+def nested(levels: int) -> list:
+    value: list = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+async def test_bodies_may_nest_32_levels_and_no_more(serve, rules_file):
+    r = await serve(CompiledRules(load_rules(rules_file)), Clock(MONDAY_10))
+    ok = orjson.dumps({"strategy": "retention", "by": "head of sales", "note": nested(31)})
+    status, answer = await send_raw(r.http_port, "POST", "/api/strategy", ok)
+    assert status == 200 and answer["strategy"] == "retention", answer
+    too_deep = orjson.dumps({"strategy": "retention", "by": "head of sales", "note": nested(32)})
+    status, answer = await send_raw(r.http_port, "POST", "/api/strategy", too_deep)
+    assert status == 400 and "nested deeper than 32 levels" in answer["error"]

@@ -26,10 +26,10 @@ import orjson
 from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message as PanoramiskMessage
-from redis.exceptions import RedisError
 
 from router.asterisk.amiwire import Framer, Message
 from router.asterisk.calltracker import HANDLERS, CallTracker, Outcome, outcome_key
+from router.state.errors import STORE_ERRORS
 from router.state.store import Store
 from router.state.writer import write_forever
 
@@ -420,7 +420,7 @@ class Listener:
             changes, self._journal = self._journal, {}
             try:
                 await self.store.journal_write(self.journal_name, changes)
-            except (RedisError, OSError) as e:
+            except STORE_ERRORS as e:
                 self._journal = changes | self._journal  # newer changes win
                 log.debug("%s: journal not written (%s)", self.where, e)
 

@@ -310,3 +310,17 @@ def run_demo(args) -> int:
         print(f"router demo: cannot listen ({e}); pass --agi/--http with free ports", file=sys.stderr)
         return 1
     return 0
+
+
+def add_parser(sub) -> None:
+    sp = sub.add_parser("demo", help="the real router on an in-process store, with a stream of sample calls",
+                        description="Run the real router on an in-process store (no Redis, no Asterisk) with a "
+                                    "simulated PBX placing a working day of calls through its FastAGI port; watch "
+                                    "them in the terminal and on the live page. Ctrl-C stops it.")
+    sp.add_argument("--calls", type=int, default=0, help="stop after this many calls (default: run until Ctrl-C)")
+    sp.add_argument("--agi", default="127.0.0.1:4573", help="FastAGI HOST:PORT (default 127.0.0.1:4573)")
+    sp.add_argument("--http", default="127.0.0.1:8080", help="live page and API HOST:PORT (default 127.0.0.1:8080)")
+    sp.add_argument("--interval", type=float, default=2.0, help="real seconds between calls (default 2)")
+    sp.add_argument("--speed", type=float, default=120.0,
+                    help="simulated seconds per real second (default 120: a 30-minute deadline in 15 s)")
+    sp.set_defaults(func=run_demo)

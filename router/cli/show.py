@@ -6,17 +6,17 @@ What an admin checks when a caller says "it sent me to the wrong place": what th
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from router.config import DEFAULT_STORE
+from router.cli.options import store_url
+from router.cli.store import on_store
 from router.core.phones import normalise
 from router.core.rulefile import RuleFileError, load_rules
-from router.state.factory import open_store
+from router.state.store import Store
 
 FIELDS = ("name", "abc", "manager", "timezone", "tags")
 
@@ -65,20 +65,11 @@ def run(args: argparse.Namespace) -> int:
     if not number.key:
         print(f"router customers show: {args.number!r} is not a phone number", file=sys.stderr)
         return 2
-    url = args.store or os.environ.get("ROUTER_STORE") or DEFAULT_STORE
 
-    async def read() -> dict:
-        store = open_store(url, args.prefix, timeout=5)
-        try:
-            return await store.number_record(number.key, args.calls)
-        finally:
-            await store.close()
+    async def read(store: Store) -> dict:
+        return await store.number_record(number.key, args.calls)
 
-    try:
-        rec = asyncio.run(read())
-    except Exception as e:
-        print(f"router customers show: store {url}: {e}", file=sys.stderr)
-        return 2
+    rec = on_store("customers show", store_url(args), args.prefix, read, timeout=5)
     if args.json:
         print(json.dumps({"number": number.key, **rec}, ensure_ascii=False, indent=2))
     else:

@@ -90,3 +90,10 @@ def run(args) -> int:
     except aiohttp.ClientError as e:
         print(f"router tail: cannot reach {args.url} ({e}); is `router serve` running?", file=sys.stderr)
         return 1
+
+
+def add_parser(sub) -> None:
+    sp = sub.add_parser("tail", help="follow the live decision log, one line per event")
+    sp.add_argument("--url", default="http://127.0.0.1:8080", help="the router's HTTP address")
+    sp.add_argument("--count", type=int, default=0, help="stop after this many events")
+    sp.set_defaults(func=run)

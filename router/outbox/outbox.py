@@ -27,10 +27,9 @@ from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from redis.exceptions import RedisError
-
 from router.core.durations import human_duration as human
 from router.outbox.message import Delivery, Message, Sender
+from router.state.errors import STORE_ERRORS
 from router.state.store import Store
 
 log = logging.getLogger("router.outbox")
@@ -129,7 +128,7 @@ class Outbox:
             await self._attempt(message)
             return 1
         finally:
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(*STORE_ERRORS):
                 await self.store.release_group(group)
 
     async def _attempt(self, m: Message) -> None:
@@ -188,7 +187,7 @@ class Outbox:
                 tried = await self.deliver_due()
             except asyncio.CancelledError:
                 raise
-            except (RedisError, OSError) as e:
+            except STORE_ERRORS as e:
                 log.warning("outbox: store unreachable (%s); %d messages wait in memory, retrying in %.0f s",
                             e, len(self.unwritten), STORE_RETRY)
                 await asyncio.sleep(STORE_RETRY)
@@ -210,9 +209,9 @@ class Outbox:
                 async with asyncio.timeout(seconds):
                     await self._task
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, RedisError, OSError):
+            with contextlib.suppress(asyncio.CancelledError, *STORE_ERRORS):
                 await self._task
-        with contextlib.suppress(RedisError, OSError, TimeoutError):
+        with contextlib.suppress(*STORE_ERRORS):
             async with asyncio.timeout(seconds):
                 await self.write()
         await self.close()

@@ -1,76 +1,32 @@
-"""The HTTP side: health, the decision log, rule reload."""
+"""The HTTP side: routes for health, the decision log, rule reload, follow-ups, events, reports,
+the live stream and the pages; the handlers that are a few lines each live here."""
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import os
 from importlib import resources
 
-import orjson
 from aiohttp import web
 
-from router.asterisk import admission
-from router.asterisk.agi import ABUSE, ACCEPT_FAILED, BAD_HEADER, HEADER_LATE, FastAGIServer
+from router.asterisk.agi import FastAGIServer
 from router.asterisk.ami import Listener
 from router.reports.reader import calls_csv, parse_range, report
 from router.risk.events import parse_batch
-from router.service import LATENCY_BUCKETS_MS, Router
+from router.service import Router
+from router.state.errors import STORE_ERRORS
 from router.web import directory, strategy
+from router.web.auth import STREAM_PATH, bearer_token
+from router.web.bodies import json_object, optional_object, read_json
+from router.web.keys import AGI_KEY, AMI_KEY, METRICS_TOKEN_KEY, ROUTER_KEY, TOKEN_KEY
+from router.web.metrics import metrics
 
-ROUTER_KEY = web.AppKey("router", Router)
-TOKEN_KEY = web.AppKey("token", str)
-METRICS_TOKEN_KEY = web.AppKey("metrics_token", str)
-AGI_KEY = web.AppKey("agi", FastAGIServer)
-AMI_KEY = web.AppKey("ami", Listener)
-STREAM_PATH = "/api/decisions/stream"
 MAX_LIMIT = 1000
-JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true/false",
-              type(None): "null"}
+CALL_TYPE_EXAMPLE = '{"type": "payment", "by": "ivanov"}'
 MAX_EVENTS = 500
 """Events per POST: a bigger import goes through `router events import` or several requests."""
 PAGE = resources.files("router").joinpath("data/index.html")
 REPORT_PAGE = resources.files("router").joinpath("data/report.html")
-
-
-def _bearer_ok(request: web.Request, token: str, query_allowed: bool = False) -> bool:
-    given = request.headers.get("Authorization", "")
-    if not given and query_allowed and request.query.get("token"):
-        given = f"Bearer {request.query['token']}"
-    return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
-
-
-@web.middleware
-async def bearer_token(request: web.Request, handler):
-    """`/api/` needs `Bearer $ROUTER_API_TOKEN`, `/metrics` `Bearer $ROUTER_METRICS_TOKEN`, once set.
-
-    `?token=` counts only on the event stream: EventSource cannot send headers, and a token in
-    a URL ends up in proxy logs and browser history, so nothing that changes state takes it.
-    """
-    token = request.app.get(TOKEN_KEY)
-    if token and request.path.startswith("/api/"):
-        query_allowed = request.method == "GET" and request.path == STREAM_PATH
-        if not _bearer_ok(request, token, query_allowed):
-            return web.json_response({"error": "missing or wrong bearer token"}, status=401)
-    metrics_token = request.app.get(METRICS_TOKEN_KEY)
-    if metrics_token and request.path == "/metrics" and not _bearer_ok(request, metrics_token):
-        return web.json_response({"error": "missing or wrong bearer token (ROUTER_METRICS_TOKEN)"}, status=401)
-    return await handler(request)
-
-
-async def json_object(request: web.Request, example: str) -> dict:
-    """The request body as a JSON object; anything else is the client's mistake, a 400 that says so."""
-    try:
-        body = await request.json()
-    except ValueError:
-        body = None
-        what = "not valid JSON"
-    else:
-        what = JSON_KINDS.get(type(body), "something else")
-    if not isinstance(body, dict):
-        error = f"the body must be a JSON object, like {example}; got {what}"
-        raise web.HTTPBadRequest(text=orjson.dumps({"error": error}).decode(), content_type="application/json")
-    return body
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -79,7 +35,7 @@ async def healthz(request: web.Request) -> web.Response:
         async with asyncio.timeout(1.0):
             await router.store.ping()
         store = "up"
-    except Exception as e:
+    except STORE_ERRORS as e:
         store = f"down: {type(e).__name__}"
     body = {"status": "ok" if store == "up" else "degraded", "instance": router.instance, "store": store,
             "rules": router.rules.source, "rule_count": len(router.rules.rules),
@@ -137,9 +93,7 @@ async def followup(request: web.Request) -> web.Response:
 async def close_followup(request: web.Request) -> web.Response:
     router = request.app[ROUTER_KEY]
     task_id = request.match_info["id"]
-    who = ""
-    if request.can_read_body:
-        who = str((await json_object(request, '{"by": "ivanov"}')).get("by", ""))[:80]
+    who = str((await optional_object(request, '{"by": "ivanov"}')).get("by", ""))[:80]
     closed = await router.followups.close(task_id, f"closed by hand{' by ' + who if who else ''}")
     if not closed:
         task = await router.store.task(task_id)
@@ -156,12 +110,10 @@ async def call_types(request: web.Request) -> web.Response:
 
 async def set_call_type(request: web.Request) -> web.Response:
     """`{"type": "payment", "by": "ivanov"}`: set or correct the type of the call this decision routed."""
-    try:
-        body = await request.json()
-        call_type, who = str(body["type"]), str(body.get("by", ""))[:80]
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return web.json_response({"error": 'the body must be JSON like {"type": "payment", "by": "ivanov"}'},
-                                 status=400)
+    body = await json_object(request, CALL_TYPE_EXAMPLE)
+    if "type" not in body:
+        return web.json_response({"error": f"the body must be JSON like {CALL_TYPE_EXAMPLE}"}, status=400)
+    call_type, who = str(body["type"]), str(body.get("by", ""))[:80]
     try:
         done = await request.app[ROUTER_KEY].set_call_type(request.match_info["id"], call_type, who)
     except ValueError as e:
@@ -170,20 +122,10 @@ async def set_call_type(request: web.Request) -> web.Response:
         return web.json_response({"error": "no such call (unknown decision, or older than the raw-call window)"},
                                  status=404)
     return web.json_response(done)
-async def _body(request: web.Request) -> dict:
-    if not request.can_read_body:
-        return {}
-    try:
-        body = await request.json()
-    except ValueError:
-        raise web.HTTPBadRequest(text='{"error": "the body must be JSON"}', content_type="application/json") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text='{"error": "the body must be a JSON object"}', content_type="application/json")
-    return body
 
 
 async def take_followup(request: web.Request) -> web.Response:
-    who = str((await _body(request)).get("by", "")).strip()[:80]
+    who = str((await optional_object(request, '{"by": "petrova"}')).get("by", "")).strip()[:80]
     if not who:
         return web.json_response({"error": "say who takes it: {\"by\": \"petrova\"}"}, status=400)
     if not await request.app[ROUTER_KEY].followups.take(request.match_info["id"], who):
@@ -192,7 +134,7 @@ async def take_followup(request: web.Request) -> web.Response:
 
 
 async def comment_followup(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await optional_object(request, '{"by": "petrova", "text": "…"}')
     text = str(body.get("text", "")).strip()[:2000]
     if not text:
         return web.json_response({"error": "a comment needs text: {\"by\": \"petrova\", \"text\": \"…\"}"},
@@ -215,11 +157,7 @@ async def escalated(request: web.Request) -> web.Response:
 async def post_events(request: web.Request) -> web.Response:
     """A batch of customer events; each checked on its own, sent-again ids counted once."""
     router = request.app[ROUTER_KEY]
-    try:
-        body = await request.json()
-    except ValueError:
-        return web.json_response({"error": "the body must be JSON: a list of events or {\"events\": [...]}"},
-                                 status=400)
+    body = await read_json(request, 'JSON: a list of events or {"events": [...]}')
     items = body.get("events") if isinstance(body, dict) else body
     if not isinstance(items, list) or len(items) > MAX_EVENTS:
         return web.json_response({"error": f"send a list of at most {MAX_EVENTS} events, each "
@@ -310,113 +248,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
     return resp
 
 
-async def metrics(request: web.Request) -> web.Response:
-    router = request.app[ROUTER_KEY]
-    c = router.followups.counters
-    h = router.latency
-    lines = ["# HELP callrouter_decisions_total Routing decisions made.", "# TYPE callrouter_decisions_total counter",
-             f"callrouter_decisions_total {router.decisions}",
-             "# TYPE callrouter_fallbacks_total counter", f"callrouter_fallbacks_total {router.fallbacks}",
-             *_rule_lines(router),
-             "# HELP callrouter_decision_latency_ms Identify + decide, store round trip included.",
-             "# TYPE callrouter_decision_latency_ms histogram"]
-    cumulative = 0
-    for bound, n in zip((*LATENCY_BUCKETS_MS, "+Inf"), h.counts, strict=True):
-        cumulative += n
-        lines.append(f'callrouter_decision_latency_ms_bucket{{le="{bound}"}} {cumulative}')
-    lines += [f"callrouter_decision_latency_ms_sum {h.sum:.3f}", f"callrouter_decision_latency_ms_count {cumulative}",
-              "# TYPE callrouter_missed_calls_total counter", f"callrouter_missed_calls_total {c.missed_calls}",
-              "# TYPE callrouter_sms_total counter",
-              f'callrouter_sms_total{{result="sent"}} {c.sms_sent}',
-              f'callrouter_sms_total{{result="skipped"}} {c.sms_skipped}',
-              f'callrouter_sms_total{{result="failed"}} {c.sms_failed}',
-              "# HELP callrouter_escalations_total Follow-up levels reached by this instance.",
-              "# TYPE callrouter_escalations_total counter",
-              f"callrouter_escalations_total {router.escalator.escalated}",
-              "# HELP callrouter_risk_entered_total Customers this instance saw enter the at-risk list.",
-              "# TYPE callrouter_risk_entered_total counter", f"callrouter_risk_entered_total {router.risk.entered}"]
-    agi = request.app.get(AGI_KEY)
-    if agi is not None:
-        lines += agi_metrics(agi)
-    ami = request.app.get(AMI_KEY)
-    if ami is not None:
-        lines += ami_metrics(ami)
-    try:
-        async with asyncio.timeout(1):
-            counts = await router.followups.counts()
-        lines += ["# TYPE callrouter_followups gauge"]
-        for owner, n in sorted(counts.items()):
-            safe = owner.replace("\\", "").replace('"', "")
-            lines.append(f'callrouter_followups{{owner="{safe}",state="open"}} {n["open"]}')
-            lines.append(f'callrouter_followups{{owner="{safe}",state="overdue"}} {n["overdue"]}')
-        async with asyncio.timeout(1):
-            at_risk = await router.store.r.zcard(router.store.k.risk_list)
-        lines += ["# TYPE callrouter_at_risk gauge", f"callrouter_at_risk {at_risk}"]
-    except Exception:
-        lines.append("# follow-up counts unavailable: store unreachable")
-    return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
-
-
-AGI_COUNTERS = (
-    ("callrouter_agi_refused_total", "FastAGI connections refused at the cap.",
-     ((admission.REFUSED_FULL, 'reason="full"'), (admission.REFUSED_PEER, 'reason="per_peer"'),
-      (ACCEPT_FAILED, 'reason="out_of_fds"'))),
-    ("callrouter_agi_shed_total", "Idle FastAGI connections closed to admit new ones.", ((admission.SHED, ""),)),
-    ("callrouter_agi_bad_sessions_total", "FastAGI sessions closed for breaking the protocol.",
-     ((BAD_HEADER, 'reason="bad_header"'), (HEADER_LATE, 'reason="header_timeout"'), (ABUSE, 'reason="abuse"'))),
-)
-
-
-def agi_metrics(agi: FastAGIServer) -> list[str]:
-    a = agi.admission
-    lines = ["# HELP callrouter_agi_connections Open FastAGI connections (idle: header not complete yet).",
-             "# TYPE callrouter_agi_connections gauge",
-             f'callrouter_agi_connections{{state="routing"}} {a.open - a.idle}',
-             f'callrouter_agi_connections{{state="idle"}} {a.idle}',
-             "# TYPE callrouter_agi_connections_limit gauge", f"callrouter_agi_connections_limit {a.max_connections}"]
-    totals = agi.flood.totals
-    for name, help_text, series in AGI_COUNTERS:
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
-        lines += [f"{name}{{{labels}}} {totals[k]}" if labels else f"{name} {totals[k]}" for k, labels in series]
-    return lines
-
-
-def _rule_lines(router: Router) -> list[str]:
-    src = router.source
-    if src is None:
-        return []
-    return ["# HELP callrouter_rule_reloads_total Rule reloads; failed ones keep the rules in force.",
-            "# TYPE callrouter_rule_reloads_total counter",
-            f'callrouter_rule_reloads_total{{result="ok"}} {src.reloads_ok}',
-            f'callrouter_rule_reloads_total{{result="failed"}} {src.reloads_failed}',
-            "# HELP callrouter_rules_stale 1 while the rules in force are older than the rule files.",
-            "# TYPE callrouter_rules_stale gauge", f"callrouter_rules_stale {int(src.status()['stale'])}"]
-
-
 async def page(request: web.Request) -> web.Response:
     return web.Response(body=PAGE.read_bytes(), content_type="text/html", charset="utf-8")
-
-
-AMI_SERIES = (
-    ("callrouter_ami_connected", "gauge", "1 while logged in to Asterisk's AMI.", "connected"),
-    ("callrouter_ami_last_event_timestamp_seconds", "gauge", "When the last AMI event arrived (0: none yet).",
-     "last_event_at"),
-    ("callrouter_ami_events_total", "counter", "AMI events received.", "events"),
-    ("callrouter_ami_reconnects_total", "counter", "AMI connections lost after a login.", "reconnects"),
-    ("callrouter_ami_connect_failures_total", "counter", "AMI connects that failed (refused, unreachable).",
-     "connect_failures"),
-)
-
-
-def ami_metrics(ami: Listener) -> list[str]:
-    st = ami.status()
-    host = st["host"].replace("\\", "").replace('"', "")
-    lines = []
-    for name, kind, help_text, key in AMI_SERIES:
-        v = float(st[key] or 0)
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}",
-                  f'{name}{{host="{host}"}} {int(v) if v.is_integer() else round(v, 3)}']
-    return lines
 
 
 def make_app(router: Router, token: str | None = None, metrics_token: str | None = None,

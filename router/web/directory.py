@@ -5,11 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from router.directory.companies import parse_company
+from router.web.bodies import json_object
+from router.web.keys import ROUTER_KEY
 
 
 def _router(request: web.Request):
-    from router.web.app import ROUTER_KEY
-
     return request.app[ROUTER_KEY]
 
 
@@ -18,8 +18,6 @@ async def list_companies(request: web.Request) -> web.Response:
 
 
 async def put_company(request: web.Request) -> web.Response:
-    from router.web.app import json_object
-
     router = _router(request)
     body = await json_object(request, '{"name": "Acme", "abc": "A", "manager": "ivanov", "numbers": ["+7495123*"]}')
     try:

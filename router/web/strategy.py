@@ -5,17 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from router.core.rules import STRATEGIES
+from router.web.bodies import json_object
+from router.web.keys import ROUTER_KEY
 
 
 async def get_strategy(request: web.Request) -> web.Response:
-    from router.web.app import ROUTER_KEY
-
     return web.json_response(await request.app[ROUTER_KEY].strategy())
 
 
 async def set_strategy(request: web.Request) -> web.Response:
-    from router.web.app import ROUTER_KEY, json_object
-
     body = await json_object(request, '{"strategy": "retention", "by": "head of sales"}')
     strategy = body.get("strategy")
     if strategy not in STRATEGIES:

@@ -1,0 +1,134 @@
+"""`router simulate`: what would happen to one call, and why, without Asterisk.
+
+The store is read when one is given (--store or $ROUTER_STORE); without one the caller is a
+stranger. The CRM's part comes from a saved answer, a live lookup or the store's cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from router.cli.options import add_store_options
+from router.cli.store import on_store
+from router.cli.storeerrors import StoreFailure
+from router.core.decide import CompiledRules, Decision, decide
+from router.core.identify import profile
+from router.core.phones import Number, normalise, score
+from router.core.rulefile import RuleFileError, load_rules
+from router.core.snapshot import EMPTY, Snapshot
+from router.core.when import EXAMPLES, WhenError, parse_when
+from router.directory.crm import Crm, answer_from_documents
+from router.state.decisionlog import entry
+from router.state.store import Store
+
+
+def describe(d: Decision) -> str:
+    c = d.caller
+    lines = []
+    if c is not None:
+        who = c.number or "anonymous"
+        extra = ", ".join(x for x in (c.kind + (f" after our {c.callback_after} call" if c.callback_after else ""),
+                                      c.abc and f"ABC {c.abc}", c.manager and f"manager {c.manager}",
+                                      c.company and f"company {c.company_name or c.company}",
+                                      c.last_agent and f"last agent {c.last_agent}",
+                                      c.task_owner and f"task owner {c.task_owner}") if x)
+        lines.append(f"{who} {c.name}".rstrip() + f" — {extra}; {c.tz} {c.local:%a %H:%M} (zone from {c.tz_source})")
+        lines.append(f"strategy {c.strategy}" + (f"; IVR choice {c.choice}" if c.choice else "")
+                     + ("; CRM " + ", ".join(f"{k} {v}" for k, v in c.crm.items()) if c.crm else ""))
+    lines.append(f"rule: {d.rule}" + (" [fallback]" if d.fallback else "") + f"   priority {d.priority}")
+    for n, s in enumerate(d.steps, 1):
+        lines.append(f"  {n}. {s.type:<5} {s.dest:<20} {s.timeout:>4} s   ({s.name})")
+    lines.append("why: " + "; ".join(d.reasons))
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        rules = CompiledRules(load_rules(args.rules), args.rules)
+    except RuleFileError as e:
+        print(e, file=sys.stderr)
+        return 1
+    try:
+        now = parse_when(args.at, rules.company_zone, time.time()).timestamp()
+    except WhenError as e:
+        print(f"router simulate: --at: {e}", file=sys.stderr)
+        return 2
+    number = normalise(args.caller, rules.region)
+    url = args.store or os.environ.get("ROUTER_STORE")
+
+    async def snapshot(store: Store) -> Snapshot:
+        if (load_view := getattr(store, "load_view", None)) is not None:
+            await load_view()  # a cluster store routes from its copy of the shared keys
+        return await store.snapshot(number.key, score(number.key), now, rules.calls_window,
+                                    crm=rules.rs.directory.crm is not None and number.e164)
+
+    status = 0
+    try:
+        snap = on_store("simulate", url, args.prefix, snapshot, timeout=1.0) if url else EMPTY
+    except StoreFailure as e:
+        print(f"{e} The store is unreachable: the call is shown as if nothing were known.", file=sys.stderr,
+              flush=True)
+        snap, status = EMPTY, 3
+    snap = dataclasses.replace(snap)
+    try:
+        _simulated_crm(args.crm, rules, number, snap)
+    except (OSError, ValueError) as e:
+        print(f"router simulate: --crm {args.crm}: {e}", file=sys.stderr)
+        return 2
+    caller = profile(number, args.caller, "", args.dnid or "", snap, rules.rs, now, choice=args.choice or "")
+    d = decide(rules, caller, snap.busy | frozenset(args.busy or ()), now)
+    print(json.dumps(entry(d), ensure_ascii=False, indent=2) if args.json else describe(d))
+    return status
+
+
+def _simulated_crm(source: str | None, rules: CompiledRules, number: Number, snap: Snapshot) -> None:
+    """The CRM's part of a simulated call: a saved answer (`--crm FILE`), a live one (`--crm live`),
+    else what the store's cache holds."""
+    settings = rules.rs.directory.crm
+    if settings is None or not number.e164:
+        if source:
+            snap.crm_note = "CRM not asked: the rule file has no directory.crm section" if settings is None else \
+                "CRM not asked: the number is not an E.164 number"
+        return
+    if source == "live":
+        answer = asyncio.run(Crm(None).lookup(settings, number.key))
+        how = f"CRM answered live in {answer.ms:.0f} ms"
+    elif source:
+        docs = json.loads(Path(source).read_text(encoding="utf-8"))
+        docs = docs if isinstance(docs, list) and len(settings.requests) > 1 else [docs]
+        answer = answer_from_documents(settings, docs)
+        how = f"CRM answer from {source}"
+    else:
+        if snap.crm is not None:
+            snap.crm_note = "CRM (cached): " + ("known" if snap.crm.get("found") else "does not know this number")
+        else:
+            snap.crm_note = "CRM not asked: give --crm FILE (a saved answer) or --crm live"
+        return
+    if answer.error:
+        snap.crm_note = f"CRM lookup failed: {answer.error}"
+    else:
+        snap.crm = answer.cacheable()
+        snap.crm_note = how + ("" if answer.found else ": not known")
+
+
+def add_parser(sub) -> None:
+    sp = sub.add_parser("simulate", help="show what would happen to one call, and why")
+    sp.add_argument("--rules", required=True)
+    sp.add_argument("--caller", required=True, help="caller number as Asterisk would pass it")
+    sp.add_argument("--at", help=f"when the call happens, in the company's zone unless a zone or offset is given: "
+                                 f"{EXAMPLES}; default now")
+    sp.add_argument("--busy", nargs="*", metavar="DEVICE", help="devices to treat as busy, e.g. PJSIP/101")
+    sp.add_argument("--dnid", help="the called number")
+    sp.add_argument("--choice", help="the IVR choice the dialplan passes when it asks again (choice=…)")
+    sp.add_argument("--crm", metavar="FILE|live", help="the CRM's answer: a saved JSON answer (a list, one per "
+                                                       "request, for several requests), or `live` to ask it")
+    sp.add_argument("--json", action="store_true")
+    add_store_options(sp)
+    sp.set_defaults(func=run)

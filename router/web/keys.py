@@ -1,0 +1,18 @@
+"""What the HTTP handlers find on the aiohttp application: the router, the servers it watches,
+the tokens. Set once by `router.web.app.make_app`; AGI and AMI only when they run."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from router.asterisk.agi import FastAGIServer
+from router.asterisk.ami import Listener
+from router.service import Router
+
+ROUTER_KEY = web.AppKey("router", Router)
+TOKEN_KEY = web.AppKey("token", str)
+"""$ROUTER_API_TOKEN: /api/ needs `Authorization: Bearer TOKEN` once set."""
+METRICS_TOKEN_KEY = web.AppKey("metrics_token", str)
+"""$ROUTER_METRICS_TOKEN: /metrics needs `Authorization: Bearer TOKEN` once set."""
+AGI_KEY = web.AppKey("agi", FastAGIServer)
+AMI_KEY = web.AppKey("ami", Listener)

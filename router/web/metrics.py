@@ -1,0 +1,173 @@
+"""GET /metrics: the router's counters in Prometheus' text exposition format (version 0.0.4).
+
+prometheus-client writes the text: it escapes label values as the format requires (backslash,
+double quote, newline), so a follow-up owner's name — text anyone with API access may set —
+or an AMI host cannot add lines of its own. Nothing is registered in the library's global
+registry: each scrape builds its metric families from the counters the router keeps on its
+own objects (plain ints) and hands them to `generate_latest`. Values are written as the
+library writes them (`1.0`, `1.767e+09`); Prometheus reads them the same.
+
+The store's part (follow-ups per owner, the at-risk list's length) is read with a 1 s budget
+each; when the store cannot answer, the rest is still served and a comment line says what is
+missing. bench/metrics.py measures what one response costs (bench/README.md, "/metrics").
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from aiohttp import web
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+
+from router.asterisk import admission
+from router.asterisk.agi import ABUSE, ACCEPT_FAILED, BAD_HEADER, HEADER_LATE, FastAGIServer
+from router.asterisk.ami import Listener
+from router.service import LATENCY_BUCKETS_MS, Histogram, Router
+from router.state.errors import STORE_ERRORS
+from router.web.keys import AGI_KEY, AMI_KEY, ROUTER_KEY
+
+STORE_BUDGET = 1.0
+"""Seconds each of the store's two reads may take before the scrape goes on without it."""
+
+
+@dataclass
+class StoreReadings:
+    """What the store adds to a scrape; None for a part it could not give, `missing` says why."""
+
+    followups: dict[str, dict[str, int]] | None = None
+    at_risk: int | None = None
+    missing: str = ""
+
+
+class Families:
+    """The families of one scrape, in the shape `generate_latest` reads (an object with collect())."""
+
+    def __init__(self, families: Iterable[Metric]):
+        self.families = list(families)
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self.families)
+
+
+def _labelled(family: Metric, series: Iterable[tuple[Sequence[str], float]]) -> Metric:
+    for labels, value in series:
+        family.add_metric(labels, value)
+    return family
+
+
+def latency_histogram(h: Histogram) -> HistogramMetricFamily:
+    buckets, cumulative = [], 0
+    for bound, n in zip((*LATENCY_BUCKETS_MS, "+Inf"), h.counts, strict=True):
+        cumulative += n
+        buckets.append((str(bound), cumulative))
+    return HistogramMetricFamily("callrouter_decision_latency_ms", "Identify + decide, store round trip included.",
+                                 buckets=buckets, sum_value=round(h.sum, 3))
+
+
+def router_families(router: Router) -> Iterator[Metric]:
+    c = router.followups.counters
+    yield CounterMetricFamily("callrouter_decisions_total", "Routing decisions made.", value=router.decisions)
+    yield CounterMetricFamily("callrouter_fallbacks_total",
+                              "Calls given the fallback chain: store unavailable, no rule matched, or no step left.",
+                              value=router.fallbacks)
+    if (src := router.source) is not None:
+        yield _labelled(CounterMetricFamily("callrouter_rule_reloads_total",
+                                            "Rule reloads; failed ones keep the rules in force.", labels=["result"]),
+                        ((["ok"], src.reloads_ok), (["failed"], src.reloads_failed)))
+        yield GaugeMetricFamily("callrouter_rules_stale", "1 while the rules in force are older than the rule files.",
+                                value=int(src.status()["stale"]))
+    yield latency_histogram(router.latency)
+    yield CounterMetricFamily("callrouter_missed_calls_total",
+                              "Inbound calls nobody answered (each opens or adds to a follow-up).",
+                              value=c.missed_calls)
+    yield _labelled(CounterMetricFamily("callrouter_sms_total", "SMS to missed callers, by result.",
+                                        labels=["result"]),
+                    ((["sent"], c.sms_sent), (["skipped"], c.sms_skipped), (["failed"], c.sms_failed)))
+    yield CounterMetricFamily("callrouter_escalations_total", "Follow-up levels reached by this instance.",
+                              value=router.escalator.escalated)
+    yield CounterMetricFamily("callrouter_risk_entered_total",
+                              "Customers this instance saw enter the at-risk list.", value=router.risk.entered)
+
+
+AGI_COUNTERS = (
+    ("callrouter_agi_refused_total", "FastAGI connections refused at the cap.",
+     ((admission.REFUSED_FULL, "full"), (admission.REFUSED_PEER, "per_peer"), (ACCEPT_FAILED, "out_of_fds"))),
+    ("callrouter_agi_shed_total", "Idle FastAGI connections closed to admit new ones.", ((admission.SHED, None),)),
+    ("callrouter_agi_bad_sessions_total", "FastAGI sessions closed for breaking the protocol.",
+     ((BAD_HEADER, "bad_header"), (HEADER_LATE, "header_timeout"), (ABUSE, "abuse"))),
+)
+"""name, help, (flood counter, the `reason` label or None for a series without labels)."""
+
+
+def agi_families(agi: FastAGIServer) -> Iterator[Metric]:
+    a = agi.admission
+    yield _labelled(GaugeMetricFamily("callrouter_agi_connections",
+                                      "Open FastAGI connections (idle: header not complete yet).", labels=["state"]),
+                    ((["routing"], a.open - a.idle), (["idle"], a.idle)))
+    yield GaugeMetricFamily("callrouter_agi_connections_limit", "The most FastAGI connections held open at once.",
+                            value=a.max_connections)
+    totals = agi.flood.totals
+    for name, help_text, series in AGI_COUNTERS:
+        if series[0][1] is None:
+            yield CounterMetricFamily(name, help_text, value=totals[series[0][0]])
+        else:
+            yield _labelled(CounterMetricFamily(name, help_text, labels=["reason"]),
+                            (([reason], totals[k]) for k, reason in series))
+
+
+AMI_SERIES = (
+    ("callrouter_ami_connected", GaugeMetricFamily, "1 while logged in to Asterisk's AMI.", "connected"),
+    ("callrouter_ami_last_event_timestamp_seconds", GaugeMetricFamily,
+     "When the last AMI event arrived (0: none yet).", "last_event_at"),
+    ("callrouter_ami_events_total", CounterMetricFamily, "AMI events received.", "events"),
+    ("callrouter_ami_reconnects_total", CounterMetricFamily, "AMI connections lost after a login.", "reconnects"),
+    ("callrouter_ami_connect_failures_total", CounterMetricFamily,
+     "AMI connects that failed (refused, unreachable).", "connect_failures"),
+)
+
+
+def ami_families(ami: Listener) -> Iterator[Metric]:
+    st = ami.status()
+    for name, kind, help_text, key in AMI_SERIES:
+        yield _labelled(kind(name, help_text, labels=["host"]), (([st["host"]], float(st[key] or 0)),))
+
+
+def store_families(readings: StoreReadings) -> Iterator[Metric]:
+    if readings.followups is not None:
+        yield _labelled(GaugeMetricFamily("callrouter_followups", "Open and overdue follow-ups per owner.",
+                                          labels=["owner", "state"]),
+                        (series for owner, n in sorted(readings.followups.items())
+                         for series in (([owner, "open"], n["open"]), ([owner, "overdue"], n["overdue"]))))
+    if readings.at_risk is not None:
+        yield GaugeMetricFamily("callrouter_at_risk", "Customers on the at-risk list.", value=readings.at_risk)
+
+
+def exposition(router: Router, agi: FastAGIServer | None, ami: Listener | None, readings: StoreReadings) -> bytes:
+    """One /metrics body."""
+    families = [*router_families(router), *(agi_families(agi) if agi is not None else ()),
+                *(ami_families(ami) if ami is not None else ()), *store_families(readings)]
+    body = generate_latest(Families(families))
+    if readings.missing:
+        body += f"# {readings.missing}\n".encode()
+    return body
+
+
+async def read_store(router: Router) -> StoreReadings:
+    readings = StoreReadings()
+    try:
+        async with asyncio.timeout(STORE_BUDGET):
+            readings.followups = await router.followups.counts()
+        async with asyncio.timeout(STORE_BUDGET):
+            readings.at_risk = await router.store.r.zcard(router.store.k.risk_list)
+    except STORE_ERRORS as e:
+        readings.missing = f"follow-up counts unavailable: store unreachable ({type(e).__name__})"
+    return readings
+
+
+async def metrics(request: web.Request) -> web.Response:
+    router = request.app[ROUTER_KEY]
+    body = exposition(router, request.app.get(AGI_KEY), request.app.get(AMI_KEY), await read_store(router))
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
