@@ -51,20 +51,26 @@ class Sip:
         return self
 
     async def close(self) -> None:
-        """Hang up what is still up, unregister and stop the phones, stop every SIPp process."""
+        """Hang up what is still up, unregister and stop the phones, stop every SIPp process; each is
+        tried whatever happened to the others, and the first failure is raised after."""
+        failures: list[BaseException] = []
+        registered = [p.ext for p in self.phones if p.registered]
+        for step in (self.hangup_all, *(x.stop for x in [*self.phones, *self.calls])):
+            try:
+                await step()
+            except Exception as e:
+                failures.append(e)
+        for port in [*self._trunk, self.stack.customer_port]:
+            self.stack.held.hold(port)
         try:
-            await self.hangup_all()
-        finally:
-            registered = [p.ext for p in self.phones if p.registered]
-            for p in self.phones:
-                await p.stop()
             for ext in registered:  # the next test starts from the state the router will have read
                 await self.device_state(f"PJSIP/{ext}", "UNAVAILABLE")
-            for c in self.calls:
-                await c.stop()
+        finally:
             await self.ami.close()
             await self.r.aclose()
             await self.store.close()
+        if failures:
+            raise failures[0]
 
     def _name(self, what: str) -> str:
         self._count += 1
@@ -88,6 +94,7 @@ class Sip:
         phone = Phone("customer", behaviour or answers(), self.stack.sip_port, self.folder, self.stack.ports,
                       port=self.stack.customer_port)
         self.phones.append(phone)
+        self.stack.held.release(phone.port)
         await phone.start()
         return phone
 
@@ -103,6 +110,7 @@ class Sip:
                     self.folder, self.stack.ports, self._name(f"trunk-{caller.lstrip('+')}"))
         self._trunk[port] = call
         self.calls.append(call)
+        self.stack.held.release(port)
         return await call.start()
 
     async def phone_call(self, ext: str, to: str, talk: float | None = None) -> Call:
@@ -113,13 +121,14 @@ class Sip:
         return await call.start()
 
     async def _free_trunk_port(self) -> int:
-        """One of the ports the trunk's identify matches, whose last caller has ended."""
+        """One of the ports the trunk's identify matches, whose last caller has ended (held again meanwhile)."""
         async with asyncio.timeout(WAIT):
             while True:
                 for port in self.stack.trunk_ports:
                     call = self._trunk.get(port)
-                    if call is None or (call.process is not None and call.process.proc is not None
-                                        and call.process.proc.returncode is not None):
+                    if call is None or call.ended():
+                        self._trunk.pop(port, None)
+                        assert self.stack.held.hold(port), f"trunk port {port} was taken by another process"
                         return port
                 await asyncio.sleep(0.1)
 

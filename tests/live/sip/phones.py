@@ -146,10 +146,8 @@ class Call:
                   and m.cseq_method == "INVITE"]
         return CallResult(status, finals[-1] if finals else None, messages)
 
-    def invite(self) -> SipMessage:
-        """The INVITE as this caller sent it."""
-        assert self.process is not None
-        return next(m for m in self.process.messages() if not m.received and m.method == "INVITE")
+    def ended(self) -> bool:
+        return self.process is not None and self.process.proc is not None and self.process.proc.returncode is not None
 
     async def stop(self) -> None:
         if self.process is not None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import random
 import re
 import shutil
@@ -64,6 +63,40 @@ class Ports:
                 return first
             self.next += 1
         raise RuntimeError(f"no {span} free ports left below {self.HIGH}")
+
+
+class Held:
+    """Ports that stay ours between uses: a bound UDP socket holds each while no SIPp process has it,
+    so that no other process on the machine (another test run's SIPp) takes a port that Asterisk's
+    config names (the trunk's identify, its AOR's contact)."""
+
+    def __init__(self, ports: list[int]) -> None:
+        self.sockets: dict[int, socket.socket] = {}
+        for port in ports:
+            assert self.hold(port), f"port {port} was taken before it could be held"
+
+    def hold(self, port: int) -> bool:
+        """Hold `port` again (its SIPp has ended); False if something else has it."""
+        if port in self.sockets:
+            return True
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            s.close()
+            return False
+        self.sockets[port] = s
+        return True
+
+    def release(self, port: int) -> None:
+        """Let go of `port`, for the SIPp process about to bind it."""
+        s = self.sockets.pop(port, None)
+        if s is not None:
+            s.close()
+
+    def close(self) -> None:
+        for port in list(self.sockets):
+            self.release(port)
 
 
 @dataclass(frozen=True)
@@ -147,7 +180,7 @@ class Sipp:
     async def listening(self, timeout: float = 10.0) -> None:
         """Returns once SIPp holds its SIP port (a phone must before Asterisk sends it anything)."""
         async with asyncio.timeout(timeout):
-            while bindable_udp(self.port):
+            while not udp_bound(self.port):
                 if self.proc is not None and self.proc.returncode is not None:
                     raise RuntimeError(f"sipp {self.name} exited at start: {self.output()[-1500:]}")
                 await asyncio.sleep(0.02)
@@ -184,12 +217,8 @@ class Sipp:
         return "\n".join(parts)
 
 
-def bindable_udp(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.bind((HOST, port))
-        except OSError as e:
-            if e.errno == errno.EADDRINUSE:
-                return False
-            raise
-    return True
+def udp_bound(port: int) -> bool:
+    """Some socket is bound to UDP `port` (read from /proc/net/udp: a probe bind could take the port
+    from under the process about to bind it)."""
+    lines = Path("/proc/net/udp").read_text().splitlines()[1:]
+    return any(int(line.split()[1].rsplit(":", 1)[1], 16) == port for line in lines)

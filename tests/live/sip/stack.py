@@ -31,7 +31,7 @@ import pytest
 
 from tests.conftest import ROOT, free_port, stop_processes
 from tests.live.conftest import LiveAsterisk, start_asterisk, start_router
-from tests.live.sip.sipp import HOST, SIPP, Ports
+from tests.live.sip.sipp import HOST, SIPP, Held, Ports
 
 HERE = Path(__file__).resolve().parent
 SIP_BUILD_ENV = "ASTERISK_SIP"
@@ -148,6 +148,8 @@ class SipStack:
     trunk_ports: list[int]
     customer_port: int
     ports: Ports
+    held: Held
+    """The trunk's ports and the customer's, held while no SIPp process uses them."""
 
     def router_log(self) -> str:
         return (self.run / "router.log").read_text(errors="replace")
@@ -162,6 +164,7 @@ def sip_stack(redis_url: str) -> Iterator[SipStack]:
     sip_port, customer_port = ports.take(), ports.take()
     trunk_ports = [ports.take() for _ in range(TRUNK_PORTS)]
     rtp = ports.take(span=RTP_PORTS)
+    held = Held([customer_port, *trunk_ports])
     agi_port, http_port = free_port(), free_port()
 
     def configure(etc: Path) -> None:
@@ -179,8 +182,10 @@ def sip_stack(redis_url: str) -> Iterator[SipStack]:
     try:
         router = start_router(ast, run, redis_url, prefix, HERE / "rules.yaml", HERE / "customers.csv", agi_port,
                               http_port)
-        yield SipStack(ast, router, redis_url, prefix, http_port, run, sip_port, trunk_ports, customer_port, ports)
+        yield SipStack(ast, router, redis_url, prefix, http_port, run, sip_port, trunk_ports, customer_port, ports,
+                       held)
     finally:
+        held.close()
         if router is not None:
             stop_processes([router], 15)
         ast.stop()
