@@ -158,14 +158,14 @@ class SipStack:
 @contextlib.contextmanager
 def sip_stack(redis_url: str) -> Iterator[SipStack]:
     binary, prefix_dir = sip_build()
-    # not under pytest's basetemp: another pytest run on the machine may rotate that away mid-run
-    run = Path(tempfile.mkdtemp(prefix="callrouter-sip-"))
     ports = Ports()
     sip_port, customer_port = ports.take(), ports.take()
     trunk_ports = [ports.take() for _ in range(TRUNK_PORTS)]
     rtp = ports.take(span=RTP_PORTS)
     held = Held([customer_port, *trunk_ports])
     agi_port, http_port = free_port(), free_port()
+    # not under pytest's basetemp: another pytest run on the machine may rotate that away mid-run
+    run = Path(tempfile.mkdtemp(prefix="callrouter-sip-"))
 
     def configure(etc: Path) -> None:
         (etc / "pjsip.conf").write_text(pjsip_conf(sip_port, trunk_ports, customer_port))
@@ -175,11 +175,11 @@ def sip_stack(redis_url: str) -> Iterator[SipStack]:
         with open(etc / "queues.conf", "a") as queues:
             queues.write(TEST_QUEUES)
 
-    ast = start_asterisk(run, f"agi://127.0.0.1:{agi_port}/route", binary=binary, prefix=prefix_dir,
-                         configure=configure)
     prefix = f"sip{uuid.uuid4().hex[:8]}"
-    router = None
+    ast = router = None
     try:
+        ast = start_asterisk(run, f"agi://127.0.0.1:{agi_port}/route", binary=binary, prefix=prefix_dir,
+                             configure=configure)
         router = start_router(ast, run, redis_url, prefix, HERE / "rules.yaml", HERE / "customers.csv", agi_port,
                               http_port)
         yield SipStack(ast, router, redis_url, prefix, http_port, run, sip_port, trunk_ports, customer_port, ports,
@@ -188,6 +188,7 @@ def sip_stack(redis_url: str) -> Iterator[SipStack]:
         held.close()
         if router is not None:
             stop_processes([router], 15)
-        ast.stop()
-        if os.environ.get("KEEP_SIP_RUN") != "1":
+        if ast is not None:
+            ast.stop()
+        if os.environ.get("KEEP_SIP_RUN") != "1":  # KEEP_SIP_RUN=1 keeps configs, logs and SIPp's message logs
             shutil.rmtree(run, ignore_errors=True)
