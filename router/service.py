@@ -140,6 +140,8 @@ class Router:
         rules = self.rules
         raw = cut(env.get("agi_callerid", ""), MAX_CALLER_ID)
         name = cut(env.get("agi_calleridname", ""), MAX_NAME)
+        if name == "unknown":  # what res_agi sends for a caller ID without a name (a SIP From without one)
+            name = ""
         dnid = env.get("agi_dnid", "")
         if dnid in ("", "unknown"):
             dnid = env.get("agi_extension", "")

@@ -79,12 +79,13 @@ write = all
 """
 
 
-def write_etc(run: Path, ami_port: int, agi_url: str, extra_dialplan: str = "") -> Path:
-    """The private /etc/asterisk: shipped files where the product ships one, tests/live/config otherwise."""
+def write_etc(run: Path, ami_port: int, agi_url: str, extra_dialplan: str = "", prefix: Path | None = None) -> Path:
+    """The private /etc/asterisk: shipped files where the product ships one, tests/live/config otherwise.
+    `prefix`: the install whose modules and data it uses (the `asterisk` on PATH unless given)."""
     etc = run / "etc"
     for d in ("etc/shipped", "etc/callrouter", "var/lib/agi-bin", "var/spool", "var/run", "var/log", "var/cache"):
         (run / d).mkdir(parents=True, exist_ok=True)
-    (etc / "asterisk.conf").write_text(ASTERISK_CONF.format(run=run, prefix=PREFIX))
+    (etc / "asterisk.conf").write_text(ASTERISK_CONF.format(run=run, prefix=prefix or PREFIX))
     for f in ("logger.conf", "cdr.conf", "cdr_manager.conf", "modules.conf"):
         shutil.copy(HERE / "config" / f, etc / f)
     shutil.copy(ROOT / "asterisk" / "modules.conf", etc / "shipped" / "modules.conf")
@@ -104,13 +105,15 @@ class LiveAsterisk:
     run: Path
     ami_port: int
     proc: subprocess.Popen
+    binary: str = ASTERISK or "asterisk"
 
     @property
     def conf(self) -> str:
         return str(self.run / "etc" / "asterisk.conf")
 
     def cli(self, command: str) -> str:
-        res = subprocess.run([ASTERISK, "-C", self.conf, "-rx", command], capture_output=True, text=True, timeout=20)
+        res = subprocess.run([self.binary, "-C", self.conf, "-rx", command], capture_output=True, text=True,
+                             timeout=20)
         return res.stdout
 
     def messages(self) -> str:
@@ -119,7 +122,7 @@ class LiveAsterisk:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
-            subprocess.run([ASTERISK, "-C", self.conf, "-rx", "core stop now"], capture_output=True, timeout=20)
+            subprocess.run([self.binary, "-C", self.conf, "-rx", "core stop now"], capture_output=True, timeout=20)
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
@@ -127,14 +130,21 @@ class LiveAsterisk:
                 self.proc.wait(5)
 
 
-def start_asterisk(run: Path, agi_url: str, extra_dialplan: str = "", launcher: list[str] = ()) -> LiveAsterisk:
-    """`launcher` goes before the command (tests/live/srv.py starts it with a resolver of its own)."""
+def start_asterisk(run: Path, agi_url: str, extra_dialplan: str = "", launcher: list[str] = (),
+                   binary: str | None = None, prefix: Path | None = None,
+                   configure: Callable[[Path], None] | None = None) -> LiveAsterisk:
+    """`launcher` goes before the command (tests/live/srv.py starts it with a resolver of its own);
+    `binary` and `prefix` name another install than the `asterisk` on PATH (tests/live/sip: the SIP
+    build); `configure(etc)` changes the private /etc/asterisk before Asterisk reads it."""
     ami_port = free_port()
-    write_etc(run, ami_port, agi_url, extra_dialplan)
+    etc = write_etc(run, ami_port, agi_url, extra_dialplan, prefix)
+    if configure is not None:
+        configure(etc)
+    binary = binary or ASTERISK
     out = open(run / "asterisk.out", "wb")  # noqa: SIM115 - the process keeps it
-    proc = subprocess.Popen([*launcher, ASTERISK, "-C", str(run / "etc" / "asterisk.conf"), "-f", "-n"], stdout=out,
+    proc = subprocess.Popen([*launcher, binary, "-C", str(etc / "asterisk.conf"), "-f", "-n"], stdout=out,
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    ast = LiveAsterisk(run, ami_port, proc)
+    ast = LiveAsterisk(run, ami_port, proc, binary)
     deadline = time.monotonic() + 30
     while "fully booted" not in (ast.cli("core waitfullybooted") if proc.poll() is None else "fully booted"):
         if time.monotonic() > deadline:
@@ -164,6 +174,28 @@ class Live:
         return (self.run / "router.log").read_text(errors="replace")
 
 
+def start_router(ast: LiveAsterisk, run: Path, redis_url: str, prefix: str, rules: Path, customers: Path,
+                 agi_port: int, http_port: int) -> subprocess.Popen:
+    """`router serve` with `rules`, the directory imported from `customers`, following `ast` over AMI as
+    the shipped `callrouter` user; returns once it has logged in (its log: run/router.log)."""
+    imported = subprocess.run([*ROUTER_CMD, "customers", "import", str(customers), "--store", redis_url, "--prefix",
+                               prefix], env=router_env(), capture_output=True, text=True, timeout=60)
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    log = open(run / "router.log", "wb")  # noqa: SIM115 - the process keeps it
+    router = subprocess.Popen([*ROUTER_CMD, "serve", "--rules", str(rules), "--store", redis_url, "--prefix", prefix,
+                               "--agi", f"127.0.0.1:{agi_port}", "--http", f"127.0.0.1:{http_port}", "--ami",
+                               f"ami://callrouter@127.0.0.1:{ast.ami_port}"],
+                              env=router_env(ROUTER_AMI_SECRET=AMI_SECRET), stdout=log, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while "callrouter" not in ast.cli("manager show connected"):
+        if time.monotonic() > deadline or router.poll() is not None:
+            stop_processes([router], 15)
+            raise RuntimeError(f"router did not log in to AMI: {(run / 'router.log').read_text()[-3000:]}")
+        time.sleep(0.1)
+    return router
+
+
 @contextlib.contextmanager
 def live_stack(redis_url: str) -> Iterator[Live]:
     """Asterisk and `router serve` wired as the README says."""
@@ -177,21 +209,8 @@ def live_stack(redis_url: str) -> Iterator[Live]:
         for member in ("ok2", "ok3"):
             added = ast.cli(f"queue add member Local/{member}@live-agents to support penalty 0 as {member}")
             assert "Added interface" in added, added
-        imported = subprocess.run([*ROUTER_CMD, "customers", "import", str(HERE / "customers.csv"), "--store",
-                                   redis_url, "--prefix", prefix], env=router_env(), capture_output=True, text=True,
-                                  timeout=60)
-        assert imported.returncode == 0, imported.stdout + imported.stderr
-        log = open(run / "router.log", "wb")  # noqa: SIM115 - the process keeps it
-        router = subprocess.Popen([*ROUTER_CMD, "serve", "--rules", str(HERE / "rules.yaml"), "--store", redis_url,
-                                   "--prefix", prefix, "--agi", f"127.0.0.1:{agi_port}", "--http",
-                                   f"127.0.0.1:{http_port}", "--ami", f"ami://callrouter@127.0.0.1:{ast.ami_port}"],
-                                  env=router_env(ROUTER_AMI_SECRET=AMI_SECRET), stdout=log, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while "callrouter" not in ast.cli("manager show connected"):
-            if time.monotonic() > deadline or router.poll() is not None:
-                raise RuntimeError(f"router did not log in to AMI: {(run / 'router.log').read_text()[-3000:]}")
-            time.sleep(0.1)
+        router = start_router(ast, run, redis_url, prefix, HERE / "rules.yaml", HERE / "customers.csv", agi_port,
+                              http_port)
         yield Live(ast, router, redis_url, prefix, agi_port, http_port, run)
     finally:
         if router is not None:
