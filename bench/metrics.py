@@ -33,6 +33,7 @@ from bench.run import start_redis  # noqa: E402
 from router.asterisk.agi import FastAGIServer  # noqa: E402
 from router.asterisk.ami import AMITarget, Listener  # noqa: E402
 from router.core.decide import CompiledRules  # noqa: E402
+from router.core.outcome import Outcome  # noqa: E402
 from router.core.rulefile import load_rules  # noqa: E402
 from router.server import start  # noqa: E402
 from router.service import LATENCY_BUCKETS_MS, Router  # noqa: E402
@@ -104,9 +105,8 @@ async def whole_responses(url: str, rounds: int) -> tuple[float, int]:
     store = open_store(url, "bench")
     router = Router(CompiledRules(load_rules(ROOT / "rules")), store)
     for i in range(20):
-        await router.followups.on_outcome({"linkedid": f"{i}.1", "direction": "inbound", "number": f"+7903555{i:04d}",
-                                           "result": "missed", "by": "", "decision": "", "ring_seconds": 20.0,
-                                           "talk_seconds": 0.0, "ended_at": time.time(), "reason": "no answer"})
+        await router.followups.on_outcome(Outcome(f"{i}.1", "inbound", f"+7903555{i:04d}", "missed", ring_seconds=20.0,
+                                                  ended_at=time.time(), reason="no answer"))
     running = await start(router, ("127.0.0.1", 0), ("127.0.0.1", 0))
     try:
         times, size = [], 0

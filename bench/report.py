@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.run import start_redis  # noqa: E402
 from router.core.decide import CompiledRules  # noqa: E402
+from router.core.outcome import Outcome  # noqa: E402
 from router.core.rulefile import load_rules  # noqa: E402
 from router.reports.reader import calls_csv, report  # noqa: E402
 from router.reports.report import text  # noqa: E402
@@ -83,7 +84,7 @@ async def simulate(store: Store, rules: CompiledRules, calls: int, rnd: random.R
         await store.append_decisions(decisions[k:k + 100])
     t1 = time.perf_counter()
     for o in outcomes:
-        await store.record_outcome(o)
+        await store.record_outcome(Outcome.from_record(o))
     t2 = time.perf_counter()
     for j, o in enumerate(missed):
         owner = rnd.choice(("ivanov", "petrova", "sales-lead", "duty"))

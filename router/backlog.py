@@ -7,11 +7,13 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Sequence
+from typing import Any, Literal
 
 from router.asterisk.ami import Listener
-from router.asterisk.calltracker import Outcome
+from router.core.outcome import Outcome
 from router.outbox.message import Message
 from router.service import Router
+from router.state.errors import STORE_ERRORS
 from router.state.spool import Spool
 
 log = logging.getLogger("router.spool")
@@ -23,7 +25,8 @@ class Backlog:
     def __init__(self, router: Router, spool: Spool):
         self.router = router
         self.spool = spool
-        self.outcomes: deque[dict] = deque()  # {"outcome": …} / {"followup": …} records still to write
+        self.outcomes: deque[tuple[Literal["outcome", "followup"], Outcome]] = deque()
+        """Outcomes still to write, and written ones whose follow-up work is still to do."""
         self._decisions_done = True
         self._task: asyncio.Task | None = None
 
@@ -32,7 +35,13 @@ class Backlog:
         if not records:
             return
         decisions = [r["decision"] for r in records if "decision" in r]
-        self.outcomes.extend(r for r in records if "outcome" in r or "followup" in r)
+        for r in records:
+            if "outcome" in r:
+                self.outcomes.append(("outcome", Outcome.from_record(r["outcome"])))
+            elif "followup" in r:
+                o = Outcome.from_record(r["followup"])
+                o.event_written = bool(r.get("event_written"))
+                self.outcomes.append(("followup", o))
         messages = [Message.from_record(r["message"]) for r in records if "message" in r]
         for m in messages:
             self.router.followups.outbox.post(m)  # queued in Redis before anything new
@@ -56,18 +65,16 @@ class Backlog:
     async def _replay_outcomes(self) -> None:
         delay = 0.2
         while self.outcomes:
-            rec = self.outcomes[0]
+            stage, o = self.outcomes[0]
             try:
-                if "outcome" in rec:
-                    if await self.router.store.record_outcome(rec["outcome"]):
-                        self.outcomes[0] = rec = {"followup": rec["outcome"]}
+                if stage == "outcome":
+                    if await self.router.store.record_outcome(o, self.router.risk.call_writes):
+                        self.outcomes[0] = ("followup", o)
                     else:
                         self.outcomes.popleft()  # written before the restart
                         continue
-                await self.router.on_outcome(rec["followup"])
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
+                await self.router.on_outcome(o)
+            except STORE_ERRORS as e:
                 log.warning("spool: store refused a call outcome (%s); retrying in %.1f s", e, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
@@ -82,15 +89,17 @@ class Backlog:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        records = [{"decision": e} for e in self.router.log.pending]
+        records: list[dict[str, Any]] = [{"decision": e} for e in self.router.log.pending]
         records += [{"message": m.record()} for m in messages]
-        records += list(self.outcomes)
-        if listener is not None:
-            for kind, item in listener.pending:
-                if kind == "outcome" and isinstance(item, Outcome):
-                    records.append({"outcome": item.as_dict()})
-                elif kind == "recorded":
-                    records.append({"followup": item})
+        left: list[tuple[str, Outcome]] = list(self.outcomes)
+        for item in listener.pending if listener is not None else ():
+            if item[0] != "device":
+                left.append((item[0], item[1]))
+        for stage, o in left:  # an outcome to write, or one written ("followup", "recorded") whose work waits
+            if stage == "outcome":
+                records.append({"outcome": o.record()})
+            else:
+                records.append({"followup": o.record(), "event_written": o.event_written})
         try:
             self.spool.save(records)
         except OSError as e:

@@ -15,6 +15,7 @@ from router.asterisk import variables as V
 from router.asterisk.agi import AGISession
 from router.core.decide import CompiledRules, Decision, decide, fallback_decision
 from router.core.identify import profile
+from router.core.outcome import Outcome
 from router.core.phones import MAX_CALLER_ID, MAX_NAME, cut, normalise, score
 from router.core.rulefile import DEFAULT_LIMITS, Limits
 from router.core.rules import CrmDirectory
@@ -211,21 +212,20 @@ class Router:
                     "source": "runtime"}
         return {"strategy": self.rules.rs.company.strategy, "by": "", "at": 0, "source": "rule file"}
 
-    async def on_outcome(self, o: dict) -> None:
+    async def on_outcome(self, o: Outcome) -> None:
         """A call ended (from AMI): show it live and let follow-ups open or close."""
-        self.broadcast.publish({"type": "outcome", "outcome": o})
+        self.broadcast.publish({"type": "outcome", "outcome": o.record()})
         await self.followups.on_outcome(o)
         try:
             await self.risk.on_outcome(o)
-            missed = o.get("result") == "missed" and o.get("number", "").startswith("+")
-            task_id = await self.store.open_task_of(o["number"]) if missed else None
+            missed = o.result == "missed" and o.number.startswith("+")
+            task_id = await self.store.open_task_of(o.number) if missed else None
             if task_id:
                 await self.escalator.check(task_id)  # another missed call may reach an `or_count`
         except Exception as e:
             # not retried with the follow-up work above, which would count the missed call twice;
             # the periodic check escalates the task, the number's next event recomputes its risk
-            log.warning("call %s from %s: risk/escalation not updated now (%s)", o.get("linkedid"),
-                        o.get("number", "")[:20], e)
+            log.warning("call %s from %s: risk/escalation not updated now (%s)", o.linkedid, o.number[:20], e)
 
     async def tick(self) -> None:
         """The periodic work: stalled follow-ups escalate, aged-out risk signals are recomputed."""

@@ -27,6 +27,7 @@ import pytest
 from router.asterisk.ami import AMITarget
 from router.asterisk.amisim import AMIServer
 from router.core.decide import CompiledRules
+from router.core.outcome import Direction, Outcome
 from router.core.rulefile import DEFAULT_LIMITS, Limits, RuleFileError, load_rules_text
 from router.state.shared import _Link
 
@@ -222,23 +223,22 @@ def alias_bomb(levels: int) -> str:
 # outcomes, as the AMI listener passes them on when a call ends
 
 def missed(number: str = "+79161234500", linkedid: str = "1.1", decision: str = "",
-           ended_at: float = MONDAY_10) -> dict:
+           ended_at: float = MONDAY_10) -> Outcome:
     """An inbound call nobody answered: the caller hung up while it rang."""
-    return {"linkedid": linkedid, "direction": "inbound", "number": number, "result": "missed", "by": "",
-            "decision": decision, "ring_seconds": 20.0, "talk_seconds": 0.0, "ended_at": ended_at,
-            "reason": "caller hung up before anyone answered"}
+    return Outcome(linkedid, "inbound", number, "missed", decision=decision, ring_seconds=20.0, ended_at=ended_at,
+                   reason="caller hung up before anyone answered")
 
 
-def answered(number: str = "+79161234500", direction: str = "outbound", by: str = "PJSIP/101") -> dict:
+def answered(number: str = "+79161234500", direction: Direction = "outbound", by: str = "PJSIP/101") -> Outcome:
     """A call that became a one-minute conversation (by default our callback to the number)."""
-    return {"linkedid": "2.2", "direction": direction, "number": number, "result": "answered", "by": by,
-            "decision": "", "ring_seconds": 3.0, "talk_seconds": 60.0, "ended_at": MONDAY_10, "reason": ""}
+    return Outcome("2.2", direction, number, "answered", by=by, ring_seconds=3.0, talk_seconds=60.0,
+                   ended_at=MONDAY_10)
 
 
-def answered_by(number: str, by: str, ended_at: float, linkedid: str = "9.9") -> dict:
+def answered_by(number: str, by: str, ended_at: float, linkedid: str = "9.9") -> Outcome:
     """An inbound call `by` answered and talked two minutes: `by` becomes the number's last agent."""
-    return {"linkedid": linkedid, "direction": "inbound", "number": number, "result": "answered", "by": by,
-            "decision": "", "ring_seconds": 5.0, "talk_seconds": 120.0, "ended_at": ended_at, "reason": ""}
+    return Outcome(linkedid, "inbound", number, "answered", by=by, ring_seconds=5.0, talk_seconds=120.0,
+                   ended_at=ended_at)
 
 
 # the store's round trips

@@ -12,6 +12,7 @@ import pytest
 from router.asterisk.ami import AMITarget, Listener
 from router.asterisk.amisim import block, recorded_events
 from router.asterisk.callsim import call
+from router.core.outcome import Outcome
 from tests.asterisk import AMI_RECORDINGS
 from tests.helpers import MONDAY_10, RULES, Clock, ami_target, wait_for
 
@@ -79,7 +80,7 @@ async def two_instances_replaying_a_missed_call(ami, store, seed: int, **kw):
 
 async def test_recorded_calls_are_recorded_once_with_two_router_instances(ami, store):
     async with two_instances_replaying_a_missed_call(ami, store, 5) as seen:
-        assert [(o["number"], o["result"]) for o in seen] == [("+79161112233", "missed")]
+        assert [(o.number, o.result) for o in seen] == [("+79161112233", "missed")]
         rows = await store.r.xrange(store.k.outcomes)
         assert len(rows) == 1
         assert (await store.number_state("+79161112233"))["in_ok"] == "0"
@@ -88,16 +89,15 @@ async def test_recorded_calls_are_recorded_once_with_two_router_instances(ami, s
 async def test_the_call_becomes_the_numbers_event_once_in_the_outcomes_own_writes(ami, store):
     asked: list[str] = []
 
-    def also(o: dict) -> list[tuple]:  # what the risk engine adds: the call as the number's dated event
-        asked.append(o["linkedid"])
-        return store.call_event_writes(o["number"], f"call:{o['linkedid']}", o["ended_at"], "the call", 0,
-                                       o["ended_at"])
+    def also(o: Outcome) -> list[tuple]:  # what the risk engine adds: the call as the number's dated event
+        asked.append(o.linkedid)
+        return store.call_event_writes(o.number, f"call:{o.linkedid}", o.ended_at, "the call", 0, o.ended_at)
 
     async with two_instances_replaying_a_missed_call(ami, store, 7, outcome_writes=also) as seen:
         assert len(asked) == 1, "only the instance that claimed the outcome writes the event"
         assert await store.r.zrange(store.k.events("+79161112233"), 0, -1) == ["the call"]
         [o] = seen
-        assert o["open_task"] == "" and o["type"] == "", "read in the claim's round trip, for what follows"
+        assert o.open_task == "" and o.type == "", "read in the claim's round trip, for what follows"
 
 
 async def test_outcome_is_attached_to_the_routers_decision(ami, store, serve):

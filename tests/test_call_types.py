@@ -109,7 +109,8 @@ async def test_agent_corrects_the_type_before_and_after_the_outcome(serve, store
     clock.advance(7200)
     second = (await call(r.agi.port, "+79035550103", uid=2, dnid="88006008200")).variables["ROUTE_DECISION"]
     await r.router.log.flush()
-    o = answered("+79035550103", direction="inbound") | {"decision": first, "linkedid": "a.1"}
+    o = answered("+79035550103", direction="inbound")
+    o.decision, o.linkedid = first, "a.1"
     assert await store.record_outcome(o)
     base = f"http://127.0.0.1:{r.http_port}"
     auth = {"Authorization": "Bearer t0k"}
@@ -128,7 +129,8 @@ async def test_agent_corrects_the_type_before_and_after_the_outcome(serve, store
             assert resp.status == 422, "the number decides what is internal"
         async with http.get(f"{base}/api/types") as resp:
             assert [t["name"] for t in await resp.json()] == ["payment", "new_connection", "churn", "support"]
-    o2 = answered("+79035550103", direction="inbound") | {"decision": second, "linkedid": "a.2"}
+    o2 = answered("+79035550103", direction="inbound")
+    o2.decision, o2.linkedid = second, "a.2"
     assert await store.record_outcome(o2)
     outcomes = await store.outcomes_for([first, second])
     assert (outcomes[first]["type"], outcomes[second]["type"]) == ("payment", "churn")

@@ -27,7 +27,7 @@ def outcomes(play) -> list[dict]:
     tracker = CallTracker()
     for i, event in enumerate(Framer().feed(ami.sent)):
         tracker.feed(event, float(i))
-    return [o.as_dict() for o in tracker.take()[0]]
+    return [o.record() for o in tracker.take()[0]]
 
 
 def test_a_call_the_self_service_ivr_answers_is_served_not_missed():
@@ -86,7 +86,7 @@ def _ivr_call(named_by: dict) -> dict:
     for i, e in enumerate(events):
         tracker.feed(e, float(i))
     [o] = tracker.take()[0]
-    return o.as_dict()
+    return o.record()
 
 
 def test_asterisks_report_of_the_routers_answer_names_the_caller_and_the_decision():

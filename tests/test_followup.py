@@ -109,7 +109,7 @@ async def test_answered_inbound_call_closes_the_task(engine):
 async def test_unanswered_callback_attempt_is_commented_and_the_task_stays(engine, store):
     await engine.on_outcome(missed())
     attempt = answered(direction="outbound")
-    attempt["result"] = "missed"
+    attempt.result = "missed"
     await engine.on_outcome(attempt)
     [task] = await engine.worklist("open")
     assert "callback attempt not answered" in [x["text"] for x in (await store.task(task["id"]))["log"]]

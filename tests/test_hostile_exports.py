@@ -8,6 +8,7 @@ import io
 import aiohttp
 
 from router.asterisk.callsim import call
+from router.core.outcome import Outcome
 from router.core.phones import is_extension
 from router.reports.reader import safe_cell
 from tests.helpers import Clock, compiled
@@ -42,9 +43,8 @@ async def test_the_calls_export_neutralises_a_hostile_caller_id_and_called_numbe
     await call(r.agi.port, HOSTILE_CALLER, dnid=HOSTILE_DNID, uid=7)
     await r.router.log.flush()
     [d] = await r.router.log.newest(1)
-    await store.record_outcome({"linkedid": "1.7", "direction": "inbound", "number": HOSTILE_CALLER,
-                                "result": "missed", "by": "", "queue": "support", "decision": d["id"],
-                                "ring_seconds": 12.0, "talk_seconds": 0.0, "ended_at": NOW + 12, "reason": ""})
+    await store.record_outcome(Outcome("1.7", "inbound", HOSTILE_CALLER, "missed", queue="support", decision=d["id"],
+                                       ring_seconds=12.0, ended_at=NOW + 12))
     day = "2026-11-23"
     url = f"http://127.0.0.1:{r.http_port}/api/report/calls.csv?day={day}"
     async with aiohttp.ClientSession() as s, s.get(url) as resp:

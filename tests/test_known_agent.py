@@ -179,7 +179,8 @@ def test_person_steps_are_reserved_and_not_for_the_fallback(snippet, message):
 
 async def test_a_call_the_ivr_served_does_not_make_the_ivr_the_last_agent(store):
     await store.record_outcome(answered_by("+79035550103", "PJSIP/102", MONDAY_10 - DAY))
-    served = {**answered_by("+79035550103", "ivr:self-service", MONDAY_10, linkedid="9.10"), "ivr": "self-service"}
+    served = answered_by("+79035550103", "ivr:self-service", MONDAY_10, linkedid="9.10")
+    served.ivr = "self-service"
     await store.record_outcome(served)
     state = await store.r.hgetall(store.k.state("+79035550103"))
     assert state["agent"] == "PJSIP/102"

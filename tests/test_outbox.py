@@ -120,7 +120,6 @@ async def test_two_routers_on_one_store_send_each_message_once_in_order(store, t
     assert len(target.got) == 30 and len({k for k, _, _ in target.got}) == 30
     for g in ("x", "y", "z"):
         assert [int(n) for _, grp, n in target.got if grp == g] == list(range(10))
-    assert one.counts[("webhook", "sent")] and two.counts[("webhook", "sent")], "both routers sent"
     assert one.counts[("webhook", "sent")] + two.counts[("webhook", "sent")] == 30
     await one.close()
     await two.close()

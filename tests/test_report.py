@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 
 from router.asterisk.callsim import call
+from router.core.outcome import Outcome
 from router.reports.report import build, percent, quantile
 from tests.asterisk.ami_server import AMIServer
 from tests.asterisk.calls import ANSWERED, MISSED, replay
@@ -219,9 +220,8 @@ async def test_type_corrected_on_the_live_page_moves_the_call_in_the_report(serv
     r = await serve(compiled(AUDIT_RULES), Clock(MONDAY_9), token="tk")
     v = (await call(r.agi.port, "+79037000001", uid=1, dnid=SUPPORT)).variables
     await r.router.log.flush()
-    o = {"linkedid": "x.1", "direction": "inbound", "number": "+79037000001", "result": "answered",
-         "by": "Local/agent1@agents", "queue": "support", "decision": v["ROUTE_DECISION"], "ring_seconds": 4.0,
-         "talk_seconds": 95.0, "ended_at": MONDAY_9 + 99, "reason": ""}
+    o = Outcome("x.1", "inbound", "+79037000001", "answered", by="Local/agent1@agents", queue="support",
+                decision=v["ROUTE_DECISION"], ring_seconds=4.0, talk_seconds=95.0, ended_at=MONDAY_9 + 99)
     assert await store.record_outcome(o)
     await asyncio.to_thread(browser.get, f"http://127.0.0.1:{r.http_port}/?token=tk")
     picker = await until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#decisions select.type"))
@@ -259,11 +259,10 @@ async def test_counters_and_raw_calls_expire_after_the_documented_retention(stor
     from router.reports.tally import Calendar
 
     store.calendar = Calendar(MSK, keep_days=400 * 86400, keep_calls=30 * 86400)
-    o = {"linkedid": "r.1", "direction": "inbound", "number": "+79035550001", "result": "missed", "by": "",
-         "queue": "", "decision": "", "ring_seconds": 12.0, "talk_seconds": 0.0, "ended_at": MONDAY_9 + 12,
-         "reason": "caller hung up before anyone answered"}
+    o = Outcome("r.1", "inbound", "+79035550001", "missed", ring_seconds=12.0, ended_at=MONDAY_9 + 12,
+                reason="caller hung up before anyone answered")
     assert await store.record_outcome(o)
-    assert not await store.record_outcome(dict(o)), "an outcome is counted once"
+    assert not await store.record_outcome(Outcome.from_record(o.record())), "an outcome is counted once"
     assert 399 * 86400 < await store.r.ttl(store.k.report_day(MONDAY)) <= 400 * 86400
     assert 29 * 86400 < await store.r.ttl(store.k.calls_day(MONDAY)) <= 30 * 86400
     assert (await store.report_counters([MONDAY]))[0] == {"in": "1", "in|m": "1", "t|": "1", "t||m": "1",
@@ -280,11 +279,11 @@ async def test_cli_report_rejects_a_bad_day_with_a_clear_message(tmp_path):
     assert done.returncode == 2 and "write days as YYYY-MM-DD" in done.stderr
 
 
-def _outcome(**kw) -> dict:
+def _outcome(**kw) -> Outcome:
     base = {"linkedid": "u.1", "direction": "inbound", "number": "+79035550001", "result": "answered",
             "by": "PJSIP/101", "queue": "support", "decision": "", "ring_seconds": 4.0, "talk_seconds": 60.0,
             "ended_at": MONDAY_9 + 64, "reason": "", "type": "support"}
-    return base | kw
+    return Outcome.from_record(base | kw)
 
 
 def test_a_miss_is_remembered_until_a_conversation_and_the_first_callback_is_timed():
@@ -292,7 +291,7 @@ def test_a_miss_is_remembered_until_a_conversation_and_the_first_callback_is_tim
 
     missed = tally_call(_outcome(result="missed", by="", talk_seconds=0.0, ended_at=MONDAY_9 + 4), {}, {}, MSK)
     assert missed.state == {"miss": MONDAY_9} and missed.counters["t|support|m"] == 1
-    ivr = tally_call(_outcome(ivr=True, by="self-service"), {}, {}, MSK)
+    ivr = tally_call(_outcome(ivr="self-service", by="ivr:self-service"), {}, {}, MSK)
     assert "miss" not in ivr.state and "prospect" not in ivr.state and not any(k.startswith("a|") for k in
                                                                                ivr.counters)
     first = tally_call(_outcome(direction="outbound", result="missed", talk_seconds=0.0, ring_seconds=20.0,

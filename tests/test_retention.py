@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from router.asterisk.callsim import call
+from router.core.outcome import Outcome
 from router.core.phones import score
 from router.core.rulefile import RuleFileError, load_rules_text
 from router.risk.events import parse_batch
@@ -28,10 +29,9 @@ risk:
 """
 
 
-def missed(number: str, linkedid: str, decision: str = "") -> dict:
-    return {"linkedid": linkedid, "direction": "inbound", "number": number, "result": "missed", "by": "",
-            "queue": "support", "decision": decision, "ring_seconds": 20.0, "talk_seconds": 0.0,
-            "ended_at": NOW + 20, "reason": "caller hung up"}
+def missed(number: str, linkedid: str, decision: str = "") -> Outcome:
+    return Outcome(linkedid, "inbound", number, "missed", queue="support", decision=decision, ring_seconds=20.0,
+                   ended_at=NOW + 20, reason="caller hung up")
 
 
 async def test_a_numbers_history_and_state_expire_after_the_retention(store):

@@ -9,6 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from router.asterisk.callsim import call
 from router.core.decide import CompiledRules
+from router.core.outcome import Outcome
 from router.core.rulefile import load_rules
 from router.state.factory import open_store
 from tests.helpers import MONDAY_10, RULES_TEXT, Clock, free_port, http_get, http_post
@@ -169,9 +170,8 @@ HOSTILE_OWNER = 'x"}\ncallrouter_decisions_total 999999\n#'
 async def test_a_follow_up_owner_cannot_add_lines_to_metrics(serve, rules_file):
     r = await serve(CompiledRules(load_rules(rules_file)), Clock(MONDAY_10))
     await call(r.agi.port, "+79161234500", uid=1)
-    await r.router.followups.on_outcome({"linkedid": "1.1", "direction": "inbound", "number": "+79161234500",
-                                         "result": "missed", "by": "", "decision": "", "ring_seconds": 20.0,
-                                         "talk_seconds": 0.0, "ended_at": MONDAY_10, "reason": "no answer"})
+    await r.router.followups.on_outcome(Outcome("1.1", "inbound", "+79161234500", "missed", ring_seconds=20.0,
+                                                ended_at=MONDAY_10, reason="no answer"))
     [task] = await r.router.followups.worklist("open")
     assert (await http_post(r.http_port, f"/api/followups/{task['id']}/take", json={"by": HOSTILE_OWNER}))[0] == 200
     status, text = await get_text(r.http_port, "/metrics")

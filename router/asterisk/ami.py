@@ -10,7 +10,6 @@ DeviceStateList, QueueStatus, CoreShowChannels.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import inspect
 import itertools
@@ -18,8 +17,9 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 import orjson
@@ -28,13 +28,17 @@ from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message as PanoramiskMessage
 
 from router.asterisk.amiwire import Framer, Message
-from router.asterisk.calltracker import HANDLERS, CallTracker, Outcome, outcome_key
+from router.asterisk.calltracker import HANDLERS, CallTracker
+from router.core.outcome import Outcome
+from router.state.base import Command
 from router.state.errors import STORE_ERRORS
 from router.state.store import Store
 from router.state.writer import write_forever
 
 log = logging.getLogger("router.ami")
 
+Pending = tuple[Literal["device"], tuple[str, str]] | tuple[Literal["outcome", "recorded"], Outcome]
+"""What waits for the store: a device state, an outcome to write, a written outcome whose follow-ups wait."""
 BACKOFF_MAX = 30.0
 JOURNAL_EVERY = 0.1
 """Seconds between two journal writes: what a router killed mid-call can lose of its AMI events."""
@@ -165,8 +169,9 @@ class Listener:
     """
 
     def __init__(self, target: AMITarget, store: Store, region: str = "RU",
-                 clock: Callable[[], float] = time.time, on_outcome: Callable[[dict], None] | None = None,
-                 call_later: Callable | None = None, outcome_writes: Callable[[dict], list[tuple]] | None = None):
+                 clock: Callable[[], float] = time.time,
+                 on_outcome: Callable[[Outcome], Awaitable[None] | None] | None = None,
+                 call_later: Callable | None = None, outcome_writes: Callable[[Outcome], list[Command]] | None = None):
         self.target = target
         self.where = f"AMI {target.host}:{target.port}"
         self.store = store
@@ -175,7 +180,7 @@ class Listener:
         self.on_outcome = on_outcome
         self.outcome_writes = outcome_writes
         """More commands written with each outcome, in its round trip (the call as a customer event)."""
-        self.pending: deque[tuple[str, object]] = deque()
+        self.pending: deque[Pending] = deque()
         self._wake = asyncio.Event()
         self.backoff = 1.0
         self.connected = asyncio.Event()
@@ -225,11 +230,11 @@ class Listener:
             return
         found = await self.store.journal_read(self.journal_name)
         calls = [v for f, v in found.items() if f.startswith("c:")]
-        outcomes = [Outcome(**v) for f, v in found.items() if f.startswith("o:")]
+        outcomes = [Outcome.from_record(v) for f, v in found.items() if f.startswith("o:")]
         self.tracker.restore(calls)
         for o in outcomes:
             self.pending.append(("outcome", o))
-            self._journal[f"o:{outcome_key(o)}"] = orjson.dumps(dataclasses.asdict(o))
+            self._journal[f"o:{o.key}"] = orjson.dumps(o.record())
         if calls or outcomes:
             log.warning("%s: the last run stopped while following %d calls, %d outcomes not yet written: "
                         "taken up again", self.where, len(calls), len(outcomes))
@@ -308,7 +313,7 @@ class Listener:
         try:
             devices = await self.manager.send_action({"Action": "DeviceStateList"}, as_list=True)
             for m in _items(devices, "DeviceStateChange"):
-                self.pending.append(("device", (m.get("Device"), m.get("State"))))
+                self.pending.append(("device", (m.get("Device") or "", m.get("State") or "")))
             queues = await self.manager.send_action({"Action": "QueueStatus"}, as_list=True)
             for m in _items(queues, "QueueMember"):
                 if m.get("StateInterface") and m.get("Location") and m["StateInterface"] != m["Location"]:
@@ -356,7 +361,7 @@ class Listener:
         for o in outcomes:
             self.pending.append(("outcome", o))
             if self.journal_name:
-                self._journal[f"o:{outcome_key(o)}"] = orjson.dumps(dataclasses.asdict(o))
+                self._journal[f"o:{o.key}"] = orjson.dumps(o.record())
         if outcomes or states:
             self._wake.set()
 
@@ -368,42 +373,42 @@ class Listener:
 
     async def _flush(self) -> None:
         while self.pending:
-            kind, item = self.pending[0]
-            if kind == "device":
-                device, state = item  # type: ignore[misc]
+            item = self.pending[0]
+            if item[0] == "device":
+                device, state = item[1]
                 if device and state:
                     await self.store.set_device_state(device, state)
-            elif kind == "outcome":
+            elif item[0] == "outcome":
                 batch = self._outcome_batch()
                 written = await self.store.record_outcomes(batch, self.outcome_writes)
                 for o in batch:
                     self.pending.popleft()
                     if self.journal_name:
-                        self._journal[f"o:{o['linkedid']}:{o['direction']}:{o['number']}"] = None
+                        self._journal[f"o:{o.key}"] = None
                 if self.on_outcome is not None:
                     # recorded: what follows each (follow-ups) is retried on its own if the store fails now
                     self.pending.extendleft(reversed([("recorded", o) for o, w in zip(batch, written, strict=True)
                                                       if w]))
                 continue
             elif self.on_outcome is not None:
-                done = self.on_outcome(item)  # type: ignore[arg-type]
+                done = self.on_outcome(item[1])
                 if inspect.isawaitable(done):
                     await done
             self.pending.popleft()
 
-    def _outcome_batch(self) -> list[dict]:
+    def _outcome_batch(self) -> list[Outcome]:
         """The outcomes at the head of the queue, as one batch: each of another number (a call's
         report counters read what the number's previous call wrote), at most OUTCOME_BATCH."""
-        batch: list[dict] = []
+        batch: list[Outcome] = []
         numbers: set[str] = set()
-        for kind, item in itertools.islice(self.pending, OUTCOME_BATCH):
-            if kind != "outcome":
+        for item in itertools.islice(self.pending, OUTCOME_BATCH):
+            if item[0] != "outcome":
                 break
-            assert isinstance(item, Outcome)
-            if item.number in numbers:
+            o = item[1]
+            if o.number in numbers:
                 break
-            numbers.add(item.number)
-            batch.append(item.as_dict())
+            numbers.add(o.number)
+            batch.append(o)
         return batch
 
     async def _journal_loop(self) -> None:

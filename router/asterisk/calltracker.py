@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from router.asterisk import variables as V
 from router.asterisk.mset import ANSWER_START
+from router.core.outcome import Outcome
 from router.core.phones import normalise
 
 _CHANNEL_SUFFIX = re.compile(r"-[0-9a-fA-F]{8}(;\d)?$")
@@ -38,42 +39,12 @@ def device_of(channel: str) -> str:
 
 
 @dataclass(slots=True)
-class Outcome:
-    """One finished call, seen from the customer's side."""
+class _Leg:
+    """Our calls to one number within a call, folded into one outbound outcome."""
 
-    linkedid: str
-    direction: str  # inbound | outbound
-    number: str  # the customer's number (E.164 when it could be read)
-    answered: bool
-    by: str = ""  # device or queue member that answered
-    queue: str = ""
-    decision: str = ""
-    started: float = 0.0
+    started: float
     answered_at: float | None = None
-    ended: float = 0.0
-    reason: str = ""
-    ivr: str = ""  # the IVR context that served the call by itself
-    by_state: str = ""  # the answering queue member's state interface, when it differs from `by`
-
-    @property
-    def ring_seconds(self) -> float:
-        return round((self.answered_at or self.ended) - self.started, 1)
-
-    @property
-    def talk_seconds(self) -> float:
-        return round(self.ended - self.answered_at, 1) if self.answered_at else 0.0
-
-    def as_dict(self) -> dict:
-        return {"linkedid": self.linkedid, "direction": self.direction, "number": self.number,
-                "result": "answered" if self.answered else "missed", "by": self.by, "queue": self.queue,
-                "decision": self.decision, "ring_seconds": self.ring_seconds, "talk_seconds": self.talk_seconds,
-                "ended_at": round(self.ended, 3), "reason": self.reason, **({"ivr": self.ivr} if self.ivr else {}),
-                **({"by_state": self.by_state} if self.by_state else {})}
-
-
-def outcome_key(o: Outcome) -> str:
-    """What makes an outcome one: the call and the customer's side of it (the store's claim uses the same)."""
-    return f"{o.linkedid}:{o.direction}:{o.number}"
+    by: str = ""
 
 
 @dataclass(slots=True)
@@ -332,30 +303,29 @@ class CallTracker:
         del self.calls[call.linkedid]
         if call.caller is not None:
             self.outcomes.append(self._inbound(call, at, reason))
-        by_number: dict[str, Outcome] = {}
+        by_number: dict[str, _Leg] = {}
         for dial in call.outbound.values():
-            o = by_number.get(dial.number)
             by = device_of(dial.caller_channel)
             if by.startswith("Local/") and dial.number in by:
                 by = ""
-            if o is None:
-                o = by_number[dial.number] = Outcome(call.linkedid, "outbound", dial.number, False, by,
-                                                     started=dial.started, ended=at)
-            o.started = min(o.started, dial.started)
-            if dial.answered_at is not None and not o.answered:
-                o.answered, o.answered_at = True, dial.answered_at
-            if by and not o.by:
-                o.by = by
-        for o in by_number.values():
-            o.reason = reason or ("" if o.answered else "not answered")
-        self.outcomes.extend(by_number.values())
+            leg = by_number.setdefault(dial.number, _Leg(dial.started))
+            leg.started = min(leg.started, dial.started)
+            if dial.answered_at is not None and leg.answered_at is None:
+                leg.answered_at = dial.answered_at
+            if by and not leg.by:
+                leg.by = by
+        for number, leg in by_number.items():
+            answered = leg.answered_at is not None
+            self.outcomes.append(Outcome.timed(call.linkedid, "outbound", number, answered, leg.started,
+                                               leg.answered_at, at, by=leg.by,
+                                               reason=reason or ("" if answered else "not answered")))
 
     def _inbound(self, call: _Call, at: float, reason: str) -> Outcome:
         raw = call.numbers.get(call.caller or "", "")
         number = normalise(raw, self.region).key or raw
         if call.answered_at is None and call.ivr and not call.queued and not call.dialed:
-            return Outcome(call.linkedid, "inbound", number, True, f"ivr:{call.ivr}", "", call.decision,
-                           call.started, call.ivr_at, at, reason, call.ivr)
+            return Outcome.timed(call.linkedid, "inbound", number, True, call.started, call.ivr_at, at,
+                                 by=f"ivr:{call.ivr}", decision=call.decision, reason=reason, ivr=call.ivr)
         answered = call.answered_at is not None
         if reason or answered:
             why = reason
@@ -365,10 +335,9 @@ class CallTracker:
             why = "caller hung up before anyone answered"
         else:
             why = f"every step failed (last: {call.last_dial_status})"
-        o = Outcome(call.linkedid, "inbound", number, answered, call.answered_by, call.queue, call.decision,
-                    call.started, call.answered_at, at, why)
-        o.by_state = self.members.get(call.answered_by, "") if answered else ""
-        return o
+        return Outcome.timed(call.linkedid, "inbound", number, answered, call.started, call.answered_at, at,
+                             by=call.answered_by, queue=call.queue, decision=call.decision, reason=why,
+                             by_state=self.members.get(call.answered_by, "") if answered else "")
 
     def forget_missing(self, alive: set[str], at: float) -> None:
         """After a reconnect: calls none of whose channels still exist ended while we were away."""

@@ -17,7 +17,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from router.core.decide import CompiledRules
+from router.core.facts import DecisionFacts
+from router.core.outcome import Outcome
 from router.core.rules import DEFAULT_ORDER
+from router.core.tasks import Comment
 from router.outbox.http import HttpSender, http_message
 from router.outbox.outbox import Outbox
 from router.outbox.templates import render, unset_env
@@ -92,34 +95,33 @@ class Followups:
         self.on_closed: Callable[[str], Awaitable[None]] | None = None
         """Told the number of a task that was closed (risk signals count open follow-ups)."""
 
-    async def on_outcome(self, o: dict) -> None:
-        number = o.get("number", "")
+    async def on_outcome(self, o: Outcome) -> None:
+        number = o.number
         if not number.startswith("+"):
             return
         now = self.clock()
-        answered = o.get("result") == "answered"
-        if o.get("direction") == "inbound" and not answered:
+        answered = o.answered
+        if o.direction == "inbound" and not answered:
             self.counters.missed_calls += 1
             await self.missed(o, now)
-        elif answered and not o.get("ivr"):  # a self-service IVR served the call; nobody talked to them
-            task_id = o["open_task"] if "open_task" in o else await self.store.open_task_of(number)
+        elif answered and not o.ivr:  # a self-service IVR served the call; nobody talked to them
+            task_id = o.open_task if o.open_task is not None else await self.store.open_task_of(number)
             if task_id:
-                how = (f"callback answered by the customer (by {o.get('by') or 'our side'})"
-                       if o.get("direction") == "outbound" else
-                       f"the customer called again and was answered by {o.get('by') or 'us'}")
+                how = (f"callback answered by the customer (by {o.by or 'our side'})" if o.direction == "outbound"
+                       else f"the customer called again and was answered by {o.by or 'us'}")
                 await self.close(task_id, f"closed automatically: {how}", now)
-        elif o.get("direction") == "outbound":
-            task_id = o["open_task"] if "open_task" in o else await self.store.open_task_of(number)
+        elif o.direction == "outbound":
+            task_id = o.open_task if o.open_task is not None else await self.store.open_task_of(number)
             if task_id:
                 await self.store.comment(task_id, now, "callback attempt not answered")
                 await self.announce("updated", task_id)
 
-    async def missed(self, o: dict, now: float) -> str:
-        number = o["number"]
+    async def missed(self, o: Outcome, now: float) -> str:
+        number = o.number
         rules = self.rules()
         settings = rules.rs.followup
         customer = await self.store.customer(number)
-        meta = await self.store.decision_meta(o.get("decision", ""))
+        meta = await self.store.decision_meta(o.decision)
         owner = customer.get("manager") or self._rule_owner(rules, meta) or settings.owner
         task_id = f"fu-{int(now * 1000):x}-{os.urandom(2).hex()}"
         task = {"id": task_id, "number": number, "name": customer.get("name", ""), "owner": owner,
@@ -128,10 +130,9 @@ class Followups:
                                      customer.get("abc", "") or meta.get("abc", ""), bool(meta.get("prospect"))),
                 "segment": segment(meta.get("kind", "") or ("new" if not customer else ""),
                                    customer.get("abc", "") or meta.get("abc", ""), bool(meta.get("prospect"))),
-                "count": 1, "decision": o.get("decision", ""), "call": o.get("linkedid", ""),
+                "count": 1, "decision": o.decision, "call": o.linkedid,
                 "rule": meta.get("rule", "")}
-        comment = {"at": now, "text": f"missed call ({o.get('reason') or 'not answered'}), "
-                                      f"rang {o.get('ring_seconds', 0)} s"}
+        comment: Comment = {"at": now, "text": f"missed call ({o.reason or 'not answered'}), rang {o.ring_seconds} s"}
         task_id, created = await self.store.open_task(number, task, comment)
         if created:
             await self.store.count(day_of(now, rules.company_zone), tally_followup_opened(owner))
@@ -145,7 +146,7 @@ class Followups:
         return task_id
 
     @staticmethod
-    def _rule_owner(rules: CompiledRules, meta: dict) -> str:
+    def _rule_owner(rules: CompiledRules, meta: DecisionFacts) -> str:
         for r in rules.rs.rules:
             if r.name == meta.get("rule") and r.owner:
                 return r.owner

@@ -19,12 +19,17 @@ same for 100 calls or 10,000. Counter fields are `dimension|name|metric`, all in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal, NotRequired, TypedDict
 from zoneinfo import ZoneInfo
 
+from router.core.facts import DecisionFacts
+from router.core.outcome import Outcome
 from router.core.phones import is_extension
 from router.core.rules import INTERNAL_TYPE
+from router.core.tasks import Task
 
 SEP = "|"
 KEEP_DAYS = 400 * 86400
@@ -50,13 +55,39 @@ def day_of(at: float, zone: ZoneInfo) -> str:
     return datetime.fromtimestamp(at, zone).date().isoformat()
 
 
+class CallRecord(TypedDict):
+    """One call as the day's raw calls keep it: one row of the CSV export."""
+
+    day: str
+    time: str
+    at: float
+    direction: Literal["inbound", "outbound", "internal"]
+    number: str
+    type: str
+    result: str
+    by: str
+    queue: str
+    manager: str
+    dnid: str
+    rule: str
+    kind: str
+    abc: str
+    ring_seconds: float
+    talk_seconds: float
+    callback_after_seconds: int | str
+    decision: str
+    linkedid: str
+    type_by: NotRequired[str]
+    type_at: NotRequired[float]
+
+
 @dataclass(slots=True)
 class Tally:
     """What one finished call adds to the report: its day, its raw record, its counters."""
 
     day: str
     key: str
-    record: dict
+    record: CallRecord
     counters: dict[str, int]
     state: dict[str, str | float] = field(default_factory=dict)
     """Fields to set in the number's state hash (`miss`, `miss_cb`, `prospect`)."""
@@ -71,36 +102,36 @@ def coarse(seconds: float) -> int:
     return s if s < 120 else (s + 30) // 60 * 60
 
 
-def call_key(o: dict) -> str:
+def call_key(o: Outcome) -> str:
     """A routed call is known by its decision id (what a type correction names), others by their channel."""
-    return o.get("decision") or f"{o['linkedid']}:{o['direction']}:{o['number']}"
+    return o.decision or o.key
 
 
-def tally_call(o: dict, meta: dict, state: dict, zone: ZoneInfo) -> Tally:
+def tally_call(o: Outcome, meta: DecisionFacts, state: Mapping[str, str | None], zone: ZoneInfo) -> Tally:
     """`o` an outcome (with `type`), `meta` its decision's facts, `state` the number's `miss`/`miss_cb`."""
-    started = o["ended_at"] - o["ring_seconds"] - o["talk_seconds"]
+    started = o.started
     at = float(meta.get("at") or started)
     local = datetime.fromtimestamp(at, zone)
-    number = o["number"]
-    call_type = o.get("type", "")
-    answered = o["result"] == "answered"
-    direction = o["direction"]
+    number = o.number
+    call_type = o.type
+    answered = o.answered
+    direction: Literal["inbound", "outbound", "internal"] = o.direction
     if direction == "inbound" and (is_extension(number) or call_type == INTERNAL_TYPE):
         direction = "internal"
-    record = {"day": local.date().isoformat(), "time": local.strftime("%H:%M:%S"), "at": round(at, 3),
-              "direction": direction, "number": number, "type": call_type, "result": o["result"],
-              "by": o.get("by", ""), "queue": o.get("queue") or meta.get("queue", ""),
-              "manager": meta.get("manager", ""), "dnid": meta.get("dnid", ""), "rule": meta.get("rule", ""),
-              "kind": meta.get("kind", ""), "abc": meta.get("abc", ""), "ring_seconds": o["ring_seconds"],
-              "talk_seconds": o["talk_seconds"], "callback_after_seconds": "", "decision": o.get("decision", ""),
-              "linkedid": o["linkedid"]}
+    record: CallRecord = {
+        "day": local.date().isoformat(), "time": local.strftime("%H:%M:%S"), "at": round(at, 3),
+        "direction": direction, "number": number, "type": call_type, "result": o.result, "by": o.by,
+        "queue": o.queue or meta.get("queue", ""), "manager": meta.get("manager", ""), "dnid": meta.get("dnid", ""),
+        "rule": meta.get("rule", ""), "kind": meta.get("kind", ""), "abc": meta.get("abc", ""),
+        "ring_seconds": o.ring_seconds, "talk_seconds": o.talk_seconds, "callback_after_seconds": "",
+        "decision": o.decision, "linkedid": o.linkedid}
     c: dict[str, int] = {}
     tally = Tally(record["day"], call_key(o), record, c)
-    ring = str(int(o["ring_seconds"] + 0.5))
-    agent = clean(o.get("by", ""))
-    if answered and agent and not o.get("ivr"):  # staff load counts people, not the self-service IVR
+    ring = str(int(o.ring_seconds + 0.5))
+    agent = clean(o.by)
+    if answered and agent and not o.ivr:  # staff load counts people, not the self-service IVR
         c[f"a|{agent}|{'out' if direction == 'outbound' else 'n'}"] = 1
-        c[f"a|{agent}|ds"] = round(o["talk_seconds"] * 10)
+        c[f"a|{agent}|ds"] = round(o.talk_seconds * 10)
     if direction == "internal":
         c["int"] = 1
         if not answered:
@@ -133,7 +164,7 @@ def tally_call(o: dict, meta: dict, state: dict, zone: ZoneInfo) -> Tally:
         if not answered:
             c[d + suffix] = 1
     c[f"{'ra' if answered else 'rm'}|{ring}"] = 1
-    if answered and not o.get("ivr"):  # a prospect stays one until a person talked to them
+    if answered and not o.ivr:  # a prospect stays one until a person talked to them
         tally.state["prospect"] = 0
         tally.clear = ("miss", "miss_cb")
     elif not answered and not state.get("miss"):
@@ -141,7 +172,7 @@ def tally_call(o: dict, meta: dict, state: dict, zone: ZoneInfo) -> Tally:
     return tally
 
 
-def retype(record: dict, new_type: str) -> dict[str, int]:
+def retype(record: CallRecord, new_type: str) -> dict[str, int]:
     """Counter changes that move a recorded call from its type to `new_type`."""
     old = record.get("type", "")
     if record.get("direction") != "inbound" or old == new_type:
@@ -157,7 +188,7 @@ def tally_followup_opened(owner: str) -> dict[str, int]:
     return {f"fo|{clean(owner)}": 1}
 
 
-def tally_followup_closed(task: dict, at: float) -> dict[str, int]:
+def tally_followup_closed(task: Task, at: float) -> dict[str, int]:
     owner = clean(task.get("owner", ""))
     seconds = coarse(at - float(task.get("created", at)))
     out: dict[str, int] = {f"fc|{owner}": 1, f"fct|{owner}|{seconds}": 1}

@@ -16,25 +16,21 @@ from collections.abc import Callable
 from datetime import datetime, time, timedelta
 
 from router.core.decide import CompiledRules
+from router.core.outcome import Outcome
 from router.core.risk import CALL, Event, evaluate, level_of, live_hits, next_change
 from router.followups.followup import Followups
+from router.state.base import Command
 from router.state.store import Store
 
 log = logging.getLogger("router.risk")
 
 
-EVENT_WRITTEN = "event_written"
-"""Set on an outcome whose call event went to the store with it."""
-
-
-def call_event(o: dict, call_type: str = "") -> tuple[str, Event] | None:
+def call_event(o: Outcome, call_type: str = "") -> tuple[str, Event] | None:
     """A finished call (an AMI outcome) as the number's event; None for numbers that are not customers'."""
-    number = o.get("number", "")
-    if not number.startswith("+"):
+    if not o.number.startswith("+"):
         return None
-    started = float(o["ended_at"]) - float(o.get("ring_seconds") or 0) - float(o.get("talk_seconds") or 0)
-    return number, Event(f"call:{o.get('linkedid', '')}:{o.get('direction', '')}", CALL, started,
-                         type=call_type, direction=o.get("direction", ""), result=o.get("result", ""))
+    return o.number, Event(f"call:{o.linkedid}:{o.direction}", CALL, o.started, type=call_type,
+                           direction=o.direction, result=o.result)
 
 
 class Risk:
@@ -61,26 +57,26 @@ class Risk:
                 await self.refresh(number, now)
         return added
 
-    def call_writes(self, o: dict) -> list[tuple]:
+    def call_writes(self, o: Outcome) -> list[Command]:
         """The call as the number's event, written in its outcome's round trip (`Store.record_outcome`):
         the outcome's claim already makes it once. Marks `o` so that `on_outcome` does not add it again."""
-        found = call_event(o, o.get("type") or "")
+        found = call_event(o, o.type)
         if found is None:
             return []
         number, e = found
         now = self.clock()
-        o[EVENT_WRITTEN] = True
+        o.event_written = True
         return self.store.call_event_writes(number, e.id, e.at, e.packed(), now - self.rules().rs.risk.keep_events,
                                             now)
 
-    async def on_outcome(self, o: dict) -> None:
+    async def on_outcome(self, o: Outcome) -> None:
         """A call ended: it counts as an event of its type; the open follow-up may have changed too."""
-        if o.get(EVENT_WRITTEN):
-            await self.refresh(o["number"])
+        if o.event_written:
+            await self.refresh(o.number)
             return
-        call_type = o.get("type") or ""
-        if not call_type and o.get("decision"):
-            call_type = (await self.store.decision_meta(o["decision"])).get("type", "")
+        call_type = o.type
+        if not call_type and o.decision:
+            call_type = (await self.store.decision_meta(o.decision)).get("type", "")
         found = call_event(o, call_type)
         if found is not None and not await self.add([found]):
             await self.refresh(found[0])

@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 import orjson
 
+from router.core.facts import DecisionFacts
+from router.core.outcome import Outcome
 from router.reports.tally import tally_call
 from router.state.base import Command, StoreBase
 from router.state.keys import BUSY_STATES, DECISION_LOG_MAXLEN, JOURNAL_KEEP_SECONDS, OUTCOME_KEEP_SECONDS
@@ -29,12 +31,12 @@ class CallsMixin(StoreBase):
         state, newest = await p.execute()
         return with_newest(mapping(state), score_map(newest))
 
-    async def record_outcome(self, o: dict, also: Callable[[dict], list[Command]] | None = None) -> bool:
+    async def record_outcome(self, o: Outcome, also: Callable[[Outcome], list[Command]] | None = None) -> bool:
         """Write one call outcome once, whichever router instance saw it first; False if already written.
         See `record_outcomes`."""
         return (await self.record_outcomes([o], also))[0]
 
-    async def record_outcomes(self, outcomes: list[dict], also: Callable[[dict], list[Command]] | None = None
+    async def record_outcomes(self, outcomes: list[Outcome], also: Callable[[Outcome], list[Command]] | None = None
                               ) -> list[bool]:
         """Write call outcomes, each once whichever router instance saw it first: for each, whether
         this call wrote it (False: written already).
@@ -48,11 +50,11 @@ class CallsMixin(StoreBase):
         if not outcomes:
             return []
         reads: list[Command] = []
-        claims = [self.k.outcome_claim(o["linkedid"], o["direction"], o["number"]) for o in outcomes]
+        claims = [self.k.outcome_claim(o.linkedid, o.direction, o.number) for o in outcomes]
         for o, claim in zip(outcomes, claims, strict=True):
             reads += [("SET", claim, 1, "NX", "EX", OUTCOME_KEEP_SECONDS),
-                      ("GET", self.k.decision(o["decision"]) if o.get("decision") else self.k.decision("-")),
-                      ("HMGET", self.k.state(o["number"]), "miss", "miss_cb", "followup")]
+                      ("GET", self.k.decision(o.decision or "-")),
+                      ("HMGET", self.k.state(o.number), "miss", "miss_cb", "followup")]
         replies = await self.pooled(reads)
         mine = [bool(replies[3 * i]) or claim in self.unreleased for i, claim in enumerate(claims)]
         if not any(mine):
@@ -73,34 +75,34 @@ class CallsMixin(StoreBase):
         for i, o in enumerate(outcomes):
             if mine[i]:
                 self.unreleased.discard(claims[i])
-                o["open_task"] = replies[3 * i + 2][2] or ""
+                o.open_task = replies[3 * i + 2][2] or ""
         return mine
 
-    def _outcome_writes(self, o: dict, raw: bytes | str | None, fields: list,
-                        also: Callable[[dict], list[Command]] | None) -> list[Command]:
-        number = o["number"]
-        meta = orjson.loads(raw) if raw else {}
-        o.setdefault("type", meta.get("type", ""))
+    def _outcome_writes(self, o: Outcome, raw: bytes | str | None, fields: list,
+                        also: Callable[[Outcome], list[Command]] | None) -> list[Command]:
+        number = o.number
+        meta: DecisionFacts = orjson.loads(raw) if raw else {}
+        if not o.type:
+            o.type = meta.get("type", "")
         tally = tally_call(o, meta, {"miss": fields[0], "miss_cb": fields[1]}, self.calendar.zone)
-        text = orjson.dumps(o)
+        text = orjson.dumps(o.record())
         writes: list[Command] = []
-        if o.get("decision"):
-            writes.append(("SET", self.k.outcome(o["decision"]), text, "EX", OUTCOME_KEEP_SECONDS))
+        if o.decision:
+            writes.append(("SET", self.k.outcome(o.decision), text, "EX", OUTCOME_KEEP_SECONDS))
         writes.append(("XADD", self.k.outcomes, "MAXLEN", "~", DECISION_LOG_MAXLEN, "*", "o", text,
                        "i", self.instance))
         if number.startswith("+"):
-            started = o["ended_at"] - o["ring_seconds"] - o["talk_seconds"]
-            answered = o["result"] == "answered"
-            if o["direction"] == "outbound":
+            started, answered = o.started, o.answered
+            if o.direction == "outbound":
                 writes.append(self.newest_write(number, f"out:{int(answered)}", started))
             else:
                 writes.append(self.newest_write(number, f"in:{int(answered)}", started))
-                if not o.get("decision"):  # routed calls were written at decision time
+                if not o.decision:  # routed calls were written at decision time
                     writes.append(self.newest_write(number, "in", started))
-            if answered and o.get("by") and not o.get("ivr"):  # an IVR is nobody to route back to
+            if answered and o.by and not o.ivr:  # an IVR is nobody to route back to
                 # read back by the snapshot's HGETALL of this hash: known-agent routing costs no extra read
-                writes.append(("HSET", self.k.state(number), "agent", o["by"], "agent_at",
-                               o["ended_at"] - o["talk_seconds"], "agent_state", o.get("by_state") or ""))
+                writes.append(("HSET", self.k.state(number), "agent", o.by, "agent_at",
+                               o.ended_at - o.talk_seconds, "agent_state", o.by_state))
             writes += [self.kept(self.k.newest(number)), self.kept(self.k.state(number))]
         writes += tally_writes(self.k, self.calendar, self.retention, tally)
         if also is not None:

@@ -1,0 +1,66 @@
+"""A task — a missed call's follow-up or a retention task — as it is opened and as it is read. Pure data.
+
+A task is a Redis hash: written with numbers, read back as text (`Task`). Its log is a list of
+comments, each with the time it was written.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypedDict
+
+TaskState = Literal["open", "closed"]
+
+
+class Comment(TypedDict):
+    at: float
+    text: str
+
+
+class NewTask(TypedDict, total=False):
+    """A task as it is opened (`Store.open_task`, `Store.open_retention_task`)."""
+
+    id: str
+    kind: Literal["retention"]
+    """Only retention tasks carry a kind; a follow-up has none."""
+    number: str
+    name: str
+    owner: str
+    state: TaskState
+    created: float
+    deadline: float
+    priority: int
+    segment: str
+    count: int
+    decision: str
+    call: str
+    rule: str
+    reason: str
+
+
+class Task(TypedDict, total=False):
+    """A task as it is read back: every field of the hash is text; `log` and `overdue` are added."""
+
+    id: str
+    kind: str
+    number: str
+    name: str
+    owner: str
+    state: str
+    created: str
+    deadline: str
+    priority: str
+    segment: str
+    count: str
+    decision: str
+    call: str
+    rule: str
+    reason: str
+    level: str
+    previous_owner: str
+    escalated_at: str
+    escalated_why: str
+    taken_at: str
+    closed_at: str
+    closed_reason: str
+    log: list[Comment]
+    overdue: bool
