@@ -11,17 +11,17 @@ from tests.helpers import ROUTER_CMD, RULES_DIR, router_env
 
 
 def test_plain_redis_with_database_and_password():
-    a = parse("redis://:s%40cret@10.0.0.5:6380/2", env={})
+    a = parse("redis://:s%40cret@10.0.0.5:6380/2", environ={})
     assert (a.kind, a.nodes, a.db, a.password, a.tls) == ("single", (("10.0.0.5", 6380),), 2, "s@cret", False)
     assert str(a) == "redis://10.0.0.5:6380/2"
 
 
 def test_password_from_the_environment_when_the_url_has_none():
-    assert parse("redis://h:6379", env={"ROUTER_STORE_PASSWORD": "pw"}).password == "pw"
+    assert parse("redis://h:6379", environ={"ROUTER_STORE_PASSWORD": "pw"}).password == "pw"
 
 
 def test_sentinel_nodes_master_and_database():
-    a = parse("redis+sentinel://user:pw@s1:26379,s2:26379,[::1]:26380/mymaster/3", env={})
+    a = parse("redis+sentinel://user:pw@s1:26379,s2:26379,[::1]:26380/mymaster/3", environ={})
     assert a.kind == "sentinel" and a.master == "mymaster" and a.db == 3
     assert a.nodes == (("s1", 26379), ("s2", 26379), ("::1", 26380))
     assert (a.username, a.password) == ("user", "pw")
@@ -29,7 +29,7 @@ def test_sentinel_nodes_master_and_database():
 
 
 def test_cluster_seed_nodes():
-    a = parse("redis+cluster://n1:7000,n2:7001", env={})
+    a = parse("redis+cluster://n1:7000,n2:7001", environ={})
     assert (a.kind, a.nodes, a.db) == ("cluster", (("n1", 7000), ("n2", 7001)), 0)
 
 
@@ -37,9 +37,9 @@ def test_tls_files_from_the_query_or_the_environment(tmp_path):
     ca, cert, key = (tmp_path / n for n in ("ca.pem", "c.pem", "c.key"))
     for f in (ca, cert, key):
         f.write_text("x")
-    a = parse(f"rediss://h:6380/0?ca={ca}", env={"ROUTER_STORE_CERT": str(cert), "ROUTER_STORE_KEY": str(key)})
+    a = parse(f"rediss://h:6380/0?ca={ca}", environ={"ROUTER_STORE_CERT": str(cert), "ROUTER_STORE_KEY": str(key)})
     assert (a.tls, a.ca, a.cert, a.key) == (True, str(ca), str(cert), str(key))
-    assert parse("rediss+cluster://h:7000", env={}).tls
+    assert parse("rediss+cluster://h:7000", environ={}).tls
 
 
 @pytest.mark.parametrize("url,says", [
@@ -56,7 +56,7 @@ def test_tls_files_from_the_query_or_the_environment(tmp_path):
 ])
 def test_bad_addresses_say_what_is_wrong(url, says):
     with pytest.raises(AddressError) as e:
-        parse(url, env={})
+        parse(url, environ={})
     assert says in str(e.value)
     assert "hunter2" not in str(e.value)
 

@@ -631,8 +631,10 @@ class FastAGIServer:
         if shed is not None:
             self.flood.note(admission.SHED, f"{shed.host}, for {where}")
         if slot is None:
-            self.flood.note(refused, f"{where}; {self.admission.open} open, {self.admission.per_peer.get(host, 0)} "
-                                     f"from {host}; raise ROUTER_MAX_CONNECTIONS or add routers")
+            peers = self.admission.per_peer.get(host, 0)
+            why = (f"{where}; {self.admission.open} open, {peers} from {host}; raise ROUTER_MAX_CONNECTIONS or "
+                   "add routers")
+            self.flood.note(refused or admission.REFUSED_FULL, why)
             conn.close()
             return
         task = loop.create_task(self._client(conn, where, slot))

@@ -74,6 +74,9 @@ class AMITarget:
 class SafeProtocol(AMIProtocol):
     """Frames bytes into messages before decoding; survives garbage and failing handlers."""
 
+    version: str | None
+    """Asterisk's AMI version from the banner (panoramisk's attribute)."""
+
     def __init__(self, skipped: Callable[[int], None] | None = None,
                  on_event: Callable[[Message], None] | None = None, where: str = "AMI"):
         super().__init__()

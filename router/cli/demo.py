@@ -139,7 +139,7 @@ class Narrator:
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
 
-    def hhmm(self, ts: float) -> str:
+    def hhmm(self, ts: float | str) -> str:
         return datetime.fromtimestamp(float(ts), self.tz).strftime("%H:%M")
 
     def event(self, e: dict) -> None:
@@ -221,7 +221,7 @@ async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval
     sink = await sms_sink(narrator.say)
     rs = load_rules(rules_file)
     sms = HttpRequest(method="POST", url=f"http://127.0.0.1:{sink.addresses[0][1]}/sms",
-                      json={"to": "{number}", "text": "{text}"})
+                      json_body={"to": "{number}", "text": "{text}"})
     rs = rs.model_copy(update={"notify": Notify(sms=sms)})
     router = Router(CompiledRules(rs, rules_file), store, rules_path=rules_file, clock=clock)
     narrator.tz = ZoneInfo(rs.company.timezone)
@@ -233,8 +233,10 @@ async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval
     pbx = SimulatedPBX(pbx_ami, speed)
     running = await start(router, agi, http, ami=AMITarget("127.0.0.1", pbx_ami.port, pbx_ami.username,
                                                             pbx_ami.secret))
-    await asyncio.wait_for(running.ami.synced.wait(), 10)
-    await running.ami.flush()  # the device states it just read are in the store before the first call
+    listener = running.ami
+    assert listener is not None, "started with an AMI target"
+    await asyncio.wait_for(listener.synced.wait(), 10)
+    await listener.flush()  # the device states it just read are in the store before the first call
     narrator.say(f"callrouter demo — rules {rules_file}\n"
                  f"FastAGI agi://{agi[0]}:{running.agi.port}/route   live page http://{http[0]}:{running.http_port}/"
                  f"   simulated clock starts {DEMO_START:%a %Y-%m-%d %H:%M %Z}, {speed:g}× real time\n")
@@ -257,7 +259,7 @@ async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval
             task.add_done_callback(scenes.discard)
             await asyncio.sleep(interval)
         await asyncio.gather(*scenes)
-        await running.ami.flush()
+        await listener.flush()
     finally:
         for t in scenes:
             t.cancel()

@@ -80,8 +80,8 @@ Hours = Annotated[HourWindow, BeforeValidator(parse_hour_window)]
 Kind = Literal["new", "repeat", "callback", "returning", "known"]
 Abc = Literal["A", "B", "C"]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-STRATEGIES = ("expansion", "retention")
 Strategy = Literal["expansion", "retention"]
+STRATEGIES: tuple[Strategy, ...] = ("expansion", "retention")
 """What the company favours: winning new customers, or keeping the valuable ones it has."""
 SEGMENTS = ("new", "A", "B", "C")
 Segment = Literal["new", "A", "B", "C"]

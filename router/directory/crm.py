@@ -10,6 +10,7 @@ negative; errors are not cached, so a CRM that recovers is asked again at the ne
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ import orjson
 
 from router.core.rules import CrmDirectory, CrmRequest
 from router.outbox.templates import render
+from router.state.errors import STORE_ERRORS
 from router.state.store import Store
 
 log = logging.getLogger("router.crm")
@@ -143,7 +145,7 @@ class Crm:
             self.asked += 1
             task = asyncio.create_task(self._lookup(settings, number))
             self._running[number] = task
-            task.add_done_callback(lambda t, n=number, s=settings: self._done(n, s, t))
+            task.add_done_callback(functools.partial(self._done, number, settings))
         done, _ = await asyncio.wait({task}, timeout=max(seconds, 0))
         if not done:
             self.late += 1
@@ -169,9 +171,11 @@ class Crm:
         t.add_done_callback(self._background.discard)
 
     async def _cache(self, number: str, cached: dict | None, ttl: int) -> None:
+        if self.store is None:
+            return
         try:
             await self.store.put_crm(number, orjson.dumps(cached), ttl)
-        except Exception as e:  # the next call asks the CRM again: nothing is lost
+        except STORE_ERRORS as e:  # the next call asks the CRM again: nothing is lost
             log.warning("CRM answer for %s not cached: %s", number, e)
 
     async def drain(self) -> None:
@@ -220,6 +224,7 @@ class Crm:
             kwargs["data"] = render(req.form, values)
         if req.json_body is not None:
             kwargs["json"] = render(req.json_body, values)
+        assert self._session is not None, "_chain opens the session"
         async with self._session.request(req.method, render(req.url, values), **kwargs) as resp:
             if resp.status == 404:
                 return None  # "no such contact" in many CRMs: not found, not an error

@@ -181,7 +181,7 @@ def records(path: str, report: ImportReport, columns: tuple[str, ...], required:
     found = rows(path, report, ",", encoding)
     first = next(found, None)
     header = [h.strip().lower() for h in first[1]] if first else []
-    if not all(c in header for c in required):
+    if first is None or not all(c in header for c in required):
         report.skip(first[0] if first else 1, f"the header must name the columns: {','.join(columns)}")
         return
     unknown = [h for h in header if h not in columns]

@@ -7,7 +7,7 @@ Importing the same file twice gives the same directory.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from router.core.phones import normalise_uncached
@@ -36,7 +36,7 @@ def _zone_ok(name: str) -> bool:
     return ok
 
 
-def parse_row(row: dict[str, str | None], region: str) -> tuple[str, dict[str, str]]:
+def parse_row(row: Mapping[str, str | None], region: str) -> tuple[str, dict[str, str]]:
     """One CSV row -> (E.164 number, stored fields); ValueError says what is wrong."""
     raw = (row.get("number") or "").strip()
     number = _read_number(raw, region)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from router.core.durations import human_duration as human
 from router.core.rules import EscalationLevel
+from router.core.tasks import Task
 from router.followups.followup import Followups
 from router.outbox.http import http_message
 from router.outbox.templates import render
@@ -20,7 +21,7 @@ from router.outbox.templates import render
 log = logging.getLogger("router.escalation")
 
 
-def due_levels(policy: list[EscalationLevel], task: dict, now: float) -> list[tuple[int, EscalationLevel, str]]:
+def due_levels(policy: list[EscalationLevel], task: Task, now: float) -> list[tuple[int, EscalationLevel, str]]:
     """The levels above the task's own that are due now, lowest first, each with the reason."""
     level = int(task.get("level") or 0)
     overdue = now - float(task.get("deadline") or now)
@@ -70,7 +71,7 @@ class Escalator:
             return []
         return await self._climb(task, policy, self.clock() if now is None else now)
 
-    async def _climb(self, task: dict, policy: list[EscalationLevel], now: float) -> list[tuple[str, int]]:
+    async def _climb(self, task: Task, policy: list[EscalationLevel], now: float) -> list[tuple[str, int]]:
         moved = []
         task_id = task["id"]
         for n, lv, why in due_levels(policy, task, now):

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from router.core.decide import CompiledRules
 from router.core.facts import DecisionFacts
 from router.core.outcome import Outcome
-from router.core.rules import DEFAULT_ORDER
-from router.core.tasks import Comment
+from router.core.rules import DEFAULT_ORDER, STRATEGIES
+from router.core.tasks import Comment, NewTask, Task
 from router.outbox.http import HttpSender, http_message
 from router.outbox.outbox import Outbox
 from router.outbox.templates import render, unset_env
@@ -92,7 +92,7 @@ class Followups:
         self.outbox = outbox or default_outbox(store, clock)
         self.publish = publish
         self.counters = Counters(outbox=self.outbox)
-        self.on_closed: Callable[[str], Awaitable[None]] | None = None
+        self.on_closed: Callable[[str], Awaitable[object]] | None = None
         """Told the number of a task that was closed (risk signals count open follow-ups)."""
 
     async def on_outcome(self, o: Outcome) -> None:
@@ -124,7 +124,7 @@ class Followups:
         meta = await self.store.decision_meta(o.decision)
         owner = customer.get("manager") or self._rule_owner(rules, meta) or settings.owner
         task_id = f"fu-{int(now * 1000):x}-{os.urandom(2).hex()}"
-        task = {"id": task_id, "number": number, "name": customer.get("name", ""), "owner": owner,
+        task: NewTask = {"id": task_id, "number": number, "name": customer.get("name", ""), "owner": owner,
                 "state": "open", "created": now, "deadline": now + settings.deadline,
                 "priority": priority(meta.get("kind", "") or ("new" if not customer else ""),
                                      customer.get("abc", "") or meta.get("abc", ""), bool(meta.get("prospect"))),
@@ -142,7 +142,7 @@ class Followups:
         else:
             self.counters.commented += 1
         await self.announce("created" if created else "updated", task_id)
-        await self._sms(task_id, number, task["name"], now)
+        await self._sms(task_id, number, customer.get("name", ""), now)
         return task_id
 
     @staticmethod
@@ -172,7 +172,7 @@ class Followups:
         settings = self.rules().rs.risk
         customer = await self.store.customer(number)
         task_id = f"rt-{int(now * 1000):x}-{os.urandom(2).hex()}"
-        task = {"id": task_id, "kind": "retention", "number": number, "name": customer.get("name", ""),
+        task: NewTask = {"id": task_id, "kind": "retention", "number": number, "name": customer.get("name", ""),
                 "owner": customer.get("manager") or settings.owner, "state": "open", "created": now,
                 "deadline": now + settings.deadline, "priority": CLASS_ORDER.get(customer.get("abc", ""), 4),
                 "count": 1, "reason": reason[:500]}
@@ -231,10 +231,10 @@ class Followups:
         while await self.outbox.deliver_due():
             pass
 
-    async def worklist(self, state: str = "open", manager: str | None = None) -> list[dict]:
+    async def worklist(self, state: str = "open", manager: str | None = None) -> list[Task]:
         now = self.clock()
         tasks = await self.store.tasks("closed" if state == "closed" else "open")
-        out = []
+        out: list[Task] = []
         for t in tasks:
             t["overdue"] = t.get("state") == "open" and float(t["deadline"]) < now
             if state == "overdue" and not t["overdue"]:
@@ -245,7 +245,7 @@ class Followups:
         order = await self.order()
         rank = {seg: i for i, seg in enumerate(order)}
 
-        def key(t: dict) -> tuple[int, float]:
+        def key(t: Task) -> tuple[int, float]:
             seg = t.get("segment", _SEGMENT_OF_PRIORITY.get(str(t.get("priority")), ""))
             return rank.get(seg, len(order)), float(t.get("deadline", 0))
 
@@ -255,8 +255,9 @@ class Followups:
     async def order(self) -> list[str]:
         """The worklist order of the strategy in force (switched at runtime, else the rule file's)."""
         rs = self.rules().rs
-        strategy = (await self.store.strategy()).get("strategy") or rs.company.strategy
-        return list(rs.followup.order.get(strategy) or DEFAULT_ORDER.get(strategy, ()))
+        switched = (await self.store.strategy()).get("strategy")
+        strategy = next((s for s in STRATEGIES if s == switched), rs.company.strategy)
+        return list(rs.followup.order.get(strategy) or DEFAULT_ORDER[strategy])
 
     async def counts(self) -> dict[str, dict[str, int]]:
         per: dict[str, dict[str, int]] = {}

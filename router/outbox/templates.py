@@ -41,9 +41,11 @@ def unset_env(template: HttpRequest, environ: dict[str, str] | None = None) -> l
 def gateway_warnings(notify: Notify, environ: dict[str, str] | None = None) -> list[str]:
     """One line per gateway or webhook that is off because its `${NAME}`s are unset."""
     out = []
-    targets = [("notify.sms", notify.sms)] + [(f"notify.webhooks[{i}]", h) for i, h in enumerate(notify.webhooks)]
+    targets: list[tuple[str, HttpRequest]] = [(f"notify.webhooks[{i}]", h) for i, h in enumerate(notify.webhooks)]
+    if notify.sms is not None:
+        targets.insert(0, ("notify.sms", notify.sms))
     for where, template in targets:
-        missing = unset_env(template, environ) if template is not None else []
+        missing = unset_env(template, environ)
         if missing:
             names = ", ".join(f"${{{n}}}" for n in missing)
             out.append(f"{where} ({template.url.split('?')[0]}): {names} not set in the environment: "

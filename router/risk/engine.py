@@ -14,6 +14,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from router.core.decide import CompiledRules
 from router.core.outcome import Outcome
@@ -140,7 +141,7 @@ class Risk:
         if day:
             start = datetime.combine(datetime.strptime(day, "%Y-%m-%d").date(), time(0), zone)
             since, until = start.timestamp(), (start + timedelta(days=1)).timestamp() - 0.001
-        out = []
+        out: list[dict[str, Any]] = []
         for number, state, customer in await self.store.risk_listed(since, until):
             hits = live_hits(state.get("hits"), now)
             score = sum(h.weight for h in hits)

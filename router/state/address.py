@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote
@@ -61,9 +61,9 @@ class StoreAddress:
         return f"{scheme}://{hosts}{path}"
 
 
-def parse(url: str, env: dict[str, str] | None = None) -> StoreAddress:
+def parse(url: str, environ: Mapping[str, str] | None = None) -> StoreAddress:
     """A store URL as a StoreAddress; AddressError says what is wrong and shows the forms."""
-    env = os.environ if env is None else env
+    env = os.environ if environ is None else environ
     scheme, sep, rest = url.partition("://")
     if not sep or scheme.lower() not in SCHEMES:
         raise AddressError(f"store address {_hide(url)!r}: unknown scheme {scheme!r}; write one of {EXAMPLES}")
@@ -133,8 +133,8 @@ def connect(addr: StoreAddress, timeout: float = 1.0) -> Connected:
     if addr.tls:
         common.update(ssl=True, ssl_ca_certs=addr.ca, ssl_certfile=addr.cert, ssl_keyfile=addr.key)
     if addr.kind == "cluster":
-        client = RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in addr.nodes], **common)
-        return Connected(client, True, client.aclose)
+        cluster = RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in addr.nodes], **common)
+        return Connected(cluster, True, cluster.aclose)
     setup: list[tuple] = []
     if addr.password:
         setup.append(("AUTH", addr.username, addr.password) if addr.username else ("AUTH", addr.password))

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from router.core.phones import padded
@@ -28,16 +28,20 @@ from router.state.keys import COMPANY_NESTING, EVENTS_MAXLEN, TRIM_EVERY, Keys, 
 from router.state.replies import caller_replies, company_of, range_zone
 from router.state.shared import SharedConnections
 
-Command = tuple
+Command = tuple[Any, ...]
 """One Redis command as its arguments: ("HGETALL", key)."""
+Client = Any
+"""redis-py's client: a plain, Sentinel or Cluster Redis. redis-py types every reply as `bytes | str`
+whatever its `decode_responses` says; every client the router makes decodes replies to `str`
+(router/state/address.py), so the store reads them as such."""
 
 
 class StoreBase:
     """`shared` carries the calls' round trips (see router/state/shared.py); everything else goes
     through redis-py's client `r`. Without `shared` (an in-process fake) calls use `r` too."""
 
-    def __init__(self, client: aioredis.Redis, keys: Keys | None = None, shared: SharedConnections | None = None):
-        self.r = client
+    def __init__(self, client: Client, keys: Keys | None = None, shared: SharedConnections | None = None):
+        self.r: Client = client
         self.k = keys or Keys()
         self.shared = shared
         self.background: SharedConnections | None = None

@@ -24,7 +24,7 @@ TABLE_BATCH = 10_000
 
 class ClusterStore(Store):
     def __init__(self, client: RedisCluster, keys: Keys | None = None):
-        super().__init__(client, keys)  # type: ignore[arg-type]
+        super().__init__(client, keys)
         self.view = LocalView()
 
     async def pooled_raw(self, commands: list[Command]) -> list:

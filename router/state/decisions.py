@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import orjson
 
+from router.core.facts import DecisionFacts
 from router.state.base import Command, StoreBase
 from router.state.keys import DECISION_LOG_MAXLEN, DECISION_META_SECONDS
 
@@ -42,7 +43,7 @@ class DecisionsMixin(StoreBase):
                               "prospect", 1), self.kept(self.k.state(number))]
         await self.pooled(commands)
 
-    async def decision_meta(self, decision_id: str) -> dict:
+    async def decision_meta(self, decision_id: str) -> DecisionFacts:
         raw = await self.r.get(self.k.decision(decision_id)) if decision_id else None
         return orjson.loads(raw) if raw else {}
 

@@ -6,6 +6,8 @@ read the shared keys from memory), anything else `Store` over pipelined shared c
 
 from __future__ import annotations
 
+from redis.asyncio.cluster import RedisCluster
+
 from router.state.address import connect
 from router.state.address import parse as parse_address
 from router.state.cluster import ClusterStore
@@ -20,9 +22,10 @@ def open_store(url: str, prefix: str = "cr", timeout: float = 1.0) -> Store:
     addr = parse_address(url)
     conn = connect(addr, timeout)
     store: Store
-    if conn.cluster:
+    if isinstance(conn.client, RedisCluster):
         store = ClusterStore(conn.client, Keys(prefix))
     else:
+        assert conn.opener is not None, "a single-node or Sentinel connection always knows how to open one"
         store = Store(conn.client, Keys(prefix), SharedConnections(conn.opener, conn.setup))
         store.background = SharedConnections(conn.opener, conn.setup, size=1)
     store.address = addr

@@ -14,11 +14,12 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import orjson
 
 from router.state.address import connect
+from router.state.base import Client
 from router.state.store import Store
 from router.state.writer import write_forever
 
@@ -48,8 +49,8 @@ class Feed:
         self.ready = asyncio.Event()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
-        self._reader = None
-        self._close = None
+        self._reader: Client = None
+        self._close: Callable[[], Awaitable[None]] | None = None
         self._stopping = False
         """Set by `stop`: the reader ends by itself even if a cancel is lost inside redis-py."""
 

@@ -14,8 +14,9 @@ import asyncio
 import contextlib
 import itertools
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import hiredis
 from redis.exceptions import ConnectionError as StoreConnectionError
@@ -123,7 +124,7 @@ class _Link:
 class SharedConnections:
     """A few connections that every call's round trip is pipelined onto."""
 
-    def __init__(self, opener: Opener, setup: list[tuple] = (), encoding: str | None = "utf-8",
+    def __init__(self, opener: Opener, setup: Sequence[tuple[Any, ...]] = (), encoding: str | None = "utf-8",
                  size: int = CONNECTIONS):
         self.opener = opener
         self.setup = list(setup)
@@ -165,6 +166,7 @@ class SharedConnections:
         sent = loop.time()
         hard_end = sent + PATIENCE * (budget or 0)
         expired = False
+        timer: asyncio.Handle
 
         def check() -> None:
             """At the budget's end: wait on while Redis is answering the calls ahead, else give up."""
@@ -186,7 +188,7 @@ class SharedConnections:
                 fut.cancel()  # the reader drops the reply when it comes
 
         # one timer, not asyncio.wait's waiter and callbacks: this runs for every call
-        timer: asyncio.Handle = loop.call_at(budget_ends, check)
+        timer = loop.call_at(budget_ends, check)
         try:
             return await fut
         except asyncio.CancelledError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import orjson
@@ -22,9 +23,9 @@ log = logging.getLogger("router.spool")
 SPOOL_NAME = "spool.jsonl"
 
 
-def default_path(env: dict[str, str] | None = None) -> Path:
+def default_path(environ: Mapping[str, str] | None = None) -> Path:
     """$ROUTER_SPOOL, else systemd's $STATE_DIRECTORY, else $XDG_STATE_HOME or ~/.local/state, under callrouter/."""
-    env = os.environ if env is None else env
+    env = os.environ if environ is None else environ
     if env.get("ROUTER_SPOOL"):
         return Path(env["ROUTER_SPOOL"])
     if env.get("STATE_DIRECTORY"):

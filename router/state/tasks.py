@@ -9,14 +9,17 @@ trip reads it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from redis.exceptions import WatchError
 
+from router.core.tasks import Comment, NewTask, Task
 from router.state.base import StoreBase
 
 
 class TasksMixin(StoreBase):
-    async def open_task(self, number: str, task: dict, comment: dict) -> tuple[str, bool]:
+    async def open_task(self, number: str, task: NewTask, comment: Comment) -> tuple[str, bool]:
         """The number's open task: created from `task` if it has none (atomically, across routers), else
         the existing one with its count raised. Returns (task id, created)."""
         if await self.r.hsetnx(self.k.state(number), "followup", task["id"]):
@@ -42,12 +45,12 @@ class TasksMixin(StoreBase):
         await p.execute()
         return existing, False
 
-    def _task_writes(self, p, task: dict, comment: dict) -> None:
+    def _task_writes(self, p: Any, task: NewTask, comment: Comment) -> None:
         p.hset(self.k.task(task["id"]), mapping=task)
         p.zadd(self.k.tasks_open, {task["id"]: task["deadline"]})
         p.rpush(self.k.task_log(task["id"]), orjson.dumps(comment))
 
-    async def open_retention_task(self, number: str, task: dict, comment: dict) -> str | None:
+    async def open_retention_task(self, number: str, task: NewTask, comment: Comment) -> str | None:
         """The number's retention task, created once (across routers) while it has none; None if it has one."""
         if not await self.r.hsetnx(self.k.risk(number), "task", task["id"]):
             return None
@@ -125,7 +128,7 @@ class TasksMixin(StoreBase):
         await self._owner_changed(task_id, owner)
         return previous or ""
 
-    async def overdue_tasks(self, now: float, limit: int = 5000) -> list[dict]:
+    async def overdue_tasks(self, now: float, limit: int = 5000) -> list[Task]:
         """Open tasks whose deadline has passed (the open set is scored by deadline)."""
         ids = await self.r.zrangebyscore(self.k.tasks_open, "-inf", now, start=0, num=limit)
         p = self.r.pipeline(transaction=False)
@@ -136,7 +139,7 @@ class TasksMixin(StoreBase):
     async def open_task_of(self, number: str) -> str | None:
         return await self.r.hget(self.k.state(number), "followup")
 
-    async def task(self, task_id: str) -> dict:
+    async def task(self, task_id: str) -> Task:
         p = self.r.pipeline(transaction=False)
         p.hgetall(self.k.task(task_id))
         p.lrange(self.k.task_log(task_id), 0, -1)
@@ -145,7 +148,7 @@ class TasksMixin(StoreBase):
             task["log"] = [orjson.loads(x) for x in log]
         return task
 
-    async def tasks(self, state: str, limit: int = 500) -> list[dict]:
+    async def tasks(self, state: str, limit: int = 500) -> list[Task]:
         key = self.k.tasks_open if state == "open" else self.k.tasks_closed
         ids = await self.r.zrange(key, 0, limit - 1) if state == "open" else \
             await self.r.zrevrange(key, 0, limit - 1)

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import os
 from importlib import resources
+from typing import Any
 
 from aiohttp import web
 
 from router.asterisk.agi import FastAGIServer
 from router.asterisk.ami import Listener
+from router.core.tasks import Task
 from router.reports.reader import calls_csv, parse_range, report
 from router.risk.events import parse_batch
 from router.service import Router
@@ -37,11 +39,11 @@ async def healthz(request: web.Request) -> web.Response:
         store = "up"
     except STORE_ERRORS as e:
         store = f"down: {type(e).__name__}"
-    body = {"status": "ok" if store == "up" else "degraded", "instance": router.instance, "store": store,
-            "rules": router.rules.source, "rule_count": len(router.rules.rules),
-            "timezone": router.rules.rs.company.timezone,
-            "decisions": router.decisions, "fallbacks": router.fallbacks,
-            "log_pending": len(router.log.pending)}
+    body: dict[str, Any] = {
+        "status": "ok" if store == "up" else "degraded", "instance": router.instance, "store": store,
+        "rules": router.rules.source, "rule_count": len(router.rules.rules),
+        "timezone": router.rules.rs.company.timezone, "decisions": router.decisions, "fallbacks": router.fallbacks,
+        "log_pending": len(router.log.pending)}
     if router.source is not None:
         rules = router.source.status()
         body["rules_loaded_at"] = rules["loaded_at"]
@@ -147,7 +149,7 @@ async def comment_followup(request: web.Request) -> web.Response:
 
 async def escalated(request: web.Request) -> web.Response:
     """The head's view: open follow-ups that went up, per level."""
-    per: dict[str, list[dict]] = {}
+    per: dict[str, list[Task]] = {}
     for t in await request.app[ROUTER_KEY].followups.worklist("open"):
         if int(t.get("level") or 0) > 0:
             per.setdefault(t["level"], []).append(t)

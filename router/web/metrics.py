@@ -52,7 +52,8 @@ class Families:
         return iter(self.families)
 
 
-def _labelled(family: Metric, series: Iterable[tuple[Sequence[str], float]]) -> Metric:
+def _labelled(family: CounterMetricFamily | GaugeMetricFamily,
+              series: Iterable[tuple[Sequence[str], float]]) -> Metric:
     for labels, value in series:
         family.add_metric(labels, value)
     return family
