@@ -130,7 +130,8 @@ async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], tok
     listener = None
     if ami is not None:
         listener = Listener(ami, router.store, router.rules.region, clock=router.clock,
-                            on_outcome=router.on_outcome, outcome_writes=router.risk.call_writes)
+                            on_outcome=router.on_outcome, outcome_writes=router.risk.call_writes,
+                            on_ring=router.on_ring)
         listener.journal_name = router.instance  # stable across restarts: the next run finds it
         try:
             async with asyncio.timeout(2):

@@ -17,6 +17,7 @@ from router.core.decide import CompiledRules, Decision, decide, fallback_decisio
 from router.core.identify import profile
 from router.core.outcome import Outcome
 from router.core.phones import MAX_CALLER_ID, MAX_NAME, cut, normalise, score
+from router.core.ring import Ring
 from router.core.rulefile import DEFAULT_LIMITS, Limits
 from router.core.rules import CrmDirectory
 from router.core.snapshot import EMPTY, Snapshot
@@ -94,6 +95,8 @@ class Router:
         self.crm = Crm(store, clock=clock)
         self._ids = itertools.count(1)
         self._instance = os.urandom(2).hex()
+        self.ring_listeners: list[Callable[[Ring], None]] = []
+        """Told when a phone starts or stops ringing for a routed caller (`on_ring`)."""
         self.store_warning: str | None = None
         """What is wrong with how the store keeps data (no persistence), for /healthz; set at start."""
         self.decisions = 0
@@ -107,6 +110,16 @@ class Router:
     @instance.setter
     def instance(self, name: str) -> None:
         self.store.instance = name
+
+    def on_ring(self, ring: Ring) -> None:
+        """A phone started or stopped ringing for a routed caller (from AMI): tell the pages, then whoever
+        registered in `ring_listeners` (a person's card, the CRM), each on its own."""
+        self.broadcast.publish({"type": "ring", "ring": ring.record()})
+        for listener in self.ring_listeners:
+            try:
+                listener(ring)
+            except Exception:
+                log.exception("call %s: a ring listener failed; the others still run", ring.linkedid)
 
     def _followup_event(self, event: dict) -> None:
         self.broadcast.publish(event)

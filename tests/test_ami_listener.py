@@ -204,3 +204,21 @@ async def test_missed_call_from_ami_opens_a_follow_up_and_a_reached_callback_clo
     assert await r.router.followups.worklist("open") == []
     [closed] = await r.router.followups.worklist("closed")
     assert closed["closed_reason"].startswith("closed automatically: callback answered by the customer")
+
+
+async def test_a_phone_ringing_for_a_routed_caller_reaches_the_live_stream_and_the_ring_listeners(ami, store, serve):
+    r = await serve(RULES, Clock(MONDAY_10), ami=ami_target(ami))
+    await asyncio.wait_for(r.ami.synced.wait(), 10)
+    heard: list = []
+    r.router.ring_listeners.append(heard.append)
+    sub = r.router.broadcast.subscribe()
+    await ami.push(recorded_events((AMI_RECORDINGS / "ami_c_busy_then_second_target.txt").read_bytes()))
+    await wait_for(lambda: len(heard) == 4)
+    assert [ring.state for ring in heard] == ["ringing", "ended", "ringing", "answered"]
+    live = []
+    while len(live) < 4:
+        event = json.loads((await asyncio.wait_for(sub.next(), 5)).partition(b"\ndata: ")[2])
+        if event["type"] == "ring":
+            live.append(event["ring"]["state"])
+    assert live == ["ringing", "ended", "ringing", "answered"]
+    r.router.broadcast.unsubscribe(sub)

@@ -30,6 +30,7 @@ from panoramisk.message import Message as PanoramiskMessage
 from router.asterisk.amiwire import Framer, Message
 from router.asterisk.calltracker import HANDLERS, CallTracker
 from router.core.outcome import Outcome
+from router.core.ring import Ring
 from router.state.base import Command
 from router.state.errors import STORE_ERRORS
 from router.state.store import Store
@@ -174,7 +175,8 @@ class Listener:
     def __init__(self, target: AMITarget, store: Store, region: str = "RU",
                  clock: Callable[[], float] = time.time,
                  on_outcome: Callable[[Outcome], Awaitable[None] | None] | None = None,
-                 call_later: Callable | None = None, outcome_writes: Callable[[Outcome], list[Command]] | None = None):
+                 call_later: Callable | None = None, outcome_writes: Callable[[Outcome], list[Command]] | None = None,
+                 on_ring: Callable[[Ring], None] | None = None):
         self.target = target
         self.where = f"AMI {target.host}:{target.port}"
         self.store = store
@@ -182,6 +184,8 @@ class Listener:
         self.tracker = CallTracker(region)
         self.on_outcome = on_outcome
         self.outcome_writes = outcome_writes
+        self.on_ring = on_ring
+        """Told at once when a phone starts or stops ringing for a routed caller (nothing is stored)."""
         """More commands written with each outcome, in its round trip (the call as a customer event)."""
         self.pending: deque[Pending] = deque()
         self._wake = asyncio.Event()
@@ -358,6 +362,9 @@ class Listener:
             log.exception("%s: event %r not understood; skipped", self.where, e.get("Event"))
 
     def _collect(self) -> None:
+        for ring in self.tracker.take_rings():
+            if self.on_ring is not None:
+                self.on_ring(ring)
         outcomes, states = self.tracker.take()
         for device, state in states:
             self.pending.append(("device", (device, state)))

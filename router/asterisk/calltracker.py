@@ -18,6 +18,7 @@ the first channel when it dialed someone. Facts that bite, from real recordings:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from router.asterisk import variables as V
 from router.asterisk.mset import ANSWER_START
 from router.core.outcome import Outcome
 from router.core.phones import normalise
+from router.core.ring import Ring, RingState
 
 _CHANNEL_SUFFIX = re.compile(r"-[0-9a-fA-F]{8}(;\d)?$")
 ROUTE_PREFIX = "ROUTE_"
@@ -77,7 +79,10 @@ class _Call:
     ivr: str = ""  # context whose dialplan answered the caller's leg before any dial or queue
     ivr_at: float = 0.0
     failed: str = ""  # the dialplan's word that every step failed, with the last statuses
+    queue_ringing: str = ""  # the queue whose members ring now (AgentCalled)
     outbound: dict[str, _Dial] = field(default_factory=dict)  # dest uniqueid -> dial
+    ringing: dict[str, Ring] = field(default_factory=dict)  # dest uniqueid -> the ring it started
+    members: dict[str, str] = field(default_factory=dict)  # dest uniqueid -> queue member interface (AgentCalled)
 
 
 def call_record(call: _Call) -> dict:
@@ -112,6 +117,8 @@ class CallTracker:
         self.device_states: list[tuple[str, str]] = []
         self.members: dict[str, str] = {}
         """Queue member interface -> its state interface (from QueueStatus): `Local/agent1@agents` -> `PJSIP/101`."""
+        self.rings: list[Ring] = []
+        """Phones that started or stopped ringing for a routed caller since `take_rings`."""
         self.changed: set[str] = set()
         """Linkedids of calls whose state changed (or that ended) since the journal last took them."""
 
@@ -122,6 +129,27 @@ class CallTracker:
             linkedid = event.get("Linkedid") or event.get("DestLinkedid")
             if linkedid:
                 self.changed.add(linkedid)
+
+    def take_rings(self) -> list[Ring]:
+        out, self.rings = self.rings, []
+        return out
+
+    def _ring(self, call: _Call, dest_uid: str, state: RingState, at: float, dest_channel: str = "") -> None:
+        """A phone of `call` starts ringing for the caller (with `dest_channel`), or stops."""
+        if state == "ringing":
+            device = device_of(dest_channel)
+            member = call.members.get(dest_uid, "")
+            raw = call.numbers.get(call.caller or "", "")
+            ring = Ring(call.linkedid, call.decision, normalise(raw, self.region).key or raw, device, member,
+                        self.members.get(member, "") if member else "", call.queue_ringing, state, at)
+        else:
+            started = call.ringing.pop(dest_uid, None)
+            if started is None:
+                return
+            ring = dataclasses.replace(started, state=state, at=at)
+        if state == "ringing":
+            call.ringing[dest_uid] = ring
+        self.rings.append(ring)
 
     def journal_changes(self) -> tuple[dict[str, dict], list[str]]:
         """(calls to keep in the journal now, linkedids to drop from it): what changed since the last time."""
@@ -255,6 +283,8 @@ class CallTracker:
         number = self.external(e.get("DestExten", "")) or self.external(e.get("DialString", ""))
         if number and dest_uid:
             call.outbound[dest_uid] = _Dial(number, e.get("Channel", ""), at)
+        elif uid and uid == call.caller and dest_uid:
+            self._ring(call, dest_uid, "ringing", at, e.get("DestChannel", ""))
 
     def on_dialend(self, e: dict, at: float) -> None:
         linkedid = e.get("Linkedid") or e.get("DestLinkedid")
@@ -263,7 +293,9 @@ class CallTracker:
             return
         if e.get("Uniqueid") and e["Uniqueid"] == call.caller:
             call.last_dial_status = e.get("DialStatus", "")
-        if e.get("DialStatus") != "ANSWER":
+        answered = e.get("DialStatus") == "ANSWER"
+        self._ring(call, e.get("DestUniqueid", ""), "answered" if answered else "ended", at)
+        if not answered:
             return
         dial = call.outbound.get(e.get("DestUniqueid", ""))
         if dial is not None and dial.answered_at is None:
@@ -271,6 +303,13 @@ class CallTracker:
         if e.get("Uniqueid") and e["Uniqueid"] == call.caller and call.answered_at is None:
             call.answered_at = at
             call.answered_by = device_of(e.get("DestChannel", ""))
+
+    def on_agentcalled(self, e: dict, at: float) -> None:
+        """app_queue rings a member: its interface, for the DialBegin that follows."""
+        call = self.calls.get(e.get("Linkedid", ""))
+        if call is not None and e.get("Uniqueid") == call.caller and e.get("DestUniqueid"):
+            call.members[e["DestUniqueid"]] = e.get("Interface", "")
+            call.queue_ringing = e.get("Queue", "")
 
     def on_agentconnect(self, e: dict, at: float) -> None:
         call = self.calls.get(e.get("Linkedid", ""))
@@ -301,6 +340,8 @@ class CallTracker:
 
     def _finish(self, call: _Call, at: float, reason: str = "") -> None:
         del self.calls[call.linkedid]
+        for dest_uid in list(call.ringing):
+            self._ring(call, dest_uid, "ended", at)
         if call.caller is not None:
             self.outcomes.append(self._inbound(call, at, reason))
         by_number: dict[str, _Leg] = {}
@@ -355,6 +396,7 @@ HANDLERS: dict[str, Handler] = {
     "QueueCallerJoin": CallTracker.on_queuecallerjoin,
     "DialBegin": CallTracker.on_dialbegin,
     "DialEnd": CallTracker.on_dialend,
+    "AgentCalled": CallTracker.on_agentcalled,
     "AgentConnect": CallTracker.on_agentconnect,
     "QueueCallerAbandon": CallTracker.on_queuecallerabandon,
     "Newstate": CallTracker.on_newstate,

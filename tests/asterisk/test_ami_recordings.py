@@ -193,3 +193,24 @@ def test_events_without_a_handler_are_skipped_unread_and_outcomes_stay_the_same(
             nxt = next(read, None)
     assert nxt is None
     assert summary(tracker.take()[0]) == EXPECTED[name]
+
+
+def test_the_members_a_queue_rings_for_a_routed_caller_are_told_and_each_ring_ends_once():
+    tracker, _, _ = replay("ami_e_queue_answered")
+    rings = [(r.device, r.member, r.state) for r in tracker.take_rings()]
+    assert rings == [("Local/agent3@agents", "Local/agent3@agents", "ringing"),
+                     ("Local/agent2@agents", "Local/agent2@agents", "ringing"),
+                     ("Local/agent1@agents", "Local/agent1@agents", "ringing"),
+                     ("Local/agent2@agents", "Local/agent2@agents", "ended"),
+                     ("Local/agent1@agents", "Local/agent1@agents", "answered"),
+                     ("Local/agent3@agents", "Local/agent3@agents", "ended")]
+
+
+def test_a_phone_dialled_for_a_routed_caller_rings_then_is_answered_or_not():
+    tracker, [o], _ = replay("ami_c_busy_then_second_target")
+    rings = tracker.take_rings()
+    assert [r.state for r in rings] == ["ringing", "ended", "ringing", "answered"]
+    assert {r.decision for r in rings} == {o.decision} and {r.number for r in rings} == {o.number}
+    assert rings[-1].device == o.by
+    tracker, [o], _ = replay("ami_b_inbound_missed_caller_hangup")
+    assert [r.state for r in tracker.take_rings()] == ["ringing", "ended"], "the caller hung up while it rang"
