@@ -117,7 +117,7 @@ def test_ami_user_has_only_what_the_listener_needs_and_no_secret():
 
 
 def test_ami_user_is_sent_exactly_the_events_the_listener_reads():
-    from router.asterisk.ami import EVENTS
+    from router.asterisk.amiconnection import EVENTS
 
     conf = (ROOT / "asterisk" / "manager.conf").read_text()
     filtered = set(re.findall(r"^eventfilter\(name\((\w+)\)", conf, re.M))

@@ -9,6 +9,10 @@ calls themselves rather than an asyncio transport and streams (`AGISocket`): the
 Asterisk writes as it connects, is usually in by the time the session starts and is read without
 the selector ever watching the socket, and the answer goes out as one send() and a shutdown().
 On a real Asterisk that took a sixth off the router's CPU per call (bench/README.md).
+
+This module is long because the FastAGI wire is one piece: the socket reads, the session's
+limits and the server's admission of connections share the same few objects on the call's path,
+and splitting them would put a module boundary (and a lookup) between each read and its limit.
 """
 
 from __future__ import annotations

@@ -14,6 +14,9 @@ the first channel when it dialed someone. Facts that bite, from real recordings:
 - Hangup `Cause` is unreliable (0 on cancel, 16 when the dialplan hangs up a ringing caller);
 - our outbound call reached the customer only when a dial towards their number is answered
   (in click-to-call the agent answers first).
+
+This module is long because it is one state machine: the event-name → handler table, the
+handlers and what a finished call becomes read best side by side.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Reading rule files: YAML with line numbers, one file or a directory, errors as `file:line: message`."""
+"""Reading rule files: YAML with line numbers, one file or a directory, errors as `file:line: message`.
+
+This module is long because reading YAML with line numbers, folding a directory's files and
+mapping every validation error back to `file:line` with "did you mean" are one pass over one tree.
+"""
 
 from __future__ import annotations
 

@@ -2,6 +2,9 @@
 
 Pure: no file or network access. `rulefile` reads YAML into these models and maps
 validation errors back to `file:line`.
+
+This module is long because the schema is one document: every section an admin may write, with
+its checks and the cross-references between sections, read together as the rule file is.
 """
 
 from __future__ import annotations

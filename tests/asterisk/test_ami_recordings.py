@@ -175,7 +175,7 @@ def test_every_voipgrid_recording_is_survived(path):
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_events_without_a_handler_are_skipped_unread_and_outcomes_stay_the_same(name):
-    from router.asterisk.ami import EVENTS
+    from router.asterisk.amiconnection import EVENTS
 
     data = (AMI_RECORDINGS / f"{name}.txt").read_bytes()
     times = [r["recv_ts"] for r in map(json.loads, (AMI_RECORDINGS / f"{name}.jsonl").read_text().splitlines())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from router.asterisk.ami import EVENTS
+from router.asterisk.amiconnection import EVENTS
 from router.asterisk.mset import ANSWER_START
 from tests.helpers import ROOT
 from tests.live.stack import AMI_SECRET, AMIClient, needs_asterisk
