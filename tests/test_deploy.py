@@ -6,9 +6,11 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from router.asterisk import variables as V
 from router.asterisk.mset import ANSWER_START
@@ -138,3 +140,36 @@ def test_compose_file_is_accepted_by_docker_compose():
     missing = subprocess.run([exe, "config", "-q"], cwd=ROOT, capture_output=True, text=True, timeout=60,
                              env={k: v for k, v in os.environ.items() if not k.startswith("ROUTER_")})
     assert missing.returncode != 0 and "ROUTER_AMI_SECRET" in missing.stderr
+
+
+def test_the_router_image_is_built_once_and_started_as_it_is():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    router = compose["services"]["router"]
+    assert router["build"] == "." and "command" not in router, "the image's CMD starts it; nothing installs at start"
+    assert not any(":/src" in v for v in router["volumes"]), "the checkout is not copied in at every start"
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^CMD \[\"router\", \"serve\"\]$", dockerfile, re.M)
+    assert re.search(r"^USER callrouter$", dockerfile, re.M), "the router does not run as root"
+    rules = router["environment"]["ROUTER_RULES"]
+    assert f"./rules:{rules}:ro" in router["volumes"] and f"COPY rules {rules}" in dockerfile
+
+
+@pytest.mark.slow
+def test_the_files_the_dockerfile_copies_are_enough_to_build_the_router(tmp_path):
+    """No Docker engine here: build the package from exactly what the Dockerfile's COPY lines take."""
+    context = tmp_path / "context"
+    context.mkdir()
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        if line.startswith("COPY ") and not line.startswith("COPY rules"):
+            *sources, _ = line.split()[1:]
+            for src in sources:
+                path = ROOT / src
+                (shutil.copytree if path.is_dir() else shutil.copy)(path, context / src)
+    ignored = (ROOT / ".dockerignore").read_text().splitlines()
+    assert "*" in ignored and {"!pyproject.toml", "!README.md", "!router", "!rules"} <= set(ignored)
+    res = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                          str(tmp_path / "wheel"), str(context)], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    [wheel] = (tmp_path / "wheel").glob("callrouter-*.whl")
+    names = subprocess.run([sys.executable, "-m", "zipfile", "-l", str(wheel)], capture_output=True, text=True).stdout
+    assert "router/cli/main.py" in names and "router/data/index.html" in names
