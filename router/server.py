@@ -14,6 +14,7 @@ from aiohttp import web
 
 from router.asterisk.agi import ACCEPT_FAILED, MAX_CONNECTIONS, OUT_OF_FDS, FastAGIServer
 from router.asterisk.ami import AMITarget, Listener
+from router.asterisk.inventory import unknown
 from router.backlog import Backlog
 from router.floodlog import FloodLog
 from router.service import Router
@@ -133,6 +134,7 @@ async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], tok
                             on_outcome=router.on_outcome, outcome_writes=router.risk.call_writes,
                             on_ring=router.on_ring)
         listener.journal_name = router.instance  # stable across restarts: the next run finds it
+        listener.inventory_check = lambda have: unknown(router.rules.rs, have)
         try:
             async with asyncio.timeout(2):
                 await listener.restore()

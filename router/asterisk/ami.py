@@ -25,6 +25,7 @@ from panoramisk import Manager
 
 from router.asterisk.amiconnection import AMITarget, ListenerManager, SafeProtocol
 from router.asterisk.calltracker import CallTracker
+from router.asterisk.inventory import Inventory, read_inventory
 from router.core.outcome import Outcome
 from router.core.ring import Ring
 from router.state.base import Command
@@ -65,6 +66,8 @@ class Listener:
         self.on_outcome = on_outcome
         self.outcome_writes = outcome_writes
         self.on_ring = on_ring
+        self.inventory_check: Callable[[Inventory], list[str]] | None = None
+        """After each login: what the rules name that this Asterisk lacks, each logged as a warning."""
         """Told at once when a phone starts or stops ringing for a routed caller (nothing is stored)."""
         """More commands written with each outcome, in its round trip (the call as a customer event)."""
         self.pending: deque[Pending] = deque()
@@ -196,12 +199,15 @@ class Listener:
         return delay
 
     async def _resync(self) -> None:
-        """After a (re)connect: device states, queue members, and which calls still exist."""
+        """After a (re)connect: device states, queue members, which calls still exist, and what the rules
+        name that this Asterisk lacks. An action Asterisk refuses (a missing privilege or module) is
+        logged and skipped: panoramisk tells a listing from a single answer by itself (`as_list=True`
+        would wait for ever on a refusal)."""
         try:
-            devices = await self.manager.send_action({"Action": "DeviceStateList"}, as_list=True)
+            devices = await self.manager.send_action({"Action": "DeviceStateList"})
             for m in _items(devices, "DeviceStateChange"):
                 self.pending.append(("device", (m.get("Device") or "", m.get("State") or "")))
-            queues = await self.manager.send_action({"Action": "QueueStatus"}, as_list=True)
+            queues = await self.manager.send_action({"Action": "QueueStatus"})
             for m in _items(queues, "QueueMember"):
                 if m.get("StateInterface") and m.get("Location") and m["StateInterface"] != m["Location"]:
                     self.tracker.members[m["Location"]] = m["StateInterface"]
@@ -209,13 +215,20 @@ class Listener:
                 state = QUEUE_STATUS_TO_DEVICE.get(m.get("Status", ""), "")
                 if device and state and not device.startswith("Local/"):
                     self.pending.append(("device", (device, state)))
-            channels = await self.manager.send_action({"Action": "CoreShowChannels"}, as_list=True)
-            alive = {m.get("Uniqueid") for m in _items(channels, "CoreShowChannel")}
-            self.tracker.forget_missing({u for u in alive if u}, self.clock())
+            channels = await self.manager.send_action({"Action": "CoreShowChannels"})
+            if isinstance(channels, list):
+                alive = {m.get("Uniqueid") for m in _items(channels, "CoreShowChannel")}
+                self.tracker.forget_missing({u for u in alive if u}, self.clock())
+            else:  # without the list, every call followed would look ended: keep them
+                log.error("%s: CoreShowChannels refused (%s): calls that ended while disconnected stay open; "
+                          "give the AMI user `write = reporting`", self.where, channels.get("Message"))
             self._collect()
             self.synced.set()
             log.info("%s: state read afresh: %d devices, %d active channels", self.where, len(_items(devices,
-                     "DeviceStateChange")), len(alive))
+                     "DeviceStateChange")), len(_items(channels, "CoreShowChannel")))
+            if self.inventory_check is not None:
+                for line in self.inventory_check(await read_inventory(self.manager)):
+                    log.warning("%s: %s", self.where, line)
         except Exception:
             log.exception("%s: resynchronisation failed; state will catch up from events", self.where)
 

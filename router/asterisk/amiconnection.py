@@ -8,6 +8,7 @@ listener says how long) instead of retrying every 2 s for ever.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -138,3 +139,44 @@ class ListenerManager(Manager):
         if self._retry is not None:
             self._retry.cancel()
         super().close()
+
+
+class LoginRefused(Exception):
+    """Asterisk answered the login with an error: the user or the secret is wrong."""
+
+
+class OneShotManager(Manager):
+    """A connection for one question (`router check --ami`): no reconnects, the login's answer awaited."""
+
+    def __init__(self, **config: object) -> None:
+        super().__init__(reconnect_timeout=-1, ping_delay=3600, **config)
+        self.answered: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, f):
+        if f.cancelled() or f.exception() is not None:
+            if not self.answered.done():
+                self.answered.set_exception(f.exception() or ConnectionError("connect cancelled"))
+            return
+        super().connection_made(f)
+
+    def login(self, future):
+        ok = super().login(future)
+        if not self.answered.done():
+            self.answered.set_result(bool(ok))
+        return ok
+
+
+async def login_once(target: AMITarget, seconds: float) -> OneShotManager:
+    """A logged-in connection to `target`; LoginRefused, OSError or TimeoutError otherwise."""
+    manager = OneShotManager(host=target.host, port=target.port, username=target.username, secret=target.secret)
+    manager.loop = asyncio.get_running_loop()
+    manager.connect()
+    try:
+        async with asyncio.timeout(seconds):
+            if not await manager.answered:
+                raise LoginRefused(f"Asterisk refused the login of {target.username!r}: check the user and its "
+                                   "secret in manager.conf")
+    except BaseException:
+        manager.close()
+        raise
+    return manager

@@ -32,6 +32,10 @@ class AMIServer:
     devices: dict[str, str] = field(default_factory=dict)
     channels: list[dict[str, str]] = field(default_factory=list)
     members: list[dict[str, str]] = field(default_factory=list)
+    queues: list[str] = field(default_factory=list)
+    """QueueSummary lists these (app_queue answers the action without any privilege)."""
+    endpoints: list[str] | None = None
+    """PJSIPShowEndpoints lists these; None: refused, as to a user without the `system` privilege."""
     actions: list[dict[str, str]] = field(default_factory=list)
     logins: int = 0
     port: int = 0
@@ -115,6 +119,17 @@ class AMIServer:
                 elif name == "queuestatus":
                     self._list(writer, aid, "Queue status will follow", "QueueStatusComplete",
                                [(("Event", "QueueMember"), *m.items()) for m in self.members])
+                elif name == "queuesummary":
+                    self._list(writer, aid, "Queue summary will follow", "QueueSummaryComplete",
+                               [(("Event", "QueueSummary"), ("Queue", q), ("LoggedIn", "0"), ("Available", "0"))
+                                for q in self.queues])
+                elif name == "pjsipshowendpoints" and self.endpoints is None:
+                    writer.write(block(("Response", "Error"), aid, ("Message", "Permission denied")))
+                elif name == "pjsipshowendpoints":
+                    self._list(writer, aid, "A listing of Endpoints follows, presented as EndpointList events",
+                               "EndpointListComplete",
+                               [(("Event", "EndpointList"), ("ObjectType", "endpoint"), ("ObjectName", e))
+                                for e in self.endpoints or ()])
                 elif name == "coreshowchannels":
                     self._list(writer, aid, "Channels will follow", "CoreShowChannelsComplete",
                                [(("Event", "CoreShowChannel"), *c.items()) for c in self.channels])
