@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 from router.core.rulefile import Limits
+from router.core.rules import RuleSet
 from router.state.address import AddressError
 from router.state.address import parse as parse_address
 from router.state.spool import default_path
@@ -88,3 +89,23 @@ def rule_limits() -> Limits:
     env = os.environ
     return Limits(max_bytes=positive_int(env.get("ROUTER_RULES_MAX_BYTES"), "ROUTER_RULES_MAX_BYTES") or d.max_bytes,
                   max_rules=positive_int(env.get("ROUTER_RULES_MAX_RULES"), "ROUTER_RULES_MAX_RULES") or d.max_rules)
+
+
+def setup_warnings(settings: Settings, rs: RuleSet) -> list[str]:
+    """What is missing from a `router serve` setup, and what follows from it: one line each, said at start
+    (and on /healthz) so that an admin does not find out from an empty report a week later."""
+    out = []
+    if not settings.ami:
+        out.append("no AMI (--ami / ROUTER_AMI): calls are routed, but the router never learns how they ended — "
+                   "follow-ups, the report, busy phones and the last agent stay empty")
+    if not settings.api_token:
+        host = settings.http[0]
+        out.append(f"no ROUTER_API_TOKEN: /api/ answers whoever reaches {host}:{settings.http[1]} "
+                   + ("(loopback only: people on other machines cannot reach it)" if host in ("127.0.0.1", "::1")
+                      else "— set one before exposing it"))
+    if rs.notify.sms is None:
+        for i, level in enumerate(rs.followup.escalate):
+            if level.sms_to:
+                out.append(f"followup.escalate[{i}].sms_to is {level.sms_to} but notify.sms is not set: "
+                           f"{level.to} gets no SMS when a task reaches level {i + 1}")
+    return out

@@ -97,6 +97,8 @@ class Router:
         self._instance = os.urandom(2).hex()
         self.ring_listeners: list[Callable[[Ring], None]] = []
         """Told when a phone starts or stops ringing for a routed caller (`on_ring`)."""
+        self.setup_warnings: list[str] = []
+        """What is missing from this router's setup and what follows from it (no AMI, no token…), for /healthz."""
         self.store_warning: str | None = None
         """What is wrong with how the store keeps data (no persistence), for /healthz; set at start."""
         self.decisions = 0

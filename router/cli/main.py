@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from router.cli.storeerrors import StoreFailure
@@ -27,6 +28,7 @@ COMMAND_MODULES = {
     "companies": "router.cli.companies",
     "events": "router.cli.events",
     "risk": "router.cli.risk",
+    "followups": "router.cli.followups",
     "numbering": "router.cli.numbering",
 }
 """Command group → the module that adds its sub-parser; in the order `router --help` lists them."""
@@ -57,6 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     except StoreFailure as e:
         print(e, file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # whoever read the output went away (`router report --csv | head`): stop quietly, as `cat` does,
+        # and let nothing else write to the closed pipe at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ from router.directory.csvfile import AUTO
 
 def add_store_options(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--store", help="Redis URL (default $ROUTER_STORE or redis://127.0.0.1:6379/0)")
-    sp.add_argument("--prefix", default="cr", help="key prefix in Redis (default cr)")
+    sp.add_argument("--prefix", default=os.environ.get("ROUTER_PREFIX") or "cr",
+                    help="key prefix in Redis (default $ROUTER_PREFIX or cr)")
 
 
 def add_import_options(sp: argparse.ArgumentParser) -> None:

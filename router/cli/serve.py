@@ -9,7 +9,7 @@ import logging
 import sys
 
 from router.asterisk.ami import AMITarget
-from router.config import ConfigError, Settings
+from router.config import ConfigError, Settings, setup_warnings
 from router.core.rulefile import RuleFileError
 from router.outbox.templates import gateway_warnings
 from router.server import serve_forever, start
@@ -44,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
 
     for w in gateway_warnings(router.rules.rs.notify):
         logging.getLogger("router").warning("%s: %s", s.rules, w)
+    router.setup_warnings = setup_warnings(s, router.rules.rs)
+    for w in router.setup_warnings:
+        logging.getLogger("router").warning("%s", w)
 
     async def main() -> None:
         # what is loaded now lives as long as the process: keep the collector from rescanning it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -11,6 +12,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import aiohttp
+
+from router.config import DEFAULT_HTTP, ConfigError, host_port
 
 
 def clean(text: object) -> str:
@@ -82,18 +85,32 @@ async def _print(resp: aiohttp.ClientResponse, url: str, zone: ZoneInfo | None, 
     return 0
 
 
+def base_url(http: str) -> str:
+    """`--http HOST:PORT` as `router serve` takes it (an address it listens on everywhere is reached locally)."""
+    host, port = host_port(http, "--http")
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def run(args) -> int:
     try:
-        return asyncio.run(follow(args.url, os.environ.get("ROUTER_API_TOKEN"), args.count))
+        url = args.url or base_url(args.http or os.environ.get("ROUTER_HTTP") or DEFAULT_HTTP)
+    except ConfigError as e:
+        print(f"router tail: {e}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(follow(url, os.environ.get("ROUTER_API_TOKEN"), args.count))
     except KeyboardInterrupt:
         return 0
     except aiohttp.ClientError as e:
-        print(f"router tail: cannot reach {args.url} ({e}); is `router serve` running?", file=sys.stderr)
+        print(f"router tail: cannot reach {url} ({e}); is `router serve` running?", file=sys.stderr)
         return 1
 
 
 def add_parser(sub) -> None:
     sp = sub.add_parser("tail", help="follow the live decision log, one line per event")
-    sp.add_argument("--url", default="http://127.0.0.1:8080", help="the router's HTTP address")
+    sp.add_argument("--http", help="the router's HTTP HOST:PORT, as `router serve --http` takes it (default "
+                                   "$ROUTER_HTTP or 127.0.0.1:8080)")
+    sp.add_argument("--url", help=argparse.SUPPRESS)  # the earlier way of saying it: a whole base URL
     sp.add_argument("--count", type=int, default=0, help="stop after this many events")
     sp.set_defaults(func=run)
