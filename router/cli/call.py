@@ -16,6 +16,7 @@ import sys
 from router.asterisk import variables as var
 from router.asterisk.callsim import CallResult, call
 from router.config import DEFAULT_AGI, ConfigError, host_port
+from router.core.phones import why_invalid
 
 HEAD = (var.DECISION, var.RULE, var.CALLER_KIND, var.ABC, var.MANAGER, var.TZ, var.PRIORITY, var.COUNT)
 
@@ -40,6 +41,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"router call: {e}", file=sys.stderr)
         return 2
     host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    if not args.any_caller_id and (why := why_invalid(args.number, args.region)):
+        print(f"router call: {why} (--any-caller-id sends it as it is, as a trunk could)", file=sys.stderr)
+        return 2
     try:
         result = asyncio.run(call(port, args.number, args.name or "", uid=random.randrange(1, 1 << 20),
                                   script=args.script, dnid=args.dnid or "unknown", extension=args.extension,
@@ -74,6 +78,9 @@ def add_parser(sub) -> None:
     sp.add_argument("number", help="caller ID as the trunk delivers it, e.g. +79031234567 or '8 903 123-45-67'")
     sp.add_argument("--name", help="caller ID name")
     sp.add_argument("--dnid", help="the number that was called (the line), e.g. 88006008208")
+    sp.add_argument("--region", default="RU", help="region for national numbers (default RU)")
+    sp.add_argument("--any-caller-id", action="store_true",
+                    help="send the caller ID as given even if it is no valid number (anonymous, junk, an extension)")
     sp.add_argument("--extension", default="s", help="the dialplan extension (default s)")
     sp.add_argument("--agi", help=f"the router's FastAGI HOST:PORT (default $ROUTER_AGI or {DEFAULT_AGI})")
     sp.add_argument("--script", default="route", help="the AGI script path (default route)")

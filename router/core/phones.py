@@ -90,6 +90,36 @@ def _read(text: str, region: str) -> Number:
     return Number(text.lstrip("+"), False, None)
 
 
+_REASONS = {
+    phonenumbers.ValidationResult.TOO_SHORT: "too short",
+    phonenumbers.ValidationResult.TOO_LONG: "too long",
+    phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: "no such country code",
+    phonenumbers.ValidationResult.INVALID_LENGTH: "of a length no number there has",
+}
+
+
+def why_invalid(raw: str, region: str) -> str | None:
+    """Why `raw` is not a number a customer could have, or None when it is one.
+
+    Stricter than `normalise` (which routes any caller it can read): a number kept in the directory
+    or typed by an admin must be valid for its region — a digit short (`8 913 555-00-0`) parses into
+    `+78913555000`, which no phone has."""
+    text = _digits(raw)
+    shown = repr(cut(raw or "", 40))
+    if not text:
+        return f"number {shown} is not a phone number (write +79031234567 or 8 903 123-45-67)"
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return f"number {shown} is not a phone number (write +79031234567 or 8 903 123-45-67)"
+    if phonenumbers.is_valid_number(parsed):
+        return None
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    reason = _REASONS.get(phonenumbers.is_possible_number_with_reason(parsed),
+                          f"not in {region}'s numbering plan (a digit missing or one too many?)")
+    return f"number {shown} ({e164}) is not a valid number for {region}: {reason}; check its digits"
+
+
 EXTENSION_DIGITS = 7
 """Internal extensions and short codes are at most this many digits; an outside number is longer."""
 

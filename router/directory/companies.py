@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from router.core.phones import SPAN_DIGITS, normalise_uncached
+from router.core.phones import SPAN_DIGITS, normalise_uncached, why_invalid
 from router.directory.csvfile import AUTO, ImportReport, records
-from router.directory.customers import parse_row as parse_customer
+from router.directory.customers import parse_fields
 from router.state.store import Store
 
 COLUMNS = ("company", "name", "abc", "manager", "tags", "numbers")
@@ -26,10 +26,9 @@ _read_number = normalise_uncached
 
 
 def _e164_digits(text: str, region: str) -> str:
-    n = _read_number(text.strip(), region)
-    if not n.e164:
-        raise ValueError(f"number {text.strip()[:40]!r} is not a phone number")
-    return n.key[1:]
+    if why := why_invalid(text.strip(), region):
+        raise ValueError(why)
+    return _read_number(text.strip(), region).key[1:]
 
 
 def span(spec: str, region: str) -> tuple[int, int]:
@@ -58,8 +57,7 @@ def parse_company(row: dict, region: str) -> tuple[str, dict[str, str], list[tup
     if not _ID.match(cid):
         raise ValueError(f"company {cid[:40]!r}: an id of letters, digits, _.- (like acme or acme-retail)")
     # class, manager and tags follow the customer directory's rules exactly
-    _, fields = parse_customer({"number": "+10000000000", **{k: row.get(k) for k in ("name", "abc", "manager",
-                                                                                    "tags")}}, region)
+    fields = parse_fields({k: row.get(k) for k in ("name", "abc", "manager", "tags")})
     raw = row.get("numbers") or ""
     specs = raw if isinstance(raw, list) else str(raw).split(";")
     spans = [span(str(s), region) for s in specs if str(s).strip()]

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from router.core.phones import normalise_uncached
+from router.core.phones import normalise_uncached, why_invalid
 from router.directory.csvfile import AUTO, ImportReport, records
 from router.state.store import Store
 
@@ -39,9 +39,13 @@ def _zone_ok(name: str) -> bool:
 def parse_row(row: Mapping[str, str | None], region: str) -> tuple[str, dict[str, str]]:
     """One CSV row -> (E.164 number, stored fields); ValueError says what is wrong."""
     raw = (row.get("number") or "").strip()
-    number = _read_number(raw, region)
-    if not number.e164:
-        raise ValueError(f"number {raw[:40]!r} is not a phone number (write +79031234567 or 8 903 123-45-67)")
+    if why := why_invalid(raw, region):
+        raise ValueError(why)
+    return _read_number(raw, region).key, parse_fields(row)
+
+
+def parse_fields(row: Mapping[str, str | None]) -> dict[str, str]:
+    """A record's fields but its number (name, class, manager, zone, tags); ValueError says what is wrong."""
     fields: dict[str, str] = {}
     name = (row.get("name") or "").strip()
     if name:
@@ -67,7 +71,7 @@ def parse_row(row: Mapping[str, str | None], region: str) -> tuple[str, dict[str
             raise ValueError(f"tag {t[:40]!r}: tags are words (letters, digits, _.-) separated by ';'")
     if tags:
         fields["tags"] = ";".join(dict.fromkeys(tags))
-    return number.key, fields
+    return fields
 
 
 def read_csv(path: str, region: str, report: ImportReport, encoding: str = AUTO,

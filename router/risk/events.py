@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from router.core.phones import normalise_uncached
+from router.core.phones import normalise_uncached, why_invalid
 from router.core.risk import CALL, Event, RiskSettings
 
 COLUMNS = ("id", "number", "kind", "at", "value", "note")
@@ -50,9 +50,9 @@ def parse_event(d: dict, rs: RiskSettings, zone: ZoneInfo, region: str, now: flo
     if not event_id or len(event_id) > MAX_ID:
         raise ValueError(f"id is required (at most {MAX_ID} characters): it makes a re-sent event count once")
     raw = str(d.get("number") or "").strip()
+    if why := why_invalid(raw, region):
+        raise ValueError(why)
     number = _read_number(raw, region)
-    if not number.e164:
-        raise ValueError(f"number {raw[:40]!r} is not a phone number (write +79031234567 or 8 903 123-45-67)")
     kind = str(d.get("kind") or "").strip()
     if kind == CALL:
         raise ValueError("kind 'call' is recorded by the router from the calls themselves")
