@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from router.state.decisionlog import DecisionLog
 from router.state.factory import open_store
@@ -26,3 +27,15 @@ async def test_decision_log_keeps_entries_while_the_store_is_down_and_writes_the
     finally:
         await log.stop()
         await dead.close()
+
+
+async def test_decisions_past_the_pending_bound_are_dropped_with_one_error_line_not_one_each(caplog):
+    caplog.set_level(logging.ERROR, "router.decisions")
+    log = DecisionLog(store=None, max_pending=3)  # type: ignore[arg-type]  # never written: the store is away
+    for i in range(10):
+        log.add({"id": f"d{i}"})
+    assert [e["id"] for e in log.pending] == ["d7", "d8", "d9"] and log.dropped == 7
+    lines = [r.message for r in caplog.records]
+    assert len(lines) == 1 and "1 decisions dropped (last: 3 wait for the store; the oldest, d0, is gone" in lines[0]
+    log.flood.flush()
+    assert "6 decisions dropped (last: 3 wait for the store; the oldest, d6, is gone" in caplog.records[-1].message

@@ -14,11 +14,13 @@ from collections.abc import Callable
 
 from router.core.decide import Decision
 from router.core.phones import MAX_NAME, cut
+from router.floodlog import FloodLog
 from router.state.store import Store
 from router.state.writer import write_forever
 
 log = logging.getLogger("router.decisions")
 READ_BUDGET = 1.0
+DROPPED = "decisions dropped"
 GATHER_SECONDS = 0.05
 
 
@@ -59,6 +61,8 @@ class DecisionLog:
         self.max_pending = max_pending
         self.batch = batch
         self.dropped = 0
+        self.flood = FloodLog(log, "decision log", interval=60.0, level=logging.ERROR)
+        """Entries dropped because the store was away too long: one line a minute at most."""
         self.written = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -75,9 +79,11 @@ class DecisionLog:
 
     def add(self, e: dict) -> None:
         if len(self.pending) >= self.max_pending:
-            self.pending.popleft()
+            dropped = self.pending.popleft()
             self.dropped += 1
             self._written(1)
+            self.flood.note(DROPPED, f"{self.max_pending:,} wait for the store; the oldest, {dropped.get('id')}, "
+                                     "is gone (the calls were routed; their log entries are lost)")
         self.pending.append(e)
         self.recent.append(e)
         self._wake.set()
