@@ -18,7 +18,7 @@ from router.core.identify import profile
 from router.core.phones import MAX_CALLER_ID, MAX_NAME, cut, normalise, score
 from router.core.rulefile import DEFAULT_LIMITS, Limits
 from router.core.rules import CrmDirectory
-from router.core.snapshot import EMPTY, Snapshot
+from router.core.snapshot import EMPTY, Seen, Snapshot
 from router.directory.crm import Crm
 from router.followups.escalation import Escalator
 from router.followups.followup import Followups
@@ -166,11 +166,13 @@ class Router:
             caller = profile(number, raw, name, dnid, EMPTY, rules.rs, now, choice=V.agi_choice(env))
             d = fallback_decision(rules, caller, now, f"store unavailable: {type(e).__name__}")
             d.extra["history_pending"] = bool(record and number.key)
+            d.seen = Seen(number, EMPTY, rules.calls_window, store_failed=True)
         else:
             if crm is not None:
                 await self._crm(crm, number.key, snap, started)
             caller = profile(number, raw, name, dnid, snap, rules.rs, now, choice=V.agi_choice(env))
             d = decide(rules, caller, snap.busy, now)
+            d.seen = Seen(number, snap, rules.calls_window)
         if d.fallback:
             self.fallbacks += 1
         d.id = f"{int(now * 1000):011x}{next(self._ids) & 0xFFFFF:05x}{self._instance}"

@@ -20,6 +20,7 @@ COMMAND_MODULES = {
     "check": "router.cli.check",
     "call": "router.cli.call",
     "simulate": "router.cli.simulate",
+    "replay": "router.cli.replay",
     "demo": "router.cli.demo",
     "report": "router.cli.report",
     "tail": "router.cli.tail",

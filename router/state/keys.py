@@ -17,7 +17,8 @@ OUTCOME_KEEP_SECONDS = 30 * 86400
 DECISION_META_SECONDS = 2 * 86400
 """What follow-ups and the report need of a decision, until its call has surely ended."""
 DECISION_LOG_MAXLEN = 100_000
-"""Entries kept in the decision and outcome streams (trimmed approximately, `MAXLEN ~`)."""
+"""Entries kept in the decision and outcome streams (trimmed approximately, `MAXLEN ~`): what the live
+pages and /api/decisions read. Replay reads the day logs (`Keys.decisions_day`), kept `report.keep_calls`."""
 EVENTS_MAXLEN = 10_000
 """Entries kept in the live-event stream every instance reads."""
 TRIM_EVERY = 16
@@ -113,6 +114,15 @@ class Keys:
     def decision(self, decision_id: str) -> str:
         """What follow-ups need of a decision (rule, first step, kind, class), kept for two days."""
         return f"{self.prefix}:decision:{decision_id}"
+
+    def decisions_day(self, day: str) -> str:
+        """Stream: one company day's decisions as replay reads them (router/core/replayrecord.py), each under
+        `d`; lives `report.keep_calls` after its last write."""
+        return f"{self.prefix}:decisions:{day}"
+
+    def rule_hits(self, day: str) -> str:
+        """Hash: rule name -> calls it decided on one company day (`fallback` included); kept `report.keep_days`."""
+        return f"{self.prefix}:rulehits:{day}"
 
     def outcome(self, decision_id: str) -> str:
         return f"{self.prefix}:outcome:{decision_id}"
