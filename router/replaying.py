@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
+from router.core.coverage import coverage
 from router.core.decide import CompiledRules
 from router.core.replay import Replay
 from router.rulesource import loop_first
@@ -43,3 +44,11 @@ async def replay_days(store: Store, rules: CompiledRules, days: list[str], shado
     for day, ids in replay.changed_ids().items():
         replay.outcomes(await store.call_records(day, ids))
     return replay
+
+
+async def coverage_of(store: Store, rules: CompiledRules, days: list[str], in_thread: bool = True) -> dict:
+    """Coverage of `rules` over `days`: the counted calls per rule, static shadowing, and the logged calls of
+    those days decided again to see which rules held but never decided."""
+    counted = await store.rule_hits(days)
+    replay = await replay_days(store, rules, days, shadows=True, in_thread=in_thread)
+    return {"days": days, **coverage(rules.rs, counted, replay)}
