@@ -27,6 +27,7 @@ from router.core.rulefile import (
     files_of,
     load_rule_texts,
     read_rule_files,
+    version_of,
 )
 
 SWITCH_SECONDS = 0.0005
@@ -112,6 +113,19 @@ class RuleSource:
             self.reloads_ok += 1
             self._loaded(mtime)
             return compiled
+
+    def adopt(self, version: str) -> bool:
+        """After a rollout put `version` in force (router/rollout.py): when the rule path holds that very version,
+        the rules in force are the path's, not stale. Reads the files: run it in a thread."""
+        mtime = self.newest_mtime()
+        try:
+            texts = read_rule_files(self.path, self.limits)
+        except RuleFileError:
+            return False
+        if version_of(texts) != version:
+            return False
+        self._loaded(mtime)
+        return True
 
     def _loaded(self, mtime: float) -> None:
         self.loaded_at = self.clock()

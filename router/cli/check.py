@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import datetime, timedelta
 
 from router.cli.options import add_store_options, store_url
 from router.cli.store import on_store
@@ -20,15 +19,8 @@ from router.core.coverage import shadowed
 from router.core.decide import CompiledRules
 from router.core.rulefile import RuleFileError, load_rules
 from router.outbox.templates import gateway_warnings
-from router.replaying import MAX_DAYS, coverage_of
-from router.reports.report import days_between
+from router.replaying import MAX_DAYS, coverage_of, last_days
 from router.state.store import Store
-
-
-def last_days(rules: CompiledRules, n: int, now: float) -> list[str]:
-    """The last `n` company days, today included."""
-    today = datetime.fromtimestamp(now, rules.company_zone).date()
-    return days_between(today - timedelta(days=n - 1), today)
 
 
 def coverage_text(found: dict) -> str:

@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -22,17 +22,9 @@ from router.cli.tail import clean
 from router.config import ConfigError, rule_limits
 from router.core.decide import CompiledRules
 from router.core.rulefile import RuleFileError
-from router.replaying import MAX_DAYS, replay_days
-from router.reports.reader import parse_range
+from router.replaying import period, replay_days
 from router.rulesource import compile_rules
 from router.state.store import Store
-
-
-def days_asked(args: argparse.Namespace, rules: CompiledRules, now: float) -> list[str]:
-    """--day, or --from/--to, else yesterday in the company's zone; ValueError says what is wrong."""
-    if not (args.day or args.first or args.last):
-        return [(datetime.fromtimestamp(now, rules.company_zone).date() - timedelta(days=1)).isoformat()]
-    return parse_range(args.day, args.first, args.last, rules, now)
 
 
 def _when(at: float, zone: ZoneInfo, days: int) -> str:
@@ -42,8 +34,8 @@ def _when(at: float, zone: ZoneInfo, days: int) -> str:
 def text(found: dict, rules: CompiledRules, days: list[str], path: str) -> str:
     """The report of a replay, for a terminal (every name and number cleaned of control characters)."""
     zone = rules.company_zone
-    period = days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}"
-    lines = [f"Replay of {period} on {path}" + (f" (version {rules.version})" if rules.version else "")
+    span = days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}"
+    lines = [f"Replay of {span} on {path}" + (f" (version {rules.version})" if rules.version else "")
              + f": {found['calls']} calls logged"]
 
     def example(x: dict, indent: str = "      ") -> str:
@@ -94,13 +86,9 @@ def run(args: argparse.Namespace) -> int:
         print(e, file=sys.stderr)
         return 2
     try:
-        days = days_asked(args, rules, time.time())
+        days = period(args.day, args.first, args.last, rules, time.time())
     except ValueError as e:
         print(f"router replay: {e}", file=sys.stderr)
-        return 2
-
-    if len(days) > MAX_DAYS:
-        print(f"router replay: {len(days)} days: replay at most {MAX_DAYS} days at a time", file=sys.stderr)
         return 2
 
     async def work(store: Store) -> dict:
