@@ -38,7 +38,8 @@ async def healthz(request: web.Request) -> web.Response:
     except STORE_ERRORS as e:
         store = f"down: {type(e).__name__}"
     body = {"status": "ok" if store == "up" else "degraded", "instance": router.instance, "store": store,
-            "rules": router.rules.source, "rule_count": len(router.rules.rules),
+            "rules": router.rules.source, "rules_version": router.rules.version,
+            "rule_count": len(router.rules.rules),
             "timezone": router.rules.rs.company.timezone,
             "decisions": router.decisions, "fallbacks": router.fallbacks,
             "log_pending": len(router.log.pending)}
