@@ -133,6 +133,8 @@ async def test_a_day_replayed_on_its_own_rules_changes_nothing(serve, store):
     assert any(e["seen"].get("sg") == "retention" for e in logged.values())
     assert any(e["seen"].get("b") == ["PJSIP/101"] for e in logged.values())
 
+    assert 89 * DAY < await store.r.ttl(store.k.decisions_day(MONDAY)) <= 90 * DAY, "kept report.keep_calls"
+
     replay = await replay_days(store, RULES, [MONDAY])
     assert (replay.calls, replay.unchanged, replay.changed, replay.no_record) == (len(logged), len(logged), 0, 0)
     assert not replay.inexact
@@ -234,3 +236,12 @@ async def test_the_command_exits_0_unchanged_1_changed_2_on_errors(serve, store,
     res = replay("--rules", str(same), "--day", "23.11.2026")
     assert res.returncode == 2 and "YYYY-MM-DD" in res.stderr
     assert not await store.r.exists(store.k.rule_hits("2026-11-24")), "nothing written"
+
+
+async def test_a_call_logged_without_a_record_is_counted_as_not_replayed(store):
+    old = {"id": "1a2070000000000001beef", "at": MONDAY_9, "rule": "everyone else", "type": "", "priority": 0,
+           "fallback": False, "steps": [{"type": "queue", "dest": "support", "timeout": 120, "name": "support"}],
+           "caller": {"number": "+79161110000", "kind": "known"}, "reasons": []}
+    await store.append_decisions([old])
+    replay = await replay_days(store, RULES, [MONDAY])
+    assert (replay.calls, replay.no_record, replay.changed) == (1, 1, 0)

@@ -44,7 +44,9 @@ def text(found: dict, rules: CompiledRules, days: list[str], path: str) -> str:
             ", ".join(f"{k} {old[k]} → {new[k]}" for k in x["what"] if k != "rule") or "same chain"
         return f"{indent}{_when(x['at'], zone, len(days))}  {x['number'] or 'anonymous':<14} {what}  [{x['id']}]"
 
-    if not found["changed"]:
+    if not found["calls"]:
+        lines.append("  no call was logged on these days (a day's log is kept report.keep_calls after it)")
+    elif not found["changed"]:
         lines.append(f"  nothing would change ({found['unchanged']} calls decided the same way)")
     else:
         lines.append(f"  {found['unchanged']} unchanged, {found['changed']} would change, "

@@ -41,8 +41,7 @@ class DecisionsMixin(StoreBase):
         for e in entries:
             day = day_of(e["at"], self.calendar.zone)
             hits[day, e["rule"]] += 1
-            if "seen" in e:
-                commands.append(("XADD", self.k.decisions_day(day), "*", "d", orjson.dumps(logged(e))))
+            commands.append(("XADD", self.k.decisions_day(day), "*", "d", orjson.dumps(logged(e))))
             # `i`: the instance, so that every router's feed skips its own decisions without decoding them
             commands.append(("XADD", key, "MAXLEN", "~", DECISION_LOG_MAXLEN, "*", "d", orjson.dumps(e),
                              "i", self.instance))
