@@ -26,6 +26,7 @@ from tests.helpers import (
     Clock,
     answered_by,
     compiled,
+    http_get,
     missed,
     router_env,
 )
@@ -245,3 +246,26 @@ async def test_a_call_logged_without_a_record_is_counted_as_not_replayed(store):
     await store.append_decisions([old])
     replay = await replay_days(store, RULES, [MONDAY])
     assert (replay.calls, replay.no_record, replay.changed) == (1, 1, 0)
+
+
+async def test_the_api_replays_the_rule_file_as_it_is_now_and_says_what_it_cannot_do(serve, store, tmp_path):
+    path = tmp_path / "rules.yaml"
+    path.write_text(RULES_TEXT)
+    r = await serve(RULES, Clock(MONDAY_9), rules_path=path)
+    for uid, number in enumerate(("+79161110000", "+79161110001"), 1):
+        await call(r.agi.port, number, uid=uid)
+    await r.router.log.flush()
+    path.write_text(RULES_TEXT.replace("route: [new_connection]\n  - name: C", "route: [support]\n  - name: C"))
+
+    status, body = await http_get(r.http_port, f"/api/replay?day={MONDAY}")
+    assert status == 200 and (body["calls"], body["changed"], body["rules"]) == (2, 2, "file")
+    assert body["by_rule"][0]["from"] == body["by_rule"][0]["to"] == "new prospects"
+    status, body = await http_get(r.http_port, f"/api/replay?day={MONDAY}&rules=current")
+    assert status == 200 and body["changed"] == 0
+    assert (await http_get(r.http_port, f"/api/replay?day={MONDAY}&rules=staged"))[0] == 409
+    assert (await http_get(r.http_port, "/api/replay?day=23.11.2026"))[0] == 400
+    assert (await http_get(r.http_port, "/api/replay?from=2026-01-01&to=2026-11-23"))[0] == 400
+    assert (await http_get(r.http_port, "/api/coverage?days=40"))[0] == 400
+    status, body = await http_get(r.http_port, "/api/coverage?days=1")
+    assert status == 200 and body["days"] == [MONDAY], "today by the router's clock"
+    assert {x["name"]: x["counted"] for x in body["rules"]}["new prospects"] == 2
