@@ -91,6 +91,7 @@ class Rollouts:
         log.warning("rollout staged by %s: %d%% of callers on the rules of %s (version %s), the others on version %s",
                     by or "someone unnamed", share, self.source.path, candidate.version, current.version)
         self._announce()
+        await self._tell_others()
         return self.status()
 
     async def promote(self, by: str = "") -> dict:
@@ -105,12 +106,15 @@ class Rollouts:
             if staged is None:
                 raise RolloutError("no rollout is staged: nothing to " + ("promote" if how == PROMOTED else
                                                                           "roll back"))
-            if not await self.store.end_rollout(staged.candidate.version, how, by, self.clock()):
+            now = self.clock()
+            if not await self.store.end_rollout(staged.candidate.version, how, by, now):
                 await self._sync()
                 raise RolloutError("the rollout changed meanwhile (another router ended it or staged another "
                                    "candidate): read GET /api/rules/rollout and try again")
-            self.ended = await self.store.rollout()
+            self.ended = {"state": how, "current": staged.current.version, "candidate": staged.candidate.version,
+                          "since": str(staged.since), "ended_at": str(now), "ended_by": by}
             await self._finish(how, staged)
+        await self._tell_others()
         return self.status()
 
     async def _finish(self, how: str, staged: Rollout) -> None:
@@ -181,6 +185,15 @@ class Rollouts:
 
     def _announce(self) -> None:
         self.publish({"type": "rollout", **self.status()})
+
+    async def _tell_others(self) -> None:
+        """The other routers read the rollout again; if the event cannot be sent, they read it when their live
+        events reconnect."""
+        try:
+            await self.store.share([{"type": "rollout"}])
+        except STORE_ERRORS as e:
+            log.warning("the other routers were not told of the rollout's change (%s): each reads it when its "
+                        "live events reconnect", e)
 
     def status(self) -> dict:
         """What this router routes by: the staged rollout, else the rules in force and how the last one ended."""

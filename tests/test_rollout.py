@@ -18,6 +18,7 @@ from tests.helpers import (
     NEW_PROSPECTS_THEN_SUPPORT,
     ROUTER_CMD,
     Clock,
+    RoundTrips,
     http_get,
     http_post,
     missed,
@@ -201,3 +202,19 @@ async def test_the_command_stages_shows_and_rolls_back(routers, tmp_path):
     assert a.router.rollouts.staged is None
     code, _, err = await rules("promote")
     assert code == 1 and "no rollout is staged" in err
+
+
+async def test_a_call_under_a_rollout_is_still_one_store_round_trip(routers, tmp_path, monkeypatch):
+    path = tmp_path / "rules.yaml"
+    path.write_text(V1)
+    a = await routers(path)
+    path.write_text(V2)
+    assert (await http_post(a.http_port, "/api/rules/reload?share=50"))[0] == 200
+    await a.router.store.ping()
+    groups = set()
+    for uid, n in enumerate(NUMBERS[:20]):
+        trips = RoundTrips(monkeypatch)
+        d = await a.router.route({"agi_callerid": n, "agi_uniqueid": f"1.{uid}"})
+        assert trips.n == 1, "the group is a hash of the number, the rollout read from memory"
+        groups.add(d.extra["rollout"])
+    assert groups == {"current", "candidate"}

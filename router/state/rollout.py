@@ -6,8 +6,8 @@
 files are kept under `Keys.rules_version` (a JSON list of [name, text]) for
 ROLLOUT_VERSION_SECONDS, so that every router routes by the very same two versions whatever its
 own rule path holds, and a rollback puts back exactly the rules that were in force. A change is
-announced on the live events (`{"type": "rollout"}`): every router reads the hash again then,
-and whenever its live-event reader (re)connects — never on a call's path.
+announced on the live events (`{"type": "rollout"}`, router/rollout.py sends it): every router
+reads the hash again then, and whenever its live-event reader (re)connects — never on a call's path.
 """
 
 from __future__ import annotations
@@ -24,14 +24,13 @@ joined by a router that starts later, and says so)."""
 
 class RolloutMixin(StoreBase):
     async def stage_rollout(self, state: dict[str, str | int | float], versions: dict[str, RuleTexts]) -> None:
-        """Replace the rollout's state (and keep the versions' files) in one transaction, then tell every router."""
+        """Replace the rollout's state (and keep the versions' files) in one transaction."""
         p = self.r.pipeline(transaction=True)
         for version, texts in versions.items():
             p.set(self.k.rules_version(version), orjson.dumps([list(t) for t in texts]), ex=ROLLOUT_VERSION_SECONDS)
         p.delete(self.k.rollout)
         p.hset(self.k.rollout, mapping=state)
         await p.execute()
-        await self.share([{"type": "rollout", "state": str(state.get("state", ""))}])
 
     async def end_rollout(self, candidate: str, ended: str, by: str, at: float) -> bool:
         """Mark the staged rollout of `candidate` promoted or rolled back; False when that is not what is staged
@@ -46,7 +45,6 @@ class RolloutMixin(StoreBase):
             p.multi()
             p.hset(key, mapping={"state": ended, "ended_at": at, "ended_by": by})
             await p.execute()
-        await self.share([{"type": "rollout", "state": ended}])
         return True
 
     async def rollout(self) -> dict[str, str]:

@@ -49,6 +49,8 @@ async def reload_rules(request: web.Request) -> web.Response:
             return _error("share is a whole per cent from 1 to 100, like ?share=10", 400)
         except RolloutError as e:
             return _error(str(e), 422 if e.problems else 409, problems=e.problems, path=path)
+        except STORE_ERRORS as e:
+            return _error(f"the store did not answer ({type(e).__name__}): nothing was staged", 503)
         return web.json_response({"staged": True, "path": path, **status})
     problems = await router.reload()
     if problems:
@@ -64,6 +66,8 @@ async def _end(request: web.Request, promote: bool) -> web.Response:
         status = await (router.rollouts.promote(who) if promote else router.rollouts.rollback(who))
     except RolloutError as e:
         return _error(str(e), 409)
+    except STORE_ERRORS as e:
+        return _error(f"the store did not answer ({type(e).__name__}): the rollout is as it was", 503)
     return web.json_response(status)
 
 
@@ -81,7 +85,10 @@ async def rollout(request: web.Request) -> web.Response:
     status = router.rollouts.status()
     if status.get("since"):
         until = status.get("ended_at") or router.clock()
-        status["groups"] = await rollout_groups(router.store, status["since"], until, router.rules.company_zone)
+        try:
+            status["groups"] = await rollout_groups(router.store, status["since"], until, router.rules.company_zone)
+        except STORE_ERRORS as e:
+            status["groups_error"] = f"the store did not answer: {type(e).__name__}"
     return web.json_response(status)
 
 
