@@ -53,18 +53,20 @@ def loop_first() -> Iterator[None]:
             sys.setswitchinterval(interval)
 
 
-def compile_texts(root: str, texts: RuleTexts, limits: Limits) -> CompiledRules:
+def compile_texts(root: str, texts: RuleTexts, limits: Limits, kept: bool = True) -> CompiledRules:
     """Rules of files already read (a path's, or a version the store kept); raises RuleFileError.
-    Safe to run in a thread."""
+    Safe to run in a thread. `kept`: they will route calls until the next reload, so they are frozen
+    out of the garbage collector's walks; rules read for a replay are not (they are dropped after)."""
     with loop_first():
         compiled = CompiledRules(load_rule_texts(root, texts, limits), root, texts)
-        gc.freeze()  # the rules live until the next reload: no collection needs to walk them
+        if kept:
+            gc.freeze()
         return compiled
 
 
-def compile_rules(path: Path, limits: Limits) -> CompiledRules:
+def compile_rules(path: Path, limits: Limits, kept: bool = True) -> CompiledRules:
     """Load and compile; raises RuleFileError. Safe to run in a thread."""
-    return compile_texts(str(path), read_rule_files(path, limits), limits)
+    return compile_texts(str(path), read_rule_files(path, limits), limits, kept)
 
 
 def _iso(t: float | None) -> str | None:

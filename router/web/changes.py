@@ -105,7 +105,7 @@ async def _rules_asked(router: Router, choice: str) -> CompiledRules:
         return router.rollouts.staged.candidate
     if router.source is None:
         raise LookupError("the router was started without a rule path")
-    return await asyncio.to_thread(compile_rules, router.source.path, router.source.limits)
+    return await asyncio.to_thread(compile_rules, router.source.path, router.source.limits, False)
 
 
 async def _busy_work(request: web.Request, work, default: str) -> web.Response:
