@@ -9,16 +9,26 @@ rules on the loop's time, and pauses are what a call must not see.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 from router.core.decide import CompiledRules
-from router.core.rulefile import DEFAULT_LIMITS, Limits, RuleFileError, files_of, load_rules
+from router.core.rulefile import (
+    DEFAULT_LIMITS,
+    Limits,
+    RuleFileError,
+    RuleTexts,
+    files_of,
+    load_rule_texts,
+    read_rule_files,
+    version_of,
+)
 
 SWITCH_SECONDS = 0.0005
 """While a load runs, the loop gets the interpreter back within this (the default is 5 ms)."""
@@ -26,21 +36,37 @@ SWITCH_SECONDS = 0.0005
 _quiet = threading.Lock()
 
 
-def compile_rules(path: Path, limits: Limits) -> CompiledRules:
-    """Load and compile; raises RuleFileError. Safe to run in a thread."""
+@contextlib.contextmanager
+def loop_first() -> Iterator[None]:
+    """For work a thread does while the event loop answers calls: the loop gets the interpreter back
+    within SWITCH_SECONDS, and no garbage collection runs meanwhile (one at a time)."""
     with _quiet:
         interval = sys.getswitchinterval()
         collecting = gc.isenabled()
         sys.setswitchinterval(min(interval, SWITCH_SECONDS))
         gc.disable()
         try:
-            compiled = CompiledRules(load_rules(path, limits), str(path))
-            gc.freeze()  # the rules live until the next reload: no collection needs to walk them
-            return compiled
+            yield
         finally:
             if collecting:
                 gc.enable()
             sys.setswitchinterval(interval)
+
+
+def compile_texts(root: str, texts: RuleTexts, limits: Limits, kept: bool = True) -> CompiledRules:
+    """Rules of files already read (a path's, or a version the store kept); raises RuleFileError.
+    Safe to run in a thread. `kept`: they will route calls until the next reload, so they are frozen
+    out of the garbage collector's walks; rules read for a replay are not (they are dropped after)."""
+    with loop_first():
+        compiled = CompiledRules(load_rule_texts(root, texts, limits), root, texts)
+        if kept:
+            gc.freeze()
+        return compiled
+
+
+def compile_rules(path: Path, limits: Limits, kept: bool = True) -> CompiledRules:
+    """Load and compile; raises RuleFileError. Safe to run in a thread."""
+    return compile_texts(str(path), read_rule_files(path, limits), limits, kept)
 
 
 def _iso(t: float | None) -> str | None:
@@ -89,6 +115,19 @@ class RuleSource:
             self.reloads_ok += 1
             self._loaded(mtime)
             return compiled
+
+    def adopt(self, version: str) -> bool:
+        """After a rollout put `version` in force (router/rollout.py): when the rule path holds that very version,
+        the rules in force are the path's, not stale. Reads the files: run it in a thread."""
+        mtime = self.newest_mtime()
+        try:
+            texts = read_rule_files(self.path, self.limits)
+        except RuleFileError:
+            return False
+        if version_of(texts) != version:
+            return False
+        self._loaded(mtime)
+        return True
 
     def _loaded(self, mtime: float) -> None:
         self.loaded_at = self.clock()

@@ -20,12 +20,13 @@ from router.core.phones import MAX_CALLER_ID, MAX_NAME, cut, normalise, score
 from router.core.ring import Ring
 from router.core.rulefile import DEFAULT_LIMITS, Limits
 from router.core.rules import CrmDirectory
-from router.core.snapshot import EMPTY, Snapshot
+from router.core.snapshot import EMPTY, Seen, Snapshot
 from router.directory.crm import Crm
 from router.followups.escalation import Escalator
 from router.followups.followup import Followups
 from router.reports.tally import Calendar
 from router.risk.engine import Risk
+from router.rollout import Rollouts
 from router.rulesource import RuleSource
 from router.state.decisionlog import DecisionLog, entry
 from router.state.feed import Feed
@@ -84,7 +85,9 @@ class Router:
         self.clock = clock
         self.budget = budget
         self.broadcast = Broadcast()
-        self.feed = Feed(store, self.broadcast.publish, watched=lambda: bool(self.broadcast.subscribers))
+        self.rollouts = Rollouts(store, self.source, clock, lambda: self.rules, self._use, self.broadcast.publish)
+        self.feed = Feed(store, self.broadcast.publish, watched=lambda: bool(self.broadcast.subscribers),
+                         react=self.rollouts.follow, on_ready=self.rollouts.follow)
         self.instance = instance
         """Named in /healthz and on every decision; `router serve` makes it ROUTER_INSTANCE or HOST:AGI_PORT."""
         self.log = DecisionLog(store, publish=self.broadcast.publish)
@@ -138,17 +141,26 @@ class Router:
         the problems. Calls keep being routed by the rules in force until the new ones are swapped in."""
         if self.source is None:
             return ["the router was started without a rule path"]
+        if self.rollouts.staged is not None:
+            why = ("a rollout is staged: promote it or roll it back first (POST /api/rules/promote or "
+                   "/api/rules/rollback), or stage the changed file with POST /api/rules/reload?share=N")
+            log.error("rules not reloaded: %s", why)
+            return [why]
         fresh = await self.source.reload()
         if isinstance(fresh, list):
             for p in fresh:
                 log.error("rules not reloaded, the previous rules stay in force: %s", p)
             return fresh
-        self.rules = fresh
-        self.store.calendar = calendar_of(fresh)
-        self.store.retention = retention_of(fresh)
+        self._use(fresh)
         log.info("rules reloaded from %s: %d rules, %d targets, %d managers", self.source.path,
                  len(fresh.rules), len(fresh.rs.targets), len(fresh.rs.managers))
         return []
+
+    def _use(self, rules: CompiledRules) -> None:
+        """Put rules in force: every call from now on, outside a rollout's share, is routed by them."""
+        self.rules = rules
+        self.store.calendar = calendar_of(rules)
+        self.store.retention = retention_of(rules)
 
     async def route(self, env: dict[str, str], record: bool = True) -> Decision:
         """Identify and decide for one call: one store round trip, bounded by the budget."""
@@ -164,6 +176,12 @@ class Router:
             if dnid in ("s", "unknown"):  # a trunk that delivers to `s`: the called number is not known
                 dnid = ""
         number = normalise(raw, rules.region)
+        staged = self.rollouts.staged
+        group = ""
+        if staged is not None:  # a pure hash of the number: every router puts the caller in the same group
+            rules, group = staged.rules_for(number.key)
+            if rules.region != self.rules.region:
+                number = normalise(raw, rules.region)
         now = self.clock()
         call_id = env.get("agi_uniqueid") or ""
         crm = rules.rs.directory.crm if number.e164 else None
@@ -182,15 +200,21 @@ class Router:
             caller = profile(number, raw, name, dnid, EMPTY, rules.rs, now, choice=V.agi_choice(env))
             d = fallback_decision(rules, caller, now, f"store unavailable: {type(e).__name__}")
             d.extra["history_pending"] = bool(record and number.key)
+            d.seen = Seen(number, EMPTY, rules.calls_window, store_failed=True)
         else:
             if crm is not None:
                 await self._crm(crm, number.key, snap, started)
             caller = profile(number, raw, name, dnid, snap, rules.rs, now, choice=V.agi_choice(env))
             d = decide(rules, caller, snap.busy, now)
+            d.seen = Seen(number, snap, rules.calls_window)
         if d.fallback:
             self.fallbacks += 1
         d.id = f"{int(now * 1000):011x}{next(self._ids) & 0xFFFFF:05x}{self._instance}"
         d.extra["instance"] = self.instance
+        if rules.version:
+            d.extra["rules_version"] = rules.version
+        if group:
+            d.extra["rollout"] = group
         d.latency_ms = (time.perf_counter() - started) * 1000
         self.latency.observe(d.latency_ms)
         return d

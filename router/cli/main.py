@@ -21,6 +21,8 @@ COMMAND_MODULES = {
     "check": "router.cli.check",
     "call": "router.cli.call",
     "simulate": "router.cli.simulate",
+    "replay": "router.cli.replay",
+    "rules": "router.cli.rules",
     "demo": "router.cli.demo",
     "report": "router.cli.report",
     "tail": "router.cli.tail",

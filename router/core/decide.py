@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo
 
 from router.core.conditions import Check, Moment, compile_when, holds, max_calls_window, say
 from router.core.identify import Caller
+from router.core.rulefile import RuleTexts, version_of
 from router.core.ruleindex import Needs, RuleIndex
 from router.core.rules import DAYS, LAST_AGENT_STEP, MANAGER_STEP, TASK_OWNER_STEP, Manager, RuleSet, Target
+from router.core.snapshot import Seen
 
 FALLBACK = "fallback"
 
@@ -36,7 +38,11 @@ class Decision:
     type: str = ""
     prospect: bool = False
     """The caller is a prospect, or this call's type makes them one (the new-connection choice)."""
+    escalated: bool = False
+    """A busy step was replaced by its `up`/`down` target."""
     extra: dict = field(default_factory=dict)
+    seen: Seen | None = None
+    """What the router read to decide (set by the router, not by `decide`): the decision log's replay record."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +58,13 @@ class _Compiled:
 class CompiledRules:
     """A RuleSet prepared for evaluation on every call."""
 
-    def __init__(self, rs: RuleSet, source: str = ""):
+    def __init__(self, rs: RuleSet, source: str = "", files: RuleTexts = ()):
         self.rs = rs
         self.source = source
+        self.files = files
+        """The texts the rules were read from (empty when built from a RuleSet alone)."""
+        self.version = version_of(files) if files else ""
+        """Which version of the rules these are (`rulefile.version_of`), marked on every decision."""
         self.company_zone = ZoneInfo(rs.company.timezone)
         self.region = rs.company.default_region
         self.calls_window = max_calls_window([r.when for r in rs.rules])
@@ -155,6 +165,7 @@ def decide(rules: CompiledRules, caller: Caller, busy: frozenset[str], now: floa
     reasons += [n for n in caller.notes if n not in said]  # a condition may have said it already
     steps: list[Step] = []
     seen: set[tuple[str, str]] = set()
+    escalated = False
     for name in rule.route:
         step = None
         if name in _PERSON:
@@ -171,7 +182,9 @@ def decide(rules: CompiledRules, caller: Caller, busy: frozenset[str], now: floa
             dev = rules.device(name)
             if dev is not None and dev in busy:
                 if rule.escalate:
-                    name = _escalate(rules, name, rule.escalate, busy, reasons)
+                    went = _escalate(rules, name, rule.escalate, busy, reasons)
+                    escalated = escalated or went != name
+                    name = went
                 else:
                     reasons.append(f"{_label(rules, name)} busy (the rule does not escalate)")
             step = rules._step(name)
@@ -189,7 +202,7 @@ def decide(rules: CompiledRules, caller: Caller, busy: frozenset[str], now: floa
             reasons.append(f"strategy {caller.strategy}: {first.name} at priority {priority}")
     call_type = rules.call_type(rule.type, steps, caller)
     return Decision(rule.name, tuple(steps), priority, reasons, caller, now, type=call_type,
-                    prospect=rules.prospect(caller, call_type))
+                    prospect=rules.prospect(caller, call_type), escalated=escalated)
 
 
 def _listed(rules: CompiledRules, who: str, missing: str, unlisted: str, reasons: list[str],

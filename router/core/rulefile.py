@@ -7,6 +7,7 @@ mapping every validation error back to `file:line` with "did you mean" are one p
 from __future__ import annotations
 
 import difflib
+import hashlib
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -338,12 +339,15 @@ def files_of(path: Path) -> list[Path]:
     return [path]
 
 
-def load_rules(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> RuleSet:
-    """Load and check a rule file or a directory of them; raise RuleFileError listing every problem."""
+RuleTexts = tuple[tuple[str, str], ...]
+"""A rule path's files as (name, text) in the order they are read: a version of the rules, as the
+store keeps a staged one (router/rollout.py)."""
+
+
+def read_rule_files(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> RuleTexts:
+    """The texts of a rule file or a directory's rule files, named as `path` names them; raise
+    RuleFileError when a file cannot be read or they are too large together."""
     path = Path(path)
-    problems: list[Located] = []
-    doc = _Document()
-    doc.where[()] = (str(path), 1)
     try:
         files = files_of(path)
         sizes = [f.stat().st_size for f in files]
@@ -355,17 +359,48 @@ def load_rules(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> RuleSet:
         biggest = files[sizes.index(max(sizes))]
         raise RuleFileError([Located(str(biggest), 1, f"rules of {sum(sizes):,} bytes: over the limit of "
                                                       f"{limits.max_bytes:,} (ROUTER_RULES_MAX_BYTES)")])
+    texts, problems = [], []
     for f in files:
         try:
-            text = f.read_text(encoding="utf-8")
+            texts.append((str(f), f.read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError) as e:
             problems.append(Located(str(f), 0, f"cannot read: {e}"))
-            continue
-        data, where = _parse_text(text, str(f), problems, limits)
+    if problems:
+        raise RuleFileError(problems)
+    return tuple(texts)
+
+
+def version_of(texts: RuleTexts) -> str:
+    """A short name for one version of the rules: the first 12 hex digits of the SHA-256 of its files'
+    names (without their folder) and texts. The same files give the same version on every router."""
+    digest = hashlib.sha256()
+    for name, text in texts:
+        for part in (Path(name).name, text):
+            raw = part.encode("utf-8")
+            digest.update(len(raw).to_bytes(8, "big") + raw)
+    return digest.hexdigest()[:12]
+
+
+def load_rules(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> RuleSet:
+    """Load and check a rule file or a directory of them; raise RuleFileError listing every problem."""
+    return load_rule_texts(str(path), read_rule_files(path, limits), limits)
+
+
+def load_rule_texts(root: str, texts: RuleTexts, limits: Limits = DEFAULT_LIMITS) -> RuleSet:
+    """The rules of files already read (`read_rule_files`, or a version the store kept), merged in order as a
+    directory's files are; `root` names the whole in messages about it."""
+    problems: list[Located] = []
+    doc = _Document()
+    doc.where[()] = (root, 1)
+    if sum(len(text) for _, text in texts) > limits.max_bytes:
+        raise RuleFileError([Located(root, 1, f"over the limit of {limits.max_bytes:,} bytes "
+                                              "(ROUTER_RULES_MAX_BYTES)")])
+    for name, text in texts:
+        data, where = _parse_text(text, name, problems, limits)
         if data is not None:
-            if len(files) == 1:
+            if len(texts) == 1:
                 doc.where[()] = where[()]
-            _merge(doc, data, where, str(f), problems)
+            _merge(doc, data, where, name, problems)
         _release(where)
     if problems:
         raise RuleFileError(problems)

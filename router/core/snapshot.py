@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from router.core.phones import Number
+
 
 @dataclass(slots=True)
 class Snapshot:
@@ -26,3 +28,16 @@ class Snapshot:
 
 
 EMPTY = Snapshot({}, {}, [], None, frozenset())
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What one call was decided from, besides the AGI header: kept with its decision so that the decision
+    log can record it (off the call's path) and a replay can decide the call again (router/core/replay.py)."""
+
+    number: Number
+    snapshot: Snapshot
+    """EMPTY when the store did not answer in time."""
+    window: int
+    """Seconds of the number's inbound calls the snapshot read (the rules' longest `calls_within`)."""
+    store_failed: bool = False

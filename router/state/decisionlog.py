@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from router.core.decide import Decision
 from router.core.phones import MAX_NAME, cut
+from router.core.replayrecord import record
 from router.floodlog import FloodLog
 from router.state.store import Store
 from router.state.writer import write_forever
@@ -30,7 +31,8 @@ CALL_FIELDS = (("uniqueid", "uniqueid"), ("channel", "channel"), ("callerid", "c
 
 
 def entry(d: Decision, env: dict[str, str] | None = None) -> dict:
-    """A decision as the log, the API and the web page see it."""
+    """A decision as the log, the API and the web page see it; `seen` is what it was decided from
+    (router/core/replayrecord.py), built here, after the call was answered."""
     c = d.caller
     out: dict = {
         "id": d.id, "at": round(d.at, 3), "rule": d.rule, "type": d.type, "prospect": d.prospect,
@@ -48,6 +50,10 @@ def entry(d: Decision, env: dict[str, str] | None = None) -> dict:
                          "company": c.company, "company_name": c.company_name, "strategy": c.strategy,
                          "choice": c.choice, "crm": c.crm, "risk": c.risk,
                          "risk_signals": [h.name for h in c.risk_hits]}
+    if d.escalated:
+        out["escalated"] = True
+    if d.seen is not None:
+        out["seen"] = record(d.seen, c.dnid if c is not None else "")
     out.update(d.extra)
     return out
 

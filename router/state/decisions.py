@@ -1,17 +1,32 @@
-"""Decisions: the decision log (a bounded stream) and the facts follow-ups and the report need of each.
+"""Decisions: the decision log (a bounded stream), each company day's log for replay, the calls each rule
+decided per day, and the facts follow-ups and the report need of each decision.
 
 The log is appended in batches off the call's path (router/state/decisionlog.py keeps what
-waits); each decision also leaves a small record (`Keys.decision`: rule, first step, kind,
-class, type) for two days, read when its call's outcome arrives.
+waits). Each decision goes to the live log (`Keys.decisions`, the newest DECISION_LOG_MAXLEN,
+what the pages read) and, with its replay record, to its company day's stream
+(`Keys.decisions_day`, kept `report.keep_calls` after the day's last write: what replay reads,
+never the live log), and counts one for its rule on that day (`Keys.rule_hits`, kept
+`report.keep_days`: what coverage reads). It also leaves a small record (`Keys.decision`: rule,
+first step, kind, class, type) for two days, read when its call's outcome arrives.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import AsyncIterator
+
 import orjson
 
 from router.core.facts import DecisionFacts
+from router.core.replayrecord import logged
+from router.reports.tally import day_of
 from router.state.base import Command, StoreBase
 from router.state.keys import DECISION_LOG_MAXLEN, DECISION_META_SECONDS
+from router.state.replies import mapping
+
+READ_CHUNK = 1000
+"""Entries or fields per command when a day is read back: each command holds Redis for about a
+millisecond, so the calls' round trips never wait behind a whole day."""
 
 
 class DecisionsMixin(StoreBase):
@@ -23,7 +38,11 @@ class DecisionsMixin(StoreBase):
         commands: list[Command] = []
         for number, call_id, at in history:
             commands += self.inbound_writes(number, call_id, at)
+        hits: Counter[tuple[str, str]] = Counter()
         for e in entries:
+            day = day_of(e["at"], self.calendar.zone)
+            hits[day, e["rule"]] += 1
+            commands.append(("XADD", self.k.decisions_day(day), "*", "d", orjson.dumps(logged(e))))
             # `i`: the instance, so that every router's feed skips its own decisions without decoding them
             commands.append(("XADD", key, "MAXLEN", "~", DECISION_LOG_MAXLEN, "*", "d", orjson.dumps(e),
                              "i", self.instance))
@@ -41,6 +60,11 @@ class DecisionsMixin(StoreBase):
                 # a new caller becomes a prospect unless a conversation was already answered (prospect=0)
                 commands += [("HSETNX" if caller.get("kind") == "new" else "HSET", self.k.state(number),
                               "prospect", 1), self.kept(self.k.state(number))]
+        for (day, rule), n in hits.items():
+            commands.append(("HINCRBY", self.k.rule_hits(day), rule, n))
+        for day in {day for day, _ in hits}:
+            commands += [("EXPIRE", self.k.decisions_day(day), self.calendar.keep_calls),
+                         ("EXPIRE", self.k.rule_hits(day), self.calendar.keep_days)]
         await self.pooled(commands)
 
     async def decision_meta(self, decision_id: str) -> DecisionFacts:
@@ -59,3 +83,37 @@ class DecisionsMixin(StoreBase):
                 seen.add(e["id"])
                 out.append(e)
         return out
+
+    async def decisions_of(self, day: str) -> AsyncIterator[list[dict]]:
+        """One company day's logged decisions (router/core/replayrecord.py `logged`), in the order they were
+        written, READ_CHUNK at a time. A batch written twice (Redis died between applying it and answering)
+        repeats its entries: the reader skips ids it has seen."""
+        key = self.k.decisions_day(day)
+        start = "-"
+        while True:
+            rows = await self.r.xrange(key, min=start, count=READ_CHUNK)
+            if not rows:
+                return
+            yield [orjson.loads(fields["d"]) for _, fields in rows]
+            if len(rows) < READ_CHUNK:
+                return
+            start = "(" + rows[-1][0]
+
+    async def rule_hits(self, days: list[str]) -> list[dict[str, int]]:
+        """Per day, rule name -> calls it decided."""
+        p = self.r.pipeline(transaction=False)
+        for d in days:
+            p.hgetall(self.k.rule_hits(d))
+        return [{rule: int(n) for rule, n in mapping(x).items()} for x in await p.execute()]
+
+    async def call_records(self, day: str, decision_ids: list[str]) -> dict[str, dict]:
+        """The report's raw records (router/reports/tally.py) of these routed calls of one day, by decision id:
+        `result` says answered or missed, `ring_seconds` how long it rang. Calls not ended yet are absent."""
+        found: dict[str, dict] = {}
+        key = self.k.calls_day(day)
+        for i in range(0, len(decision_ids), READ_CHUNK):
+            chunk = decision_ids[i:i + READ_CHUNK]
+            for d, raw in zip(chunk, await self.r.hmget(key, chunk), strict=True):
+                if raw:
+                    found[d] = orjson.loads(raw)
+        return found

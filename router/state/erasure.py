@@ -5,7 +5,8 @@ What a number leaves behind, and where:
 - the at-risk list and the risk sweep's schedule;
 - its tasks (open and closed) with their logs, and the outgoing messages queued for them;
 - the report's raw call records (the day counters are sums and name nobody: they stay);
-- the decision log, the outcome stream and the live events, and each decision's facts and outcome;
+- the decision log, each day's log that replay reads, the outcome stream and the live events, and
+  each decision's facts and outcome;
 - the once-only claims of its calls' outcomes and its SMS window.
 
 An admin command, not a call's work: it reads the logs in batches and never blocks Redis long.
@@ -38,7 +39,7 @@ class Erased:
 
 class ErasureMixin(StoreBase):
     async def forget_number(self, number: str, days: list[str]) -> Erased:
-        """Erase `number` everywhere; `days` are the company days whose raw calls the report keeps."""
+        """Erase `number` everywhere; `days` are the company days whose raw calls (and logs) the store keeps."""
         k = self.k
         erased = Erased()
         own = [k.customer(number), k.state(number), k.crm(number), k.inbound(number), k.newest(number),
@@ -62,6 +63,7 @@ class ErasureMixin(StoreBase):
             mine = [key for key, raw in records.items() if orjson.loads(raw).get("number") == number]
             if mine:
                 erased.calls += await self.r.hdel(k.calls_day(day), *mine)
+            erased.log_entries += await self._drop_log_entries(k.decisions_day(day), "d", number)
         erased.log_entries += await self._drop_log_entries(k.decisions, "d", number)
         erased.log_entries += await self._drop_log_entries(k.outcomes, "o", number)
         erased.log_entries += await self._drop_log_entries(k.live, "e", number)

@@ -5,7 +5,9 @@ follow-up changes (the `events` stream); each reads the `events` stream always a
 someone watches its live page or event stream, the decisions and outcomes too, and passes on
 the other instances' entries. Unwatched, a router does not read every decision back from
 Redis only to find it is its own. Device states and numbering reloads travel the `events`
-stream and keep a cluster router's copy of them (`LocalView`) current.
+stream and keep a cluster router's copy of them (`LocalView`) current. A staged rollout of new
+rules travels it too: the router is told (`react`) when another instance changed it, and each
+time the reader (re)connects (`on_ready`), so that it reads the rollout again after missing events.
 """
 
 from __future__ import annotations
@@ -28,16 +30,23 @@ BLOCK_MS = 1000
 GATHER = 0.05
 """Seconds to let entries gather after a read that found some: one read for a batch, not one per call."""
 OUTBOX_MAX = 10_000
-SHARED_STATE = frozenset({"device", "numbering", "companies", "strategy"})
+SHARED_STATE = frozenset({"device", "numbering", "companies", "strategy", "rollout"})
 """Events that change what routers read, not what their pages show."""
+REACTED = frozenset({"rollout"})
+"""Events from other instances the router acts on itself (`Feed.react`)."""
 
 
 class Feed:
     def __init__(self, store: Store, publish: Callable[[dict], None],
-                 watched: Callable[[], bool] = lambda: True):
+                 watched: Callable[[], bool] = lambda: True, react: Callable[[dict], None] | None = None,
+                 on_ready: Callable[[], None] | None = None):
         self.store = store
         self.publish = publish
         self.watched = watched
+        self.react = react
+        """Told of another instance's REACTED events (on the loop: it must not wait)."""
+        self.on_ready = on_ready
+        """Called each time the reader has (re)connected: what it may have missed is read again."""
         """Whether anyone listens to the relayed decisions and outcomes (see `watch`)."""
         self._relay: dict[str, str] | None = None
         """While relaying: where the reader stands in the decisions and outcomes streams (set by
@@ -132,6 +141,8 @@ class Feed:
                 if load_view is not None:  # a cluster router's copy of the shared keys, read afresh
                     await load_view()
                 self.ready.set()
+                if self.on_ready is not None:
+                    self.on_ready()
                 if delay > 0.2:
                     log.info("live events: reading the shared streams again")
                 delay = 0.2
@@ -176,6 +187,8 @@ class Feed:
                 self._tasks.append(asyncio.create_task(self.store.load_view(e["type"])))  # type: ignore[attr-defined]
             if fields.get("i") != mine and e["type"] not in SHARED_STATE:
                 self.publish(e)
+            if fields.get("i") != mine and e["type"] in REACTED and self.react is not None:
+                self.react(e)
 
 
 async def _newest(r, key: str) -> str:

@@ -5,7 +5,8 @@ keeps one caller's keys in one slot: the call's round trip goes to one node. The
 grouped under a few tags, each one slot, so that no command or transaction crosses slots:
 `{devices}` (device states), `{numbering}` (the range table and its loading copy), `{log}` (the
 decision, outcome and live-event streams, read together by every instance's feed), `{tasks}`
-(the follow-up worklist and its tasks, closed in one transaction), `{risk}` and `{companies}`.
+(the follow-up worklist and its tasks, closed in one transaction), `{rollout}` (a staged rollout
+and its versions of the rules, written in one transaction), `{risk}` and `{companies}`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ OUTCOME_KEEP_SECONDS = 30 * 86400
 DECISION_META_SECONDS = 2 * 86400
 """What follow-ups and the report need of a decision, until its call has surely ended."""
 DECISION_LOG_MAXLEN = 100_000
-"""Entries kept in the decision and outcome streams (trimmed approximately, `MAXLEN ~`)."""
+"""Entries kept in the decision and outcome streams (trimmed approximately, `MAXLEN ~`): what the live
+pages and /api/decisions read. Replay reads the day logs (`Keys.decisions_day`), kept `report.keep_calls`."""
 EVENTS_MAXLEN = 10_000
 """Entries kept in the live-event stream every instance reads."""
 TRIM_EVERY = 16
@@ -47,7 +49,7 @@ class Keys:
 
     __slots__ = ("busy", "companies", "company_ranges", "decisions", "devstate", "live", "numbering",
                  "numbering_loading", "outbox_all", "outbox_blocked", "outbox_dead", "outbox_due", "outcomes",
-                 "prefix", "risk_due", "risk_list", "strategy", "tasks_closed", "tasks_open")
+                 "prefix", "risk_due", "risk_list", "rollout", "strategy", "tasks_closed", "tasks_open")
 
     def __init__(self, prefix: str = "cr"):
         self.prefix = prefix
@@ -62,6 +64,8 @@ class Keys:
         self.tasks_open = f"{prefix}:{{tasks}}:open"
         self.tasks_closed = f"{prefix}:{{tasks}}:closed"
         self.strategy = f"{prefix}:strategy"
+        self.rollout = f"{prefix}:{{rollout}}"
+        """Hash: the staged rollout every router follows (router/state/rollout.py lists its fields)."""
         """Hash: `strategy` switched at runtime, `by` whom, `at` when (read by every call's round trip)."""
         self.risk_list = f"{prefix}:{{risk}}:list"
         """Sorted set: numbers at risk now, scored by when they entered the list."""
@@ -113,6 +117,19 @@ class Keys:
     def decision(self, decision_id: str) -> str:
         """What follow-ups need of a decision (rule, first step, kind, class), kept for two days."""
         return f"{self.prefix}:decision:{decision_id}"
+
+    def rules_version(self, version: str) -> str:
+        """One version of the rules a rollout names: its files, as a JSON list of [name, text]."""
+        return f"{self.prefix}:{{rollout}}:rules:{version}"
+
+    def decisions_day(self, day: str) -> str:
+        """Stream: one company day's decisions as replay reads them (router/core/replayrecord.py), each under
+        `d`; lives `report.keep_calls` after its last write."""
+        return f"{self.prefix}:decisions:{day}"
+
+    def rule_hits(self, day: str) -> str:
+        """Hash: rule name -> calls it decided on one company day (`fallback` included); kept `report.keep_days`."""
+        return f"{self.prefix}:rulehits:{day}"
 
     def outcome(self, decision_id: str) -> str:
         return f"{self.prefix}:outcome:{decision_id}"

@@ -13,6 +13,7 @@ key (router/state/keys.py), and each concern is a mixin of its own module:
 | RiskMixin | risk.py | customer events, risk, the at-risk list |
 | ReportMixin | report.py | the report's day counters and raw calls |
 | StrategyMixin | strategy.py | the strategy switched at runtime |
+| RolloutMixin | rollout.py | a staged rollout of new rules: its state and both versions |
 | OutboxMixin | outbox.py | messages on their way out (SMS, webhooks, e-mail, CRM) |
 | ErasureMixin | erasure.py | forgetting one person everywhere |
 
@@ -29,10 +30,11 @@ from router.state.erasure import ErasureMixin
 from router.state.outbox import OutboxMixin
 from router.state.report import ReportMixin
 from router.state.risk import RiskMixin
+from router.state.rollout import RolloutMixin
 from router.state.strategy import StrategyMixin
 from router.state.tasks import TasksMixin
 
 
 class Store(CallsMixin, DirectoryMixin, DecisionsMixin, TasksMixin, RiskMixin, ReportMixin, StrategyMixin,
-            OutboxMixin, ErasureMixin):
+            RolloutMixin, OutboxMixin, ErasureMixin):
     """Everything the router keeps in Redis (see the module docstring for which mixin holds what)."""

@@ -17,7 +17,7 @@ from router.reports.reader import calls_csv, parse_range, report
 from router.risk.events import parse_batch
 from router.service import Router
 from router.state.errors import STORE_ERRORS
-from router.web import directory, strategy
+from router.web import changes, directory, strategy
 from router.web.auth import STREAM_PATH, bearer_token
 from router.web.bodies import json_object, optional_object, read_json
 from router.web.keys import AGI_KEY, AMI_KEY, METRICS_TOKEN_KEY, ROUTER_KEY, TOKEN_KEY
@@ -41,7 +41,7 @@ async def healthz(request: web.Request) -> web.Response:
         store = f"down: {type(e).__name__}"
     body: dict[str, Any] = {
         "status": "ok" if store == "up" else "degraded", "instance": router.instance, "store": store,
-        "rules": router.rules.source, "rule_count": len(router.rules.rules),
+        "rules": router.rules.source, "rules_version": router.rules.version, "rule_count": len(router.rules.rules),
         "timezone": router.rules.rs.company.timezone, "decisions": router.decisions, "fallbacks": router.fallbacks,
         "log_pending": len(router.log.pending)}
     if router.source is not None:
@@ -51,6 +51,8 @@ async def healthz(request: web.Request) -> web.Response:
         if rules["stale"]:
             body["rules_file_changed_at"] = rules["file_changed_at"]
             body["rules_stale_why"] = rules["why"]
+    if router.rollouts.staged is not None or router.rollouts.problem:
+        body["rollout"] = router.rollouts.status()
     ami = request.app.get(AMI_KEY)
     if ami is not None:
         body["ami"] = ami.status()  # AMI down degrades what the router knows, not whether calls are routed
@@ -65,16 +67,6 @@ async def decisions(request: web.Request) -> web.Response:
     if not 1 <= limit <= MAX_LIMIT:
         return web.json_response({"error": f"limit must be between 1 and {MAX_LIMIT}"}, status=400)
     return web.json_response(await request.app[ROUTER_KEY].log.newest(limit))
-
-
-async def reload_rules(request: web.Request) -> web.Response:
-    router = request.app[ROUTER_KEY]
-    problems = await router.reload()
-    path = str(router.source.path) if router.source is not None else router.rules.source
-    if problems:
-        return web.json_response({"reloaded": False, "path": path, "problems": problems,
-                                  "in_force": router.rules.source}, status=422)
-    return web.json_response({"reloaded": True, "path": path, "rules": len(router.rules.rules)})
 
 
 async def followups(request: web.Request) -> web.Response:
@@ -270,7 +262,6 @@ def make_app(router: Router, token: str | None = None, metrics_token: str | None
         app[METRICS_TOKEN_KEY] = metrics_token
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/decisions", decisions)
-    app.router.add_post("/api/rules/reload", reload_rules)
     app.router.add_get(STREAM_PATH, stream)
     app.router.add_get("/api/followups", followups)
     app.router.add_get("/api/followups/counts", followup_counts)
@@ -289,5 +280,6 @@ def make_app(router: Router, token: str | None = None, metrics_token: str | None
     app.router.add_get("/metrics", metrics)
     directory.add_routes(app)
     strategy.add_routes(app)
+    changes.add_routes(app)
     app.router.add_get("/", page)
     return app
