@@ -197,6 +197,66 @@ fallback: [support]
 """A small valid rule file for the rule-file checks to break in one place."""
 
 
+MENU_RULES_TEXT = """
+version: 1
+company: {timezone: Europe/Moscow, default_region: RU}
+identify: {repeat_within: 1h}
+targets:
+  new_connection: {queue: new-connection, priority: 10, timeout: 60, type: new_connection}
+  support:        {queue: support, timeout: 120, type: support}
+  operators:      {queue: operators, timeout: 60}
+  management:     {queue: management, timeout: 30}
+  self_service:   {menu: main}
+managers:
+  ivanov: {endpoint: PJSIP/101, up: management, timeout: 20}
+rules:
+  - name: new connection chosen in the menu
+    when: {choice: new-connection}
+    route: [new_connection, operators]
+  - name: A customers reach their manager
+    when: {abc: A, has_manager: true}
+    route: [manager]
+    escalate: up
+  - name: new callers to the new-connection queue
+    when: {kind: new, dnid: "88006008208"}
+    route: [new_connection]
+  - name: everyone else chooses in the menu
+    route: [self_service]
+fallback: [support]
+types:
+  new_connection: {label: new connection, prospect: true}
+  support: support
+  payment: payment question
+menus:
+  main:
+    label: self-service menu
+    prompts: [custom/main-menu]
+    invalid_prompt: custom/invalid-key
+    timeout: 5
+    tries: 3
+    operator: operators
+    options:
+      "1": {target: support}
+      "2": {target: support, type: payment, label: payment}
+      "3": {choice: new-connection, label: new connection}
+      "5": {menu: contract}
+      "9": repeat
+      "0": operator
+  contract:
+    prompts: [custom/enter-contract]
+    input: {field: contract, length: 8, checksum: luhn}
+    timeout: 10
+    tries: 2
+    operator: operators
+    on_timeout: {menu: main}
+"""
+"""A self-service menu (support, payment, new connection, a contract number, operator) and rules that send
+callers there: first-time callers on the sales line go to the new-connection queue, A customers to their
+manager, everyone else to the menu."""
+CONTRACT = "12345674"
+"""A contract number whose last digit is its Luhn check digit."""
+
+
 def compiled(text: str) -> CompiledRules:
     return CompiledRules(load_rules_text(text), "<test>")
 

@@ -20,6 +20,7 @@ COMMAND_MODULES = {
     "check": "router.cli.check",
     "call": "router.cli.call",
     "simulate": "router.cli.simulate",
+    "ivr": "router.cli.ivr",
     "demo": "router.cli.demo",
     "report": "router.cli.report",
     "tail": "router.cli.tail",

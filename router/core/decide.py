@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from router.core.conditions import Check, Moment, compile_when, holds, max_calls_window, say
 from router.core.identify import Caller
+from router.core.menus import menu_context
 from router.core.ruleindex import Needs, RuleIndex
 from router.core.rules import DAYS, LAST_AGENT_STEP, MANAGER_STEP, TASK_OWNER_STEP, Manager, RuleSet, Target
 
@@ -65,6 +66,19 @@ class CompiledRules:
         self.fallback_steps = tuple(s for s in (self._step(n) for n in rs.fallback) if s)
         self.agents = {dev: name for name, m in rs.managers.items() for dev in (m.state, m.endpoint) if dev}
         """A device that answered a call (an endpoint or a queue member's state interface) -> its manager."""
+        self.menu_rules: dict[tuple[str, str], _Compiled] = {}
+        """(menu, key) -> the implicit rule of a menu option that names its target (`target:`, `operator`):
+        it decides before the rule file's rules."""
+        self.choice_types = dict(rs.types_by_choice)
+        """IVR choice -> call type: `types_by_choice`, and the menus' options with a `type:`."""
+        for menu_name, menu in rs.menus.items():
+            for key, o in menu.exits():
+                target = o.target or (menu.operator if o.then == "operator" else None)
+                if target is not None:
+                    self.menu_rules[(menu_name, key)] = _Compiled(f"menu {menu_name}: {key}", (), (target,),
+                                                                  o.escalate, None, o.type)
+                elif o.asked_choice and o.type:
+                    self.choice_types.setdefault(o.asked_choice, o.type)
 
     def _step(self, name: str) -> Step | None:
         e = self.entries.get(name)
@@ -75,6 +89,8 @@ class CompiledRules:
                 return Step("queue", e.queue, e.timeout, name)
             if e.dial:
                 return Step("dial", e.dial, e.timeout, name)
+            if e.menu:
+                return Step("ivr", menu_context(e.menu), e.timeout, name)
             return Step("ivr", e.ivr or "", e.timeout, name)
         return None
 
@@ -84,8 +100,8 @@ class CompiledRules:
         if rule_type:
             return rule_type
         rs = self.rs
-        if caller is not None and caller.choice and caller.choice in rs.types_by_choice:
-            return rs.types_by_choice[caller.choice]
+        if caller is not None and caller.choice and caller.choice in self.choice_types:
+            return self.choice_types[caller.choice]
         for s in steps[:1]:
             e = self.entries.get(s.name)
             if isinstance(e, Target) and e.type:
@@ -142,17 +158,18 @@ def _escalate(rules: CompiledRules, name: str, way: str, busy: frozenset[str], r
 
 def decide(rules: CompiledRules, caller: Caller, busy: frozenset[str], now: float) -> Decision:
     m = rules.moment(caller, now)
-    for rule in rules.candidates(caller):
+    option = rules.menu_rules.get((caller.menu, caller.key)) if caller.menu else None
+    for rule in (option,) if option is not None else rules.candidates(caller):
         if holds(rule.checks, caller, m):
             break
     else:
         return fallback_decision(rules, caller, now, "no rule matched")
-    reasons = [f"rule: {rule.name}"]
-    said = ""
+    reasons = [f"rule: {rule.name}" if option is None else f"{rule.name} → {rule.route[0]} (the menu's option)"]
+    said = f"menu {caller.menu}:" if option is not None else ""
     if rule.checks:
         said = say(rule.checks, caller, m)
         reasons.append(said)
-    reasons += [n for n in caller.notes if n not in said]  # a condition may have said it already
+    reasons += [n for n in caller.notes if not (said and (n in said or n.startswith(said)))]  # said already
     steps: list[Step] = []
     seen: set[tuple[str, str]] = set()
     for name in rule.route:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,15 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from router.core.rules import Rule, RuleSet, cross_check
+from router.core.rules import Problem, Rule, RuleSet, cross_check
+
+MoreChecks = Callable[[RuleSet], list[Problem]]
+"""Checks a command adds to the rule file's own (`router check --sounds`), located like them."""
 
 Path_ = tuple[str | int, ...]
 SINGLE_SECTIONS = ("version", "company", "identify", "fallback", "report", "risk", "directory", "retention",
                    "followup", "notify")
-NAMED_SECTIONS = ("targets", "managers", "types", "types_by_dnid", "types_by_choice")
+NAMED_SECTIONS = ("targets", "managers", "types", "types_by_dnid", "types_by_choice", "menus")
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,11 +278,16 @@ def _merge(doc: _Document, data: dict, where: dict, file: str, problems: list[Lo
 
 
 def _locate(loc: tuple, where: dict) -> tuple[Path_, tuple[str, int]]:
+    """The longest known path along `loc`, and where it was written. A key that YAML read as a number
+    (a menu's `1:`) is looked up as one; the path keeps the text the schema saw."""
     path: Path_ = ()
+    found: Path_ = ()
     for part in loc:
-        if (*path, part) in where:
-            path = (*path, part)
-    return path, where.get(path) or where[()]
+        for key in (part, int(part) if isinstance(part, str) and part.isdigit() else None):
+            if key is not None and (*found, key) in where:
+                path, found = (*path, part), (*found, key)
+                break
+    return path, where.get(found) or where[()]
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
@@ -334,7 +343,7 @@ def files_of(path: Path) -> list[Path]:
     return [path]
 
 
-def load_rules(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> RuleSet:
+def load_rules(path: str | Path, limits: Limits = DEFAULT_LIMITS, more: MoreChecks | None = None) -> RuleSet:
     """Load and check a rule file or a directory of them; raise RuleFileError listing every problem."""
     path = Path(path)
     problems: list[Located] = []
@@ -366,7 +375,7 @@ def load_rules(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> RuleSet:
     if problems:
         raise RuleFileError(problems)
     try:
-        return validate(doc.data, doc.where, limits)
+        return validate(doc.data, doc.where, limits, more)
     finally:
         _release(doc.where, doc.data.get("rules"))
 
@@ -392,7 +401,7 @@ def load_rules_text(text: str, name: str = "<rules>", limits: Limits = DEFAULT_L
     return validate(data, where, limits)
 
 
-def validate(data: dict, where: dict, limits: Limits = DEFAULT_LIMITS) -> RuleSet:
+def validate(data: dict, where: dict, limits: Limits = DEFAULT_LIMITS, more: MoreChecks | None = None) -> RuleSet:
     """The schema, rule by rule: each validation is short, so a thread doing this for fifty thousand
     rules lets the event loop in between."""
     rules = data.get("rules")
@@ -428,7 +437,7 @@ def validate(data: dict, where: dict, limits: Limits = DEFAULT_LIMITS) -> RuleSe
     if per_rule:
         rs = rs.model_copy(update={"rules": checked})
     located = []
-    for p in cross_check(rs):
+    for p in cross_check(rs) + (more(rs) if more is not None else []):
         _, (file, line) = _locate(p.path, where)
         located.append(Located(file, line, f"{_dotted(p.path)}: {p.message}"))
     if located:
