@@ -26,6 +26,9 @@ import pytest
 
 from router.asterisk.ami import AMITarget
 from router.asterisk.amisim import AMIServer
+from router.asterisk.amiwire import Framer
+from router.asterisk.calltracker import CallTracker
+from router.asterisk.pbxsim import SimulatedPBX
 from router.core.decide import CompiledRules
 from router.core.rulefile import DEFAULT_LIMITS, Limits, RuleFileError, load_rules_text
 from router.state.shared import _Link
@@ -318,6 +321,27 @@ class RoundTrips:
 
 
 # the AMI simulator
+
+class Capture(AMIServer):
+    """Keeps what the simulated PBX would send, instead of sending it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent = b""
+
+    async def push(self, data: bytes, chunks=None) -> None:
+        self.sent += data
+
+
+def outcomes(play) -> list[dict]:
+    """The outcomes a call tracker takes from what `play(pbx)` makes the simulated PBX send."""
+    ami = Capture()
+    asyncio.run(play(SimulatedPBX(ami, speed=1e9)))
+    tracker = CallTracker()
+    for i, event in enumerate(Framer().feed(ami.sent)):
+        tracker.feed(event, float(i))
+    return [o.as_dict() for o in tracker.take()[0]]
+
 
 def ami_target(server: AMIServer) -> AMITarget:
     """The router's AMI address of the simulator `server`."""

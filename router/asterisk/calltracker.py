@@ -10,7 +10,8 @@ the first channel when it dialed someone. Facts that bite, from real recordings:
   step, or the dialplan's `Result: failed` tells it from a caller who gave up; neither ends
   the call, the last Hangup does;
 - a self-service IVR answers the caller's channel itself (`Newstate Up` with no dial or queue
-  before it): the call was served, by `ivr:CONTEXT`, not missed;
+  before it): the call was served, by `ivr:CONTEXT`, not missed; the menus `router ivr dialplan`
+  writes say which menu the caller enters and which key left it (UserEvent `Menu`, `Key`);
 - Hangup `Cause` is unreliable (0 on cancel, 16 when the dialplan hangs up a ringing caller);
 - our outbound call reached the customer only when a dial towards their number is answered
   (in click-to-call the agent answers first).
@@ -54,6 +55,8 @@ class Outcome:
     reason: str = ""
     ivr: str = ""  # the IVR context that served the call by itself
     by_state: str = ""  # the answering queue member's state interface, when it differs from `by`
+    menus: list = field(default_factory=list)  # [menu, key] of each menu the caller left, in order
+    menu_left: str = ""  # the menu the caller was in when the call ended
 
     @property
     def ring_seconds(self) -> float:
@@ -68,7 +71,9 @@ class Outcome:
                 "result": "answered" if self.answered else "missed", "by": self.by, "queue": self.queue,
                 "decision": self.decision, "ring_seconds": self.ring_seconds, "talk_seconds": self.talk_seconds,
                 "ended_at": round(self.ended, 3), "reason": self.reason, **({"ivr": self.ivr} if self.ivr else {}),
-                **({"by_state": self.by_state} if self.by_state else {})}
+                **({"by_state": self.by_state} if self.by_state else {}),
+                **({"menus": self.menus} if self.menus else {}), **({"menu_left": self.menu_left} if self.menu_left
+                                                                     else {})}
 
 
 def outcome_key(o: Outcome) -> str:
@@ -106,6 +111,8 @@ class _Call:
     ivr: str = ""  # context whose dialplan answered the caller's leg before any dial or queue
     ivr_at: float = 0.0
     failed: str = ""  # the dialplan's word that every step failed, with the last statuses
+    menus: list = field(default_factory=list)  # [menu, key] the caller left, from the menus' UserEvents
+    menu: str = ""  # the menu the caller is in now
     outbound: dict[str, _Dial] = field(default_factory=dict)  # dest uniqueid -> dial
 
 
@@ -126,7 +133,9 @@ def call_from_record(r: dict) -> _Call:
 
 _CALL_FIELDS = ("linkedid", "started", "channels", "numbers", "caller", "caller_rank", "decision", "answered_by",
                 "queue", "answered_at", "queue_timeouts", "last_dial_status", "abandoned", "queued", "dialed", "ivr",
-                "ivr_at", "failed")
+                "ivr_at", "failed", "menus", "menu")
+MAX_MENU_STEPS = 20
+"""Menus a call's outcome keeps (a caller going round in menus adds no more)."""
 
 Handler = Callable[["CallTracker", dict, float], None]
 
@@ -240,6 +249,10 @@ class CallTracker:
     def on_userevent(self, e: dict, at: float) -> None:
         if e.get("UserEvent") != V.USER_EVENT or (call := self._routed(e, at)) is None:
             return
+        if e.get(V.MENU_EVENT):  # the generated menus: entering one (no Key), leaving it (Key: …)
+            call.menu = "" if e.get(V.KEY_EVENT) else e[V.MENU_EVENT]
+            if e.get(V.KEY_EVENT) and len(call.menus) < MAX_MENU_STEPS:
+                call.menus.append([e[V.MENU_EVENT], e[V.KEY_EVENT]])
         if e.get("Decision"):
             call.decision = e["Decision"]
         if e.get("Result") == "failed":
@@ -355,7 +368,7 @@ class CallTracker:
         number = normalise(raw, self.region).key or raw
         if call.answered_at is None and call.ivr and not call.queued and not call.dialed:
             return Outcome(call.linkedid, "inbound", number, True, f"ivr:{call.ivr}", "", call.decision,
-                           call.started, call.ivr_at, at, reason, call.ivr)
+                           call.started, call.ivr_at, at, reason, call.ivr, menus=call.menus, menu_left=call.menu)
         answered = call.answered_at is not None
         if reason or answered:
             why = reason
@@ -366,7 +379,7 @@ class CallTracker:
         else:
             why = f"every step failed (last: {call.last_dial_status})"
         o = Outcome(call.linkedid, "inbound", number, answered, call.answered_by, call.queue, call.decision,
-                    call.started, call.answered_at, at, why)
+                    call.started, call.answered_at, at, why, menus=call.menus, menu_left=call.menu)
         o.by_state = self.members.get(call.answered_by, "") if answered else ""
         return o
 
