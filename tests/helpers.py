@@ -376,6 +376,16 @@ async def until(driver, condition, seconds: float = 10):
     return await asyncio.to_thread(WebDriverWait(driver, seconds, poll_frequency=0.05).until, condition)
 
 
+async def open_report(driver, port: int, day: str, token: str) -> None:
+    """The report page of `day`, signed in with the API token, once it has drawn everything."""
+    from selenium.webdriver.common.by import By
+
+    await asyncio.to_thread(driver.get, f"http://127.0.0.1:{port}/")
+    await asyncio.to_thread(driver.execute_script, f"localStorage.setItem('callrouterToken', '{token}')")
+    await asyncio.to_thread(driver.get, f"http://127.0.0.1:{port}/report?day={day}")
+    await until(driver, lambda d: d.find_element(By.ID, "status").text == "ready", 30)
+
+
 # processes
 
 def router_env(**extra: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ from router.asterisk.pbxsim import Attempt, Press, SimulatedPBX
 from router.reports.reader import report
 from router.reports.report import text
 from router.reports.tally import tally_menus
-from tests.helpers import MENU_RULES_TEXT, MONDAY, MONDAY_10, Clock, ami_target, compiled, outcomes, until
+from tests.helpers import MENU_RULES_TEXT, MONDAY, MONDAY_10, Clock, ami_target, compiled, open_report, outcomes
 
 MENUS = compiled(MENU_RULES_TEXT)
 SUPPORT_LINE = "88006008200"
@@ -109,10 +109,7 @@ async def test_the_report_page_shows_each_menu(serve, store, ami, browser, tmp_p
     from selenium.webdriver.common.by import By
 
     r, _ = await place_menu_calls(serve, store, ami)
-    await asyncio.to_thread(browser.get, f"http://127.0.0.1:{r.http_port}/")
-    await asyncio.to_thread(browser.execute_script, "localStorage.setItem('callrouterToken', 'tk')")
-    await asyncio.to_thread(browser.get, f"http://127.0.0.1:{r.http_port}/report?day={MONDAY}")
-    await until(browser, lambda d: d.find_element(By.ID, "status").text == "ready", 30)
+    await open_report(browser, r.http_port, MONDAY, "tk")
     rows = await asyncio.to_thread(lambda: [[td.text for td in tr.find_elements(By.TAG_NAME, "td")] for tr in
                                             browser.find_elements(By.CSS_SELECTOR, "#menus table[data-menu=main] tr")])
     assert rows[:4] == [["self-service menu", "callers"], ["entered the menu", "6"], ["key 1: support", "0"],
