@@ -136,9 +136,12 @@ def test_a_target_option_is_decided_before_the_rules_even_for_an_a_customer():
     assert [s.dest for s in timed_out.steps] == ["operators"], "on_timeout defaults to the operator"
 
 
-def test_a_menu_key_the_rules_no_longer_have_is_routed_by_the_rules():
-    d = decide(MENUS, caller(customer={"abc": "B"}, asked=Asked("main", "7")), frozenset(), MONDAY_10)
-    assert d.rule == "everyone else chooses in the menu"
+def test_a_menu_key_the_rules_no_longer_have_is_routed_by_the_rules_and_the_reasons_say_so():
+    d = decide(MENUS, caller(customer={"abc": "A", "manager": "ivanov"}, asked=Asked("main", "7")), frozenset(),
+               MONDAY_10)
+    assert d.rule == "A customers reach their manager"
+    assert ("menu main has no key 7 in the rules: was the menus' dialplan written from older rules? (router ivr "
+            "dialplan)") in d.reasons
 
 
 def test_agi_arguments_of_a_second_ask_are_kept_to_plain_words_and_digits():
@@ -188,3 +191,13 @@ def test_simulate_with_keys_shows_the_menu_path_and_each_decision(tmp_path, caps
         assert said in out, out
     assert main([*base, "--keys", "5", CONTRACT]) == 0
     assert "wrong number (no store given (--store): the number cannot be looked up)" in capsys.readouterr().out
+
+
+def test_a_rule_that_would_send_a_caller_back_into_a_menu_is_passed_over_after_one():
+    typed = Asked("contract", "input", "", CONTRACT)
+    d = decide(MENUS, caller(customer={"abc": "B"}, asked=typed), frozenset(), MONDAY_10)
+    assert (d.rule, [s.dest for s in d.steps]) == ("fallback", ["support"])
+    assert d.reasons[0] == ("no rule matched (rule 'everyone else chooses in the menu' passed over: it sends callers "
+                            "to a menu, and this one has just left menu contract) → fallback")
+    first = decide(MENUS, caller(customer={"abc": "B"}), frozenset(), MONDAY_10)
+    assert first.rule == "everyone else chooses in the menu", "a first ask reaches the menu"

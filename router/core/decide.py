@@ -69,6 +69,9 @@ class CompiledRules:
         self.menu_rules: dict[tuple[str, str], _Compiled] = {}
         """(menu, key) -> the implicit rule of a menu option that names its target (`target:`, `operator`):
         it decides before the rule file's rules."""
+        self.menu_targets = frozenset(name for name, t in rs.targets.items() if t.menu)
+        """Targets that send the caller to a menu: a rule starting with one is passed over for a caller asked
+        about again after a menu (it would send them round in menus)."""
         self.choice_types = dict(rs.types_by_choice)
         """IVR choice -> call type: `types_by_choice`, and the menus' options with a `type:`."""
         for menu_name, menu in rs.menus.items():
@@ -159,12 +162,19 @@ def _escalate(rules: CompiledRules, name: str, way: str, busy: frozenset[str], r
 def decide(rules: CompiledRules, caller: Caller, busy: frozenset[str], now: float) -> Decision:
     m = rules.moment(caller, now)
     option = rules.menu_rules.get((caller.menu, caller.key)) if caller.menu else None
+    passed_over = ""
     for rule in (option,) if option is not None else rules.candidates(caller):
         if holds(rule.checks, caller, m):
+            if option is None and caller.menu and rule.route[0] in rules.menu_targets:
+                passed_over = passed_over or rule.name  # back into a menu: the caller has just left one
+                continue
             break
     else:
-        return fallback_decision(rules, caller, now, "no rule matched")
+        return fallback_decision(rules, caller, now, "no rule matched" + (f" ({_passed(passed_over, caller)})"
+                                                                          if passed_over else ""))
     reasons = [f"rule: {rule.name}" if option is None else f"{rule.name} → {rule.route[0]} (the menu's option)"]
+    if passed_over:
+        reasons.append(_passed(passed_over, caller))
     said = f"menu {caller.menu}:" if option is not None else ""
     if rule.checks:
         said = say(rule.checks, caller, m)
@@ -207,6 +217,10 @@ def decide(rules: CompiledRules, caller: Caller, busy: frozenset[str], now: floa
     call_type = rules.call_type(rule.type, steps, caller)
     return Decision(rule.name, tuple(steps), priority, reasons, caller, now, type=call_type,
                     prospect=rules.prospect(caller, call_type))
+
+
+def _passed(rule: str, caller: Caller) -> str:
+    return f"rule {rule!r} passed over: it sends callers to a menu, and this one has just left menu {caller.menu}"
 
 
 def _listed(rules: CompiledRules, who: str, missing: str, unlisted: str, reasons: list[str],

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from router.core.menus import NOT_ASKED, Asked
+from router.core.menus import INPUT_KEY, NOT_ASKED, Asked
 from router.core.phones import Number
 from router.core.risk import Hit, level_of, live_hits
 from router.core.rules import STRATEGIES, RuleSet
@@ -106,6 +106,10 @@ def profile(number: Number, raw: str, name: str, dnid: str, snap: Snapshot, rule
     choice = choice or asked.choice
     if asked.menu:
         notes.append(f"menu {asked.menu}: " + ("number typed" if asked.digits else f"key {asked.key}"))
+        menu = rules.menus.get(asked.menu)
+        if menu is None or (asked.key != INPUT_KEY and menu.option(asked.key) is None):
+            notes.append(f"menu {asked.menu} has no key {asked.key or '(none)'} in the rules: was the menus' "
+                         "dialplan written from older rules? (router ivr dialplan)")
     if identified:
         notes.append(f"identified by {identified}: {number.key}" + "".join(
             f", {k} {cust[k]}" for k in ("abc", "manager") if cust.get(k)))
