@@ -15,7 +15,7 @@ from router.asterisk import variables as V
 from router.asterisk.agi import AGISession
 from router.core.decide import CompiledRules, Decision, decide, fallback_decision
 from router.core.identify import profile
-from router.core.menus import INPUT_KEY, WrongInput
+from router.core.menus import CONTEXT_PREFIX, INPUT_KEY, WrongInput
 from router.core.phones import MAX_CALLER_ID, MAX_NAME, cut, normalise, score
 from router.core.rulefile import DEFAULT_LIMITS, Limits
 from router.core.rules import CrmDirectory
@@ -171,15 +171,15 @@ class Router:
         name = cut(env.get("agi_calleridname", ""), MAX_NAME)
         if name == "unknown":  # what res_agi sends for a caller ID without a name (a SIP From without one)
             name = ""
+        asked = V.agi_asked(env)
         dnid = env.get("agi_dnid", "")
-        if dnid in ("", "unknown"):
-            dnid = env.get("agi_extension", "")
+        if dnid in ("", "unknown"):  # in a menu, the extension is the key pressed: the menu passes the dnid
+            dnid = asked.dnid if asked else env.get("agi_extension", "")
             if dnid in ("s", "unknown"):  # a trunk that delivers to `s`: the called number is not known
                 dnid = ""
         number = normalise(raw, rules.region)
         now = self.clock()
         call_id = env.get("agi_uniqueid") or ""
-        asked = V.agi_asked(env)
         menu = rules.rs.menus.get(asked.menu)
         typed = menu.input if menu is not None and asked.key == INPUT_KEY else None
         if typed is not None and (why := typed.problem(asked.digits)):
@@ -349,6 +349,8 @@ def route_variables(d: Decision, company_tz: str, every: bool = False) -> list[t
         pairs = [(name, value) for name, value in pairs if value != ""]
     for n, step in enumerate(d.steps, 1):
         pairs += [(V.step_type(n), step.type), (V.step_dest(n), step.dest), (V.step_timeout(n), step.timeout)]
+    if c is not None and c.dnid and any(step.dest.startswith(CONTEXT_PREFIX) for step in d.steps):
+        pairs.append((V.DNID, c.dnid))  # a menu asks again from its own extensions: it passes this back
     # set here rather than by the dialplan after the AGI: a priority less for Asterisk on every call
     if any(step.type == "queue" for step in d.steps):
         pairs.append((V.QUEUE_PRIO, d.priority))

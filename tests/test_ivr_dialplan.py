@@ -43,8 +43,8 @@ def test_a_key_leaves_the_menu_with_an_event_and_asks_the_router_again():
                                      "Background(custom/main-menu)", "WaitExten(5)"]
     assert " same => n(prompt),Background(custom/main-menu)" in lines
     assert extension(lines, "3") == ["UserEvent(callrouter,Menu: main,Key: 3)", "Set(ROUTE_1_TYPE=)",
-                                     f"AGI({AGI_URL},menu=main,key=3,choice=new-connection)", WALK]
-    assert extension(lines, "2")[2] == f"AGI({AGI_URL},menu=main,key=2)", "a target option names no choice"
+                                     f"AGI({AGI_URL},menu=main,key=3,choice=new-connection,dnid=${{ROUTE_DNID}})", WALK]
+    assert extension(lines, "2")[2] == f"AGI({AGI_URL},menu=main,key=2,dnid=${{ROUTE_DNID}})", "no choice"
     assert extension(lines, "5") == ["UserEvent(callrouter,Menu: main,Key: 5)", "Goto(callrouter-menu-contract,s,1)"]
     assert extension(lines, "9") == ["UserEvent(callrouter,Menu: main,Key: 9)", "Goto(s,prompt)"]
 
@@ -54,7 +54,7 @@ def test_timeouts_and_wrong_keys_count_tries_then_go_where_the_menu_says():
     assert extension(lines, "t") == ["Set(CALLROUTER_MENU_TRIES=$[${CALLROUTER_MENU_TRIES} + 1])",
                                      "GotoIf($[${CALLROUTER_MENU_TRIES} < 3]?s,prompt)",
                                      "UserEvent(callrouter,Menu: main,Key: timeout)", "Set(ROUTE_1_TYPE=)",
-                                     f"AGI({AGI_URL},menu=main,key=timeout)", WALK]
+                                     f"AGI({AGI_URL},menu=main,key=timeout,dnid=${{ROUTE_DNID}})", WALK]
     assert extension(lines, "i")[1] == "Playback(custom/invalid-key)"
     assert extension(lines, "i")[3] == "UserEvent(callrouter,Menu: main,Key: invalid)"
 
@@ -64,7 +64,8 @@ def test_an_input_menu_reads_digits_and_asks_with_them_and_a_wrong_number_is_a_t
     digits = "${CALLROUTER_DIGITS}"
     assert extension(lines, "s")[3:] == [
         "Read(CALLROUTER_DIGITS,custom/enter-contract,8,,1,10)", f'GotoIf($["{digits}" = ""]?t,1)',
-        "MSet(ROUTE_1_TYPE=,ROUTE_INPUT=)", f"AGI({AGI_URL},menu=contract,key=input,contract={digits})",
+        "MSet(ROUTE_1_TYPE=,ROUTE_INPUT=)",
+        f"AGI({AGI_URL},menu=contract,key=input,contract={digits},dnid=${{ROUTE_DNID}})",
         'GotoIf($["${ROUTE_INPUT}" = "wrong"]?i,1)', "UserEvent(callrouter,Menu: contract,Key: input)", WALK]
     assert extension(lines, "t")[1:] == ["GotoIf($[${CALLROUTER_MENU_TRIES} < 2]?s,prompt)",
                                          "UserEvent(callrouter,Menu: contract,Key: timeout)",
@@ -74,7 +75,7 @@ def test_an_input_menu_reads_digits_and_asks_with_them_and_a_wrong_number_is_a_t
 def test_every_variable_the_generated_dialplan_uses_is_named_in_variables_py():
     text = dialplan(MENUS) + SHIPPED
     used = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)\}", text)) | set(re.findall(r"[(,]([A-Z][A-Z0-9_]*)=", text))
-    named = {V.MENU_TRIES, V.MENU_DIGITS, V.INPUT, V.step_type(1), V.step_dest(1), "CALLROUTER_AGI"}
+    named = {V.MENU_TRIES, V.MENU_DIGITS, V.INPUT, V.DNID, V.step_type(1), V.step_dest(1), "CALLROUTER_AGI"}
     assert used == named
 
 

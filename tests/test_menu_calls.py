@@ -36,10 +36,15 @@ async def test_a_first_time_caller_who_chose_in_the_menu_is_still_new_not_a_repe
     r = await serve(MENUS, clock)
     first = await call(r.agi.port, "+79161234500", uid=7, dnid="88006008200")
     assert first.chain() == [("ivr", "callrouter-menu-main", "60")] and first.variables["ROUTE_CALLER_KIND"] == "new"
-    clock.advance(20)  # the prompt, then key 3
-    again = await call(r.agi.port, "+79161234500", uid=7, dnid="88006008200", args=KEY_3)
+    assert first.variables["ROUTE_DNID"] == "88006008200", "a chain to a menu says the called number"
+    clock.advance(20)  # the prompt, then key 3; in the menu the extension is "3" and no DNID is known
+    again = await call(r.agi.port, "+79161234500", uid=7, extension="3", args=(*KEY_3, "dnid=88006008200"))
     v = again.variables
     assert (v["ROUTE_RULE"], v["ROUTE_CALLER_KIND"]) == ("new connection chosen in the menu", "new")
+    asked = await r.router.route({"agi_callerid": "+79161234500", "agi_uniqueid": "1795337767.7", "agi_dnid": "unknown",
+                                  "agi_extension": "3", "agi_arg_1": "menu=main", "agi_arg_2": "key=3",
+                                  "agi_arg_3": "dnid=88006008200"}, record=False)
+    assert asked.caller.dnid == "88006008200", "the called number, not the key's extension"
     assert again.chain()[0] == ("queue", "new-connection", "60") and v["QUEUE_PRIO"] == "10"
     clock.advance(600)  # another call of the same number, ten minutes later: that one is a repeat
     later = await call(r.agi.port, "+79161234500", uid=8, dnid="88006008200")

@@ -31,6 +31,9 @@ def step_timeout(n: int) -> str:
     return f"ROUTE_{n}_TIMEOUT"
 
 
+DNID = "ROUTE_DNID"
+"""The called number, set when the chain leads to a generated menu: the menu passes it back (`dnid=`) when it
+asks again, for in the menu's context the extension is the key pressed."""
 INPUT = "ROUTE_INPUT"
 """Set to `wrong` (and nothing else) when the router was asked with typed digits it cannot take: the menu
 plays its prompt again or, after its last try, goes on as its `on_invalid` says."""
@@ -41,6 +44,7 @@ CHOICE_ARG = "choice"
 MENU_ARG = "menu"
 """The menu the dialplan asks again from (`menu=main`)."""
 KEY_ARG = "key"
+DNID_ARG = "dnid"
 """What left that menu: a key, `timeout`, `invalid` or `input` (`key=3`)."""
 _WORD_MAX = 64
 _DIGITS_MAX = 20
@@ -78,12 +82,13 @@ def agi_choice(env: dict[str, str]) -> str:
 
 
 def agi_asked(env: dict[str, str]) -> Asked:
-    """What a dialplan asking again after a menu passed: menu, key, choice, typed digits (`contract=`);
+    """What a dialplan asking again after a menu passed: menu, key, choice, typed digits (`contract=`), dnid;
     kept to plain words and digits, whatever the dialplan (or a caller's keys) put there."""
     args = _args(env)
     digits = next((args[f] for f in INPUT_FIELDS if f in args), "")
     return Asked(_word(args.get(MENU_ARG, "")), _word(args.get(KEY_ARG, ""))[:8], _word(args.get(CHOICE_ARG, "")),
-                 "".join(ch for ch in digits if ch in "0123456789*#")[:_DIGITS_MAX])
+                 "".join(ch for ch in digits if ch in "0123456789*#")[:_DIGITS_MAX],
+                 "".join(ch for ch in args.get(DNID_ARG, "") if ch.isalnum() or ch in "+*#")[:32])
 
 
 USER_EVENT = "callrouter"

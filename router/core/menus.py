@@ -243,6 +243,8 @@ class Asked:
     choice: str = ""
     digits: str = ""
     """The typed number of an input menu (`contract=`)."""
+    dnid: str = ""
+    """The number the caller called (`dnid=`: in a menu, the dialplan's extension is the key pressed)."""
 
     def __bool__(self) -> bool:
         return bool(self.menu or self.choice)

@@ -10,7 +10,8 @@ What Asterisk runs, per menu (facts checked on Asterisk 22):
   (CALLROUTER_MENU_TRIES); under `tries` the prompts play again, at the last one the
   caller goes where `on_invalid` / `on_timeout` says, with `Key: invalid` / `Key: timeout`.
 - every way towards a person asks the router again in one FastAGI session,
-  `AGI(…,menu=NAME,key=K[,choice=C])` (typed digits: `key=input,contract=DIGITS`), having
+  `AGI(…,menu=NAME,key=K[,choice=C],dnid=…)` (typed digits: `key=input,contract=DIGITS`; dnid the
+  called number, ROUTE_DNID, which the router sets when a chain leads to a menu), having
   cleared ROUTE_1_TYPE so that a router that could not answer sends the call to the fallback
   queue, and walks the answer with the same Goto as [callrouter-inbound] (AGI_URL and WALK
   below are the shipped dialplan's own expressions; a test keeps them equal). An answer of
@@ -52,7 +53,8 @@ def _event(menu: str, key: str = "") -> str:
 
 
 def _ask(menu: str, key: str, choice: str = "", digits: str = "") -> list[str]:
-    args = f"{V.MENU_ARG}={menu},{V.KEY_ARG}={key}" + (f",{V.CHOICE_ARG}={choice}" if choice else "") + digits
+    args = (f"{V.MENU_ARG}={menu},{V.KEY_ARG}={key}" + (f",{V.CHOICE_ARG}={choice}" if choice else "") + digits
+            + f",{V.DNID_ARG}=${{{V.DNID}}}")
     return [f"AGI({AGI_URL},{args})", WALK]
 
 
