@@ -13,7 +13,7 @@ from router.core.decide import decide
 from router.core.identify import profile
 from router.core.menus import NOT_ASKED, Asked, luhn_valid
 from router.core.phones import normalise
-from router.core.rulefile import load_rules
+from router.core.rulefile import RuleFileError, load_rules
 from router.core.snapshot import Snapshot
 from tests.helpers import CONTRACT, MENU_RULES_TEXT, MONDAY_10, RULES_DIR, compiled, problems
 
@@ -87,8 +87,6 @@ def test_a_menu_named_in_two_files_of_a_rule_directory_names_both_places(tmp_pat
             prompts: [custom/other]
             options: {"1": hangup}
         """))
-    from router.core.rulefile import RuleFileError
-
     with pytest.raises(RuleFileError) as e:
         load_rules(tmp_path)
     assert [str(p) for p in e.value.problems] == [f"{tmp_path / 'b.yaml'}:6: menus.main is already defined at "

@@ -71,9 +71,8 @@ class Outcome:
                 "result": "answered" if self.answered else "missed", "by": self.by, "queue": self.queue,
                 "decision": self.decision, "ring_seconds": self.ring_seconds, "talk_seconds": self.talk_seconds,
                 "ended_at": round(self.ended, 3), "reason": self.reason, **({"ivr": self.ivr} if self.ivr else {}),
-                **({"by_state": self.by_state} if self.by_state else {}),
-                **({"menus": self.menus} if self.menus else {}), **({"menu_left": self.menu_left} if self.menu_left
-                                                                     else {})}
+                **{k: v for k, v in (("by_state", self.by_state), ("menus", self.menus), ("menu_left", self.menu_left))
+                   if v}}
 
 
 def outcome_key(o: Outcome) -> str:
@@ -134,8 +133,7 @@ def call_from_record(r: dict) -> _Call:
 _CALL_FIELDS = ("linkedid", "started", "channels", "numbers", "caller", "caller_rank", "decision", "answered_by",
                 "queue", "answered_at", "queue_timeouts", "last_dial_status", "abandoned", "queued", "dialed", "ivr",
                 "ivr_at", "failed", "menus", "menu")
-MAX_MENU_STEPS = 20
-"""Menus a call's outcome keeps (a caller going round in menus adds no more)."""
+MAX_MENU_STEPS = 20  # menus a call's outcome keeps: a caller going round in menus adds no more
 
 Handler = Callable[["CallTracker", dict, float], None]
 
