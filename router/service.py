@@ -349,8 +349,9 @@ def route_variables(d: Decision, company_tz: str, every: bool = False) -> list[t
         pairs = [(name, value) for name, value in pairs if value != ""]
     for n, step in enumerate(d.steps, 1):
         pairs += [(V.step_type(n), step.type), (V.step_dest(n), step.dest), (V.step_timeout(n), step.timeout)]
-    if c is not None and c.dnid and any(step.dest.startswith(CONTEXT_PREFIX) for step in d.steps):
-        pairs.append((V.DNID, c.dnid))  # a menu asks again from its own extensions: it passes this back
+    dnid = V.plain_dnid(c.dnid) if c is not None else ""
+    if dnid and any(step.dest.startswith(CONTEXT_PREFIX) for step in d.steps):
+        pairs.append((V.DNID, dnid))  # a menu asks again from its own extensions: it passes this back
     # set here rather than by the dialplan after the AGI: a priority less for Asterisk on every call
     if any(step.type == "queue" for step in d.steps):
         pairs.append((V.QUEUE_PRIO, d.priority))

@@ -15,6 +15,7 @@ from router.core.menus import NOT_ASKED, Asked, luhn_valid
 from router.core.phones import normalise
 from router.core.rulefile import RuleFileError, load_rules
 from router.core.snapshot import Snapshot
+from router.service import route_variables
 from tests.helpers import CONTRACT, MENU_RULES_TEXT, MONDAY_10, RULES_DIR, compiled, problems
 
 MENUS = compiled(MENU_RULES_TEXT)
@@ -199,3 +200,9 @@ def test_a_rule_that_would_send_a_caller_back_into_a_menu_is_passed_over_after_o
                             "to a menu, and this one has just left menu contract) → fallback")
     first = decide(MENUS, caller(customer={"abc": "B"}), frozenset(), MONDAY_10)
     assert first.rule == "everyone else chooses in the menu", "a first ask reaches the menu"
+
+
+def test_a_called_number_the_menu_passes_back_cannot_add_an_agi_argument():
+    d = decide(MENUS, caller(customer={"abc": "B"}, dnid='8800,choice=new-connection)"x'), frozenset(), MONDAY_10)
+    assert ("ROUTE_DNID", "8800choicenewconnectionx") in route_variables(d, "Europe/Moscow")
+    assert agi_asked({"agi_arg_1": "menu=main", "agi_arg_2": "dnid=+7(495)123,45"}).dnid == "+749512345"

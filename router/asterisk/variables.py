@@ -76,6 +76,12 @@ def _word(value: str) -> str:
     return "".join(ch for ch in value if ch.isalnum() or ch in "-_.")[:_WORD_MAX]
 
 
+def plain_dnid(text: str) -> str:
+    """A called number as the menus pass it back inside an AGI() argument list: nothing that could end an
+    argument (`,`) or the application (`)`), or be read as anything else: letters, digits, `+*#`."""
+    return "".join(ch for ch in text if ch.isascii() and (ch.isalnum() or ch in "+*#"))[:32]
+
+
 def agi_choice(env: dict[str, str]) -> str:
     """The `choice=` among the AGI arguments (agi_arg_1…), as a plain word; empty when none."""
     return _word(_args(env).get(CHOICE_ARG, ""))
@@ -88,7 +94,7 @@ def agi_asked(env: dict[str, str]) -> Asked:
     digits = next((args[f] for f in INPUT_FIELDS if f in args), "")
     return Asked(_word(args.get(MENU_ARG, "")), _word(args.get(KEY_ARG, ""))[:8], _word(args.get(CHOICE_ARG, "")),
                  "".join(ch for ch in digits if ch in "0123456789*#")[:_DIGITS_MAX],
-                 "".join(ch for ch in args.get(DNID_ARG, "") if ch.isalnum() or ch in "+*#")[:32])
+                 plain_dnid(args.get(DNID_ARG, "")))
 
 
 USER_EVENT = "callrouter"

@@ -109,7 +109,7 @@ def dialplan(rs: RuleSet) -> str:
     if not rs.menus:
         out.append("; (the rule file has no menus)\n")
     for name, menu in rs.menus.items():
-        label = f" ({menu.label})" if menu.label else ""
+        label = f" ({' '.join(menu.label.split())})" if menu.label else ""  # a comment stays one line
         out.append(f"; menu {name}{label}\n" + "\n".join(menu_context_lines(name, menu)) + "\n")
     return "\n".join(out)
 
