@@ -51,11 +51,12 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     instance: str = ""
     spool: str = ""
+    ivr_dialplan: str = ""
 
     @classmethod
     def resolve(cls, rules: str | None = None, store: str | None = None, agi: str | None = None,
                 http: str | None = None, prefix: str | None = None, ami: str | None = None,
-                spool: str | None = None) -> Settings:
+                spool: str | None = None, ivr_dialplan: str | None = None) -> Settings:
         env = os.environ
         rules = rules or env.get("ROUTER_RULES")
         if not rules:
@@ -80,6 +81,7 @@ class Settings:
             limits=rule_limits(),
             instance=env.get("ROUTER_INSTANCE", ""),
             spool=spool or str(default_path()),
+            ivr_dialplan=ivr_dialplan or env.get("ROUTER_IVR_DIALPLAN", ""),
         )
 
 

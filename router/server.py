@@ -117,6 +117,7 @@ async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], tok
             router.store_warning = await router.store.persistence_warning()
     if router.store_warning:
         log.warning("%s", router.store_warning)
+    await router.write_ivr_dialplan()
     backlog = Backlog(router, spool) if spool is not None else None
     if backlog is not None:
         backlog.restore()

@@ -15,15 +15,19 @@ from router.asterisk import variables as V
 from router.asterisk.agi import AGISession
 from router.core.decide import CompiledRules, Decision, decide, fallback_decision
 from router.core.identify import profile
+from router.core.menus import CONTEXT_PREFIX, INPUT_KEY, WrongInput
 from router.core.outcome import Outcome
 from router.core.phones import MAX_CALLER_ID, MAX_NAME, cut, normalise, score
 from router.core.ring import Ring
 from router.core.rulefile import DEFAULT_LIMITS, Limits
 from router.core.rules import CrmDirectory
 from router.core.snapshot import EMPTY, Seen, Snapshot
+from router.directory.contracts import find_customer
 from router.directory.crm import Crm
 from router.followups.escalation import Escalator
 from router.followups.followup import Followups
+from router.ivr.dialplan import dialplan
+from router.ivr.dialplan import write as write_dialplan
 from router.reports.tally import Calendar
 from router.risk.engine import Risk
 from router.rollout import Rollouts
@@ -106,6 +110,10 @@ class Router:
         """What is wrong with how the store keeps data (no persistence), for /healthz; set at start."""
         self.decisions = 0
         self.fallbacks = 0
+        self.wrong_inputs = 0
+        """Typed numbers (a contract) the router could not take: malformed, or nobody's."""
+        self.ivr_dialplan = ""
+        """Where the menus' dialplan is written at start and after every reload (--ivr-dialplan); off when empty."""
         self.latency = Histogram()
 
     @property
@@ -154,6 +162,7 @@ class Router:
         self._use(fresh)
         log.info("rules reloaded from %s: %d rules, %d targets, %d managers", self.source.path,
                  len(fresh.rules), len(fresh.rs.targets), len(fresh.rs.managers))
+        await self.write_ivr_dialplan()
         return []
 
     def _use(self, rules: CompiledRules) -> None:
@@ -162,17 +171,38 @@ class Router:
         self.store.calendar = calendar_of(rules)
         self.store.retention = retention_of(rules)
 
-    async def route(self, env: dict[str, str], record: bool = True) -> Decision:
-        """Identify and decide for one call: one store round trip, bounded by the budget."""
+    async def write_ivr_dialplan(self) -> None:
+        """The rules' menus as dialplan into `ivr_dialplan`, when set; Asterisk reads it at `dialplan reload`."""
+        if not self.ivr_dialplan:
+            return
+        rs = self.rules.rs
+        try:
+            changed = await asyncio.to_thread(write_dialplan, self.ivr_dialplan, dialplan(rs))
+        except OSError as e:
+            log.error("IVR dialplan not written to %s (%s): Asterisk keeps the menus it has; make the file "
+                      "writable by the router, then reload the rules", self.ivr_dialplan, e.strerror or e)
+            return
+        if changed:
+            log.info("IVR dialplan written to %s (%d menus): run asterisk -rx \"dialplan reload\"",
+                     self.ivr_dialplan, len(rs.menus))
+
+    async def route(self, env: dict[str, str], record: bool = True) -> Decision | WrongInput:
+        """Identify and decide for one call: one store round trip, bounded by the budget.
+
+        A call asking again after a menu (`menu=`/`choice=` AGI arguments) is not written to the
+        history again, nor taken for a repeat of itself; one that typed a contract number is first
+        looked up (one round trip more) and routed as that customer, or answered WrongInput.
+        """
         started = time.perf_counter()
         rules = self.rules
         raw = cut(env.get("agi_callerid", ""), MAX_CALLER_ID)
         name = cut(env.get("agi_calleridname", ""), MAX_NAME)
         if name == "unknown":  # what res_agi sends for a caller ID without a name (a SIP From without one)
             name = ""
+        asked = V.agi_asked(env)
         dnid = env.get("agi_dnid", "")
-        if dnid in ("", "unknown"):
-            dnid = env.get("agi_extension", "")
+        if dnid in ("", "unknown"):  # in a menu, the extension is the key pressed: the menu passes the dnid
+            dnid = asked.dnid if asked else env.get("agi_extension", "")
             if dnid in ("s", "unknown"):  # a trunk that delivers to `s`: the called number is not known
                 dnid = ""
         number = normalise(raw, rules.region)
@@ -184,27 +214,56 @@ class Router:
                 number = normalise(raw, rules.region)
         now = self.clock()
         call_id = env.get("agi_uniqueid") or ""
-        crm = rules.rs.directory.crm if number.e164 else None
+        menu = rules.rs.menus.get(asked.menu)
+        typed = menu.input if menu is not None and asked.key == INPUT_KEY else None
+        if typed is not None and (why := typed.problem(asked.digits)):
+            return self._wrong(asked.menu, why, started)
+        who, found = number, None
         try:
             # the store keeps the budget (it knows whether Redis is answering); this only bounds the worst
             async with asyncio.timeout(self.budget * (PATIENCE + 1)):
+                if typed is not None:
+                    found = await find_customer(self.store, self.crm, rules.rs.directory.crm, asked.digits,
+                                                rules.region, self.budget,
+                                                lambda: self.budget - (time.perf_counter() - started))
+                    if found is None:
+                        return self._wrong(asked.menu, f"no customer with {typed.field} {asked.digits}", started)
+                    who = found.number or number
+                crm = rules.rs.directory.crm if who.e164 and found is None else None
                 # a fixed-line number's own zone outranks the numbering plan: no need to look it up
-                snap = await self.store.snapshot(number.key, None if number.zone else score(number.key), now,
+                first_ask = record and not asked
+                snap = await self.store.snapshot(who.key, None if who.zone else score(who.key), now,
                                                  rules.calls_window,
-                                                 record_inbound=(call_id or f"t{now}") if record else None,
-                                                 budget=self.budget, crm=crm is not None)
+                                                 record_inbound=(call_id or f"t{now}") if first_ask else None,
+                                                 budget=self.budget, crm=crm is not None,
+                                                 same_call=(call_id or None) if asked else None)
         except Exception as e:
             why = f"no answer within {self.budget * 1000:.0f} ms" if isinstance(e, TimeoutError) else str(e)
-            log.warning("call %s from %r: store unavailable (%s); routed by the fallback chain",
-                        call_id or "?", raw[:40], why)
-            caller = profile(number, raw, name, dnid, EMPTY, rules.rs, now, choice=V.agi_choice(env))
-            d = fallback_decision(rules, caller, now, f"store unavailable: {type(e).__name__}")
-            d.extra["history_pending"] = bool(record and number.key)
+            caller = profile(number, raw, name, dnid, EMPTY, rules.rs, now, asked=asked)
+            option = (caller.menu, caller.key) in rules.menu_rules  # an option that names its target
+            log.warning("call %s from %r: store unavailable (%s); routed by the %s", call_id or "?", raw[:40], why,
+                        "menu's option" if option else "fallback chain")
+            if option:
+                d = decide(rules, caller, frozenset(), now)
+                d.reasons.append(f"store unavailable: {type(e).__name__}")
+            else:
+                d = fallback_decision(rules, caller, now, f"store unavailable: {type(e).__name__}")
+            d.extra["history_pending"] = bool(record and number.key and not asked)
             d.seen = Seen(number, EMPTY, rules.calls_window, store_failed=True)
         else:
-            if crm is not None:
+            identified = ""
+            if found is not None and typed is not None:
+                if found.source == "directory" and snap.customer.get(typed.field) != asked.digits:
+                    return self._wrong(asked.menu, f"{typed.field} {asked.digits} is no longer the customer's",
+                                       started)
+                if found.fields:  # the CRM's record, unless the phone it names is in the directory
+                    snap.customer = snap.customer if found.number is not None and snap.customer else found.record()
+                    snap.crm, snap.crm_note = {"found": True, "fields": found.fields}, "identified by the CRM"
+                identified = f"{typed.field} {asked.digits}"
+            elif crm is not None:
                 await self._crm(crm, number.key, snap, started)
-            caller = profile(number, raw, name, dnid, snap, rules.rs, now, choice=V.agi_choice(env))
+            caller = profile(who, raw, name, dnid, snap, rules.rs, now, asked=asked,
+                             phone=number.key if identified else "", identified=identified)
             d = decide(rules, caller, snap.busy, now)
             d.seen = Seen(number, snap, rules.calls_window)
         if d.fallback:
@@ -218,6 +277,10 @@ class Router:
         d.latency_ms = (time.perf_counter() - started) * 1000
         self.latency.observe(d.latency_ms)
         return d
+
+    def _wrong(self, menu: str, why: str, started: float) -> WrongInput:
+        self.wrong_inputs += 1
+        return WrongInput(menu, why, (time.perf_counter() - started) * 1000)
 
     async def _crm(self, settings: CrmDirectory, number: str, snap: Snapshot, started: float) -> None:
         """The CRM's answer from the cache, else asked within its budget (and the store's): never waited past."""
@@ -288,6 +351,9 @@ class Router:
         """The `route` script: decide, set ROUTE_* on the channel, close."""
         env = session.env
         d = await self.route(env)
+        if isinstance(d, WrongInput):  # no decision: the menu asks for the number again
+            session.end_with(mset.commands([(V.INPUT, V.INPUT_WRONG)])[0])
+            return
         self.decisions += 1
         try:
             await self._set_variables(session, d)
@@ -297,7 +363,7 @@ class Router:
     async def _set_variables(self, session: AGISession, d: Decision) -> None:
         """Every ROUTE_* variable in one `EXEC MSet` (more only past Asterisk's 2 KB line), the
         last one sent with the end of the session (see AGISession.end_with)."""
-        every = bool(V.agi_choice(session.env))  # asked again from an IVR: clear what the first answer set
+        every = bool(V.agi_asked(session.env))  # asked again from an IVR: clear what the first answer set
         *first, last = mset.commands(route_variables(d, self.rules.rs.company.timezone, every))
         for line in first:
             await session.command(line)
@@ -322,6 +388,9 @@ def route_variables(d: Decision, company_tz: str, every: bool = False) -> list[t
         pairs = [(name, value) for name, value in pairs if value != ""]
     for n, step in enumerate(d.steps, 1):
         pairs += [(V.step_type(n), step.type), (V.step_dest(n), step.dest), (V.step_timeout(n), step.timeout)]
+    dnid = V.plain_dnid(c.dnid) if c is not None else ""
+    if dnid and any(step.dest.startswith(CONTEXT_PREFIX) for step in d.steps):
+        pairs.append((V.DNID, dnid))  # a menu asks again from its own extensions: it passes this back
     # set here rather than by the dialplan after the AGI: a priority less for Asterisk on every call
     if any(step.type == "queue" for step in d.steps):
         pairs.append((V.QUEUE_PRIO, d.priority))

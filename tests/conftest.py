@@ -34,7 +34,7 @@ from router.server import start
 from router.service import Router
 from router.state.factory import open_store
 from router.state.keys import Keys
-from tests.fake_services import Gateway
+from tests.fake_services import FakeCrm, Gateway
 from tests.helpers import CHROMEDRIVER, CHROMIUM, RULES_DIR, SIM_SECRET, free_port
 from tests.helpers import router_env as router_env  # bench/ imports it from here
 from tests.helpers import stop_processes as stop_processes  # bench/ imports it from here
@@ -173,6 +173,15 @@ async def gateway():
     runner = await g.start()
     yield g
     await runner.cleanup()
+
+
+@pytest.fixture
+async def crm():
+    """A CRM on a free port (tests/fake_services.py): contacts by phone and by contract number."""
+    server = FakeCrm()
+    await server.start()
+    yield server
+    await server.close()
 
 
 @pytest.fixture

@@ -64,6 +64,7 @@ class FakeCrm:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/api/contact", self.contact)
+        app.router.add_get("/api/contract", self.contract)
         app.router.add_get("/rest/crm.duplicate.findbycomm.json", self.findbycomm)
         app.router.add_get("/rest/crm.contact.get.json", self.contact_get)
         self.runner = web.AppRunner(app, access_log=None)
@@ -98,6 +99,16 @@ class FakeCrm:
         if fault is not None:
             return fault
         found = self.contacts.get(request.query.get("phone", ""))
+        return web.json_response({"data": found} if found else {"data": None})
+
+    async def contract(self, request: web.Request) -> web.StreamResponse:
+        """A contact by its contract number (`?id=`), with its phone."""
+        fault = await self._fault(request)
+        if fault is not None:
+            return fault
+        wanted = request.query.get("id", "")
+        found = next(({**c, "phone": phone} for phone, c in self.contacts.items()
+                      if str((c.get("contract") or {}).get("id")) == wanted), None)
         return web.json_response({"data": found} if found else {"data": None})
 
     async def findbycomm(self, request: web.Request) -> web.StreamResponse:

@@ -26,6 +26,9 @@ import pytest
 
 from router.asterisk.ami import AMITarget
 from router.asterisk.amisim import AMIServer
+from router.asterisk.amiwire import Framer
+from router.asterisk.calltracker import CallTracker
+from router.asterisk.pbxsim import SimulatedPBX
 from router.core.decide import CompiledRules
 from router.core.outcome import Direction, Outcome
 from router.core.rulefile import DEFAULT_LIMITS, Limits, RuleFileError, load_rules_text
@@ -198,6 +201,66 @@ fallback: [support]
 """A small valid rule file for the rule-file checks to break in one place."""
 
 
+MENU_RULES_TEXT = """
+version: 1
+company: {timezone: Europe/Moscow, default_region: RU}
+identify: {repeat_within: 1h}
+targets:
+  new_connection: {queue: new-connection, priority: 10, timeout: 60, type: new_connection}
+  support:        {queue: support, timeout: 120, type: support}
+  operators:      {queue: operators, timeout: 60}
+  management:     {queue: management, timeout: 30}
+  self_service:   {menu: main}
+managers:
+  ivanov: {endpoint: PJSIP/101, up: management, timeout: 20}
+rules:
+  - name: new connection chosen in the menu
+    when: {choice: new-connection}
+    route: [new_connection, operators]
+  - name: A customers reach their manager
+    when: {abc: A, has_manager: true}
+    route: [manager]
+    escalate: up
+  - name: new callers to the new-connection queue
+    when: {kind: new, dnid: "88006008208"}
+    route: [new_connection]
+  - name: everyone else chooses in the menu
+    route: [self_service]
+fallback: [support]
+types:
+  new_connection: {label: new connection, prospect: true}
+  support: support
+  payment: payment question
+menus:
+  main:
+    label: self-service menu
+    prompts: [custom/main-menu]
+    invalid_prompt: custom/invalid-key
+    timeout: 5
+    tries: 3
+    operator: operators
+    options:
+      "1": {target: support}
+      "2": {target: support, type: payment, label: payment}
+      "3": {choice: new-connection, label: new connection}
+      "5": {menu: contract}
+      "9": repeat
+      "0": operator
+  contract:
+    prompts: [custom/enter-contract]
+    input: {field: contract, length: 8, checksum: luhn}
+    timeout: 10
+    tries: 2
+    operator: operators
+    on_timeout: {menu: main}
+"""
+"""A self-service menu (support, payment, new connection, a contract number, operator) and rules that send
+callers there: first-time callers on the sales line go to the new-connection queue, A customers to their
+manager, everyone else to the menu."""
+CONTRACT = "12345674"
+"""A contract number whose last digit is its Luhn check digit."""
+
+
 def compiled(text: str) -> CompiledRules:
     return CompiledRules(load_rules_text(text), "<test>")
 
@@ -259,6 +322,27 @@ class RoundTrips:
 
 # the AMI simulator
 
+class Capture(AMIServer):
+    """Keeps what the simulated PBX would send, instead of sending it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent = b""
+
+    async def push(self, data: bytes, chunks=None) -> None:
+        self.sent += data
+
+
+def outcomes(play) -> list[dict]:
+    """The outcomes a call tracker takes from what `play(pbx)` makes the simulated PBX send."""
+    ami = Capture()
+    asyncio.run(play(SimulatedPBX(ami, speed=1e9)))
+    tracker = CallTracker()
+    for i, event in enumerate(Framer().feed(ami.sent)):
+        tracker.feed(event, float(i))
+    return [dict(o.record()) for o in tracker.take()[0]]
+
+
 def ami_target(server: AMIServer) -> AMITarget:
     """The router's AMI address of the simulator `server`."""
     return AMITarget.parse(f"ami://callrouter@127.0.0.1:{server.port}", SIM_SECRET)
@@ -290,6 +374,16 @@ async def until(driver, condition, seconds: float = 10):
     from selenium.webdriver.support.ui import WebDriverWait
 
     return await asyncio.to_thread(WebDriverWait(driver, seconds, poll_frequency=0.05).until, condition)
+
+
+async def open_report(driver, port: int, day: str, token: str) -> None:
+    """The report page of `day`, signed in with the API token, once it has drawn everything."""
+    from selenium.webdriver.common.by import By
+
+    await asyncio.to_thread(driver.get, f"http://127.0.0.1:{port}/")
+    await asyncio.to_thread(driver.execute_script, f"localStorage.setItem('callrouterToken', '{token}')")
+    await asyncio.to_thread(driver.get, f"http://127.0.0.1:{port}/report?day={day}")
+    await until(driver, lambda d: d.find_element(By.ID, "status").text == "ready", 30)
 
 
 # processes

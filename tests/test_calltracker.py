@@ -2,32 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from router.asterisk.amisim import AMIServer
-from router.asterisk.amiwire import Framer
 from router.asterisk.calltracker import CallTracker
 from router.asterisk.pbxsim import Attempt, SimulatedPBX
-
-
-class Capture(AMIServer):
-    """Keeps what the PBX would send, instead of sending it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sent = b""
-
-    async def push(self, data: bytes, chunks=None) -> None:
-        self.sent += data
-
-
-def outcomes(play) -> list[dict]:
-    ami = Capture()
-    asyncio.run(play(SimulatedPBX(ami, speed=1e9)))
-    tracker = CallTracker()
-    for i, event in enumerate(Framer().feed(ami.sent)):
-        tracker.feed(event, float(i))
-    return [o.record() for o in tracker.take()[0]]
+from tests.helpers import outcomes
 
 
 def test_a_call_the_self_service_ivr_answers_is_served_not_missed():

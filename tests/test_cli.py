@@ -232,7 +232,8 @@ def test_demo_places_varied_calls_without_redis_or_asterisk(calls):
     assert res.returncode == 0, res.stderr
     out = res.stdout
     decision_lines = [line for line in out.splitlines() if " → " in line and "[" in line]
-    assert len(decision_lines) == calls
+    assert len(decision_lines) == calls + 2, "two of the calls are asked about again from the menu"
     for expected in ("A customers reach their manager", "escalated up to management", "queue new-connection",
-                     "repeat", "ivr self-service", "Asia/Vladivostok", "callback", "anonymous"):
+                     "repeat", "ivr callrouter-menu-main", "menu main: 2 → support",
+                     "identified by contract 12345674", "Asia/Vladivostok", "callback", "anonymous"):
         assert expected in out, expected

@@ -11,16 +11,8 @@ import pytest
 from router.asterisk.callsim import call
 from router.core.rulefile import load_rules
 from router.directory.crm import dig, map_answer
-from tests.fake_services import BIG, OLGA, FakeCrm, crm_rules
+from tests.fake_services import BIG, OLGA, crm_rules
 from tests.helpers import MONDAY_10, ROOT, ROUTER_CMD, Clock, RoundTrips, compiled, router_env
-
-
-@pytest.fixture
-async def crm():
-    server = FakeCrm()
-    await server.start()
-    yield server
-    await server.close()
 
 
 async def decision(r) -> dict:

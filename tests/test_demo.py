@@ -85,7 +85,7 @@ def test_demo_ends_calls_and_turns_a_missed_one_into_a_follow_up_that_closes_its
     out, _ = proc.communicate(timeout=10)
     for line in ("answered by PJSIP/101", "missed: caller hung up", "follow-up", "opened for",
                  "SMS to +79161234500", "commented: missed call 2", "closed automatically", "is overdue",
-                 "served by the self-service IVR", "is at risk of leaving"):
+                 "asked again from the menu", "identified by contract 12345674", "is at risk of leaving"):
         assert line in out, f"the terminal never said {line!r}:\n{out}"
     assert "Traceback" not in out
 

@@ -99,6 +99,7 @@ def test_dialplan_sets_nothing_only_a_listener_would_read():
 
 
 def test_every_queue_and_endpoint_of_the_shipped_rules_exists_in_the_asterisk_config():
+    from router.core.menus import menu_context
     from router.core.rulefile import load_rules
 
     rs = load_rules(ROOT / "rules")
@@ -108,8 +109,10 @@ def test_every_queue_and_endpoint_of_the_shipped_rules_exists_in_the_asterisk_co
     pjsip = (ROOT / "asterisk" / "pjsip.conf").read_text()
     for m in rs.managers.values():
         assert f"[{m.endpoint.split('/')[1]}](phone)" in pjsip
-    ivrs = {t.ivr for t in rs.targets.values() if t.ivr}
-    assert all(f"[{i}]" in (ROOT / "dialplans" / "self-service.conf").read_text() for i in ivrs)
+    menus = (ROOT / "dialplans" / "callrouter-ivr.conf").read_text()
+    contexts = {t.ivr for t in rs.targets.values() if t.ivr} | {menu_context(t.menu) for t in rs.targets.values()
+                                                                if t.menu}
+    assert contexts and all(f"[{c}]" in menus for c in contexts)
 
 
 def test_ami_user_has_only_what_the_listener_needs_and_no_secret():

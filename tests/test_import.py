@@ -163,3 +163,16 @@ def test_customers_show_prints_the_record_and_the_history(redis_url, prefix, tmp
     assert js["customer"]["manager"] == "ivanov" and js["inbound_total"] == 1
     unknown = router("customers", "show", "+79035550199", "--store", redis_url, "--prefix", prefix)
     assert unknown.returncode == 1 and "not in the customer directory" in unknown.stdout
+
+
+async def test_a_contract_column_points_the_contract_at_its_customer_and_a_bad_one_is_a_line(store, tmp_path):
+    f = tmp_path / "crm.csv"
+    f.write_text("number,name,abc,manager,timezone,tags,contract\n+79035550101,Olga,A,ivanov,,,1234 5674\n"
+                 "+79035550102,Pavel,B,,,,12-34\n+79035550103,Irina,C,,,,\n")
+    report = await import_csv(store, str(f))
+    assert (report.imported, lines_of(report)) == (2, [3])
+    assert "contract '12-34': the digits a caller types" in report.errors[0]
+    assert await store.contract_number("12345674") == "+79035550101"
+    assert (await store.customer("+79035550101"))["contract"] == "12345674"
+    erased = await store.forget_number("+79035550101", [])
+    assert erased.keys >= 2 and await store.contract_number("12345674") is None

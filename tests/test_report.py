@@ -28,6 +28,7 @@ from tests.helpers import (
     Clock,
     ami_target,
     compiled,
+    open_report,
     router_env,
     until,
 )
@@ -198,10 +199,7 @@ async def test_audited_day_reproduces_the_table_in_the_cli_the_api_and_the_page(
     for part in ("table", "total", "inbound", "missed_by", "per_hour", "ring_seconds", "callbacks", "outbound"):
         assert cli_report[part] == api[part], part
 
-    await asyncio.to_thread(browser.get, f"http://127.0.0.1:{r.http_port}/")
-    await asyncio.to_thread(browser.execute_script, "localStorage.setItem('callrouterToken', 'tk')")
-    await asyncio.to_thread(browser.get, f"http://127.0.0.1:{r.http_port}/report?day={MONDAY}")
-    await until(browser, lambda d: d.find_element(By.ID, "status").text == "ready", 30)
+    await open_report(browser, r.http_port, MONDAY, "tk")
     shown = await asyncio.to_thread(lambda: [[td.text for td in tr.find_elements(By.TAG_NAME, "td")] for tr in
                                              browser.find_elements(By.CSS_SELECTOR, "#types tbody tr")])
     assert shown == [[t["label"], str(t["count"]), f"{t['percent']} %"] for t in api["table"]] + \

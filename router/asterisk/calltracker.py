@@ -10,7 +10,8 @@ the first channel when it dialed someone. Facts that bite, from real recordings:
   step, or the dialplan's `Result: failed` tells it from a caller who gave up; neither ends
   the call, the last Hangup does;
 - a self-service IVR answers the caller's channel itself (`Newstate Up` with no dial or queue
-  before it): the call was served, by `ivr:CONTEXT`, not missed;
+  before it): the call was served, by `ivr:CONTEXT`, not missed; the menus `router ivr dialplan`
+  writes say which menu the caller enters and which key left it (UserEvent `Menu`, `Key`);
 - Hangup `Cause` is unreliable (0 on cancel, 16 when the dialplan hangs up a ringing caller);
 - our outbound call reached the customer only when a dial towards their number is answered
   (in click-to-call the agent answers first).
@@ -83,6 +84,8 @@ class _Call:
     ivr_at: float = 0.0
     failed: str = ""  # the dialplan's word that every step failed, with the last statuses
     queue_ringing: str = ""  # the queue whose members ring now (AgentCalled)
+    menus: list = field(default_factory=list)  # [menu, key] the caller left, from the menus' UserEvents
+    menu: str = ""  # the menu the caller is in now
     outbound: dict[str, _Dial] = field(default_factory=dict)  # dest uniqueid -> dial
     ringing: dict[str, Ring] = field(default_factory=dict)  # dest uniqueid -> the ring it started
     members: dict[str, str] = field(default_factory=dict)  # dest uniqueid -> queue member interface (AgentCalled)
@@ -105,7 +108,8 @@ def call_from_record(r: dict) -> _Call:
 
 _CALL_FIELDS = ("linkedid", "started", "channels", "numbers", "caller", "caller_rank", "decision", "answered_by",
                 "queue", "answered_at", "queue_timeouts", "last_dial_status", "abandoned", "queued", "dialed", "ivr",
-                "ivr_at", "failed")
+                "ivr_at", "failed", "menus", "menu")
+MAX_MENU_STEPS = 20  # menus a call's outcome keeps: a caller going round in menus adds no more
 
 Handler = Callable[["CallTracker", dict, float], None]
 
@@ -242,6 +246,10 @@ class CallTracker:
     def on_userevent(self, e: dict, at: float) -> None:
         if e.get("UserEvent") != V.USER_EVENT or (call := self._routed(e, at)) is None:
             return
+        if e.get(V.MENU_EVENT):  # the generated menus: entering one (no Key), leaving it (Key: …)
+            call.menu = "" if e.get(V.KEY_EVENT) else e[V.MENU_EVENT]
+            if e.get(V.KEY_EVENT) and len(call.menus) < MAX_MENU_STEPS:
+                call.menus.append([e[V.MENU_EVENT], e[V.KEY_EVENT]])
         if e.get("Decision"):
             call.decision = e["Decision"]
         if e.get("Result") == "failed":
@@ -369,7 +377,8 @@ class CallTracker:
         number = normalise(raw, self.region).key or raw
         if call.answered_at is None and call.ivr and not call.queued and not call.dialed:
             return Outcome.timed(call.linkedid, "inbound", number, True, call.started, call.ivr_at, at,
-                                 by=f"ivr:{call.ivr}", decision=call.decision, reason=reason, ivr=call.ivr)
+                                 by=f"ivr:{call.ivr}", decision=call.decision, reason=reason, ivr=call.ivr,
+                                 menus=call.menus, menu_left=call.menu)
         answered = call.answered_at is not None
         if reason or answered:
             why = reason
@@ -381,7 +390,8 @@ class CallTracker:
             why = f"every step failed (last: {call.last_dial_status})"
         return Outcome.timed(call.linkedid, "inbound", number, answered, call.started, call.answered_at, at,
                              by=call.answered_by, queue=call.queue, decision=call.decision, reason=why,
-                             by_state=self.members.get(call.answered_by, "") if answered else "")
+                             by_state=self.members.get(call.answered_by, "") if answered else "",
+                             menus=call.menus, menu_left=call.menu)
 
     def forget_missing(self, alive: set[str], at: float) -> None:
         """After a reconnect: calls none of whose channels still exist ended while we were away."""

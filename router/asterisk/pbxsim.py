@@ -6,9 +6,10 @@ NOANSWER|CANCEL; a queue adds QueueCallerJoin, AgentCalled, AgentConnect and Que
 and a queue timeout sends QueueCallerAbandon as a caller who gave up does; the routed leg
 is named by Asterisk's AGIExecEnd for the router's answer, and a call whose every step failed
 sends the walker's UserEvent `callrouter` with `Result: failed` (dialplans/callrouter.conf); a
-click-to-call callback rings the agent first, then dials the customer's number through the
-trunk. Time is simulated: `speed` simulated seconds pass per real second, so a day's ring and
-talk times play in moments.
+caller in a generated menu is answered there (`Newstate Up`) and sends the menus' UserEvents, and
+an ask again is one more AGIExecEnd on the same leg; a click-to-call callback rings the agent
+first, then dials the customer's number through the trunk. Time is simulated: `speed` simulated
+seconds pass per real second, so a day's ring and talk times play in moments.
 """
 
 from __future__ import annotations
@@ -20,8 +21,19 @@ from dataclasses import dataclass
 from router.asterisk import variables as V
 from router.asterisk.amisim import AMIServer, block
 from router.asterisk.mset import ANSWER_START
+from router.core.menus import menu_context
 
 TRUNK = "PJSIP/trunk"
+
+
+@dataclass(frozen=True, slots=True)
+class Press:
+    """A caller in a menu: listens `listen` seconds, then leaves it by `key` (a key, `timeout`, `invalid`,
+    `input`), or hangs up in it (`key` empty)."""
+
+    menu: str
+    key: str
+    listen: float = 4.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +81,41 @@ class SimulatedPBX:
 
     async def inbound(self, number: str, decision: str, attempts: list[Attempt]) -> None:
         """An inbound call on the trunk, routed by `decision`, walking `attempts` until one ends it."""
+        await self.walk(await self.arrive(number, decision), decision, attempts)
+
+    async def arrive(self, number: str, decision: str) -> dict:
+        """A call on the trunk that the router answered with `decision`: the caller's leg, for what follows."""
         chan, uid = self._channel(TRUNK)
         caller = {"Channel": chan, "CallerIDNum": number if number != "anonymous" else "<unknown>",
                   "Uniqueid": uid, "Linkedid": uid}
+        await self._send({"Event": "Newchannel", **caller, "ChannelStateDesc": "Ring"})
+        await self.routed(caller, decision)
+        return caller
+
+    async def routed(self, caller: dict, decision: str) -> None:
+        """The router's answer ran on the caller's leg (the first ask, or an ask again from a menu)."""
         answer = f'{ANSWER_START}{decision},{V.RULE}=…"'
-        await self._send({"Event": "Newchannel", **caller, "ChannelStateDesc": "Ring"},
-                         {"Event": "AGIExecEnd", **caller, "CommandId": "1", "Command": answer, "ResultCode": "200",
+        await self._send({"Event": "AGIExecEnd", **caller, "CommandId": "1", "Command": answer, "ResultCode": "200",
                           "Result": "Success"})
+
+    async def in_menus(self, caller: dict, presses: list[Press]) -> bool:
+        """The caller in the generated menus: each press enters a menu, listens, and leaves it by its key;
+        a press without one hangs up there. True when the caller hung up."""
+        for n, press in enumerate(presses):
+            if n == 0:  # the menu's Answer()
+                await self._send({"Event": "Newstate", **caller, "ChannelState": "6", "ChannelStateDesc": "Up",
+                                  "Context": menu_context(press.menu), "Exten": "s"})
+            await self._send({"Event": "UserEvent", **caller, "UserEvent": V.USER_EVENT, V.MENU_EVENT: press.menu})
+            await self._wait(press.listen)
+            if not press.key:
+                await self._send({"Event": "Hangup", **caller, "Cause": "16"})
+                return True
+            await self._send({"Event": "UserEvent", **caller, "UserEvent": V.USER_EVENT, V.MENU_EVENT: press.menu,
+                              V.KEY_EVENT: press.key})
+        return False
+
+    async def walk(self, caller: dict, decision: str, attempts: list[Attempt]) -> None:
+        """The chain's steps on the caller's leg until one ends the call, then its hangup."""
         done = False
         for a in attempts:
             if a.kind == "ivr":  # the IVR's dialplan answers the caller's channel itself

@@ -1,4 +1,7 @@
-"""Every dialplan variable the router sets, named once (the contract with `dialplans/`)."""
+"""Every dialplan variable the router sets or the dialplans it ships read, named once (the contract with
+`dialplans/` and the menus `router ivr dialplan` writes), and the AGI arguments of a second ask."""
+
+from router.core.menus import INPUT_FIELDS, Asked
 
 DECISION = "ROUTE_DECISION"
 RULE = "ROUTE_RULE"
@@ -28,21 +31,70 @@ def step_timeout(n: int) -> str:
     return f"ROUTE_{n}_TIMEOUT"
 
 
+DNID = "ROUTE_DNID"
+"""The called number, set when the chain leads to a generated menu: the menu passes it back (`dnid=`) when it
+asks again, for in the menu's context the extension is the key pressed."""
+INPUT = "ROUTE_INPUT"
+"""Set to `wrong` (and nothing else) when the router was asked with typed digits it cannot take: the menu
+plays its prompt again or, after its last try, goes on as its `on_invalid` says."""
+INPUT_WRONG = "wrong"
+
 CHOICE_ARG = "choice"
 """The AGI argument a dialplan passes after an IVR menu: `AGI(agi://…/route,choice=new-connection)`."""
-_CHOICE_MAX = 64
+MENU_ARG = "menu"
+"""The menu the dialplan asks again from (`menu=main`)."""
+KEY_ARG = "key"
+DNID_ARG = "dnid"
+"""What left that menu: a key, `timeout`, `invalid` or `input` (`key=3`)."""
+_WORD_MAX = 64
+_DIGITS_MAX = 20
+
+MENU_TRIES = "CALLROUTER_MENU_TRIES"
+"""The generated menus' count of timeouts and wrong keys in the menu the caller is in."""
+MENU_DIGITS = "CALLROUTER_DIGITS"
+"""What the caller typed in an input menu (Read())."""
+MENU_EVENT = "Menu"
+KEY_EVENT = "Key"
+"""Fields of the `UserEvent(callrouter,Menu: NAME[,Key: KEY])` the generated menus send: entering a
+menu, and leaving it (the report counts menus from them)."""
 
 
-def agi_choice(env: dict[str, str]) -> str:
-    """The `choice=` among the AGI arguments (agi_arg_1…), as a plain word; empty when none."""
+def _args(env: dict[str, str]) -> dict[str, str]:
+    """`name=value` AGI arguments (agi_arg_1…, numbered without gaps)."""
+    out: dict[str, str] = {}
     for n in range(1, 10):
         arg = env.get(f"agi_arg_{n}")
         if arg is None:
             break
         key, sep, value = arg.partition("=")
-        if sep and key.strip() == CHOICE_ARG:
-            return "".join(ch for ch in value.strip() if ch.isalnum() or ch in "-_.")[:_CHOICE_MAX]
-    return ""
+        if sep:
+            out.setdefault(key.strip(), value.strip())
+    return out
+
+
+def _word(value: str) -> str:
+    return "".join(ch for ch in value if ch.isalnum() or ch in "-_.")[:_WORD_MAX]
+
+
+def plain_dnid(text: str) -> str:
+    """A called number as the menus pass it back inside an AGI() argument list: nothing that could end an
+    argument (`,`) or the application (`)`), or be read as anything else: letters, digits, `+*#`."""
+    return "".join(ch for ch in text if ch.isascii() and (ch.isalnum() or ch in "+*#"))[:32]
+
+
+def agi_choice(env: dict[str, str]) -> str:
+    """The `choice=` among the AGI arguments (agi_arg_1…), as a plain word; empty when none."""
+    return _word(_args(env).get(CHOICE_ARG, ""))
+
+
+def agi_asked(env: dict[str, str]) -> Asked:
+    """What a dialplan asking again after a menu passed: menu, key, choice, typed digits (`contract=`), dnid;
+    kept to plain words and digits, whatever the dialplan (or a caller's keys) put there."""
+    args = _args(env)
+    digits = next((args[f] for f in INPUT_FIELDS if f in args), "")
+    return Asked(_word(args.get(MENU_ARG, "")), _word(args.get(KEY_ARG, ""))[:8], _word(args.get(CHOICE_ARG, "")),
+                 "".join(ch for ch in digits if ch in "0123456789*#")[:_DIGITS_MAX],
+                 plain_dnid(args.get(DNID_ARG, "")))
 
 
 USER_EVENT = "callrouter"

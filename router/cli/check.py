@@ -14,6 +14,7 @@ import asyncio
 import os
 import sys
 import time
+from pathlib import Path
 
 from router.asterisk.amiconnection import AMITarget, LoginRefused, login_once
 from router.asterisk.inventory import Inventory, read_inventory, unknown
@@ -25,6 +26,7 @@ from router.core.coverage import shadowed
 from router.core.decide import CompiledRules
 from router.core.rulefile import RuleFileError, load_rules
 from router.core.rules import RuleSet
+from router.ivr.sounds import missing_sounds
 from router.outbox.templates import gateway_warnings
 from router.replaying import MAX_DAYS, coverage_of, last_days
 from router.state.store import Store
@@ -64,16 +66,22 @@ def run(args: argparse.Namespace) -> int:
     if args.coverage and not 1 <= args.days <= MAX_DAYS:
         print(f"router check: --days is 1 to {MAX_DAYS}", file=sys.stderr)
         return 2
+    if args.sounds and not Path(args.sounds).is_dir():
+        print(f"router check: --sounds {args.sounds}: not a folder (give Asterisk's sounds folder, like "
+              "/var/lib/asterisk/sounds)", file=sys.stderr)
+        return 2
+    more = missing_sounds(Path(args.sounds)) if args.sounds else None
     status = 0
     for path in args.paths:
         try:
-            rs = load_rules(path, limits)
+            rs = load_rules(path, limits, more)
         except RuleFileError as e:
             for p in e.problems:
                 print(p)
             status = 1
             continue
-        print(f"{path}: OK — {len(rs.rules)} rules, {len(rs.targets)} targets, {len(rs.managers)} managers")
+        menus = f", {len(rs.menus)} menus" if rs.menus else ""
+        print(f"{path}: OK — {len(rs.rules)} rules, {len(rs.targets)} targets, {len(rs.managers)} managers{menus}")
         for w in gateway_warnings(rs.notify):
             print(f"{path}: warning: {w}")
         if args.ami:
@@ -137,4 +145,6 @@ def add_parser(sub) -> None:
     sp.add_argument("--days", type=int, default=7, metavar="N",
                     help=f"with --coverage: the last N days, today included (default 7, at most {MAX_DAYS})")
     add_store_options(sp)
+    sp.add_argument("--sounds", metavar="DIR", help="also report each menu prompt with no sound file under DIR "
+                                                     "(Asterisk's sounds folder, like /var/lib/asterisk/sounds)")
     sp.set_defaults(func=run)

@@ -4,9 +4,11 @@ The real router answers calls on its real FastAGI port; the store's code talks t
 in-process server; the real AMI listener follows every call on a real socket from a simulated
 PBX (`router.asterisk.pbxsim`, the same AMI server the tests use) that ends each call as a
 working day would: answered after some ringing, missed, a busy manager, a queue timeout, an
-answered callback and an unanswered one. Missed calls become follow-ups, one SMS goes to a
-local sink that prints it, an answered callback closes its task. Simulated time runs `speed`
-times faster than real time, so a 30-minute follow-up deadline passes within the first minute.
+answered callback and an unanswered one, callers who press keys in the rule file's menu (the PBX
+sends the menus' events, the router is asked again as the generated dialplan asks it). Missed
+calls become follow-ups, one SMS goes to a local sink that prints it, an answered callback closes
+its task. Simulated time runs `speed` times faster than real time, so a 30-minute follow-up
+deadline passes within the first minute.
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ from aiohttp import ClientSession, web
 from router.asterisk import callsim
 from router.asterisk.ami import AMITarget
 from router.asterisk.amisim import AMIServer
-from router.asterisk.pbxsim import Attempt, SimulatedPBX
+from router.asterisk.pbxsim import Attempt, Press, SimulatedPBX
 from router.config import ConfigError, host_port
 from router.core.decide import CompiledRules
+from router.core.menus import INPUT_KEY, Menu
 from router.core.rulefile import load_rules
 from router.core.rules import HttpRequest, Notify
 from router.directory.customers import import_csv
@@ -50,6 +53,10 @@ QUEUE_MEMBERS = {"management": "PJSIP/110", "new-connection": "PJSIP/201", "supp
 CALLBACK_AGENT = "PJSIP/201"
 """The sales agent who calls missed prospects back."""
 
+SALES_LINE, SUPPORT_LINE = "88006008208", "88006008200"
+LISTEN = 6.0
+"""Simulated seconds a caller listens to a menu's prompt before pressing a key."""
+
 
 @dataclass(frozen=True)
 class Scene:
@@ -57,12 +64,17 @@ class Scene:
 
     `fate` holds one `result[:ring[:talk]]` per step (simulated seconds); steps past it are not
     reached. `callback`: after the call, the agent calls the number back — `answered` or not.
+    `presses`: (menu, key) the caller presses in the menus the call reaches (`input` for `typed`,
+    the digits of a contract number); `fate` then plays the chain the router answers after them.
     """
 
     number: str
     label: str
     fate: tuple[str, ...]
     callback: str = ""
+    dnid: str = SALES_LINE
+    presses: tuple[tuple[str, str], ...] = ()
+    typed: str = ""
     events: tuple[tuple[str, str, float], ...] = ()
     """(kind, value, days ago): customer events the CRM posts before the call."""
 
@@ -72,7 +84,11 @@ SCRIPT = [
     Scene("+79035550102", "A customer whose manager is on the phone: escalated up", ("answer:15:180",)),
     Scene("+79161234500", "a number never seen before: the new-connection queue, priority 10; "
           "the caller gives up after 45 s", ("hangup:45",)),
-    Scene("+79035550104", "C customer: self-service", ("answer:2:50",)),
+    Scene("+79035550104", "C customer: the self-service menu; she presses 2 (payment), the router asked again "
+          "sends her to support, typed payment", ("answer:12:90",), presses=(("main", "2"),)),
+    Scene("+79990001122", "a phone we do not know, on the support line: the menu; the caller presses 5 and types "
+          "contract 12345674, which is Olga Smirnova's: routed as her, to her manager", ("answer:5:200",),
+          dnid=SUPPORT_LINE, presses=(("main", "5"), ("contract", "input")), typed="12345674"),
     Scene("+79161234500", "the same prospect again a few minutes later: a repeat, missed again",
           ("hangup:30",), callback="answered"),
     Scene("+79147000123", "Vladivostok customer before dawn their time: the night duty engineer "
@@ -149,6 +165,8 @@ class Narrator:
             if o.get("direction") == "outbound":
                 how = "reached" if o["result"] == "answered" else "not reached"
                 self.say(f"  ↳ callback to {who} by {o.get('by') or 'us'}: {how}")
+            elif o.get("menu_left"):
+                self.say(f"  ↳ {who} hung up in the {o['menu_left']} menu")
             elif o.get("ivr"):
                 self.say(f"  ↳ {who} served by the {o['ivr']} IVR for {int(o['talk_seconds'])} s")
             elif o["result"] == "answered":
@@ -251,10 +269,20 @@ async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval
                                                                  random_fate(rnd))
             if scene.events:
                 await post_events(running.http_port, scene, clock(), n)
-            await callsim.call(running.agi.port, scene.number, uid=n, dnid="88006008208", host=agi[0])
+            await callsim.call(running.agi.port, scene.number, uid=n, dnid=scene.dnid, host=agi[0])
             d = router.log.recent[-1]
             narrator.say(_format(d, scene.label, narrator))
-            task = asyncio.create_task(play(pbx, scene, d))
+
+            async def ask(args: tuple[str, ...], scene: Scene = scene, n: int = n) -> dict:
+                """The generated menu asks the router again, on the same channel."""
+                await callsim.call(running.agi.port, scene.number, uid=n, extension="s", host=agi[0],
+                                   args=(*args, f"dnid={scene.dnid}"))
+                again = router.log.recent[-1]
+                await router.log.flush()  # its facts are in the store before the call can end
+                narrator.say(_format(again, "asked again from the menu", narrator))
+                return again
+
+            task = asyncio.create_task(play(pbx, scene, d, ask, router.rules.rs.menus))
             scenes.add(task)
             task.add_done_callback(scenes.discard)
             await asyncio.sleep(interval)
@@ -279,8 +307,22 @@ async def post_events(http_port: int, scene: Scene, now: float, n: int) -> None:
         r.raise_for_status()
 
 
-async def play(pbx: SimulatedPBX, scene: Scene, d: dict) -> None:
-    await pbx.inbound(scene.number, d["id"], attempts(d["steps"], scene.fate))
+async def play(pbx: SimulatedPBX, scene: Scene, d: dict, ask, menus: dict[str, Menu]) -> None:
+    """The call as the PBX plays it: the chain's steps, or the menus first and then the chain the router
+    answers when the menu asks it again."""
+    if not scene.presses:
+        await pbx.inbound(scene.number, d["id"], attempts(d["steps"], scene.fate))
+    else:
+        caller = await pbx.arrive(scene.number, d["id"])
+        await pbx.in_menus(caller, [Press(menu, key, LISTEN) for menu, key in scene.presses])
+        menu, key = scene.presses[-1]
+        option = menus[menu].option(key)
+        choice = option.asked_choice if option is not None else ""
+        args = (f"menu={menu}", f"key={key}", *((f"choice={choice}",) if choice else ()),
+                *((f"contract={scene.typed}",) if key == INPUT_KEY else ()))
+        again = await ask(args)
+        await pbx.routed(caller, again["id"])
+        await pbx.walk(caller, again["id"], attempts(again["steps"], scene.fate))
     if scene.callback:
         await pbx.callback(CALLBACK_AGENT, scene.number, answered=scene.callback == "answered", ring=12, talk=240)
 

@@ -23,6 +23,7 @@ COMMAND_MODULES = {
     "simulate": "router.cli.simulate",
     "replay": "router.cli.replay",
     "rules": "router.cli.rules",
+    "ivr": "router.cli.ivr",
     "demo": "router.cli.demo",
     "report": "router.cli.report",
     "tail": "router.cli.tail",

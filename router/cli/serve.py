@@ -27,9 +27,11 @@ def _setup_logging(verbose: bool = False) -> None:
 def run(args: argparse.Namespace) -> int:
     _setup_logging(args.verbose)
     try:
-        s = Settings.resolve(args.rules, args.store, args.agi, args.http, args.prefix, args.ami, args.spool)
+        s = Settings.resolve(args.rules, args.store, args.agi, args.http, args.prefix, args.ami, args.spool,
+                             args.ivr_dialplan)
         store = open_store(s.store, s.prefix)
         router = Router.from_path(s.rules, store, s.limits, instance=s.instance)
+        router.ivr_dialplan = s.ivr_dialplan
         ami_target = AMITarget.parse(s.ami, s.ami_secret) if s.ami else None
     except (ConfigError, ValueError) as e:
         print(f"router serve: {e}", file=sys.stderr)
@@ -83,5 +85,8 @@ def add_parser(sub) -> None:
     sp.add_argument("--spool", help="file for what the store cannot take by shutdown, replayed at the next start "
                                     "(default $ROUTER_SPOOL, else $STATE_DIRECTORY/spool.jsonl, else "
                                     "~/.local/state/callrouter/spool.jsonl)")
+    sp.add_argument("--ivr-dialplan", metavar="FILE",
+                    help="write the rules' menus as dialplan to FILE at start and after every reload (default "
+                         "$ROUTER_IVR_DIALPLAN; off when unset); then `dialplan reload` in Asterisk")
     sp.add_argument("-v", "--verbose", action="store_true")
     sp.set_defaults(func=run)

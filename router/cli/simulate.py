@@ -20,10 +20,12 @@ from router.cli.store import on_store
 from router.cli.storeerrors import StoreFailure
 from router.core.decide import CompiledRules, Decision, decide
 from router.core.identify import profile
+from router.core.menus import CONTEXT_PREFIX, INPUT_KEY, INVALID_KEY, TIMEOUT_KEY, Asked
 from router.core.phones import Number, normalise, score
 from router.core.rulefile import RuleFileError, load_rules
 from router.core.snapshot import EMPTY, Snapshot
 from router.core.when import EXAMPLES, WhenError, parse_when
+from router.directory.contracts import find_customer
 from router.directory.crm import Crm, answer_from_documents
 from router.state.decisionlog import entry
 from router.state.store import Store
@@ -40,6 +42,8 @@ def describe(d: Decision) -> str:
                                       c.last_agent and f"last agent {c.last_agent}",
                                       c.task_owner and f"task owner {c.task_owner}") if x)
         lines.append(f"{who} {c.name}".rstrip() + f" — {extra}; {c.tz} {c.local:%a %H:%M} (zone from {c.tz_source})")
+        if c.identified:
+            lines.append(f"identified by {c.identified} (calling from {c.phone or 'a withheld number'})")
         lines.append(f"strategy {c.strategy}" + (f"; IVR choice {c.choice}" if c.choice else "")
                      + ("; CRM " + ", ".join(f"{k} {v}" for k, v in c.crm.items()) if c.crm else ""))
     lines.append(f"rule: {d.rule}" + (" [fallback]" if d.fallback else "") + f"   priority {d.priority}")
@@ -83,9 +87,95 @@ def run(args: argparse.Namespace) -> int:
         print(f"router simulate: --crm {args.crm}: {e}", file=sys.stderr)
         return 2
     caller = profile(number, args.caller, "", args.dnid or "", snap, rules.rs, now, choice=args.choice or "")
-    d = decide(rules, caller, snap.busy | frozenset(args.busy or ()), now)
-    print(json.dumps(entry(d), ensure_ascii=False, indent=2) if args.json else describe(d))
+    busy = snap.busy | frozenset(args.busy or ())
+    d = decide(rules, caller, busy, now)
+    if not args.keys:
+        print(json.dumps(entry(d), ensure_ascii=False, indent=2) if args.json else describe(d))
+        return status
+
+    def ask(asked: Asked) -> Decision | str:
+        """The router asked again from a menu: a decision, or why typed digits were refused."""
+        again, who, identified = snap, number, ""
+        if asked.digits:
+            why = rules.rs.menus[asked.menu].input.problem(asked.digits)  # type: ignore[union-attr]
+            if why:
+                return why
+            if not url:
+                return "no store given (--store): the number cannot be looked up"
+            found = on_store("simulate", url, args.prefix, lambda store: _customer(store, rules, asked.digits, now),
+                             timeout=1.0)
+            if found is None:
+                return f"no customer with contract {asked.digits}"
+            who, again, identified = found[0], found[1], f"contract {asked.digits}"
+        c = profile(who, args.caller, "", args.dnid or "", again, rules.rs, now, asked=asked,
+                    phone=number.key if identified else "", identified=identified)
+        return decide(rules, c, busy, now)
+
+    shown: list = [entry(d)] if args.json else [describe(d)]
+    for line, result in follow_keys(rules, d, args.keys, ask):
+        if args.json:
+            shown.append(entry(result) if result is not None else {"menu": line})
+        else:
+            shown += [line, *([describe(result)] if result is not None else [])]
+    print(json.dumps(shown, ensure_ascii=False, indent=2) if args.json else "\n".join(shown))
     return status
+
+
+async def _customer(store: Store, rules: CompiledRules, contract: str, now: float) -> tuple[Number, Snapshot] | None:
+    found = await find_customer(store, Crm(None), None, contract, rules.region, 1.0, lambda: 1.0)
+    if found is None or found.number is None:
+        return None
+    snap = await store.snapshot(found.number.key, score(found.number.key), now, rules.calls_window)
+    return (found.number, snap) if snap.customer.get("contract") == contract else None
+
+
+def menu_of(rules: CompiledRules, d: Decision) -> str:
+    """The menu a decision sends the caller to first, if it does."""
+    dest = d.steps[0].dest if d.steps and d.steps[0].type == "ivr" else ""
+    name = dest.removeprefix(CONTEXT_PREFIX)
+    return name if dest.startswith(CONTEXT_PREFIX) and name in rules.rs.menus else ""
+
+
+def follow_keys(rules: CompiledRules, first: Decision, keys: list[str], ask):
+    """(what happened, the decision when the router was asked again) for each key the caller presses in the
+    menus `first` sends them to: `t` waits for the timeout; in an input menu a key is the digits typed."""
+    menu_name, tries, left = menu_of(rules, first), 0, list(keys)
+    if not menu_name:
+        yield "the call does not reach a menu: keys not used", None
+        return
+    while left and menu_name:
+        menu = rules.rs.menus[menu_name]
+        pressed = left.pop(0)
+        key = TIMEOUT_KEY if pressed in ("t", "timeout") else INPUT_KEY if menu.input is not None else \
+            pressed if pressed in menu.options else INVALID_KEY
+        head = f"menu {menu_name}: " + ("no key (timeout)" if key == TIMEOUT_KEY else f"typed {pressed}"
+                                        if key == INPUT_KEY else f"key {pressed}")
+        if key == INPUT_KEY:
+            result = ask(Asked(menu_name, INPUT_KEY, "", pressed))
+            if isinstance(result, Decision):
+                yield f"{head} → the router is asked again", result
+                menu_name, tries = menu_of(rules, result), 0
+                continue
+            key, head = INVALID_KEY, f"{head}: wrong number ({result})"
+        if key in (TIMEOUT_KEY, INVALID_KEY):
+            tries += 1
+            if tries < menu.tries:
+                yield f"{head} → try {tries} of {menu.tries}: the prompts again", None
+                continue
+        option = menu.option(key)
+        assert option is not None
+        if option.menu is not None:
+            yield f"{head} → menu {option.menu}", None
+            menu_name, tries = option.menu, 0
+        elif option.then in ("repeat", "hangup"):
+            yield f"{head} → " + ("the prompts again" if option.then == "repeat" else "hung up"), None
+            menu_name = "" if option.then == "hangup" else menu_name
+        else:
+            result = ask(Asked(menu_name, key, option.asked_choice))
+            yield f"{head} → {option.name()}: the router is asked again", result
+            menu_name, tries = menu_of(rules, result), 0
+    if left:
+        yield f"keys not used (the caller left the menus): {' '.join(left)}", None
 
 
 def _simulated_crm(source: str | None, rules: CompiledRules, number: Number, snap: Snapshot) -> None:
@@ -127,6 +217,9 @@ def add_parser(sub) -> None:
     sp.add_argument("--busy", nargs="*", metavar="DEVICE", help="devices to treat as busy, e.g. PJSIP/101")
     sp.add_argument("--dnid", help="the called number")
     sp.add_argument("--choice", help="the IVR choice the dialplan passes when it asks again (choice=…)")
+    sp.add_argument("--keys", nargs="+", metavar="KEY", help="what the caller presses in the menus the call "
+                                                             "reaches: keys, `t` for a timeout, the digits of a "
+                                                             "number in an input menu (--keys 5 12345674)")
     sp.add_argument("--crm", metavar="FILE|live", help="the CRM's answer: a saved JSON answer (a list, one per "
                                                        "request, for several requests), or `live` to ask it")
     sp.add_argument("--json", action="store_true")

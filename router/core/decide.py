@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from router.core.conditions import Check, Moment, compile_when, holds, max_calls_window, say
 from router.core.identify import Caller
+from router.core.menus import menu_context
 from router.core.rulefile import RuleTexts, version_of
 from router.core.ruleindex import Needs, RuleIndex
 from router.core.rules import DAYS, LAST_AGENT_STEP, MANAGER_STEP, TASK_OWNER_STEP, Manager, RuleSet, Target
@@ -75,6 +76,22 @@ class CompiledRules:
         self.fallback_steps = tuple(s for s in (self._step(n) for n in rs.fallback) if s)
         self.agents = {dev: name for name, m in rs.managers.items() for dev in (m.state, m.endpoint) if dev}
         """A device that answered a call (an endpoint or a queue member's state interface) -> its manager."""
+        self.menu_rules: dict[tuple[str, str], _Compiled] = {}
+        """(menu, key) -> the implicit rule of a menu option that names its target (`target:`, `operator`):
+        it decides before the rule file's rules."""
+        self.menu_targets = frozenset(name for name, t in rs.targets.items() if t.menu)
+        """Targets that send the caller to a menu: a rule starting with one is passed over for a caller asked
+        about again after a menu (it would send them round in menus)."""
+        self.choice_types = dict(rs.types_by_choice)
+        """IVR choice -> call type: `types_by_choice`, and the menus' options with a `type:`."""
+        for menu_name, menu in rs.menus.items():
+            for key, o in menu.exits():
+                target = o.target or (menu.operator if o.then == "operator" else None)
+                if target is not None:
+                    self.menu_rules[(menu_name, key)] = _Compiled(f"menu {menu_name}: {key}", (), (target,),
+                                                                  o.escalate, None, o.type)
+                elif o.asked_choice and o.type:
+                    self.choice_types.setdefault(o.asked_choice, o.type)
 
     def _step(self, name: str) -> Step | None:
         e = self.entries.get(name)
@@ -85,6 +102,8 @@ class CompiledRules:
                 return Step("queue", e.queue, e.timeout, name)
             if e.dial:
                 return Step("dial", e.dial, e.timeout, name)
+            if e.menu:
+                return Step("ivr", menu_context(e.menu), e.timeout, name)
             return Step("ivr", e.ivr or "", e.timeout, name)
         return None
 
@@ -94,8 +113,8 @@ class CompiledRules:
         if rule_type:
             return rule_type
         rs = self.rs
-        if caller is not None and caller.choice and caller.choice in rs.types_by_choice:
-            return rs.types_by_choice[caller.choice]
+        if caller is not None and caller.choice and caller.choice in self.choice_types:
+            return self.choice_types[caller.choice]
         for s in steps[:1]:
             e = self.entries.get(s.name)
             if isinstance(e, Target) and e.type:
@@ -152,17 +171,25 @@ def _escalate(rules: CompiledRules, name: str, way: str, busy: frozenset[str], r
 
 def decide(rules: CompiledRules, caller: Caller, busy: frozenset[str], now: float) -> Decision:
     m = rules.moment(caller, now)
-    for rule in rules.candidates(caller):
+    option = rules.menu_rules.get((caller.menu, caller.key)) if caller.menu else None
+    passed_over = ""
+    for rule in (option,) if option is not None else rules.candidates(caller):
         if holds(rule.checks, caller, m):
+            if option is None and caller.menu and rule.route[0] in rules.menu_targets:
+                passed_over = passed_over or rule.name  # back into a menu: the caller has just left one
+                continue
             break
     else:
-        return fallback_decision(rules, caller, now, "no rule matched")
-    reasons = [f"rule: {rule.name}"]
-    said = ""
+        return fallback_decision(rules, caller, now, "no rule matched" + (f" ({_passed(passed_over, caller)})"
+                                                                          if passed_over else ""))
+    reasons = [f"rule: {rule.name}" if option is None else f"{rule.name} → {rule.route[0]} (the menu's option)"]
+    if passed_over:
+        reasons.append(_passed(passed_over, caller))
+    said = f"menu {caller.menu}:" if option is not None else ""
     if rule.checks:
         said = say(rule.checks, caller, m)
         reasons.append(said)
-    reasons += [n for n in caller.notes if n not in said]  # a condition may have said it already
+    reasons += [n for n in caller.notes if not (said and (n in said or n.startswith(said)))]  # said already
     steps: list[Step] = []
     seen: set[tuple[str, str]] = set()
     escalated = False
@@ -203,6 +230,10 @@ def decide(rules: CompiledRules, caller: Caller, busy: frozenset[str], now: floa
     call_type = rules.call_type(rule.type, steps, caller)
     return Decision(rule.name, tuple(steps), priority, reasons, caller, now, type=call_type,
                     prospect=rules.prospect(caller, call_type), escalated=escalated)
+
+
+def _passed(rule: str, caller: Caller) -> str:
+    return f"rule {rule!r} passed over: it sends callers to a menu, and this one has just left menu {caller.menu}"
 
 
 def _listed(rules: CompiledRules, who: str, missing: str, unlisted: str, reasons: list[str],

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from router.core.menus import INPUT_KEY, NOT_ASKED, Asked
 from router.core.phones import Number
 from router.core.risk import Hit, level_of, live_hits
 from router.core.rules import STRATEGIES, RuleSet
@@ -42,6 +43,14 @@ class Caller:
     strategy: str = ""
     choice: str = ""
     """What the caller picked in an IVR menu before the dialplan asked again (`choice=` AGI argument)."""
+    menu: str = ""
+    key: str = ""
+    """The menu the dialplan asked again from, and the key (or `timeout`, `invalid`, `input`) that left it."""
+    phone: str = ""
+    """The number that called, when the caller was identified by a number they typed (then `number` is the
+    customer's)."""
+    identified: str = ""
+    """How the caller was identified by what they typed (`contract 12345678`), for the reasons and the log."""
     crm: dict[str, str] = field(default_factory=dict)
     """Fields the CRM gave (name, abc, manager, tags, timezone, company, status and free ones)."""
     notes: list[str] = field(default_factory=list)
@@ -87,12 +96,23 @@ def _crm_fields(answer: dict | None) -> dict[str, str]:
 
 
 def profile(number: Number, raw: str, name: str, dnid: str, snap: Snapshot, rules: RuleSet,
-            now: float, choice: str = "") -> Caller:
-    """Pure: the same inputs always give the same Caller."""
+            now: float, choice: str = "", asked: Asked = NOT_ASKED, phone: str = "", identified: str = "") -> Caller:
+    """Pure: the same inputs always give the same Caller. `asked`: the menu the dialplan asked again from;
+    `phone` and `identified`: the caller typed a number that named the customer `number`."""
     cust = snap.customer
     last = snap.state
     notes: list[str] = []
     company = snap.company or {}
+    choice = choice or asked.choice
+    if asked.menu:
+        notes.append(f"menu {asked.menu}: " + ("number typed" if asked.digits else f"key {asked.key}"))
+        menu = rules.menus.get(asked.menu)
+        if menu is None or (asked.key != INPUT_KEY and menu.option(asked.key) is None):
+            notes.append(f"menu {asked.menu} has no key {asked.key or '(none)'} in the rules: was the menus' "
+                         "dialplan written from older rules? (router ivr dialplan)")
+    if identified:
+        notes.append(f"identified by {identified}: {number.key}" + "".join(
+            f", {k} {cust[k]}" for k in ("abc", "manager") if cust.get(k)))
     if choice:
         notes.append(f"IVR choice: {choice}")
     crm = _crm_fields(snap.crm)
@@ -153,5 +173,6 @@ def profile(number: Number, raw: str, name: str, dnid: str, snap: Snapshot, rule
         company_name=company.get("name", "") or crm.get("company", ""), notes=notes, crm=crm,
         prospect=number.e164 and (kind == "new" or last.get("prospect") == "1"),
         strategy=snap.strategy if snap.strategy in STRATEGIES else rules.company.strategy, choice=choice,
+        menu=asked.menu, key=asked.key, phone=phone, identified=identified,
         risk=level_of(rules.risk, sum(h.weight for h in hits)) if hits else "none", risk_hits=hits,
     )

@@ -9,7 +9,7 @@ An outcome is made once (router/asterisk/calltracker.py), written once across ro
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
 Direction = Literal["inbound", "outbound"]
@@ -32,6 +32,8 @@ class OutcomeRecord(TypedDict):
     reason: str
     ivr: NotRequired[str]
     by_state: NotRequired[str]
+    menus: NotRequired[list[list[str]]]
+    menu_left: NotRequired[str]
     type: NotRequired[str]
     open_task: NotRequired[str]
 
@@ -57,6 +59,10 @@ class Outcome:
     """The IVR context that served the call by itself."""
     by_state: str = ""
     """The answering queue member's state interface, when it differs from `by`."""
+    menus: list[list[str]] = field(default_factory=list)
+    """[menu, key] of each IVR menu the caller left, in order (from the generated menus' UserEvents)."""
+    menu_left: str = ""
+    """The menu the caller was still in when the call ended (hung up in it), or ""."""
     type: str = ""
     """The call's type, from its decision as set by the rules or corrected since (set when recorded)."""
     open_task: str | None = None
@@ -95,6 +101,10 @@ class Outcome:
             out["ivr"] = self.ivr
         if self.by_state:
             out["by_state"] = self.by_state
+        if self.menus:
+            out["menus"] = self.menus
+        if self.menu_left:
+            out["menu_left"] = self.menu_left
         if self.type:
             out["type"] = self.type
         if self.open_task is not None:
@@ -108,5 +118,7 @@ class Outcome:
                    by=str(r.get("by") or ""), queue=str(r.get("queue") or ""), decision=str(r.get("decision") or ""),
                    ring_seconds=float(r.get("ring_seconds") or 0), talk_seconds=float(r.get("talk_seconds") or 0),
                    ended_at=float(r.get("ended_at") or 0), reason=str(r.get("reason") or ""),
-                   ivr=str(r.get("ivr") or ""), by_state=str(r.get("by_state") or ""), type=str(r.get("type") or ""),
+                   ivr=str(r.get("ivr") or ""), by_state=str(r.get("by_state") or ""),
+                   menus=[[str(m), str(k)] for m, k in r.get("menus") or ()], menu_left=str(r.get("menu_left") or ""),
+                   type=str(r.get("type") or ""),
                    open_task=None if r.get("open_task") is None else str(r["open_task"]))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,15 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from router.core.rules import Rule, RuleSet, cross_check
+from router.core.rules import Problem, Rule, RuleSet, cross_check
+
+MoreChecks = Callable[[RuleSet], list[Problem]]
+"""Checks a command adds to the rule file's own (`router check --sounds`), located like them."""
 
 Path_ = tuple[str | int, ...]
 SINGLE_SECTIONS = ("version", "company", "identify", "fallback", "report", "risk", "directory", "retention",
                    "followup", "notify")
-NAMED_SECTIONS = ("targets", "managers", "types", "types_by_dnid", "types_by_choice")
+NAMED_SECTIONS = ("targets", "managers", "types", "types_by_dnid", "types_by_choice", "menus")
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,11 +283,16 @@ def _merge(doc: _Document, data: dict, where: dict, file: str, problems: list[Lo
 
 
 def _locate(loc: tuple, where: dict) -> tuple[Path_, tuple[str, int]]:
+    """The longest known path along `loc`, and where it was written. A key that YAML read as a number
+    (a menu's `1:`) is looked up as one; the path keeps the text the schema saw."""
     path: Path_ = ()
+    found: Path_ = ()
     for part in loc:
-        if (*path, part) in where:
-            path = (*path, part)
-    return path, where.get(path) or where[()]
+        for key in (part, int(part) if isinstance(part, str) and part.isdigit() else None):
+            if key is not None and (*found, key) in where:
+                path, found = (*path, part), (*found, key)
+                break
+    return path, where.get(found) or where[()]
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
@@ -381,12 +390,14 @@ def version_of(texts: RuleTexts) -> str:
     return digest.hexdigest()[:12]
 
 
-def load_rules(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> RuleSet:
-    """Load and check a rule file or a directory of them; raise RuleFileError listing every problem."""
-    return load_rule_texts(str(path), read_rule_files(path, limits), limits)
+def load_rules(path: str | Path, limits: Limits = DEFAULT_LIMITS, more: MoreChecks | None = None) -> RuleSet:
+    """Load and check a rule file or a directory of them; raise RuleFileError listing every problem.
+    `more` adds checks of its own (`router check --sounds`: every menu prompt has its sound file)."""
+    return load_rule_texts(str(path), read_rule_files(path, limits), limits, more)
 
 
-def load_rule_texts(root: str, texts: RuleTexts, limits: Limits = DEFAULT_LIMITS) -> RuleSet:
+def load_rule_texts(root: str, texts: RuleTexts, limits: Limits = DEFAULT_LIMITS,
+                    more: MoreChecks | None = None) -> RuleSet:
     """The rules of files already read (`read_rule_files`, or a version the store kept), merged in order as a
     directory's files are; `root` names the whole in messages about it."""
     problems: list[Located] = []
@@ -405,7 +416,7 @@ def load_rule_texts(root: str, texts: RuleTexts, limits: Limits = DEFAULT_LIMITS
     if problems:
         raise RuleFileError(problems)
     try:
-        return validate(doc.data, doc.where, limits)
+        return validate(doc.data, doc.where, limits, more)
     finally:
         _release(doc.where, doc.data.get("rules"))
 
@@ -431,7 +442,7 @@ def load_rules_text(text: str, name: str = "<rules>", limits: Limits = DEFAULT_L
     return validate(data, where, limits)
 
 
-def validate(data: dict, where: dict, limits: Limits = DEFAULT_LIMITS) -> RuleSet:
+def validate(data: dict, where: dict, limits: Limits = DEFAULT_LIMITS, more: MoreChecks | None = None) -> RuleSet:
     """The schema, rule by rule: each validation is short, so a thread doing this for fifty thousand
     rules lets the event loop in between."""
     rules = data.get("rules")
@@ -467,7 +478,7 @@ def validate(data: dict, where: dict, limits: Limits = DEFAULT_LIMITS) -> RuleSe
     if per_rule:
         rs = rs.model_copy(update={"rules": checked})
     located = []
-    for p in cross_check(rs):
+    for p in cross_check(rs) + (more(rs) if more is not None else []):
         _, (file, line) = _locate(p.path, where)
         located.append(Located(file, line, f"{_dotted(p.path)}: {p.message}"))
     if located:

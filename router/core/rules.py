@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from router.core.durations import Duration
+from router.core.menus import Menu, Names, menu_problems
 from router.core.risk import Level, RiskSettings, risk_problems
 
 KINDS = ("new", "repeat", "callback", "returning", "known")
@@ -179,11 +180,12 @@ class When(Strict):
 
 
 class Target(Strict):
-    """A queue, an endpoint to dial, or an IVR context."""
+    """A queue, an endpoint to dial, an IVR context, or a menu of the rule file (`menus:`)."""
 
     queue: str | None = None
     dial: str | None = None
     ivr: str | None = None
+    menu: str | None = None
     priority: int = Field(0, ge=0, le=1000)
     priorities: dict[Strategy, Annotated[int, Field(ge=0, le=1000)]] = {}
     """`priority` under a given strategy: {expansion: 20, retention: 5}."""
@@ -204,9 +206,9 @@ class Target(Strict):
 
     @model_validator(mode="after")
     def _exactly_one_kind(self) -> Target:
-        given = [k for k in ("queue", "dial", "ivr") if getattr(self, k)]
+        given = [k for k in ("queue", "dial", "ivr", "menu") if getattr(self, k)]
         if len(given) != 1:
-            raise ValueError("a target needs exactly one of queue, dial, ivr")
+            raise ValueError("a target needs exactly one of queue, dial, ivr, menu")
         return self
 
 
@@ -291,6 +293,9 @@ class CrmDirectory(Strict):
     timeout: Duration = 5
     """How long a lookup that outlived the call's budget may still run to fill the cache."""
     requests: Annotated[list[CrmRequest], Field(min_length=1, max_length=5)]
+    contract_requests: Annotated[list[CrmRequest], Field(max_length=5)] = []
+    """Requests that find a customer by the contract number a caller typed in a menu (`{contract}`); a
+    mapped `number` (the customer's phone) lets that number's history and open task count too."""
 
 
 class Directory(Strict):
@@ -371,6 +376,7 @@ class RuleSet(Strict):
     types: dict[Annotated[str, Field(pattern=TYPE_NAME)], Annotated[CallType, BeforeValidator(_call_type)]] = {}
     types_by_dnid: dict[str, str] = {}
     types_by_choice: dict[str, str] = {}
+    menus: dict[str, Menu] = {}
 
     @field_validator("types_by_dnid", mode="before")
     @classmethod
@@ -448,7 +454,27 @@ def cross_check(rs: RuleSet) -> list[Problem]:
             problems.append(Problem(("fallback", j), unknown("target or manager", step, steps)))
     problems += [Problem(path, message) for path, message in risk_problems(rs.risk)]
     problems += _retention_problems(rs)
+    names = Names(frozenset(rs.targets), frozenset(rs.managers), frozenset(rs.assignable_types()),
+                  frozenset(rule_choices(rs)) | frozenset(rs.types_by_choice), rs.types_by_choice)
+    target_menus = {name: t.menu for name, t in rs.targets.items() if t.menu is not None}
+    problems += [Problem(path, message) for path, message in menu_problems(rs.menus, names, target_menus)]
     return problems
+
+
+def rule_choices(rs: RuleSet) -> set[str]:
+    """Every IVR choice some rule's `when:` names."""
+    found: set[str] = set()
+
+    def walk(w: When | None) -> None:
+        if w is None:
+            return
+        found.update(w.choice or ())
+        for sub in (*(w.any or ()), *(w.all or ()), w.not_):
+            walk(sub)
+
+    for rule in rs.rules:
+        walk(rule.when)
+    return found
 
 
 def _retention_problems(rs: RuleSet) -> list[Problem]:

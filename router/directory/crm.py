@@ -190,11 +190,21 @@ class Crm:
         finally:
             await self.close()
 
-    async def _lookup(self, settings: CrmDirectory, number: str) -> CrmAnswer:
+    async def by_contract(self, settings: CrmDirectory, contract: str, seconds: float) -> CrmAnswer | None:
+        """The CRM's answer for a contract number a caller typed, if it comes within `seconds` (not cached:
+        a typed number is asked once per call). None when it did not answer in time."""
+        task = asyncio.create_task(self._lookup(settings, contract, settings.contract_requests, "contract"))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        done, _ = await asyncio.wait({task}, timeout=max(seconds, 0))
+        return task.result() if done else None
+
+    async def _lookup(self, settings: CrmDirectory, number: str, requests: list[CrmRequest] | None = None,
+                      placeholder: str = "number") -> CrmAnswer:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(settings.timeout):
-                answer = await self._chain(settings, number)
+                answer = await self._chain(settings, number, requests, placeholder)
         except TimeoutError:
             answer = CrmAnswer(False, error=f"no answer in {settings.timeout} s")
         except CrmError as e:
@@ -204,12 +214,13 @@ class Crm:
         answer.ms = (time.perf_counter() - started) * 1000
         return answer
 
-    async def _chain(self, settings: CrmDirectory, number: str) -> CrmAnswer:
+    async def _chain(self, settings: CrmDirectory, number: str, requests: list[CrmRequest] | None = None,
+                     placeholder: str = "number") -> CrmAnswer:
         if self._session is None:
             self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32))
-        values: dict[str, str] = {"number": number, "digits": number.lstrip("+")}
+        values: dict[str, str] = {placeholder: number, "digits": number.lstrip("+")}
         fields: dict[str, str] = {}
-        for req in settings.requests:
+        for req in settings.requests if requests is None else requests:
             doc = await self._request(req, values, settings.max_bytes)
             got = map_answer(req, doc)
             if not got:

@@ -1,7 +1,9 @@
-"""The customer directory: CSV from the CRM (`number,name,abc,manager,timezone,tags`) into the store.
+"""The customer directory: CSV from the CRM (`number,name,abc,manager,timezone,tags[,contract]`) into the store.
 
 A bad row is reported by `file:line` and skipped; the good rows are kept (see csvfile).
-Importing the same file twice gives the same directory.
+Importing the same file twice gives the same directory. `contract` (digits) identifies the
+customer when a caller types it in a menu (`menus: … input: {field: contract}`): the store
+keeps contract → number beside the record.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from router.core.phones import normalise_uncached, why_invalid
 from router.directory.csvfile import AUTO, ImportReport, records
 from router.state.store import Store
 
-COLUMNS = ("number", "name", "abc", "manager", "timezone", "tags")
+COLUMNS = ("number", "name", "abc", "manager", "timezone", "tags", "contract")
+_CONTRACT = re.compile(r"^[0-9]{1,20}$")
 _MANAGER = re.compile(r"^[A-Za-z0-9_.\-]{0,64}$")
 _TAG = re.compile(r"^[\w.\-]{1,64}$")
 MAX_UNKNOWN_MANAGERS = 1000
@@ -71,6 +74,11 @@ def parse_fields(row: Mapping[str, str | None]) -> dict[str, str]:
             raise ValueError(f"tag {t[:40]!r}: tags are words (letters, digits, _.-) separated by ';'")
     if tags:
         fields["tags"] = ";".join(dict.fromkeys(tags))
+    contract = "".join((row.get("contract") or "").split())
+    if contract and not _CONTRACT.match(contract):
+        raise ValueError(f"contract {contract[:40]!r}: the digits a caller types, 1 to 20 of them")
+    if contract:
+        fields["contract"] = contract
     return fields
 
 

@@ -137,7 +137,45 @@ def build(rules: CompiledRules, days: list[str], counters: list[dict[str, str]],
         "ring_seconds": {"before_answer": _ring(_dist(c, "ra|")), "before_giving_up": _ring(_dist(c, "rm|"))},
         "callbacks": {"made": c["cb"], "answered": c["cb|ok"], "after_miss_seconds": _ring(_dist(c, "cbd|"))},
         "staff": staff(c, rules.agents, rules, days, open_tasks, now),
+        "menus": menus(c, rules),
     }
+
+
+MENU_EXITS = (("timeout", "timed_out"), ("invalid", "invalid"))
+
+
+def menus(c: Counter, rules: CompiledRules) -> list[dict]:
+    """Per menu: callers who entered it, left it by each option, timed out, pressed wrong keys (or typed
+    wrong numbers) to the end, hung up in it; the types of the calls that came from it. Menus of the rule
+    file first, in its order, then any the counters name that it no longer has."""
+    rs = rules.rs
+    names = [*rs.menus, *sorted({k.split(SEP)[1] for k in c if k.startswith(("mn|", "mt|"))} - set(rs.menus))]
+    out = []
+    for name in names:
+        menu = rs.menus.get(name)
+        head = f"mn{SEP}{name}{SEP}"
+        if not c[head + "in"] and menu is None:
+            continue
+        options = [{"key": key, "label": o.name(), "callers": c[f"{head}k{SEP}{key}"]}
+                   for key, o in (menu.options.items() if menu is not None else ())]
+        known = {o["key"] for o in options} | {"timeout", "invalid", "input"}
+        options += [{"key": key, "label": "(not in the rules now)", "callers": n}
+                    for key, n in sorted(_keys_left(c, head).items()) if key not in known and n]
+        typed = {t: n for t, (n, _) in _dimension(c, f"mt{SEP}{name}").items() if n}
+        types = [{"type": t, "label": rs.type_label(t), "calls": n}
+                 for t, n in sorted(typed.items(), key=lambda kv: (-kv[1], kv[0]))]
+        row = {"menu": name, "label": (menu.label if menu is not None else None) or name, "entered": c[head + "in"],
+               "options": options, "left": c[head + "left"], "types": types}
+        row |= {field: c[f"{head}k{SEP}{key}"] for key, field in MENU_EXITS}
+        if menu is not None and menu.input is not None:
+            row["identified"] = c[f"{head}k{SEP}input"]
+        out.append(row)
+    return out
+
+
+def _keys_left(c: Counter, head: str) -> dict[str, int]:
+    start = f"{head}k{SEP}"
+    return {k[len(start):]: n for k, n in c.items() if k.startswith(start)}
 
 
 def staff(c: Counter, agents: dict[str, str], rules: CompiledRules, days: list[str], open_tasks: list[dict],
@@ -214,6 +252,18 @@ def text(report: dict) -> str:
                  f"{_s(cb['after_miss_seconds']['median'])}, 90 % within {_s(cb['after_miss_seconds']['p90'])}")
     lines.append(f"Outbound: {report['outbound']['calls']} calls, {report['outbound']['answered']} answered; "
                  f"internal: {report['internal']['calls']}")
+    if report["menus"]:
+        lines += ["", "Menus (callers: entered; left by each option; timed out or wrong keys at the last try; "
+                      "hung up in the menu)"]
+        for m in report["menus"]:
+            ways = [f"{o['key']} {o['label']} {o['callers']}" for o in m["options"]]
+            if "identified" in m:
+                ways.append(f"identified {m['identified']}")
+            lines.append(f"  {m['label']}: {m['entered']} entered; " + ", ".join(ways)
+                         + f"; timed out {m['timed_out']}, wrong keys {m['invalid']}, hung up {m['left']}")
+            if m["types"]:
+                by_type = ", ".join(f"{t['label']} {t['calls']}" for t in m["types"])
+                lines.append(f"    calls from it by type: {by_type}")
     if report["staff"]:
         lines += ["", "Staff load (follow-ups: opened, closed, median time to close, closed late, overdue now)",
                   f"{'':<24}{'answered':>9}{'outbound':>9}{'on the phone':>15}{'share':>8}"

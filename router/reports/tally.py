@@ -15,6 +15,9 @@ same for 100 calls or 10,000. Counter fields are `dimension|name|metric`, all in
   outbound, tenths of a second on the phone.
 - `fo|OWNER`, `fc|OWNER`, `fl|OWNER`, `fct|OWNER|S`: follow-ups opened, closed, closed after the
   deadline, S seconds from opening to closing.
+- `mn|MENU|in`, `mn|MENU|k|KEY`, `mn|MENU|left`: callers who entered a menu, who left it by KEY (a key,
+  `timeout`, `invalid`, `input`), who hung up in it; `mt|MENU|TYPE`: the calls of each type that came
+  from the menu (the last one a caller left). Each counted once per call.
 """
 
 from __future__ import annotations
@@ -79,6 +82,8 @@ class CallRecord(TypedDict):
     linkedid: str
     type_by: NotRequired[str]
     type_at: NotRequired[float]
+    menu: NotRequired[str]
+    """The last menu the caller left, when it left one: a corrected type moves that menu's count too."""
 
 
 @dataclass(slots=True)
@@ -154,6 +159,9 @@ def tally_call(o: Outcome, meta: DecisionFacts, state: Mapping[str, str | None],
                 record["callback_after_seconds"] = delay
                 tally.state["miss_cb"] = 1
         return tally
+    c.update(tally_menus(o.menus, o.menu_left, call_type))
+    if o.menus and not o.menu_left:
+        record["menu"] = o.menus[-1][0]  # so that a type corrected later moves its menu's count too
     suffix = "" if answered else "|m"
     dims = ["in", f"t|{clean(call_type)}", f"h|{local.hour:02d}"]
     for dim, name in (("q", record["queue"]), ("mg", record["manager"]), ("d", record["dnid"])):
@@ -172,6 +180,21 @@ def tally_call(o: Outcome, meta: DecisionFacts, state: Mapping[str, str | None],
     return tally
 
 
+def tally_menus(menus: list[list[str]], left: str, call_type: str) -> dict[str, int]:
+    """What one call's way through the menus adds: `menus` the [menu, key] it left them by, in order;
+    `left` the menu it was in at its end (empty when it left every menu)."""
+    out: dict[str, int] = {}
+    for menu, key in menus:
+        out[f"mn|{clean(menu)}|in"] = 1
+        out[f"mn|{clean(menu)}|k|{clean(key)}"] = 1
+    if left:
+        out[f"mn|{clean(left)}|in"] = 1
+        out[f"mn|{clean(left)}|left"] = 1
+    elif menus:
+        out[f"mt|{clean(menus[-1][0])}|{clean(call_type)}"] = 1
+    return out
+
+
 def retype(record: CallRecord, new_type: str) -> dict[str, int]:
     """Counter changes that move a recorded call from its type to `new_type`."""
     old = record.get("type", "")
@@ -181,6 +204,9 @@ def retype(record: CallRecord, new_type: str) -> dict[str, int]:
     out = {f"t|{clean(old)}": -1, f"t|{clean(new_type)}": 1}
     if missed:
         out |= {f"t|{clean(old)}|m": -1, f"t|{clean(new_type)}|m": 1}
+    if record.get("menu"):
+        menu = clean(record["menu"])
+        out |= {f"mt|{menu}|{clean(old)}": -1, f"mt|{menu}|{clean(new_type)}": 1}
     return out
 
 

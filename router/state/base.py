@@ -93,12 +93,14 @@ class StoreBase:
 
     async def snapshot(self, number: str, score: int | None, now: float, window: float,
                        record_inbound: str | None = None, budget: float | None = None,
-                       crm: bool = False) -> Snapshot:
+                       crm: bool = False, same_call: str | None = None) -> Snapshot:
         """One pipelined round trip: profile, history, follow-up, numbering range, busy set, company,
         strategy and (with `crm`) the cached CRM answer.
 
         With `record_inbound` (a call id) the same round trip writes this inbound call to the
         number's history; reads run first, so the snapshot shows the history before this call.
+        With `same_call` (the call id of a call asking again after a menu) the history is shown as
+        it was before that call's first ask: the call is not its own previous call.
         Past `budget` seconds without an answer from Redis, TimeoutError.
         """
         k = self.k
@@ -112,8 +114,8 @@ class StoreBase:
         span = padded(number)
         if span is not None:
             shared.append(("ZREVRANGEBYSCORE", k.company_ranges, span, "-inf", "LIMIT", 0, COMPANY_NESTING))
-        res = await self.round_trip(shared + self.caller_commands(number, now, window, crm, record_inbound),
-                                    budget)
+        res = await self.round_trip(shared + self.caller_commands(number, now, window, crm, record_inbound,
+                                                                  same_call), budget)
         busy, strategy = res[0], res[1]
         i = 2
         numbering = None
@@ -123,15 +125,16 @@ class StoreBase:
             i += 1
         company = company_of(res[i], span) if span is not None else None
         i += span is not None
-        customer, state, risk, inbound, cached = caller_replies(res[i:], window, crm)
+        customer, state, risk, inbound, cached = caller_replies(res[i:], window, crm, same_call)
         return Snapshot(customer, state, inbound, numbering, frozenset(busy), company, strategy, risk=risk,
                         crm=cached)
 
     def caller_commands(self, number: str, now: float, window: float, crm: bool,
-                        record_inbound: str | None) -> list[Command]:
+                        record_inbound: str | None, same_call: str | None = None) -> list[Command]:
         """The caller's own keys in the call's round trip, all in its hash slot: profile, state, risk,
-        newest contacts, recent inbound calls, the cached CRM answer; then this call's history writes,
-        after the reads. `replies.caller_replies` reads the answers."""
+        newest contacts, recent inbound calls, the cached CRM answer, (with `same_call`) the two newest
+        inbound calls by id; then this call's history writes, after the reads. `replies.caller_replies`
+        reads the answers."""
         k = self.k
         commands: list[Command] = [("HGETALL", k.customer(number)), ("HGETALL", k.state(number)),
                                    ("HGETALL", k.risk(number)), ("ZRANGE", k.newest(number), 0, -1, "WITHSCORES")]
@@ -139,6 +142,8 @@ class StoreBase:
             commands.append(("ZRANGEBYSCORE", k.inbound(number), now - window, "+inf", "WITHSCORES"))
         if crm:
             commands.append(("GET", k.crm(number)))
+        if same_call is not None:
+            commands.append(("ZREVRANGE", k.inbound(number), 0, 1, "WITHSCORES"))
         if record_inbound is not None:
             commands += self.inbound_writes(number, record_inbound, now)
         return commands
@@ -160,6 +165,11 @@ class StoreBase:
         if int(at) % TRIM_EVERY == 0:
             writes.append(("ZREMRANGEBYSCORE", inbound_key, "-inf", at - self.retention.numbers))
         return writes
+
+    async def contract_number(self, contract: str, budget: float | None = None) -> str | None:
+        """The number of the customer whose directory record holds this contract (one round trip)."""
+        [number] = await self.round_trip([("GET", self.k.contract(contract))], budget)
+        return number or None
 
     # how commands travel
 

@@ -35,19 +35,20 @@ class ClusterStore(Store):
 
     async def snapshot(self, number: str, score: int | None, now: float, window: float,
                        record_inbound: str | None = None, budget: float | None = None,
-                       crm: bool = False) -> Snapshot:
+                       crm: bool = False, same_call: str | None = None) -> Snapshot:
         """Store.snapshot's answer, from the caller's node alone (see the module's docstring)."""
         v = self.view
         if not number:
             return Snapshot({}, {}, [], None, v.busy, strategy=v.strategy)
-        res = await self.round_trip(self.caller_commands(number, now, window, crm, record_inbound), budget)
+        res = await self.round_trip(self.caller_commands(number, now, window, crm, record_inbound, same_call),
+                                    budget)
         numbering = None
         if score is not None:
             found = v.numbering.below(score, 1)
             numbering = range_zone(found[0], score) if found else None
         span = padded(number)
         company = company_of(v.companies.below(span, COMPANY_NESTING), span) if span is not None else None
-        customer, state, risk, inbound, cached = caller_replies(res, window, crm)
+        customer, state, risk, inbound, cached = caller_replies(res, window, crm, same_call)
         return Snapshot(customer, state, inbound, numbering, v.busy, company, v.strategy, risk=risk, crm=cached)
 
     async def set_device_state(self, device: str, state: str) -> None:

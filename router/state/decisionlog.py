@@ -50,6 +50,10 @@ def entry(d: Decision, env: dict[str, str] | None = None) -> dict:
                          "company": c.company, "company_name": c.company_name, "strategy": c.strategy,
                          "choice": c.choice, "crm": c.crm, "risk": c.risk,
                          "risk_signals": [h.name for h in c.risk_hits]}
+        if c.menu:
+            out["caller"] |= {"menu": c.menu, "key": c.key}
+        if c.identified:
+            out["caller"] |= {"identified": c.identified, "phone": c.phone}
     if d.escalated:
         out["escalated"] = True
     if d.seen is not None:

@@ -17,13 +17,17 @@ from router.state.replies import mapping, score_map, with_newest
 
 class DirectoryMixin(StoreBase):
     async def put_customers(self, records: Iterable[tuple[str, dict[str, str]]]) -> int:
-        """Replace each customer's record (re-import is idempotent: no stale tags survive)."""
+        """Replace each customer's record (re-import is idempotent: no stale tags survive), and point its
+        contract at it. A contract the customer no longer holds may still point at the number: a call that
+        types it finds the record without that contract and is told the number is wrong."""
         p = self.r.pipeline(transaction=False)
         n = 0
         for number, fields in records:
             key = self.k.customer(number)
             p.delete(key)
             p.hset(key, mapping=fields)
+            if fields.get("contract"):
+                p.set(self.k.contract(fields["contract"]), number)
             n += 1
         await p.execute()
         return n

@@ -1,7 +1,8 @@
 """Forgetting one person: everything the store holds about a number, erased (personal-data laws).
 
 What a number leaves behind, and where:
-- its own keys (`cr:{NUMBER}:…`): directory record, state, history, events, risk, CRM cache;
+- its own keys (`cr:{NUMBER}:…`): directory record, state, history, events, risk, CRM cache, and
+  the contract that points at it;
 - the at-risk list and the risk sweep's schedule;
 - its tasks (open and closed) with their logs, and the outgoing messages queued for them;
 - the report's raw call records (the day counters are sums and name nobody: they stay);
@@ -42,6 +43,9 @@ class ErasureMixin(StoreBase):
         """Erase `number` everywhere; `days` are the company days whose raw calls (and logs) the store keeps."""
         k = self.k
         erased = Erased()
+        contract = await self.r.hget(k.customer(number), "contract")
+        if contract and await self.r.get(k.contract(contract)) == number:
+            erased.keys += await self.r.delete(k.contract(contract))
         own = [k.customer(number), k.state(number), k.crm(number), k.inbound(number), k.newest(number),
                k.events(number), k.event_ids(number), k.risk(number), k.outbox_once(f"sms:{number}")]
         erased.keys += await self.r.delete(*own)

@@ -148,6 +148,11 @@ class Keys:
     def customer(self, number: str) -> str:
         return f"{self.prefix}:{{{number}}}:customer"
 
+    def contract(self, contract: str) -> str:
+        """String: the number of the customer whose directory record holds this contract (customers CSV
+        `contract`); a caller who types it in a menu is routed as that customer."""
+        return f"{self.prefix}:contract:{{{contract}}}"
+
     def state(self, number: str) -> str:
         """Hash: `in`/`out` (last inbound/outbound call), `in_ok`/`out_ok` (answered), `followup` (open task)
         and `task_owner` (its owner), `agent`/`agent_at` (who answered the last answered call, and when),

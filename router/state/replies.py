@@ -24,11 +24,26 @@ def score_map(reply: list) -> dict[str, float]:
     return {m: float(sc) for m, sc in zip(reply[::2], reply[1::2], strict=True)}
 
 
-def scores(reply: list) -> list[float]:
-    """ZRANGEBYSCORE … WITHSCORES: [[member, score], …] under RESP3, [member, score, …] under RESP2."""
-    if reply and isinstance(reply[0], list):
-        return [float(s) for _, s in reply]
-    return [float(s) for s in reply[1::2]]
+def scores(reply: list, without: str | None = None) -> list[float]:
+    """ZRANGEBYSCORE … WITHSCORES: [[member, score], …] under RESP3, [member, score, …] under RESP2;
+    the scores of every member but `without`."""
+    pairs = reply if reply and isinstance(reply[0], list) else zip(reply[::2], reply[1::2], strict=True)
+    return [float(s) for m, s in pairs if m != without]
+
+
+def before_this_call(newest: dict[str, float], latest: dict[str, float], call: str) -> dict[str, float]:
+    """The newest contacts as they were before `call`'s first ask, when the same call asks again after a
+    menu: its own inbound entry (`latest`: the two newest inbound calls, by id) is not a previous call."""
+    mine = latest.get(call)
+    if mine is None or newest.get("in", 0.0) > mine:
+        return newest
+    newest = dict(newest)
+    earlier = [t for m, t in latest.items() if m != call and t <= mine]
+    if earlier:
+        newest["in"] = max(earlier)
+    else:
+        newest.pop("in", None)
+    return newest
 
 
 def with_newest(state: dict[str, str], newest: dict[str, float]) -> dict[str, str]:
@@ -59,12 +74,19 @@ def crm_answer(reply: str | bytes | None) -> dict | None:
     return found if isinstance(found, dict) else None
 
 
-def caller_replies(res: list, window: float, crm: bool) -> tuple[dict, dict, dict, list[float], dict | None]:
+def caller_replies(res: list, window: float, crm: bool, same_call: str | None = None
+                   ) -> tuple[dict, dict, dict, list[float], dict | None]:
     """The answers to `StoreBase.caller_commands`: customer, state (newest contacts folded in), risk,
-    recent inbound call times, cached CRM answer."""
-    state = with_newest(mapping(res[1]), score_map(res[3]))
-    inbound = scores(res[4]) if window > 0 else []
-    cached = crm_answer(res[4 + (window > 0)]) if crm else None
+    recent inbound call times, cached CRM answer; with `same_call`, without that call's own first ask."""
+    newest = score_map(res[3])
+    i = 4
+    inbound = scores(res[i], without=same_call) if window > 0 else []
+    i += window > 0
+    cached = crm_answer(res[i]) if crm else None
+    i += crm
+    if same_call is not None:
+        newest = before_this_call(newest, score_map(res[i]), same_call)
+    state = with_newest(mapping(res[1]), newest)
     return mapping(res[0]), state, mapping(res[2]), inbound, cached
 
 

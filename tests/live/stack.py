@@ -22,8 +22,11 @@ from pathlib import Path
 import pytest
 
 from router.asterisk.amiwire import Framer, Message
+from router.core.rulefile import load_rules
+from router.ivr.dialplan import dialplan as menus_dialplan
 from router.state.keys import Keys
 from tests.helpers import ROOT, ROUTER_CMD, free_port, router_env, stop_processes
+from tests.live.prompts import make_prompts, private_data
 
 HERE = Path(__file__).resolve().parent
 ASTERISK = shutil.which("asterisk")
@@ -49,7 +52,7 @@ astmoddir => {prefix}/lib/asterisk/modules
 astvarlibdir => {run}/var/lib
 astdbdir => {run}/var/lib
 astkeydir => {run}/var/lib
-astdatadir => {prefix}/var/lib/asterisk
+astdatadir => {run}/data
 astagidir => {run}/var/lib/agi-bin
 astspooldir => {run}/var/spool
 astrundir => {run}/var/run
@@ -85,6 +88,7 @@ def write_etc(run: Path, ami_port: int, agi_url: str, extra_dialplan: str = "", 
     etc = run / "etc"
     for d in ("etc/shipped", "etc/callrouter", "var/lib/agi-bin", "var/spool", "var/run", "var/log", "var/cache"):
         (run / d).mkdir(parents=True, exist_ok=True)
+    private_data(run, prefix or PREFIX)
     (etc / "asterisk.conf").write_text(ASTERISK_CONF.format(run=run, prefix=prefix or PREFIX))
     for f in ("logger.conf", "cdr.conf", "cdr_manager.conf", "modules.conf"):
         shutil.copy(HERE / "config" / f, etc / f)
@@ -93,6 +97,8 @@ def write_etc(run: Path, ami_port: int, agi_url: str, extra_dialplan: str = "", 
     shutil.copy(ROOT / "asterisk" / "stasis.conf", etc / "stasis.conf")
     for f in (ROOT / "dialplans").glob("*.conf"):
         shutil.copy(f, etc / "callrouter" / f.name)
+    # the live rules' menus, as `router ivr dialplan tests/live/rules.yaml` writes them
+    (etc / "callrouter" / "live-ivr.conf").write_text(menus_dialplan(load_rules(HERE / "rules.yaml")))
     (etc / "manager.conf").write_text(shipped_manager_conf(ami_port))
     (etc / "manager_secret.conf").write_text(f"secret = {AMI_SECRET}\n")
     dialplan = (HERE / "config" / "extensions.conf").read_text().replace("@AGI@", agi_url)
@@ -106,6 +112,12 @@ class LiveAsterisk:
     ami_port: int
     proc: subprocess.Popen
     binary: str = ASTERISK or "asterisk"
+    no_prompts: str = ""
+    """Why the menus' prompts could not be made (empty: they are in `sounds`)."""
+
+    @property
+    def sounds(self) -> Path:
+        return self.run / "data" / "sounds"
 
     @property
     def conf(self) -> str:
@@ -141,10 +153,11 @@ def start_asterisk(run: Path, agi_url: str, extra_dialplan: str = "", launcher: 
     if configure is not None:
         configure(etc)
     binary = binary or ASTERISK
+    no_prompts = make_prompts(run / "data" / "sounds")
     out = open(run / "asterisk.out", "wb")  # noqa: SIM115 - the process keeps it
     proc = subprocess.Popen([*launcher, binary, "-C", str(etc / "asterisk.conf"), "-f", "-n"], stdout=out,
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    ast = LiveAsterisk(run, ami_port, proc, binary)
+    ast = LiveAsterisk(run, ami_port, proc, binary, no_prompts=no_prompts)
     deadline = time.monotonic() + 30
     while "fully booted" not in (ast.cli("core waitfullybooted") if proc.poll() is None else "fully booted"):
         if time.monotonic() > deadline:
@@ -271,6 +284,15 @@ class AMIClient:
                     if match(e):
                         return e
                 await self._changed.wait()
+
+    async def call_pressing(self, did: str, number: str, keys: str, delay: float = 1.0, hold: float = 40.0) -> None:
+        """An inbound call from `number` to `did` whose caller, once answered, waits `delay` seconds, sends `keys`
+        as DTMF (SendDTMF: `w` is half a second's pause) and stays on the line `hold` seconds more."""
+        fields = {"Channel": f"Local/{did}@live-trunk", "Context": "live-keys", "Exten": "s", "Priority": "1",
+                  "CallerID": f"<{number}>", "Timeout": "30000", "Async": "true",
+                  "Variable": [f"KEYS={keys}", f"DELAY={delay}", f"HOLD={hold}"]}
+        reply = await self.action("Originate", **fields)
+        assert reply.get("Response") == "Success", dict(reply)
 
     async def call(self, did: str, number: str, name: str = "", context: str = "live-trunk",
                    timeout_ms: int = 30000, **variables: str) -> None:

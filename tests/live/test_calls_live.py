@@ -77,21 +77,25 @@ async def test_queue_priority_puts_the_urgent_caller_first(live, ami, outcomes):
     assert all(o["reason"].startswith("every step failed") for o in both), both
 
 
+MENU = "callrouter-menu-live_main"
+"""The context of the live rules' menu, which their `self_service` target leads to."""
+
+
 async def test_ivr_step_hands_the_call_to_the_ivr_context(live, ami):
     await ami.call("2007", "+79030000007")
-    e = await ami.wait_for(lambda e: e.get("Event") == "Newexten" and e.get("Context") == "self-service"
+    e = await ami.wait_for(lambda e: e.get("Event") == "Newexten" and e.get("Context") == MENU
                            and e.get("CallerIDNum") == "+79030000007")
     assert e["Extension"] == "s"
     walked = [(x["Context"], x["Extension"]) for x in ami.events if x.get("Event") == "Newexten"
               and x.get("Channel") == e["Channel"] and x.get("Context") != "live-trunk"]
     # the AGI, the walk's one Goto, then the IVR: no walker priority between
-    assert walked[:3] == [("callrouter-inbound", "2007"), ("callrouter-inbound", "2007"), ("self-service", "s")]
+    assert walked[:3] == [("callrouter-inbound", "2007"), ("callrouter-inbound", "2007"), (MENU, "s")]
 
 
 async def test_ivr_step_after_a_busy_one_is_reached_through_the_walker(live, ami):
-    await ami.call("2010", "+79030000010")
-    e = await ami.wait_for(lambda e: e.get("Event") == "Newexten" and e.get("Context") == "self-service"
-                           and e.get("CallerIDNum") == "+79030000010")
+    await ami.call("2010", "+79030000011")
+    e = await ami.wait_for(lambda e: e.get("Event") == "Newexten" and e.get("Context") == MENU
+                           and e.get("CallerIDNum") == "+79030000011")
     walked = [(x["Context"], x["Extension"]) for x in ami.events if x.get("Event") == "Newexten"
               and x.get("Channel") == e["Channel"]]
     assert ("callrouter-step", "dial-1") in walked and ("callrouter-step", "ivr-2") in walked
