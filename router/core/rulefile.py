@@ -15,7 +15,7 @@ from router.core.rules import Rule, RuleSet, cross_check
 
 Path_ = tuple[str | int, ...]
 SINGLE_SECTIONS = ("version", "company", "identify", "fallback", "report", "risk", "directory", "retention",
-                   "followup", "notify")
+                   "followup", "notify", "crm")
 NAMED_SECTIONS = ("targets", "managers", "types", "types_by_dnid", "types_by_choice")
 
 
