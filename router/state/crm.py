@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import orjson
 
 from router.state.base import StoreBase
@@ -23,7 +25,7 @@ class CrmMixin(StoreBase):
     async def crm_call(self, call: str) -> dict[str, str]:
         return await self.r.hgetall(self.k.crm_call(call))
 
-    async def set_crm_call(self, call: str, fields: dict[str, str | int]) -> None:
+    async def set_crm_call(self, call: str, fields: Mapping[str, str | int]) -> None:
         p = self.r.pipeline(transaction=True)
         p.hset(self.k.crm_call(call), mapping=fields)
         p.expire(self.k.crm_call(call), CRM_CALL_KEEP_SECONDS)
@@ -36,7 +38,7 @@ class CrmMixin(StoreBase):
     async def crm_task(self, task_id: str) -> dict[str, str]:
         return await self.r.hgetall(self.k.crm_task(task_id))
 
-    async def set_crm_task(self, task_id: str, fields: dict[str, str | int]) -> None:
+    async def set_crm_task(self, task_id: str, fields: Mapping[str, str | int]) -> None:
         p = self.r.pipeline(transaction=True)
         p.hset(self.k.crm_task(task_id), mapping=fields)
         p.expire(self.k.crm_task(task_id), self.retention.tasks)
