@@ -5,6 +5,7 @@ the portal down in between and with two routers sharing the store."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 import pytest
 
@@ -13,28 +14,17 @@ from router.asterisk.callsim import call
 from router.core.decide import CompiledRules
 from router.core.ring import Ring
 from router.crm.bitrix24 import WEBHOOK_ENV
+from router.crm.rate import SharedRate
 from router.crm.sync import CrmSync, attach
 from router.outbox.outbox import MAX_RETRY
 from router.service import Router
 from router.state.factory import open_store
+from router.web.keys import CRM_KEY
 from tests.fake_crm import FakeBitrix24
-from tests.helpers import MONDAY_10, Clock, answered, compiled, missed
+from tests.helpers import MANAGER_FIRST, MONDAY_10, Clock, answered, compiled, http_get, missed
 
 OLGA = "+79161234500"
-RULES_TEXT = """
-version: 1
-company: {timezone: Europe/Moscow, default_region: RU}
-targets:
-  support: {queue: support, timeout: 120}
-managers:
-  ivanov: {endpoint: PJSIP/101, timeout: 20}
-rules:
-  - name: their manager
-    when: {has_manager: true}
-    route: [manager, support]
-  - name: everyone else
-    route: [support]
-fallback: [support]
+RULES_TEXT = MANAGER_FIRST + """
 followup:
   deadline: 30m
   owner: duty
@@ -291,3 +281,39 @@ async def test_a_deleted_user_blocks_their_task_and_says_whom_to_map(sites, bitr
     await drain(site)
     assert bitrix.methods()[-2:] == ["telephony.externalcall.finish", "tasks.task.add"]
     assert (await site.crm.status())["problems"] == []
+
+
+async def test_two_routers_together_keep_to_the_portal_rate(store):
+    """Each request takes a place in a second counted in Redis by every router: never more than `rate` a second."""
+    clock = Clock(MONDAY_10)
+
+    async def sleep(seconds: float) -> None:  # the clock moves as the request waits for its place
+        clock.advance(seconds)
+
+    one, two = (SharedRate(store, "crm", lambda: 2, clock, sleep) for _ in range(2))
+    sent_at = []
+    for n in range(9):
+        await (one if n % 2 else two).wait()
+        sent_at.append(clock())
+    per_second = Counter(int(t) for t in sent_at)
+    assert sorted(per_second.values(), reverse=True) == [2, 2, 2, 2, 1]
+    assert sent_at[-1] - sent_at[0] == 4, "as fast as the rate allows, no faster"
+
+
+async def test_each_person_who_maps_to_no_user_is_named_on_healthz_with_what_to_do(serve, bitrix):
+    rules = compiled(RULES_TEXT.replace("managers:\n  ivanov: {endpoint: PJSIP/101, timeout: 20}\n",
+                                        "managers:\n  ivanov: {endpoint: PJSIP/101, timeout: 20}\n"
+                                        "  petrova: {endpoint: PJSIP/102, timeout: 20}\n", 1)
+                     .replace("    head_of_sales: {id: 7}\n", "    head_of_sales: {id: 7}\n    director: {id: 99}\n"))
+    running = await serve(rules)
+    crm = running.http.app[CRM_KEY]
+    people = await crm.people(crm.connectors["bitrix24"])
+    assert people.by_name == {"ivanov": IVANOV, "duty": DUTY, "head_of_sales": HEAD}
+    status, body = await http_get(running.http_port, "/healthz")
+    problems = {p["about"]: p for p in body["crm"]["problems"]}
+    assert status == 200 and set(problems) == {"user:petrova", "user:director"}
+    assert problems["user:petrova"]["what"] == ("petrova: no active Bitrix24 user has the internal number 102 "
+                                                "(the extension of PJSIP/102)")
+    assert problems["user:director"]["what"] == "director: Bitrix24 has no active user 99 (deleted or dismissed?)"
+    assert problems["user:director"]["advice"].startswith("name one in the rule file: crm.users.director: `{id: N}`")
+    assert "go to duty's user" in problems["user:director"]["advice"]

@@ -3,8 +3,9 @@
 The same operations as Bitrix24 (router/crm/ops.py), as amoCRM has them
 (https://www.amocrm.ru/developers/content/crm_platform/calls-api, …/tasks-api, …/events-and-notes):
 
-- a call is kept when it ends: `POST /api/v4/calls` `[{direction, uniq, duration, source, phone,
-  call_status, responsible_user_id, created_at, request_id, link}]`; amoCRM files it on the contact or
+- a call is kept when it ends (whom it is for is noted when it is answered to Asterisk): `POST
+  /api/v4/calls` `[{direction, uniq, duration, source, phone, call_status, responsible_user_id,
+  created_at, request_id, link}]`; amoCRM files it on the contact or
   company with that number (and answers which) and keeps nothing for a number it does not know. It
   has no card to show while a phone rings: `call_start` and `ring` are done without a request;
 - a task: `POST /api/v4/tasks` `[{text, complete_till, responsible_user_id, entity_id, entity_type,
@@ -101,8 +102,9 @@ class AmoCrm:
         return out
 
     async def deliver(self, op: CrmOp, people: People, message: Message) -> Delivery:
-        handler = {"call_end": self.call_end, "task_open": self.task_open, "task_comment": self.task_comment,
-                   "task_assign": self.task_assign, "task_close": self.task_close}.get(op["op"])
+        handler = {"call_start": self.call_start, "call_end": self.call_end, "task_open": self.task_open,
+                   "task_comment": self.task_comment, "task_assign": self.task_assign,
+                   "task_close": self.task_close}.get(op["op"])
         if handler is None:
             return Delivery("sent", "amoCRM keeps a call when it ends: nothing to send now")
         try:
@@ -110,12 +112,20 @@ class AmoCrm:
         except Refused as r:
             return r.delivery
 
+    async def call_start(self, op: CrmOp, people: People) -> Delivery:
+        """No request (amoCRM keeps a call when it ends): whom the call is for is kept for then."""
+        uid = people.user(op.get("user", ""))
+        if uid is not None:
+            await self.ctx.store.set_crm_call(op["call"], {"user_id": uid, "user": op.get("user", "")})
+        return Delivery("sent", "amoCRM keeps a call when it ends: nothing to send now")
+
     async def call_end(self, op: CrmOp, people: People) -> Delivery:
         s = self.ctx.settings()
         if not s.calls:
             return Delivery("sent", "calls are not kept in amoCRM (crm.calls: false)")
         uid = people.device_user(op.get("devices", []))
-        uid = uid if uid is not None else people.user(op.get("user", ""))
+        kept = (await self.ctx.store.crm_call(op["call"])).get("user_id")
+        uid = uid if uid is not None else int(kept) if kept else people.user(op.get("user", ""))
         call: dict[str, Any] = {"direction": op.get("direction", "inbound"), "uniq": op["call"],
                                 "duration": op["duration"], "source": SOURCE, "phone": op["number"],
                                 "call_status": CALL_STATUS[op["status"]], "created_at": int(op["started"]),
