@@ -15,6 +15,8 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from router.core.decide import CompiledRules
 from router.core.facts import DecisionFacts
@@ -229,9 +231,19 @@ class Followups:
         now = self.clock()
         for i, hook in enumerate(notify.webhooks):
             if event in hook.events:
-                self.outbox.post(http_message("webhook", f"{task_id}:webhook{i}", hook, {"event": event, **task},
+                values = {"event": event, **task, **self._crm_values(task)}
+                self.outbox.post(http_message("webhook", f"{task_id}:webhook{i}", hook, values,
                                               f"webhook {event} → {hook.url.split('?')[0]}", task_id, now,
                                               notify.retry_for))
+
+    def _crm_values(self, task: Task) -> dict[str, str]:
+        """`{deadline_iso}` (ISO 8601 with the company's offset, as CRMs take dates) and `{owner_id}` (the owner's
+        CRM user id from the rule file's crm.users, "" without one) for webhook templates."""
+        rs = self.rules().rs
+        deadline = datetime.fromtimestamp(float(task.get("deadline") or 0), ZoneInfo(rs.company.timezone))
+        mapped = rs.crm.users.get(task.get("owner", "")) if rs.crm is not None else None
+        return {"deadline_iso": deadline.isoformat(timespec="seconds"),
+                "owner_id": str(mapped.id) if mapped is not None and mapped.id is not None else ""}
 
     async def drain(self) -> None:
         """Write what was posted to the outbox and send everything due now (tests, one-shot commands)."""
