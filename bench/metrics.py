@@ -35,8 +35,9 @@ from router.asterisk.ami import AMITarget, Listener  # noqa: E402
 from router.core.decide import CompiledRules  # noqa: E402
 from router.core.outcome import Outcome  # noqa: E402
 from router.core.rulefile import load_rules  # noqa: E402
+from router.latency import LATENCY_BUCKETS_MS  # noqa: E402
 from router.server import start  # noqa: E402
-from router.service import LATENCY_BUCKETS_MS, Router  # noqa: E402
+from router.service import Router  # noqa: E402
 from router.state.factory import open_store  # noqa: E402
 from router.web.metrics import AGI_COUNTERS, AMI_SERIES, StoreReadings, exposition  # noqa: E402
 

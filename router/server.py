@@ -16,6 +16,7 @@ from router.asterisk.agi import ACCEPT_FAILED, MAX_CONNECTIONS, OUT_OF_FDS, Fast
 from router.asterisk.ami import AMITarget, Listener
 from router.asterisk.inventory import unknown
 from router.backlog import Backlog
+from router.crm.sync import attach as attach_crm
 from router.floodlog import FloodLog
 from router.service import Router
 from router.state.errors import STORE_ERRORS
@@ -122,6 +123,8 @@ async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], tok
     if backlog is not None:
         backlog.restore()
     router.log.start()
+    crm = attach_crm(router)
+    crm.start()
     router.followups.outbox.start()
     cap = connection_cap(max_connections, raise_fd_limit())
     agi_server = FastAGIServer({"route": router.answer}, *agi, max_connections=cap, max_per_peer=max_per_peer)
@@ -147,7 +150,7 @@ async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], tok
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(5):
                 await router.feed.ready.wait()
-    runner = web.AppRunner(make_app(router, token, agi=agi_server, ami=listener), access_log=None)
+    runner = web.AppRunner(make_app(router, token, agi=agi_server, ami=listener, crm=crm), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, *http, reuse_address=True)
     await site.start()

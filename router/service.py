@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from router.asterisk import mset
 from router.asterisk import variables as V
@@ -28,6 +29,7 @@ from router.followups.escalation import Escalator
 from router.followups.followup import Followups
 from router.ivr.dialplan import dialplan
 from router.ivr.dialplan import write as write_dialplan
+from router.latency import Histogram
 from router.reports.tally import Calendar
 from router.risk.engine import Risk
 from router.rollout import Rollouts
@@ -40,25 +42,6 @@ from router.state.store import Store
 from router.web.broadcast import Broadcast
 
 log = logging.getLogger("router")
-
-LATENCY_BUCKETS_MS = (0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500)
-
-
-class Histogram:
-    """Decision latency for /metrics, in Prometheus' cumulative-bucket form."""
-
-    def __init__(self) -> None:
-        self.counts = [0] * (len(LATENCY_BUCKETS_MS) + 1)
-        self.sum = 0.0
-
-    def observe(self, ms: float) -> None:
-        self.sum += ms
-        for i, bound in enumerate(LATENCY_BUCKETS_MS):
-            if ms <= bound:
-                self.counts[i] += 1
-                return
-        self.counts[-1] += 1
-
 
 def calendar_of(rules: CompiledRules) -> Calendar:
     report = rules.rs.report
@@ -106,6 +89,12 @@ class Router:
         """Told when a phone starts or stops ringing for a routed caller (`on_ring`)."""
         self.setup_warnings: list[str] = []
         """What is missing from this router's setup and what follows from it (no AMI, no token…), for /healthz."""
+        self.answered_listeners: list[Callable[[dict], None]] = []
+        """Told each decision (its log entry) once its answer has gone to Asterisk: nothing slow, they run on
+        the call's path (a CRM queues the call's registration)."""
+        self.outcome_listeners: list[Callable[[Outcome], None]] = []
+        """Told each recorded outcome first, before follow-ups act on it (a CRM queues the call's finish ahead
+        of the task it opens)."""
         self.store_warning: str | None = None
         """What is wrong with how the store keeps data (no persistence), for /healthz; set at start."""
         self.decisions = 0
@@ -317,6 +306,7 @@ class Router:
     async def on_outcome(self, o: Outcome) -> None:
         """A call ended (from AMI): show it live and let follow-ups open or close."""
         self.broadcast.publish({"type": "outcome", "outcome": o.record()})
+        tell(self.outcome_listeners, o, o.linkedid, "outcome")
         await self.followups.on_outcome(o)
         try:
             await self.risk.on_outcome(o)
@@ -358,7 +348,9 @@ class Router:
         try:
             await self._set_variables(session, d)
         finally:
-            self.log.add(entry(d, env))
+            logged = entry(d, env)
+            self.log.add(logged)
+            tell(self.answered_listeners, logged, d.id, "answer")
 
     async def _set_variables(self, session: AGISession, d: Decision) -> None:
         """Every ROUTE_* variable in one `EXEC MSet` (more only past Asterisk's 2 KB line), the
@@ -368,6 +360,15 @@ class Router:
         for line in first:
             await session.command(line)
         session.end_with(last)
+
+
+def tell(listeners: list[Callable[[Any], None]], what: object, call: str, kind: str) -> None:
+    """Each listener on its own: one that fails is logged and the others still run."""
+    for listener in listeners:
+        try:
+            listener(what)
+        except Exception:
+            log.exception("call %s: a %s listener failed; the others still run", call, kind)
 
 
 def route_variables(d: Decision, company_tz: str, every: bool = False) -> list[tuple[str, object]]:

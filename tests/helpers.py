@@ -181,6 +181,21 @@ risk:
 RISK_NUMBER = "+79161230001"
 """The subscriber whose signals the risk tests add up."""
 
+MANAGER_FIRST = """
+version: 1
+company: {timezone: Europe/Moscow, default_region: RU}
+targets:
+  support: {queue: support, timeout: 120}
+managers:
+  ivanov: {endpoint: PJSIP/101, timeout: 20}
+rules:
+  - name: their manager
+    when: {has_manager: true}
+    route: [manager, support]
+fallback: [support]
+"""
+"""A customer with a manager rings them first, then the support queue: the start of the CRM tests' rules."""
+
 BASE_RULES = """\
 version: 1
 company: {timezone: Europe/Moscow, default_region: RU}

@@ -214,9 +214,9 @@ async def test_entering_the_list_again_with_the_task_still_open_fires_the_webhoo
     events: list[str] = []
     real = r.router.followups.announce
 
-    async def seen(event, task_id):
+    async def seen(event, task_id, *change):
         events.append(event)
-        await real(event, task_id)
+        await real(event, task_id, *change)
 
     r.router.followups.announce = seen
     visit = Event("v1", "technician_visit", MONDAY_10 - DAY)

@@ -24,7 +24,7 @@ MoreChecks = Callable[[RuleSet], list[Problem]]
 
 Path_ = tuple[str | int, ...]
 SINGLE_SECTIONS = ("version", "company", "identify", "fallback", "report", "risk", "directory", "retention",
-                   "followup", "notify")
+                   "followup", "notify", "crm")
 NAMED_SECTIONS = ("targets", "managers", "types", "types_by_dnid", "types_by_choice", "menus")
 
 

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from router.core.crmrules import CrmSettings, crm_problems
 from router.core.durations import Duration
 from router.core.menus import Menu, Names, menu_problems
 from router.core.risk import Level, RiskSettings, risk_problems
@@ -371,6 +372,7 @@ class RuleSet(Strict):
     followup: FollowupSettings = FollowupSettings()
     notify: Notify = Notify()
     directory: Directory = Directory()
+    crm: CrmSettings | None = None
     report: ReportSettings = ReportSettings()
     retention: RetentionSettings = RetentionSettings()
     types: dict[Annotated[str, Field(pattern=TYPE_NAME)], Annotated[CallType, BeforeValidator(_call_type)]] = {}
@@ -453,6 +455,7 @@ def cross_check(rs: RuleSet) -> list[Problem]:
         elif not known_step(step):
             problems.append(Problem(("fallback", j), unknown("target or manager", step, steps)))
     problems += [Problem(path, message) for path, message in risk_problems(rs.risk)]
+    problems += [Problem(path, message) for path, message in crm_problems(rs.crm, set(rs.managers))]
     problems += _retention_problems(rs)
     names = Names(frozenset(rs.targets), frozenset(rs.managers), frozenset(rs.assignable_types()),
                   frozenset(rule_choices(rs)) | frozenset(rs.types_by_choice), rs.types_by_choice)

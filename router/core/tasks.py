@@ -6,9 +6,13 @@ comments, each with the time it was written.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal, TypedDict
 
 TaskState = Literal["open", "closed"]
+TaskChange = Literal["opened", "missed_again", "callback_missed", "commented", "taken", "escalated", "closed",
+                     "retention_opened"]
+"""What happened to a task, as a CRM mirrors it: a new task, a comment, a new owner, completion."""
 
 
 class Comment(TypedDict):
@@ -64,3 +68,14 @@ class Task(TypedDict, total=False):
     closed_reason: str
     log: list[Comment]
     overdue: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TaskEvent:
+    """A task changed (told once, by the router that changed it): the task as it is now, and what changed."""
+
+    change: TaskChange
+    task: Task
+    text: str
+    """The comment that goes with it: the missed call, the person's comment, why it escalated or closed."""
+    at: float

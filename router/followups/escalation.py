@@ -84,7 +84,7 @@ class Escalator:
             await self.store.comment(task_id, now, text)
             log.warning("follow-up %s for %s escalated to level %d (%s): %s", task_id, task.get("number"), n,
                         lv.to, why)
-            await self.followups.announce("escalated", task_id)
+            await self.followups.announce("escalated", task_id, "escalated", text)
             if lv.sms_to:
                 await self._tell(task_id, lv, n, why, now)
         return moved

@@ -15,12 +15,14 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from router.core.decide import CompiledRules
 from router.core.facts import DecisionFacts
 from router.core.outcome import Outcome
 from router.core.rules import DEFAULT_ORDER, STRATEGIES
-from router.core.tasks import Comment, NewTask, Task
+from router.core.tasks import Comment, NewTask, Task, TaskChange, TaskEvent
 from router.outbox.http import HttpSender, http_message
 from router.outbox.outbox import Outbox
 from router.outbox.templates import render, unset_env
@@ -94,6 +96,8 @@ class Followups:
         self.counters = Counters(outbox=self.outbox)
         self.on_closed: Callable[[str], Awaitable[object]] | None = None
         """Told the number of a task that was closed (risk signals count open follow-ups)."""
+        self.task_listeners: list[Callable[[TaskEvent], None]] = []
+        """Told what changed on a task, once, by the router that changed it (a CRM mirrors it)."""
 
     async def on_outcome(self, o: Outcome) -> None:
         number = o.number
@@ -114,7 +118,7 @@ class Followups:
             task_id = o.open_task if o.open_task is not None else await self.store.open_task_of(number)
             if task_id:
                 await self.store.comment(task_id, now, "callback attempt not answered")
-                await self.announce("updated", task_id)
+                await self.announce("updated", task_id, "callback_missed", "callback attempt not answered")
 
     async def missed(self, o: Outcome, now: float) -> str:
         number = o.number
@@ -141,7 +145,8 @@ class Followups:
                      settings.deadline // 60)
         else:
             self.counters.commented += 1
-        await self.announce("created" if created else "updated", task_id)
+        await self.announce("created" if created else "updated", task_id, "opened" if created else "missed_again",
+                            comment["text"])
         await self._sms(task_id, number, customer.get("name", ""), now)
         return task_id
 
@@ -161,7 +166,7 @@ class Followups:
             await self.store.count(day_of(at, self.rules().company_zone), tally_followup_closed(task, at))
             self.counters.closed += 1
             log.info("follow-up %s closed: %s", task_id, reason)
-            await self.announce("closed", task_id)
+            await self.announce("closed", task_id, "closed", reason)
             if self.on_closed is not None:
                 number = (await self.store.task(task_id)).get("number", "")
                 await self.on_closed(number)
@@ -180,21 +185,22 @@ class Followups:
         if created:
             self.counters.opened += 1
             log.info("retention task %s opened for %s: %s at risk (%s)", task_id, task["owner"], number, reason)
-            await self.announce("at_risk", task_id)
+            await self.announce("at_risk", task_id, "retention_opened", reason)
         return created
 
     async def take(self, task_id: str, who: str) -> bool:
         done = await self.store.take_task(task_id, who, self.clock())
         if done:
-            await self.announce("updated", task_id)
+            await self.announce("updated", task_id, "taken", who)
         return done
 
     async def comment(self, task_id: str, who: str, text: str) -> bool:
         task = await self.store.task(task_id)
         if not task:
             return False
-        await self.store.comment(task_id, self.clock(), f"{who}: {text}" if who else text)
-        await self.announce("updated", task_id)
+        said = f"{who}: {text}" if who else text
+        await self.store.comment(task_id, self.clock(), said)
+        await self.announce("updated", task_id, "commented", said)
         return True
 
     async def _sms(self, task_id: str, number: str, name: str, now: float) -> None:
@@ -212,18 +218,32 @@ class Followups:
         self.outbox.post(http_message("sms", f"{task_id}:sms", gateway, values, f"SMS to {number}", task_id, now,
                                       rules.rs.notify.retry_for, once=f"sms:{number}", once_for=settings.sms_every))
 
-    async def announce(self, event: str, task_id: str) -> None:
+    async def announce(self, event: str, task_id: str, change: TaskChange | None = None, text: str = "") -> None:
         task = await self.store.task(task_id)
         task.pop("log", None)
         if self.publish is not None:
             self.publish({"type": "followup", "event": event, "task": task})
+        if change is not None:
+            told = TaskEvent(change, task, text, self.clock())
+            for listener in self.task_listeners:
+                listener(told)
         notify = self.rules().rs.notify
         now = self.clock()
         for i, hook in enumerate(notify.webhooks):
             if event in hook.events:
-                self.outbox.post(http_message("webhook", f"{task_id}:webhook{i}", hook, {"event": event, **task},
+                values = {"event": event, **task, **self._crm_values(task)}
+                self.outbox.post(http_message("webhook", f"{task_id}:webhook{i}", hook, values,
                                               f"webhook {event} → {hook.url.split('?')[0]}", task_id, now,
                                               notify.retry_for))
+
+    def _crm_values(self, task: Task) -> dict[str, str]:
+        """`{deadline_iso}` (ISO 8601 with the company's offset, as CRMs take dates) and `{owner_id}` (the owner's
+        CRM user id from the rule file's crm.users, "" without one) for webhook templates."""
+        rs = self.rules().rs
+        deadline = datetime.fromtimestamp(float(task.get("deadline") or 0), ZoneInfo(rs.company.timezone))
+        mapped = rs.crm.users.get(task.get("owner", "")) if rs.crm is not None else None
+        return {"deadline_iso": deadline.isoformat(timespec="seconds"),
+                "owner_id": str(mapped.id) if mapped is not None and mapped.id is not None else ""}
 
     async def drain(self) -> None:
         """Write what was posted to the outbox and send everything due now (tests, one-shot commands)."""

@@ -30,6 +30,8 @@ COMPANY_NESTING = 8
 """Company ranges read per lookup: enough for a branch range nested in its company's wider ones."""
 NUMBER_KEEP_SECONDS = 400 * 86400
 """Default lifetime of a number's history and state after its last write (rule file: retention.numbers)."""
+CRM_CALL_KEEP_SECONDS = 2 * 86400
+"""The CRM's ids of a call: its register, ring cards and finish happen within the call's life."""
 TASK_KEEP_SECONDS = 400 * 86400
 """Default lifetime of a closed task and its log (rule file: retention.tasks)."""
 BUSY_STATES = frozenset({"INUSE", "BUSY", "RINGINUSE", "ONHOLD", "UNAVAILABLE", "INVALID"})
@@ -47,7 +49,7 @@ class Retention:
 class Keys:
     """Key names. `prefix` lets several deployments (or tests) share one Redis."""
 
-    __slots__ = ("busy", "companies", "company_ranges", "decisions", "devstate", "live", "numbering",
+    __slots__ = ("busy", "companies", "company_ranges", "crm_problems", "decisions", "devstate", "live", "numbering",
                  "numbering_loading", "outbox_all", "outbox_blocked", "outbox_dead", "outbox_due", "outcomes",
                  "prefix", "risk_due", "risk_list", "rollout", "strategy", "tasks_closed", "tasks_open")
 
@@ -79,6 +81,8 @@ class Keys:
         """List: messages given up on (newest first, bounded), as JSON, for the admin to read."""
         self.outbox_blocked = f"{prefix}:{{outbox}}:blocked"
         """Hash: channel -> why it is refusing every message (a wrong key or URL) and what to do."""
+        self.crm_problems = f"{prefix}:{{crm}}:problems"
+        """Hash: what stops the CRM connector (an unmapped or deleted user), as JSON with what to do, for /healthz."""
         self.companies = f"{prefix}:{{companies}}"
         self.company_ranges = f"{prefix}:{{companies}}:ranges"
         """Sorted set: `low|high|id|{fields}` scored by `low` (numbers padded, see phones.padded)."""
@@ -113,6 +117,27 @@ class Keys:
         """A message that must not be sent twice within a window (one SMS per number per 10 min): the
         queued message's id while it waits, then a marker that lives as long as the window."""
         return f"{self.prefix}:{{outbox}}:once:{key}"
+
+    def crm_call(self, call: str) -> str:
+        """Hash: what the CRM answered about one call (`call_id`, `entity_type`, `entity_id`, `user_id`,
+        `finished`), by the call's decision id (else its linkedid); kept `CRM_CALL_KEEP_SECONDS`."""
+        return f"{self.prefix}:{{crm}}:call:{call}"
+
+    def crm_task(self, task_id: str) -> str:
+        """Hash: the CRM's id of a router task (`id`) and what it was bound to (`entity`); kept as the task is."""
+        return f"{self.prefix}:{{crm}}:task:{task_id}"
+
+    def crm_tried(self, message_id: str) -> str:
+        """A CRM request that creates something was sent (its answer may have been lost): look before resending."""
+        return f"{self.prefix}:{{crm}}:tried:{message_id}"
+
+    def crm_rate(self, name: str, second: int) -> str:
+        """Requests to one CRM in one second, counted by every router (the CRM's request rate is per portal)."""
+        return f"{self.prefix}:{{crm}}:rate:{name}:{second}"
+
+    def crm_entity(self, number: str) -> str:
+        """The CRM entity the number's last registered call was bound to (`CONTACT:12`), for tasks with no call."""
+        return f"{self.prefix}:{{{number}}}:crm_entity"
 
     def decision(self, decision_id: str) -> str:
         """What follow-ups need of a decision (rule, first step, kind, class), kept for two days."""

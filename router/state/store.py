@@ -15,6 +15,7 @@ key (router/state/keys.py), and each concern is a mixin of its own module:
 | StrategyMixin | strategy.py | the strategy switched at runtime |
 | RolloutMixin | rollout.py | a staged rollout of new rules: its state and both versions |
 | OutboxMixin | outbox.py | messages on their way out (SMS, webhooks, e-mail, CRM) |
+| CrmMixin | crm.py | the CRM's ids of calls and tasks, its request rate, what stops it |
 | ErasureMixin | erasure.py | forgetting one person everywhere |
 
 `router.state.factory.open_store(url)` opens the right store for an address (Cluster gets
@@ -24,6 +25,7 @@ key (router/state/keys.py), and each concern is a mixin of its own module:
 from __future__ import annotations
 
 from router.state.calls import CallsMixin
+from router.state.crm import CrmMixin
 from router.state.decisions import DecisionsMixin
 from router.state.directory import DirectoryMixin
 from router.state.erasure import ErasureMixin
@@ -36,5 +38,5 @@ from router.state.tasks import TasksMixin
 
 
 class Store(CallsMixin, DirectoryMixin, DecisionsMixin, TasksMixin, RiskMixin, ReportMixin, StrategyMixin,
-            RolloutMixin, OutboxMixin, ErasureMixin):
+            RolloutMixin, OutboxMixin, CrmMixin, ErasureMixin):
     """Everything the router keeps in Redis (see the module docstring for which mixin holds what)."""

@@ -13,6 +13,7 @@ from aiohttp import web
 from router.asterisk.agi import FastAGIServer
 from router.asterisk.ami import Listener
 from router.core.tasks import Task
+from router.crm.sync import CrmSync
 from router.reports.reader import calls_csv, parse_range, report
 from router.risk.events import parse_batch
 from router.service import Router
@@ -20,7 +21,7 @@ from router.state.errors import STORE_ERRORS
 from router.web import changes, directory, strategy
 from router.web.auth import STREAM_PATH, bearer_token
 from router.web.bodies import json_object, optional_object, read_json
-from router.web.keys import AGI_KEY, AMI_KEY, METRICS_TOKEN_KEY, ROUTER_KEY, TOKEN_KEY
+from router.web.keys import AGI_KEY, AMI_KEY, CRM_KEY, METRICS_TOKEN_KEY, ROUTER_KEY, TOKEN_KEY
 from router.web.metrics import metrics
 
 MAX_LIMIT = 1000
@@ -56,6 +57,9 @@ async def healthz(request: web.Request) -> web.Response:
     ami = request.app.get(AMI_KEY)
     if ami is not None:
         body["ami"] = ami.status()  # AMI down degrades what the router knows, not whether calls are routed
+    crm = request.app.get(CRM_KEY)
+    if crm is not None and store == "up" and router.rules.rs.crm is not None:
+        body["crm"] = await crm.status()  # a wrong webhook key or a deleted user, with what to do
     return web.json_response(body, status=200 if store == "up" else 503)
 
 
@@ -247,13 +251,16 @@ async def page(request: web.Request) -> web.Response:
 
 
 def make_app(router: Router, token: str | None = None, metrics_token: str | None = None,
-             agi: FastAGIServer | None = None, ami: Listener | None = None) -> web.Application:
+             agi: FastAGIServer | None = None, ami: Listener | None = None,
+             crm: CrmSync | None = None) -> web.Application:
     app = web.Application(middlewares=[bearer_token], client_max_size=64 * 1024)
     app[ROUTER_KEY] = router
     if agi is not None:
         app[AGI_KEY] = agi
     if ami is not None:
         app[AMI_KEY] = ami
+    if crm is not None:
+        app[CRM_KEY] = crm
     token = token if token is not None else os.environ.get("ROUTER_API_TOKEN")
     if token:
         app[TOKEN_KEY] = token

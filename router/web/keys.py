@@ -7,6 +7,7 @@ from aiohttp import web
 
 from router.asterisk.agi import FastAGIServer
 from router.asterisk.ami import Listener
+from router.crm.sync import CrmSync
 from router.service import Router
 
 ROUTER_KEY = web.AppKey("router", Router)
@@ -16,3 +17,4 @@ METRICS_TOKEN_KEY = web.AppKey("metrics_token", str)
 """$ROUTER_METRICS_TOKEN: /metrics needs `Authorization: Bearer TOKEN` once set."""
 AGI_KEY = web.AppKey("agi", FastAGIServer)
 AMI_KEY = web.AppKey("ami", Listener)
+CRM_KEY = web.AppKey("crm", CrmSync)

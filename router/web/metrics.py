@@ -25,7 +25,8 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from router.asterisk import admission
 from router.asterisk.agi import ABUSE, ACCEPT_FAILED, BAD_HEADER, HEADER_LATE, FastAGIServer
 from router.asterisk.ami import Listener
-from router.service import LATENCY_BUCKETS_MS, Histogram, Router
+from router.latency import LATENCY_BUCKETS_MS, Histogram
+from router.service import Router
 from router.state.errors import STORE_ERRORS
 from router.web.keys import AGI_KEY, AMI_KEY, ROUTER_KEY
 
