@@ -6,10 +6,11 @@ done here, ahead of time. Pure.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from router.core.identify import Caller
+from router.core.risk import Hit
 from router.core.rules import CallsWithin, When
 
 
@@ -33,7 +34,7 @@ class Check:
     describe: Describe
 
 
-def _signals(hits) -> str:
+def _signals(hits: Sequence[Hit]) -> str:
     return (": " + "; ".join(f"{h.name} ({h.text})" for h in hits)) if hits else ""
 
 
@@ -140,9 +141,9 @@ def compile_when(w: When | None) -> tuple[Check, ...]:
         levels = frozenset(w.risk)
         add(Check(lambda c, m: c.risk in levels, lambda c, m: f"risk={c.risk}" + _signals(c.risk_hits)))
     if w.risk_signal is not None:
-        wanted = frozenset(w.risk_signal)
-        add(Check(lambda c, m: any(h.name in wanted for h in c.risk_hits),
-                  lambda c, m: "risk signals" + _signals([h for h in c.risk_hits if h.name in wanted])))
+        signals = frozenset(w.risk_signal)
+        add(Check(lambda c, m: any(h.name in signals for h in c.risk_hits),
+                  lambda c, m: "risk signals" + _signals([h for h in c.risk_hits if h.name in signals])))
     if w.all is not None:
         parts = tuple(compile_when(x) for x in w.all)
         add(Check(lambda c, m: every(parts, c, m),

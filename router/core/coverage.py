@@ -18,6 +18,7 @@ Pure.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from router.core.replay import Replay
 from router.core.rules import HourWindow, RuleSet, When
@@ -40,7 +41,7 @@ def _condition_implied(inner: When, outer: When, key: str) -> bool:
     if key in ANY_OF:
         return have is not None and set(have) <= set(want)
     if key in SAME:
-        return have == want
+        return bool(have == want)
     if key == "prefix":
         return have is not None and all(p.startswith(tuple(want)) for p in have)
     if key in ("hours", "local_hours"):
@@ -55,7 +56,7 @@ def _condition_implied(inner: When, outer: When, key: str) -> bool:
         return any(implies(inner, alt) for alt in want)
     if key == "all":
         return all(implies(inner, part) for part in want)
-    return have == want  # `not`: only the very same block
+    return bool(have == want)  # `not`: only the very same block
 
 
 def implies(inner: When | None, outer: When | None) -> bool:
@@ -98,7 +99,7 @@ class RuleCoverage:
     """When it held but did not decide: the earlier rules that took those calls."""
 
 
-def coverage(rs: RuleSet, counted: list[dict[str, int]], replay: Replay | None = None) -> dict:
+def coverage(rs: RuleSet, counted: list[dict[str, int]], replay: Replay | None = None) -> dict[str, Any]:
     """Per rule of the file: counted calls (summed over the days' counters), static shadowing and, with a
     replay made with `shadows`, what each rule did on the logged calls."""
     totals: dict[str, int] = {}

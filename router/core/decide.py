@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from router.core.conditions import Check, Moment, compile_when, holds, max_calls_window, say
@@ -41,7 +43,7 @@ class Decision:
     """The caller is a prospect, or this call's type makes them one (the new-connection choice)."""
     escalated: bool = False
     """A busy step was replaced by its `up`/`down` target."""
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict[str, Any])
     seen: Seen | None = None
     """What the router read to decide (set by the router, not by `decide`): the decision log's replay record."""
 
@@ -154,7 +156,7 @@ def _escalate(rules: CompiledRules, name: str, way: str, busy: frozenset[str], r
     seen = {name}
     current = name
     while True:
-        nxt = getattr(rules.entries[current], way)
+        nxt: str | None = getattr(rules.entries[current], way)
         if nxt is None:
             reasons.append(f"{_label(rules, name)} busy, no {way} target → ringing it anyway")
             return name
@@ -225,7 +227,8 @@ def decide(rules: CompiledRules, caller: Caller, busy: frozenset[str], now: floa
     else:
         priority = _queue_priority(rules, steps, caller.strategy)
         first = next((s for s in steps if s.type == "queue"), None)
-        if first is not None and caller.strategy in rules.entries[first.name].priorities:
+        queue = rules.entries[first.name] if first is not None else None
+        if first is not None and isinstance(queue, Target) and caller.strategy in queue.priorities:
             reasons.append(f"strategy {caller.strategy}: {first.name} at priority {priority}")
     call_type = rules.call_type(rule.type, steps, caller)
     return Decision(rule.name, tuple(steps), priority, reasons, caller, now, type=call_type,
@@ -283,12 +286,12 @@ LAST_AGENT_TIMEOUT = 20
 """Seconds to ring a last agent the managers table does not list (a listed one rings its own timeout)."""
 
 
-def _queue_priority(rules: CompiledRules, steps, strategy: str) -> int:
+def _queue_priority(rules: CompiledRules, steps: Sequence[Step], strategy: str) -> int:
     """The priority of the first queue step under the strategy: what QUEUE_PRIO gets unless the rule says otherwise."""
     for s in steps:
-        if s.type == "queue":
-            target = rules.entries[s.name]
-            return target.priorities.get(strategy, target.priority)
+        target = rules.entries.get(s.name)
+        if s.type == "queue" and isinstance(target, Target):
+            return next((p for name, p in target.priorities.items() if name == strategy), target.priority)
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from router.core.menus import INPUT_KEY, NOT_ASKED, Asked
@@ -89,7 +90,7 @@ def _zone(name: str | None) -> ZoneInfo | None:
         return None
 
 
-def _crm_fields(answer: dict | None) -> dict[str, str]:
+def _crm_fields(answer: dict[str, Any] | None) -> dict[str, str]:
     if not answer or not answer.get("found") or not isinstance(answer.get("fields"), dict):
         return {}
     return {str(k): str(v) for k, v in answer["fields"].items()}

@@ -226,9 +226,9 @@ class Menu(_Section):
         return [*self.options.items(), (TIMEOUT_KEY, self.after(TIMEOUT_KEY)),
                 (INVALID_KEY, self.after(INVALID_KEY))]
 
-    def prompt_names(self) -> list[tuple[tuple, str]]:
+    def prompt_names(self) -> list[tuple[tuple[Any, ...], str]]:
         """(path in the menu, sound name) of every sound it plays."""
-        out: list[tuple[tuple, str]] = [(("prompts", i), p) for i, p in enumerate(self.prompts)]
+        out: list[tuple[tuple[Any, ...], str]] = [(("prompts", i), p) for i, p in enumerate(self.prompts)]
         if self.invalid_prompt:
             out.append((("invalid_prompt",), self.invalid_prompt))
         return out
@@ -272,14 +272,15 @@ def _unknown(what: str, name: str, known: list[str]) -> str:
     return f"unknown {what} {name!r} ({hint}known: {', '.join(sorted(known)) or 'none'})"
 
 
-def menu_problems(menus: dict[str, Menu], names: Names, target_menus: dict[str, str]) -> list[tuple[tuple, str]]:
+def menu_problems(menus: dict[str, Menu], names: Names,
+                  target_menus: dict[str, str]) -> list[tuple[tuple[Any, ...], str]]:
     """Names a menu uses that must exist; `target_menus` maps each target to the menu it names."""
-    out: list[tuple[tuple, str]] = []
+    out: list[tuple[tuple[Any, ...], str]] = []
     steps = sorted(names.targets | names.managers)
-    for target, menu in target_menus.items():
-        if menu not in menus:
-            out.append((("targets", target, "menu"), _unknown("menu", menu, list(menus))))
-    choice_types: dict[str, tuple[str, tuple]] = {}
+    for target, named in target_menus.items():
+        if named not in menus:
+            out.append((("targets", target, "menu"), _unknown("menu", named, list(menus))))
+    choice_types: dict[str, tuple[str, tuple[Any, ...]]] = {}
     for name, menu in menus.items():
         here = ("menus", name)
         if not MENU_NAME.match(name):

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from router.core.conditions import holds
 from router.core.decide import CompiledRules, Decision, Step, decide, fallback_decision
@@ -46,12 +47,12 @@ def redecide(rules: CompiledRules, found: Inputs) -> tuple[Decision, Caller]:
     return decide(rules, caller, found.snapshot.busy, found.now), caller
 
 
-def chain(steps: Iterable[Step] | Iterable[dict]) -> list[tuple[str, str, int]]:
+def chain(steps: Iterable[Step] | Iterable[dict[str, Any]]) -> list[tuple[str, str, int]]:
     return [(s.type, s.dest, s.timeout) if isinstance(s, Step) else (s["type"], s["dest"], int(s["timeout"]))
             for s in steps]
 
 
-def first_label(steps: list[Step] | list[dict]) -> str:
+def first_label(steps: list[Step] | list[dict[str, Any]]) -> str:
     """A chain's first step as the admin names it: the target or manager, else the device (a last agent)."""
     if not steps:
         return "(no step)"
@@ -60,7 +61,7 @@ def first_label(steps: list[Step] | list[dict]) -> str:
     return name if name and name != "last_agent" else dest
 
 
-def chain_text(steps: list[Step] | list[dict]) -> str:
+def chain_text(steps: list[Step] | list[dict[str, Any]]) -> str:
     return " → ".join(f"{t} {d}" for t, d, _ in chain(steps)) or "(no step)"
 
 
@@ -69,9 +70,9 @@ class Group:
     """Calls that moved the same way, and a few of them."""
 
     count: int = 0
-    examples: list[dict] = field(default_factory=list)
+    examples: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, example: dict) -> None:
+    def add(self, example: dict[str, Any]) -> None:
         self.count += 1
         if len(self.examples) < EXAMPLES:
             self.examples.append(example)
@@ -99,14 +100,14 @@ class Replay:
     """With `shadows`: rule name -> calls it held for, first or not."""
     taken_by: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     """With `shadows`: rule name -> the earlier rules that took the calls it held for, and how many."""
-    missed_changed: dict[str, tuple[str, dict]] = field(default_factory=dict)
+    missed_changed: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict[str, Any])
     """Decision id -> (day, example) of calls going elsewhere whose outcome is not known yet."""
     missed_free: Group = field(default_factory=Group)
     missed_unknown: Group = field(default_factory=Group)
     missed_busy: Group = field(default_factory=Group)
     _seen_ids: set[str] = field(default_factory=set)
 
-    def add(self, entry: dict, day: str = "") -> None:
+    def add(self, entry: dict[str, Any], day: str = "") -> None:
         if entry["id"] in self._seen_ids:
             return
         self._seen_ids.add(entry["id"])
@@ -169,7 +170,7 @@ class Replay:
             step.dest if step.type == "dial" else None)
         return None if device is None else device not in found.snapshot.busy
 
-    def outcomes(self, records: dict[str, dict]) -> None:
+    def outcomes(self, records: dict[str, dict[str, Any]]) -> None:
         """The report's raw records of calls in `changed_ids()`: missed calls going elsewhere, by whether the
         new first step was free."""
         for decision_id, record in records.items():
@@ -186,12 +187,12 @@ class Replay:
             per[day].append(decision_id)
         return dict(per)
 
-    def as_dict(self) -> dict:
-        def groups(table: dict[tuple[str, str], Group]) -> list[dict]:
+    def as_dict(self) -> dict[str, Any]:
+        def groups(table: dict[tuple[str, str], Group]) -> list[dict[str, Any]]:
             return [{"from": a, "to": b, "count": g.count, "examples": g.examples}
                     for (a, b), g in sorted(table.items(), key=lambda kv: (-kv[1].count, kv[0]))]
 
-        def listed(g: Group) -> dict:
+        def listed(g: Group) -> dict[str, Any]:
             return {"count": g.count, "examples": g.examples}
 
         return {"calls": self.calls, "unchanged": self.unchanged, "changed": self.changed,
@@ -202,7 +203,7 @@ class Replay:
                 "decided_by": dict(self.versions)}
 
 
-def _example(entry: dict, new: Decision, what: list[str]) -> dict:
+def _example(entry: dict[str, Any], new: Decision, what: list[str]) -> dict[str, Any]:
     old_caller = entry.get("caller") or {}
     return {"id": entry["id"], "at": entry["at"], "number": old_caller.get("number", ""), "what": what,
             "old": {"rule": entry["rule"], "chain": chain_text(entry["steps"]), "priority": entry["priority"],

@@ -30,6 +30,7 @@ caller ID and name its `call`; the time its `at` (to the millisecond). Pure.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from router.core.phones import Number
 from router.core.snapshot import EMPTY, Seen, Snapshot
@@ -40,10 +41,10 @@ RISK_FIELDS = ("hits", "task_owner")
 """The stored risk fields `profile` reads."""
 
 
-def record(seen: Seen, dnid: str) -> dict:
+def record(seen: Seen, dnid: str) -> dict[str, Any]:
     """The replay record of one call (see the module's docstring)."""
     snap = seen.snapshot
-    out: dict = {}
+    out: dict[str, Any] = {}
     if seen.number.e164:
         out["e"] = 1
     if seen.number.zone:
@@ -84,7 +85,7 @@ class Inputs:
     """Whether the CRM was asked (its answer, or its silence, is on the record)."""
 
 
-def inputs(entry: dict) -> Inputs | None:
+def inputs(entry: dict[str, Any]) -> Inputs | None:
     """The inputs of a logged decision; None for an entry without a replay record (logged before records were
     kept, or by `router simulate`)."""
     rec = entry.get("seen")
@@ -115,7 +116,7 @@ LOGGED_CALLER = ("number", "choice", "kind", "abc", "manager")
 LOGGED_CALL = ("callerid", "name")
 
 
-def logged(entry: dict) -> dict:
+def logged(entry: dict[str, Any]) -> dict[str, Any]:
     """An entry as a day's decision log keeps it, for replay and coverage (see LOGGED)."""
     out = {k: entry[k] for k in LOGGED if k in entry}
     caller, call = entry.get("caller"), entry.get("call")

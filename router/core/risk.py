@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -131,16 +132,16 @@ class RiskSettings(_Section):
         """The longest look-back of any signal, in seconds."""
         return max((s.days * 86400 for s in self._windows()), default=0)
 
-    def _windows(self):
+    def _windows(self) -> Iterator[CallsSignal | EventsSignal | RatingSignal]:
         for sig in self.signals.values():
             cond = sig.calls or sig.events or sig.rating
             if cond is not None:
                 yield cond
 
 
-def risk_problems(rs: RiskSettings) -> list[tuple[tuple, str]]:
+def risk_problems(rs: RiskSettings) -> list[tuple[tuple[Any, ...], str]]:
     """Cross-references inside the section: kinds a signal names, windows longer than the retention."""
-    out: list[tuple[tuple, str]] = []
+    out: list[tuple[tuple[Any, ...], str]] = []
     known = rs.kinds()
     for name, sig in rs.signals.items():
         if not KIND_NAME.match(name):
@@ -191,7 +192,7 @@ class Hit:
     dates: tuple[float, ...]
     text: str
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "weight": self.weight, "until": self.until, "dates": list(self.dates),
                 "text": self.text}
 

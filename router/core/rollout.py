@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import statistics
 from dataclasses import dataclass, field
+from typing import Any
 
 from router.core.decide import CompiledRules
 
@@ -58,7 +59,7 @@ class Group:
     missed: int = 0
     ring: list[float] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         ended = self.answered + self.missed
         return {"decisions": self.decisions, "escalated": self.escalated,
                 "escalated_share": round(self.escalated / self.decisions, 4) if self.decisions else None,
@@ -67,7 +68,7 @@ class Group:
                 "median_seconds_to_answer": round(statistics.median(self.ring), 1) if self.ring else None}
 
 
-def side_by_side(entries: list[dict], records: dict[str, dict]) -> dict[str, dict]:
+def side_by_side(entries: list[dict[str, Any]], records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per group, from the rollout's logged decisions (marked `rollout`) and the report's raw records of their
     calls (by decision id; a call not ended has none)."""
     groups = {CURRENT: Group(), CANDIDATE: Group()}

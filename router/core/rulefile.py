@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from router.core.rules import Problem, Rule, RuleSet, cross_check
 
@@ -23,6 +24,8 @@ MoreChecks = Callable[[RuleSet], list[Problem]]
 """Checks a command adds to the rule file's own (`router check --sounds`), located like them."""
 
 Path_ = tuple[str | int, ...]
+Where = dict[Path_, tuple[str, int]]
+"""Where each key and item of a document came from: path -> (file, line)."""
 SINGLE_SECTIONS = ("version", "company", "identify", "fallback", "report", "risk", "directory", "retention",
                    "followup", "notify", "crm")
 NAMED_SECTIONS = ("targets", "managers", "types", "types_by_dnid", "types_by_choice", "menus")
@@ -88,7 +91,7 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 class _Frame:
     __slots__ = ("anchor", "key", "path", "size", "value")
 
-    def __init__(self, value: dict | list, path: Path_ | None, anchor: str | None):
+    def __init__(self, value: dict[Any, Any] | list[Any], path: Path_ | None, anchor: str | None):
         self.value = value
         self.path = path  # None: inside a key that is not a plain word, discarded
         self.anchor = anchor
@@ -103,7 +106,7 @@ class _Reader:
     value instead of copying it and counted against the limits.
     """
 
-    def __init__(self, file: str, where: dict, problems: list[Located], limits: Limits):
+    def __init__(self, file: str, where: Where, problems: list[Located], limits: Limits):
         self.file = file
         self.where = where
         self.problems = problems
@@ -127,10 +130,11 @@ class _Reader:
             elif isinstance(ev, yaml.DocumentStartEvent):
                 self.documents += 1
                 if self.documents > 1:
-                    raise self.stop(ev.start_mark.line + 1, "one YAML document per file: a second one starts here")
+                    line = ev.start_mark.line + 1 if ev.start_mark else 0
+                    raise self.stop(line, "one YAML document per file: a second one starts here")
         return self.root
 
-    def event(self, ev: yaml.Event) -> None:
+    def event(self, ev: yaml.NodeEvent | yaml.CollectionEndEvent) -> None:
         line = ev.start_mark.line + 1 if ev.start_mark else 0
         if isinstance(ev, yaml.CollectionEndEvent):
             frame = self.stack.pop()
@@ -203,19 +207,21 @@ class _Reader:
             top.key = None
 
     def scalar(self, ev: yaml.ScalarEvent, line: int) -> Any:
-        tag = ev.tag if ev.tag not in (None, "!") else self.loader.resolve(yaml.ScalarNode, ev.value, ev.implicit)
+        tag: str = ev.tag if ev.tag not in (None, "!") else self.loader.resolve(  # type: ignore[no-untyped-call]
+            yaml.ScalarNode, ev.value, ev.implicit)
         if tag == _STR_TAG:
             return ev.value
         build = self.loader.yaml_constructors.get(tag)
         if build is None:
             raise self.stop(line, f"unknown tag {ev.tag}")
         try:
-            return build(self.loader, yaml.ScalarNode(tag, ev.value, ev.start_mark, ev.end_mark, ev.style))
+            node = yaml.ScalarNode(tag, ev.value, ev.start_mark, ev.end_mark, ev.style)  # type: ignore[arg-type]
+            return build(self.loader, node)
         except (yaml.YAMLError, ValueError, TypeError) as e:
             raise self.stop(line, f"{ev.value!r} is not a valid {tag.rsplit(':', 1)[-1]}: {e}") from None
 
 
-def _parse_text(text: str, file: str, problems: list[Located], limits: Limits) -> tuple[Any, dict]:
+def _parse_text(text: str, file: str, problems: list[Located], limits: Limits) -> tuple[Any, Where]:
     where: dict[Path_, tuple[str, int]] = {(): (file, 1)}
     reader = _Reader(file, where, problems, limits)
     before = len(problems)
@@ -249,7 +255,7 @@ def _dotted(path: Path_) -> str:
     return out
 
 
-def _merge(doc: _Document, data: dict, where: dict, file: str, problems: list[Located]) -> None:
+def _merge(doc: _Document, data: dict[str, Any], where: Where, file: str, problems: list[Located]) -> None:
     """Fold one file into the document: sections once, names unique, rules in file order."""
     offset = len(doc.data.get("rules", []))
     for key, value in data.items():
@@ -282,7 +288,7 @@ def _merge(doc: _Document, data: dict, where: dict, file: str, problems: list[Lo
         doc.where.setdefault(path, loc)
 
 
-def _locate(loc: tuple, where: dict) -> tuple[Path_, tuple[str, int]]:
+def _locate(loc: tuple[str | int, ...], where: Where) -> tuple[Path_, tuple[str, int]]:
     """The longest known path along `loc`, and where it was written. A key that YAML read as a number
     (a menu's `1:`) is looked up as one; the path keeps the text the schema saw."""
     path: Path_ = ()
@@ -305,7 +311,7 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     return found
 
 
-def known_keys(loc: tuple) -> list[str]:
+def known_keys(loc: tuple[str | int, ...]) -> list[str]:
     """The keys a mapping at `loc` (pydantic's error location in a RuleSet) may have."""
     models: list[type[BaseModel]] = [RuleSet]
     for part in loc:
@@ -321,7 +327,7 @@ def known_keys(loc: tuple) -> list[str]:
     return sorted({f.alias or name for m in models for name, f in m.model_fields.items()})
 
 
-def _message(err: dict) -> str:
+def _message(err: ErrorDetails) -> str:
     msg = err["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):
@@ -421,7 +427,7 @@ def load_rule_texts(root: str, texts: RuleTexts, limits: Limits = DEFAULT_LIMITS
         _release(doc.where, doc.data.get("rules"))
 
 
-def _release(where: dict, items: list | None = None) -> None:
+def _release(where: Where, items: list[Any] | None = None) -> None:
     """Empty large containers a piece at a time: freed at once, they would hold the interpreter (and
     a loader thread would keep the event loop waiting) for as long as that takes."""
     pop = where.popitem
@@ -442,7 +448,8 @@ def load_rules_text(text: str, name: str = "<rules>", limits: Limits = DEFAULT_L
     return validate(data, where, limits)
 
 
-def validate(data: dict, where: dict, limits: Limits = DEFAULT_LIMITS, more: MoreChecks | None = None) -> RuleSet:
+def validate(data: dict[str, Any], where: Where, limits: Limits = DEFAULT_LIMITS,
+             more: MoreChecks | None = None) -> RuleSet:
     """The schema, rule by rule: each validation is short, so a thread doing this for fifty thousand
     rules lets the event loop in between."""
     rules = data.get("rules")
@@ -450,14 +457,14 @@ def validate(data: dict, where: dict, limits: Limits = DEFAULT_LIMITS, more: Mor
         raise RuleFileError([Located(*where.get(("rules", limits.max_rules), where[()]),
                                      f"more than {limits.max_rules:,} rules (ROUTER_RULES_MAX_RULES)")])
     per_rule = isinstance(rules, list)
-    errors: list[tuple[tuple, dict]] = []
+    errors: list[tuple[Path_, ErrorDetails]] = []
     try:
         rs = RuleSet.model_validate({**data, "rules": []} if per_rule else data)
     except ValidationError as e:
         rs = None
         errors += [((), err) for err in e.errors(include_url=False)]
     checked: list[Rule] = []
-    if per_rule:
+    if isinstance(rules, list):
         for i, rule in enumerate(rules):
             try:
                 checked.append(Rule.model_validate(rule))

@@ -10,7 +10,7 @@ that cannot match, and `decide` still evaluates the rest in file order.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -68,7 +68,7 @@ class Needs:
             return False
         return all(a.admits(k) for a in self.also)
 
-    def walk(self):
+    def walk(self) -> Iterator[Needs]:
         yield self
         for sub in (*(self.alternatives or ()), *self.also):
             yield from sub.walk()

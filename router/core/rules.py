@@ -497,7 +497,7 @@ def _check_types(rs: RuleSet, problems: list[Problem]) -> None:
     """`type:` on rules and targets and `types_by_dnid` name a type declared under `types:`."""
     known = rs.assignable_types()
 
-    def check(name: str | None, path: tuple) -> None:
+    def check(name: str | None, path: tuple[Any, ...]) -> None:
         if name is None or name in known:
             return
         if name == MISSED_TYPE:
@@ -519,7 +519,7 @@ def _check_types(rs: RuleSet, problems: list[Problem]) -> None:
             check(t, ("risk", "signals", name, "calls", "types"))
 
 
-def _check_when(w: When, path: tuple, rs: RuleSet, problems: list[Problem]) -> None:
+def _check_when(w: When, path: tuple[Any, ...], rs: RuleSet, problems: list[Problem]) -> None:
     for j, m in enumerate(w.manager or ()):
         if m not in rs.managers:
             problems.append(Problem((*path, "manager", j), f"unknown manager {m!r}"))

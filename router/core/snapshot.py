@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from router.core.phones import Number
 
@@ -21,7 +22,7 @@ class Snapshot:
     strategy: str | None = None
     """The strategy switched at runtime, if any (else the rule file's)."""
     risk: dict[str, str] = field(default_factory=dict)
-    crm: dict | None = None
+    crm: dict[str, Any] | None = None
     """The CRM's answer, `{"found": bool, "fields": {…}}`, from the cache or a lookup within budget."""
     crm_note: str = ""
     """How the CRM answer was had, or why there is none ("CRM did not answer in 150 ms")."""

@@ -8,7 +8,7 @@ import re
 from datetime import date, datetime
 
 from router.core.decide import CompiledRules
-from router.reports.report import CSV_FIELDS, build, days_between
+from router.reports.report import CSV_FIELDS, Row, build, days_between
 from router.state.store import Store
 
 
@@ -30,7 +30,7 @@ def parse_range(day: str | None, first: str | None, last: str | None, rules: Com
     return [datetime.fromtimestamp(now, rules.company_zone).date().isoformat()]
 
 
-async def report(store: Store, rules: CompiledRules, days: list[str], now: float) -> dict:
+async def report(store: Store, rules: CompiledRules, days: list[str], now: float) -> Row:
     """Two reads whatever the traffic: one pipelined HGETALL per day, and the open follow-ups."""
     counters = await store.report_counters(days)
     tasks = await store.tasks("open", limit=100_000)

@@ -6,12 +6,18 @@ The CLI, the API and the page all print this one structure, so they agree to the
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from math import ceil
+from typing import Any
 
 from router.core.decide import CompiledRules
 from router.core.rules import INTERNAL_TYPE, MISSED_TYPE
+from router.core.tasks import Task
 from router.reports.tally import SEP
+
+Row = dict[str, Any]
+"""One row or section of the report as JSON: what the CLI, the API and the page print."""
 
 MAX_DAYS = 400
 
@@ -34,7 +40,7 @@ def share(part: float, whole: float) -> float:
     return round(part * 100 / whole, 1) if whole else 0.0
 
 
-def quantile(dist: Counter, q: float) -> int | None:
+def quantile(dist: Counter[int], q: float) -> int | None:
     """Nearest-rank quantile of a {value: count} distribution: the smallest value with at least q of the calls
     at or below it."""
     total = sum(dist.values())
@@ -45,27 +51,27 @@ def quantile(dist: Counter, q: float) -> int | None:
     for value in sorted(dist):
         seen += dist[value]
         if seen >= rank:
-            return value
+            return int(value)
     return None
 
 
-def _summed(counters: list[dict[str, str]]) -> Counter:
-    total: Counter = Counter()
+def _summed(counters: list[dict[str, str]]) -> Counter[str]:
+    total: Counter[str] = Counter()
     for day in counters:
         for k, v in day.items():
             total[k] += int(v)
     return total
 
 
-def _dist(c: Counter, prefix: str) -> Counter:
-    out: Counter = Counter()
+def _dist(c: Counter[str], prefix: str) -> Counter[int]:
+    out: Counter[int] = Counter()
     for k, n in c.items():
         if k.startswith(prefix) and n:
             out[int(k[len(prefix):])] += n
     return out
 
 
-def _dimension(c: Counter, dim: str) -> dict[str, tuple[int, int]]:
+def _dimension(c: Counter[str], dim: str) -> dict[str, tuple[int, int]]:
     """{name: (calls, missed)} of one dimension: fields `dim|name` and `dim|name|m`."""
     calls: dict[str, int] = {}
     missed: dict[str, int] = defaultdict(int)
@@ -81,18 +87,18 @@ def _dimension(c: Counter, dim: str) -> dict[str, tuple[int, int]]:
     return {name: (n, missed.get(name, 0)) for name, n in calls.items()}
 
 
-def _missed_rows(dims: dict[str, tuple[int, int]], label=lambda n: n) -> list[dict]:
+def _missed_rows(dims: dict[str, tuple[int, int]], label: Callable[[str], str] = str) -> list[Row]:
     rows = [{"name": name, "label": label(name), "calls": n, "missed": m, "missed_share": share(m, n)}
             for name, (n, m) in dims.items() if n]
     return sorted(rows, key=lambda r: (-r["calls"], r["name"]))
 
 
-def _ring(dist: Counter) -> dict:
+def _ring(dist: Counter[int]) -> Row:
     return {"calls": sum(dist.values()), "median": quantile(dist, 0.5), "p90": quantile(dist, 0.9)}
 
 
-def build(rules: CompiledRules, days: list[str], counters: list[dict[str, str]], open_tasks: list[dict],
-          now: float) -> dict:
+def build(rules: CompiledRules, days: list[str], counters: list[dict[str, str]], open_tasks: list[Task],
+          now: float) -> Row:
     """`counters` one dict per day (Store.report_counters); `open_tasks` the follow-ups open now."""
     rs = rules.rs
     c = _summed(counters)
@@ -144,7 +150,7 @@ def build(rules: CompiledRules, days: list[str], counters: list[dict[str, str]],
 MENU_EXITS = (("timeout", "timed_out"), ("invalid", "invalid"))
 
 
-def menus(c: Counter, rules: CompiledRules) -> list[dict]:
+def menus(c: Counter[str], rules: CompiledRules) -> list[Row]:
     """Per menu: callers who entered it, left it by each option, timed out, pressed wrong keys (or typed
     wrong numbers) to the end, hung up in it; the types of the calls that came from it. Menus of the rule
     file first, in its order, then any the counters name that it no longer has."""
@@ -173,19 +179,19 @@ def menus(c: Counter, rules: CompiledRules) -> list[dict]:
     return out
 
 
-def _keys_left(c: Counter, head: str) -> dict[str, int]:
+def _keys_left(c: Counter[str], head: str) -> dict[str, int]:
     start = f"{head}k{SEP}"
     return {k[len(start):]: n for k, n in c.items() if k.startswith(start)}
 
 
-def staff(c: Counter, agents: dict[str, str], rules: CompiledRules, days: list[str], open_tasks: list[dict],
-          now: float) -> list[dict]:
+def staff(c: Counter[str], agents: dict[str, str], rules: CompiledRules, days: list[str], open_tasks: list[Task],
+          now: float) -> list[Row]:
     """Per person (a manager of the rule file, else the device or queue member) and per follow-up owner."""
     working = rules.rs.report.working_hours
     day_seconds = ((working.end - working.start) % 1440 or 1440) * 60
-    people: dict[str, dict] = {}
+    people: dict[str, Row] = {}
 
-    def person(who: str) -> dict:
+    def person(who: str) -> Row:
         return people.setdefault(who, {"who": who, "devices": [], "answered": 0, "reached_outbound": 0,
                                        "talk_seconds": 0.0, "phone_share": 0.0, "followups_opened": 0,
                                        "followups_closed": 0, "close_median_seconds": None,
@@ -226,7 +232,7 @@ def staff(c: Counter, agents: dict[str, str], rules: CompiledRules, days: list[s
     return sorted(out, key=lambda p: (-p["answered"], -p["followups_closed"], p["who"]))
 
 
-def text(report: dict) -> str:
+def text(report: Row) -> str:
     """The report as the CLI prints it: the auditors' table first."""
     width = max([len(r["label"]) for r in report["table"]] + [10]) + 2
     span = report["from"] if report["from"] == report["to"] else f"{report['from']} – {report['to']}"
