@@ -94,7 +94,8 @@ class Router:
         self._ids = itertools.count(1)
         self._instance = os.urandom(2).hex()
         self.store_warning: str | None = None
-        """What is wrong with how the store keeps data (no persistence), for /healthz; set at start."""
+        """What is wrong with how the store keeps data (no persistence), for /healthz; asked at start and
+        again on every tick."""
         self.decisions = 0
         self.fallbacks = 0
         self.latency = Histogram()
@@ -228,10 +229,21 @@ class Router:
                         o.get("number", "")[:20], e)
 
     async def tick(self) -> None:
-        """The periodic work: stalled follow-ups escalate, aged-out risk signals are recomputed."""
+        """The periodic work: stalled follow-ups escalate, aged-out risk signals are recomputed, and whether
+        Redis keeps data on disk is asked again (fixing Redis clears the warning without a restart)."""
         now = self.clock()
         await self.escalator.run(now)
         await self.risk.sweep(now)
+        await self.check_store()
+
+    async def check_store(self) -> None:
+        """Ask the store whether it keeps data on disk; /healthz shows the answer, a change is logged once."""
+        warning = await self.store.persistence_warning()
+        if warning and warning != self.store_warning:
+            log.warning("%s", warning)
+        elif self.store_warning and not warning:
+            log.info("Redis keeps data on disk now (AOF or RDB snapshots): the persistence warning is cleared")
+        self.store_warning = warning
 
     async def set_call_type(self, decision_id: str, call_type: str, by: str = "") -> dict | None:
         """An agent or supervisor sets or corrects a call's type; ValueError for a type the rules do not declare."""

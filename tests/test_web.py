@@ -144,7 +144,7 @@ async def test_metrics_without_the_store_serve_the_counters_and_say_what_is_miss
     r = await serve(CompiledRules(load_rules(rules_file)), Clock(MONDAY_10), the_store=dead)
     status, text = await get_text(r.http_port, "/metrics")
     assert status == 200 and "\ncallrouter_decisions_total 0" in text
-    assert "# follow-up counts unavailable: store unreachable (" in text
+    assert "# follow-up counts, at-risk list and outbox unavailable: store unreachable (" in text
     assert "callrouter_followups{" not in text
     await dead.close()
 

@@ -14,10 +14,10 @@ from router.asterisk.ami import Listener
 from router.reports.reader import calls_csv, parse_range, report
 from router.risk.events import parse_batch
 from router.service import Router
-from router.state.errors import STORE_ERRORS
 from router.web import directory, strategy
 from router.web.auth import STREAM_PATH, bearer_token
 from router.web.bodies import json_object, optional_object, read_json
+from router.web.health import healthz
 from router.web.keys import AGI_KEY, AMI_KEY, METRICS_TOKEN_KEY, ROUTER_KEY, TOKEN_KEY
 from router.web.metrics import metrics
 
@@ -27,32 +27,6 @@ MAX_EVENTS = 500
 """Events per POST: a bigger import goes through `router events import` or several requests."""
 PAGE = resources.files("router").joinpath("data/index.html")
 REPORT_PAGE = resources.files("router").joinpath("data/report.html")
-
-
-async def healthz(request: web.Request) -> web.Response:
-    router = request.app[ROUTER_KEY]
-    try:
-        async with asyncio.timeout(1.0):
-            await router.store.ping()
-        store = "up"
-    except STORE_ERRORS as e:
-        store = f"down: {type(e).__name__}"
-    body = {"status": "ok" if store == "up" else "degraded", "instance": router.instance, "store": store,
-            "rules": router.rules.source, "rule_count": len(router.rules.rules),
-            "timezone": router.rules.rs.company.timezone,
-            "decisions": router.decisions, "fallbacks": router.fallbacks,
-            "log_pending": len(router.log.pending)}
-    if router.source is not None:
-        rules = router.source.status()
-        body["rules_loaded_at"] = rules["loaded_at"]
-        body["rules_stale"] = rules["stale"]
-        if rules["stale"]:
-            body["rules_file_changed_at"] = rules["file_changed_at"]
-            body["rules_stale_why"] = rules["why"]
-    ami = request.app.get(AMI_KEY)
-    if ami is not None:
-        body["ami"] = ami.status()  # AMI down degrades what the router knows, not whether calls are routed
-    return web.json_response(body, status=200 if store == "up" else 503)
 
 
 async def decisions(request: web.Request) -> web.Response:
