@@ -9,6 +9,7 @@ gateway, CRM) in tests/fake_services.py.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import selectors
 import shutil
@@ -239,6 +240,38 @@ def answered_by(number: str, by: str, ended_at: float, linkedid: str = "9.9") ->
     """An inbound call `by` answered and talked two minutes: `by` becomes the number's last agent."""
     return {"linkedid": linkedid, "direction": "inbound", "number": number, "result": "answered", "by": by,
             "decision": "", "ring_seconds": 5.0, "talk_seconds": 120.0, "ended_at": ended_at, "reason": ""}
+
+
+# state written straight into the store, as a busy deployment would have it
+
+AT_RISK_SCORES = 10
+"""`put_at_risk` gives scores 4 (at_risk in every rule file of the suite) to 13, in turn."""
+
+
+async def put_at_risk(store, count: int, now: float, first: int = 0, tasks: bool = True,
+                      parallel: int = 40) -> list[str]:
+    """`count` customers on the at-risk list, written through the Store's methods as the risk engine writes
+    them (no events behind them): number +7916NNNNNNN from `first`, score 4 + i % 10, entered i minutes
+    after the first, a signal that holds 30 days, and (with `tasks`) an open retention task each."""
+    numbers = [f"+7916{first + i:07d}" for i in range(count)]
+    await store.put_customers([(n, {"name": f"Customer {first + i}", "manager": "ivanov", "abc": "B"})
+                               for i, n in enumerate(numbers)])
+
+    async def one(i: int, number: str) -> None:
+        score, since = 4 + i % AT_RISK_SCORES, now - DAY + i * 60
+        hits = [{"name": "low_rating", "weight": score, "until": now + 30 * DAY, "dates": [since],
+                 "text": "rating 1"}]
+        state = {"level": "at_risk", "score": score, "hits": json.dumps(hits), "updated": now, "since": since}
+        await store.update_risk(number, now - 60 * DAY, lambda *_: state)
+        await store.set_risk_listing(number, since, None, score)
+        if tasks:
+            task = {"id": f"rt-{first + i:07d}", "kind": "retention", "number": number, "owner": "ivanov",
+                    "state": "open", "created": since, "deadline": since + DAY, "priority": 2, "count": 1}
+            await store.open_retention_task(number, task, {"at": since, "text": "at risk: low_rating"})
+
+    for start in range(0, count, parallel):
+        await asyncio.gather(*(one(i, n) for i, n in enumerate(numbers[start:start + parallel], start)))
+    return numbers
 
 
 # the store's round trips

@@ -155,7 +155,7 @@ async def test_a_bug_behind_metrics_or_healthz_is_a_500_not_a_store_that_is_down
     async def bug(*args, **kwargs):
         raise KeyError("a bug in the router")
 
-    monkeypatch.setattr(r.router.followups, "counts", bug)
+    monkeypatch.setattr(r.router.followups, "order", bug)
     monkeypatch.setattr(r.router.store, "ping", bug)
     status, text = await get_text(r.http_port, "/metrics")
     assert status == 500 and "unreachable" not in text

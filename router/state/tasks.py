@@ -9,10 +9,15 @@ trip reads it.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
+
 import orjson
 from redis.exceptions import WatchError
 
 from router.state.base import StoreBase
+
+BATCH = 500
+"""Tasks read per round trip when a list is chosen from all the open ones."""
 
 
 class TasksMixin(StoreBase):
@@ -154,3 +159,42 @@ class TasksMixin(StoreBase):
             p.hgetall(self.k.task(i))
         return [t for t in await p.execute() if t]
 
+    async def open_task_fields(self, fields: Sequence[str], until: float = float("inf"),
+                               batch: int = BATCH) -> AsyncIterator[list[tuple[str, float, list]]]:
+        """(id, deadline, the named fields) of the open tasks due by `until`, a batch per round trip: what a page
+        of the worklist is chosen from without reading every task whole. A task opened or closed meanwhile may
+        be missed or come twice."""
+        start = 0
+        while rows := await self.r.zrangebyscore(self.k.tasks_open, "-inf", until, start=start, num=batch,
+                                                 withscores=True):
+            start += len(rows)
+            p = self.r.pipeline(transaction=False)
+            for task_id, _ in rows:
+                p.hmget(self.k.task(task_id), list(fields))
+            yield [(task_id, deadline, values)
+                   for (task_id, deadline), values in zip(rows, await p.execute(), strict=True)]
+            if len(rows) < batch:
+                return
+
+    async def closed_before(self, after: tuple[float, str] | None, count: int) -> list[tuple[float, str]]:
+        """(closed at, id) of up to `count` closed tasks, newest first, after the place `after`."""
+        key = self.k.tasks_closed
+        if after is None:
+            return [(t, i) for i, t in await self.r.zrevrange(key, 0, count - 1, withscores=True)]
+        at, task_id = after
+        out: list[tuple[float, str]] = []
+        offset = 0
+        while len(out) < count:  # tasks closed at the cursor's time come in reverse id order: skip those given
+            rows = await self.r.zrevrangebyscore(key, at, "-inf", start=offset, num=count + 16, withscores=True)
+            out += [(t, i) for i, t in rows if t < at or i < task_id]
+            offset += len(rows)
+            if len(rows) < count + 16:
+                break
+        return out[:count]
+
+    async def tasks_by_id(self, ids: Sequence[str]) -> list[dict]:
+        """The tasks named, whole but without their logs, in the order named (one gone meanwhile is left out)."""
+        p = self.r.pipeline(transaction=False)
+        for task_id in ids:
+            p.hgetall(self.k.task(task_id))
+        return [t for t in await p.execute() if t]

@@ -9,7 +9,8 @@ library writes them (`1.0`, `1.767e+09`); Prometheus reads them the same.
 
 The store's part (follow-ups per owner, the at-risk list's length, the outbox's depth, oldest
 message and blocked channels) is read with a 1 s budget each; when the store cannot answer, the
-rest is still served and a comment line says what is missing. bench/metrics.py measures what one response costs (bench/README.md, "/metrics").
+rest is still served and a comment line says what is missing. bench/metrics.py measures what one
+response costs (bench/README.md, "/metrics").
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from router.outbox.outbox import Outbox, Status
 from router.service import LATENCY_BUCKETS_MS, Histogram, Router
 from router.state.errors import STORE_ERRORS
 from router.web.keys import AGI_KEY, AMI_KEY, ROUTER_KEY
+from router.web.worklist import owner_counts
 
 STORE_BUDGET = 1.0
 """Seconds each of the store's two reads may take before the scrape goes on without it."""
@@ -197,7 +199,7 @@ async def read_store(router: Router) -> StoreReadings:
     readings = StoreReadings(channels=tuple(router.followups.outbox.senders))
     try:
         async with asyncio.timeout(STORE_BUDGET):
-            readings.followups = await router.followups.counts()
+            readings.followups = dict(await owner_counts(router))
         async with asyncio.timeout(STORE_BUDGET):
             readings.at_risk = await router.store.r.zcard(router.store.k.risk_list)
         async with asyncio.timeout(STORE_BUDGET):
