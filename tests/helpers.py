@@ -27,6 +27,7 @@ import pytest
 
 from router.asterisk.ami import AMITarget
 from router.asterisk.amisim import AMIServer
+from router.asterisk.callsim import call
 from router.core.decide import CompiledRules
 from router.core.rulefile import DEFAULT_LIMITS, Limits, RuleFileError, load_rules_text
 from router.state.shared import _Link
@@ -323,6 +324,32 @@ async def until(driver, condition, seconds: float = 10):
     from selenium.webdriver.support.ui import WebDriverWait
 
     return await asyncio.to_thread(WebDriverWait(driver, seconds, poll_frequency=0.05).until, condition)
+
+
+# load: calls at a steady rate, and what they took
+
+async def calls_at_rate(port: int, rate: float, seconds: float, first_uid: int = 1,
+                        number: str = "+7916{uid:07d}") -> list[float]:
+    """Calls placed at a steady `rate` for `seconds` (open loop: each is placed when it is due, whether or not
+    the ones before have ended); each one's seconds from when it was due to its end, as a caller waits."""
+    count = int(rate * seconds)
+    start = time.perf_counter() + 0.05
+
+    async def one(i: int) -> float:
+        due = start + i / rate
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        uid = first_uid + i
+        res = await call(port, number.format(uid=uid), uid=uid, timeout=30)
+        assert res.variables.get("ROUTE_COUNT"), f"call {uid} got no route: {res.commands}"
+        return time.perf_counter() - due
+
+    return list(await asyncio.gather(*(one(i) for i in range(count))))
+
+
+def p99(seconds: list[float]) -> float:
+    """The 99th percentile (nearest rank)."""
+    ordered = sorted(seconds)
+    return ordered[max(0, -(-99 * len(ordered) // 100) - 1)]
 
 
 # processes

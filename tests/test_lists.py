@@ -106,9 +106,11 @@ async def open_follow_ups(r, clock: Clock, count: int) -> None:
         clock.advance(60)
 
 
-async def test_follow_ups_page_in_the_worklist_order_open_overdue_and_closed(serve, store):
+@pytest.mark.parametrize("sort_gets", [True, False], ids=["one SORT a batch", "HMGET each (a Cluster)"])
+async def test_follow_ups_page_in_the_worklist_order_open_overdue_and_closed(serve, store, sort_gets):
     clock = Clock(MONDAY_10)
     r = await serve(compiled(RULES_TEXT), clock)
+    store.sort_gets = sort_gets
     await store.put_customers([(f"+7903{i:07d}", {"abc": "ABC"[i % 3], "manager": ("ivanov", "petrova")[i // 4 % 2]})
                                for i in range(0, 130, 4)])
     await open_follow_ups(r, clock, 130)

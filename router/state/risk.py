@@ -23,6 +23,8 @@ RANK_STEP = 1e10
 """Seconds that one point of score outweighs in `risk_rank`: more than any Unix time (year 2286)."""
 BATCH = 500
 """Numbers read per round trip when the index is checked or a day's entrants are listed."""
+DETAILS_BATCH = 100
+"""Numbers whose details are read per round trip (a few milliseconds of the event loop's time each)."""
 TASK_SUMMARY = ("id", "owner", "state", "deadline", "level", "taken_at")
 """What the at-risk list shows of a customer's retention task (and how many comments it has)."""
 
@@ -147,7 +149,14 @@ class RiskMixin(StoreBase):
         return sorted(ranked)
 
     async def risk_details(self, numbers: list[str]) -> list[tuple[dict[str, str], dict[str, str], dict]]:
-        """(risk state, customer record, retention task summary or {}) of each number, in two round trips."""
+        """(risk state, customer record, retention task summary or {}) of each number, two round trips for every
+        DETAILS_BATCH numbers (the loop is free between them: a page of 500 is not read in one go)."""
+        out: list[tuple[dict[str, str], dict[str, str], dict]] = []
+        for i in range(0, len(numbers), DETAILS_BATCH):
+            out += await self._risk_details(numbers[i:i + DETAILS_BATCH])
+        return out
+
+    async def _risk_details(self, numbers: list[str]) -> list[tuple[dict[str, str], dict[str, str], dict]]:
         k = self.k
         p = self.r.pipeline(transaction=False)
         for n in numbers:

@@ -18,8 +18,9 @@ from router.web import directory, lists, strategy
 from router.web.auth import STREAM_PATH, bearer_token
 from router.web.bodies import json_object, optional_object, read_json
 from router.web.health import healthz
-from router.web.keys import AGI_KEY, AMI_KEY, METRICS_TOKEN_KEY, ROUTER_KEY, TOKEN_KEY
+from router.web.keys import AGI_KEY, AMI_KEY, LIST_GATE_KEY, METRICS_TOKEN_KEY, ROUTER_KEY, TOKEN_KEY
 from router.web.metrics import metrics
+from router.web.paging import one_list_at_a_time
 
 CALL_TYPE_EXAMPLE = '{"type": "payment", "by": "ivanov"}'
 MAX_EVENTS = 500
@@ -128,7 +129,9 @@ async def report_json(request: web.Request) -> web.Response:
         days = _days(request)
     except ValueError as e:
         return web.json_response({"error": str(e)}, status=400)
-    return web.json_response(await report(router.store, router.rules, days, router.clock()))
+    async with one_list_at_a_time(request):
+        built = await report(router.store, router.rules, days, router.clock())
+    return web.json_response(built)
 
 
 async def report_calls(request: web.Request) -> web.StreamResponse:
@@ -141,7 +144,12 @@ async def report_calls(request: web.Request) -> web.StreamResponse:
     resp = web.StreamResponse(headers={"Content-Type": "text/csv; charset=utf-8",
                                        "Content-Disposition": f'attachment; filename="calls-{name}.csv"'})
     await resp.prepare(request)
-    async for chunk in calls_csv_chunks(request.app[ROUTER_KEY].store, days):
+    chunks = calls_csv_chunks(request.app[ROUTER_KEY].store, days)
+    while True:
+        async with one_list_at_a_time(request):  # a batch at a time: a slow download holds up no other list
+            chunk = await anext(chunks, None)
+        if chunk is None:
+            break
         await resp.write(chunk.encode())
     await resp.write_eof()
     return resp
@@ -193,6 +201,7 @@ def make_app(router: Router, token: str | None = None, metrics_token: str | None
              agi: FastAGIServer | None = None, ami: Listener | None = None) -> web.Application:
     app = web.Application(middlewares=[bearer_token], client_max_size=64 * 1024)
     app[ROUTER_KEY] = router
+    app[LIST_GATE_KEY] = asyncio.Semaphore(1)
     if agi is not None:
         app[AGI_KEY] = agi
     if ami is not None:

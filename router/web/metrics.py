@@ -30,6 +30,7 @@ from router.outbox.outbox import Outbox, Status
 from router.service import LATENCY_BUCKETS_MS, Histogram, Router
 from router.state.errors import STORE_ERRORS
 from router.web.keys import AGI_KEY, AMI_KEY, ROUTER_KEY
+from router.web.paging import one_list_at_a_time
 from router.web.worklist import owner_counts
 
 STORE_BUDGET = 1.0
@@ -195,10 +196,10 @@ def exposition(router: Router, agi: FastAGIServer | None, ami: Listener | None, 
     return body
 
 
-async def read_store(router: Router) -> StoreReadings:
+async def read_store(router: Router, gate: asyncio.Semaphore) -> StoreReadings:
     readings = StoreReadings(channels=tuple(router.followups.outbox.senders))
     try:
-        async with asyncio.timeout(STORE_BUDGET):
+        async with gate, asyncio.timeout(STORE_BUDGET):  # behind a list being built, then its own budget
             readings.followups = dict(await owner_counts(router))
         async with asyncio.timeout(STORE_BUDGET):
             readings.at_risk = await router.store.r.zcard(router.store.k.risk_list)
@@ -212,5 +213,6 @@ async def read_store(router: Router) -> StoreReadings:
 
 async def metrics(request: web.Request) -> web.Response:
     router = request.app[ROUTER_KEY]
-    body = exposition(router, request.app.get(AGI_KEY), request.app.get(AMI_KEY), await read_store(router))
+    body = exposition(router, request.app.get(AGI_KEY), request.app.get(AMI_KEY),
+                      await read_store(router, one_list_at_a_time(request)))
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})

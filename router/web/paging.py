@@ -7,10 +7,15 @@ megabytes of JSON on the event loop that answers calls. A cursor names the last 
 its place in the list's order (a deadline and an id, a score and a number), not by an offset:
 items added or removed meanwhile neither repeat nor go missing on the next page. Clients treat
 it as opaque text (base64url of the JSON sort key) and send it back as they got it.
+
+Lists are built one at a time (`one_list_at_a_time`, a semaphore on the application): readers
+walking the largest lists at once queue behind each other, so that a call's turn of the event
+loop (and its Redis round trip) waits behind one list's batch at most, never five.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from bisect import bisect_right
@@ -23,6 +28,7 @@ import orjson
 from aiohttp import web
 
 from router.web.bodies import bad_body
+from router.web.keys import LIST_GATE_KEY
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
@@ -31,6 +37,11 @@ under 1 MB of JSON."""
 
 Key = tuple[Any, ...]
 """An item's place in its list's order: what a cursor carries."""
+
+
+def one_list_at_a_time(request: web.Request) -> asyncio.Semaphore:
+    """Held while a list (or the report) is read and built: `async with one_list_at_a_time(request): …`."""
+    return request.app[LIST_GATE_KEY]
 
 
 @dataclass(frozen=True, slots=True)
