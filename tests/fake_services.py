@@ -55,15 +55,19 @@ class Sink:
 
     It honours `Idempotency-Key` as a careful target does: the first request with a key is taken
     (`taken`, in arrival order: the path and the JSON body), a repeat is answered 200 and counted
-    in `repeats`. A request is taken only once its answer is ready (after `delay`).
+    in `repeats`; `answered` lists every request answered 200, repeats included. A request is
+    taken only once its answer is ready (after `delay`); with `status` other than 200 it is
+    answered that status and not taken.
     """
 
     def __init__(self) -> None:
         self.port = free_port()
         self.taken: dict[str, tuple[str, dict]] = {}
+        self.answered: list[tuple[str, str, dict]] = []
         self.repeats = 0
         self.received = 0
         self.delay = 0.0
+        self.status = 200
         self.runner: web.AppRunner | None = None
 
     async def up(self) -> None:
@@ -83,11 +87,14 @@ class Sink:
         body = await request.json()
         if self.delay:
             await asyncio.sleep(self.delay)  # the target's own slowness, not the test's clock
-        key = request.headers["Idempotency-Key"]
+        if self.status != 200:
+            return web.Response(status=self.status, text="no")
+        key, path = request.headers["Idempotency-Key"], request.match_info["path"]
+        self.answered.append((key, path, body))
         if key in self.taken:
             self.repeats += 1
         else:
-            self.taken[key] = (request.match_info["path"], body)
+            self.taken[key] = (path, body)
         return web.json_response({"ok": True})
 
     def bodies(self, path: str) -> list[dict]:
