@@ -98,9 +98,10 @@ def run_forget(args: argparse.Namespace) -> int:
     async def forget(store: Store) -> Erased:
         return await store.forget_number(number, days)
 
-    e = on_store("customers forget", store_url(args), args.prefix, forget, timeout=30)
-    print(f"router customers forget: erased {masked(number)}: {e.keys} keys, {e.tasks} tasks, {e.messages} "
-          f"queued messages, {e.calls} raw calls ({len(days)} days looked through), {e.log_entries} log entries")
+    erased = on_store("customers forget", store_url(args), args.prefix, forget, timeout=30)
+    print(f"router customers forget: erased {masked(number)}: {erased.keys} keys, {erased.tasks} tasks, "
+          f"{erased.messages} queued messages, {erased.calls} raw calls ({len(days)} days looked through), "
+          f"{erased.log_entries} log entries")
     return 0
 
 

@@ -14,6 +14,7 @@ import io
 import re
 from collections.abc import AsyncIterator
 from datetime import date, datetime
+from typing import Any
 
 from router.core.decide import CompiledRules
 from router.reports.report import CSV_FIELDS, build, days_between
@@ -44,7 +45,7 @@ CSV_BATCH = 1000
 """Raw call records read and written per round of the CSV export."""
 
 
-async def report(store: Store, rules: CompiledRules, days: list[str], now: float) -> dict:
+async def report(store: Store, rules: CompiledRules, days: list[str], now: float) -> dict[str, Any]:
     """One pipelined HGETALL per day, and the follow-ups open past their deadline (three fields each, 500 a
     round trip); put together off the event loop."""
     counters = await store.report_counters(days)

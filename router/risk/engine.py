@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta
 
 from router.core.decide import CompiledRules
@@ -149,15 +149,17 @@ class Risk:
         end). ValueError for a day that is not a date. Reads the page's numbers only, never the whole list."""
         now = self.clock() if now is None else now
         rules = self.rules()
+        entered: list[Ranked] = []
         if day:
             start = datetime.combine(datetime.strptime(day, "%Y-%m-%d").date(), time(0), rules.company_zone)
             entered = await self.store.risk_entered(start.timestamp(),
                                                     (start + timedelta(days=1)).timestamp() - 0.001)
 
-            async def ranked(place: Ranked | None, count: int) -> list[Ranked]:
-                return [r for r in entered if place is None or r > place][:count]
-        else:
-            ranked = self.store.risk_ranked
+        async def of_the_day(place: Ranked | None, count: int) -> list[Ranked]:
+            return [r for r in entered if place is None or r > place][:count]
+
+        ranked: Callable[[Ranked | None, int], Awaitable[list[Ranked]]] = \
+            of_the_day if day else self.store.risk_ranked
         out: list[dict] = []
         place = after
         while True:

@@ -17,6 +17,7 @@ Each store read has a 1 s budget; the outbox part is left out (with why) when th
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from aiohttp import web
 
@@ -28,12 +29,12 @@ STORE_BUDGET = 1.0
 """Seconds each store read of /healthz may take."""
 
 
-async def outbox_health(router: Router) -> dict:
+async def outbox_health(router: Router) -> dict[str, Any]:
     """The outbox as /healthz shows it; raises a store error when the store does not answer."""
     async with asyncio.timeout(STORE_BUDGET):
         status = await router.followups.outbox.status()
         newest_dead = await router.store.dead_messages(1) if status.given_up else []
-    body: dict = {"depth": status.depth, "oldest_age_seconds": None if status.oldest_age is None
+    body: dict[str, Any] = {"depth": status.depth, "oldest_age_seconds": None if status.oldest_age is None
                   else round(status.oldest_age, 1), "unwritten": status.unwritten,
                   "blocked": status.blocked, "given_up": status.given_up}
     if newest_dead:
@@ -42,7 +43,7 @@ async def outbox_health(router: Router) -> dict:
     return body
 
 
-def warnings(router: Router, outbox: dict | None) -> list[str]:
+def warnings(router: Router, outbox: dict[str, Any] | None) -> list[str]:
     found = [router.store_warning] if router.store_warning else []
     for channel, why in sorted(((outbox or {}).get("blocked") or {}).items()):
         found.append(f"{channel}: every message waits: {why.get('error', '')}; {why.get('advice', '')}")
@@ -57,14 +58,14 @@ async def healthz(request: web.Request) -> web.Response:
         store = "up"
     except STORE_ERRORS as e:
         store = f"down: {type(e).__name__}"
-    body = {"status": "ok" if store == "up" else "degraded", "instance": router.instance, "store": store,
-            "rules": router.rules.source, "rule_count": len(router.rules.rules),
-            "timezone": router.rules.rs.company.timezone,
-            "decisions": router.decisions, "fallbacks": router.fallbacks,
-            "log_pending": len(router.log.pending)}
+    body: dict[str, Any] = {
+        "status": "ok" if store == "up" else "degraded", "instance": router.instance, "store": store,
+        "rules": router.rules.source, "rule_count": len(router.rules.rules),
+        "timezone": router.rules.rs.company.timezone, "decisions": router.decisions, "fallbacks": router.fallbacks,
+        "log_pending": len(router.log.pending)}
     if router.store_warning:
         body["store_warning"] = router.store_warning
-    outbox = None
+    outbox: dict[str, Any] | None = None
     if store != "up":
         body["outbox"] = {"unwritten": len(router.followups.outbox.unwritten),
                           "unavailable": "the store is down"}

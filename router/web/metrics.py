@@ -31,7 +31,7 @@ from router.service import LATENCY_BUCKETS_MS, Histogram, Router
 from router.state.errors import STORE_ERRORS
 from router.web.keys import AGI_KEY, AMI_KEY, ROUTER_KEY
 from router.web.paging import one_list_at_a_time
-from router.web.worklist import owner_counts
+from router.web.worklist import OwnerCounts, owner_counts
 
 STORE_BUDGET = 1.0
 """Seconds each of the store's two reads may take before the scrape goes on without it."""
@@ -41,7 +41,7 @@ STORE_BUDGET = 1.0
 class StoreReadings:
     """What the store adds to a scrape; None for a part it could not give, `missing` says why."""
 
-    followups: dict[str, dict[str, int]] | None = None
+    followups: dict[str, OwnerCounts] | None = None
     at_risk: int | None = None
     outbox: Status | None = None
     channels: tuple[str, ...] = ()
@@ -200,7 +200,7 @@ async def read_store(router: Router, gate: asyncio.Semaphore) -> StoreReadings:
     readings = StoreReadings(channels=tuple(router.followups.outbox.senders))
     try:
         async with gate, asyncio.timeout(STORE_BUDGET):  # behind a list being built, then its own budget
-            readings.followups = dict(await owner_counts(router))
+            readings.followups = await owner_counts(router)
         async with asyncio.timeout(STORE_BUDGET):
             readings.at_risk = await router.store.r.zcard(router.store.k.risk_list)
         async with asyncio.timeout(STORE_BUDGET):
