@@ -4,6 +4,7 @@
     python bench/soak.py --minutes 20                       # 60 calls/s, a real day's mix
     python bench/soak.py --minutes 6 --missed 0.25 --name soak-check   # another mix, to check the rule
     python bench/soak.py --minutes 1                        # a check of the harness
+    python bench/soak.py --show bench/results/soak.json     # a saved run against the rule as it is now
 
 A `router serve` of this checkout follows calls on an AMI simulator (router/asterisk/amisim.py,
 pbxsim.py, talk and ring time played 60 times faster than life) while calls arrive at a steady
@@ -63,7 +64,9 @@ SPEED = 60.0
 """Simulated seconds per real second: a 3-minute conversation plays in 3 s."""
 AGENTS = [f"PJSIP/{n}" for n in range(201, 221)]
 FAMILIES = [
-    ("log", re.compile(r"^cr:\{log\}:")),
+    ("log: decisions", re.compile(r"^cr:\{log\}:decisions$")),
+    ("log: outcomes", re.compile(r"^cr:\{log\}:outcomes$")),
+    ("log: live events", re.compile(r"^cr:\{log\}:live$")),
     ("decision", re.compile(r"^cr:decision:")),
     ("outcome", re.compile(r"^cr:(outcome|seen):")),
     ("raw call", re.compile(r"^cr:calls:")),
@@ -77,10 +80,10 @@ FAMILIES = [
 ]
 
 
-NUMBER_KEY = re.compile(r"^cr:\{(\+?\d+)\}:(?!customer$)")
+NUMBER_KEY = re.compile(r"^cr:\{(\+?\d+)\}:(?!customer$)(\w+)$")
 
-SIZING = {"log": 1800, "decision": 300, "outcome": 480, "raw call": 550, "number": 1500, "number call": 200,
-          "task": 1700, "overhead": 1.15}
+SIZING = {"log": 1600, "decision": 300, "outcome": 500, "raw call": 560, "number": 1260, "number call": 340,
+          "task": 1800, "overhead": 1.05}
 """The rule in docs/operations.md ("Sizing"), in bytes: per call in the log, its decision record, its outcome
 and claim, its raw record; per number and per inbound call in its history; per task; and Redis's own overhead
 over the keys' sizes."""
@@ -135,9 +138,9 @@ async def redis_info(store) -> dict:
     return await store.r.info("memory")
 
 
-async def census(store, per_number: Counter[str]) -> dict:
+async def census(store, per_number: Counter[tuple[str, str]]) -> dict:
     """MEMORY USAGE of every key under the prefix, per family: bytes, keys, and the longest TTL seen; the bytes
-    of each number's keys added up in `per_number`."""
+    of each number's keys in `per_number`, by (number, key kind)."""
     usage: Counter[str] = Counter()
     keys: Counter[str] = Counter()
     ttl: dict[str, int] = defaultdict(lambda: -2)
@@ -152,7 +155,7 @@ async def census(store, per_number: Counter[str]) -> dict:
         for k, size, left in zip(names, got[0::2], got[1::2], strict=True):
             f = family(k)
             if f == "number" and (m := NUMBER_KEY.match(k)):
-                per_number[m.group(1)] += size or 0
+                per_number[(m.group(1), m.group(2))] += size or 0
             usage[f] += size or 0
             keys[f] += 1
             ttl[f] = max(ttl[f], left)
@@ -241,9 +244,17 @@ async def soak(args, tmp: Path, url: str) -> dict:
         await asyncio.sleep(1)
     info = await redis_info(store)
     after = int(info["used_memory"])
-    number_bytes: Counter[str] = Counter()
+    number_bytes: Counter[tuple[str, str]] = Counter()
     families = await census(store, number_bytes)
-    per_number, per_number_call = fit([(numbers[n], b) for n, b in number_bytes.items() if n in numbers])
+    for name in ("decisions", "outcomes", "live"):
+        families[f"log: {name}" if name != "live" else "log: live events"]["entries"] = \
+            await store.r.xlen(f"{PREFIX}:{{log}}:{name}")
+    whole: Counter[str] = Counter()
+    for (n, _), b in number_bytes.items():
+        whole[n] += b
+    per_number, per_number_call = fit([(numbers[n], b) for n, b in whole.items() if n in numbers])
+    by_key = {kind: fit([(numbers[n], number_bytes[(n, kind)]) for n in whole if n in numbers])
+               for kind in sorted({kind for _, kind in number_bytes})}
     tasks_open = await store.r.zcard(f"{PREFIX}:{{tasks}}:open")
     tasks_closed = await store.r.zcard(f"{PREFIX}:{{tasks}}:closed")
     outcomes = await store.r.xlen(f"{PREFIX}:{{log}}:outcomes")
@@ -259,7 +270,9 @@ async def soak(args, tmp: Path, url: str) -> dict:
             "used_memory_before": before, "used_memory_after": after, "grew": after - before,
             "allocator_fragmentation_ratio": float(info.get("allocator_frag_ratio") or 0),
             "number_fit": {"per_number": round(per_number), "per_inbound_call": round(per_number_call),
-                           "calls_per_number": round(placed / len(numbers), 2)},
+                           "calls_per_number": round(placed / len(numbers), 2),
+                           "by_key": {kind: {"per_number": round(a), "per_inbound_call": round(b)}
+                                      for kind, (a, b) in by_key.items()}},
             "families": families, "samples": samples}
 
 
@@ -275,7 +288,7 @@ def summary(d: dict) -> str:
     calls = d["calls"]
     fitted = d["number_fit"]
     per = {
-        "call, in the log (the newest 100,000)": f.get("log", {}).get("bytes", 0) / calls,
+        "call, in the log (the newest 100,000)": sum(v["bytes"] for k, v in f.items() if k.startswith("log")) / calls,
         "call, 2 days (decision record)": f.get("decision", {}).get("bytes", 0) / calls,
         "call, 30 days (outcome and its claim)": f.get("outcome", {}).get("bytes", 0) / calls,
         "call, 90 days (raw record)": f.get("raw call", {}).get("bytes", 0) / calls,
@@ -293,8 +306,13 @@ def summary(d: dict) -> str:
              f"the sizing rule predicts {rule / 1e6:.1f} MB: {100 * (rule - d['grew']) / d['grew']:+.0f} % of the "
              f"growth measured", "", "| per | bytes |", "|---|---|"]
     lines += [f"| {k} | {v:,.0f} |" for k, v in per.items()]
-    lines += ["", "| family | keys | MB | longest TTL left |", "|---|---|---|---|"]
-    lines += [f"| {k} | {v['keys']:,} | {v['bytes'] / 1e6:.2f} | {kept(v['ttl_seconds'])} |" for k, v in f.items()]
+    if "by_key" in fitted:
+        lines += ["", "| a number's key | bytes a number | bytes an inbound call |", "|---|---|---|"]
+        lines += [f"| {k} | {v['per_number']:,} | {v['per_inbound_call']:,} |" for k, v in fitted["by_key"].items()]
+    lines += ["", "| family | keys | entries | MB | longest TTL left |", "|---|---|---|---|---|"]
+    lines += [f"| {k} | {v['keys']:,} | {v.get('entries', ''):,} | {v['bytes'] / 1e6:.2f} | {kept(v['ttl_seconds'])} |"
+              if "entries" in v else f"| {k} | {v['keys']:,} | | {v['bytes'] / 1e6:.2f} | {kept(v['ttl_seconds'])} |"
+              for k, v in f.items()]
     return "\n".join(lines)
 
 
@@ -305,7 +323,12 @@ def main() -> None:
     ap.add_argument("--missed", type=float, default=0.12, help="share of calls nobody answers (default 0.12)")
     ap.add_argument("--customers", type=int, default=20_000)
     ap.add_argument("--name", default="soak")
+    ap.add_argument("--show", metavar="RESULTS", help="print a saved run (bench/results/*.json) and exit")
     args = ap.parse_args()
+    if args.show:
+        data = json.loads(Path(args.show).read_text())
+        print(f"{data['machine']}\n$ {data['command']}\n\n{summary(data)}")
+        return
     tmp = Path(tempfile.mkdtemp(prefix="callrouter-soak-"))
     redis_proc, url = start_redis(tmp)
     try:
