@@ -25,7 +25,8 @@ from router.web.app import make_app
 
 log = logging.getLogger("router")
 TICK_SECONDS = 30.0
-"""How often escalation and the risk sweep run (every router runs them; Redis makes each step happen once)."""
+"""How often escalation, the risk sweep and the store's persistence check run (every router runs them; Redis
+makes each step happen once)."""
 
 
 async def tick_forever(router: Router, every: float = TICK_SECONDS) -> None:
@@ -115,9 +116,7 @@ async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], tok
                 max_per_peer: int | None = None, spool: Spool | None = None) -> Running:
     with contextlib.suppress(*STORE_ERRORS):  # the store may be away: calls go on
         async with asyncio.timeout(2):
-            router.store_warning = await router.store.persistence_warning()
-    if router.store_warning:
-        log.warning("%s", router.store_warning)
+            await router.check_store()
     await router.write_ivr_dialplan()
     backlog = Backlog(router, spool) if spool is not None else None
     if backlog is not None:

@@ -14,9 +14,10 @@ from typing import Any
 from router.asterisk import mset
 from router.asterisk import variables as V
 from router.asterisk.agi import AGISession
+from router.asterisk.routevars import route_variables
 from router.core.decide import CompiledRules, Decision, decide, fallback_decision
 from router.core.identify import profile
-from router.core.menus import CONTEXT_PREFIX, INPUT_KEY, WrongInput
+from router.core.menus import INPUT_KEY, WrongInput
 from router.core.outcome import Outcome
 from router.core.phones import MAX_CALLER_ID, MAX_NAME, cut, normalise, score
 from router.core.ring import Ring
@@ -96,7 +97,8 @@ class Router:
         """Told each recorded outcome first, before follow-ups act on it (a CRM queues the call's finish ahead
         of the task it opens)."""
         self.store_warning: str | None = None
-        """What is wrong with how the store keeps data (no persistence), for /healthz; set at start."""
+        """What is wrong with how the store keeps data (no persistence), for /healthz; asked at start and
+        again on every tick."""
         self.decisions = 0
         self.fallbacks = 0
         self.wrong_inputs = 0
@@ -320,10 +322,21 @@ class Router:
             log.warning("call %s from %s: risk/escalation not updated now (%s)", o.linkedid, o.number[:20], e)
 
     async def tick(self) -> None:
-        """The periodic work: stalled follow-ups escalate, aged-out risk signals are recomputed."""
+        """The periodic work: stalled follow-ups escalate, aged-out risk signals are recomputed, and whether
+        Redis keeps data on disk is asked again (fixing Redis clears the warning without a restart)."""
         now = self.clock()
         await self.escalator.run(now)
         await self.risk.sweep(now)
+        await self.check_store()
+
+    async def check_store(self) -> None:
+        """Ask the store whether it keeps data on disk; /healthz shows the answer, a change is logged once."""
+        warning = await self.store.persistence_warning()
+        if warning and warning != self.store_warning:
+            log.warning("%s", warning)
+        elif self.store_warning and not warning:
+            log.info("Redis keeps data on disk now (AOF or RDB snapshots): the persistence warning is cleared")
+        self.store_warning = warning
 
     async def set_call_type(self, decision_id: str, call_type: str, by: str = "") -> dict | None:
         """An agent or supervisor sets or corrects a call's type; ValueError for a type the rules do not declare."""
@@ -369,31 +382,3 @@ def tell(listeners: list[Callable[[Any], None]], what: object, call: str, kind: 
             listener(what)
         except Exception:
             log.exception("call %s: a %s listener failed; the others still run", call, kind)
-
-
-def route_variables(d: Decision, company_tz: str, every: bool = False) -> list[tuple[str, object]]:
-    """The contract with the dialplan, in order: the decision, then each step.
-
-    Asterisk publishes every variable it sets as an event (VarSet), whoever listens: each one
-    costs it about as much as a dialplan priority. So a variable whose value is empty is left
-    unset (it reads as empty all the same) unless `every`: a dialplan asking again on a channel
-    already routed (an IVR choice) must not keep the first answer's values. QUEUE_PRIO only
-    matters to a queue step, and CDR(userfield) is a function, not a variable.
-    """
-    c = d.caller
-    pairs: list[tuple[str, object]] = [
-        (V.DECISION, d.id), (V.RULE, d.rule), (V.CALLER_KIND, c.kind if c else ""), (V.ABC, c.abc if c else ""),
-        (V.MANAGER, c.manager if c else ""), (V.TZ, c.tz if c else company_tz), (V.PRIORITY, d.priority),
-        (V.COUNT, len(d.steps))]
-    if not every:
-        pairs = [(name, value) for name, value in pairs if value != ""]
-    for n, step in enumerate(d.steps, 1):
-        pairs += [(V.step_type(n), step.type), (V.step_dest(n), step.dest), (V.step_timeout(n), step.timeout)]
-    dnid = V.plain_dnid(c.dnid) if c is not None else ""
-    if dnid and any(step.dest.startswith(CONTEXT_PREFIX) for step in d.steps):
-        pairs.append((V.DNID, dnid))  # a menu asks again from its own extensions: it passes this back
-    # set here rather than by the dialplan after the AGI: a priority less for Asterisk on every call
-    if any(step.type == "queue" for step in d.steps):
-        pairs.append((V.QUEUE_PRIO, d.priority))
-    pairs.append((V.CDR_USERFIELD, d.id))
-    return pairs

@@ -1,6 +1,7 @@
 """The outside world the router talks HTTP to, as real servers on free local ports: the SMS provider
-and CRM webhook that follow-ups notify (`Gateway`), and the CRM asked about a caller at ring time
-(`FakeCrm`, with the rules that ask it and a contact it knows). The `gateway` fixture is in conftest.
+and CRM webhook that follow-ups notify (`Gateway`), a target that can be down, slow or up and
+honours `Idempotency-Key` (`Sink`), and the CRM asked about a caller at ring time (`FakeCrm`, with
+the rules that ask it and a contact it knows). The `gateway` fixture is in conftest.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import asyncio
 
 from aiohttp import web
 
-from tests.helpers import NEW_PROSPECTS_THEN_SUPPORT, compiled
+from tests.helpers import NEW_PROSPECTS_THEN_SUPPORT, compiled, free_port
 
 BIG = 1_000_000
 
@@ -47,6 +48,74 @@ class Gateway:
             return web.Response(status=502)
         self.crm.append(await request.json())
         return web.json_response({"result": True})
+
+
+class Sink:
+    """An SMS gateway and webhook target on a fixed port that can be down (nothing listens), slow or up.
+
+    It honours `Idempotency-Key` as a careful target does: the first request with a key is taken
+    (`taken`, in arrival order: the path and the JSON body), a repeat is answered 200 and counted
+    in `repeats`; `answered` lists every request answered 200, repeats included. A request is
+    taken only once its answer is ready (after `delay`); with `status` other than 200 it is
+    answered that status and not taken.
+    """
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.taken: dict[str, tuple[str, dict]] = {}
+        self.answered: list[tuple[str, str, dict]] = []
+        self.repeats = 0
+        self.received = 0
+        self.delay = 0.0
+        self.status = 200
+        self.runner: web.AppRunner | None = None
+
+    async def up(self) -> None:
+        app = web.Application()
+        app.router.add_post("/{path}", self._take)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+
+    async def down(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+    async def _take(self, request: web.Request) -> web.Response:
+        self.received += 1
+        body = await request.json()
+        if self.delay:
+            await asyncio.sleep(self.delay)  # the target's own slowness, not the test's clock
+        if self.status != 200:
+            return web.Response(status=self.status, text="no")
+        key, path = request.headers["Idempotency-Key"], request.match_info["path"]
+        self.answered.append((key, path, body))
+        if key in self.taken:
+            self.repeats += 1
+        else:
+            self.taken[key] = (path, body)
+        return web.json_response({"ok": True})
+
+    def bodies(self, path: str) -> list[dict]:
+        """The bodies taken on one path (`sms`, `hook`), in the order they were taken."""
+        return [body for p, body in self.taken.values() if p == path]
+
+
+def notify_section(port: int, retry_for: str = "1h") -> str:
+    """A rule file's `notify`: SMS and a webhook (tasks created and updated) as JSON POSTs to a Sink on `port`."""
+    return f"""
+notify:
+  retry_for: {retry_for}
+  sms:
+    method: POST
+    url: "http://127.0.0.1:{port}/sms"
+    json: {{to: "{{number}}", task: "{{task_id}}", text: "{{text}}"}}
+  webhooks:
+    - url: "http://127.0.0.1:{port}/hook"
+      events: [created, updated]
+      json: {{event: "{{event}}", task: "{{id}}", number: "{{number}}", count: "{{count}}"}}
+"""
 
 
 class FakeCrm:
@@ -130,7 +199,12 @@ class FakeCrm:
 def crm_rules(port: int, budget_ms: int = 150, max_bytes: int = 65536):
     """Rules that ask the CRM on `port` about each caller: debtors to collections, its A customers to
     their manager."""
-    return compiled("""
+    return compiled(crm_rules_text(port, budget_ms, max_bytes))
+
+
+def crm_rules_text(port: int, budget_ms: int = 150, max_bytes: int = 65536) -> str:
+    """`crm_rules` as the text of a rule file."""
+    return ("""
 version: 1
 company: {timezone: Europe/Moscow, default_region: RU}
 targets:

@@ -9,6 +9,7 @@ gateway, CRM) in tests/fake_services.py.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import selectors
 import shutil
@@ -27,6 +28,7 @@ import pytest
 from router.asterisk.ami import AMITarget
 from router.asterisk.amisim import AMIServer
 from router.asterisk.amiwire import Framer
+from router.asterisk.callsim import call
 from router.asterisk.calltracker import CallTracker
 from router.asterisk.pbxsim import SimulatedPBX
 from router.core.decide import CompiledRules
@@ -319,6 +321,38 @@ def answered_by(number: str, by: str, ended_at: float, linkedid: str = "9.9") ->
                    ended_at=ended_at)
 
 
+# state written straight into the store, as a busy deployment would have it
+
+AT_RISK_SCORES = 10
+"""`put_at_risk` gives scores 4 (at_risk in every rule file of the suite) to 13, in turn."""
+
+
+async def put_at_risk(store, count: int, now: float, first: int = 0, tasks: bool = True,
+                      parallel: int = 40) -> list[str]:
+    """`count` customers on the at-risk list, written through the Store's methods as the risk engine writes
+    them (no events behind them): number +7916NNNNNNN from `first`, score 4 + i % 10, entered i minutes
+    after the first, a signal that holds 30 days, and (with `tasks`) an open retention task each."""
+    numbers = [f"+7916{first + i:07d}" for i in range(count)]
+    await store.put_customers([(n, {"name": f"Customer {first + i}", "manager": "ivanov", "abc": "B"})
+                               for i, n in enumerate(numbers)])
+
+    async def one(i: int, number: str) -> None:
+        score, since = 4 + i % AT_RISK_SCORES, now - DAY + i * 60
+        hits = [{"name": "low_rating", "weight": score, "until": now + 30 * DAY, "dates": [since],
+                 "text": "rating 1"}]
+        state = {"level": "at_risk", "score": score, "hits": json.dumps(hits), "updated": now, "since": since}
+        await store.update_risk(number, now - 60 * DAY, lambda *_: state)
+        await store.set_risk_listing(number, since, None, score)
+        if tasks:
+            task = {"id": f"rt-{first + i:07d}", "kind": "retention", "number": number, "owner": "ivanov",
+                    "state": "open", "created": since, "deadline": since + DAY, "priority": 2, "count": 1}
+            await store.open_retention_task(number, task, {"at": since, "text": "at risk: low_rating"})
+
+    for start in range(0, count, parallel):
+        await asyncio.gather(*(one(i, n) for i, n in enumerate(numbers[start:start + parallel], start)))
+    return numbers
+
+
 # the store's round trips
 
 class RoundTrips:
@@ -399,6 +433,30 @@ async def open_report(driver, port: int, day: str, token: str) -> None:
     await asyncio.to_thread(driver.execute_script, f"localStorage.setItem('callrouterToken', '{token}')")
     await asyncio.to_thread(driver.get, f"http://127.0.0.1:{port}/report?day={day}")
     await until(driver, lambda d: d.find_element(By.ID, "status").text == "ready", 30)
+# load: calls at a steady rate, and what they took
+
+async def calls_at_rate(port: int, rate: float, seconds: float, first_uid: int = 1,
+                        number: str = "+7916{uid:07d}") -> list[float]:
+    """Calls placed at a steady `rate` for `seconds` (open loop: each is placed when it is due, whether or not
+    the ones before have ended); each one's seconds from when it was due to its end, as a caller waits."""
+    count = int(rate * seconds)
+    start = time.perf_counter() + 0.05
+
+    async def one(i: int) -> float:
+        due = start + i / rate
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        uid = first_uid + i
+        res = await call(port, number.format(uid=uid), uid=uid, timeout=30)
+        assert res.variables.get("ROUTE_COUNT"), f"call {uid} got no route: {res.commands}"
+        return time.perf_counter() - due
+
+    return list(await asyncio.gather(*(one(i) for i in range(count))))
+
+
+def p99(seconds: list[float]) -> float:
+    """The 99th percentile (nearest rank)."""
+    ordered = sorted(seconds)
+    return ordered[max(0, -(-99 * len(ordered) // 100) - 1)]
 
 
 # processes

@@ -133,7 +133,7 @@ async def test_companies_api_puts_lists_and_deletes(serve, store):
         async with s.put(f"{base}/bad", json={"abc": "A", "numbers": []}) as resp:
             assert resp.status == 400 and "lists no numbers" in (await resp.json())["error"]
         async with s.get(base) as resp:
-            assert [c["company"] for c in await resp.json()] == ["acme"]
+            assert [c["company"] for c in (await resp.json())["items"]] == ["acme"]
         assert (await call(r.agi.port, "+74951234567")).variables["ROUTE_MANAGER"] == "ivanov"
         async with s.delete(f"{base}/acme") as resp:
             assert resp.status == 200

@@ -52,8 +52,8 @@ def test_demo_ends_calls_and_turns_a_missed_one_into_a_follow_up_that_closes_its
     proc, http = demo
     wait_for("an answered call", lambda: [d for d in get(http, "/api/decisions?limit=50")
                                           if (d.get("outcome") or {}).get("result") == "answered"], proc)
-    closed = wait_for("a follow-up closed by an answered callback", lambda: get(http, "/api/followups?state=closed"),
-                      proc)
+    closed = wait_for("a follow-up closed by an answered callback",
+                      lambda: get(http, "/api/followups?state=closed")["items"], proc)
     assert "closed automatically: callback answered" in closed[0]["closed_reason"]
     task = get(http, f"/api/followups/{closed[0]['id']}")
     texts = [c["text"] for c in task["log"]]
@@ -62,13 +62,13 @@ def test_demo_ends_calls_and_turns_a_missed_one_into_a_follow_up_that_closes_its
     assert sum(t.startswith("SMS to ") and ": sent (" in t for t in texts) == 1
     assert any(t.startswith("SMS to ") and ": skipped, one was sent" in t for t in texts), \
         "one SMS per number per 10 minutes"
-    overdue = wait_for("an overdue task", lambda: get(http, "/api/followups?state=overdue"), proc)
+    overdue = wait_for("an overdue task", lambda: get(http, "/api/followups?state=overdue")["items"], proc)
     assert overdue[0]["number"] == "+14155550123" and overdue[0]["owner"]
     decisions = get(http, "/api/decisions?limit=100")
     again = [d for d in decisions if (d.get("caller") or {}).get("number") == "+74951234567"]
     assert [d["steps"][0]["dest"] for d in again if d["rule"].startswith("repeat callers")] == ["PJSIP/301"], \
         "the repeat caller reaches the agent who answered them last"
-    risky = wait_for("a subscriber on the at-risk list", lambda: get(http, "/api/risk"), proc)
+    risky = wait_for("a subscriber on the at-risk list", lambda: get(http, "/api/risk")["items"], proc)
     assert risky[0]["number"] == "+79035550103"
     assert {s["name"] for s in risky[0]["signals"]} >= {"technician_visit", "low_rating"}
     orlov = [d for d in get(http, "/api/decisions?limit=100")

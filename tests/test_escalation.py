@@ -110,9 +110,11 @@ async def test_head_sees_escalated_follow_ups_per_level_and_can_take_and_comment
     base = f"http://127.0.0.1:{r.http_port}/api/followups"
     async with aiohttp.ClientSession() as s:
         async with s.get(f"{base}/escalated") as resp:
-            per = await resp.json()
-        assert list(per) == ["1"] and sorted(t["number"] for t in per["1"]) == ["+79161234500", "+79161234501"]
-        task_id = per["1"][0]["id"]
+            page = await resp.json()
+        assert page["levels"] == {"1": 2} and page["next"] is None
+        assert sorted((t["level"], t["number"]) for t in page["items"]) == [("1", "+79161234500"),
+                                                                            ("1", "+79161234501")]
+        task_id = page["items"][0]["id"]
         async with s.post(f"{base}/{task_id}/take", json={"by": "petrova"}) as resp:
             assert resp.status == 200
         async with s.post(f"{base}/{task_id}/comment", json={"by": "petrova", "text": "calling now"}) as resp:

@@ -179,13 +179,13 @@ async def test_close_by_hand_over_the_api(serve, store):
     async with aiohttp.ClientSession() as s:
         base = f"http://127.0.0.1:{r.http_port}"
         async with s.get(f"{base}/api/followups?state=open") as resp:
-            assert [t["id"] for t in await resp.json()] == [task["id"]]
+            assert [t["id"] for t in (await resp.json())["items"]] == [task["id"]]
         async with s.post(f"{base}/api/followups/{task['id']}/close", json={"by": "ivanov"}) as resp:
             assert resp.status == 200
         async with s.post(f"{base}/api/followups/{task['id']}/close") as resp:
             assert resp.status == 409
         async with s.get(f"{base}/api/followups?state=closed") as resp:
-            assert (await resp.json())[0]["closed_reason"] == "closed by hand by ivanov"
+            assert (await resp.json())["items"][0]["closed_reason"] == "closed by hand by ivanov"
         async with s.get(f"{base}/metrics") as resp:
             text = await resp.text()
             assert "callrouter_missed_calls_total 1" in text and 'callrouter_sms_total{result="sent"} 0' in text

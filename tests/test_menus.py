@@ -7,6 +7,7 @@ import textwrap
 
 import pytest
 
+from router.asterisk.routevars import route_variables
 from router.asterisk.variables import agi_asked
 from router.cli.main import main
 from router.core.decide import decide
@@ -15,7 +16,6 @@ from router.core.menus import NOT_ASKED, Asked, luhn_valid
 from router.core.phones import normalise
 from router.core.rulefile import RuleFileError, load_rules
 from router.core.snapshot import Snapshot
-from router.service import route_variables
 from tests.helpers import CONTRACT, MENU_RULES_TEXT, MONDAY_10, RULES_DIR, compiled, problems
 
 MENUS = compiled(MENU_RULES_TEXT)

@@ -5,48 +5,23 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from aiohttp import web
 
 from router.core.rules import HttpRequest
 from router.outbox.http import HttpSender, http_message
 from router.outbox.outbox import MAX_RETRY, Outbox
-from tests.helpers import Clock, free_port
+from tests.fake_services import Sink
+from tests.helpers import Clock
 
 NOW = 1_795_400_000.0
 DAY = 86400
 
 
-class Target:
-    """An HTTP target that can be down (nothing listening), answer a status, or answer slowly."""
+class Target(Sink):
+    """The Sink on /hook, its answers as (Idempotency-Key, group, n), repeats included."""
 
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.got: list[tuple[str, str, str]] = []
-        """(Idempotency-Key, group, body) of every request answered 200."""
-        self.status = 200
-        self.delay = 0.0
-        self.runner: web.AppRunner | None = None
-
-    async def up(self) -> None:
-        app = web.Application()
-        app.router.add_post("/hook", self._hook)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
-
-    async def down(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
-            self.runner = None
-
-    async def _hook(self, request: web.Request) -> web.Response:
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        body = await request.json()
-        if self.status != 200:
-            return web.Response(status=self.status, text="no")
-        self.got.append((request.headers["Idempotency-Key"], body["group"], body["n"]))
-        return web.json_response({"ok": True})
+    @property
+    def got(self) -> list[tuple[str, str, str]]:
+        return [(key, body["group"], body["n"]) for key, _, body in self.answered]
 
     def template(self) -> HttpRequest:
         return HttpRequest(url=f"http://127.0.0.1:{self.port}/hook", json={"group": "{group}", "n": "{n}"})

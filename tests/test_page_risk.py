@@ -18,6 +18,7 @@ from tests.helpers import (
     Clock,
     compiled,
     missed,
+    put_at_risk,
     until,
 )
 
@@ -84,3 +85,34 @@ async def test_page_lists_who_is_at_risk_and_the_escalated_follow_ups(serve, sto
     log = [c["text"] for c in (await store.task(task["id"]))["log"]]
     assert task["owner"] == "petrova" and task["closed_reason"] == "closed by hand by petrova"
     assert "petrova: called, offered a free speed upgrade" in log and "taken by petrova" in log
+
+
+@pytest.mark.slow
+async def test_long_lists_show_a_page_and_the_next_on_demand(serve, store, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    clock = Clock(MONDAY_10)
+    r = await serve(compiled(RISK_RULES_TEXT), clock)
+    await put_at_risk(store, 130, MONDAY_10)  # each with an open retention task: 130 follow-ups too
+    await asyncio.to_thread(browser.get, f"http://127.0.0.1:{r.http_port}/")
+    await until(browser, lambda d: d.find_element(By.ID, "status").text == "live")
+
+    def rows(table: str) -> int:
+        """The table's rows of items (not its "Show more" row)."""
+        return len(browser.find_elements(By.CSS_SELECTOR, f"#{table} tbody tr:not(.more)"))
+
+    await until(browser, lambda d: rows("risk") == 100 and rows("followups") == 100)
+    counts = await asyncio.to_thread(lambda: browser.find_element(By.ID, "counts").text)
+    assert "ivanov 130 0" in counts, "the counts are of every follow-up, not of the page shown"
+    shot = os.environ.get("PAGED_PAGE_SCREENSHOT") or str(tmp_path / "paged.png")
+    await asyncio.to_thread(browser.execute_script, "document.querySelector('#risk button.more').scrollIntoView()")
+    assert await asyncio.to_thread(browser.save_screenshot, shot)
+    await asyncio.to_thread(lambda: browser.find_element(By.CSS_SELECTOR, "#risk button.more").click())
+    await until(browser, lambda d: rows("risk") == 130)
+    assert not await asyncio.to_thread(browser.find_elements, By.CSS_SELECTOR, "#risk button.more")
+    numbers = await asyncio.to_thread(browser.execute_script,
+                                      "return [...document.querySelectorAll('#risk tr[data-number]')]"
+                                      ".map(tr => tr.dataset.number)")
+    assert len(set(numbers)) == 130, "the second page adds the next 30, none twice"
+    await asyncio.to_thread(lambda: browser.find_element(By.CSS_SELECTOR, "#followups button.more").click())
+    await until(browser, lambda d: rows("followups") == 130)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import time
+
 import pytest
 
 from router.asterisk.callsim import call
@@ -10,7 +14,7 @@ from router.core.phones import score
 from router.core.rulefile import RuleFileError, load_rules_text
 from router.risk.events import parse_batch
 from router.state.keys import Retention
-from tests.helpers import Clock, compiled
+from tests.helpers import ROUTER_CMD, Clock, compiled, router_env
 
 NOW = 1_795_400_000.0
 NUMBER = "+79161234567"
@@ -29,9 +33,9 @@ risk:
 """
 
 
-def missed(number: str, linkedid: str, decision: str = "") -> Outcome:
+def missed(number: str, linkedid: str, decision: str = "", now: float = NOW) -> Outcome:
     return Outcome(linkedid, "inbound", number, "missed", queue="support", decision=decision, ring_seconds=20.0,
-                   ended_at=NOW + 20, reason="caller hung up")
+                   ended_at=now + 20, reason="caller hung up")
 
 
 async def test_a_numbers_history_and_state_expire_after_the_retention(store):
@@ -73,22 +77,28 @@ async def _everything(store) -> str:
     return "\n".join(out)
 
 
-async def test_forgetting_a_number_erases_it_everywhere_and_leaves_the_others(serve, store):
-    r = await serve(compiled(RULES), Clock(NOW))
+async def two_callers_remembered(serve, store, now: float):
+    """NUMBER and OTHER called and were missed (follow-ups, raw calls, log entries); NUMBER is also at risk."""
+    r = await serve(compiled(RULES), Clock(now))
     await store.put_customers([(NUMBER, {"name": "Olga", "abc": "A"}), (OTHER, {"name": "Ivan"})])
     for uid, number in ((1, NUMBER), (2, OTHER)):
         await call(r.agi.port, number, uid=uid, dnid="88006008208")
     await r.router.log.flush()
     decisions = {d["caller"]["number"]: d["id"] for d in await r.router.log.newest(10)}
     for number in (NUMBER, OTHER):
-        o = missed(number, f"1.{number}", decisions[number])
+        o = missed(number, f"1.{number}", decisions[number], now)
         assert await store.record_outcome(o)
         await r.router.on_outcome(o)
-    batch = parse_batch([{"id": "v1", "number": NUMBER, "kind": "technician_visit", "at": "2026-11-20"}],
-                        r.router.rules.rs.risk, r.router.rules.company_zone, "RU", NOW)
-    await r.router.risk.add(batch.events, NOW)
+    batch = parse_batch([{"id": "v1", "number": NUMBER, "kind": "technician_visit", "at": now - 86400}],
+                        r.router.rules.rs.risk, r.router.rules.company_zone, "RU", now)
+    await r.router.risk.add(batch.events, now)
     assert await r.router.risk.listing() != []
     assert NUMBER in await _everything(store)
+    return r
+
+
+async def test_forgetting_a_number_erases_it_everywhere_and_leaves_the_others(serve, store):
+    r = await two_callers_remembered(serve, store, NOW)
 
     erased = await store.forget_number(NUMBER, ["2026-11-23"])
 
@@ -100,3 +110,30 @@ async def test_forgetting_a_number_erases_it_everywhere_and_leaves_the_others(se
 
 async def _lines_naming_the_number(store):
     return [line[:300] for line in (await _everything(store)).splitlines() if NUMBER in line]
+
+
+@pytest.mark.slow
+async def test_customers_forget_erases_one_person_from_the_command_line_once_told_yes(serve, store, redis_url,
+                                                                                     prefix, tmp_path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES)
+    r = await two_callers_remembered(serve, store, time.time())  # today: the days the command looks through
+    await r.stop()
+
+    def forget(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*ROUTER_CMD, "customers", "forget", "8 916 123-45-67", "--rules", str(rules),
+                               "--store", redis_url, "--prefix", prefix, *extra],
+                              capture_output=True, text=True, env=router_env(), timeout=60)
+
+    unsure = await asyncio.to_thread(forget)
+    assert unsure.returncode == 2 and "cannot be undone; run again with --yes" in unsure.stderr
+    assert "+*******4567" in unsure.stderr and NUMBER not in unsure.stderr
+    assert NUMBER in await _everything(store), "nothing erased without --yes"
+
+    done = await asyncio.to_thread(forget, "--yes")
+    assert done.returncode == 0, done.stderr
+    [line] = done.stdout.splitlines()
+    assert line.startswith("router customers forget: erased +*******4567: ") and NUMBER not in line
+    assert "2 tasks" in line and "1 raw calls (92 days looked through)" in line
+    assert NUMBER not in await _everything(store), await _lines_naming_the_number(store)
+    assert OTHER in await _everything(store)

@@ -137,7 +137,7 @@ async def test_a_week_of_calls_and_events_gives_the_at_risk_list(serve, store, a
     levels = {n: (await store.r.hget(store.k.risk(n), "level")) for n in (CYRIL, DARIA, EGOR)}
     assert levels == {CYRIL: None, DARIA: "watch", EGOR: "watch"}
     async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{r.http_port}/api/risk?day=2026-11-21") as resp:
-        assert [e["number"] for e in await resp.json()] == [ANNA]
+        assert [e["number"] for e in (await resp.json())["items"]] == [ANNA]
 
     v = await week.call(ANNA, at(23, 10))                  # she calls again: retention takes the call
     assert v["ROUTE_RULE"] == "customers at risk reach retention" and v["ROUTE_1_DEST"] == "retention"

@@ -145,7 +145,7 @@ async def test_metrics_without_the_store_serve_the_counters_and_say_what_is_miss
     r = await serve(CompiledRules(load_rules(rules_file)), Clock(MONDAY_10), the_store=dead)
     status, text = await get_text(r.http_port, "/metrics")
     assert status == 200 and "\ncallrouter_decisions_total 0" in text
-    assert "# follow-up counts unavailable: store unreachable (" in text
+    assert "# follow-up counts, at-risk list and outbox unavailable: store unreachable (" in text
     assert "callrouter_followups{" not in text
     await dead.close()
 
@@ -156,7 +156,7 @@ async def test_a_bug_behind_metrics_or_healthz_is_a_500_not_a_store_that_is_down
     async def bug(*args, **kwargs):
         raise KeyError("a bug in the router")
 
-    monkeypatch.setattr(r.router.followups, "counts", bug)
+    monkeypatch.setattr(r.router.followups, "order", bug)
     monkeypatch.setattr(r.router.store, "ping", bug)
     status, text = await get_text(r.http_port, "/metrics")
     assert status == 500 and "unreachable" not in text

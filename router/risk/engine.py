@@ -2,9 +2,10 @@
 
 Each new event recomputes its number's risk from that number's own events (one slot in Redis)
 and stores the result in `cr:{number}:risk`, which the call's one round trip reads at ring
-time. A number entering `at_risk` joins the list (a sorted set by entry time), gets a
-retention task and fires the `at_risk` webhook, once across routers. The stored state also
-says when its earliest signal ages out; a periodic sweep recomputes only those numbers.
+time. A number entering `at_risk` joins the list (sorted sets by entry time and by the list's
+order: router/state/risk.py), gets a retention task and fires the `at_risk` webhook, once across
+routers. The stored state also says when its earliest signal ages out; a periodic sweep
+recomputes only those numbers. The list is read a page at a time, in the order it is kept in.
 """
 
 from __future__ import annotations
@@ -12,18 +13,22 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta
-from typing import Any
 
 from router.core.decide import CompiledRules
 from router.core.outcome import Outcome
 from router.core.risk import CALL, Event, evaluate, level_of, live_hits, next_change
 from router.followups.followup import Followups
 from router.state.base import Command
+from router.state.risk import Ranked
 from router.state.store import Store
 
 log = logging.getLogger("router.risk")
+
+
+PAGE = 500
+"""Entries read per round of `listing` (the whole list, for the command line)."""
 
 
 def call_event(o: Outcome, call_type: str = "") -> tuple[str, Event] | None:
@@ -109,7 +114,7 @@ class Risk:
 
         old, new = await self.store.update_risk(number, now - rs.window(), compute)
         await self.store.set_risk_listing(number, float(new["since"]) if "since" in new else None,
-                                          float(new["due"]) if "due" in new else None)
+                                          float(new["due"]) if "due" in new else None, new.get("score", 0))
         was, now_level = old.get("level", "none"), new.get("level", "none")
         if was != now_level:
             log.info("%s: risk %s → %s (score %s)", number, was, now_level, new.get("score", 0))
@@ -125,39 +130,77 @@ class Risk:
         return new
 
     async def sweep(self, now: float | None = None) -> int:
-        """Recompute the numbers whose signals have aged out by now; how many."""
+        """Recompute the numbers whose signals have aged out by now; how many. The list's order is checked
+        too (one round trip; indexed afresh after an upgrade)."""
         now = self.clock() if now is None else now
+        await self.store.reconcile_risk_rank()
         due = await self.store.risk_due(now)
         for number in due:
             await self.refresh(number, now)
         return len(due)
 
-    async def listing(self, day: str | None = None, now: float | None = None) -> list[dict]:
-        """Who is at risk (those who entered the list on `day`, YYYY-MM-DD in company time, if given)."""
+    async def page(self, day: str | None = None, after: Ranked | None = None, limit: int = 100,
+                   now: float | None = None) -> tuple[list[dict], Ranked | None]:
+        """One page of who is at risk, highest score first (those who entered the list on `day`, YYYY-MM-DD in
+        company time, if given): the entries after the place `after`, and the place to go on from (None at the
+        end). ValueError for a day that is not a date. Reads the page's numbers only, never the whole list."""
         now = self.clock() if now is None else now
         rules = self.rules()
-        zone = rules.company_zone
-        since, until = float("-inf"), float("inf")
+        entered: list[Ranked] = []
         if day:
-            start = datetime.combine(datetime.strptime(day, "%Y-%m-%d").date(), time(0), zone)
-            since, until = start.timestamp(), (start + timedelta(days=1)).timestamp() - 0.001
-        out: list[dict[str, Any]] = []
-        for number, state, customer in await self.store.risk_listed(since, until):
-            hits = live_hits(state.get("hits"), now)
-            score = sum(h.weight for h in hits)
-            if level_of(rules.rs.risk, score) != "at_risk":
-                continue  # its signals aged out a moment ago; the sweep takes it off the list
-            task = await self.store.task(state["task"]) if state.get("task") else {}
-            out.append({
-                "number": number, "name": customer.get("name", ""), "manager": customer.get("manager", ""),
-                "abc": customer.get("abc", ""), "since": float(state["since"]), "score": score,
-                "signals": [{"name": h.name, "weight": h.weight, "text": h.text,
-                             "dates": [_date(t, zone) for t in sorted(h.dates)]} for h in hits],
-                "task": {k: task.get(k, "") for k in ("id", "owner", "state", "deadline", "level", "taken_at")}
-                | {"comments": len(task.get("log", [])), "overdue": task.get("state") == "open"
-                   and float(task.get("deadline") or now) < now} if task else None,
-            })
-        out.sort(key=lambda e: (-e["score"], e["since"]))
+            start = datetime.combine(datetime.strptime(day, "%Y-%m-%d").date(), time(0), rules.company_zone)
+            entered = await self.store.risk_entered(start.timestamp(),
+                                                    (start + timedelta(days=1)).timestamp() - 0.001)
+
+        async def of_the_day(place: Ranked | None, count: int) -> list[Ranked]:
+            return [r for r in entered if place is None or r > place][:count]
+
+        ranked: Callable[[Ranked | None, int], Awaitable[list[Ranked]]] = \
+            of_the_day if day else self.store.risk_ranked
+        out: list[dict] = []
+        place = after
+        while True:
+            want = limit - len(out)
+            batch = await ranked(place, want + 1)
+            taken = batch[:want]
+            for (_, number), details in zip(taken, await self.store.risk_details([n for _, n in taken]),
+                                            strict=True):
+                entry = self._entry(number, *details, rules, now)
+                if entry is not None:
+                    out.append(entry)
+            if taken:
+                place = taken[-1]
+            if len(batch) <= want:
+                return out, None
+            if len(out) >= limit:
+                return out, place
+
+    def _entry(self, number: str, state: dict, customer: dict, task: dict, rules: CompiledRules,
+               now: float) -> dict | None:
+        """An at-risk customer as the list shows them; None when they are not at risk any more (their signals
+        aged out a moment ago: the sweep takes them off the list)."""
+        if "since" not in state:
+            return None
+        hits = live_hits(state.get("hits"), now)
+        score = sum(h.weight for h in hits)
+        if level_of(rules.rs.risk, score) != "at_risk":
+            return None
+        zone = rules.company_zone
+        return {
+            "number": number, "name": customer.get("name", ""), "manager": customer.get("manager", ""),
+            "abc": customer.get("abc", ""), "since": float(state["since"]), "score": score,
+            "signals": [{"name": h.name, "weight": h.weight, "text": h.text,
+                         "dates": [_date(t, zone) for t in sorted(h.dates)]} for h in hits],
+            "task": task | {"overdue": task.get("state") == "open" and float(task.get("deadline") or now) < now}
+            if task else None,
+        }
+
+    async def listing(self, day: str | None = None, now: float | None = None) -> list[dict]:
+        """Everyone at risk (who entered on `day`, if given), page after page: for `router risk list`."""
+        out, place = await self.page(day, None, PAGE, now)
+        while place is not None:
+            more, place = await self.page(day, place, PAGE, now)
+            out += more
         return out
 
 

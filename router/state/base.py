@@ -58,6 +58,8 @@ class StoreBase:
         """This router's name, written with what it shares so that the others can tell theirs apart."""
         self.unreleased: set[str] = set()
         """Outcome claims taken by an attempt whose writes failed and that could not be given back."""
+        self.sort_gets = True
+        """Whether Redis runs `SORT … GET pattern` (a Cluster refuses it): how lists read many tasks at once."""
 
     async def close(self) -> None:
         for connections in (self.shared, self.background):

@@ -26,6 +26,7 @@ class ClusterStore(Store):
     def __init__(self, client: RedisCluster, keys: Keys | None = None):
         super().__init__(client, keys)
         self.view = LocalView()
+        self.sort_gets = False  # "GET option of SORT denied in Cluster mode" (Redis 7.0)
 
     async def pooled_raw(self, commands: list[Command]) -> list:
         p = self.r.pipeline(transaction=False)

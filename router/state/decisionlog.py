@@ -144,14 +144,24 @@ class DecisionLog:
 
     async def newest(self, limit: int) -> list[dict]:
         """From the store; from memory while the store is unreachable."""
+        return (await self.page(None, limit))[0]
+
+    async def page(self, before: str | None, limit: int) -> tuple[list[dict], str | None]:
+        """Up to `limit` decisions older than the log entry `before` (None: the newest, those not written yet
+        first), each with its outcome once known; and the log entry to go on from (None: no more, or the
+        store is unreachable and the newest come from memory)."""
         try:
             async with asyncio.timeout(READ_BUDGET):
-                found = await self.store.recent_decisions(limit)
+                found, more = await self.store.decisions_before(before, limit)
         except Exception:
-            return list(reversed(self.recent))[:limit]
-        have = {e["id"] for e in found}
-        unsaved = [e for e in reversed(self.pending) if e["id"] not in have][:limit]
-        entries = (unsaved + found)[:limit] if unsaved else found
+            return (list(reversed(self.recent))[:limit] if before is None else []), None
+        unsaved: list[dict] = []
+        if before is None:
+            have = {e["id"] for _, e in found}
+            unsaved = [e for e in reversed(self.pending) if e["id"] not in have][:limit]
+        shown = found[:limit - len(unsaved)]
+        entries = unsaved + [e for _, e in shown]
+        next_entry = shown[-1][0] if shown and (more or len(shown) < len(found)) else None
         try:
             async with asyncio.timeout(READ_BUDGET):
                 outcomes = await self.store.outcomes_for([e["id"] for e in entries])
@@ -160,4 +170,4 @@ class DecisionLog:
         for e in entries:
             if e["id"] in outcomes:
                 e["outcome"] = outcomes[e["id"]]
-        return entries
+        return entries, next_entry

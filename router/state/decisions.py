@@ -74,15 +74,20 @@ class DecisionsMixin(StoreBase):
     async def recent_decisions(self, limit: int) -> list[dict]:
         """Newest first. A batch retried after Redis died between applying it and answering is in the
         stream twice: the second copy is skipped."""
-        rows = await self.r.xrevrange(self.k.decisions, count=limit)
+        return [e for _, e in (await self.decisions_before(None, limit))[0]]
+
+    async def decisions_before(self, before: str | None, limit: int) -> tuple[list[tuple[str, dict]], bool]:
+        """(log entry id, decision) of up to `limit` decisions older than the log entry `before` (None: from the
+        newest), newest first; and whether the log may hold more."""
+        rows = await self.r.xrevrange(self.k.decisions, max=f"({before}" if before else "+", count=limit)
         seen: set[str] = set()
         out = []
-        for _, fields in rows:
+        for entry_id, fields in rows:
             e = orjson.loads(fields["d"])
             if e["id"] not in seen:
                 seen.add(e["id"])
-                out.append(e)
-        return out
+                out.append((entry_id, e))
+        return out, len(rows) == limit
 
     async def decisions_of(self, day: str) -> AsyncIterator[list[dict]]:
         """One company day's logged decisions (router/core/replayrecord.py `logged`), in the order they were

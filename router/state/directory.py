@@ -82,8 +82,13 @@ class DirectoryMixin(StoreBase):
         await self.share([{"type": "companies"}])
         return True
 
-    async def companies(self) -> list[dict[str, str]]:
-        ids = sorted(await self.r.smembers(self.k.companies))
+    async def company_ids(self) -> list[str]:
+        """Every company's id, sorted (ids only: a page of the directory is then read with `companies`)."""
+        return sorted(await self.r.smembers(self.k.companies))
+
+    async def companies(self, ids: list[str] | None = None) -> list[dict[str, str]]:
+        """The companies named (every one by default), with their fields."""
+        ids = await self.company_ids() if ids is None else ids
         p = self.r.pipeline(transaction=False)
         for cid in ids:
             p.hgetall(self.k.company(cid))

@@ -3,7 +3,7 @@
 What a number leaves behind, and where:
 - its own keys (`cr:{NUMBER}:…`): directory record, state, history, events, risk, CRM cache, and
   the contract that points at it;
-- the at-risk list and the risk sweep's schedule;
+- the at-risk list (both its orders) and the risk sweep's schedule;
 - its tasks (open and closed) with their logs, and the outgoing messages queued for them;
 - the report's raw call records (the day counters are sums and name nobody: they stay);
 - the decision log, each day's log that replay reads, the outcome stream and the live events, and
@@ -50,6 +50,7 @@ class ErasureMixin(StoreBase):
                k.events(number), k.event_ids(number), k.risk(number), k.outbox_once(f"sms:{number}")]
         erased.keys += await self.r.delete(*own)
         await self.r.zrem(k.risk_list, number)
+        await self.r.zrem(k.risk_rank, number)
         await self.r.zrem(k.risk_due, number)
         for tasks in (k.tasks_open, k.tasks_closed):
             async for ids in self._batches(tasks):

@@ -51,7 +51,8 @@ class Keys:
 
     __slots__ = ("busy", "companies", "company_ranges", "crm_problems", "decisions", "devstate", "live", "numbering",
                  "numbering_loading", "outbox_all", "outbox_blocked", "outbox_dead", "outbox_due", "outcomes",
-                 "prefix", "risk_due", "risk_list", "rollout", "strategy", "tasks_closed", "tasks_open")
+                 "prefix", "risk_due", "risk_list", "risk_rank", "rollout", "strategy", "tasks_closed",
+                 "tasks_open")
 
     def __init__(self, prefix: str = "cr"):
         self.prefix = prefix
@@ -71,6 +72,9 @@ class Keys:
         """Hash: `strategy` switched at runtime, `by` whom, `at` when (read by every call's round trip)."""
         self.risk_list = f"{prefix}:{{risk}}:list"
         """Sorted set: numbers at risk now, scored by when they entered the list."""
+        self.risk_rank = f"{prefix}:{{risk}}:rank"
+        """Sorted set: the same numbers in the list's order — highest score first, then who entered first —
+        scored by `risk_rank(score, since)`, so that a page of the list is one range read."""
         self.risk_due = f"{prefix}:{{risk}}:due"
         """Sorted set: numbers whose stored risk changes by itself (a signal's events age out), by when."""
         self.outbox_due = f"{prefix}:{{outbox}}:due"

@@ -91,3 +91,17 @@ class ReportMixin(StoreBase):
         """The day's raw call records, oldest first."""
         found = mapping(await self.r.hgetall(self.k.calls_day(day)))
         return sorted((orjson.loads(v) for v in found.values()), key=lambda r: r["at"])
+
+    async def call_order(self, day: str, batch: int = 1000) -> list[tuple[float, str]]:
+        """(time, key) of the day's raw call records, oldest first: read `batch` at a time (HSCAN), so that
+        an export of a busy day never arrives as one reply; the records are then read by `calls_by_key`."""
+        order = [(float(orjson.loads(raw)["at"]), key)
+                 async for key, raw in self.r.hscan_iter(self.k.calls_day(day), count=batch)]
+        order.sort()
+        return order
+
+    async def calls_by_key(self, day: str, keys: list[str]) -> list[dict]:
+        """The day's raw call records named, in the order named (one gone meanwhile is left out)."""
+        if not keys:
+            return []
+        return [orjson.loads(raw) for raw in await self.r.hmget(self.k.calls_day(day), keys) if raw]

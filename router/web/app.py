@@ -6,25 +6,23 @@ from __future__ import annotations
 import asyncio
 import os
 from importlib import resources
-from typing import Any
 
 from aiohttp import web
 
 from router.asterisk.agi import FastAGIServer
 from router.asterisk.ami import Listener
-from router.core.tasks import Task
 from router.crm.sync import CrmSync
-from router.reports.reader import calls_csv, parse_range, report
+from router.reports.reader import calls_csv_chunks, parse_range, report
 from router.risk.events import parse_batch
 from router.service import Router
-from router.state.errors import STORE_ERRORS
-from router.web import changes, directory, strategy
+from router.web import changes, directory, lists, strategy
 from router.web.auth import STREAM_PATH, bearer_token
 from router.web.bodies import json_object, optional_object, read_json
-from router.web.keys import AGI_KEY, AMI_KEY, CRM_KEY, METRICS_TOKEN_KEY, ROUTER_KEY, TOKEN_KEY
+from router.web.health import healthz
+from router.web.keys import AGI_KEY, AMI_KEY, CRM_KEY, LIST_GATE_KEY, METRICS_TOKEN_KEY, ROUTER_KEY, TOKEN_KEY
 from router.web.metrics import metrics
+from router.web.paging import one_list_at_a_time
 
-MAX_LIMIT = 1000
 CALL_TYPE_EXAMPLE = '{"type": "payment", "by": "ivanov"}'
 MAX_EVENTS = 500
 """Events per POST: a bigger import goes through `router events import` or several requests."""
@@ -32,53 +30,6 @@ PAGE = resources.files("router").joinpath("data/index.html")
 REPORT_PAGE = resources.files("router").joinpath("data/report.html")
 
 
-async def healthz(request: web.Request) -> web.Response:
-    router = request.app[ROUTER_KEY]
-    try:
-        async with asyncio.timeout(1.0):
-            await router.store.ping()
-        store = "up"
-    except STORE_ERRORS as e:
-        store = f"down: {type(e).__name__}"
-    body: dict[str, Any] = {
-        "status": "ok" if store == "up" else "degraded", "instance": router.instance, "store": store,
-        "rules": router.rules.source, "rules_version": router.rules.version, "rule_count": len(router.rules.rules),
-        "timezone": router.rules.rs.company.timezone, "decisions": router.decisions, "fallbacks": router.fallbacks,
-        "log_pending": len(router.log.pending)}
-    if router.source is not None:
-        rules = router.source.status()
-        body["rules_loaded_at"] = rules["loaded_at"]
-        body["rules_stale"] = rules["stale"]
-        if rules["stale"]:
-            body["rules_file_changed_at"] = rules["file_changed_at"]
-            body["rules_stale_why"] = rules["why"]
-    if router.rollouts.staged is not None or router.rollouts.problem:
-        body["rollout"] = router.rollouts.status()
-    ami = request.app.get(AMI_KEY)
-    if ami is not None:
-        body["ami"] = ami.status()  # AMI down degrades what the router knows, not whether calls are routed
-    crm = request.app.get(CRM_KEY)
-    if crm is not None and store == "up" and router.rules.rs.crm is not None:
-        body["crm"] = await crm.status()  # a wrong webhook key or a deleted user, with what to do
-    return web.json_response(body, status=200 if store == "up" else 503)
-
-
-async def decisions(request: web.Request) -> web.Response:
-    try:
-        limit = int(request.query.get("limit", "50"))
-    except ValueError:
-        return web.json_response({"error": "limit must be a whole number"}, status=400)
-    if not 1 <= limit <= MAX_LIMIT:
-        return web.json_response({"error": f"limit must be between 1 and {MAX_LIMIT}"}, status=400)
-    return web.json_response(await request.app[ROUTER_KEY].log.newest(limit))
-
-
-async def followups(request: web.Request) -> web.Response:
-    state = request.query.get("state", "open")
-    if state not in ("open", "overdue", "closed"):
-        return web.json_response({"error": "state is open, overdue or closed"}, status=400)
-    tasks = await request.app[ROUTER_KEY].followups.worklist(state, request.query.get("manager") or None)
-    return web.json_response(tasks)
 
 
 async def followup(request: web.Request) -> web.Response:
@@ -143,15 +94,6 @@ async def comment_followup(request: web.Request) -> web.Response:
     return web.json_response({"commented": True})
 
 
-async def escalated(request: web.Request) -> web.Response:
-    """The head's view: open follow-ups that went up, per level."""
-    per: dict[str, list[Task]] = {}
-    for t in await request.app[ROUTER_KEY].followups.worklist("open"):
-        if int(t.get("level") or 0) > 0:
-            per.setdefault(t["level"], []).append(t)
-    return web.json_response(dict(sorted(per.items())))
-
-
 async def post_events(request: web.Request) -> web.Response:
     """A batch of customer events; each checked on its own, sent-again ids counted once."""
     router = request.app[ROUTER_KEY]
@@ -167,15 +109,6 @@ async def post_events(request: web.Request) -> web.Response:
                               "problems": batch.problems}, status=200 if batch.events or not items else 422)
 
 
-async def risk_list(request: web.Request) -> web.Response:
-    day = request.query.get("day") or None
-    try:
-        entries = await request.app[ROUTER_KEY].risk.listing(day)
-    except ValueError:
-        return web.json_response({"error": "day is YYYY-MM-DD"}, status=400)
-    return web.json_response(entries)
-
-
 def _days(request: web.Request) -> list[str]:
     q = request.query
     router = request.app[ROUTER_KEY]
@@ -189,27 +122,34 @@ async def report_json(request: web.Request) -> web.Response:
         days = _days(request)
     except ValueError as e:
         return web.json_response({"error": str(e)}, status=400)
-    return web.json_response(await report(router.store, router.rules, days, router.clock()))
+    async with one_list_at_a_time(request):
+        built = await report(router.store, router.rules, days, router.clock())
+    return web.json_response(built)
 
 
-async def report_calls(request: web.Request) -> web.Response:
-    """The raw calls of the days as CSV."""
+async def report_calls(request: web.Request) -> web.StreamResponse:
+    """The raw calls of the days as CSV, streamed 1,000 rows at a time."""
     try:
         days = _days(request)
     except ValueError as e:
         return web.json_response({"error": str(e)}, status=400)
-    body = await calls_csv(request.app[ROUTER_KEY].store, days)
     name = days[0] if len(days) == 1 else f"{days[0]}_{days[-1]}"
-    return web.Response(text=body, content_type="text/csv", charset="utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="calls-{name}.csv"'})
+    resp = web.StreamResponse(headers={"Content-Type": "text/csv; charset=utf-8",
+                                       "Content-Disposition": f'attachment; filename="calls-{name}.csv"'})
+    await resp.prepare(request)
+    chunks = calls_csv_chunks(request.app[ROUTER_KEY].store, days)
+    while True:
+        async with one_list_at_a_time(request):  # a batch at a time: a slow download holds up no other list
+            chunk = await anext(chunks, None)
+        if chunk is None:
+            break
+        await resp.write(chunk.encode())
+    await resp.write_eof()
+    return resp
 
 
 async def report_page(request: web.Request) -> web.Response:
     return web.Response(body=REPORT_PAGE.read_bytes(), content_type="text/html", charset="utf-8")
-
-
-async def followup_counts(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[ROUTER_KEY].followups.counts())
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
@@ -255,6 +195,7 @@ def make_app(router: Router, token: str | None = None, metrics_token: str | None
              crm: CrmSync | None = None) -> web.Application:
     app = web.Application(middlewares=[bearer_token], client_max_size=64 * 1024)
     app[ROUTER_KEY] = router
+    app[LIST_GATE_KEY] = asyncio.Semaphore(1)
     if agi is not None:
         app[AGI_KEY] = agi
     if ami is not None:
@@ -268,15 +209,15 @@ def make_app(router: Router, token: str | None = None, metrics_token: str | None
     if metrics_token:
         app[METRICS_TOKEN_KEY] = metrics_token
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/api/decisions", decisions)
+    app.router.add_get("/api/decisions", lists.decisions)
     app.router.add_get(STREAM_PATH, stream)
-    app.router.add_get("/api/followups", followups)
-    app.router.add_get("/api/followups/counts", followup_counts)
-    app.router.add_get("/api/followups/escalated", escalated)
+    app.router.add_get("/api/followups", lists.followups)
+    app.router.add_get("/api/followups/counts", lists.owner_counts)
+    app.router.add_get("/api/followups/escalated", lists.escalated)
     app.router.add_post("/api/followups/{id}/take", take_followup)
     app.router.add_post("/api/followups/{id}/comment", comment_followup)
     app.router.add_post("/api/events", post_events)
-    app.router.add_get("/api/risk", risk_list)
+    app.router.add_get("/api/risk", lists.risk)
     app.router.add_get("/api/followups/{id}", followup)
     app.router.add_post("/api/followups/{id}/close", close_followup)
     app.router.add_get("/api/types", call_types)

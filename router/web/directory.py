@@ -1,4 +1,4 @@
-"""HTTP routes for the company directory: list, put (replace) and delete a company."""
+"""HTTP routes for the company directory: list (a page at a time), put (replace) and delete a company."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from aiohttp import web
 from router.directory.companies import parse_company
 from router.web.bodies import json_object
 from router.web.keys import ROUTER_KEY
+from router.web.paging import one_list_at_a_time, page_request, page_response, take_page
 
 
 def _router(request: web.Request):
@@ -14,7 +15,13 @@ def _router(request: web.Request):
 
 
 async def list_companies(request: web.Request) -> web.Response:
-    return web.json_response(await _router(request).store.companies())
+    """The directory a page at a time, by company id."""
+    page = page_request(request.query, (str,))
+    store = _router(request).store
+    async with one_list_at_a_time(request):
+        ids, next_key = take_page([((cid,), cid) for cid in await store.company_ids()], page)
+        companies = await store.companies(ids)
+    return page_response(companies, next_key)
 
 
 async def put_company(request: web.Request) -> web.Response:

@@ -3,6 +3,8 @@ the tokens. Set once by `router.web.app.make_app`; AGI and AMI only when they ru
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from router.asterisk.agi import FastAGIServer
@@ -18,3 +20,5 @@ METRICS_TOKEN_KEY = web.AppKey("metrics_token", str)
 AGI_KEY = web.AppKey("agi", FastAGIServer)
 AMI_KEY = web.AppKey("ami", Listener)
 CRM_KEY = web.AppKey("crm", CrmSync)
+LIST_GATE_KEY = web.AppKey("list_gate", asyncio.Semaphore)
+"""Lists (and the report) are built one at a time: see router/web/paging.py."""

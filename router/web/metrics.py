@@ -7,9 +7,10 @@ registry: each scrape builds its metric families from the counters the router ke
 own objects (plain ints) and hands them to `generate_latest`. Values are written as the
 library writes them (`1.0`, `1.767e+09`); Prometheus reads them the same.
 
-The store's part (follow-ups per owner, the at-risk list's length) is read with a 1 s budget
-each; when the store cannot answer, the rest is still served and a comment line says what is
-missing. bench/metrics.py measures what one response costs (bench/README.md, "/metrics").
+The store's part (follow-ups per owner, the at-risk list's length, the outbox's depth, oldest
+message and blocked channels) is read with a 1 s budget each; when the store cannot answer, the
+rest is still served and a comment line says what is missing. bench/metrics.py measures what one
+response costs (bench/README.md, "/metrics").
 """
 
 from __future__ import annotations
@@ -26,9 +27,12 @@ from router.asterisk import admission
 from router.asterisk.agi import ABUSE, ACCEPT_FAILED, BAD_HEADER, HEADER_LATE, FastAGIServer
 from router.asterisk.ami import Listener
 from router.latency import LATENCY_BUCKETS_MS, Histogram
+from router.outbox.outbox import Outbox, Status
 from router.service import Router
 from router.state.errors import STORE_ERRORS
 from router.web.keys import AGI_KEY, AMI_KEY, ROUTER_KEY
+from router.web.paging import one_list_at_a_time
+from router.web.worklist import OwnerCounts, owner_counts
 
 STORE_BUDGET = 1.0
 """Seconds each of the store's two reads may take before the scrape goes on without it."""
@@ -38,8 +42,11 @@ STORE_BUDGET = 1.0
 class StoreReadings:
     """What the store adds to a scrape; None for a part it could not give, `missing` says why."""
 
-    followups: dict[str, dict[str, int]] | None = None
+    followups: dict[str, OwnerCounts] | None = None
     at_risk: int | None = None
+    outbox: Status | None = None
+    channels: tuple[str, ...] = ()
+    """The channels this router sends on: each has a `blocked` series, 0 or 1."""
     missing: str = ""
 
 
@@ -92,6 +99,28 @@ def router_families(router: Router) -> Iterator[Metric]:
                               value=router.escalator.escalated)
     yield CounterMetricFamily("callrouter_risk_entered_total",
                               "Customers this instance saw enter the at-risk list.", value=router.risk.entered)
+    yield GaugeMetricFamily("callrouter_store_without_persistence",
+                            "1 while Redis keeps nothing on disk (no AOF, no RDB snapshots): see /healthz.",
+                            value=int(bool(router.store_warning)))
+    yield from outbox_counters(router.followups.outbox)
+
+
+OUTBOX_RESULTS = ("sent", "rejected", "given_up", "skipped")
+"""What became of the messages this instance handled (`Outbox.counts`); failed attempts are counted apart."""
+
+
+def outbox_counters(outbox: Outbox) -> Iterator[Metric]:
+    channels = sorted(set(outbox.senders) | {channel for channel, _ in outbox.counts})
+    yield _labelled(CounterMetricFamily("callrouter_outbox_messages_total",
+                                        "Messages (SMS, webhooks) this instance sent, saw refused, gave up on, "
+                                        "or skipped as already sent.", labels=["channel", "result"]),
+                    (([c, r], outbox.counts[(c, r)]) for c in channels for r in OUTBOX_RESULTS))
+    yield _labelled(CounterMetricFamily("callrouter_outbox_failed_attempts_total",
+                                        "Attempts that failed and will be tried again.", labels=["channel"]),
+                    (([c], outbox.counts[(c, "failed_attempts")]) for c in channels))
+    yield GaugeMetricFamily("callrouter_outbox_unwritten",
+                            "Messages waiting in this instance's memory for the store to take them.",
+                            value=len(outbox.unwritten))
 
 
 AGI_COUNTERS = (
@@ -145,6 +174,18 @@ def store_families(readings: StoreReadings) -> Iterator[Metric]:
                          for series in (([owner, "open"], n["open"]), ([owner, "overdue"], n["overdue"]))))
     if readings.at_risk is not None:
         yield GaugeMetricFamily("callrouter_at_risk", "Customers on the at-risk list.", value=readings.at_risk)
+    if (o := readings.outbox) is not None:
+        yield GaugeMetricFamily("callrouter_outbox_depth", "Messages queued to leave (every router's).",
+                                value=o.depth)
+        yield GaugeMetricFamily("callrouter_outbox_oldest_age_seconds",
+                                "How long the oldest queued message has waited (0: none queued).",
+                                value=o.oldest_age or 0)
+        yield _labelled(GaugeMetricFamily("callrouter_outbox_blocked",
+                                          "1 while a channel's target refuses every message (a wrong key or URL: "
+                                          "/healthz says what to do).", labels=["channel"]),
+                        (([c], int(c in o.blocked)) for c in sorted(set(readings.channels) | set(o.blocked))))
+        yield GaugeMetricFamily("callrouter_outbox_given_up",
+                                "Messages given up on and kept for the admin (the newest 1000).", value=o.given_up)
 
 
 def exposition(router: Router, agi: FastAGIServer | None, ami: Listener | None, readings: StoreReadings) -> bytes:
@@ -157,19 +198,23 @@ def exposition(router: Router, agi: FastAGIServer | None, ami: Listener | None, 
     return body
 
 
-async def read_store(router: Router) -> StoreReadings:
-    readings = StoreReadings()
+async def read_store(router: Router, gate: asyncio.Semaphore) -> StoreReadings:
+    readings = StoreReadings(channels=tuple(router.followups.outbox.senders))
     try:
-        async with asyncio.timeout(STORE_BUDGET):
-            readings.followups = await router.followups.counts()
+        async with gate, asyncio.timeout(STORE_BUDGET):  # behind a list being built, then its own budget
+            readings.followups = await owner_counts(router)
         async with asyncio.timeout(STORE_BUDGET):
             readings.at_risk = await router.store.r.zcard(router.store.k.risk_list)
+        async with asyncio.timeout(STORE_BUDGET):
+            readings.outbox = await router.followups.outbox.status()
     except STORE_ERRORS as e:
-        readings.missing = f"follow-up counts unavailable: store unreachable ({type(e).__name__})"
+        readings.missing = (f"follow-up counts, at-risk list and outbox unavailable: store unreachable "
+                            f"({type(e).__name__})")
     return readings
 
 
 async def metrics(request: web.Request) -> web.Response:
     router = request.app[ROUTER_KEY]
-    body = exposition(router, request.app.get(AGI_KEY), request.app.get(AMI_KEY), await read_store(router))
+    body = exposition(router, request.app.get(AGI_KEY), request.app.get(AMI_KEY),
+                      await read_store(router, one_list_at_a_time(request)))
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
