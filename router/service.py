@@ -272,7 +272,10 @@ class Router:
         """Every ROUTE_* variable in one `EXEC MSet` (more only past Asterisk's 2 KB line), the
         last one sent with the end of the session (see AGISession.end_with)."""
         every = bool(V.agi_choice(session.env))  # asked again from an IVR: clear what the first answer set
-        *first, last = mset.commands(route_variables(d, self.rules.rs.company.timezone, every))
+        pairs = route_variables(d, self.rules.rs.company.timezone, every)
+        if self.rules.whisper is not None and not every:  # asked again from an IVR: the first whisper stays
+            pairs += whisper_variables(self.rules, d, session.env)
+        *first, last = mset.commands(pairs)
         for line in first:
             await session.command(line)
         session.end_with(last)
@@ -301,3 +304,15 @@ def route_variables(d: Decision, company_tz: str, every: bool = False) -> list[t
         pairs.append((V.QUEUE_PRIO, d.priority))
     pairs.append((V.CDR_USERFIELD, d.id))
     return pairs
+
+
+def whisper_variables(rules: CompiledRules, d: Decision, env: dict[str, str]) -> list[tuple[str, object]]:
+    """CALLERID(name) (the name the agent's phone shows) and ROUTE_CALLER_NAME (the trunk's), when a whisper
+    part holds for the caller; from the decision's profile, no store read (router/core/whisper.py)."""
+    c = d.caller
+    if rules.whisper is None or c is None:
+        return []
+    name = cut(env.get("agi_calleridname", ""), MAX_NAME)
+    name = "" if name == "unknown" else name
+    shown = rules.whisper.shown(c, rules.moment(c, d.at), c.name or name)
+    return [(V.WHISPER, shown), (V.CALLER_NAME, name)] if shown else []
