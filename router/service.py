@@ -97,6 +97,8 @@ class Router:
         self._instance = os.urandom(2).hex()
         self.ring_listeners: list[Callable[[Ring], None]] = []
         """Told when a phone starts or stops ringing for a routed caller (`on_ring`)."""
+        self.followup_listeners: list[Callable[[dict], None]] = []
+        """Told every follow-up change this router makes (a person's page, the notices that reach them)."""
         self.store_warning: str | None = None
         """What is wrong with how the store keeps data (no persistence), for /healthz; set at start."""
         self.decisions = 0
@@ -124,6 +126,8 @@ class Router:
     def _followup_event(self, event: dict) -> None:
         self.broadcast.publish(event)
         self.feed.share(event)
+        for listener in self.followup_listeners:
+            listener(event)
 
     @classmethod
     def from_path(cls, path: str | Path, store: Store, limits: Limits = DEFAULT_LIMITS, **kw) -> Router:

@@ -28,6 +28,7 @@ COMMAND_MODULES = {
     "events": "router.cli.events",
     "risk": "router.cli.risk",
     "numbering": "router.cli.numbering",
+    "users": "router.cli.users",
 }
 """Command group → the module that adds its sub-parser; in the order `router --help` lists them."""
 

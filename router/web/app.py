@@ -4,24 +4,31 @@ the live stream and the pages; the handlers that are a few lines each live here.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from importlib import resources
 from typing import Any
 
 from aiohttp import web
+from aiohttp_session import session_middleware
 
 from router.asterisk.agi import FastAGIServer
 from router.asterisk.ami import Listener
 from router.core.tasks import Task
+from router.people.hub import People
 from router.reports.reader import calls_csv, parse_range, report
 from router.risk.events import parse_batch
 from router.service import Router
 from router.state.errors import STORE_ERRORS
-from router.web import directory, strategy
+from router.web import directory, login, people, strategy
+from router.web.access import access, actor, principal
 from router.web.auth import STREAM_PATH, bearer_token
 from router.web.bodies import json_object, optional_object, read_json
 from router.web.keys import AGI_KEY, AMI_KEY, METRICS_TOKEN_KEY, ROUTER_KEY, TOKEN_KEY
 from router.web.metrics import metrics
+from router.web.session import SESSION_SECONDS, session_hours, session_key, storage
+
+log = logging.getLogger("router.web")
 
 MAX_LIMIT = 1000
 CALL_TYPE_EXAMPLE = '{"type": "payment", "by": "ivanov"}'
@@ -64,7 +71,9 @@ async def decisions(request: web.Request) -> web.Response:
         return web.json_response({"error": "limit must be a whole number"}, status=400)
     if not 1 <= limit <= MAX_LIMIT:
         return web.json_response({"error": f"limit must be between 1 and {MAX_LIMIT}"}, status=400)
-    return web.json_response(await request.app[ROUTER_KEY].log.newest(limit))
+    entries = await request.app[ROUTER_KEY].log.newest(limit)
+    p = principal(request)
+    return web.json_response([e for e in entries if p.owns_call(e)] if p.scoped else entries)
 
 
 async def reload_rules(request: web.Request) -> web.Response:
@@ -82,7 +91,8 @@ async def followups(request: web.Request) -> web.Response:
     if state not in ("open", "overdue", "closed"):
         return web.json_response({"error": "state is open, overdue or closed"}, status=400)
     tasks = await request.app[ROUTER_KEY].followups.worklist(state, request.query.get("manager") or None)
-    return web.json_response(tasks)
+    p = principal(request)
+    return web.json_response([t for t in tasks if p.owns_task(t)] if p.scoped else tasks)
 
 
 async def followup(request: web.Request) -> web.Response:
@@ -95,7 +105,7 @@ async def followup(request: web.Request) -> web.Response:
 async def close_followup(request: web.Request) -> web.Response:
     router = request.app[ROUTER_KEY]
     task_id = request.match_info["id"]
-    who = str((await optional_object(request, '{"by": "ivanov"}')).get("by", ""))[:80]
+    who = actor(request, await optional_object(request, '{"by": "ivanov"}'))
     closed = await router.followups.close(task_id, f"closed by hand{' by ' + who if who else ''}")
     if not closed:
         task = await router.store.task(task_id)
@@ -115,7 +125,7 @@ async def set_call_type(request: web.Request) -> web.Response:
     body = await json_object(request, CALL_TYPE_EXAMPLE)
     if "type" not in body:
         return web.json_response({"error": f"the body must be JSON like {CALL_TYPE_EXAMPLE}"}, status=400)
-    call_type, who = str(body["type"]), str(body.get("by", ""))[:80]
+    call_type, who = str(body["type"]), actor(request, body)
     try:
         done = await request.app[ROUTER_KEY].set_call_type(request.match_info["id"], call_type, who)
     except ValueError as e:
@@ -127,7 +137,7 @@ async def set_call_type(request: web.Request) -> web.Response:
 
 
 async def take_followup(request: web.Request) -> web.Response:
-    who = str((await optional_object(request, '{"by": "petrova"}')).get("by", "")).strip()[:80]
+    who = actor(request, await optional_object(request, '{"by": "petrova"}'))
     if not who:
         return web.json_response({"error": "say who takes it: {\"by\": \"petrova\"}"}, status=400)
     if not await request.app[ROUTER_KEY].followups.take(request.match_info["id"], who):
@@ -142,7 +152,7 @@ async def comment_followup(request: web.Request) -> web.Response:
         return web.json_response({"error": "a comment needs text: {\"by\": \"petrova\", \"text\": \"…\"}"},
                                  status=400)
     router = request.app[ROUTER_KEY]
-    if not await router.followups.comment(request.match_info["id"], str(body.get("by", ""))[:80], text):
+    if not await router.followups.comment(request.match_info["id"], actor(request, body), text):
         return web.json_response({"error": "no such follow-up"}, status=404)
     return web.json_response({"commented": True})
 
@@ -255,8 +265,16 @@ async def page(request: web.Request) -> web.Response:
 
 
 def make_app(router: Router, token: str | None = None, metrics_token: str | None = None,
-             agi: FastAGIServer | None = None, ami: Listener | None = None) -> web.Application:
-    app = web.Application(middlewares=[bearer_token], client_max_size=64 * 1024)
+             agi: FastAGIServer | None = None, ami: Listener | None = None,
+             people_side: People | None = None) -> web.Application:
+    """The application; SessionKeyError for a ROUTER_SESSION_KEY or ROUTER_SESSION_HOURS that cannot be used."""
+    key, warning = session_key()
+    if warning:
+        log.warning("%s", warning)
+    seconds = session_hours() * 3600
+    app = web.Application(middlewares=[session_middleware(storage(key, seconds)), bearer_token, access],
+                          client_max_size=64 * 1024)
+    app[SESSION_SECONDS] = seconds
     app[ROUTER_KEY] = router
     if agi is not None:
         app[AGI_KEY] = agi
@@ -289,5 +307,7 @@ def make_app(router: Router, token: str | None = None, metrics_token: str | None
     app.router.add_get("/metrics", metrics)
     directory.add_routes(app)
     strategy.add_routes(app)
+    login.add_routes(app)
+    people.add_routes(app, people_side or People(router))
     app.router.add_get("/", page)
     return app
