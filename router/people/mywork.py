@@ -34,7 +34,8 @@ async def my_work(store: Store, followups: Followups, user: User, devices: froze
         t.pop("log", None)
         deadline = float(t.get("deadline") or now)
         shown.append({**t, "due": datetime.fromtimestamp(deadline, zone).strftime("%Y-%m-%d %H:%M")})
-    callbacks = [t for t in shown if t.get("kind") != "retention" and float(str(t["deadline"])) <= now + CALLBACK_WITHIN]
+    soon = now + CALLBACK_WITHIN
+    callbacks = [t for t in shown if t.get("kind") != "retention" and float(str(t["deadline"])) <= soon]
     today = day_of(now, rules.company_zone)
     calls = []
     missed = 0

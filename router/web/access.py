@@ -161,8 +161,8 @@ async def _in_scope(request: web.Request, p: Principal, route: str) -> bool:
         return not task or p.owns_task(task)  # an unknown task is the handler's 404
     if route == "/api/calls/{id}/type":
         facts = dict(await router.store.decision_meta(target))
-        outcome = await router.store.outcomes_for([target])
-        return p.owns_call({**facts, "outcome": outcome.get(target) or {}})
+        outcome = (await router.store.outcomes_for([target])).get(target)
+        return (not facts and not outcome) or p.owns_call({**facts, "outcome": outcome or {}})  # unknown: a 404
     return True
 
 

@@ -15,6 +15,7 @@ missing. bench/metrics.py measures what one response costs (bench/README.md, "/m
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ from router.asterisk.ami import Listener
 from router.service import LATENCY_BUCKETS_MS, Histogram, Router
 from router.state.errors import STORE_ERRORS
 from router.web.keys import AGI_KEY, AMI_KEY, ROUTER_KEY
+from router.web.login import LOGINS
 
 STORE_BUDGET = 1.0
 """Seconds each of the store's two reads may take before the scrape goes on without it."""
@@ -146,10 +148,12 @@ def store_families(readings: StoreReadings) -> Iterator[Metric]:
         yield GaugeMetricFamily("callrouter_at_risk", "Customers on the at-risk list.", value=readings.at_risk)
 
 
-def exposition(router: Router, agi: FastAGIServer | None, ami: Listener | None, readings: StoreReadings) -> bytes:
+def exposition(router: Router, agi: FastAGIServer | None, ami: Listener | None, readings: StoreReadings,
+               logins: Counter[str] | None = None) -> bytes:
     """One /metrics body."""
     families = [*router_families(router), *(agi_families(agi) if agi is not None else ()),
-                *(ami_families(ami) if ami is not None else ()), *store_families(readings)]
+                *(ami_families(ami) if ami is not None else ()), *store_families(readings),
+                *(login_families(logins) if logins is not None else ())]
     body = generate_latest(Families(families))
     if readings.missing:
         body += f"# {readings.missing}\n".encode()
@@ -168,7 +172,15 @@ async def read_store(router: Router) -> StoreReadings:
     return readings
 
 
+def login_families(logins: Counter[str]) -> Iterator[Metric]:
+    yield _labelled(CounterMetricFamily("callrouter_logins_total", "Sign-ins at /login, by result (ok, failed, "
+                                        "throttled: refused unheard while failures slow the address or name down; "
+                                        "refused: posted from another site).", labels=["result"]),
+                    [([r], logins[r]) for r in ("ok", "failed", "throttled", "refused")])
+
+
 async def metrics(request: web.Request) -> web.Response:
     router = request.app[ROUTER_KEY]
-    body = exposition(router, request.app.get(AGI_KEY), request.app.get(AMI_KEY), await read_store(router))
+    body = exposition(router, request.app.get(AGI_KEY), request.app.get(AMI_KEY), await read_store(router),
+                      request.app.get(LOGINS))
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
