@@ -21,7 +21,6 @@ from email.utils import formatdate, make_msgid
 from typing import Any
 
 import aiosmtplib
-from pydantic import ValidationError
 
 from router.core.rules import EmailServer
 from router.outbox.message import Delivery, Message, new_id
@@ -36,17 +35,17 @@ def _env(value: str) -> str:
 
 def email_message(server: EmailServer, to: str, subject: str, text: str, label: str, task: str, now: float,
                   retry_for: int, group: str) -> Message:
-    payload: dict[str, Any] = {"server": server.model_dump(mode="json", by_alias=True), "to": to,
-                               "subject": subject, "text": text}
+    payload: dict[str, Any] = {"server": server.model_dump(mode="json"), "to": to, "subject": subject, "text": text}
     return Message(new_id(now), "email", group, payload, label, task, now, now + retry_for)
 
 
 class EmailSender:
     async def deliver(self, message: Message) -> Delivery:
         try:
-            server = EmailServer.model_validate(message.payload["server"])
+            server = EmailServer.model_construct(**message.payload["server"])
             to, subject, text = (str(message.payload[k]) for k in ("to", "subject", "text"))
-        except (KeyError, ValidationError) as e:
+            port, timeout = int(server.port), float(server.timeout)
+        except (KeyError, TypeError, ValueError) as e:
             return Delivery("rejected", f"unreadable e-mail message ({type(e).__name__})",
                             "queued by another version of the router; it cannot be sent")
         mail = EmailMessage()
@@ -55,9 +54,9 @@ class EmailSender:
         mail.set_content(text)
         where = f"{server.host}:{server.port}"
         try:
-            await aiosmtplib.send(mail, hostname=_env(server.host), port=server.port,
+            await aiosmtplib.send(mail, hostname=_env(server.host), port=port,
                                   username=_env(server.username) or None, password=_env(server.password) or None,
-                                  start_tls=server.starttls, use_tls=server.tls, timeout=server.timeout)
+                                  start_tls=bool(server.starttls), use_tls=bool(server.tls), timeout=timeout)
         except aiosmtplib.SMTPAuthenticationError as e:
             return Delivery("blocked", f"{where} refused the login: {e.code} {e.message}"[:SHOWN],
                             "check people.notices.email's username and the password in the router's environment")

@@ -131,15 +131,15 @@ class Notices:
         store, now = self.router.store, self.router.clock()
         user = (await self.staff.view()).users.get(name)
         if user is None or user.disabled:
-            await store.take_notices(name, now)  # nobody to tell any more
+            await store.take_notices(name, now)  # nobody to tell any more: dropped
             return False
         due = quiet_until(self._quiet(user), self._zone(user), now)
         if due > now:
             await store.postpone_notices(name, due)
             return False
-        items = await store.take_notices(name, now)
-        if not items:
-            return False
+        items = await store.take_notices(name, now, self.settings.every)
+        if not isinstance(items, list) or not items:
+            return False  # another one went less than `every` ago (it waits), or nothing is left
         if len(items) == 1:
             subject, text = items[0]["text"][:120], items[0]["text"]
         else:

@@ -8,6 +8,7 @@ running the same sweep, each notice goes out in one digest only.
 from __future__ import annotations
 
 import orjson
+from redis.exceptions import WatchError
 
 from router.state.base import StoreBase
 
@@ -28,15 +29,28 @@ class NoticesMixin(StoreBase):
     async def postpone_notices(self, name: str, due: float) -> None:
         await self.r.zadd(self.k.notices_waiting, {name: due}, xx=True)
 
-    async def take_notices(self, name: str, now: float) -> list[dict]:
-        """Everything waiting for `name`, taken once (whichever router asks first); marks the digest as sent."""
-        p = self.r.pipeline(transaction=True)
-        p.lrange(self.k.notices(name), 0, -1)
-        p.delete(self.k.notices(name))
-        p.zrem(self.k.notices_waiting, name)
-        p.set(self.k.notices_sent(name), now, ex=MARK_KEEP)
-        items, *_ = await p.execute()
-        return [orjson.loads(x) for x in items]
+    async def take_notices(self, name: str, now: float, every: float = 0) -> list[dict] | float:
+        """Everything waiting for `name`, taken once (whichever router or task asks first), the digest marked as
+        sent now; or, when one went less than `every` seconds ago, when the next may go (and it waits till then)."""
+        k = self.k
+        async with self.r.pipeline(transaction=True) as p:
+            while True:
+                try:
+                    await p.watch(k.notices_sent(name), k.notices(name))
+                    last = float(await p.get(k.notices_sent(name)) or 0)
+                    if now < last + every:
+                        await p.reset()
+                        await self.r.zadd(k.notices_waiting, {name: last + every})
+                        return last + every
+                    p.multi()
+                    p.lrange(k.notices(name), 0, -1)
+                    p.delete(k.notices(name))
+                    p.zrem(k.notices_waiting, name)
+                    p.set(k.notices_sent(name), now, ex=MARK_KEEP)
+                    items, *_ = await p.execute()
+                    return [orjson.loads(x) for x in items]
+                except WatchError:
+                    continue
 
     async def last_notice(self, name: str) -> float:
         return float(await self.r.get(self.k.notices_sent(name)) or 0)
