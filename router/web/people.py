@@ -100,10 +100,14 @@ def add_routes(app: web.Application, people: People) -> None:
     async def started(app: web.Application) -> None:
         await people.start()
 
+    async def closing(app: web.Application) -> None:
+        people.streams.close()  # the pages' streams end now, so the server's shutdown does not wait for them
+
     async def stopped(app: web.Application) -> None:
         await people.stop()
 
     app.on_startup.append(started)
+    app.on_shutdown.append(closing)
     app.on_cleanup.append(stopped)
     app.router.add_get("/me", me_page)
     app.router.add_get("/api/me/work", work)
