@@ -385,7 +385,7 @@ class EmailServer(Strict):
 class TelegramBot(Strict):
     """Telegram's bot API: `sendMessage` to each person's chat."""
 
-    token: str = "${ROUTER_TELEGRAM_TOKEN}"
+    token: str = "${TELEGRAM_BOT_TOKEN}"
     api: str = Field("https://api.telegram.org", pattern=r"^https?://")
 
 

@@ -1,6 +1,7 @@
 """The whisper read back from a real Asterisk channel: the router's one MSet sets CALLERID(name) to the prefix
 and the caller's name, which the Dial presents to the agent's phone (the dialed channel's connected line, what
-a SIP phone gets in the INVITE's From); the trunk's name stays in ROUTE_CALLER_NAME; Cyrillic and hostile text arrive whole, bounded."""
+a SIP phone gets in the INVITE's From); the trunk's name stays in ROUTE_CALLER_NAME; Cyrillic and hostile
+text arrive whole, bounded."""
 
 from __future__ import annotations
 
