@@ -38,7 +38,7 @@ from router.asterisk.pbxsim import Attempt, SimulatedPBX
 from router.config import ConfigError, host_port
 from router.core.decide import CompiledRules
 from router.core.rulefile import load_rules
-from router.core.rules import HttpRequest, Notices, Notify, People, TelegramBot
+from router.core.rules import HttpRequest, Notify, TelegramBot
 from router.directory.customers import import_csv
 from router.directory.numbering import import_ranges
 from router.people.accounts import User, hash_password
@@ -242,7 +242,8 @@ async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval
     sms = HttpRequest(method="POST", url=f"http://127.0.0.1:{sink.addresses[0][1]}/sms",
                       json_body={"to": "{number}", "text": "{text}"})
     bot = TelegramBot(token="demo", api=f"http://127.0.0.1:{sink.addresses[0][1]}")
-    rs = rs.model_copy(update={"notify": Notify(sms=sms), "people": People(notices=Notices(telegram=bot))})
+    notices = rs.people.notices.model_copy(update={"telegram": bot, "quiet_hours": None})  # the demo runs at night
+    rs = rs.model_copy(update={"notify": Notify(sms=sms), "people": rs.people.model_copy(update={"notices": notices})})
     router = Router(CompiledRules(rs, rules_file), store, rules_path=rules_file, clock=clock)
     narrator.tz = ZoneInfo(rs.company.timezone)
     await import_csv(store, data_path("demo-customers.csv"))
