@@ -17,6 +17,7 @@ from tests.helpers import (
     PASSWORD,
     ROUTER_CMD,
     RULES,
+    RULES_DIR,
     Clock,
     SignedIn,
     add_user,
@@ -197,3 +198,11 @@ def test_router_users_makes_an_account_and_a_token_that_works(redis_url, prefix)
     assert token.stdout.strip() not in listed.stdout
     assert run("disable", "ivanov").returncode == 0
     assert "disabled" in run("list").stdout
+
+
+@pytest.mark.slow
+def test_a_session_key_that_is_no_key_stops_router_serve_saying_how_to_make_one():
+    started = subprocess.run([*ROUTER_CMD, "serve", "--rules", str(RULES_DIR)], capture_output=True, text=True,
+                             timeout=60, env=router_env(ROUTER_SESSION_KEY="not-a-key"))
+    assert started.returncode == 2
+    assert "ROUTER_SESSION_KEY is not a session key" in started.stderr and "router users key" in started.stderr

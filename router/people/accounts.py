@@ -16,6 +16,7 @@ and the password and token primitives.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -34,8 +35,13 @@ TOKEN_PREFIX = "crt_"
 MIN_PASSWORD = 10
 
 _hasher = PasswordHasher()
-_DUMMY = _hasher.hash("a password nobody has")
-"""Verified against when the name is unknown, so that an unknown name takes as long as a wrong password."""
+
+
+@functools.cache
+def _dummy() -> str:
+    """Verified against when the name is unknown, so that an unknown name takes as long as a wrong password;
+    made at the first sign-in, not at import (a hash takes 64 MiB and tens of ms: every command imports this)."""
+    return _hasher.hash("a password nobody has")
 
 
 class AccountError(ValueError):
@@ -112,7 +118,7 @@ def hash_password(password: str) -> str:
 def verify_password(stored: str | None, password: str) -> bool:
     """Whether `password` is the one `stored` was made from; an unknown account (None) takes as long."""
     try:
-        return _hasher.verify(stored or _DUMMY, password) and stored is not None
+        return _hasher.verify(stored or _dummy(), password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
 
