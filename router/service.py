@@ -318,5 +318,5 @@ def whisper_variables(rules: CompiledRules, d: Decision, env: dict[str, str]) ->
         return []
     name = cut(env.get("agi_calleridname", ""), MAX_NAME)
     name = "" if name == "unknown" else name
-    shown = rules.whisper.shown(c, rules.moment(c, d.at), c.name or name)
+    shown = rules.whisper.shown(c, rules.whisper.moment(d.at) or rules.moment(c, d.at), c.name or name)
     return [(V.WHISPER, shown), (V.CALLER_NAME, name)] if shown else []

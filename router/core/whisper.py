@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from router.core.conditions import Check, Moment, compile_when, holds
 from router.core.identify import Caller
-from router.core.rules import WhisperPart
+from router.core.rules import When, WhisperPart
 
 MAX_BYTES = 160
 _PLACEHOLDER = re.compile(r"\{(abc|kind|risk|manager|company)\}")
@@ -36,14 +36,28 @@ def bounded(text: str, max_chars: int) -> str:
     return text
 
 
+def _timed(w: When | None) -> bool:
+    """Whether a condition reads the clock (`hours`, `local_hours`, `days`)."""
+    if w is None:
+        return False
+    return (w.hours is not None or w.local_hours is not None or w.days is not None
+            or any(_timed(x) for x in (*(w.any or ()), *(w.all or ()), w.not_)))
+
+
 @dataclass(frozen=True, slots=True)
 class Whisper:
     parts: tuple[tuple[str, tuple[Check, ...]], ...]
     max_chars: int
+    timed: bool = False
+    """A part reads the clock: the decision's moment must be worked out (a few microseconds) to check it."""
 
     @classmethod
     def compile(cls, parts: list[WhisperPart], max_chars: int) -> Whisper:
-        return cls(tuple((p.text, compile_when(p.when)) for p in parts), max_chars)
+        return cls(tuple((p.text, compile_when(p.when)) for p in parts), max_chars, any(_timed(p.when) for p in parts))
+
+    def moment(self, at: float) -> Moment | None:
+        """The clock reading to check the parts with when none reads the clock; None: work it out."""
+        return None if self.timed else Moment(at, 0, "", 0)
 
     def prefix(self, c: Caller, m: Moment) -> str:
         """The parts that hold, joined, placeholders filled ("" when none holds)."""
