@@ -354,10 +354,11 @@ class Notify(Strict):
 
 # people: the whisper on the agent's phone and the notices that reach staff (docs/people.md)
 
-NOTICE_EVENTS = ("assigned", "escalated", "overdue", "at_risk")
+NoticeEvent = Literal["assigned", "escalated", "overdue", "at_risk"]
+
+NOTICE_EVENTS: tuple[NoticeEvent, ...] = ("assigned", "escalated", "overdue", "at_risk")
 """What a person is told about: a task assigned to them, escalated to them, overdue, a customer of theirs
 entering the at-risk list."""
-NoticeEvent = Literal["assigned", "escalated", "overdue", "at_risk"]
 
 
 class WhisperPart(Strict):
