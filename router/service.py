@@ -14,7 +14,7 @@ from typing import Any
 from router.asterisk import mset
 from router.asterisk import variables as V
 from router.asterisk.agi import AGISession
-from router.asterisk.routevars import route_variables
+from router.asterisk.routevars import route_variables, whisper_variables
 from router.core.decide import CompiledRules, Decision, decide, fallback_decision
 from router.core.identify import profile
 from router.core.menus import INPUT_KEY, WrongInput
@@ -96,6 +96,8 @@ class Router:
         self.outcome_listeners: list[Callable[[Outcome], None]] = []
         """Told each recorded outcome first, before follow-ups act on it (a CRM queues the call's finish ahead
         of the task it opens)."""
+        self.followup_listeners: list[Callable[[dict], None]] = []
+        """Told every follow-up change this router makes (a person's page, the notices that reach them)."""
         self.store_warning: str | None = None
         """What is wrong with how the store keeps data (no persistence), for /healthz; asked at start and
         again on every tick."""
@@ -128,6 +130,8 @@ class Router:
     def _followup_event(self, event: dict) -> None:
         self.broadcast.publish(event)
         self.feed.share(event)
+        for listener in self.followup_listeners:
+            listener(event)
 
     @classmethod
     def from_path(cls, path: str | Path, store: Store, limits: Limits = DEFAULT_LIMITS, **kw) -> Router:
@@ -369,7 +373,10 @@ class Router:
         """Every ROUTE_* variable in one `EXEC MSet` (more only past Asterisk's 2 KB line), the
         last one sent with the end of the session (see AGISession.end_with)."""
         every = bool(V.agi_asked(session.env))  # asked again from an IVR: clear what the first answer set
-        *first, last = mset.commands(route_variables(d, self.rules.rs.company.timezone, every))
+        pairs = route_variables(d, self.rules.rs.company.timezone, every)
+        if self.rules.whisper is not None and not every:  # asked again from an IVR: the first whisper stays
+            pairs += whisper_variables(self.rules, d, session.env)
+        *first, last = mset.commands(pairs)
         for line in first:
             await session.command(line)
         session.end_with(last)

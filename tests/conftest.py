@@ -34,7 +34,7 @@ from router.server import start
 from router.service import Router
 from router.state.factory import open_store
 from router.state.keys import Keys
-from tests.fake_services import FakeCrm, Gateway
+from tests.fake_services import FakeCrm, Gateway, MailServer
 from tests.helpers import CHROMEDRIVER, CHROMIUM, RULES_DIR, SIM_SECRET, free_port
 from tests.helpers import router_env as router_env  # bench/ imports it from here
 from tests.helpers import stop_processes as stop_processes  # bench/ imports it from here
@@ -182,6 +182,15 @@ async def crm():
     await server.start()
     yield server
     await server.close()
+
+
+@pytest.fixture
+def mail():
+    """The company's SMTP server (aiosmtpd) on a free port (tests/fake_services.py); stop/start plays an outage."""
+    server = MailServer()
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

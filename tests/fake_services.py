@@ -1,14 +1,19 @@
 """The outside world the router talks HTTP to, as real servers on free local ports: the SMS provider
 and CRM webhook that follow-ups notify (`Gateway`), a target that can be down, slow or up and
-honours `Idempotency-Key` (`Sink`), and the CRM asked about a caller at ring time (`FakeCrm`, with
-the rules that ask it and a contact it knows). The `gateway` fixture is in conftest.
+honours `Idempotency-Key` (`Sink`), the CRM asked about a caller at ring time (`FakeCrm`, with
+the rules that ask it and a contact it knows), the company's mail server (`MailServer`, aiosmtpd)
+and Telegram's bot API (`TelegramApi`). The `gateway`, `crm` and `mail` fixtures are in conftest.
 """
 
 from __future__ import annotations
 
 import asyncio
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default as default_policy
 
 from aiohttp import web
+from aiosmtpd.controller import Controller
 
 from tests.helpers import NEW_PROSPECTS_THEN_SUPPORT, compiled, free_port
 
@@ -240,3 +245,53 @@ directory:
 OLGA = {"name": "Olga CRM", "segment": "gold", "owner": {"login": "ivanov"}, "status": "active",
         "tags": ["vip", "wholesale"], "contract": {"id": 4711}}
 """A contact of the CRM's own format: a gold (A) customer of ivanov's."""
+
+
+class MailServer:
+    """A real SMTP server (aiosmtpd) on a free local port, in its own thread; `stop` and `start` again on the same
+    port play an outage of the company's mail server."""
+
+    def __init__(self) -> None:
+        self.mails: list[EmailMessage] = []
+        self.port = free_port()
+        self._controller: Controller | None = None
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # aiosmtpd's handler hook
+        self.mails.append(message_from_bytes(envelope.content, policy=default_policy))
+        return "250 OK"
+
+    def start(self) -> None:
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+
+class TelegramApi:
+    """A real HTTP server shaped like api.telegram.org's bot API: POST /bot<token>/sendMessage."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.sent: list[dict] = []
+        self.port = 0
+
+    async def start(self) -> web.AppRunner:
+        app = web.Application()
+        app.router.add_post("/bot{token}/sendMessage", self._send)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = runner.addresses[0][1]
+        return runner
+
+    async def _send(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+        body = await request.json()
+        self.sent.append(body)
+        return web.json_response({"ok": True, "result": {"message_id": len(self.sent), "chat": {"id": body["chat_id"]},
+                                                         "text": body["text"]}})

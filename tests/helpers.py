@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -34,6 +35,7 @@ from router.asterisk.pbxsim import SimulatedPBX
 from router.core.decide import CompiledRules
 from router.core.outcome import Direction, Outcome
 from router.core.rulefile import DEFAULT_LIMITS, Limits, RuleFileError, load_rules_text
+from router.people.accounts import User, hash_password, new_token, token_digest
 from router.state.shared import _Link
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -498,3 +500,52 @@ def await_line(proc: subprocess.Popen, text: str, seen: list[str], seconds: floa
         left = deadline - time.monotonic()
         assert left > 0 and sel.select(left), f"no {text!r} in the log: {seen}"
         seen.append(proc.stderr.readline())
+
+
+# people: accounts, and a person signed in at the login page
+
+PASSWORD = "correct horse battery"
+
+
+async def add_user(store, name: str, role: str = "agent", password: str = PASSWORD, **fields):
+    """An account in the store, as `router users add` makes it; returns the User."""
+    user = User(name, role, **fields)
+    await store.put_user(user, hash_password(password))
+    return user
+
+
+async def user_token(store, name: str) -> str:
+    """A new API token for an account, as `router users token` makes it."""
+    found = await store.user(name)
+    token = new_token()
+    await store.set_token(found[0], token_digest(token))
+    await store.put_user(replace(found[0], token=token_digest(token)))
+    return token
+
+
+class SignedIn:
+    """An HTTP client that signed in through POST /login and keeps the session cookie; `csrf` for its POSTs."""
+
+    def __init__(self, port: int, session: aiohttp.ClientSession, csrf: str):
+        self.port, self.session, self.csrf = port, session, csrf
+
+    @classmethod
+    async def login(cls, port: int, name: str, password: str = PASSWORD, source: str = "127.0.0.1") -> SignedIn:
+        session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
+                                        connector=aiohttp.TCPConnector(local_addr=(source, 0)))
+        async with session.post(f"http://127.0.0.1:{port}/login", json={"name": name, "password": password}) as r:
+            body = await r.json()
+            assert r.status == 200, body
+        return cls(port, session, body["csrf"])
+
+    async def get(self, path: str) -> tuple[int, object]:
+        async with self.session.get(f"http://127.0.0.1:{self.port}{path}") as r:
+            return r.status, await r.json()
+
+    async def post(self, path: str, body: dict | None = None, csrf: bool = True) -> tuple[int, object]:
+        headers = {"X-CSRF-Token": self.csrf} if csrf else {}
+        async with self.session.post(f"http://127.0.0.1:{self.port}{path}", json=body or {}, headers=headers) as r:
+            return r.status, await r.json()
+
+    async def close(self) -> None:
+        await self.session.close()

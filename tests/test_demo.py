@@ -13,9 +13,13 @@ import pytest
 
 from tests.helpers import ROUTER_CMD, free_port, router_env, until
 
+TOKEN = "demo-token"
+"""The demo's API token (ROUTER_API_TOKEN): it has staff accounts, so its API is not open."""
+
 
 def get(port: int, path: str):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(request, timeout=5) as r:
         return json.loads(r.read())
 
 
@@ -39,7 +43,7 @@ def demo():
     http = free_port()
     proc = subprocess.Popen([*ROUTER_CMD, "demo", "--agi", "127.0.0.1:0", "--http", f"127.0.0.1:{http}",
                              "--interval", "0.4", "--speed", "600"], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=router_env())
+                            stderr=subprocess.STDOUT, text=True, env=router_env(ROUTER_API_TOKEN=TOKEN))
     yield proc, http
     proc.terminate()
     proc.wait(10)
@@ -85,13 +89,14 @@ def test_demo_ends_calls_and_turns_a_missed_one_into_a_follow_up_that_closes_its
     out, _ = proc.communicate(timeout=10)
     for line in ("answered by PJSIP/101", "missed: caller hung up", "follow-up", "opened for",
                  "SMS to +79161234500", "commented: missed call 2", "closed automatically", "is overdue",
-                 "asked again from the menu", "identified by contract 12345674", "is at risk of leaving"):
+                 "asked again from the menu", "identified by contract 12345674", "is at risk of leaving",
+                 "✈ Telegram to head: Task", "my work http://127.0.0.1"):
         assert line in out, f"the terminal never said {line!r}:\n{out}"
     assert "Traceback" not in out
 
 
 async def _page_shows_it(driver, http: int, By) -> None:
-    await asyncio.to_thread(driver.get, f"http://127.0.0.1:{http}/")
+    await asyncio.to_thread(driver.get, f"http://127.0.0.1:{http}/?token={TOKEN}")
     await until(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#followups tr.overdue"), 20)
     rows = await until(driver, lambda d: [r for r in d.find_elements(By.CSS_SELECTOR, "#decisions tbody tr")
                                           if "answered" in r.text], 20)

@@ -65,16 +65,20 @@ class AMIServer:
     async def push(self, data: bytes, chunks: random.Random | None = None) -> None:
         """Send bytes to every logged-in client, cut at random places when `chunks` is given."""
         for w in list(self._writers):
-            if chunks is None:
-                w.write(data)
-            else:
-                i = 0
-                while i < len(data):
-                    n = chunks.randint(1, 64)
-                    w.write(data[i:i + n])
-                    await w.drain()
-                    i += n
-            await w.drain()
+            try:
+                if chunks is None:
+                    w.write(data)
+                else:
+                    i = 0
+                    while i < len(data):
+                        n = chunks.randint(1, 64)
+                        w.write(data[i:i + n])
+                        await w.drain()
+                        i += n
+                await w.drain()
+            except ConnectionError:  # a client killed mid-push: Asterisk drops it and goes on with the others
+                if w in self._writers:
+                    self._writers.remove(w)
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(BANNER)

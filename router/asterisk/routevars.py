@@ -1,4 +1,5 @@
-"""The contract with the dialplan: a decision as the `ROUTE_*` variables the walk reads, in order.
+"""The contract with the dialplan: a decision as the `ROUTE_*` variables the walk reads, in order, and
+the whisper (the caller's name as the agent's phone shows it).
 
 Every name comes from router/asterisk/variables.py; the values are escaped for both parsers they
 pass when router/asterisk/mset.py puts them into `EXEC MSet` lines.
@@ -7,8 +8,9 @@ pass when router/asterisk/mset.py puts them into `EXEC MSet` lines.
 from __future__ import annotations
 
 from router.asterisk import variables as V
-from router.core.decide import Decision
+from router.core.decide import CompiledRules, Decision
 from router.core.menus import CONTEXT_PREFIX
+from router.core.phones import MAX_NAME, cut
 
 
 def route_variables(d: Decision, company_tz: str, every: bool = False) -> list[tuple[str, object]]:
@@ -37,3 +39,15 @@ def route_variables(d: Decision, company_tz: str, every: bool = False) -> list[t
         pairs.append((V.QUEUE_PRIO, d.priority))
     pairs.append((V.CDR_USERFIELD, d.id))
     return pairs
+
+
+def whisper_variables(rules: CompiledRules, d: Decision, env: dict[str, str]) -> list[tuple[str, object]]:
+    """CALLERID(name) (the name the agent's phone shows) and ROUTE_CALLER_NAME (the trunk's), when a whisper
+    part holds for the caller; from the decision's profile, no store read (router/core/whisper.py)."""
+    c = d.caller
+    if rules.whisper is None or c is None:
+        return []
+    name = cut(env.get("agi_calleridname", ""), MAX_NAME)
+    name = "" if name == "unknown" else name
+    shown = rules.whisper.shown(c, rules.whisper.moment(d.at) or rules.moment(c, d.at), c.name or name)
+    return [(V.WHISPER, shown), (V.CALLER_NAME, name)] if shown else []

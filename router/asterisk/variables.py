@@ -12,6 +12,12 @@ TZ = "ROUTE_TZ"
 PRIORITY = "ROUTE_PRIORITY"
 COUNT = "ROUTE_COUNT"
 
+WHISPER = "CALLERID(name)"
+"""The whisper: what the agent's phone shows as the caller's name (`[A] Olga`), set only when a whisper part
+holds; every Dial and Queue presents CALLERID(name) to the phone, so the walk needs no priority for it."""
+CALLER_NAME = "ROUTE_CALLER_NAME"
+"""The caller's name as the trunk gave it, kept when the whisper replaces CALLERID(name)."""
+
 QUEUE_PRIO = "QUEUE_PRIO"
 """app_queue's priority for the caller, read by every Queue() the call reaches: ROUTE_PRIORITY again
 (set when the chain has a queue step)."""

@@ -7,14 +7,18 @@ working day would: answered after some ringing, missed, a busy manager, a queue 
 answered callback and an unanswered one, callers who press keys in the rule file's menu (the PBX
 sends the menus' events, the router is asked again as the generated dialplan asks it). Missed
 calls become follow-ups, one SMS goes to a local sink that prints it, an answered callback closes
-its task. Simulated time runs `speed` times faster than real time, so a 30-minute follow-up
-deadline passes within the first minute.
+its task. Three staff accounts (two agents and a head, a password printed at start) are told of
+their tasks by Telegram, through a local sink shaped like the bot API that prints each message;
+the API takes a token printed with the page's address (ROUTER_API_TOKEN when set). Simulated time
+runs `speed` times faster than real time, so a 30-minute follow-up deadline passes within the
+first minute.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import random
 import secrets
 import sys
@@ -27,6 +31,7 @@ from zoneinfo import ZoneInfo
 import fakeredis
 import orjson
 from aiohttp import ClientSession, web
+from cryptography.fernet import Fernet
 
 from router.asterisk import callsim
 from router.asterisk.ami import AMITarget
@@ -36,9 +41,10 @@ from router.config import ConfigError, host_port
 from router.core.decide import CompiledRules
 from router.core.menus import INPUT_KEY, Menu
 from router.core.rulefile import load_rules
-from router.core.rules import HttpRequest, Notify
+from router.core.rules import HttpRequest, Notify, TelegramBot
 from router.directory.customers import import_csv
 from router.directory.numbering import import_ranges
+from router.people.accounts import User, hash_password
 from router.server import Running, start
 from router.service import Router
 from router.state.store import Store
@@ -191,16 +197,29 @@ class Narrator:
             self.counts[t["id"]] = int(t.get("count", 1))
 
 
+STAFF = (User("ivanov", "agent", telegram="1001"), User("petrova", "agent", telegram="1002"),
+         User("head", "head", telegram="1003", holds=("duty", "head_of_sales", "sales-lead", "retention-lead")))
+"""The demo's accounts: two agents (managers in the rules) and a head who holds the rules' owner names."""
+
+
 async def sms_sink(say) -> web.AppRunner:
-    """The SMS gateway of the demo: prints every message instead of sending it."""
+    """The SMS gateway and Telegram's bot API of the demo: print every message instead of sending it."""
+    chats = {u.telegram: u.name for u in STAFF}
 
     async def receive(request: web.Request) -> web.Response:
         body = await request.json()
         say(f"  ✉ SMS to {body.get('to')}: {body.get('text')}")
         return web.json_response({"status": "queued", "id": secrets.token_hex(4)})
 
+    async def telegram(request: web.Request) -> web.Response:
+        body = await request.json()
+        text = str(body.get("text", "")).replace("\n", "\n      ")
+        say(f"  ✈ Telegram to {chats.get(str(body.get('chat_id')), body.get('chat_id'))}: {text}")
+        return web.json_response({"ok": True, "result": {"message_id": 1}})
+
     app = web.Application()
     app.router.add_post("/sms", receive)
+    app.router.add_post("/bot{token}/sendMessage", telegram)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -240,24 +259,33 @@ async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval
     rs = load_rules(rules_file)
     sms = HttpRequest(method="POST", url=f"http://127.0.0.1:{sink.addresses[0][1]}/sms",
                       json_body={"to": "{number}", "text": "{text}"})
-    rs = rs.model_copy(update={"notify": Notify(sms=sms)})
+    bot = TelegramBot(token="demo", api=f"http://127.0.0.1:{sink.addresses[0][1]}")
+    notices = rs.people.notices.model_copy(update={"telegram": bot, "quiet_hours": None})  # the demo runs at night
+    rs = rs.model_copy(update={"notify": Notify(sms=sms), "people": rs.people.model_copy(update={"notices": notices})})
     router = Router(CompiledRules(rs, rules_file), store, rules_path=rules_file, clock=clock)
     narrator.tz = ZoneInfo(rs.company.timezone)
     await import_csv(store, data_path("demo-customers.csv"))
     await import_ranges(store, data_path("numbering-sample.csv"))
     await store.record_outbound("+79035550103", clock() - 3600, answered=False)
+    password, token = secrets.token_urlsafe(9), os.environ.get("ROUTER_API_TOKEN") or secrets.token_urlsafe(12)
+    os.environ.setdefault("ROUTER_SESSION_KEY", Fernet.generate_key().decode())  # sign-ins last as long as the demo
+    for user in STAFF:
+        await store.put_user(user, await asyncio.to_thread(hash_password, password))
     pbx_ami = AMIServer(secret=secrets.token_hex(8), devices={"PJSIP/102": "INUSE"})  # petrova is on a call
     await pbx_ami.start()
     pbx = SimulatedPBX(pbx_ami, speed)
-    running = await start(router, agi, http, ami=AMITarget("127.0.0.1", pbx_ami.port, pbx_ami.username,
+    running = await start(router, agi, http, token, ami=AMITarget("127.0.0.1", pbx_ami.port, pbx_ami.username,
                                                             pbx_ami.secret))
     listener = running.ami
     assert listener is not None, "started with an AMI target"
     await asyncio.wait_for(listener.synced.wait(), 10)
     await listener.flush()  # the device states it just read are in the store before the first call
     narrator.say(f"callrouter demo — rules {rules_file}\n"
-                 f"FastAGI agi://{agi[0]}:{running.agi.port}/route   live page http://{http[0]}:{running.http_port}/"
-                 f"   simulated clock starts {DEMO_START:%a %Y-%m-%d %H:%M %Z}, {speed:g}× real time\n")
+                 f"FastAGI agi://{agi[0]}:{running.agi.port}/route   live page "
+                 f"http://{http[0]}:{running.http_port}/?token={token}\n"
+                 f"my work http://{http[0]}:{running.http_port}/me: sign in as ivanov, petrova or head, password "
+                 f"{password}\n"
+                 f"simulated clock starts {DEMO_START:%a %Y-%m-%d %H:%M %Z}, {speed:g}× real time\n")
     watcher = asyncio.create_task(watch(running, narrator))
     scenes: set[asyncio.Task] = set()
     rnd = random.Random(7)
@@ -268,7 +296,7 @@ async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval
             scene = SCRIPT[n - 1] if n <= len(SCRIPT) else Scene(rnd.choice(EXTRA_NUMBERS), "more traffic",
                                                                  random_fate(rnd))
             if scene.events:
-                await post_events(running.http_port, scene, clock(), n)
+                await post_events(running.http_port, scene, clock(), n, token)
             await callsim.call(running.agi.port, scene.number, uid=n, dnid=scene.dnid, host=agi[0])
             d = router.log.recent[-1]
             narrator.say(_format(d, scene.label, narrator))
@@ -298,12 +326,12 @@ async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval
         await store.close()
 
 
-async def post_events(http_port: int, scene: Scene, now: float, n: int) -> None:
+async def post_events(http_port: int, scene: Scene, now: float, n: int, token: str) -> None:
     """What a CRM does: POST /api/events (ids make a re-sent batch harmless)."""
     events = [{"id": f"demo-{n}-{i}", "number": scene.number, "kind": kind, "value": value,
                "at": now - days * 86400} for i, (kind, value, days) in enumerate(scene.events)]
-    async with ClientSession() as http, http.post(f"http://127.0.0.1:{http_port}/api/events",
-                                                   json={"events": events}) as r:
+    async with ClientSession() as http, http.post(f"http://127.0.0.1:{http_port}/api/events", json={"events": events},
+                                                   headers={"Authorization": f"Bearer {token}"}) as r:
         r.raise_for_status()
 
 

@@ -33,6 +33,7 @@ COMMAND_MODULES = {
     "risk": "router.cli.risk",
     "followups": "router.cli.followups",
     "numbering": "router.cli.numbering",
+    "users": "router.cli.users",
 }
 """Command group → the module that adds its sub-parser; in the order `router --help` lists them."""
 

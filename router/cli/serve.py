@@ -17,6 +17,7 @@ from router.service import Router
 from router.state.errors import STORE_ERRORS
 from router.state.factory import open_store
 from router.state.spool import Spool
+from router.web.session import session_hours, session_key
 
 
 def _setup_logging(verbose: bool = False) -> None:
@@ -33,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
         router = Router.from_path(s.rules, store, s.limits, instance=s.instance)
         router.ivr_dialplan = s.ivr_dialplan
         ami_target = AMITarget.parse(s.ami, s.ami_secret) if s.ami else None
+        session_key()  # a ROUTER_SESSION_KEY that is no key stops the start, saying how to make one
+        session_hours()
     except (ConfigError, ValueError) as e:
         print(f"router serve: {e}", file=sys.stderr)
         return 2

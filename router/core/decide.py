@@ -15,6 +15,7 @@ from router.core.rulefile import RuleTexts, version_of
 from router.core.ruleindex import Needs, RuleIndex
 from router.core.rules import DAYS, LAST_AGENT_STEP, MANAGER_STEP, TASK_OWNER_STEP, Manager, RuleSet, Target
 from router.core.snapshot import Seen
+from router.core.whisper import Whisper
 
 FALLBACK = "fallback"
 
@@ -70,7 +71,9 @@ class CompiledRules:
         """Which version of the rules these are (`rulefile.version_of`), marked on every decision."""
         self.company_zone = ZoneInfo(rs.company.timezone)
         self.region = rs.company.default_region
-        self.calls_window = max_calls_window([r.when for r in rs.rules])
+        self.calls_window = max_calls_window([r.when for r in rs.rules] + [p.when for p in rs.people.whisper])
+        self.whisper = Whisper.compile(rs.people.whisper, rs.people.whisper_max) if rs.people.whisper else None
+        """The prefix the agent's phone shows before the caller's name (router/core/whisper.py), if configured."""
         self.rules = tuple(_Compiled(r.name, compile_when(r.when), tuple(r.route), r.escalate, r.priority, r.type)
                            for r in rs.rules)
         self.index = RuleIndex([Needs.of(r.when) for r in rs.rules], self.rules)

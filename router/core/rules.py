@@ -361,6 +361,61 @@ class Notify(Strict):
     """How long a message whose target is away is tried again before it is given up (default 24 h)."""
 
 
+# people: the whisper on the agent's phone and the notices that reach staff (docs/people.md)
+
+NoticeEvent = Literal["assigned", "escalated", "overdue", "at_risk"]
+
+NOTICE_EVENTS: tuple[NoticeEvent, ...] = ("assigned", "escalated", "overdue", "at_risk")
+"""What a person is told about: a task assigned to them, escalated to them, overdue, a customer of theirs
+entering the at-risk list."""
+
+
+class WhisperPart(Strict):
+    """One piece of the prefix the agent's phone shows before the caller's name: `text` when `when` holds
+    (always without one). `text` takes {abc}, {kind}, {risk}, {manager}, {company}."""
+
+    text: str = Field(min_length=1, max_length=40)
+    when: When | None = None
+
+
+class EmailServer(Strict):
+    """The SMTP server notices are sent through; `${NAME}`s are read from the environment when a mail goes out."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(25, gt=0, le=65535)
+    sender: str = Field(alias="from", pattern=r"^[^@\s]+@[^@\s]+$")
+    username: str = ""
+    password: str = ""
+    starttls: bool = False
+    tls: bool = False
+    """Implicit TLS from the first byte (port 465); `starttls` upgrades a plain connection instead."""
+    timeout: Duration = 10
+
+
+class TelegramBot(Strict):
+    """Telegram's bot API: `sendMessage` to each person's chat."""
+
+    token: str = "${TELEGRAM_BOT_TOKEN}"
+    api: str = Field("https://api.telegram.org", pattern=r"^https?://")
+
+
+class Notices(Strict):
+    events: list[NoticeEvent] = list(NOTICE_EVENTS)
+    every: Duration = 600
+    """At most one message per person per this long: what happens meanwhile waits and goes as one digest."""
+    quiet_hours: Hours | None = None
+    """Nothing is sent in these hours of the person's zone (their own setting wins); it goes after them."""
+    email: EmailServer | None = None
+    telegram: TelegramBot | None = None
+
+
+class People(Strict):
+    whisper: list[WhisperPart] = []
+    whisper_max: int = Field(40, ge=8, le=80)
+    """Characters the phone is shown at most: the prefix and the caller's name together."""
+    notices: Notices = Notices()
+
+
 class RuleSet(Strict):
     version: Literal[1]
     company: Company = Company()
@@ -397,6 +452,7 @@ class RuleSet(Strict):
         """Types a person may set afterwards: not `internal` either, which the caller's number decides."""
         return [n for n in self.assignable_types() if n != INTERNAL_TYPE]
     risk: RiskSettings = RiskSettings()
+    people: People = People()
 
 
 @dataclass(frozen=True, slots=True)
@@ -442,6 +498,9 @@ def cross_check(rs: RuleSet) -> list[Problem]:
         if rule.when is not None:
             _check_when(rule.when, ("rules", i, "when"), rs, problems)
     _check_types(rs, problems)
+    for i, part in enumerate(rs.people.whisper):
+        if part.when is not None:
+            _check_when(part.when, ("people", "whisper", i, "when"), rs, problems)
     seen: dict[str, int] = {}
     for i, rule in enumerate(rs.rules):
         if rule.name in seen:

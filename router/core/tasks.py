@@ -64,6 +64,8 @@ class Task(TypedDict, total=False):
     escalated_at: str
     escalated_why: str
     taken_at: str
+    assigned_at: str
+    assigned_by: str
     closed_at: str
     closed_reason: str
     log: list[Comment]

@@ -6,7 +6,8 @@ grouped under a few tags, each one slot, so that no command or transaction cross
 `{devices}` (device states), `{numbering}` (the range table and its loading copy), `{log}` (the
 decision, outcome and live-event streams, read together by every instance's feed), `{tasks}`
 (the follow-up worklist and its tasks, closed in one transaction), `{rollout}` (a staged rollout
-and its versions of the rules, written in one transaction), `{risk}` and `{companies}`.
+and its versions of the rules, written in one transaction), `{risk}`, `{companies}` and `{people}`
+(staff accounts, their tokens, failed logins, notices waiting for a digest).
 """
 
 from __future__ import annotations
@@ -49,10 +50,10 @@ class Retention:
 class Keys:
     """Key names. `prefix` lets several deployments (or tests) share one Redis."""
 
-    __slots__ = ("busy", "companies", "company_ranges", "crm_problems", "decisions", "devstate", "live", "numbering",
-                 "numbering_loading", "outbox_all", "outbox_blocked", "outbox_dead", "outbox_due", "outcomes",
-                 "prefix", "risk_due", "risk_list", "risk_rank", "rollout", "strategy", "tasks_closed",
-                 "tasks_open")
+    __slots__ = ("busy", "companies", "company_ranges", "crm_problems", "decisions", "devstate", "live",
+                 "notices_waiting", "numbering", "numbering_loading", "outbox_all", "outbox_blocked", "outbox_dead",
+                 "outbox_due", "outcomes", "prefix", "risk_due", "risk_list", "risk_rank", "rollout", "strategy",
+                 "tasks_closed", "tasks_open", "user_tokens", "users")
 
     def __init__(self, prefix: str = "cr"):
         self.prefix = prefix
@@ -87,9 +88,31 @@ class Keys:
         """Hash: channel -> why it is refusing every message (a wrong key or URL) and what to do."""
         self.crm_problems = f"{prefix}:{{crm}}:problems"
         """Hash: what stops the CRM connector (an unmapped or deleted user), as JSON with what to do, for /healthz."""
+        self.users = f"{prefix}:{{people}}:users"
+        """Hash: account name -> its JSON record with the password hash (router/state/users.py)."""
+        self.user_tokens = f"{prefix}:{{people}}:tokens"
+        """Hash: SHA-256 of an API token -> the account it belongs to."""
+        self.notices_waiting = f"{prefix}:{{people}}:notices-waiting"
+        """Sorted set: people with notices waiting, scored by when their digest may go."""
         self.companies = f"{prefix}:{{companies}}"
         self.company_ranges = f"{prefix}:{{companies}}:ranges"
         """Sorted set: `low|high|id|{fields}` scored by `low` (numbers padded, see phones.padded)."""
+
+    def login_failures(self, who: str) -> str:
+        """Hash `n`, `last`: failed logins in a row from `ip:ADDRESS` or for `user:NAME`; expires by itself."""
+        return f"{self.prefix}:{{people}}:fail:{who}"
+
+    def notices(self, name: str) -> str:
+        """List: a person's notices waiting for their digest (JSON), oldest first."""
+        return f"{self.prefix}:{{people}}:notices:{name}"
+
+    def notices_sent(self, name: str) -> str:
+        """When a person was last sent a notice: the digest waits `people.notices.every` after it."""
+        return f"{self.prefix}:{{people}}:notices-sent:{name}"
+
+    def notice_mark(self, mark: str) -> str:
+        """A notice that goes once (a task's overdue notice for one deadline), whichever router sees it first."""
+        return f"{self.prefix}:{{people}}:notice-once:{mark}"
 
     def company(self, company_id: str) -> str:
         return f"{self.prefix}:{{companies}}:company:{company_id}"

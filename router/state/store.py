@@ -17,6 +17,9 @@ key (router/state/keys.py), and each concern is a mixin of its own module:
 | OutboxMixin | outbox.py | messages on their way out (SMS, webhooks, e-mail, CRM) |
 | CrmMixin | crm.py | the CRM's ids of calls and tasks, its request rate, what stops it |
 | ErasureMixin | erasure.py | forgetting one person everywhere |
+| UsersMixin | users.py | staff accounts, API tokens, failed logins |
+| CardsMixin | cards.py | what the caller's card reads |
+| NoticesMixin | notices.py | notices waiting for a person's digest |
 
 `router.state.factory.open_store(url)` opens the right store for an address (Cluster gets
 `ClusterStore`, router/state/cluster.py).
@@ -25,18 +28,21 @@ key (router/state/keys.py), and each concern is a mixin of its own module:
 from __future__ import annotations
 
 from router.state.calls import CallsMixin
+from router.state.cards import CardsMixin
 from router.state.crm import CrmMixin
 from router.state.decisions import DecisionsMixin
 from router.state.directory import DirectoryMixin
 from router.state.erasure import ErasureMixin
+from router.state.notices import NoticesMixin
 from router.state.outbox import OutboxMixin
 from router.state.report import ReportMixin
 from router.state.risk import RiskMixin
 from router.state.rollout import RolloutMixin
 from router.state.strategy import StrategyMixin
 from router.state.tasks import TasksMixin
+from router.state.users import UsersMixin
 
 
 class Store(CallsMixin, DirectoryMixin, DecisionsMixin, TasksMixin, RiskMixin, ReportMixin, StrategyMixin,
-            RolloutMixin, OutboxMixin, CrmMixin, ErasureMixin):
+            RolloutMixin, OutboxMixin, CrmMixin, ErasureMixin, UsersMixin, CardsMixin, NoticesMixin):
     """Everything the router keeps in Redis (see the module docstring for which mixin holds what)."""

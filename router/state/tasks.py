@@ -105,6 +105,20 @@ class TasksMixin(StoreBase):
         await self._owner_changed(task_id, owner)
         return True
 
+    async def reassign_task(self, task_id: str, owner: str, by: str, at: float) -> str | None:
+        """Someone (`by`) gives an open task to `owner`: the previous owner, or None if it is not open."""
+        key = self.k.task(task_id)
+        state, previous = await self.r.hmget(key, ["state", "owner"])
+        if state != "open":
+            return None
+        p = self.r.pipeline(transaction=False)
+        p.hset(key, mapping={"owner": owner, "previous_owner": previous or "", "assigned_at": at, "assigned_by": by})
+        p.rpush(self.k.task_log(task_id), orjson.dumps({"at": at, "text": f"reassigned to {owner} by {by} "
+                                                                          f"(was {previous or 'nobody'}'s)"}))
+        await p.execute()
+        await self._owner_changed(task_id, owner)
+        return previous or ""
+
     async def _owner_changed(self, task_id: str, owner: str) -> None:
         """The number's open follow-up or retention task has a new owner: calls ring them (`task_owner`)."""
         number = await self.r.hget(self.k.task(task_id), "number")

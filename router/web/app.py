@@ -4,24 +4,31 @@ the live stream and the pages; the handlers that are a few lines each live here.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from importlib import resources
 
 from aiohttp import web
+from aiohttp_session import session_middleware
 
 from router.asterisk.agi import FastAGIServer
 from router.asterisk.ami import Listener
 from router.crm.sync import CrmSync
+from router.people.hub import People
 from router.reports.reader import calls_csv_chunks, parse_range, report
 from router.risk.events import parse_batch
 from router.service import Router
-from router.web import changes, directory, lists, strategy
+from router.web import changes, directory, lists, login, people, strategy
+from router.web.access import access, actor
 from router.web.auth import STREAM_PATH, bearer_token
 from router.web.bodies import json_object, optional_object, read_json
 from router.web.health import healthz
 from router.web.keys import AGI_KEY, AMI_KEY, CRM_KEY, LIST_GATE_KEY, METRICS_TOKEN_KEY, ROUTER_KEY, TOKEN_KEY
 from router.web.metrics import metrics
 from router.web.paging import one_list_at_a_time
+from router.web.session import SESSION_SECONDS, session_hours, session_key, storage
+
+log = logging.getLogger("router.web")
 
 CALL_TYPE_EXAMPLE = '{"type": "payment", "by": "ivanov"}'
 MAX_EVENTS = 500
@@ -42,7 +49,7 @@ async def followup(request: web.Request) -> web.Response:
 async def close_followup(request: web.Request) -> web.Response:
     router = request.app[ROUTER_KEY]
     task_id = request.match_info["id"]
-    who = str((await optional_object(request, '{"by": "ivanov"}')).get("by", ""))[:80]
+    who = actor(request, await optional_object(request, '{"by": "ivanov"}'))
     closed = await router.followups.close(task_id, f"closed by hand{' by ' + who if who else ''}")
     if not closed:
         task = await router.store.task(task_id)
@@ -62,7 +69,7 @@ async def set_call_type(request: web.Request) -> web.Response:
     body = await json_object(request, CALL_TYPE_EXAMPLE)
     if "type" not in body:
         return web.json_response({"error": f"the body must be JSON like {CALL_TYPE_EXAMPLE}"}, status=400)
-    call_type, who = str(body["type"]), str(body.get("by", ""))[:80]
+    call_type, who = str(body["type"]), actor(request, body)
     try:
         done = await request.app[ROUTER_KEY].set_call_type(request.match_info["id"], call_type, who)
     except ValueError as e:
@@ -74,7 +81,7 @@ async def set_call_type(request: web.Request) -> web.Response:
 
 
 async def take_followup(request: web.Request) -> web.Response:
-    who = str((await optional_object(request, '{"by": "petrova"}')).get("by", "")).strip()[:80]
+    who = actor(request, await optional_object(request, '{"by": "petrova"}'))
     if not who:
         return web.json_response({"error": "say who takes it: {\"by\": \"petrova\"}"}, status=400)
     if not await request.app[ROUTER_KEY].followups.take(request.match_info["id"], who):
@@ -89,7 +96,7 @@ async def comment_followup(request: web.Request) -> web.Response:
         return web.json_response({"error": "a comment needs text: {\"by\": \"petrova\", \"text\": \"…\"}"},
                                  status=400)
     router = request.app[ROUTER_KEY]
-    if not await router.followups.comment(request.match_info["id"], str(body.get("by", ""))[:80], text):
+    if not await router.followups.comment(request.match_info["id"], actor(request, body), text):
         return web.json_response({"error": "no such follow-up"}, status=404)
     return web.json_response({"commented": True})
 
@@ -192,8 +199,15 @@ async def page(request: web.Request) -> web.Response:
 
 def make_app(router: Router, token: str | None = None, metrics_token: str | None = None,
              agi: FastAGIServer | None = None, ami: Listener | None = None,
-             crm: CrmSync | None = None) -> web.Application:
-    app = web.Application(middlewares=[bearer_token], client_max_size=64 * 1024)
+             crm: CrmSync | None = None, people_side: People | None = None) -> web.Application:
+    """The application; SessionKeyError for a ROUTER_SESSION_KEY or ROUTER_SESSION_HOURS that cannot be used."""
+    key, warning = session_key()
+    if warning:
+        log.warning("%s", warning)
+    seconds = session_hours() * 3600
+    app = web.Application(middlewares=[session_middleware(storage(key, seconds)), bearer_token, access],
+                          client_max_size=64 * 1024)
+    app[SESSION_SECONDS] = seconds
     app[ROUTER_KEY] = router
     app[LIST_GATE_KEY] = asyncio.Semaphore(1)
     if agi is not None:
@@ -229,5 +243,7 @@ def make_app(router: Router, token: str | None = None, metrics_token: str | None
     directory.add_routes(app)
     strategy.add_routes(app)
     changes.add_routes(app)
+    login.add_routes(app)
+    people.add_routes(app, people_side or People(router))
     app.router.add_get("/", page)
     return app

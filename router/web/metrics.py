@@ -16,6 +16,7 @@ response costs (bench/README.md, "/metrics").
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ from router.outbox.outbox import Outbox, Status
 from router.service import Router
 from router.state.errors import STORE_ERRORS
 from router.web.keys import AGI_KEY, AMI_KEY, ROUTER_KEY
+from router.web.login import LOGINS
 from router.web.paging import one_list_at_a_time
 from router.web.worklist import OwnerCounts, owner_counts
 
@@ -188,10 +190,12 @@ def store_families(readings: StoreReadings) -> Iterator[Metric]:
                                 "Messages given up on and kept for the admin (the newest 1000).", value=o.given_up)
 
 
-def exposition(router: Router, agi: FastAGIServer | None, ami: Listener | None, readings: StoreReadings) -> bytes:
+def exposition(router: Router, agi: FastAGIServer | None, ami: Listener | None, readings: StoreReadings,
+               logins: Counter[str] | None = None) -> bytes:
     """One /metrics body."""
     families = [*router_families(router), *(agi_families(agi) if agi is not None else ()),
-                *(ami_families(ami) if ami is not None else ()), *store_families(readings)]
+                *(ami_families(ami) if ami is not None else ()), *store_families(readings),
+                *(login_families(logins) if logins is not None else ())]
     body = generate_latest(Families(families))
     if readings.missing:
         body += f"# {readings.missing}\n".encode()
@@ -213,8 +217,15 @@ async def read_store(router: Router, gate: asyncio.Semaphore) -> StoreReadings:
     return readings
 
 
+def login_families(logins: Counter[str]) -> Iterator[Metric]:
+    yield _labelled(CounterMetricFamily("callrouter_logins_total", "Sign-ins at /login, by result (ok, failed, "
+                                        "throttled: refused unheard while failures slow the address or name down; "
+                                        "refused: posted from another site).", labels=["result"]),
+                    [([r], logins[r]) for r in ("ok", "failed", "throttled", "refused")])
+
+
 async def metrics(request: web.Request) -> web.Response:
     router = request.app[ROUTER_KEY]
     body = exposition(router, request.app.get(AGI_KEY), request.app.get(AMI_KEY),
-                      await read_store(router, one_list_at_a_time(request)))
+                      await read_store(router, one_list_at_a_time(request)), request.app.get(LOGINS))
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})

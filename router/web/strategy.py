@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from router.core.rules import STRATEGIES
+from router.web.access import actor
 from router.web.bodies import json_object
 from router.web.keys import ROUTER_KEY
 
@@ -18,7 +19,7 @@ async def set_strategy(request: web.Request) -> web.Response:
     strategy = body.get("strategy")
     if strategy not in STRATEGIES:
         return web.json_response({"error": f"strategy must be one of {', '.join(STRATEGIES)}"}, status=400)
-    by = "".join(ch for ch in str(body.get("by", "")) if ch.isprintable())[:80]
+    by = "".join(ch for ch in actor(request, body) if ch.isprintable())
     return web.json_response(await request.app[ROUTER_KEY].set_strategy(strategy, by))
 
 

@@ -14,6 +14,7 @@ them is one range read.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from typing import TypedDict
 
 from router.service import Router
@@ -29,6 +30,8 @@ ESCALATED_SHAPE = (int, int, float, str)
 """(level, then the worklist's order)."""
 CLOSED_SHAPE = (float, str)
 """(closed at, id): newest first."""
+Owners = Collection[str] | None
+"""The owners whose tasks a list holds (`?manager=`, an agent's own names); None: everyone's."""
 
 
 class OwnerCounts(TypedDict):
@@ -37,14 +40,14 @@ class OwnerCounts(TypedDict):
 
 
 async def _open_keys(router: Router, until: float = float("inf"),
-                     manager: str | None = None) -> list[tuple[Key, str, str]]:
-    """(worklist key, owner, level) of every open task due by `until` (of `manager`, if given), in order."""
+                     owners: Owners = None) -> list[tuple[Key, str, str]]:
+    """(worklist key, owner, level) of every open task due by `until` (of `owners`, if given), in order."""
     order = await router.followups.order()
     rank = {seg: i for i, seg in enumerate(order)}
     found: dict[str, tuple[Key, str, str]] = {}
     async for batch in router.store.open_task_fields(ORDER_FIELDS, until):
         for task_id, deadline, (segment, priority, owner, level) in batch:
-            if manager and owner != manager:
+            if owners is not None and owner not in owners:
                 continue
             seg = segment if segment is not None else SEGMENT_OF_PRIORITY.get(priority or "", "")
             found[task_id] = ((rank.get(seg, len(order)), deadline, task_id), owner or "", level or "0")
@@ -59,11 +62,11 @@ async def _whole(router: Router, ids: list[str]) -> list[dict]:
     return tasks
 
 
-async def open_page(router: Router, overdue: bool, manager: str | None,
+async def open_page(router: Router, overdue: bool, owners: Owners,
                     page: PageRequest) -> tuple[list[dict], Key | None]:
     """Open (or only overdue) follow-ups in the worklist's order."""
     keyed = [(key, key[-1]) for key, _, _ in
-             await _open_keys(router, router.clock() if overdue else float("inf"), manager)]
+             await _open_keys(router, router.clock() if overdue else float("inf"), owners)]
     ids, next_key = take_page(keyed, page)
     return await _whole(router, ids), next_key
 
@@ -77,7 +80,7 @@ async def escalated_page(router: Router, page: PageRequest) -> tuple[list[dict],
     return await _whole(router, ids), next_key, dict(sorted(levels.items(), key=lambda kv: int(kv[0])))
 
 
-async def closed_page(router: Router, manager: str | None, page: PageRequest) -> tuple[list[dict], Key | None]:
+async def closed_page(router: Router, owners: Owners, page: PageRequest) -> tuple[list[dict], Key | None]:
     """Closed follow-ups, the newest first."""
     out: list[dict] = []
     place = page.after
@@ -87,7 +90,7 @@ async def closed_page(router: Router, manager: str | None, page: PageRequest) ->
         taken = batch[:want]
         if taken:
             place = taken[-1]
-        out += [t for t in await _whole(router, [i for _, i in taken]) if not manager or t.get("owner") == manager]
+        out += [t for t in await _whole(router, [i for _, i in taken]) if owners is None or t.get("owner") in owners]
         if len(batch) <= want:
             return out, None
         if len(out) >= page.limit:
