@@ -82,6 +82,7 @@ class Router:
         self.escalator = Escalator(self.followups)
         self.risk = Risk(store, lambda: self.rules, self.followups, clock)
         self.followups.on_closed = self.risk.refresh
+        self.followups.on_reply = self.escalator.check
         self.crm = Crm(store, clock=clock)
         self._ids = itertools.count(1)
         self._instance = os.urandom(2).hex()

@@ -308,12 +308,22 @@ class Webhook(HttpRequest):
 
 
 class EscalationLevel(Strict):
-    """A follow-up overdue by `after` (or counting `or_count` calls) passes to `to`."""
+    """A follow-up passes to `to` as soon as one of its conditions holds: overdue by `after`, `or_count` missed
+    calls, no staff action (take, comment, call attempt) for `no_reaction` (counted from the last one, else from
+    the task's opening), or more than `replies_over` replies (staff comments and the customer's calls and events)."""
 
-    after: Duration
+    after: Duration | None = None
     or_count: int | None = Field(None, ge=2, le=1000)
+    no_reaction: Duration | None = None
+    replies_over: int | None = Field(None, ge=0, le=10000)
     to: str = Field(min_length=1, max_length=64)
     sms_to: str | None = Field(None, pattern=r"^\+\d{6,15}$")
+
+    @model_validator(mode="after")
+    def _some_condition(self) -> EscalationLevel:
+        if self.after is None and self.or_count is None and self.no_reaction is None and self.replies_over is None:
+            raise ValueError("an escalation level needs a condition: after, no_reaction, replies_over or or_count")
+        return self
 
 
 class FollowupSettings(Strict):
@@ -331,8 +341,9 @@ class FollowupSettings(Strict):
     @field_validator("escalate")
     @classmethod
     def _levels_climb(cls, v: list[EscalationLevel]) -> list[EscalationLevel]:
-        for lower, higher in itertools.pairwise(v):
-            if higher.after <= lower.after:
+        timed = [lv.after for lv in v if lv.after is not None]
+        for lower, higher in itertools.pairwise(timed):
+            if higher <= lower:
                 raise ValueError("escalate: each level's `after` must be longer than the level before it")
         return v
 
