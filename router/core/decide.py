@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from router.core.calendar import CompanyCalendar
 from router.core.conditions import Check, Moment, compile_when, holds, max_calls_window, say
 from router.core.identify import Caller
 from router.core.menus import menu_context
@@ -67,6 +68,8 @@ class CompiledRules:
         self.version = version_of(files) if files else ""
         """Which version of the rules these are (`rulefile.version_of`), marked on every decision."""
         self.company_zone = ZoneInfo(rs.company.timezone)
+        self.calendar = CompanyCalendar(rs.calendar)
+        """Holidays and working days: the country's production calendar and the company's own dates."""
         self.region = rs.company.default_region
         self.calls_window = max_calls_window([r.when for r in rs.rules])
         self.rules = tuple(_Compiled(r.name, compile_when(r.when), tuple(r.route), r.escalate, r.priority, r.type)
@@ -142,7 +145,7 @@ class CompiledRules:
     def moment(self, caller: Caller, now: float) -> Moment:
         company = datetime.fromtimestamp(now, self.company_zone)
         return Moment(now, company.hour * 60 + company.minute, DAYS[company.weekday()],
-                      caller.local.hour * 60 + caller.local.minute)
+                      caller.local.hour * 60 + caller.local.minute, self.calendar.day(company.date()))
 
 
 def _label(rules: CompiledRules, name: str) -> str:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from router.core.calendar import CalendarSettings
 from router.core.crmrules import CrmSettings, crm_problems
 from router.core.durations import Duration
 from router.core.menus import Menu, Names, menu_problems
@@ -87,6 +88,9 @@ Abc = Literal["A", "B", "C"]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Strategy = Literal["expansion", "retention"]
 STRATEGIES: tuple[Strategy, ...] = ("expansion", "retention")
+SwitchMode = Literal["day", "night"]
+SWITCH_MODES: tuple[SwitchMode, ...] = ("day", "night")
+"""The day/night switch someone flips at runtime (the page, the API, a feature code): `day` until flipped."""
 """What the company favours: winning new customers, or keeping the valuable ones it has."""
 SEGMENTS = ("new", "A", "B", "C")
 Segment = Literal["new", "A", "B", "C"]
@@ -167,9 +171,18 @@ class When(Strict):
     prospect: bool | None = None
     risk: Annotated[list[Level], BeforeValidator(_one_or_many), Field(min_length=1)] | None = None
     risk_signal: Many | None = None
+    holiday: bool | None = None
+    workday: bool | None = None
+    switch: Annotated[list[SwitchMode], BeforeValidator(_one_or_many), Field(min_length=1)] | None = None
+    zone: Many | None = None
     any: list[When] | None = Field(None, min_length=1)
     all: list[When] | None = Field(None, min_length=1)
     not_: When | None = Field(None, alias="not")
+
+    @field_validator("zone")
+    @classmethod
+    def _zones(cls, v: list[str]) -> list[str]:
+        return [_zone(z) for z in v]
 
     @field_validator("prefix")
     @classmethod
@@ -384,6 +397,7 @@ class RuleSet(Strict):
     notify: Notify = Notify()
     directory: Directory = Directory()
     crm: CrmSettings | None = None
+    calendar: CalendarSettings = CalendarSettings()
     report: ReportSettings = ReportSettings()
     retention: RetentionSettings = RetentionSettings()
     types: dict[Annotated[str, Field(pattern=TYPE_NAME)], Annotated[CallType, BeforeValidator(_call_type)]] = {}

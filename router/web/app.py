@@ -18,7 +18,7 @@ from router.reports.reader import calls_csv, parse_range, report
 from router.risk.events import parse_batch
 from router.service import Router
 from router.state.errors import STORE_ERRORS
-from router.web import changes, directory, strategy
+from router.web import changes, directory, strategy, switch
 from router.web.auth import STREAM_PATH, bearer_token
 from router.web.bodies import json_object, optional_object, read_json
 from router.web.keys import AGI_KEY, AMI_KEY, CRM_KEY, METRICS_TOKEN_KEY, ROUTER_KEY, TOKEN_KEY
@@ -287,6 +287,7 @@ def make_app(router: Router, token: str | None = None, metrics_token: str | None
     app.router.add_get("/metrics", metrics)
     directory.add_routes(app)
     strategy.add_routes(app)
+    switch.add_routes(app)
     changes.add_routes(app)
     app.router.add_get("/", page)
     return app
