@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from router.core.calendar import CompanyCalendar
 from router.core.conditions import Check, Moment, compile_when, holds, max_calls_window, say
+from router.core.freepbx import is_freepbx_queue
 from router.core.identify import Caller
 from router.core.menus import menu_context
 from router.core.rulefile import RuleTexts, version_of
@@ -107,6 +108,9 @@ class CompiledRules:
                 return Step("dial", e.dial, e.timeout, name)
             if e.menu:
                 return Step("ivr", menu_context(e.menu), e.timeout, name)
+            if e.freepbx is not None:
+                kind, dest = e.freepbx.step()
+                return Step(kind, dest, e.timeout, name)
             return Step("ivr", e.ivr or "", e.timeout, name)
         return None
 
@@ -140,7 +144,9 @@ class CompiledRules:
             return None
         if e.state:
             return e.state
-        return e.endpoint if isinstance(e, Manager) else e.dial
+        if isinstance(e, Manager):
+            return e.endpoint
+        return e.freepbx.hint() if e.freepbx is not None else e.dial
 
     def moment(self, caller: Caller, now: float) -> Moment:
         company = datetime.fromtimestamp(now, self.company_zone)
@@ -289,7 +295,7 @@ LAST_AGENT_TIMEOUT = 20
 def _queue_priority(rules: CompiledRules, steps, strategy: str) -> int:
     """The priority of the first queue step under the strategy: what QUEUE_PRIO gets unless the rule says otherwise."""
     for s in steps:
-        if s.type == "queue":
+        if s.type == "queue" or is_freepbx_queue(s.dest):
             target = rules.entries[s.name]
             return target.priorities.get(strategy, target.priority)
     return 0

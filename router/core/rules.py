@@ -21,6 +21,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from router.core.calendar import CalendarSettings
 from router.core.crmrules import CrmSettings, crm_problems
 from router.core.durations import Duration
+from router.core.freepbx import FreePBXDestination
 from router.core.menus import Menu, Names, menu_problems
 from router.core.risk import Level, RiskSettings, risk_problems
 
@@ -194,12 +195,14 @@ class When(Strict):
 
 
 class Target(Strict):
-    """A queue, an endpoint to dial, an IVR context, or a menu of the rule file (`menus:`)."""
+    """A queue, an endpoint to dial, an IVR context, a menu of the rule file (`menus:`), or a FreePBX destination
+    (router/core/freepbx.py)."""
 
     queue: str | None = None
     dial: str | None = None
     ivr: str | None = None
     menu: str | None = None
+    freepbx: FreePBXDestination | None = None
     priority: int = Field(0, ge=0, le=1000)
     priorities: dict[Strategy, Annotated[int, Field(ge=0, le=1000)]] = {}
     """`priority` under a given strategy: {expansion: 20, retention: 5}."""
@@ -220,9 +223,9 @@ class Target(Strict):
 
     @model_validator(mode="after")
     def _exactly_one_kind(self) -> Target:
-        given = [k for k in ("queue", "dial", "ivr", "menu") if getattr(self, k)]
+        given = [k for k in ("queue", "dial", "ivr", "menu", "freepbx") if getattr(self, k)]
         if len(given) != 1:
-            raise ValueError("a target needs exactly one of queue, dial, ivr, menu")
+            raise ValueError("a target needs exactly one of queue, dial, ivr, menu, freepbx")
         return self
 
 
