@@ -14,6 +14,7 @@ deadline passes within the first minute.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import random
 import secrets
@@ -32,10 +33,11 @@ from router.asterisk import callsim
 from router.asterisk.ami import AMITarget
 from router.asterisk.amisim import AMIServer
 from router.asterisk.pbxsim import Attempt, Press, SimulatedPBX
+from router.cli.demoday import SUPPORT_LINE, lines, read_customers, say_the_day
 from router.config import ConfigError, host_port
 from router.core.decide import CompiledRules
 from router.core.menus import INPUT_KEY, Menu
-from router.core.rulefile import load_rules
+from router.core.rulefile import RuleFileError, load_rules
 from router.core.rules import HttpRequest, Notify
 from router.directory.customers import import_csv
 from router.directory.numbering import import_ranges
@@ -46,14 +48,13 @@ from router.state.store import Store
 DEMO_START = datetime(2026, 11, 23, 22, 0, tzinfo=ZoneInfo("Europe/Moscow"))
 """A Monday evening in Moscow: early morning in Vladivostok, so the night rule shows."""
 
-QUEUE_MEMBERS = {"management": "PJSIP/110", "new-connection": "PJSIP/201", "support": "PJSIP/301",
+QUEUE_MEMBERS = {"management": "PJSIP/103", "new-connection": "PJSIP/201", "support": "PJSIP/301",
                  "operators": "PJSIP/401", "retention": "PJSIP/501"}
-"""Who rings in each queue of the reference rules."""
+"""Who rings in each queue of the reference rules (management: sidorov's phone, a manager the rules name)."""
 
 CALLBACK_AGENT = "PJSIP/201"
 """The sales agent who calls missed prospects back."""
 
-SALES_LINE, SUPPORT_LINE = "88006008208", "88006008200"
 LISTEN = 6.0
 """Simulated seconds a caller listens to a menu's prompt before pressing a key."""
 
@@ -72,7 +73,8 @@ class Scene:
     label: str
     fate: tuple[str, ...]
     callback: str = ""
-    dnid: str = SALES_LINE
+    dnid: str = ""
+    """The line called; empty: the one a real day uses (a customer the support line, anyone else the sales line)."""
     presses: tuple[tuple[str, str], ...] = ()
     typed: str = ""
     events: tuple[tuple[str, str, float], ...] = ()
@@ -231,10 +233,11 @@ async def watch(running: Running, narrator: Narrator) -> None:
             running.router.broadcast.unsubscribe(sub)
 
 
-async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval: float, speed: float) -> None:
+async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval: float, speed: float,
+               rules_path: str = "") -> None:
     clock = DemoClock(DEMO_START.timestamp(), speed)
     store = Store(fakeredis.FakeAsyncRedis(decode_responses=True))
-    rules_file = data_path("default.yaml")
+    rules_file = rules_path or data_path("default.yaml")
     narrator = Narrator(ZoneInfo("Europe/Moscow"))
     sink = await sms_sink(narrator.say)
     rs = load_rules(rules_file)
@@ -244,6 +247,8 @@ async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval
     router = Router(CompiledRules(rs, rules_file), store, rules_path=rules_file, clock=clock)
     narrator.tz = ZoneInfo(rs.company.timezone)
     await import_csv(store, data_path("demo-customers.csv"))
+    customers = read_customers(data_path("demo-customers.csv"))
+    sales_line, support_line = lines(router.rules)
     await import_ranges(store, data_path("numbering-sample.csv"))
     await store.record_outbound("+79035550103", clock() - 3600, answered=False)
     pbx_ami = AMIServer(secret=secrets.token_hex(8), devices={"PJSIP/102": "INUSE"})  # petrova is on a call
@@ -259,6 +264,7 @@ async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval
                  f"FastAGI agi://{agi[0]}:{running.agi.port}/route   live page http://{http[0]}:{running.http_port}/"
                  f"   simulated clock starts {DEMO_START:%a %Y-%m-%d %H:%M %Z}, {speed:g}× real time\n")
     watcher = asyncio.create_task(watch(running, narrator))
+    midnight = asyncio.create_task(say_the_day(clock, narrator.tz, narrator.say))
     scenes: set[asyncio.Task] = set()
     rnd = random.Random(7)
     try:
@@ -267,6 +273,8 @@ async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval
                 break
             scene = SCRIPT[n - 1] if n <= len(SCRIPT) else Scene(rnd.choice(EXTRA_NUMBERS), "more traffic",
                                                                  random_fate(rnd))
+            if not scene.dnid:  # customers call the support line, prospects the sales line, as on a real day
+                scene = dataclasses.replace(scene, dnid=support_line if scene.number in customers else sales_line)
             if scene.events:
                 await post_events(running.http_port, scene, clock(), n)
             await callsim.call(running.agi.port, scene.number, uid=n, dnid=scene.dnid, host=agi[0])
@@ -292,6 +300,7 @@ async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval
         for t in scenes:
             t.cancel()
         watcher.cancel()
+        midnight.cancel()
         await running.stop()
         await pbx_ami.close()
         await sink.cleanup()
@@ -347,9 +356,12 @@ def run_demo(args) -> int:
         print("router demo: --speed must be above 0 (simulated seconds per real second)", file=sys.stderr)
         return 2
     try:
-        asyncio.run(demo(args.calls, agi, http, args.interval, args.speed))
+        asyncio.run(demo(args.calls, agi, http, args.interval, args.speed, args.rules or ""))
     except KeyboardInterrupt:
         pass
+    except RuleFileError as e:
+        print(f"router demo: the rules do not load:\n{e}", file=sys.stderr)
+        return 1
     except OSError as e:
         print(f"router demo: cannot listen ({e}); pass --agi/--http with free ports", file=sys.stderr)
         return 1
@@ -362,6 +374,8 @@ def add_parser(sub) -> None:
                                     "simulated PBX placing a working day of calls through its FastAGI port; watch "
                                     "them in the terminal and on the live page. Ctrl-C stops it.")
     sp.add_argument("--calls", type=int, default=0, help="stop after this many calls (default: run until Ctrl-C)")
+    sp.add_argument("--rules", help="a rule file or folder of your own (default: the reference rules, "
+                                    "rules/default.yaml); the demo's customers and calls stay the same")
     sp.add_argument("--agi", default="127.0.0.1:4573", help="FastAGI HOST:PORT (default 127.0.0.1:4573)")
     sp.add_argument("--http", default="127.0.0.1:8080", help="live page and API HOST:PORT (default 127.0.0.1:8080)")
     sp.add_argument("--interval", type=float, default=2.0, help="real seconds between calls (default 2)")

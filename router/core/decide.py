@@ -80,6 +80,9 @@ class CompiledRules:
         self.fallback_steps = tuple(s for s in (self._step(n) for n in rs.fallback) if s)
         self.agents = {dev: name for name, m in rs.managers.items() for dev in (m.state, m.endpoint) if dev}
         """A device that answered a call (an endpoint or a queue member's state interface) -> its manager."""
+        self.staff_names = {**{t.dial: t.owner or name for name, t in rs.targets.items() if t.dial}, **self.agents}
+        """A device -> the person the rules know by it, for the report: a manager, else a dialled target's `owner`,
+        else the target's name (`night_duty` for PJSIP/900); a device the rules do not name stays itself."""
         self.menu_rules: dict[tuple[str, str], _Compiled] = {}
         """(menu, key) -> the implicit rule of a menu option that names its target (`target:`, `operator`):
         it decides before the rule file's rules."""
