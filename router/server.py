@@ -126,7 +126,8 @@ async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], tok
     crm.start()
     router.followups.outbox.start()
     cap = connection_cap(max_connections, raise_fd_limit())
-    agi_server = FastAGIServer({"route": router.answer}, *agi, max_connections=cap, max_per_peer=max_per_peer)
+    agi_server = FastAGIServer({"route": router.answer, "switch": router.daynight.answer}, *agi,
+                               max_connections=cap, max_per_peer=max_per_peer)
     count_accept_failures(agi_server.flood)
     await agi_server.start()
     if not router.instance:

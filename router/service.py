@@ -24,6 +24,7 @@ from router.core.ring import Ring
 from router.core.rulefile import DEFAULT_LIMITS, Limits
 from router.core.rules import CrmDirectory
 from router.core.snapshot import EMPTY, Seen, Snapshot
+from router.daynight import DayNight
 from router.directory.contracts import find_customer
 from router.directory.crm import Crm
 from router.followups.escalation import Escalator
@@ -43,6 +44,7 @@ from router.state.store import Store
 from router.web.broadcast import Broadcast
 
 log = logging.getLogger("router")
+
 
 def calendar_of(rules: CompiledRules) -> Calendar:
     report = rules.rs.report
@@ -82,10 +84,10 @@ class Router:
         self.followups = Followups(store, lambda: self.rules, clock=clock, publish=self._followup_event)
         self.escalator = Escalator(self.followups)
         self.risk = Risk(store, lambda: self.rules, self.followups, clock)
-        self.followups.on_closed = self.risk.refresh
+        self.followups.on_closed, self.followups.on_reply = self.risk.refresh, self.escalator.check
         self.crm = Crm(store, clock=clock)
-        self._ids = itertools.count(1)
-        self._instance = os.urandom(2).hex()
+        self.daynight = DayNight(store, self.broadcast.publish, clock)  # when: {switch: night}; POST /api/switch
+        self._ids, self._instance = itertools.count(1), os.urandom(2).hex()
         self.ring_listeners: list[Callable[[Ring], None]] = []
         """Told when a phone starts or stops ringing for a routed caller (`on_ring`)."""
         self.setup_warnings: list[str] = []

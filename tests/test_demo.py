@@ -109,3 +109,46 @@ def test_the_demo_runs_the_reference_rules():
     root = Path(__file__).resolve().parent.parent
     assert (root / "router" / "data" / "default.yaml").read_bytes() == (root / "rules" / "default.yaml").read_bytes(), \
         "copy rules/default.yaml to router/data/default.yaml"
+
+
+@pytest.mark.slow
+def test_the_demo_runs_an_admins_own_rules_on_real_lines_and_its_report_names_people(tmp_path):
+    """`router demo --rules DIR`: the admin's rules route the demo's day; customers call the support line and
+    prospects the sales line (so known customers are not typed new connections); the report's staff rows
+    name the person the rules know for a phone; past the company's midnight the terminal says which day the
+    report shows."""
+    mine = tmp_path / "rules"
+    mine.mkdir()
+    text = (Path(__file__).resolve().parent.parent / "rules" / "default.yaml").read_text()
+    (mine / "default.yaml").write_text(text.replace("night_duty:     {dial: PJSIP/900, timeout: 30, down: operators}",
+                                                    "night_duty:     {dial: PJSIP/900, timeout: 30, down: operators, "
+                                                    "owner: duty-engineer}"))
+    http = free_port()
+    proc = subprocess.Popen([*ROUTER_CMD, "demo", "--rules", str(mine), "--agi", "127.0.0.1:0", "--http",
+                             f"127.0.0.1:{http}", "--interval", "0.3", "--speed", "900", "--calls", "40"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=router_env())
+    try:
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, out
+    assert f"rules {mine}" in out
+    assert "— midnight in Europe/Moscow: today's report (/report) now shows 2026-11-24; the calls before " \
+           "midnight are in /report?day=2026-11-23" in out
+
+
+@pytest.mark.slow
+def test_the_demos_report_types_customers_by_their_line_and_names_people(demo):
+    proc, http = demo
+    wait_for("the scripted calls", lambda: len(get(http, "/api/decisions?limit=200")) >= 14, proc)
+    decisions = get(http, "/api/decisions?limit=200")
+    olga = next(d for d in decisions if (d.get("caller") or {}).get("number") == "+79035550101")
+    assert (olga["rule"], olga["type"]) == ("A customers reach their manager", "support"), \
+        "an A customer calls the support line: not a new connection"
+    prospect = next(d for d in decisions if (d.get("caller") or {}).get("number") == "+79161234500")
+    assert prospect["type"] == "new_connection"
+    report = wait_for("staff rows", lambda: [p for p in get(http, "/api/report?day=2026-11-23")["staff"]
+                                             if p["answered"]], proc)
+    who = {p["who"]: p["devices"] for p in report}
+    assert who.get("ivanov") == ["PJSIP/101"], who
+    assert "PJSIP/101" not in who and "PJSIP/103" not in who, "a phone the rules know is shown as its person"

@@ -2,7 +2,7 @@
 
 The connection itself (panoramisk, with three of its habits replaced) is router/asterisk/
 amiconnection.py. Here: after every (re)connect the state is read afresh (DeviceStateList,
-QueueStatus, CoreShowChannels); every event goes to the call tracker; what it learns is written
+QueueStatus, ExtensionStateList, CoreShowChannels); every event goes to the call tracker; what it learns is written
 to the store in order (device states, outcomes in batches), journaled every 100 ms, and passed on
 (outcomes once written, ringing phones at once).
 """
@@ -24,7 +24,7 @@ import orjson
 from panoramisk import Manager
 
 from router.asterisk.amiconnection import AMITarget, ListenerManager, SafeProtocol
-from router.asterisk.calltracker import CallTracker
+from router.asterisk.calltracker import CallTracker, hint_state
 from router.asterisk.inventory import Inventory, read_inventory
 from router.core.outcome import Outcome
 from router.core.ring import Ring
@@ -91,7 +91,7 @@ class Listener:
                                protocol_factory=functools.partial(SafeProtocol, self._skip, self._feed, self.where),
                                on_login=self._on_login, on_disconnect=self._on_disconnect,
                                forgetable_actions=("ping", "login", "devicestatelist", "queuestatus",
-                                                   "coreshowchannels"))
+                                                   "extensionstatelist", "coreshowchannels"))
         self.manager.register_event("*", self._on_event)
         self.journal_name = ""
         """The journal's name (the router's instance name, stable across restarts); "" keeps none."""
@@ -215,6 +215,11 @@ class Listener:
                 state = QUEUE_STATUS_TO_DEVICE.get(m.get("Status", ""), "")
                 if device and state and not device.startswith("Local/"):
                     self.pending.append(("device", (device, state)))
+            hints = await self.manager.send_action({"Action": "ExtensionStateList"})
+            for m in _items(hints, "ExtensionStatus"):
+                device, state = hint_state(m)
+                if device and state:
+                    self.pending.append(("device", (device, state)))
             channels = await self.manager.send_action({"Action": "CoreShowChannels"})
             if isinstance(channels, list):
                 alive = {m.get("Uniqueid") for m in _items(channels, "CoreShowChannel")}
@@ -237,7 +242,8 @@ class Listener:
     def _on_event(self, manager: Manager, event) -> None:
         """Events panoramisk dispatches: those that carry an ActionID (the rest come to `_feed`)."""
         e = dict(event)
-        if e.get("ActionID") and e.get("Event", "").startswith(("CoreShowChannel", "DeviceStateList")):
+        if e.get("ActionID") and e.get("Event", "").startswith(("CoreShowChannel", "DeviceStateList",
+                                                                "ExtensionStat")):
             self.events += 1
             return
         if "ActionID" in e:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from router.asterisk import variables as V
 from router.asterisk.mset import ANSWER_START
+from router.core.freepbx import is_freepbx_local
 from router.core.outcome import Outcome
 from router.core.phones import normalise
 from router.core.ring import Ring, RingState
@@ -37,6 +38,27 @@ _CHANNEL_SUFFIX = re.compile(r"-[0-9a-fA-F]{8}(;\d)?$")
 ROUTE_PREFIX = "ROUTE_"
 MIN_OUTSIDE_DIGITS = 8
 """Fewer digits than this is an extension or a short code, never an outside number."""
+
+
+EXTENSION_STATES = {"Idle": "NOT_INUSE", "InUse": "INUSE", "Busy": "BUSY", "Unavailable": "UNAVAILABLE",
+                    "Ringing": "RINGING", "InUse&Ringing": "RINGINUSE", "Hold": "ONHOLD", "InUse&Hold": "ONHOLD"}
+"""ExtensionStatus' StatusText (main/pbx.c, extension_states[]) as the device state it stands for."""
+
+
+def hint_state(e: dict) -> tuple[str, str]:
+    """(`hint:EXTEN@CONTEXT`, device state) of an ExtensionStatus event; a hint Asterisk no longer has, or
+    whose state it does not know, is INVALID or UNKNOWN."""
+    exten, context = e.get("Exten"), e.get("Context")
+    if not exten or not context:
+        return "", ""
+    status = e.get("Status", "")
+    state = EXTENSION_STATES.get(e.get("StatusText", ""), "INVALID" if status in ("-1", "-2") else "UNKNOWN")
+    return f"hint:{exten}@{context}", state
+
+
+def _local(channel: str) -> bool:
+    """The first half of a Local channel: its other half runs the dialplan it names."""
+    return channel.startswith("Local/") and channel.endswith(";1")
 
 
 def device_of(channel: str) -> str:
@@ -89,6 +111,10 @@ class _Call:
     outbound: dict[str, _Dial] = field(default_factory=dict)  # dest uniqueid -> dial
     ringing: dict[str, Ring] = field(default_factory=dict)  # dest uniqueid -> the ring it started
     members: dict[str, str] = field(default_factory=dict)  # dest uniqueid -> queue member interface (AgentCalled)
+    delegates: list[str] = field(default_factory=list)  # uniqueids of the ;2 halves of Local channels the caller
+    # (or one of them) dialed: the dialplan there (FreePBX's) carries the caller's call on
+    handed_to: str = ""  # the Local channel that answered the caller; a person answered only if a delegate's did
+    handed_up: str = ""  # the context where a delegate answered by itself (voicemail, an announcement, a queue)
 
 
 def call_record(call: _Call) -> dict:
@@ -108,7 +134,7 @@ def call_from_record(r: dict) -> _Call:
 
 _CALL_FIELDS = ("linkedid", "started", "channels", "numbers", "caller", "caller_rank", "decision", "answered_by",
                 "queue", "answered_at", "queue_timeouts", "last_dial_status", "abandoned", "queued", "dialed", "ivr",
-                "ivr_at", "failed", "menus", "menu")
+                "ivr_at", "failed", "menus", "menu", "delegates", "handed_to", "handed_up")
 MAX_MENU_STEPS = 20  # menus a call's outcome keeps: a caller going round in menus adds no more
 
 Handler = Callable[["CallTracker", dict, float], None]
@@ -261,12 +287,15 @@ class CallTracker:
         call = self._call(e, at)
         if call is not None and e.get("Uniqueid"):
             self._claim_caller(call, e["Uniqueid"], 1)
-            call.queued = True
+            call.queued = call.queued or e["Uniqueid"] in call.delegates or e["Uniqueid"] == call.caller
             if e["Uniqueid"] == call.caller:
                 call.abandoned = False  # a queue it left before timed out: the caller is still here
 
     def on_newstate(self, e: dict, at: float) -> None:
         call = self.calls.get(e.get("Linkedid", ""))
+        if call is not None and e.get("ChannelStateDesc") == "Up" and e.get("Uniqueid") in call.delegates \
+                and not call.handed_up:
+            call.handed_up = e.get("Context", "")
         if (call is not None and e.get("ChannelStateDesc") == "Up" and e.get("Uniqueid") == call.caller
                 and call.answered_at is None and not call.queued and not call.dialed):
             call.ivr, call.ivr_at = e.get("Context", "") or "ivr", at
@@ -291,11 +320,16 @@ class CallTracker:
         if uid and uid == call.caller:
             call.dialed = True
             call.abandoned = False  # a queue it left before timed out: the caller is still here
+        dest_channel = e.get("DestChannel", "")
+        carried = bool(uid) and (uid == call.caller or uid in call.delegates)
         number = self.external(e.get("DestExten", "")) or self.external(e.get("DialString", ""))
         if number and dest_uid:
             call.outbound[dest_uid] = _Dial(number, e.get("Channel", ""), at)
-        elif uid and uid == call.caller and dest_uid:
-            self._ring(call, dest_uid, "ringing", at, e.get("DestChannel", ""))
+        elif carried and self._handing(call, uid or "", dest_channel, dest_uid):
+            other = dest_channel[:-1] + "2"  # its other half runs the dialplan it names (FreePBX's) for the caller
+            call.delegates += [u for u, name in call.channels.items() if name == other and u not in call.delegates]
+        elif carried and dest_uid:
+            self._ring(call, dest_uid, "ringing", at, dest_channel)
 
     def on_dialend(self, e: dict, at: float) -> None:
         linkedid = e.get("Linkedid") or e.get("DestLinkedid")
@@ -311,20 +345,34 @@ class CallTracker:
         dial = call.outbound.get(e.get("DestUniqueid", ""))
         if dial is not None and dial.answered_at is None:
             dial.answered_at = at
-        if e.get("Uniqueid") and e["Uniqueid"] == call.caller and call.answered_at is None:
+        uid, dest = e.get("Uniqueid"), e.get("DestChannel", "")
+        carried = bool(uid) and (uid == call.caller or uid in call.delegates)
+        if carried and self._handing(call, uid or "", dest, e.get("DestUniqueid", "")):
+            call.handed_to = call.handed_to or device_of(dest)  # a person answered only if a delegate's dial did
+        elif carried and call.answered_at is None:
             call.answered_at = at
-            call.answered_by = device_of(e.get("DestChannel", ""))
+            call.answered_by = device_of(dest)
+
+    @staticmethod
+    def _handing(call: _Call, uid: str, dest: str, dest_uid: str) -> bool:
+        """The caller's leg dials a Local channel into FreePBX's dialplan (a `freepbx:` target), or one carrying
+        the call there dials another (follow-me): its other half carries the call on. A queue's members and
+        other Local channels stand for the person they ring, as before."""
+        if not _local(dest) or dest_uid in call.members:
+            return False
+        return uid in call.delegates or is_freepbx_local(device_of(dest))
 
     def on_agentcalled(self, e: dict, at: float) -> None:
         """app_queue rings a member: its interface, for the DialBegin that follows."""
         call = self.calls.get(e.get("Linkedid", ""))
-        if call is not None and e.get("Uniqueid") == call.caller and e.get("DestUniqueid"):
+        if call is not None and e.get("DestUniqueid") and (e.get("Uniqueid") == call.caller
+                                                           or e.get("Uniqueid") in call.delegates):
             call.members[e["DestUniqueid"]] = e.get("Interface", "")
             call.queue_ringing = e.get("Queue", "")
 
     def on_agentconnect(self, e: dict, at: float) -> None:
         call = self.calls.get(e.get("Linkedid", ""))
-        if call is None or e.get("Uniqueid") != call.caller:
+        if call is None or (e.get("Uniqueid") != call.caller and e.get("Uniqueid") not in call.delegates):
             return
         call.queue = e.get("Queue", "")
         call.answered_by = e.get("Interface") or device_of(e.get("DestChannel", ""))
@@ -346,6 +394,13 @@ class CallTracker:
 
     def on_devicestatechange(self, e: dict, at: float) -> None:
         device, state = e.get("Device"), e.get("State")
+        if device and state:
+            self.device_states.append((device, state))
+
+    def on_extensionstatus(self, e: dict, at: float) -> None:
+        """A hint changed state (FreePBX's `hint:101@ext-local` joins the phone, DND and presence): kept like a
+        device's state under the name a queue member's state interface gives it."""
+        device, state = hint_state(e)
         if device and state:
             self.device_states.append((device, state))
 
@@ -382,6 +437,10 @@ class CallTracker:
         answered = call.answered_at is not None
         if reason or answered:
             why = reason
+        elif call.handed_to:
+            why = (f"{call.handed_to} took the call and no person answered it" +
+                   (f" (answered by the dialplan in {call.handed_up}: voicemail, an announcement or a queue)"
+                    if call.handed_up else ""))
         elif call.failed:
             why = f"every step failed (last: {call.failed})"
         elif call.abandoned or call.last_dial_status in ("CANCEL", ""):
@@ -415,4 +474,5 @@ HANDLERS: dict[str, Handler] = {
     "Newstate": CallTracker.on_newstate,
     "Hangup": CallTracker.on_hangup,
     "DeviceStateChange": CallTracker.on_devicestatechange,
+    "ExtensionStatus": CallTracker.on_extensionstatus,
 }

@@ -35,8 +35,7 @@ def route_variables(d: Decision, company_tz: str, every: bool = False) -> list[t
     if dnid and any(step.dest.startswith(CONTEXT_PREFIX) for step in d.steps):
         pairs.append((V.DNID, dnid))  # a menu asks again from its own extensions: it passes this back
     # set here rather than by the dialplan after the AGI: a priority less for Asterisk on every call
-    if any(step.type == "queue" for step in d.steps):
-        pairs.append((V.QUEUE_PRIO, d.priority))
+    pairs += V.queue_priority([(step.type, step.dest) for step in d.steps], d.priority)
     pairs.append((V.CDR_USERFIELD, d.id))
     return pairs
 

@@ -1,6 +1,7 @@
 """Every dialplan variable the router sets or the dialplans it ships read, named once (the contract with
 `dialplans/` and the menus `router ivr dialplan` writes), and the AGI arguments of a second ask."""
 
+from router.core.freepbx import is_freepbx_queue
 from router.core.menus import INPUT_FIELDS, Asked
 
 DECISION = "ROUTE_DECISION"
@@ -23,6 +24,17 @@ QUEUE_PRIO = "QUEUE_PRIO"
 (set when the chain has a queue step)."""
 CDR_USERFIELD = "CDR(userfield)"
 """The decision in the call's CDR, so a CDR can be matched to the router's log."""
+
+
+def queue_priority(steps: list[tuple[str, str]], priority: int) -> list[tuple[str, object]]:
+    """QUEUE_PRIO when a step (type, dest) is a queue; `_QUEUE_PRIO` when one is a FreePBX queue rung through a Local
+    channel (`Local/400@ext-queues`), which inherits only variables set with a leading `_`."""
+    pairs: list[tuple[str, object]] = []
+    if any(kind == "queue" for kind, _ in steps):
+        pairs.append((QUEUE_PRIO, priority))
+    if any(is_freepbx_queue(dest) for _, dest in steps):
+        pairs.append(("_" + QUEUE_PRIO, priority))
+    return pairs
 
 
 def step_type(n: int) -> str:

@@ -17,13 +17,13 @@ first minute.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import os
 import random
 import secrets
 import sys
 import time
-from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
 from zoneinfo import ZoneInfo
@@ -36,11 +36,12 @@ from cryptography.fernet import Fernet
 from router.asterisk import callsim
 from router.asterisk.ami import AMITarget
 from router.asterisk.amisim import AMIServer
-from router.asterisk.pbxsim import Attempt, Press, SimulatedPBX
+from router.asterisk.pbxsim import Press, SimulatedPBX
+from router.cli.demoday import EXTRA_NUMBERS, SCRIPT, Scene, attempts, lines, random_fate, read_customers, say_the_day
 from router.config import ConfigError, host_port
 from router.core.decide import CompiledRules
 from router.core.menus import INPUT_KEY, Menu
-from router.core.rulefile import load_rules
+from router.core.rulefile import RuleFileError, load_rules
 from router.core.rules import HttpRequest, Notify, TelegramBot
 from router.directory.customers import import_csv
 from router.directory.numbering import import_ranges
@@ -52,67 +53,11 @@ from router.state.store import Store
 DEMO_START = datetime(2026, 11, 23, 22, 0, tzinfo=ZoneInfo("Europe/Moscow"))
 """A Monday evening in Moscow: early morning in Vladivostok, so the night rule shows."""
 
-QUEUE_MEMBERS = {"management": "PJSIP/110", "new-connection": "PJSIP/201", "support": "PJSIP/301",
-                 "operators": "PJSIP/401", "retention": "PJSIP/501"}
-"""Who rings in each queue of the reference rules."""
-
 CALLBACK_AGENT = "PJSIP/201"
 """The sales agent who calls missed prospects back."""
 
-SALES_LINE, SUPPORT_LINE = "88006008208", "88006008200"
 LISTEN = 6.0
 """Simulated seconds a caller listens to a menu's prompt before pressing a key."""
-
-
-@dataclass(frozen=True)
-class Scene:
-    """One scripted call: who calls, what the narrator says, and how each step of the route ends.
-
-    `fate` holds one `result[:ring[:talk]]` per step (simulated seconds); steps past it are not
-    reached. `callback`: after the call, the agent calls the number back — `answered` or not.
-    `presses`: (menu, key) the caller presses in the menus the call reaches (`input` for `typed`,
-    the digits of a contract number); `fate` then plays the chain the router answers after them.
-    """
-
-    number: str
-    label: str
-    fate: tuple[str, ...]
-    callback: str = ""
-    dnid: str = SALES_LINE
-    presses: tuple[tuple[str, str], ...] = ()
-    typed: str = ""
-    events: tuple[tuple[str, str, float], ...] = ()
-    """(kind, value, days ago): customer events the CRM posts before the call."""
-
-
-SCRIPT = [
-    Scene("+79035550101", "A customer: straight to her personal manager", ("answer:6:240",)),
-    Scene("+79035550102", "A customer whose manager is on the phone: escalated up", ("answer:15:180",)),
-    Scene("+79161234500", "a number never seen before: the new-connection queue, priority 10; "
-          "the caller gives up after 45 s", ("hangup:45",)),
-    Scene("+79035550104", "C customer: the self-service menu; she presses 2 (payment), the router asked again "
-          "sends her to support, typed payment", ("answer:12:90",), presses=(("main", "2"),)),
-    Scene("+79990001122", "a phone we do not know, on the support line: the menu; the caller presses 5 and types "
-          "contract 12345674, which is Olga Smirnova's: routed as her, to her manager", ("answer:5:200",),
-          dnid=SUPPORT_LINE, presses=(("main", "5"), ("contract", "input")), typed="12345674"),
-    Scene("+79161234500", "the same prospect again a few minutes later: a repeat, missed again",
-          ("hangup:30",), callback="answered"),
-    Scene("+79147000123", "Vladivostok customer before dawn their time: the night duty engineer "
-          "does not answer, the support queue does", ("noanswer:30", "answer:20:200")),
-    Scene("+74951234567", "national format, Moscow landline: known B customer", ("answer:25:320",)),
-    Scene("+79035550103", "we called him back and missed him; now he calls us: callback", ("answer:5:150",)),
-    Scene("anonymous", "withheld number: still routed; the first queue times out, the next answers",
-          ("timeout:60", "answer:10:90")),
-    Scene("+14155550123", "a foreign caller: zone from the number, local time in California; "
-          "hangs up after 20 s", ("hangup:20",), callback="unanswered"),
-    Scene("+74951234567", "Torgovy Dom again: a repeat, straight to the agent who answered them last, "
-          "no story told twice", ("answer:4:200",)),
-    Scene("+79035550103", "the CRM posted a technician visit and a rating of 2 for Pavel Orlov: he enters the "
-          "at-risk list, and his call goes to retention", ("answer:8:420",),
-          events=(("technician_visit", "", 3), ("rating", "2", 1))),
-]
-
-EXTRA_NUMBERS = ["+79035550101", "+79035550104", "+79161234500", "+79147000123", "+79990001122", "+79035550103"]
 
 
 class DemoClock:
@@ -128,27 +73,6 @@ class DemoClock:
 
 def data_path(name: str) -> str:
     return str(resources.files("router").joinpath(f"data/{name}"))
-
-
-def attempts(steps: list[dict], fate: tuple[str, ...]) -> list[Attempt]:
-    """The route's steps as the PBX plays them, one fate per step."""
-    out = []
-    for step, spec in zip(steps, fate, strict=False):
-        result, *times = spec.split(":")
-        ring, talk = (float(x) for x in (*times, "0", "0")[:2])
-        out.append(Attempt(step["type"], step["dest"], result, ring, talk,
-                           member=QUEUE_MEMBERS.get(step["dest"], "PJSIP/401")))
-    return out
-
-
-def random_fate(rnd: random.Random) -> tuple[str, ...]:
-    roll = rnd.random()
-    talk = rnd.randint(40, 420)
-    if roll < 0.7:
-        return (f"answer:{rnd.randint(3, 25)}:{talk}",)
-    if roll < 0.85:
-        return (rnd.choice(["busy", "noanswer:20"]), f"answer:{rnd.randint(5, 40)}:{talk}")
-    return (f"hangup:{rnd.randint(10, 70)}",)
 
 
 class Narrator:
@@ -250,10 +174,11 @@ async def watch(running: Running, narrator: Narrator) -> None:
             running.router.broadcast.unsubscribe(sub)
 
 
-async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval: float, speed: float) -> None:
+async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval: float, speed: float,
+               rules_path: str = "") -> None:
     clock = DemoClock(DEMO_START.timestamp(), speed)
     store = Store(fakeredis.FakeAsyncRedis(decode_responses=True))
-    rules_file = data_path("default.yaml")
+    rules_file = rules_path or data_path("default.yaml")
     narrator = Narrator(ZoneInfo("Europe/Moscow"))
     sink = await sms_sink(narrator.say)
     rs = load_rules(rules_file)
@@ -265,6 +190,8 @@ async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval
     router = Router(CompiledRules(rs, rules_file), store, rules_path=rules_file, clock=clock)
     narrator.tz = ZoneInfo(rs.company.timezone)
     await import_csv(store, data_path("demo-customers.csv"))
+    customers = read_customers(data_path("demo-customers.csv"))
+    sales_line, support_line = lines(router.rules)
     await import_ranges(store, data_path("numbering-sample.csv"))
     await store.record_outbound("+79035550103", clock() - 3600, answered=False)
     password, token = secrets.token_urlsafe(9), os.environ.get("ROUTER_API_TOKEN") or secrets.token_urlsafe(12)
@@ -287,6 +214,7 @@ async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval
                  f"{password}\n"
                  f"simulated clock starts {DEMO_START:%a %Y-%m-%d %H:%M %Z}, {speed:g}× real time\n")
     watcher = asyncio.create_task(watch(running, narrator))
+    midnight = asyncio.create_task(say_the_day(clock, narrator.tz, narrator.say))
     scenes: set[asyncio.Task] = set()
     rnd = random.Random(7)
     try:
@@ -295,6 +223,8 @@ async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval
                 break
             scene = SCRIPT[n - 1] if n <= len(SCRIPT) else Scene(rnd.choice(EXTRA_NUMBERS), "more traffic",
                                                                  random_fate(rnd))
+            if not scene.dnid:  # customers call the support line, prospects the sales line, as on a real day
+                scene = dataclasses.replace(scene, dnid=support_line if scene.number in customers else sales_line)
             if scene.events:
                 await post_events(running.http_port, scene, clock(), n, token)
             await callsim.call(running.agi.port, scene.number, uid=n, dnid=scene.dnid, host=agi[0])
@@ -320,6 +250,7 @@ async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval
         for t in scenes:
             t.cancel()
         watcher.cancel()
+        midnight.cancel()
         await running.stop()
         await pbx_ami.close()
         await sink.cleanup()
@@ -375,9 +306,12 @@ def run_demo(args) -> int:
         print("router demo: --speed must be above 0 (simulated seconds per real second)", file=sys.stderr)
         return 2
     try:
-        asyncio.run(demo(args.calls, agi, http, args.interval, args.speed))
+        asyncio.run(demo(args.calls, agi, http, args.interval, args.speed, args.rules or ""))
     except KeyboardInterrupt:
         pass
+    except RuleFileError as e:
+        print(f"router demo: the rules do not load:\n{e}", file=sys.stderr)
+        return 1
     except OSError as e:
         print(f"router demo: cannot listen ({e}); pass --agi/--http with free ports", file=sys.stderr)
         return 1
@@ -390,6 +324,8 @@ def add_parser(sub) -> None:
                                     "simulated PBX placing a working day of calls through its FastAGI port; watch "
                                     "them in the terminal and on the live page. Ctrl-C stops it.")
     sp.add_argument("--calls", type=int, default=0, help="stop after this many calls (default: run until Ctrl-C)")
+    sp.add_argument("--rules", help="a rule file or folder of your own (default: the reference rules, "
+                                    "rules/default.yaml); the demo's customers and calls stay the same")
     sp.add_argument("--agi", default="127.0.0.1:4573", help="FastAGI HOST:PORT (default 127.0.0.1:4573)")
     sp.add_argument("--http", default="127.0.0.1:8080", help="live page and API HOST:PORT (default 127.0.0.1:8080)")
     sp.add_argument("--interval", type=float, default=2.0, help="real seconds between calls (default 2)")

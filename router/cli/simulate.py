@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 from router.cli.options import add_store_options
@@ -31,7 +32,7 @@ from router.state.decisionlog import entry
 from router.state.store import Store
 
 
-def describe(d: Decision) -> str:
+def describe(d: Decision, rules: CompiledRules | None = None) -> str:
     c = d.caller
     lines = []
     if c is not None:
@@ -44,7 +45,9 @@ def describe(d: Decision) -> str:
         lines.append(f"{who} {c.name}".rstrip() + f" — {extra}; {c.tz} {c.local:%a %H:%M} (zone from {c.tz_source})")
         if c.identified:
             lines.append(f"identified by {c.identified} (calling from {c.phone or 'a withheld number'})")
-        lines.append(f"strategy {c.strategy}" + (f"; IVR choice {c.choice}" if c.choice else "")
+        day = rules.calendar.day(datetime.fromtimestamp(d.at, rules.company_zone).date()) if rules else None
+        lines.append(f"strategy {c.strategy}; switch {c.switch}" + (f"; {day.describe()}" if day else "")
+                     + (f"; IVR choice {c.choice}" if c.choice else "")
                      + ("; CRM " + ", ".join(f"{k} {v}" for k, v in c.crm.items()) if c.crm else ""))
     lines.append(f"rule: {d.rule}" + (" [fallback]" if d.fallback else "") + f"   priority {d.priority}")
     for n, s in enumerate(d.steps, 1):
@@ -80,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{e} The store is unreachable: the call is shown as if nothing were known.", file=sys.stderr,
               flush=True)
         snap, status = EMPTY, 3
-    snap = dataclasses.replace(snap)
+    snap = dataclasses.replace(snap, switch=args.switch or snap.switch)
     try:
         _simulated_crm(args.crm, rules, number, snap)
     except (OSError, ValueError) as e:
@@ -90,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     busy = snap.busy | frozenset(args.busy or ())
     d = decide(rules, caller, busy, now)
     if not args.keys:
-        print(json.dumps(entry(d), ensure_ascii=False, indent=2) if args.json else describe(d))
+        print(json.dumps(entry(d), ensure_ascii=False, indent=2) if args.json else describe(d, rules))
         return status
 
     def ask(asked: Asked) -> Decision | str:
@@ -111,12 +114,12 @@ def run(args: argparse.Namespace) -> int:
                     phone=number.key if identified else "", identified=identified)
         return decide(rules, c, busy, now)
 
-    shown: list = [entry(d)] if args.json else [describe(d)]
+    shown: list = [entry(d)] if args.json else [describe(d, rules)]
     for line, result in follow_keys(rules, d, args.keys, ask):
         if args.json:
             shown.append(entry(result) if result is not None else {"menu": line})
         else:
-            shown += [line, *([describe(result)] if result is not None else [])]
+            shown += [line, *([describe(result, rules)] if result is not None else [])]
     print(json.dumps(shown, ensure_ascii=False, indent=2) if args.json else "\n".join(shown))
     return status
 
@@ -216,6 +219,8 @@ def add_parser(sub) -> None:
                                  f"{EXAMPLES}; default now")
     sp.add_argument("--busy", nargs="*", metavar="DEVICE", help="devices to treat as busy, e.g. PJSIP/101")
     sp.add_argument("--dnid", help="the called number")
+    sp.add_argument("--switch", choices=("day", "night"), help="the day/night switch as if flipped so (default: the "
+                                                               "store's, else day)")
     sp.add_argument("--choice", help="the IVR choice the dialplan passes when it asks again (choice=…)")
     sp.add_argument("--keys", nargs="+", metavar="KEY", help="what the caller presses in the menus the call "
                                                              "reaches: keys, `t` for a timeout, the digits of a "

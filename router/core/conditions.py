@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from router.core.calendar import CompanyDay
 from router.core.identify import Caller
 from router.core.risk import Hit
 from router.core.rules import CallsWithin, When
@@ -22,6 +23,8 @@ class Moment:
     company_minute: int
     company_day: str
     caller_minute: int
+    day: CompanyDay
+    """The company's calendar day (holiday, working day) in company time."""
 
 
 Test = Callable[[Caller, Moment], bool]
@@ -144,6 +147,18 @@ def compile_when(w: When | None) -> tuple[Check, ...]:
         signals = frozenset(w.risk_signal)
         add(Check(lambda c, m: any(h.name in signals for h in c.risk_hits),
                   lambda c, m: "risk signals" + _signals([h for h in c.risk_hits if h.name in signals])))
+    if w.holiday is not None:
+        want_holiday = w.holiday
+        add(Check(lambda c, m: bool(m.day.holiday) is want_holiday, lambda c, m: m.day.describe()))
+    if w.workday is not None:
+        want_workday = w.workday
+        add(Check(lambda c, m: m.day.workday is want_workday, lambda c, m: m.day.describe()))
+    if w.switch is not None:
+        modes = frozenset(w.switch)
+        add(Check(lambda c, m: c.switch in modes, lambda c, m: f"switch={c.switch}"))
+    if w.zone is not None:
+        zones = frozenset(w.zone)
+        add(Check(lambda c, m: c.tz in zones, lambda c, m: f"caller's zone {c.tz} ({c.tz_source})"))
     if w.all is not None:
         parts = tuple(compile_when(x) for x in w.all)
         add(Check(lambda c, m: every(parts, c, m),

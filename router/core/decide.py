@@ -8,7 +8,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from router.core.calendar import CompanyCalendar
 from router.core.conditions import Check, Moment, compile_when, holds, max_calls_window, say
+from router.core.freepbx import is_freepbx_queue
 from router.core.identify import Caller
 from router.core.menus import menu_context
 from router.core.rulefile import RuleTexts, version_of
@@ -70,6 +72,8 @@ class CompiledRules:
         self.version = version_of(files) if files else ""
         """Which version of the rules these are (`rulefile.version_of`), marked on every decision."""
         self.company_zone = ZoneInfo(rs.company.timezone)
+        self.calendar = CompanyCalendar(rs.calendar)
+        """Holidays and working days: the country's production calendar and the company's own dates."""
         self.region = rs.company.default_region
         self.calls_window = max_calls_window([r.when for r in rs.rules] + [p.when for p in rs.people.whisper])
         self.whisper = Whisper.compile(rs.people.whisper, rs.people.whisper_max) if rs.people.whisper else None
@@ -81,6 +85,9 @@ class CompiledRules:
         self.fallback_steps = tuple(s for s in (self._step(n) for n in rs.fallback) if s)
         self.agents = {dev: name for name, m in rs.managers.items() for dev in (m.state, m.endpoint) if dev}
         """A device that answered a call (an endpoint or a queue member's state interface) -> its manager."""
+        self.staff_names = {**{t.dial: t.owner or name for name, t in rs.targets.items() if t.dial}, **self.agents}
+        """A device -> the person the rules know by it, for the report: a manager, else a dialled target's `owner`,
+        else the target's name (`night_duty` for PJSIP/900); a device the rules do not name stays itself."""
         self.menu_rules: dict[tuple[str, str], _Compiled] = {}
         """(menu, key) -> the implicit rule of a menu option that names its target (`target:`, `operator`):
         it decides before the rule file's rules."""
@@ -109,6 +116,9 @@ class CompiledRules:
                 return Step("dial", e.dial, e.timeout, name)
             if e.menu:
                 return Step("ivr", menu_context(e.menu), e.timeout, name)
+            if e.freepbx is not None:
+                kind, dest = e.freepbx.step()
+                return Step(kind, dest, e.timeout, name)
             return Step("ivr", e.ivr or "", e.timeout, name)
         return None
 
@@ -142,12 +152,14 @@ class CompiledRules:
             return None
         if e.state:
             return e.state
-        return e.endpoint if isinstance(e, Manager) else e.dial
+        if isinstance(e, Manager):
+            return e.endpoint
+        return e.freepbx.hint() if e.freepbx is not None else e.dial
 
     def moment(self, caller: Caller, now: float) -> Moment:
         company = datetime.fromtimestamp(now, self.company_zone)
         return Moment(now, company.hour * 60 + company.minute, DAYS[company.weekday()],
-                      caller.local.hour * 60 + caller.local.minute)
+                      caller.local.hour * 60 + caller.local.minute, self.calendar.day(company.date()))
 
 
 def _label(rules: CompiledRules, name: str) -> str:
@@ -293,7 +305,7 @@ def _queue_priority(rules: CompiledRules, steps: Sequence[Step], strategy: str) 
     """The priority of the first queue step under the strategy: what QUEUE_PRIO gets unless the rule says otherwise."""
     for s in steps:
         target = rules.entries.get(s.name)
-        if s.type == "queue" and isinstance(target, Target):
+        if (s.type == "queue" or is_freepbx_queue(s.dest)) and isinstance(target, Target):
             return next((p for name, p in target.priorities.items() if name == strategy), target.priority)
     return 0
 

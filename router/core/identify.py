@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from router.core.menus import INPUT_KEY, NOT_ASKED, Asked
 from router.core.phones import Number
 from router.core.risk import Hit, level_of, live_hits
-from router.core.rules import STRATEGIES, RuleSet
+from router.core.rules import STRATEGIES, SWITCH_MODES, RuleSet
 from router.core.snapshot import Snapshot
 
 
@@ -42,6 +42,8 @@ class Caller:
     company: str = ""
     company_name: str = ""
     strategy: str = ""
+    switch: str = "day"
+    """The day/night switch as flipped at runtime (`day` until someone flips it)."""
     choice: str = ""
     """What the caller picked in an IVR menu before the dialplan asked again (`choice=` AGI argument)."""
     menu: str = ""
@@ -173,7 +175,8 @@ def profile(number: Number, raw: str, name: str, dnid: str, snap: Snapshot, rule
         company=company.get("id", "") or crm.get("company", ""),
         company_name=company.get("name", "") or crm.get("company", ""), notes=notes, crm=crm,
         prospect=number.e164 and (kind == "new" or last.get("prospect") == "1"),
-        strategy=snap.strategy if snap.strategy in STRATEGIES else rules.company.strategy, choice=choice,
+        strategy=snap.strategy if snap.strategy in STRATEGIES else rules.company.strategy,
+        switch=snap.switch if snap.switch in SWITCH_MODES else "day", choice=choice,
         menu=asked.menu, key=asked.key, phone=phone, identified=identified,
         risk=level_of(rules.risk, sum(h.weight for h in hits)) if hits else "none", risk_hits=hits,
     )

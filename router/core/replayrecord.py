@@ -19,6 +19,7 @@ and empty values left out, because the log keeps one per call for `report.keep_c
 | `nb` | the numbering plan's zone | `Snapshot.numbering` |
 | `b` | the busy devices, sorted | `Snapshot.busy` |
 | `sg` | the strategy switched at runtime | `Snapshot.strategy` |
+| `sw` | the day/night switch flipped at runtime | `Snapshot.switch` |
 | `rk` | the stored risk: hits (with their expiry) and the retention task's owner | `Snapshot.risk` |
 | `crm`, `cn` | the CRM's answer (null when it did not answer in time), how it was had | `Snapshot.crm`, `.crm_note` |
 | `x` | 1: the store did not answer (the call took the fallback chain) | `Seen.store_failed` |
@@ -59,8 +60,8 @@ def record(seen: Seen, dnid: str) -> dict[str, Any]:
     state = {k: snap.state[k] for k in STATE_FIELDS if k in snap.state}
     risk = {k: snap.risk[k] for k in RISK_FIELDS if k in snap.risk}
     for key, value in (("cu", snap.customer), ("st", state), ("in", snap.inbound), ("nb", snap.numbering),
-                       ("b", sorted(snap.busy)), ("co", snap.company), ("sg", snap.strategy), ("rk", risk),
-                       ("cn", snap.crm_note)):
+                       ("b", sorted(snap.busy)), ("co", snap.company), ("sg", snap.strategy), ("sw", snap.switch),
+                       ("rk", risk), ("cn", snap.crm_note)):
         if value:
             out[key] = value
     if snap.crm is not None or snap.crm_note:
@@ -101,8 +102,8 @@ def inputs(entry: dict[str, Any]) -> Inputs | None:
         snap = EMPTY
     else:
         snap = Snapshot(rec.get("cu") or {}, rec.get("st") or {}, rec.get("in") or [], rec.get("nb"),
-                        frozenset(rec.get("b") or ()), rec.get("co"), rec.get("sg"), risk=rec.get("rk") or {},
-                        crm=rec.get("crm"), crm_note=rec.get("cn", ""))
+                        frozenset(rec.get("b") or ()), rec.get("co"), rec.get("sg"), switch=rec.get("sw"),
+                        risk=rec.get("rk") or {}, crm=rec.get("crm"), crm_note=rec.get("cn", ""))
     return Inputs(number, call.get("callerid", ""), name, rec.get("d", ""), caller.get("choice", ""), snap,
                   float(entry["at"]), int(rec.get("w", 0)), bool(rec.get("x")), "crm" in rec)
 

@@ -18,6 +18,9 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from router.core.calendar import CalendarDate
+from router.core.calendarfile import MAX_BYTES as CALENDAR_MAX_BYTES
+from router.core.calendarfile import dates_from_data, read_dates
 from router.core.rules import Problem, Rule, RuleSet, cross_check
 
 MoreChecks = Callable[[RuleSet], list[Problem]]
@@ -27,7 +30,7 @@ Path_ = tuple[str | int, ...]
 Where = dict[Path_, tuple[str, int]]
 """Where each key and item of a document came from: path -> (file, line)."""
 SINGLE_SECTIONS = ("version", "company", "identify", "fallback", "report", "risk", "directory", "retention",
-                   "followup", "notify", "crm")
+                   "followup", "notify", "crm", "calendar")
 NAMED_SECTIONS = ("targets", "managers", "types", "types_by_dnid", "types_by_choice", "menus")
 
 
@@ -422,9 +425,50 @@ def load_rule_texts(root: str, texts: RuleTexts, limits: Limits = DEFAULT_LIMITS
     if problems:
         raise RuleFileError(problems)
     try:
-        return validate(doc.data, doc.where, limits, more)
+        return with_calendar_files(validate(doc.data, doc.where, limits, more), root, doc.where)
     finally:
         _release(doc.where, doc.data.get("rules"))
+
+
+def with_calendar_files(rs: RuleSet, root: str, where: dict[Path_, tuple[str, int]]) -> RuleSet:
+    """The rules with the dates of `calendar.files` (relative to the rule path's folder) added before the rule
+    file's own (which win on the same date); RuleFileError with each file's problems at its lines."""
+    cal = rs.calendar
+    if not cal.files:
+        return rs
+    base = Path(root) if Path(root).is_dir() else Path(root).parent
+    problems: list[Located] = []
+    found = []
+    for i, name in enumerate(cal.files):
+        path = base / name
+        file, line = where.get(("calendar", "files", i), where[()])
+        if path.suffix.lower() in (".yaml", ".yml") and path.is_file():
+            dates, located = _calendar_yaml(path)
+            problems += located
+        else:
+            dates, said = read_dates(path)
+            problems += [Located(str(path), at, message) if path.is_file() else
+                         Located(file, line, f"{path}: {message}") for at, message in said]
+        found += dates
+    if problems:
+        raise RuleFileError(problems)
+    more = cal.model_copy(update={"holidays": [d for d in found if d.kind == "holiday"] + cal.holidays,
+                                  "workdays": [d for d in found if d.kind == "workday"] + cal.workdays})
+    return rs.model_copy(update={"calendar": more})
+
+
+def _calendar_yaml(path: Path) -> tuple[list[CalendarDate], list[Located]]:
+    """A calendar YAML file's dates, its problems at their lines."""
+    problems: list[Located] = []
+    if path.stat().st_size > CALENDAR_MAX_BYTES:
+        return [], [Located(str(path), 1, f"a calendar file may hold at most {CALENDAR_MAX_BYTES:,} bytes")]
+    data, where = _parse_text(path.read_text(encoding="utf-8", errors="replace"), str(path), problems,
+                              DEFAULT_LIMITS)
+    if problems:
+        return [], problems
+    dates, said = dates_from_data(data)
+    located = [(where.get(at, where[()]), message) for at, message in said]
+    return dates, [Located(file, line, message) for (file, line), message in located]
 
 
 def _release(where: Where, items: list[Any] | None = None) -> None:

@@ -18,8 +18,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from router.core.calendar import CalendarSettings
 from router.core.crmrules import CrmSettings, crm_problems
 from router.core.durations import Duration
+from router.core.freepbx import FreePBXDestination
 from router.core.menus import Menu, Names, menu_problems
 from router.core.risk import Level, RiskSettings, risk_problems
 
@@ -87,6 +89,9 @@ Abc = Literal["A", "B", "C"]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Strategy = Literal["expansion", "retention"]
 STRATEGIES: tuple[Strategy, ...] = ("expansion", "retention")
+SwitchMode = Literal["day", "night"]
+SWITCH_MODES: tuple[SwitchMode, ...] = ("day", "night")
+"""The day/night switch someone flips at runtime (the page, the API, a feature code): `day` until flipped."""
 """What the company favours: winning new customers, or keeping the valuable ones it has."""
 SEGMENTS = ("new", "A", "B", "C")
 Segment = Literal["new", "A", "B", "C"]
@@ -167,9 +172,18 @@ class When(Strict):
     prospect: bool | None = None
     risk: Annotated[list[Level], BeforeValidator(_one_or_many), Field(min_length=1)] | None = None
     risk_signal: Many | None = None
+    holiday: bool | None = None
+    workday: bool | None = None
+    switch: Annotated[list[SwitchMode], BeforeValidator(_one_or_many), Field(min_length=1)] | None = None
+    zone: Many | None = None
     any: list[When] | None = Field(None, min_length=1)
     all: list[When] | None = Field(None, min_length=1)
     not_: When | None = Field(None, alias="not")
+
+    @field_validator("zone")
+    @classmethod
+    def _zones(cls, v: list[str]) -> list[str]:
+        return [_zone(z) for z in v]
 
     @field_validator("prefix")
     @classmethod
@@ -181,12 +195,14 @@ class When(Strict):
 
 
 class Target(Strict):
-    """A queue, an endpoint to dial, an IVR context, or a menu of the rule file (`menus:`)."""
+    """A queue, an endpoint to dial, an IVR context, a menu of the rule file (`menus:`), or a FreePBX destination
+    (router/core/freepbx.py)."""
 
     queue: str | None = None
     dial: str | None = None
     ivr: str | None = None
     menu: str | None = None
+    freepbx: FreePBXDestination | None = None
     priority: int = Field(0, ge=0, le=1000)
     priorities: dict[Strategy, Annotated[int, Field(ge=0, le=1000)]] = {}
     """`priority` under a given strategy: {expansion: 20, retention: 5}."""
@@ -207,9 +223,9 @@ class Target(Strict):
 
     @model_validator(mode="after")
     def _exactly_one_kind(self) -> Target:
-        given = [k for k in ("queue", "dial", "ivr", "menu") if getattr(self, k)]
+        given = [k for k in ("queue", "dial", "ivr", "menu", "freepbx") if getattr(self, k)]
         if len(given) != 1:
-            raise ValueError("a target needs exactly one of queue, dial, ivr, menu")
+            raise ValueError("a target needs exactly one of queue, dial, ivr, menu, freepbx")
         return self
 
 
@@ -308,12 +324,22 @@ class Webhook(HttpRequest):
 
 
 class EscalationLevel(Strict):
-    """A follow-up overdue by `after` (or counting `or_count` calls) passes to `to`."""
+    """A follow-up passes to `to` as soon as one of its conditions holds: overdue by `after`, `or_count` missed
+    calls, no staff action (take, comment, call attempt) for `no_reaction` (counted from the last one, else from
+    the task's opening), or more than `replies_over` replies (staff comments and the customer's calls and events)."""
 
-    after: Duration
+    after: Duration | None = None
     or_count: int | None = Field(None, ge=2, le=1000)
+    no_reaction: Duration | None = None
+    replies_over: int | None = Field(None, ge=0, le=10000)
     to: str = Field(min_length=1, max_length=64)
     sms_to: str | None = Field(None, pattern=r"^\+\d{6,15}$")
+
+    @model_validator(mode="after")
+    def _some_condition(self) -> EscalationLevel:
+        if self.after is None and self.or_count is None and self.no_reaction is None and self.replies_over is None:
+            raise ValueError("an escalation level needs a condition: after, no_reaction, replies_over or or_count")
+        return self
 
 
 class FollowupSettings(Strict):
@@ -331,8 +357,9 @@ class FollowupSettings(Strict):
     @field_validator("escalate")
     @classmethod
     def _levels_climb(cls, v: list[EscalationLevel]) -> list[EscalationLevel]:
-        for lower, higher in itertools.pairwise(v):
-            if higher.after <= lower.after:
+        timed = [lv.after for lv in v if lv.after is not None]
+        for lower, higher in itertools.pairwise(timed):
+            if higher <= lower:
                 raise ValueError("escalate: each level's `after` must be longer than the level before it")
         return v
 
@@ -428,6 +455,7 @@ class RuleSet(Strict):
     notify: Notify = Notify()
     directory: Directory = Directory()
     crm: CrmSettings | None = None
+    calendar: CalendarSettings = CalendarSettings()
     report: ReportSettings = ReportSettings()
     retention: RetentionSettings = RetentionSettings()
     types: dict[Annotated[str, Field(pattern=TYPE_NAME)], Annotated[CallType, BeforeValidator(_call_type)]] = {}

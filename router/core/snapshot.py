@@ -21,6 +21,8 @@ class Snapshot:
     """The company whose branch numbers hold this number: id, name, abc, manager, tags."""
     strategy: str | None = None
     """The strategy switched at runtime, if any (else the rule file's)."""
+    switch: str | None = None
+    """The day/night switch as flipped at runtime, if it ever was (else `day`)."""
     risk: dict[str, str] = field(default_factory=dict)
     crm: dict[str, Any] | None = None
     """The CRM's answer, `{"found": bool, "fields": {…}}`, from the cache or a lookup within budget."""

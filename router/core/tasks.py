@@ -66,6 +66,10 @@ class Task(TypedDict, total=False):
     taken_at: str
     assigned_at: str
     assigned_by: str
+    last_staff_action: str
+    """When a person last acted on it: taken, commented, a callback attempted (escalation's `no_reaction`)."""
+    replies: str
+    """Replies on it: the staff's comments and the customer's calls and events after the first (`replies_over`)."""
     closed_at: str
     closed_reason: str
     log: list[Comment]

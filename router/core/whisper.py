@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 
+from router.core.calendar import CompanyDay
 from router.core.conditions import Check, Moment, compile_when, holds
 from router.core.identify import Caller
 from router.core.rules import When, WhisperPart
 
 MAX_BYTES = 160
+UNREAD_DAY = CompanyDay(date(1970, 1, 1), "", True)
+"""The day in a moment no whisper part reads (`_timed` is false): never looked at."""
 _PLACEHOLDER = re.compile(r"\{(abc|kind|risk|manager|company)\}")
 
 
@@ -37,10 +41,12 @@ def bounded(text: str, max_chars: int) -> str:
 
 
 def _timed(w: When | None) -> bool:
-    """Whether a condition reads the clock (`hours`, `local_hours`, `days`)."""
+    """Whether a condition reads the clock or the calendar (`hours`, `local_hours`, `days`, `holiday`,
+    `workday`)."""
     if w is None:
         return False
     return (w.hours is not None or w.local_hours is not None or w.days is not None
+            or w.holiday is not None or w.workday is not None
             or any(_timed(x) for x in (*(w.any or ()), *(w.all or ()), w.not_)))
 
 
@@ -57,7 +63,7 @@ class Whisper:
 
     def moment(self, at: float) -> Moment | None:
         """The clock reading to check the parts with when none reads the clock; None: work it out."""
-        return None if self.timed else Moment(at, 0, "", 0)
+        return None if self.timed else Moment(at, 0, "", 0, UNREAD_DAY)
 
     def prefix(self, c: Caller, m: Moment) -> str:
         """The parts that hold, joined, placeholders filled ("" when none holds)."""

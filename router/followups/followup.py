@@ -96,6 +96,8 @@ class Followups:
         self.counters = Counters(outbox=self.outbox)
         self.on_closed: Callable[[str], Awaitable[object]] | None = None
         """Told the number of a task that was closed (risk signals count open follow-ups)."""
+        self.on_reply: Callable[[str], Awaitable[object]] | None = None
+        """Told the id of a task that got a reply (a comment, a customer's event): a level may be due."""
         self.task_listeners: list[Callable[[TaskEvent], None]] = []
         """Told what changed on a task, once, by the router that changed it (a CRM mirrors it)."""
 
@@ -117,7 +119,7 @@ class Followups:
         elif o.direction == "outbound":
             task_id = o.open_task if o.open_task is not None else await self.store.open_task_of(number)
             if task_id:
-                await self.store.comment(task_id, now, "callback attempt not answered")
+                await self.store.comment(task_id, now, "callback attempt not answered", staff=True)
                 await self.announce("updated", task_id, "callback_missed", "callback attempt not answered")
 
     async def missed(self, o: Outcome, now: float) -> str:
@@ -199,9 +201,22 @@ class Followups:
         if not task:
             return False
         said = f"{who}: {text}" if who else text
-        await self.store.comment(task_id, self.clock(), said)
+        await self.store.comment(task_id, self.clock(), said, staff=True, replies=1)
         await self.announce("updated", task_id, "commented", said)
+        await self._replied(task_id)
         return True
+
+    async def customer_events(self, number: str, kinds: list[str], now: float) -> None:
+        """Events posted for a number (a ticket comment, a rating…): replies on its open follow-up, if any."""
+        task_id = await self.store.open_task_of(number) if kinds else None
+        if not task_id:
+            return
+        await self.store.comment(task_id, now, "customer: " + ", ".join(kinds[:10]), replies=len(kinds))
+        await self._replied(task_id)
+
+    async def _replied(self, task_id: str) -> None:
+        if self.on_reply is not None:
+            await self.on_reply(task_id)
 
     async def _sms(self, task_id: str, number: str, name: str, now: float) -> None:
         rules = self.rules()

@@ -142,7 +142,7 @@ def build(rules: CompiledRules, days: list[str], counters: list[dict[str, str]],
         "per_hour": per_hour,
         "ring_seconds": {"before_answer": _ring(_dist(c, "ra|")), "before_giving_up": _ring(_dist(c, "rm|"))},
         "callbacks": {"made": c["cb"], "answered": c["cb|ok"], "after_miss_seconds": _ring(_dist(c, "cbd|"))},
-        "staff": staff(c, rules.agents, rules, days, open_tasks, now),
+        "staff": staff(c, rules.staff_names, rules, days, open_tasks, now),
         "menus": menus(c, rules),
     }
 

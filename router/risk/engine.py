@@ -61,6 +61,9 @@ class Risk:
             if n:
                 added += n
                 await self.refresh(number, now)
+                # the customer's own events are replies on their open follow-up (calls count there already)
+                kinds = [e.kind for num, e in events if num == number][-n:]
+                await self.followups.customer_events(number, [k for k in kinds if k != "call"], now)
         return added
 
     def call_writes(self, o: Outcome) -> list[Command]:

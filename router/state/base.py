@@ -97,7 +97,7 @@ class StoreBase:
                        record_inbound: str | None = None, budget: float | None = None,
                        crm: bool = False, same_call: str | None = None) -> Snapshot:
         """One pipelined round trip: profile, history, follow-up, numbering range, busy set, company,
-        strategy and (with `crm`) the cached CRM answer.
+        strategy, the day/night switch and (with `crm`) the cached CRM answer.
 
         With `record_inbound` (a call id) the same round trip writes this inbound call to the
         number's history; reads run first, so the snapshot shows the history before this call.
@@ -106,11 +106,11 @@ class StoreBase:
         Past `budget` seconds without an answer from Redis, TimeoutError.
         """
         k = self.k
+        switches: Command = ("HMGET", k.strategy, "strategy", "switch")  # the strategy and the day/night switch
         if not number:
-            busy, strategy = await self.round_trip([("SMEMBERS", k.busy), ("HGET", k.strategy, "strategy")],
-                                                   budget)
-            return Snapshot({}, {}, [], None, frozenset(busy), strategy=strategy)
-        shared: list[Command] = [("SMEMBERS", k.busy), ("HGET", k.strategy, "strategy")]
+            busy, (strategy, switch) = await self.round_trip([("SMEMBERS", k.busy), switches], budget)
+            return Snapshot({}, {}, [], None, frozenset(busy), strategy=strategy, switch=switch)
+        shared: list[Command] = [("SMEMBERS", k.busy), switches]
         if score is not None:
             shared.append(("ZREVRANGEBYSCORE", k.numbering, score, "-inf", "LIMIT", 0, 1))
         span = padded(number)
@@ -118,7 +118,7 @@ class StoreBase:
             shared.append(("ZREVRANGEBYSCORE", k.company_ranges, span, "-inf", "LIMIT", 0, COMPANY_NESTING))
         res = await self.round_trip(shared + self.caller_commands(number, now, window, crm, record_inbound,
                                                                   same_call), budget)
-        busy, strategy = res[0], res[1]
+        busy, (strategy, switch) = res[0], res[1]
         i = 2
         numbering = None
         if score is not None:
@@ -128,7 +128,7 @@ class StoreBase:
         company = company_of(res[i], span) if span is not None else None
         i += span is not None
         customer, state, risk, inbound, cached = caller_replies(res[i:], window, crm, same_call)
-        return Snapshot(customer, state, inbound, numbering, frozenset(busy), company, strategy, risk=risk,
+        return Snapshot(customer, state, inbound, numbering, frozenset(busy), company, strategy, switch, risk=risk,
                         crm=cached)
 
     def caller_commands(self, number: str, now: float, window: float, crm: bool,

@@ -1,7 +1,7 @@
 """The store on Redis Cluster: the same keys and commands, sent by slot.
 
 A call's own keys all carry the caller's hash tag, so they are on one node; what every call
-reads besides them (busy devices, the strategy, the numbering plan, company ranges) comes from
+reads besides them (busy devices, the strategy, the day/night switch, the numbering plan, company ranges) comes from
 the router's memory (`LocalView`): the call's round trip goes to one node. Off the call's
 path, redis-py's cluster pipeline splits a batch by node, sends to every node at once, follows
 MOVED/ASK replies and refreshes the slot map after a failover.
@@ -40,7 +40,7 @@ class ClusterStore(Store):
         """Store.snapshot's answer, from the caller's node alone (see the module's docstring)."""
         v = self.view
         if not number:
-            return Snapshot({}, {}, [], None, v.busy, strategy=v.strategy)
+            return Snapshot({}, {}, [], None, v.busy, strategy=v.strategy, switch=v.switch)
         res = await self.round_trip(self.caller_commands(number, now, window, crm, record_inbound, same_call),
                                     budget)
         numbering = None
@@ -50,7 +50,8 @@ class ClusterStore(Store):
         span = padded(number)
         company = company_of(v.companies.below(span, COMPANY_NESTING), span) if span is not None else None
         customer, state, risk, inbound, cached = caller_replies(res, window, crm, same_call)
-        return Snapshot(customer, state, inbound, numbering, v.busy, company, v.strategy, risk=risk, crm=cached)
+        return Snapshot(customer, state, inbound, numbering, v.busy, company, v.strategy, v.switch, risk=risk,
+                        crm=cached)
 
     async def set_device_state(self, device: str, state: str) -> None:
         self.view.device(device, state.upper() in BUSY_STATES)
@@ -61,12 +62,17 @@ class ClusterStore(Store):
         self.view.strategy = strategy
         return previous
 
+    async def set_switch(self, mode: str, by: str, at: float) -> str | None:
+        previous = await super().set_switch(mode, by, at)
+        self.view.switch = mode
+        return previous
+
     async def load_view(self, what: str = "all") -> None:
         """Read the shared keys into memory: all, or one table that changed as a whole."""
         v = self.view
         if what == "all":
             v.busy = frozenset(await self.r.smembers(self.k.busy))
-            v.strategy = await self.r.hget(self.k.strategy, "strategy")
+            v.strategy, v.switch = await self.r.hmget(self.k.strategy, ["strategy", "switch"])
         if what in ("all", "numbering"):
             v.numbering = table(await self._whole(self.k.numbering))
         if what in ("all", "companies"):

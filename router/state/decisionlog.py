@@ -48,7 +48,7 @@ def entry(d: Decision, env: dict[str, str] | None = None) -> dict:
                          "tz": c.tz, "tz_source": c.tz_source, "local_time": c.local.isoformat(timespec="seconds"),
                          "open_followup": c.open_followup, "last_agent": c.last_agent, "task_owner": c.task_owner,
                          "company": c.company, "company_name": c.company_name, "strategy": c.strategy,
-                         "choice": c.choice, "crm": c.crm, "risk": c.risk,
+                         "switch": c.switch, "choice": c.choice, "crm": c.crm, "risk": c.risk,
                          "risk_signals": [h.name for h in c.risk_hits]}
         if c.menu:
             out["caller"] |= {"menu": c.menu, "key": c.key}

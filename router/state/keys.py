@@ -70,7 +70,8 @@ class Keys:
         self.strategy = f"{prefix}:strategy"
         self.rollout = f"{prefix}:{{rollout}}"
         """Hash: the staged rollout every router follows (router/state/rollout.py lists its fields)."""
-        """Hash: `strategy` switched at runtime, `by` whom, `at` when (read by every call's round trip)."""
+        """Hash: `strategy` switched at runtime, `by` whom, `at` when; the day/night `switch`, `switch_by`,
+        `switch_at` (both read by every call's round trip)."""
         self.risk_list = f"{prefix}:{{risk}}:list"
         """Sorted set: numbers at risk now, scored by when they entered the list."""
         self.risk_rank = f"{prefix}:{{risk}}:rank"

@@ -1,4 +1,4 @@
-"""What every call reads but no caller owns — busy devices, the strategy, the numbering plan,
+"""What every call reads but no caller owns — busy devices, the strategy, the day/night switch, the numbering plan,
 company number ranges — held in a cluster router's memory.
 
 On Redis Cluster these keys live on other nodes than the caller's; reading them in the call's
@@ -32,6 +32,7 @@ class LocalView:
     def __init__(self) -> None:
         self.busy: frozenset[str] = frozenset()
         self.strategy: str | None = None
+        self.switch: str | None = None
         self.numbering = RangeTable()
         self.companies = RangeTable()
         self.loaded = False
@@ -46,6 +47,8 @@ class LocalView:
             self.device(event["device"], event["busy"])
         elif kind == "strategy":
             self.strategy = event["strategy"]
+        elif kind == "switch":
+            self.switch = event["switch"]
         return kind in ("numbering", "companies")
 
 

@@ -12,7 +12,7 @@ key (router/state/keys.py), and each concern is a mixin of its own module:
 | TasksMixin | tasks.py | follow-up and retention tasks, the worklist |
 | RiskMixin | risk.py | customer events, risk, the at-risk list |
 | ReportMixin | report.py | the report's day counters and raw calls |
-| StrategyMixin | strategy.py | the strategy switched at runtime |
+| StrategyMixin | strategy.py | the strategy and the day/night switch, flipped at runtime |
 | RolloutMixin | rollout.py | a staged rollout of new rules: its state and both versions |
 | OutboxMixin | outbox.py | messages on their way out (SMS, webhooks, e-mail, CRM) |
 | CrmMixin | crm.py | the CRM's ids of calls and tasks, its request rate, what stops it |

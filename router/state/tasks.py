@@ -49,6 +49,7 @@ class TasksMixin(StoreBase):
             return existing, True
         p = self.r.pipeline(transaction=False)
         p.hincrby(self.k.task(existing), "count", 1)
+        p.hincrby(self.k.task(existing), "replies", 1)  # the customer called again: a reply on the task
         p.rpush(self.k.task_log(existing), orjson.dumps(comment))
         await p.execute()
         return existing, False
@@ -91,15 +92,26 @@ class TasksMixin(StoreBase):
         await p.execute()
         return True
 
-    async def comment(self, task_id: str, at: float, text: str) -> None:
-        await self.r.rpush(self.k.task_log(task_id), orjson.dumps({"at": at, "text": text}))
+    async def comment(self, task_id: str, at: float, text: str, staff: bool = False, replies: int = 0) -> None:
+        """A line in the task's log. `staff`: a person acted (a comment, a callback attempt), so the task's
+        `last_staff_action` is now; `replies`: replies it adds (a person's comment, the customer's events)."""
+        if not staff and not replies:
+            await self.r.rpush(self.k.task_log(task_id), orjson.dumps({"at": at, "text": text}))
+            return
+        p = self.r.pipeline(transaction=False)
+        p.rpush(self.k.task_log(task_id), orjson.dumps({"at": at, "text": text}))
+        if staff:
+            p.hset(self.k.task(task_id), "last_staff_action", at)
+        if replies:
+            p.hincrby(self.k.task(task_id), "replies", replies)
+        await p.execute()
 
     async def take_task(self, task_id: str, owner: str, at: float) -> bool:
         """A person takes an open task: it becomes theirs. False if it is not open."""
         if await self.r.hget(self.k.task(task_id), "state") != "open":
             return False
         p = self.r.pipeline(transaction=False)
-        p.hset(self.k.task(task_id), mapping={"owner": owner, "taken_at": at})
+        p.hset(self.k.task(task_id), mapping={"owner": owner, "taken_at": at, "last_staff_action": at})
         p.rpush(self.k.task_log(task_id), orjson.dumps({"at": at, "text": f"taken by {owner}"}))
         await p.execute()
         await self._owner_changed(task_id, owner)

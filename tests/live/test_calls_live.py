@@ -165,3 +165,30 @@ async def test_manager_busy_on_a_custom_device_escalates_up(live, ami, outcomes)
     assert d["rule"] == "A customers reach their manager"
     assert [(s["type"], s["dest"]) for s in d["steps"]] == [("queue", "support")]
     assert (await outcomes("+79035550909"))["result"] == "answered"
+
+
+async def test_the_feature_code_flips_the_night_switch_for_the_next_call(live, ami, outcomes):
+    """*28 from a phone (the shipped [callrouter-features]) asks the router over FastAGI; the next call follows
+    the rule with `when: {switch: night}`; *28 again is day."""
+
+    async def switch_is(mode: str) -> dict:
+        async with aiohttp.ClientSession() as http, asyncio.timeout(15):
+            while True:
+                async with http.get(f"http://127.0.0.1:{live.http_port}/api/switch") as r:
+                    state = await r.json()
+                if state["switch"] == mode:
+                    return state
+                await asyncio.sleep(0.1)
+
+    await ami.call("*28", "101", context="live-phones")
+    state = await switch_is("night")
+    assert state["by"] == "feature code from 101"
+    played = await ami.wait_for(lambda e: e.get("Event") == "AGIExecEnd" and "CALLROUTER_SWITCH" in e.get(
+        "Command", ""))
+    assert played["Command"] == 'EXEC MSet "CALLROUTER_SWITCH=night"'
+    await ami.call("2030", "+79030000030")
+    assert (await decision_of(live, "+79030000030"))["rule"] == "the night switch is on"
+    await ami.call("*28", "101", context="live-phones")
+    await switch_is("day")
+    await ami.call("2030", "+79030000031")
+    assert (await decision_of(live, "+79030000031"))["rule"] == "the day line"

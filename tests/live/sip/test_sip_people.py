@@ -40,7 +40,7 @@ async def test_the_ringing_phones_person_sees_the_card_and_the_other_does_not(si
             await asyncio.wait_for(ready.wait(), 10)
         phone = await sip.phone("121", answers(after=1.5, talk=1))
         await sip.phone("131", answers())
-        call = await sip.trunk_call("3010", "+79035551001", name="Client")
+        call = await sip.trunk_call("3020", "+79035551001", name="Client")
         result = await call.result()
         assert result.code == 200, result.messages
         async with asyncio.timeout(30):
