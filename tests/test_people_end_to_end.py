@@ -97,3 +97,27 @@ async def test_two_agents_and_a_head(serve, store, ami, mail):
         await asyncio.gather(*readers, return_exceptions=True)
         for who in (a, b, head):
             await who.close()
+
+
+async def test_an_account_made_after_the_staff_was_read_gets_its_first_card(serve, store, ami):
+    """Staff is read at most every few seconds; a person whose page opens is read at once, so an account made
+    a moment ago (by `router users` on another host) is not missed by the very next ring."""
+    await store.put_customers([("+79035550101", {"abc": "A", "manager": "ivanov", "name": "Olga"})])
+    r = await serve(compiled(RULES_TEXT), Clock(MONDAY_10), ami=ami_target(ami))
+    await asyncio.wait_for(r.ami.synced.wait(), 10)
+    await r.http.app[PEOPLE_KEY].staff.view()  # read with nobody on staff: cached for seconds
+    await add_user(store, "ivanov", "agent")
+    a = await SignedIn.login(r.http_port, "ivanov")
+    page: list[dict] = []
+    ready = asyncio.Event()
+    reader = asyncio.create_task(listen(a, page, ready))
+    try:
+        await asyncio.wait_for(ready.wait(), 5)
+        decision = (await call(r.agi.port, "+79035550101", "OLGA")).variables["ROUTE_DECISION"]
+        await SimulatedPBX(ami, speed=4.0).inbound("+79035550101", decision,
+                                                   [Attempt("dial", "PJSIP/101", "noanswer", ring=1.0)])
+        await wait_for(lambda: any(e.get("type") == "card" and e.get("state") == "ringing" for e in page))
+    finally:
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+        await a.close()

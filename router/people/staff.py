@@ -1,6 +1,7 @@
 """Who is on staff right now, as the card and the notices need it: the accounts, each one's phones, and
 which names each one answers for. Read from the store at most every few seconds (an account added
-with `router users` on any host is seen within TTL), never on the call's path.
+with `router users` on any host is seen within TTL, at once when its person opens a page), never on
+the call's path.
 """
 
 from __future__ import annotations

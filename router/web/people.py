@@ -46,6 +46,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
     if p.user is None:
         return web.json_response({"error": "a personal stream needs a signed-in person"}, status=400)
     streams = request.app[PEOPLE_KEY].streams
+    if p.user.name not in request.app[PEOPLE_KEY].staff.last.users:
+        request.app[PEOPLE_KEY].staff.invalidate()  # an account made moments ago: its first ring finds it
     transport = request.transport
     sub = streams.subscribe(p.user.name, on_drop=transport.abort if transport is not None else None)
     if sub is None:
