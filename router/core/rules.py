@@ -364,12 +364,45 @@ class FollowupSettings(Strict):
         return v
 
 
+SERVICE_LEVEL_MAX = 600
+"""The longest service-level threshold: waits are kept in whole seconds up to 10 minutes (whole minutes
+beyond), so a threshold up to here is exact whenever it is set, for past days too."""
+RECALL_WINDOW_MAX = 31 * 86400
+"""The longest first-contact window: a further call is counted up to a month after the one before."""
+
+
+class QueueReport(Strict):
+    """A queue's own service-level threshold and its wrap-up time (queues.conf `servicelevel`, `wrapuptime`)."""
+
+    service_level: Duration | None = Field(None, ge=1, le=SERVICE_LEVEL_MAX)
+    wrapup: Duration | None = Field(None, ge=0, le=3600)
+
+
 class ReportSettings(Strict):
-    """What the daily report keeps and how it measures a working day."""
+    """What the daily report keeps, how it measures a working day and the thresholds of its standard figures."""
 
     working_hours: Hours = HourWindow(9 * 60, 18 * 60)
     keep_days: Duration = 400 * 86400
     keep_calls: Duration = 90 * 86400
+    service_level: Duration = Field(20, ge=1, le=SERVICE_LEVEL_MAX)
+    """T: a call answered within T seconds of being offered counts for the service level."""
+    short_abandon: Duration = Field(5, ge=0, le=60)
+    """A caller who hangs up sooner is a short abandon: counted apart, and opens no follow-up."""
+    first_contact_within: Duration = Field(7 * 86400, ge=3600, le=RECALL_WINDOW_MAX)
+    """N: a call with no further call from the number within N counts as resolved at first contact."""
+    queues: dict[str, QueueReport] = {}
+
+    @field_validator("first_contact_within")
+    @classmethod
+    def _whole_hours(cls, v: int) -> int:
+        if v % 3600:
+            raise ValueError("first_contact_within is counted in whole hours (7d, 48h)")
+        return v
+
+    def service_level_of(self, queue: str) -> int:
+        """T of a queue: its own, else the report's."""
+        own = self.queues.get(queue)
+        return own.service_level if own is not None and own.service_level is not None else self.service_level
 
 
 class RetentionSettings(Strict):

@@ -14,6 +14,7 @@ from typing import Any
 from router.core.decide import CompiledRules
 from router.core.rules import INTERNAL_TYPE, MISSED_TYPE
 from router.core.tasks import Task
+from router.reports.figures import StandardRow, standard
 from router.reports.tally import SEP
 
 Row = dict[str, Any]
@@ -144,6 +145,7 @@ def build(rules: CompiledRules, days: list[str], counters: list[dict[str, str]],
         "callbacks": {"made": c["cb"], "answered": c["cb|ok"], "after_miss_seconds": _ring(_dist(c, "cbd|"))},
         "staff": staff(c, rules.staff_names, rules, days, open_tasks, now),
         "menus": menus(c, rules),
+        "standard": standard(c.items(), rs.report),
     }
 
 
@@ -258,6 +260,7 @@ def text(report: Row) -> str:
                  f"{_s(cb['after_miss_seconds']['median'])}, 90 % within {_s(cb['after_miss_seconds']['p90'])}")
     lines.append(f"Outbound: {report['outbound']['calls']} calls, {report['outbound']['answered']} answered; "
                  f"internal: {report['internal']['calls']}")
+    lines += standard_text(report["standard"], lambda name: name)
     if report["menus"]:
         lines += ["", "Menus (callers: entered; left by each option; timed out or wrong keys at the last try; "
                       "hung up in the menu)"]
@@ -282,6 +285,46 @@ def text(report: Row) -> str:
     return "\n".join(lines) + "\n"
 
 
+STANDARD_HEAD = (f"{'':<22}{'offered':>8}{'answered':>9}{'SL':>6}{'SL2':>6}{'T':>5}{'ASA':>7}{'ASA90':>7}"
+                 f"{'aband.':>7}{'short':>6}{'rate':>6}{'AHT':>8}{'FCR':>6}{'recall':>7}{'to recall':>11}"
+                 f"{'occup.':>7}")
+
+
+def _pct(fraction: float | None) -> str:
+    return "–" if fraction is None else f"{fraction * 100:.0f}%"
+
+
+def _standard_line(title: str, r: StandardRow) -> str:
+    return (f"{title[:21]:<22}{r['offered']:>8}{r['answered']:>9}{_pct(r['service_level']):>6}"
+            f"{_pct(r['service_level2']):>6}{r['service_level_seconds']:>4}s{_s(r['asa_seconds']):>7}"
+            f"{_s(r['asa_p90_seconds']):>7}{r['abandoned']:>7}{r['short_abandoned']:>6}{_pct(r['abandon_rate']):>6}"
+            f"{_s(r['aht_seconds']):>8}{_pct(r['fcr_rate']):>6}{_pct(r['recall_rate']):>7}"
+            f"{_s(r['recall_median_seconds']):>11}{_pct(r['occupancy']):>7}")
+
+
+def standard_text(fig: Row, label: Callable[[str], str]) -> list[str]:
+    """The standard figures as the CLI prints them: the day, then per queue, agent and hour."""
+    day = fig["day"]
+    lines = ["", f"Standard figures (SL: answered within T of offered; SL2: Asterisk's, abandons within T "
+                 f"counted; short abandons under {day['short_abandon_seconds']} s apart; FCR: no further call "
+                 f"within {_s(day['first_contact_seconds'])})", STANDARD_HEAD, _standard_line("day", day)]
+    for kind, title in (("queues", "queue "), ("agents", ""), ("hours", "hour ")):
+        lines += [_standard_line(title + (label(r["name"]) if kind == "agents" else r["name"]), r)
+                  for r in fig[kind]]
+    states = [r for r in fig["agents"] if r["talk_seconds"] or r["available_seconds"] or r["paused_seconds"]
+              or r["ring_no_answer"] or r["logins"]]
+    if states:
+        lines += ["", "Agent states (on a call, available, wrap-up, paused with reasons; rings not answered; "
+                      "logins and logouts)"]
+        for r in states:
+            paused = ", ".join(f"{p['reason']} {p['pauses']}× {_s(p['seconds'])}" for p in r["pauses"])
+            lines.append(f"  {label(r['name'])}: talk {_s(r['talk_seconds'])}, available "
+                         f"{_s(r['available_seconds'])}, wrap-up {_s(r['wrapup_seconds'])}, paused "
+                         f"{_s(r['paused_seconds'])}{f' ({paused})' if paused else ''}; not answered "
+                         f"{r['ring_no_answer']}; logins {r['logins']}, logouts {r['logouts']}")
+    return lines
+
+
 def _s(seconds: float | None) -> str:
     if seconds is None:
         return "–"
@@ -291,4 +334,5 @@ def _s(seconds: float | None) -> str:
 
 
 CSV_FIELDS = ("day", "time", "direction", "number", "type", "result", "by", "queue", "manager", "dnid", "rule",
-              "kind", "abc", "ring_seconds", "talk_seconds", "callback_after_seconds", "decision", "linkedid")
+              "kind", "abc", "ring_seconds", "talk_seconds", "callback_after_seconds", "decision", "linkedid",
+              "hold_seconds", "wrapup_seconds", "abandoned", "recalled_after_seconds")

@@ -194,6 +194,17 @@ class Keys:
         """Hash of counters for one company day (router/reports/tally.py lists the fields); kept `keep_days`."""
         return f"{self.prefix}:report:{day}"
 
+    @property
+    def agents_now(self) -> str:
+        """Hash: queue member interface -> its state now (JSON: state, since, queues, reason), for the report
+        and the wallboard; written as AMI tells."""
+        return f"{self.prefix}:agents:now"
+
+    def recalls_day(self, day: str) -> str:
+        """Hash: call key -> seconds until the number's next call, for the calls of one company day that had
+        one (first-contact resolution, the CSV's `recalled_after_seconds`); kept `keep_calls`."""
+        return f"{self.prefix}:recalls:{day}"
+
     def calls_day(self, day: str) -> str:
         """Hash: call key (decision id, else linkedid:direction:number) -> the call's raw record; kept `keep_calls`."""
         return f"{self.prefix}:calls:{day}"
