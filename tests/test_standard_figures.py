@@ -169,7 +169,7 @@ def test_a_pause_in_every_queue_is_one_pause_of_the_agent():
     for q in ("sales", "support"):
         s.feed({"Event": "QueueMemberPause", "Queue": q, "Interface": A, "Paused": "1", "PausedReason": "break"},
                MONDAY_9 + 60)
-    spans, marks, now = s.take()
+    _, marks, now = s.take()
     c = mark_counters(marks, MSK)[MONDAY]
     assert (c["spn|a|PJSIP/101|break"], c["spn|q|sales|break"], c["spn|q|support|break"]) == (1, 1, 1)
     assert now[A] == {"state": "paused", "since": MONDAY_9 + 60, "queues": ["sales", "support"], "reason": "break"}
@@ -186,7 +186,7 @@ def test_paused_in_one_queue_is_still_available_in_the_other():
 
 def test_today_so_far_counts_the_open_states_up_to_the_clock():
     s = agent_day()
-    spans, marks, now = s.take()
+    spans, marks, _ = s.take()
     c = merged(span_counters(spans, MSK), mark_counters(marks, MSK))[MONDAY]
     # at 11:00 A has been available since 10:30: 1800 s more than the counters hold
     tiles = queues_so_far({k: str(v) for k, v in c.items()}, {A: s.now_of(A)}, SETTINGS, MSK, MONDAY_9 + 120 * M)
