@@ -348,6 +348,9 @@ class FollowupSettings(Strict):
     sms_text: str = "We missed your call and will call you back shortly."
     chat_link: str = ""
     owner: str = "unassigned"
+    short_abandons: bool = False
+    """Open follow-ups for short abandons too (callers gone within `report.short_abandon`); off: they are counted
+    apart in the report and nobody calls them back."""
     order: dict[Strategy, Annotated[list[Segment], Field(min_length=1)]] = {}
     """Worklist order per strategy (new connections and classes; what is not listed comes after);
     a strategy not given here keeps DEFAULT_ORDER's."""
