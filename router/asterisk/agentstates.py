@@ -93,10 +93,12 @@ Handler = Callable[["AgentStates", dict, float], None]
 class AgentStates:
     """Feed AMI events with the time they happened; take the spans and marks that closed."""
 
-    def __init__(self, queue_wrapup: Mapping[str, int] | None = None):
+    def __init__(self, queue_wrapup: Callable[[str], int] | Mapping[str, int] | None = None):
         self.members: dict[str, _Member] = {}
-        self.queue_wrapup: Mapping[str, int] = queue_wrapup or {}
-        """queue -> its queues.conf `wrapuptime` (AMI does not say it): for members who carry none."""
+        found = queue_wrapup or {}
+        self.queue_wrapup: Callable[[str], int] = (lambda q: found.get(q, 0)) if isinstance(found, Mapping) else found
+        """queue -> its queues.conf `wrapuptime` (AMI does not say it; the rule file's `report.queues`): for
+        members who carry none."""
         self.spans: list[Span] = []
         self.marks: list[Mark] = []
         self.changed: set[str] = set()
@@ -121,7 +123,7 @@ class AgentStates:
         """Seconds of wrap-up after a call `agent` took from `queue`: its own Wrapuptime, else the queue's."""
         m = self.members.get(agent)
         own = m.wrapup.get(queue, 0) if m is not None else 0
-        return own or self.queue_wrapup.get(queue, 0)
+        return own or self.queue_wrapup(queue)
 
     # the state machine
 

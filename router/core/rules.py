@@ -402,6 +402,11 @@ class ReportSettings(Strict):
             raise ValueError("first_contact_within is counted in whole hours (7d, 48h)")
         return v
 
+    def wrapup_of(self, queue: str) -> int:
+        """The queue's wrap-up seconds as the rule file gives them (0: none given)."""
+        own = self.queues.get(queue)
+        return own.wrapup or 0 if own is not None else 0
+
     def service_level_of(self, queue: str) -> int:
         """T of a queue: its own, else the report's."""
         own = self.queues.get(queue)
