@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from collections import Counter
 
 import pytest
@@ -17,7 +16,7 @@ from router.reports.figures import StandardRow, standard
 from router.reports.reader import calls_csv, report
 from router.reports.sofar import queues_so_far
 from router.reports.tally import Calendar, tally_call
-from tests.helpers import MONDAY, MONDAY_9, MSK, RULES_TEXT, compiled
+from tests.helpers import CALL_FIGURES, MONDAY, MONDAY_9, MSK, RULES_TEXT, call_figures_from_csv, compiled
 
 SETTINGS = ReportSettings.model_validate({"service_level": "20s", "short_abandon": "5s",
                                           "first_contact_within": "7d",
@@ -200,6 +199,14 @@ def test_today_so_far_counts_the_open_states_up_to_the_clock():
     assert later["sales"]["available_seconds"] == 2990 + 1800
 
 
+def test_a_member_first_seen_in_a_status_is_in_the_queue_but_did_not_log_in_then():
+    s = AgentStates()
+    s.feed({"Event": "QueueMember", "Queue": "sales", "Location": A, "Paused": "0"}, MONDAY_9)
+    s.feed({"Event": "QueueMemberStatus", "Queue": "support", "Interface": A, "Paused": "0"}, MONDAY_9 + 1)
+    _, marks, now = s.take()
+    assert marks == [] and now[A]["queues"] == ["sales", "support"] and now[A]["state"] == "available"
+
+
 def test_wrapup_that_ran_out_ends_where_it_ran_out():
     s = AgentStates(queue_wrapup={"sales": 30})
     s.feed({"Event": "QueueMemberAdded", "Queue": "sales", "Interface": A, "Paused": "0"}, MONDAY_9)
@@ -219,53 +226,6 @@ def test_thresholds_out_of_their_range_are_refused(bad):
         ReportSettings.model_validate(bad)
 
 
-def recomputed(rows: list[dict[str, str]], scope: str, name: str, threshold: int) -> dict[str, object]:
-    """The call figures of one scope worked out again from the CSV's rows alone, one call at a time."""
-    short_limit, window = SETTINGS.short_abandon, SETTINGS.first_contact_within
-    mine = [r for r in rows if r["direction"] == "inbound" and not r["by"].startswith("ivr:") and (
-        scope == "day" or (scope == "queue" and r["queue"] == name) or (scope == "agent" and r["by"] == name)
-        or (scope == "hour" and r["time"][:2] == name))]
-    answered = [r for r in mine if r["result"] == "answered"]
-    gave_up = [r for r in mine if r["abandoned"] == "1"]
-    short = [r for r in gave_up if float(r["ring_seconds"]) < short_limit]
-    offered = len(mine) - len(short)
-    in_t = [r for r in answered if math.floor(float(r["ring_seconds"])) <= threshold]
-    gave_up_in_t = [r for r in gave_up if math.floor(float(r["ring_seconds"])) <= threshold]
-    waits = sorted(math.floor(float(r["ring_seconds"])) for r in answered)
-    contacts = [r for r in mine if r not in short]
-    recalled = sorted(int(r["recalled_after_seconds"]) for r in contacts
-                      if r["recalled_after_seconds"] and int(r["recalled_after_seconds"]) <= window)
-    recalled_answered = [r for r in answered if r["recalled_after_seconds"]
-                         and int(r["recalled_after_seconds"]) <= window]
-
-    def share(part: int, whole: int) -> float | None:
-        return round(part / whole, 4) if whole else None
-
-    def minute_up(seconds: int) -> int:
-        return max(60, math.ceil(seconds / 60) * 60)
-
-    return {
-        "offered": offered, "answered": len(answered), "abandoned": len(gave_up) - len(short),
-        "short_abandoned": len(short), "service_level": share(len(in_t), offered),
-        "service_level2": share(len(in_t) + len(gave_up_in_t), len(answered) + len(gave_up)),
-        "asa_seconds": round(sum(float(r["ring_seconds"]) for r in answered) / len(answered), 1) if answered
-        else None,
-        "asa_p90_seconds": waits[math.ceil(0.9 * len(waits)) - 1] if waits else None,
-        "abandon_rate": share(len(gave_up) - len(short), offered),
-        "aht_seconds": round(sum(float(r["talk_seconds"]) + float(r["hold_seconds"] or 0)
-                                 + float(r["wrapup_seconds"] or 0) for r in answered) / len(answered), 1)
-        if answered else None,
-        "fcr_rate": share(len(answered) - len(recalled_answered), len(answered)),
-        "recall_rate": share(len(recalled), offered),
-        "recall_median_seconds": minute_up(recalled[math.ceil(0.5 * len(recalled)) - 1]) if recalled else None,
-    }
-
-
-CALL_FIGURES = ("offered", "answered", "abandoned", "short_abandoned", "service_level", "service_level2",
-                "asa_seconds", "asa_p90_seconds", "abandon_rate", "aht_seconds", "fcr_rate", "recall_rate",
-                "recall_median_seconds")
-
-
 async def test_the_days_csv_reconciles_with_every_figure_of_the_report(store):
     rules = compiled(RULES_TEXT + "\nreport: {service_level: 20s, short_abandon: 5s, first_contact_within: 7d, "
                                   "queues: {support: {service_level: 30s}}}\n")
@@ -281,6 +241,6 @@ async def test_the_days_csv_reconciles_with_every_figure_of_the_report(store):
                 for r in fig[part]]
     assert len(checked) == 1 + 2 + 2 + 4  # sales and support; A and B; hours 09, 11, 12, 13 (the menu: nobody)
     for kind, r in checked:
-        again = recomputed(rows, kind, r["name"], r["service_level_seconds"])
+        again = call_figures_from_csv(rows, kind, r["name"], r["service_level_seconds"], SETTINGS)
         assert {f: r[f] for f in CALL_FIGURES} == again, (kind, r["name"])
     assert fig["day"]["service_level"] == round(2 / 7, 4), "and the same as worked by hand"

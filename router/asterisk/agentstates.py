@@ -176,7 +176,7 @@ class AgentStates:
         paused = e.get("Paused") == "1"
         m.queues[queue] = (e.get("PausedReason") or "") if paused else None
         m.wrapup[queue] = int(e.get("Wrapuptime") or 0)
-        if joined:
+        if joined and e.get("Event") == "QueueMemberAdded":  # else a member the router had not seen yet (a start)
             self.marks.append(Mark(agent, "login", at, (queue,)))
         if paused and was_paused is None and e.get("Event") == "QueueMemberPause":
             self._mark_pause(Mark(agent, "pause", at, (queue,), m.queues[queue] or ""))
