@@ -12,8 +12,9 @@ Facts from app_queue.c (Asterisk 22):
 - `AgentConnect` / `AgentComplete`: the member talks to a caller / the conversation ended (`TalkTime`,
   `Reason` caller|agent|transfer); wrap-up follows for the member's (else the queue's) wrapup time.
 
-A member's state is one of `available`, `talk`, `wrapup`, `paused` (paused in every queue it is in, not
-talking), `logged_out`. Each change closes a `Span` of the previous state; `marks` counts what happened
+A member's state is one of `talk`, `paused` (in every queue it is in, not talking), `wrapup` (after a
+call, for its wrap-up time), `available`, `logged_out` — the first that holds, in this order. Each change
+closes a `Span` of the previous state; `marks` counts what happened
 (pauses started with their reason, ring-no-answers, logins, logouts). Times are the events' own (`at`):
 nothing here reads a clock; `open_spans(now)` closes the open states at a time the caller gives.
 """
@@ -79,11 +80,11 @@ def _state(m: _Member, at: float) -> tuple[State, str]:
         return "logged_out", ""
     if m.talking:
         return "talk", ""
+    reasons = list(m.queues.values())
+    if all(r is not None for r in reasons):  # a pause is the agent's own word: it wins over wrap-up
+        return "paused", next((r for r in reasons if r), "")
     if at < m.wrapup_until:
         return "wrapup", ""
-    reasons = list(m.queues.values())
-    if all(r is not None for r in reasons):
-        return "paused", next((r for r in reasons if r), "")
     return "available", ""
 
 

@@ -63,10 +63,11 @@ def recall_bucket(seconds: float) -> int:
     return max(step, math.ceil(seconds / step) * step)
 
 
-def scopes_of(o: Outcome, hour: str) -> list[str]:
+def scopes_of(o: Outcome, hour: str, queue: str) -> list[str]:
+    """`queue`: the one that answered, else the one the decision sent the caller to (the CSV's `queue`)."""
     scopes = [DAY_SCOPE, f"h|{hour}"]
-    if o.queue:
-        scopes.append(f"q|{scope_name(o.queue)}")
+    if queue:
+        scopes.append(f"q|{scope_name(queue)}")
     if o.answered and o.by:
         scopes.append(f"a|{scope_name(o.by)}")
     return scopes
@@ -81,11 +82,11 @@ def handle_tenths(o: Outcome) -> int:
     return round((o.talk_seconds + o.hold_seconds + o.wrapup_seconds) * 10)
 
 
-def standard_counters(o: Outcome, hour: str, short_abandon: float) -> dict[str, int]:
+def standard_counters(o: Outcome, hour: str, queue: str, short_abandon: float) -> dict[str, int]:
     """The fields one offered call adds on its own day (`hour` its hour, HH, of the company day)."""
     c: dict[str, int] = {}
     wait = o.ring_seconds
-    for scope in scopes_of(o, hour):
+    for scope in scopes_of(o, hour, queue):
         c[f"so|{scope}"] = 1
         if o.answered:
             c[f"sa|{scope}"] = 1
@@ -106,9 +107,9 @@ def is_contact(o: Outcome, short_abandon: float) -> bool:
     return not (o.abandoned and o.ring_seconds < short_abandon)
 
 
-def last_contact(o: Outcome, day: str, key: str, hour: str) -> LastContact:
+def last_contact(o: Outcome, day: str, key: str, hour: str, queue: str) -> LastContact:
     return {"at": round(o.started, 3), "day": day, "key": key, "answered": o.answered,
-            "scopes": scopes_of(o, hour)}
+            "scopes": scopes_of(o, hour, queue)}
 
 
 def read_last_contact(raw: str | bytes | None) -> LastContact | None:

@@ -208,7 +208,8 @@ def tally_standard(tally: Tally, o: Outcome, hour: str, state: Mapping[str, str 
                    short_abandon: float) -> None:
     """The standard figures' counters of an offered call; when it is a contact, the recall of the number's
     previous one (on that call's day) and the number's new last contact."""
-    tally.counters.update(std.standard_counters(o, hour, short_abandon))
+    queue = tally.record["queue"]
+    tally.counters.update(std.standard_counters(o, hour, queue, short_abandon))
     if not std.is_contact(o, short_abandon) or not o.number.startswith("+"):
         return
     previous = std.state_fields(state)
@@ -217,7 +218,7 @@ def tally_standard(tally: Tally, o: Outcome, hour: str, state: Mapping[str, str 
         if found is not None:
             tally.recall = (previous["day"], previous["key"], found[0])
             tally.earlier[previous["day"]] = found[1]
-    tally.state["last_in"] = orjson.dumps(std.last_contact(o, tally.day, tally.key, hour)).decode()
+    tally.state["last_in"] = orjson.dumps(std.last_contact(o, tally.day, tally.key, hour, queue)).decode()
 
 
 def tally_menus(menus: list[list[str]], left: str, call_type: str) -> dict[str, int]:

@@ -138,10 +138,10 @@ member => Local/104@from-queue/n,0,Agent 104,hint:104@ext-local
 member => Local/106@from-queue/n,0,Agent 106,hint:106@ext-local
 
 ; ---- the standard figures' queue: members log in with QueueAdd (their own wrap-up), T = 3 s; a member
-; rings 4 s, then the queue waits 5 s before ringing again (one ring-no-answer in a 7 s wait) ----
+; rings 6 s, then the queue waits 5 s before ringing again (one ring-no-answer in a 7 s wait) ----
 [numbers](queue-defaults)
 strategy = ringall
-timeout = 4
+timeout = 6
 retry = 5
 wrapuptime = 0
 servicelevel = 3
