@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections import Counter
@@ -16,7 +17,17 @@ from router.reports.figures import StandardRow, standard
 from router.reports.reader import calls_csv, report
 from router.reports.sofar import queues_so_far
 from router.reports.tally import Calendar, tally_call
-from tests.helpers import CALL_FIGURES, MONDAY, MONDAY_9, MSK, RULES_TEXT, call_figures_from_csv, compiled
+from tests.helpers import (
+    CALL_FIGURES,
+    MONDAY,
+    MONDAY_9,
+    MSK,
+    RULES_TEXT,
+    Clock,
+    call_figures_from_csv,
+    compiled,
+    open_report,
+)
 
 SETTINGS = ReportSettings.model_validate({"service_level": "20s", "short_abandon": "5s",
                                           "first_contact_within": "7d",
@@ -244,3 +255,29 @@ async def test_the_days_csv_reconciles_with_every_figure_of_the_report(store):
         again = call_figures_from_csv(rows, kind, r["name"], r["service_level_seconds"], SETTINGS)
         assert {f: r[f] for f in CALL_FIGURES} == again, (kind, r["name"])
     assert fig["day"]["service_level"] == round(2 / 7, 4), "and the same as worked by hand"
+
+
+async def test_the_report_page_shows_the_standard_figures_and_the_agent_states(serve, store, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    rules = compiled(RULES_TEXT + "\nreport: {service_level: 20s, queues: {support: {service_level: 30s}}}\n")
+    r = await serve(rules, Clock(MONDAY_9 + 12 * H), token="tk")
+    for o in DAY:
+        assert await store.record_outcome(o)
+    s = agent_day()
+    s.feed({"Event": "QueueMemberRemoved", "Queue": "sales", "Interface": A}, MONDAY_9 + 120 * M)
+    await store.record_agent_states(*s.take())
+    await open_report(browser, r.http_port, MONDAY, "tk")
+    cells = await asyncio.to_thread(lambda: [[td.text for td in tr.find_elements(By.TAG_NAME, "td")] for tr in
+                                             browser.find_elements(By.CSS_SELECTOR, "#standard tbody tr")])
+    day = cells[0]
+    assert day[:6] == ["the day", "7", "4", "28.6 %", "57.1 %", "20 s"]  # 2/7 and 4/7, as worked by hand
+    assert day[6:13] == ["20 s", "25 s", "2", "1", "28.6 %", "1 min 50 s", "50 %"]
+    support = next(c for c in cells if c[0] == "queue support")
+    assert support[3:6] == ["100 %", "100 %", "30 s"]
+    states = await asyncio.to_thread(lambda: browser.find_element(By.ID, "agent-states").text)
+    assert "lunch: 1×, 1 h 00 min" in states
+    shot = tmp_path / "standard-figures.png"
+    await asyncio.to_thread(browser.execute_script, "document.getElementById('standard').scrollIntoView()")
+    assert await asyncio.to_thread(browser.save_screenshot, str(shot))
+    print(shot)

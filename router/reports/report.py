@@ -307,7 +307,7 @@ def standard_text(fig: Row, label: Callable[[str], str]) -> list[str]:
     day = fig["day"]
     lines = ["", f"Standard figures (SL: answered within T of offered; SL2: Asterisk's, abandons within T "
                  f"counted; short abandons under {day['short_abandon_seconds']} s apart; FCR: no further call "
-                 f"within {_s(day['first_contact_seconds'])})", STANDARD_HEAD, _standard_line("day", day)]
+                 f"within {_days(day['first_contact_seconds'])})", STANDARD_HEAD, _standard_line("day", day)]
     for kind, title in (("queues", "queue "), ("agents", ""), ("hours", "hour ")):
         lines += [_standard_line(title + (label(r["name"]) if kind == "agents" else r["name"]), r)
                   for r in fig[kind]]
@@ -323,6 +323,10 @@ def standard_text(fig: Row, label: Callable[[str], str]) -> list[str]:
                          f"{_s(r['paused_seconds'])}{f' ({paused})' if paused else ''}; not answered "
                          f"{r['ring_no_answer']}; logins {r['logins']}, logouts {r['logouts']}")
     return lines
+
+
+def _days(seconds: int) -> str:
+    return f"{seconds // 86400} days" if seconds % 86400 == 0 else _s(seconds)
 
 
 def _s(seconds: float | None) -> str:
