@@ -15,6 +15,7 @@ from router.core.rules import ReportSettings
 from router.reports.agenttally import mark_counters, merged, span_counters
 from router.reports.figures import StandardRow, standard
 from router.reports.reader import calls_csv, report
+from router.reports.report import build, text
 from router.reports.sofar import queues_so_far
 from router.reports.tally import Calendar, tally_call
 from tests.helpers import (
@@ -281,3 +282,15 @@ async def test_the_report_page_shows_the_standard_figures_and_the_agent_states(s
     await asyncio.to_thread(browser.execute_script, "document.getElementById('standard').scrollIntoView()")
     assert await asyncio.to_thread(browser.save_screenshot, str(shot))
     print(shot)
+
+
+def test_the_cli_prints_the_days_figures_with_their_thresholds():
+    rules = compiled(RULES_TEXT + "\nreport: {service_level: 20s, queues: {support: {service_level: 30s}}}\n")
+    counters = {k: str(v) for k, v in day_counters(DAY).items()}
+    printed = text(build(rules, [MONDAY], [counters], [], MONDAY_9 + 12 * H))
+    assert "short abandons under 5 s apart; FCR: no further call within 7 days" in printed
+    day = next(line for line in printed.splitlines() if line.startswith("day "))
+    assert day.split() == ["day", "7", "4", "28.6", "%", "57.1", "%", "20", "s", "20", "s", "25", "s", "2", "1",
+                           "28.6", "%", "1", "min", "50", "s", "50.0", "%", "28.6", "%", "30", "min", "00", "s", "–"]
+    queue = next(line for line in printed.splitlines() if line.startswith("queue support"))
+    assert "100.0 % 100.0 %  30 s" in queue

@@ -285,21 +285,23 @@ def text(report: Row) -> str:
     return "\n".join(lines) + "\n"
 
 
-STANDARD_HEAD = (f"{'':<22}{'offered':>8}{'answered':>9}{'SL':>6}{'SL2':>6}{'T':>5}{'ASA':>7}{'ASA90':>7}"
-                 f"{'aband.':>7}{'short':>6}{'rate':>6}{'AHT':>8}{'FCR':>6}{'recall':>7}{'to recall':>11}"
-                 f"{'occup.':>7}")
+STANDARD_COLUMNS = (("offered", 8), ("answered", 9), ("SL", 8), ("SL2", 8), ("T", 6), ("ASA", 8), ("ASA90", 8),
+                    ("aband.", 7), ("short", 6), ("rate", 8), ("AHT", 12), ("FCR", 8), ("recall", 8),
+                    ("to recall", 13), ("occup.", 8))
+STANDARD_HEAD = f"{'':<22}" + "".join(f"{name:>{width}}" for name, width in STANDARD_COLUMNS)
 
 
 def _pct(fraction: float | None) -> str:
-    return "–" if fraction is None else f"{fraction * 100:.0f}%"
+    return "–" if fraction is None else f"{fraction * 100:.1f} %"
 
 
 def _standard_line(title: str, r: StandardRow) -> str:
-    return (f"{title[:21]:<22}{r['offered']:>8}{r['answered']:>9}{_pct(r['service_level']):>6}"
-            f"{_pct(r['service_level2']):>6}{r['service_level_seconds']:>4}s{_s(r['asa_seconds']):>7}"
-            f"{_s(r['asa_p90_seconds']):>7}{r['abandoned']:>7}{r['short_abandoned']:>6}{_pct(r['abandon_rate']):>6}"
-            f"{_s(r['aht_seconds']):>8}{_pct(r['fcr_rate']):>6}{_pct(r['recall_rate']):>7}"
-            f"{_s(r['recall_median_seconds']):>11}{_pct(r['occupancy']):>7}")
+    cells = (r["offered"], r["answered"], _pct(r["service_level"]), _pct(r["service_level2"]),
+             f"{r['service_level_seconds']} s", _s(r["asa_seconds"]), _s(r["asa_p90_seconds"]), r["abandoned"],
+             r["short_abandoned"], _pct(r["abandon_rate"]), _s(r["aht_seconds"]), _pct(r["fcr_rate"]),
+             _pct(r["recall_rate"]), _s(r["recall_median_seconds"]), _pct(r["occupancy"]))
+    return f"{title[:21]:<22}" + "".join(f"{cell:>{width}}" for cell, (_, width) in zip(cells, STANDARD_COLUMNS,
+                                                                                         strict=True))
 
 
 def standard_text(fig: Row, label: Callable[[str], str]) -> list[str]:
