@@ -588,7 +588,7 @@ def call_figures_from_csv(rows: list[dict[str, str]], scope: str, name: str, thr
         else None,
         "asa_p90_seconds": waits[math.ceil(0.9 * len(waits)) - 1] if waits else None,
         "abandon_rate": share(len(gave_up) - len(short), offered),
-        "aht_seconds": round(sum(float(r["talk_seconds"]) + float(r["hold_seconds"] or 0)
+        "aht_seconds": round(sum(float(r["agent_talk_seconds"] or r["talk_seconds"]) + float(r["hold_seconds"] or 0)
                                  + float(r["wrapup_seconds"] or 0) for r in answered) / len(answered), 1)
         if answered else None,
         "fcr_rate": share(len(answered) - len(recalled_answered), len(answered)),

@@ -26,9 +26,11 @@ def member(name: str, at: float, paused: str = "0", reason: str = "", wrapup: st
                  InCall="0", Status="1", Paused=paused, PausedReason=reason, Ringinuse="0", Wrapuptime=wrapup)
 
 
-def queue_call(at: float, wait: float, talk: float, hold: tuple[float, float]) -> bytes:
+def queue_call(at: float, wait: float, talk: float, hold: tuple[float, float], handed_on: float | None = None
+               ) -> bytes:
     """A customer's call that waits `wait` s in `support`, is answered by AGENT, put on hold for hold[1] s from
-    hold[0] s into the talk, and hung up by the customer after `talk` s."""
+    hold[0] s into the talk, and hung up by the customer after `talk` s; `handed_on`: AGENT transferred the
+    caller that many seconds into the talk (AgentComplete `Reason: transfer`), the call went on."""
     lid, caller, agent = "1795337767.10", "1795337767.10", "1795337767.11"
     chan, agent_chan = "PJSIP/trunk-0000000a", "PJSIP/101-0000000b"
     answered = at + wait
@@ -47,9 +49,9 @@ def queue_call(at: float, wait: float, talk: float, hold: tuple[float, float]) -
               Queue="support", Interface=AGENT, HoldTime=str(int(wait)), RingTime="3", **common),
         event("Hold", answered + hold[0], Channel=chan, Uniqueid=caller, MusicClass="default", **common),
         event("Unhold", answered + hold[0] + hold[1], Channel=chan, Uniqueid=caller, **common),
-        event("AgentComplete", answered + talk, Channel=chan, Uniqueid=caller, DestChannel=agent_chan,
-              DestUniqueid=agent, Queue="support", Interface=AGENT, HoldTime=str(int(wait)), TalkTime=str(int(talk)),
-              Reason="caller", **common),
+        event("AgentComplete", answered + (handed_on or talk), Channel=chan, Uniqueid=caller, DestChannel=agent_chan,
+              DestUniqueid=agent, Queue="support", Interface=AGENT, HoldTime=str(int(wait)),
+              TalkTime=str(int(handed_on or talk)), Reason="transfer" if handed_on else "caller", **common),
         event("Hangup", answered + talk, Channel=chan, Uniqueid=caller, Cause="16", **common),
         event("Hangup", answered + talk, Channel=agent_chan, Uniqueid=agent, Cause="16", **common),
     ])
@@ -109,3 +111,24 @@ async def test_the_wallboard_reads_today_so_far_with_the_open_state_counted_to_n
     # available 09:00-09:10 written, 09:15-09:20 still open; paused 5 min with no reason
     assert (tiles["support"]["available_seconds"], tiles["support"]["paused_seconds"]) == (900, 300)
     assert tiles["support"]["pauses"] == [{"reason": "-", "pauses": 1, "seconds": 300.0}]
+
+
+async def test_a_transfer_does_not_inflate_the_agents_handle_time(ami, store):
+    """Anna answers after 5 s, talks 60 s and transfers the caller, who talks 240 s more with someone else:
+    the call lasted 300 s, Anna's handling 60 + 15 s wrap-up = 75 s (not 315 s), her talk 60 s."""
+    store.calendar = Calendar(MSK)
+    listener = Listener(ami_target(ami), store)
+    listener.agents.queue_wrapup = RULES.rs.report.wrapup_of
+    listener.start()
+    try:
+        await asyncio.wait_for(listener.synced.wait(), 10)
+        await ami.push(member("QueueMemberAdded", MONDAY_9) + queue_call(MONDAY_9 + 60, 5, 300, (0, 0), 60))
+        await wait_for(lambda: listener.received >= 13 and not listener.pending)
+        await listener.flush()
+        day = await report(store, RULES, [MONDAY], MONDAY_9 + 3600)
+        [record] = await store.calls_of(MONDAY)
+    finally:
+        await listener.stop()
+    [anna] = day["standard"]["agents"]
+    assert (record["talk_seconds"], record["agent_talk_seconds"]) == (300.0, 60.0)
+    assert (anna["aht_seconds"], anna["talk_seconds"]) == (75.0, 60.0)

@@ -117,6 +117,7 @@ class _Call:
     handed_up: str = ""  # the context where a delegate answered by itself (voicemail, an announcement, a queue)
     hold_from: dict[str, float] = field(default_factory=dict)  # uniqueid -> when it was put on hold
     held: float = 0.0  # seconds on hold, holds that ended
+    handed_on_at: float | None = None  # the answering queue member transferred the caller (AgentComplete transfer)
 
 
 def call_record(call: _Call) -> dict:
@@ -136,7 +137,8 @@ def call_from_record(r: dict) -> _Call:
 
 _CALL_FIELDS = ("linkedid", "started", "channels", "numbers", "caller", "caller_rank", "decision", "answered_by",
                 "queue", "answered_at", "queue_timeouts", "last_dial_status", "abandoned", "queued", "dialed", "ivr",
-                "ivr_at", "failed", "menus", "menu", "delegates", "handed_to", "handed_up", "hold_from", "held")
+                "ivr_at", "failed", "menus", "menu", "delegates", "handed_to", "handed_up", "hold_from", "held",
+                "handed_on_at")
 MAX_MENU_STEPS = 20  # menus a call's outcome keeps: a caller going round in menus adds no more
 
 Handler = Callable[["CallTracker", dict, float], None]
@@ -381,6 +383,14 @@ class CallTracker:
         if call.answered_at is None:
             call.answered_at = at
 
+    def on_agentcomplete(self, e: dict, at: float) -> None:
+        """The answering member's conversation ended; `Reason: transfer`: the call goes on without them, and their
+        handling time ends here, not with the call."""
+        call = self.calls.get(e.get("Linkedid", ""))
+        if call is not None and e.get("Reason") == "transfer" and e.get("Uniqueid") == call.caller \
+                and call.handed_on_at is None:
+            call.handed_on_at = at
+
     def on_queuecallerabandon(self, e: dict, at: float) -> None:
         call = self.calls.get(e.get("Linkedid", ""))
         if call is not None and e.get("Uniqueid") == call.caller:
@@ -464,6 +474,8 @@ class CallTracker:
         return Outcome.timed(call.linkedid, "inbound", number, answered, call.started, call.answered_at, at,
                              by=call.answered_by, queue=call.queue, decision=call.decision, reason=why,
                              hold_seconds=round(held, 1) if answered else 0.0,
+                             agent_talk_seconds=round(call.handed_on_at - call.answered_at, 1)
+                             if answered and call.handed_on_at is not None and call.answered_at is not None else 0.0,
                              by_state=self.members.get(call.answered_by, "") if answered else "",
                              menus=call.menus, menu_left=call.menu)
 
@@ -485,6 +497,7 @@ HANDLERS: dict[str, Handler] = {
     "DialEnd": CallTracker.on_dialend,
     "AgentCalled": CallTracker.on_agentcalled,
     "AgentConnect": CallTracker.on_agentconnect,
+    "AgentComplete": CallTracker.on_agentcomplete,
     "QueueCallerAbandon": CallTracker.on_queuecallerabandon,
     "Newstate": CallTracker.on_newstate,
     "Hold": CallTracker.on_hold,

@@ -42,6 +42,7 @@ class OutcomeRecord(TypedDict):
     open_task: NotRequired[str]
     hold_seconds: NotRequired[float]
     wrapup_seconds: NotRequired[float]
+    agent_talk_seconds: NotRequired[float]
 
 
 @dataclass(slots=True)
@@ -77,6 +78,9 @@ class Outcome:
     """Time the customer was put on hold in the conversation (AMI `Hold` to `Unhold`)."""
     wrapup_seconds: float = 0.0
     """The answering queue member's wrap-up after the call (its `Wrapuptime`, else the queue's from the rules)."""
+    agent_talk_seconds: float = 0.0
+    """The answering member's part of `talk_seconds` when they transferred the caller (AgentComplete `Reason:
+    transfer`): what their handling time counts, so a transfer does not inflate it. 0: the whole talk."""
     event_written: bool = False
     """The call went to the number's customer events with the outcome's own writes."""
 
@@ -123,6 +127,8 @@ class Outcome:
             out["hold_seconds"] = self.hold_seconds
         if self.wrapup_seconds:
             out["wrapup_seconds"] = self.wrapup_seconds
+        if self.agent_talk_seconds:
+            out["agent_talk_seconds"] = self.agent_talk_seconds
         return out
 
     @property
@@ -141,4 +147,5 @@ class Outcome:
                    menus=[[str(m), str(k)] for m, k in r.get("menus") or ()], menu_left=str(r.get("menu_left") or ""),
                    type=str(r.get("type") or ""), hold_seconds=float(r.get("hold_seconds") or 0),
                    wrapup_seconds=float(r.get("wrapup_seconds") or 0),
+                   agent_talk_seconds=float(r.get("agent_talk_seconds") or 0),
                    open_task=None if r.get("open_task") is None else str(r["open_task"]))

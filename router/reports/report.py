@@ -341,4 +341,4 @@ def _s(seconds: float | None) -> str:
 
 CSV_FIELDS = ("day", "time", "direction", "number", "type", "result", "by", "queue", "manager", "dnid", "rule",
               "kind", "abc", "ring_seconds", "talk_seconds", "callback_after_seconds", "decision", "linkedid",
-              "hold_seconds", "wrapup_seconds", "abandoned", "recalled_after_seconds")
+              "hold_seconds", "wrapup_seconds", "agent_talk_seconds", "abandoned", "recalled_after_seconds")

@@ -79,7 +79,8 @@ def is_offered(o: Outcome, direction: str) -> bool:
 
 
 def handle_tenths(o: Outcome) -> int:
-    return round((o.talk_seconds + o.hold_seconds + o.wrapup_seconds) * 10)
+    """Talk (the answering agent's part, when they transferred the caller) + hold + wrap-up, in tenths."""
+    return round(((o.agent_talk_seconds or o.talk_seconds) + o.hold_seconds + o.wrapup_seconds) * 10)
 
 
 def standard_counters(o: Outcome, hour: str, queue: str, short_abandon: float) -> dict[str, int]:

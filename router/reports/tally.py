@@ -93,6 +93,7 @@ class CallRecord(TypedDict):
     """The last menu the caller left, when it left one: a corrected type moves that menu's count too."""
     hold_seconds: NotRequired[float]
     wrapup_seconds: NotRequired[float]
+    agent_talk_seconds: NotRequired[float]
     abandoned: NotRequired[int]
     """1 when the caller hung up before anyone answered (a timeout or a failed step is missed, not abandoned)."""
 
@@ -150,6 +151,8 @@ def tally_call(o: Outcome, meta: DecisionFacts, state: Mapping[str, str | None],
         record["hold_seconds"] = o.hold_seconds
     if o.wrapup_seconds:
         record["wrapup_seconds"] = o.wrapup_seconds
+    if o.agent_talk_seconds:
+        record["agent_talk_seconds"] = o.agent_talk_seconds
     if o.abandoned:
         record["abandoned"] = 1
     c: dict[str, int] = {}
