@@ -600,3 +600,38 @@ def call_figures_from_csv(rows: list[dict[str, str]], scope: str, name: str, thr
 CALL_FIGURES = ("offered", "answered", "abandoned", "short_abandoned", "service_level", "service_level2",
                 "asa_seconds", "asa_p90_seconds", "abandon_rate", "aht_seconds", "fcr_rate", "recall_rate",
                 "recall_median_seconds")
+
+
+AGENT_FIGURES = ("talk_seconds", "available_seconds", "wrapup_seconds", "paused_seconds", "ring_no_answer", "logins",
+                 "logouts", "occupancy")
+
+
+def agent_figures_from_csv(rows: list[dict[str, str]], scope: str, name: str) -> dict[str, object]:
+    """The agent-state figures of one scope worked again from the rows of the agents' CSV alone: the time in
+    each state summed, the marks counted, occupancy = talk / (talk + available); pauses as {reason: (pauses,
+    seconds)}."""
+    mine = [r for r in rows if scope == "day" or (scope == "agent" and r["agent"] == name)
+            or (scope == "queue" and name in r["queues"].split(";")) or (scope == "hour" and r["time"][:2] == name)]
+
+    def time_in(state: str) -> float:
+        return round(sum(float(r["seconds"]) for r in mine if r["what"] == state), 1)
+
+    talk, available = time_in("talk"), time_in("available")
+    pauses: dict[str, list] = {}
+    for r in mine:
+        reason = r["reason"] or "-"
+        if r["what"] == "paused":
+            pauses.setdefault(reason, [0, 0.0])[1] += float(r["seconds"])
+        elif r["what"] == "pause":
+            pauses.setdefault(reason, [0, 0.0])[0] += 1
+    return {"talk_seconds": talk, "available_seconds": available, "wrapup_seconds": time_in("wrapup"),
+            "paused_seconds": time_in("paused"),
+            "ring_no_answer": sum(r["what"] == "ring_no_answer" for r in mine),
+            "logins": sum(r["what"] == "login" for r in mine), "logouts": sum(r["what"] == "logout" for r in mine),
+            "occupancy": round(talk / (talk + available), 4) if talk + available else None,
+            "pauses": {reason: (n, round(seconds, 1)) for reason, (n, seconds) in pauses.items()}}
+
+
+def pauses_by_reason(row: dict) -> dict[str, tuple[int, float]]:
+    """A report row's pauses as agent_figures_from_csv gives them."""
+    return {p["reason"]: (p["pauses"], p["seconds"]) for p in row["pauses"]}

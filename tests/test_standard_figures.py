@@ -14,20 +14,23 @@ from router.core.outcome import CALLER_HUNG_UP, Outcome
 from router.core.rules import ReportSettings
 from router.reports.agenttally import mark_counters, merged, span_counters
 from router.reports.figures import StandardRow, standard
-from router.reports.reader import calls_csv, report
+from router.reports.reader import agents_csv, calls_csv, report
 from router.reports.report import build, text
 from router.reports.sofar import queues_so_far
 from router.reports.tally import Calendar, tally_call
 from tests.helpers import (
+    AGENT_FIGURES,
     CALL_FIGURES,
     MONDAY,
     MONDAY_9,
     MSK,
     RULES_TEXT,
     Clock,
+    agent_figures_from_csv,
     call_figures_from_csv,
     compiled,
     open_report,
+    pauses_by_reason,
 )
 
 SETTINGS = ReportSettings.model_validate({"service_level": "20s", "short_abandon": "5s",
@@ -213,7 +216,7 @@ def test_today_so_far_counts_the_open_states_up_to_the_clock():
 
 def test_a_member_first_seen_in_a_status_is_in_the_queue_but_did_not_log_in_then():
     s = AgentStates()
-    s.feed({"Event": "QueueMember", "Queue": "sales", "Location": A, "Paused": "0"}, MONDAY_9)
+    s.from_status({"Event": "QueueMember", "Queue": "sales", "Location": A, "Paused": "0"}, MONDAY_9)
     s.feed({"Event": "QueueMemberStatus", "Queue": "support", "Interface": A, "Paused": "0"}, MONDAY_9 + 1)
     _, marks, now = s.take()
     assert marks == [] and now[A]["queues"] == ["sales", "support"] and now[A]["state"] == "available"
@@ -256,6 +259,35 @@ async def test_the_days_csv_reconciles_with_every_figure_of_the_report(store):
         again = call_figures_from_csv(rows, kind, r["name"], r["service_level_seconds"], SETTINGS)
         assert {f: r[f] for f in CALL_FIGURES} == again, (kind, r["name"])
     assert fig["day"]["service_level"] == round(2 / 7, 4), "and the same as worked by hand"
+
+
+async def test_the_agents_csv_reconciles_with_every_agent_figure_of_the_report(store):
+    """Two members' days (one crossing 10:00, both queues for B) written as AMI tells them, then every agent
+    figure of the day, each queue, agent and hour worked again from the agents' CSV."""
+    rules = compiled(RULES_TEXT)
+    store.calendar = Calendar(MSK)
+    s = agent_day()
+    for q in ("sales", "support"):
+        s.feed({"Event": "QueueMemberAdded", "Queue": q, "Interface": B, "Paused": "0"}, MONDAY_9 + 5 * M)
+    s.feed({"Event": "QueueMemberPause", "Queue": "sales", "Interface": B, "Paused": "1", "PausedReason": "=cmd"},
+           MONDAY_9 + 50 * M)
+    s.feed({"Event": "QueueMemberPause", "Queue": "support", "Interface": B, "Paused": "1",
+            "PausedReason": "=cmd"}, MONDAY_9 + 50 * M)
+    s.feed({"Event": "QueueMemberRemoved", "Queue": "sales", "Interface": A}, MONDAY_9 + 120 * M)
+    for q in ("sales", "support"):
+        s.feed({"Event": "QueueMemberRemoved", "Queue": q, "Interface": B}, MONDAY_9 + 130 * M)
+    await store.record_agent_states(*s.take())
+    fig = (await report(store, rules, [MONDAY], MONDAY_9 + 12 * H))["standard"]
+    rows = list(csv.DictReader(io.StringIO(await agents_csv(store, [MONDAY]))))
+    assert {r["reason"] for r in rows} == {"", "lunch", "'=cmd"}, "a reason starting like a formula is quoted"
+    rows = [r | {"reason": r["reason"].removeprefix("'")} for r in rows]
+    checked = [("day", fig["day"])] + [(kind, r) for kind, part in (("queue", "queues"), ("agent", "agents"),
+                                                                   ("hour", "hours")) for r in fig[part]]
+    assert len(checked) == 1 + 2 + 2 + 3  # sales and support; A and B; 09, 10, 11
+    for kind, r in checked:
+        again = agent_figures_from_csv(rows, kind, r["name"])
+        assert {f: r[f] for f in AGENT_FIGURES} | {"pauses": pauses_by_reason(r)} == again, (kind, r["name"])
+    assert fig["day"]["paused_seconds"] == 3600 + 80 * 60, "A's lunch and B's 80 minutes, by hand"
 
 
 async def test_the_report_page_shows_the_standard_figures_and_the_agent_states(serve, store, browser, tmp_path):

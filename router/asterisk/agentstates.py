@@ -192,6 +192,10 @@ class AgentStates:
         else:
             self.marks.append(mark)
 
+    def from_status(self, e: dict, at: float) -> None:
+        """A `QueueMember` line of the QueueStatus action's answer (read after each login, not an event)."""
+        self.on_member(e, at)
+
     def on_removed(self, e: dict, at: float) -> None:
         agent, queue = e.get("Interface", ""), e.get("Queue", "")
         m = self.members.get(agent)
@@ -229,7 +233,6 @@ class AgentStates:
 HANDLERS: dict[str, Handler] = {
     "QueueMemberAdded": AgentStates.on_member,
     "QueueMemberStatus": AgentStates.on_member,
-    "QueueMember": AgentStates.on_member,
     "QueueMemberPause": AgentStates.on_member,
     "QueueMemberRemoved": AgentStates.on_removed,
     "AgentRingNoAnswer": AgentStates.on_ring_no_answer,

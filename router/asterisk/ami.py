@@ -215,7 +215,7 @@ class Listener:
                 self.pending.append(("device", (m.get("Device") or "", m.get("State") or "")))
             queues = await self.manager.send_action({"Action": "QueueStatus"})
             for m in _items(queues, "QueueMember"):
-                self.agents.feed(m, self.clock())
+                self.agents.from_status(m, self.clock())
                 if m.get("StateInterface") and m.get("Location") and m["StateInterface"] != m["Location"]:
                     self.tracker.members[m["Location"]] = m["StateInterface"]
                 device = m.get("StateInterface") or m.get("Location")

@@ -9,12 +9,16 @@ queue the member was in (`q|NAME`). Fields, all integers:
 - `sp|SCOPE|REASON` tenths paused for each reason (`-` when none was given); `spn|SCOPE|REASON` pauses begun;
 - `rna|SCOPE` rings not answered (AgentRingNoAnswer); `sli|SCOPE`, `slo|SCOPE` logins to and logouts from a
   queue.
+
+The same pieces and marks are kept as the day's agent log (`log_rows`): the rows of the agents' CSV, from
+which every agent figure can be worked again.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from router.asterisk.agentstates import Mark, Span
@@ -79,4 +83,39 @@ def merged(*parts: Counters) -> Counters:
         for day, c in part.items():
             for k, n in c.items():
                 out[day][k] = out[day].get(k, 0) + n
+    return dict(out)
+
+
+class AgentLogRow(TypedDict):
+    """One row of the day's agent log (the agents' CSV): a state's piece within one hour, or a mark."""
+
+    day: str
+    time: str
+    at: float
+    agent: str
+    what: str
+    """available, talk, wrapup, paused (a piece of time), or pause, ring_no_answer, login, logout (a mark)."""
+    seconds: float
+    queues: str
+    """The queues the member was in, `;` between them."""
+    reason: str
+
+
+def log_rows(spans: list[Span], marks: list[Mark], zone: ZoneInfo) -> dict[str, list[AgentLogRow]]:
+    """day -> the agent log's rows of these spans (one per company hour each covers) and marks."""
+    out: dict[str, list[AgentLogRow]] = defaultdict(list)
+    for s in spans:
+        if s.state == "logged_out":
+            continue
+        at = s.start
+        for day, _, seconds in hour_pieces(s.start, s.end, zone):
+            out[day].append({"day": day, "time": datetime.fromtimestamp(at, zone).strftime("%H:%M:%S"),
+                             "at": round(at, 3), "agent": s.agent, "what": s.state,
+                             "seconds": round(seconds * 10) / 10, "queues": ";".join(s.queues), "reason": s.reason})
+            at += seconds
+    for m in marks:
+        local = datetime.fromtimestamp(m.at, zone)
+        out[local.date().isoformat()].append({"day": local.date().isoformat(), "time": local.strftime("%H:%M:%S"),
+                                              "at": round(m.at, 3), "agent": m.agent, "what": m.kind,
+                                              "seconds": 0.0, "queues": ";".join(m.queues), "reason": m.reason})
     return dict(out)

@@ -200,6 +200,11 @@ class Keys:
         and the wallboard; written as AMI tells."""
         return f"{self.prefix}:agents:now"
 
+    def agent_log_day(self, day: str) -> str:
+        """List: the queue members' states and marks of one company day, as the agents' CSV gives them (JSON
+        rows, router/reports/agenttally.py `log_rows`); kept `keep_calls`."""
+        return f"{self.prefix}:agentlog:{day}"
+
     def recalls_day(self, day: str) -> str:
         """Hash: call key -> seconds until the number's next call, for the calls of one company day that had
         one (first-contact resolution, the CSV's `recalled_after_seconds`); kept `keep_calls`."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import orjson
 
 from router.asterisk.agentstates import AgentNow, Mark, Span
-from router.reports.agenttally import mark_counters, merged, span_counters
+from router.reports.agenttally import AgentLogRow, log_rows, mark_counters, merged, span_counters
 from router.reports.tally import Calendar, Tally, day_of, retype
 from router.state.base import Command, StoreBase
 from router.state.keys import Keys, Retention
@@ -89,17 +89,24 @@ class ReportMixin(StoreBase):
         return found
 
     async def record_agent_states(self, spans: list[Span], marks: list[Mark], now: dict[str, AgentNow]) -> None:
-        """Queue members' states that ended (their durations on each day and hour they covered), what happened
-        to them, and their states now: one round trip."""
+        """Queue members' states that ended (their durations on each day and hour they covered, and as the day's
+        agent log), what happened to them, and their states now: one round trip."""
         writes: list[Command] = []
-        for day, counters in merged(span_counters(spans, self.calendar.zone),
-                                    mark_counters(marks, self.calendar.zone)).items():
+        zone = self.calendar.zone
+        for day, counters in merged(span_counters(spans, zone), mark_counters(marks, zone)).items():
             writes += [("HINCRBY", self.k.report_day(day), name, n) for name, n in counters.items()]
             writes.append(("EXPIRE", self.k.report_day(day), self.calendar.keep_days))
+        for day, rows in log_rows(spans, marks, zone).items():
+            writes += [("RPUSH", self.k.agent_log_day(day), *(orjson.dumps(r) for r in rows)),
+                       ("EXPIRE", self.k.agent_log_day(day), self.calendar.keep_calls)]
         for agent, state in now.items():
             writes.append(("HSET", self.k.agents_now, agent, orjson.dumps(state)))
         if writes:
             await self.pooled(writes)
+
+    async def agent_log(self, day: str, start: int = 0, stop: int = -1) -> list[AgentLogRow]:
+        """Rows `start`..`stop` of the day's agent log, oldest first as written."""
+        return [orjson.loads(raw) for raw in await self.r.lrange(self.k.agent_log_day(day), start, stop)]
 
     async def agents_now(self) -> dict[str, AgentNow]:
         """Each queue member's state now, as the AMI listener last wrote it."""

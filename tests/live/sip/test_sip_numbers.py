@@ -27,7 +27,13 @@ import pytest
 
 from router.core.rulefile import load_rules_text
 from router.reports.sofar import queues_so_far
-from tests.helpers import CALL_FIGURES, call_figures_from_csv
+from tests.helpers import (
+    AGENT_FIGURES,
+    CALL_FIGURES,
+    agent_figures_from_csv,
+    call_figures_from_csv,
+    pauses_by_reason,
+)
 from tests.live.sip.driver import Sip
 from tests.live.sip.phones import answers, rings
 from tests.live.sip.stack import HERE, SIP_TEST
@@ -130,7 +136,7 @@ async def test_a_day_on_a_real_queue_gives_the_hand_worked_figures(sip):
     assert len(sip.events("AgentRingNoAnswer", Queue=QUEUE, Interface="PJSIP/153")) == 1
 
     day = datetime.fromtimestamp(in_151[0], ZONE).date().isoformat()
-    report, rows = await report_and_csv(sip, day, {"151", "152", "153"})
+    report, rows, agent_rows = await report_and_csv(sip, day, {"151", "152", "153"})
     queue = next(r for r in report["standard"]["queues"] if r["name"] == QUEUE)
     agents = {r["name"]: r for r in report["standard"]["agents"]}
 
@@ -187,6 +193,11 @@ async def test_a_day_on_a_real_queue_gives_the_hand_worked_figures(sip):
     for scope, name, row in [("queue", QUEUE, queue), *(("agent", n, agents[n]) for n in ("PJSIP/151", "PJSIP/152"))]:
         again = call_figures_from_csv(rows, scope, name, row["service_level_seconds"], RULES.report)
         assert {f: row[f] for f in CALL_FIGURES} == again, (scope, name)
+    # and the agents' CSV: every agent figure of the queue and of each member worked again from its rows
+    for scope, name, row in [("queue", QUEUE, queue), *(("agent", f"PJSIP/{x}", agents[f"PJSIP/{x}"])
+                                                         for x in ("151", "152", "153"))]:
+        again = agent_figures_from_csv(agent_rows, scope, name)
+        assert {f: row[f] for f in AGENT_FIGURES} | {"pauses": pauses_by_reason(row)} == again, (scope, name)
 
     # the wallboard's today so far, once everyone has logged out, is the report's row
     counters = (await sip.store.report_counters([day]))[0]
@@ -217,8 +228,10 @@ async def second_outcome(sip: Sip, number: str) -> dict:
             await asyncio.sleep(0.1)
 
 
-async def report_and_csv(sip: Sip, day: str, agents: set[str]) -> tuple[dict, list[dict[str, str]]]:
-    """The report and the CSV from the running router's API, once it has written every member's logout."""
+async def report_and_csv(sip: Sip, day: str, agents: set[str]
+                         ) -> tuple[dict, list[dict[str, str]], list[dict[str, str]]]:
+    """The report, the calls' CSV (the queue's rows) and the agents' CSV from the running router's API, once it
+    has written every member's logout."""
     async with asyncio.timeout(30):
         while True:
             now = await sip.store.agents_now()
@@ -232,4 +245,7 @@ async def report_and_csv(sip: Sip, day: str, agents: set[str]) -> tuple[dict, li
             report = await resp.json()
         async with http.get(f"{base}/api/report/calls.csv?day={day}") as resp:
             rows = list(csv.DictReader(io.StringIO(await resp.text())))
-    return report, [r for r in rows if r["queue"] == QUEUE]
+        async with http.get(f"{base}/api/report/agents.csv?day={day}") as resp:
+            assert resp.status == 200, await resp.text()
+            agent_rows = list(csv.DictReader(io.StringIO(await resp.text())))
+    return report, [r for r in rows if r["queue"] == QUEUE], agent_rows
