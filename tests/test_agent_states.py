@@ -132,3 +132,29 @@ async def test_a_transfer_does_not_inflate_the_agents_handle_time(ami, store):
     [anna] = day["standard"]["agents"]
     assert (record["talk_seconds"], record["agent_talk_seconds"]) == (300.0, 60.0)
     assert (anna["aht_seconds"], anna["talk_seconds"]) == (75.0, 60.0)
+
+
+async def test_two_routers_following_one_asterisk_count_an_agents_day_once(ami, store):
+    """Both listeners read the same events and write the same states: each state, pause and ring is counted
+    once (claimed by its member, kind and end)."""
+    store.calendar = Calendar(MSK)
+    one, two = Listener(ami_target(ami), store), Listener(ami_target(ami), store)
+    for listener in (one, two):
+        listener.start()
+        await asyncio.wait_for(listener.synced.wait(), 10)
+    try:
+        await ami.push(member("QueueMemberAdded", MONDAY_9) + member("QueueMemberPause", MONDAY_9 + 600, "1", "x")
+                       + member("QueueMemberPause", MONDAY_9 + 900, "0")
+                       + event("AgentRingNoAnswer", MONDAY_9 + 1000, Queue="support", Interface=AGENT)
+                       + event("QueueMemberRemoved", MONDAY_9 + 1200, Queue="support", Interface=AGENT))
+        await wait_for(lambda: all(x.received >= 5 and not x.pending for x in (one, two)))
+        await one.flush()
+        await two.flush()
+        day = await report(store, RULES, [MONDAY], MONDAY_9 + 3600)
+    finally:
+        await one.stop()
+        await two.stop()
+    [anna] = day["standard"]["agents"]
+    assert (anna["available_seconds"], anna["paused_seconds"]) == (900, 300)
+    assert (anna["ring_no_answer"], anna["logins"], anna["logouts"]) == (1, 1, 1)
+    assert len(await store.agent_log(MONDAY)) == 3 + 4  # available, paused, available; pause, ring, in, out

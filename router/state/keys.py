@@ -190,6 +190,11 @@ class Keys:
     def outcome_claim(self, linkedid: str, direction: str, number: str) -> str:
         return f"{self.prefix}:seen:{linkedid}:{direction}:{number}"
 
+    def agent_claim(self, agent: str, what: str, at: float) -> str:
+        """A member's state that ended (or a mark) at `at`, claimed by the router that writes it: several routers
+        following one Asterisk count it once. Kept OUTCOME_KEEP_SECONDS."""
+        return f"{self.prefix}:seen:agent:{agent}:{what}:{at:.3f}"
+
     def report_day(self, day: str) -> str:
         """Hash of counters for one company day (router/reports/tally.py lists the fields); kept `keep_days`."""
         return f"{self.prefix}:report:{day}"

@@ -13,7 +13,7 @@ from router.asterisk.agentstates import AgentNow, Mark, Span
 from router.reports.agenttally import AgentLogRow, log_rows, mark_counters, merged, span_counters
 from router.reports.tally import Calendar, Tally, day_of, retype
 from router.state.base import Command, StoreBase
-from router.state.keys import Keys, Retention
+from router.state.keys import OUTCOME_KEEP_SECONDS, Keys, Retention
 from router.state.replies import mapping
 
 
@@ -90,7 +90,16 @@ class ReportMixin(StoreBase):
 
     async def record_agent_states(self, spans: list[Span], marks: list[Mark], now: dict[str, AgentNow]) -> None:
         """Queue members' states that ended (their durations on each day and hour they covered, and as the day's
-        agent log), what happened to them, and their states now: one round trip."""
+        agent log), what happened to them, and their states now. Two round trips: each span and mark claimed
+        (by its member, kind and end: routers that started at different times agree on where a state ended),
+        then what this router claimed written."""
+        claims = [self.k.agent_claim(s.agent, s.state, s.end) for s in spans]
+        claims += [self.k.agent_claim(m.agent, m.kind, m.at) for m in marks]
+        if claims:
+            won = await self.pooled([("SET", claim, 1, "NX", "EX", OUTCOME_KEEP_SECONDS) for claim in claims])
+            n = len(spans)
+            spans = [s for s, ok in zip(spans, won[:n], strict=True) if ok]
+            marks = [m for m, ok in zip(marks, won[n:], strict=True) if ok]
         writes: list[Command] = []
         zone = self.calendar.zone
         for day, counters in merged(span_counters(spans, zone), mark_counters(marks, zone)).items():
