@@ -145,12 +145,9 @@ def row(kind: str, name: str, s: _Scope, settings: ReportSettings, threshold: in
     offered, answered, abandoned = n["so"] - short, n["sa"], n["sab"] - short
     recalled = {v: k for v, k in recalls.items() if v <= window}
     talk, available = n["sd|talk"] / 10, n["sd|available"] / 10
-    pauses: list[Pause] = sorted(
-        ({"reason": what.split(SEP, 1)[1], "pauses": n.get(f"spn{SEP}{what.split(SEP, 1)[1]}", 0),
-          "seconds": round(v / 10, 1)} for what, v in n.items() if what.startswith(f"sp{SEP}")),
-        key=lambda p: (-p["seconds"], p["reason"]))
-    pauses += [{"reason": what.split(SEP, 1)[1], "pauses": v, "seconds": 0.0} for what, v in n.items()
-               if what.startswith(f"spn{SEP}") and f"sp{SEP}{what.split(SEP, 1)[1]}" not in n]
+    reasons = {what.split(SEP, 1)[1] for what in n if what.startswith((f"sp{SEP}", f"spn{SEP}"))}
+    pauses: list[Pause] = sorted(({"reason": r, "pauses": n[f"spn{SEP}{r}"], "seconds": round(n[f"sp{SEP}{r}"] / 10, 1)}
+                                  for r in reasons), key=lambda p: (-p["seconds"], p["reason"]))
     return {
         "scope": SCOPE_KINDS[kind], "name": name, "offered": offered, "answered": answered,
         "service_level": ratio(_within(waited, threshold), offered),
