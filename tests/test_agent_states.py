@@ -7,7 +7,7 @@ import asyncio
 
 from router.asterisk.ami import Listener
 from router.asterisk.amisim import block
-from router.reports.reader import report
+from router.reports.reader import report, so_far_today
 from router.reports.sofar import queues_so_far
 from router.reports.tally import Calendar
 from tests.helpers import MONDAY, MONDAY_9, MSK, RULES_TEXT, ami_target, compiled, wait_for
@@ -111,6 +111,8 @@ async def test_the_wallboard_reads_today_so_far_with_the_open_state_counted_to_n
     # available 09:00-09:10 written, 09:15-09:20 still open; paused 5 min with no reason
     assert (tiles["support"]["available_seconds"], tiles["support"]["paused_seconds"]) == (900, 300)
     assert tiles["support"]["pauses"] == [{"reason": "-", "pauses": 1, "seconds": 300.0}]
+    read = await so_far_today(store, RULES, MONDAY_9 + 1200)
+    assert read["queues"] == [tiles["support"]], "the store's reads give the same"
 
 
 async def test_a_transfer_does_not_inflate_the_agents_handle_time(ami, store):

@@ -18,7 +18,10 @@ from typing import cast
 
 from router.core.decide import CompiledRules
 from router.core.tasks import Task
+from router.reports.figures import StandardFigures
 from router.reports.report import CSV_FIELDS, Row, build, days_between
+from router.reports.sofar import today_so_far
+from router.reports.tally import day_of
 from router.state.store import Store
 
 
@@ -54,6 +57,14 @@ async def report(store: Store, rules: CompiledRules, days: list[str], now: float
                            async for batch in store.open_task_fields(OVERDUE_FIELDS, until=now)
                            for _, _, values in batch]
     return await asyncio.to_thread(build, rules, days, counters, overdue, now)
+
+
+async def so_far_today(store: Store, rules: CompiledRules, now: float) -> StandardFigures:
+    """Today's standard figures at `now` (`today_so_far` on today's counters and the members' states now): two
+    reads, put together off the event loop. The wallboard's `queues` are per queue name."""
+    counters = (await store.report_counters([day_of(now, rules.company_zone)]))[0]
+    agents = await store.agents_now()
+    return await asyncio.to_thread(today_so_far, counters, agents, rules.rs.report, rules.company_zone, now)
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
