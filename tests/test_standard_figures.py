@@ -11,6 +11,7 @@ import pytest
 
 from router.asterisk.agentstates import AgentStates
 from router.core.outcome import CALLER_HUNG_UP, Outcome
+from router.core.rulefile import RuleFileError
 from router.core.rules import ReportSettings
 from router.reports.agenttally import mark_counters, merged, span_counters
 from router.reports.figures import StandardRow, standard
@@ -326,3 +327,8 @@ def test_the_cli_prints_the_days_figures_with_their_thresholds():
                            "28.6", "%", "1", "min", "50", "s", "50.0", "%", "28.6", "%", "30", "min", "00", "s", "–"]
     queue = next(line for line in printed.splitlines() if line.startswith("queue support"))
     assert "100.0 % 100.0 %  30 s" in queue
+
+
+def test_a_queue_the_targets_do_not_name_gets_did_you_mean():
+    with pytest.raises(RuleFileError, match=r"report\.queues\.suport.*did you mean 'support'"):
+        compiled(RULES_TEXT + "\nreport: {queues: {suport: {service_level: 30s}}}\n")

@@ -585,6 +585,12 @@ def cross_check(rs: RuleSet) -> list[Problem]:
     problems += [Problem(path, message) for path, message in risk_problems(rs.risk)]
     problems += [Problem(path, message) for path, message in crm_problems(rs.crm, set(rs.managers))]
     problems += _retention_problems(rs)
+    queues = sorted({t.queue for t in rs.targets.values() if t.queue}
+                    | {t.freepbx.queue for t in rs.targets.values() if t.freepbx is not None and t.freepbx.queue})
+    for queue in rs.report.queues:
+        if queue not in queues:
+            problems.append(Problem(("report", "queues", queue), unknown("queue", queue, queues)
+                                    + ": name a queue one of the targets routes to"))
     names = Names(frozenset(rs.targets), frozenset(rs.managers), frozenset(rs.assignable_types()),
                   frozenset(rule_choices(rs)) | frozenset(rs.types_by_choice), rs.types_by_choice)
     target_menus = {name: t.menu for name, t in rs.targets.items() if t.menu is not None}
