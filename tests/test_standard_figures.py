@@ -223,6 +223,15 @@ def test_a_member_first_seen_in_a_status_is_in_the_queue_but_did_not_log_in_then
     assert marks == [] and now[A]["queues"] == ["sales", "support"] and now[A]["state"] == "available"
 
 
+def test_a_member_the_router_never_saw_log_in_is_in_the_queue_that_connects_it():
+    s = AgentStates()
+    s.feed({"Event": "AgentConnect", "Queue": "sales", "Interface": A}, MONDAY_9)
+    s.feed({"Event": "AgentComplete", "Queue": "sales", "Interface": A, "Reason": "caller"}, MONDAY_9 + 60)
+    spans, marks, now = s.take()
+    assert [(sp.state, sp.end - sp.start, sp.queues) for sp in spans] == [("talk", 60, ("sales",))]
+    assert marks == [] and now[A]["state"] == "available"
+
+
 def test_wrapup_that_ran_out_ends_where_it_ran_out():
     s = AgentStates(queue_wrapup={"sales": 30})
     s.feed({"Event": "QueueMemberAdded", "Queue": "sales", "Interface": A, "Paused": "0"}, MONDAY_9)

@@ -207,16 +207,25 @@ class AgentStates:
         self.marks.append(Mark(agent, "logout", at, (queue,)))
         self._settle(agent, m, at, before)
 
+    def _rung(self, e: dict, at: float) -> tuple[str, _Member] | None:
+        """The member a queue rang: in that queue, whether or not the router saw it log in (it started later, or
+        QueueStatus was refused)."""
+        agent, queue = e.get("Interface", ""), e.get("Queue", "")
+        if not agent:
+            return None
+        m = self._member(agent, at)
+        if queue and queue not in m.queues:
+            m.queues[queue] = None
+            self._settle(agent, m, at)
+        return agent, m
+
     def on_ring_no_answer(self, e: dict, at: float) -> None:
-        agent = e.get("Interface", "")
-        if agent:
-            self._member(agent, at)
-            self.marks.append(Mark(agent, "ring_no_answer", at, (e.get("Queue", ""),)))
+        if (found := self._rung(e, at)) is not None:
+            self.marks.append(Mark(found[0], "ring_no_answer", at, (e.get("Queue", ""),)))
 
     def on_connect(self, e: dict, at: float) -> None:
-        agent = e.get("Interface", "")
-        if agent:
-            m = self._member(agent, at)
+        if (found := self._rung(e, at)) is not None:
+            agent, m = found
             m.talking += 1
             self._settle(agent, m, at)
 
