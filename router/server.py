@@ -139,6 +139,7 @@ async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], tok
                             on_ring=router.on_ring)
         listener.journal_name = router.instance  # stable across restarts: the next run finds it
         listener.inventory_check = lambda have: unknown(router.rules.rs, have)
+        listener.agents.queue_wrapup = lambda queue: router.rules.rs.report.wrapup_of(queue)
         try:
             async with asyncio.timeout(2):
                 await listener.restore()

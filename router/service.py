@@ -48,7 +48,7 @@ log = logging.getLogger("router")
 
 def calendar_of(rules: CompiledRules) -> Calendar:
     report = rules.rs.report
-    return Calendar(rules.company_zone, report.keep_days, report.keep_calls)
+    return Calendar(rules.company_zone, report.keep_days, report.keep_calls, report.short_abandon)
 
 
 def retention_of(rules: CompiledRules) -> Retention:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import selectors
 import shutil
@@ -35,6 +36,7 @@ from router.asterisk.pbxsim import SimulatedPBX
 from router.core.decide import CompiledRules
 from router.core.outcome import Direction, Outcome
 from router.core.rulefile import DEFAULT_LIMITS, Limits, RuleFileError, load_rules_text
+from router.core.rules import ReportSettings
 from router.people.accounts import User, hash_password, new_token, token_digest
 from router.state.shared import _Link
 
@@ -549,3 +551,87 @@ class SignedIn:
 
     async def close(self) -> None:
         await self.session.close()
+
+
+def call_figures_from_csv(rows: list[dict[str, str]], scope: str, name: str, threshold: int,
+                          settings: ReportSettings) -> dict[str, object]:
+    """The standard call figures of one scope (day, queue, agent, hour) worked out again from the rows of the
+    report's CSV export alone, one call at a time, as docs/reports.md defines them."""
+    short_limit, window = settings.short_abandon, settings.first_contact_within
+    mine = [r for r in rows if r["direction"] == "inbound" and not r["by"].startswith("ivr:") and (
+        scope == "day" or (scope == "queue" and r["queue"] == name) or (scope == "agent" and r["by"] == name)
+        or (scope == "hour" and r["time"][:2] == name))]
+    answered = [r for r in mine if r["result"] == "answered"]
+    gave_up = [r for r in mine if r["abandoned"] == "1"]
+    short = [r for r in gave_up if float(r["ring_seconds"]) < short_limit]
+    offered = len(mine) - len(short)
+    in_t = [r for r in answered if math.floor(float(r["ring_seconds"])) <= threshold]
+    gave_up_in_t = [r for r in gave_up if math.floor(float(r["ring_seconds"])) <= threshold]
+    waits = sorted(math.floor(float(r["ring_seconds"])) for r in answered)
+    contacts = [r for r in mine if r not in short]
+    recalled = sorted(int(r["recalled_after_seconds"]) for r in contacts
+                      if r["recalled_after_seconds"] and int(r["recalled_after_seconds"]) <= window)
+    recalled_answered = [r for r in answered if r["recalled_after_seconds"]
+                         and int(r["recalled_after_seconds"]) <= window]
+
+    def share(part: int, whole: int) -> float | None:
+        return round(part / whole, 4) if whole else None
+
+    def minute_up(seconds: int) -> int:
+        return max(60, math.ceil(seconds / 60) * 60)
+
+    return {
+        "offered": offered, "answered": len(answered), "abandoned": len(gave_up) - len(short),
+        "short_abandoned": len(short), "service_level": share(len(in_t), offered),
+        "service_level2": share(len(in_t) + len(gave_up_in_t), len(answered) + len(gave_up)),
+        "asa_seconds": round(sum(float(r["ring_seconds"]) for r in answered) / len(answered), 1) if answered
+        else None,
+        "asa_p90_seconds": waits[math.ceil(0.9 * len(waits)) - 1] if waits else None,
+        "abandon_rate": share(len(gave_up) - len(short), offered),
+        "aht_seconds": round(sum(float(r["agent_talk_seconds"] or r["talk_seconds"]) + float(r["hold_seconds"] or 0)
+                                 + float(r["wrapup_seconds"] or 0) for r in answered) / len(answered), 1)
+        if answered else None,
+        "fcr_rate": share(len(answered) - len(recalled_answered), len(answered)),
+        "recall_rate": share(len(recalled), offered),
+        "recall_median_seconds": minute_up(recalled[math.ceil(0.5 * len(recalled)) - 1]) if recalled else None,
+    }
+
+
+CALL_FIGURES = ("offered", "answered", "abandoned", "short_abandoned", "service_level", "service_level2",
+                "asa_seconds", "asa_p90_seconds", "abandon_rate", "aht_seconds", "fcr_rate", "recall_rate",
+                "recall_median_seconds")
+
+
+AGENT_FIGURES = ("talk_seconds", "available_seconds", "wrapup_seconds", "paused_seconds", "ring_no_answer", "logins",
+                 "logouts", "occupancy")
+
+
+def agent_figures_from_csv(rows: list[dict[str, str]], scope: str, name: str) -> dict[str, object]:
+    """The agent-state figures of one scope worked again from the rows of the agents' CSV alone: the time in
+    each state summed, the marks counted, occupancy = talk / (talk + available); pauses as {reason: (pauses,
+    seconds)}."""
+    mine = [r for r in rows if scope == "day" or (scope == "agent" and r["agent"] == name)
+            or (scope == "queue" and name in r["queues"].split(";")) or (scope == "hour" and r["time"][:2] == name)]
+
+    def time_in(state: str) -> float:
+        return round(sum(float(r["seconds"]) for r in mine if r["what"] == state), 1)
+
+    talk, available = time_in("talk"), time_in("available")
+    pauses: dict[str, list] = {}
+    for r in mine:
+        reason = r["reason"] or "-"
+        if r["what"] == "paused":
+            pauses.setdefault(reason, [0, 0.0])[1] += float(r["seconds"])
+        elif r["what"] == "pause":
+            pauses.setdefault(reason, [0, 0.0])[0] += 1
+    return {"talk_seconds": talk, "available_seconds": available, "wrapup_seconds": time_in("wrapup"),
+            "paused_seconds": time_in("paused"),
+            "ring_no_answer": sum(r["what"] == "ring_no_answer" for r in mine),
+            "logins": sum(r["what"] == "login" for r in mine), "logouts": sum(r["what"] == "logout" for r in mine),
+            "occupancy": round(talk / (talk + available), 4) if talk + available else None,
+            "pauses": {reason: (n, round(seconds, 1)) for reason, (n, seconds) in pauses.items()}}
+
+
+def pauses_by_reason(row: dict) -> dict[str, tuple[int, float]]:
+    """A report row's pauses as agent_figures_from_csv gives them."""
+    return {p["reason"]: (p["pauses"], p["seconds"]) for p in row["pauses"]}

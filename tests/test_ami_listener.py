@@ -14,7 +14,7 @@ from router.asterisk.amisim import block, recorded_events
 from router.asterisk.callsim import call
 from router.core.outcome import Outcome
 from tests.asterisk import AMI_RECORDINGS
-from tests.helpers import MONDAY_10, RULES, Clock, ami_target, wait_for
+from tests.helpers import MONDAY_10, RULES, RULES_TEXT, Clock, ami_target, compiled, wait_for
 
 
 async def started(listener: Listener) -> Listener:
@@ -189,7 +189,9 @@ async def test_garbage_on_the_stream_is_survived(ami, store):
 
 
 async def test_missed_call_from_ami_opens_a_follow_up_and_a_reached_callback_closes_it(ami, store, serve):
-    r = await serve(RULES, Clock(MONDAY_10), ami=ami_target(ami))
+    # the recording replays at one instant of the test's clock: a 0 s ring, a short abandon but for this
+    r = await serve(compiled(RULES_TEXT + "\nfollowup: {short_abandons: true}\n"), Clock(MONDAY_10),
+                    ami=ami_target(ami))
     await asyncio.wait_for(r.ami.synced.wait(), 10)
     await ami.push(recorded_events((AMI_RECORDINGS / "ami_b_inbound_missed_caller_hangup.txt").read_bytes()))
     await wait_for(lambda: r.ami.received > 70 and not r.ami.tracker.calls)

@@ -201,3 +201,28 @@ async def test_stream_sends_decisions_as_they_happen(serve):
         event = await asyncio.wait_for(resp.content.readline(), 5)
         data = await asyncio.wait_for(resp.content.readline(), 5)
         assert event == b"event: decision\n" and b'"rule":"new prospects"' in data
+
+
+async def test_a_short_abandon_opens_no_task_and_sends_no_sms(engine, gateway):
+    gone_at_once = missed()
+    gone_at_once.ring_seconds = 4.0  # under report.short_abandon (5 s): a misdial, not a customer to call back
+    await engine.on_outcome(gone_at_once)
+    await engine.drain()
+    assert await engine.worklist("open") == [] and gateway.sms == []
+    assert engine.counters.short_abandons == 1
+    stayed = missed()
+    stayed.ring_seconds = 5.0  # at the threshold: an abandon like any other
+    await engine.on_outcome(stayed)
+    await engine.drain()
+    assert len(await engine.worklist("open")) == 1
+
+
+async def test_the_rule_file_may_turn_short_abandons_into_tasks_too(store):
+    rules = compiled(RULES_TEXT + "\nfollowup: {short_abandons: true}\n")
+    f = Followups(store, lambda: rules, clock=Clock(MONDAY_10))
+    gone_at_once = missed()
+    gone_at_once.ring_seconds = 1.0
+    await f.on_outcome(gone_at_once)
+    await f.drain()
+    assert len(await f.worklist("open")) == 1
+    await f.outbox.close()

@@ -264,7 +264,10 @@ async def test_counters_and_raw_calls_expire_after_the_documented_retention(stor
     assert 399 * 86400 < await store.r.ttl(store.k.report_day(MONDAY)) <= 400 * 86400
     assert 29 * 86400 < await store.r.ttl(store.k.calls_day(MONDAY)) <= 30 * 86400
     assert (await store.report_counters([MONDAY]))[0] == {"in": "1", "in|m": "1", "t|": "1", "t||m": "1",
-                                                      "h|09": "1", "h|09|m": "1", "rm|12": "1"}
+                                                      "h|09": "1", "h|09|m": "1", "rm|12": "1",
+                                                      # the standard figures: offered, abandoned after 12 s
+                                                      "so|day|all": "1", "so|h|09": "1", "sab|day|all": "1",
+                                                      "sab|h|09": "1", "sb|day|all|12": "1", "sb|h|09|12": "1"}
 
 
 @pytest.mark.slow
@@ -288,6 +291,7 @@ def test_a_miss_is_remembered_until_a_conversation_and_the_first_callback_is_tim
     from router.reports.tally import tally_call
 
     missed = tally_call(_outcome(result="missed", by="", talk_seconds=0.0, ended_at=MONDAY_9 + 4), {}, {}, MSK)
+    assert missed.state.pop("last_in"), "a missed call is a contact a further call counts a recall of"
     assert missed.state == {"miss": MONDAY_9} and missed.counters["t|support|m"] == 1
     ivr = tally_call(_outcome(ivr="self-service", by="ivr:self-service"), {}, {}, MSK)
     assert "miss" not in ivr.state and "prospect" not in ivr.state and not any(k.startswith("a|") for k in

@@ -99,10 +99,13 @@ async def two_callers_remembered(serve, store, now: float):
 
 async def test_forgetting_a_number_erases_it_everywhere_and_leaves_the_others(serve, store):
     r = await two_callers_remembered(serve, store, NOW)
+    for n in (1, 2):  # two calls the router did not route: the second makes the first a recall, keyed by number
+        assert await store.record_outcome(missed(NUMBER, f"2.{n}", "", NOW + 60 * n))
+    assert NUMBER in str(await store.r.hgetall(store.k.recalls_day("2026-11-23")))
 
     erased = await store.forget_number(NUMBER, ["2026-11-23"])
 
-    assert erased.tasks == 2 and erased.calls == 1 and erased.log_entries >= 2 and erased.keys >= 5
+    assert erased.tasks == 2 and erased.calls == 3 and erased.log_entries >= 2 and erased.keys >= 5
     assert NUMBER not in await _everything(store), await _lines_naming_the_number(store)
     assert OTHER in await _everything(store)
     assert [t["number"] for t in await r.router.followups.worklist()] == [OTHER]

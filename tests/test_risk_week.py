@@ -31,7 +31,7 @@ rules:
   - name: everyone else
     route: [support]
 fallback: [support]
-followup: {deadline: 30m, owner: duty}
+followup: {deadline: 30m, owner: duty, short_abandons: true}   # the recordings replay at one instant: 0 s rings
 notify:
   webhooks:
     - url: "http://127.0.0.1:{port}/crm"

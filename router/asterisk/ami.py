@@ -23,6 +23,7 @@ from typing import Literal
 import orjson
 from panoramisk import Manager
 
+from router.asterisk.agentstates import AgentNow, AgentStates, Mark, Span
 from router.asterisk.amiconnection import AMITarget, ListenerManager, SafeProtocol
 from router.asterisk.calltracker import CallTracker, hint_state
 from router.asterisk.inventory import Inventory, read_inventory
@@ -35,8 +36,11 @@ from router.state.writer import write_forever
 
 log = logging.getLogger("router.ami")
 
-Pending = tuple[Literal["device"], tuple[str, str]] | tuple[Literal["outcome", "recorded"], Outcome]
-"""What waits for the store: a device state, an outcome to write, a written outcome whose follow-ups wait."""
+AgentChanges = tuple[list[Span], list[Mark], dict[str, AgentNow]]
+Pending = (tuple[Literal["device"], tuple[str, str]] | tuple[Literal["outcome", "recorded"], Outcome]
+           | tuple[Literal["agents"], AgentChanges])
+"""What waits for the store: a device state, an outcome to write, a written outcome whose follow-ups wait,
+queue members' states."""
 BACKOFF_MAX = 30.0
 JOURNAL_EVERY = 0.1
 """Seconds between two journal writes: what a router killed mid-call can lose of its AMI events."""
@@ -63,6 +67,8 @@ class Listener:
         self.store = store
         self.clock = clock
         self.tracker = CallTracker(region)
+        self.agents = AgentStates()
+        """Queue members' states (pauses, wrap-up, logins) from the same events."""
         self.on_outcome = on_outcome
         self.outcome_writes = outcome_writes
         self.on_ring = on_ring
@@ -209,6 +215,7 @@ class Listener:
                 self.pending.append(("device", (m.get("Device") or "", m.get("State") or "")))
             queues = await self.manager.send_action({"Action": "QueueStatus"})
             for m in _items(queues, "QueueMember"):
+                self.agents.from_status(m, self.clock())
                 if m.get("StateInterface") and m.get("Location") and m["StateInterface"] != m["Location"]:
                     self.tracker.members[m["Location"]] = m["StateInterface"]
                 device = m.get("StateInterface") or m.get("Location")
@@ -256,6 +263,7 @@ class Listener:
             self.last_event_at = now = self.clock()
             at = float(ts) if ts else now
             self.tracker.feed(e, at)
+            self.agents.feed(e, at)
             self._collect()
         except Exception:
             log.exception("%s: event %r not understood; skipped", self.where, e.get("Event"))
@@ -267,11 +275,16 @@ class Listener:
         outcomes, states = self.tracker.take()
         for device, state in states:
             self.pending.append(("device", (device, state)))
+        spans, marks, now = self.agents.take()
+        if spans or marks or now:
+            self.pending.append(("agents", (spans, marks, now)))
         for o in outcomes:
+            if o.answered and o.queue and not o.wrapup_seconds:
+                o.wrapup_seconds = float(self.agents.wrapup_of(o.by, o.queue))
             self.pending.append(("outcome", o))
             if self.journal_name:
                 self._journal[f"o:{o.key}"] = orjson.dumps(o.record())
-        if outcomes or states:
+        if outcomes or states or spans or marks or now:
             self._wake.set()
 
     # writing
@@ -287,6 +300,8 @@ class Listener:
                 device, state = item[1]
                 if device and state:
                     await self.store.set_device_state(device, state)
+            elif item[0] == "agents":
+                await self.store.record_agent_states(*item[1])
             elif item[0] == "outcome":
                 batch = self._outcome_batch()
                 written = await self.store.record_outcomes(batch, self.outcome_writes)

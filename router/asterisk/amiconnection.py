@@ -18,12 +18,13 @@ from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message as PanoramiskMessage
 
+from router.asterisk.agentstates import HANDLERS as AGENT_HANDLERS
 from router.asterisk.amiwire import Framer, Message
 from router.asterisk.calltracker import HANDLERS
 
 log = logging.getLogger("router.ami")
 
-EVENTS = frozenset({*HANDLERS, "FullyBooted"})
+EVENTS = frozenset({*HANDLERS, *AGENT_HANDLERS, "FullyBooted"})
 """Events the listener reads; Asterisk's other events are dropped unread (asterisk/manager.conf
 filters them out at the source too). FullyBooted makes panoramisk re-send waiting actions."""
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from router.asterisk import variables as V
 from router.asterisk.mset import ANSWER_START
 from router.core.freepbx import is_freepbx_local
-from router.core.outcome import Outcome
+from router.core.outcome import CALLER_HUNG_UP, Outcome
 from router.core.phones import normalise
 from router.core.ring import Ring, RingState
 
@@ -115,6 +115,9 @@ class _Call:
     # (or one of them) dialed: the dialplan there (FreePBX's) carries the caller's call on
     handed_to: str = ""  # the Local channel that answered the caller; a person answered only if a delegate's did
     handed_up: str = ""  # the context where a delegate answered by itself (voicemail, an announcement, a queue)
+    hold_from: dict[str, float] = field(default_factory=dict)  # uniqueid -> when it was put on hold
+    held: float = 0.0  # seconds on hold, holds that ended
+    handed_on_at: float | None = None  # the answering queue member transferred the caller (AgentComplete transfer)
 
 
 def call_record(call: _Call) -> dict:
@@ -134,7 +137,8 @@ def call_from_record(r: dict) -> _Call:
 
 _CALL_FIELDS = ("linkedid", "started", "channels", "numbers", "caller", "caller_rank", "decision", "answered_by",
                 "queue", "answered_at", "queue_timeouts", "last_dial_status", "abandoned", "queued", "dialed", "ivr",
-                "ivr_at", "failed", "menus", "menu", "delegates", "handed_to", "handed_up")
+                "ivr_at", "failed", "menus", "menu", "delegates", "handed_to", "handed_up", "hold_from", "held",
+                "handed_on_at")
 MAX_MENU_STEPS = 20  # menus a call's outcome keeps: a caller going round in menus adds no more
 
 Handler = Callable[["CallTracker", dict, float], None]
@@ -379,10 +383,29 @@ class CallTracker:
         if call.answered_at is None:
             call.answered_at = at
 
+    def on_agentcomplete(self, e: dict, at: float) -> None:
+        """The answering member's conversation ended; `Reason: transfer`: the call goes on without them, and their
+        handling time ends here, not with the call."""
+        call = self.calls.get(e.get("Linkedid", ""))
+        if call is not None and e.get("Reason") == "transfer" and e.get("Uniqueid") == call.caller \
+                and call.handed_on_at is None:
+            call.handed_on_at = at
+
     def on_queuecallerabandon(self, e: dict, at: float) -> None:
         call = self.calls.get(e.get("Linkedid", ""))
         if call is not None and e.get("Uniqueid") == call.caller:
             call.abandoned = True
+
+    def on_hold(self, e: dict, at: float) -> None:
+        """A party of the conversation was put on hold (the phone's hold key: `Hold`, then `Unhold`)."""
+        call = self.calls.get(e.get("Linkedid", ""))
+        if call is not None and e.get("Uniqueid"):
+            call.hold_from.setdefault(e["Uniqueid"], at)
+
+    def on_unhold(self, e: dict, at: float) -> None:
+        call = self.calls.get(e.get("Linkedid", ""))
+        if call is not None and (started := call.hold_from.pop(e.get("Uniqueid", ""), None)) is not None:
+            call.held += at - started
 
     def on_hangup(self, e: dict, at: float) -> None:
         call = self.calls.get(e.get("Linkedid", ""))
@@ -444,11 +467,15 @@ class CallTracker:
         elif call.failed:
             why = f"every step failed (last: {call.failed})"
         elif call.abandoned or call.last_dial_status in ("CANCEL", ""):
-            why = "caller hung up before anyone answered"
+            why = CALLER_HUNG_UP
         else:
             why = f"every step failed (last: {call.last_dial_status})"
+        held = call.held + sum(at - started for started in call.hold_from.values())
         return Outcome.timed(call.linkedid, "inbound", number, answered, call.started, call.answered_at, at,
                              by=call.answered_by, queue=call.queue, decision=call.decision, reason=why,
+                             hold_seconds=round(held, 1) if answered else 0.0,
+                             agent_talk_seconds=round(call.handed_on_at - call.answered_at, 1)
+                             if answered and call.handed_on_at is not None and call.answered_at is not None else 0.0,
                              by_state=self.members.get(call.answered_by, "") if answered else "",
                              menus=call.menus, menu_left=call.menu)
 
@@ -470,8 +497,11 @@ HANDLERS: dict[str, Handler] = {
     "DialEnd": CallTracker.on_dialend,
     "AgentCalled": CallTracker.on_agentcalled,
     "AgentConnect": CallTracker.on_agentconnect,
+    "AgentComplete": CallTracker.on_agentcomplete,
     "QueueCallerAbandon": CallTracker.on_queuecallerabandon,
     "Newstate": CallTracker.on_newstate,
+    "Hold": CallTracker.on_hold,
+    "Unhold": CallTracker.on_unhold,
     "Hangup": CallTracker.on_hangup,
     "DeviceStateChange": CallTracker.on_devicestatechange,
     "ExtensionStatus": CallTracker.on_extensionstatus,

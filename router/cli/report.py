@@ -12,7 +12,7 @@ from router.cli.options import add_store_options, store_url
 from router.cli.store import on_store
 from router.core.decide import CompiledRules
 from router.core.rulefile import RuleFileError, load_rules
-from router.reports.reader import calls_csv, parse_range, report
+from router.reports.reader import agents_csv, calls_csv, parse_range, report
 from router.reports.report import text
 from router.state.store import Store
 
@@ -38,10 +38,12 @@ def run(args: argparse.Namespace) -> int:
     async def read(store: Store):
         if args.csv:
             return await calls_csv(store, days)
+        if args.agents_csv:
+            return await agents_csv(store, days)
         return await report(store, rules, days, now)
 
     found = on_store("report", store_url(args), args.prefix, read)
-    if args.csv:
+    if args.csv or args.agents_csv:
         sys.stdout.write(found)
     elif args.json:
         print(json.dumps(found, ensure_ascii=False, indent=2))
@@ -60,5 +62,8 @@ def add_parser(sub) -> None:
     out = sp.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="the report as JSON (what GET /api/report gives)")
     out.add_argument("--csv", action="store_true", help="the raw calls of the day(s), one CSV row each")
+    out.add_argument("--agents-csv", action="store_true",
+                     help="the queue members' states of the day(s): one CSV row per state an hour, pause, ring "
+                          "not answered, login, logout")
     add_store_options(sp)
     sp.set_defaults(func=run)

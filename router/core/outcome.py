@@ -15,6 +15,10 @@ from typing import Any, Literal, NotRequired, TypedDict, cast
 Direction = Literal["inbound", "outbound"]
 Result = Literal["answered", "missed"]
 
+CALLER_HUNG_UP = "caller hung up before anyone answered"
+"""The reason of a missed call the caller gave up on: an abandon, in the report's standard figures (a queue's
+timeout or a step that failed is missed, not abandoned)."""
+
 
 class OutcomeRecord(TypedDict):
     """An outcome as JSON."""
@@ -36,6 +40,9 @@ class OutcomeRecord(TypedDict):
     menu_left: NotRequired[str]
     type: NotRequired[str]
     open_task: NotRequired[str]
+    hold_seconds: NotRequired[float]
+    wrapup_seconds: NotRequired[float]
+    agent_talk_seconds: NotRequired[float]
 
 
 @dataclass(slots=True)
@@ -67,6 +74,13 @@ class Outcome:
     """The call's type, from its decision as set by the rules or corrected since (set when recorded)."""
     open_task: str | None = None
     """The number's open follow-up when the outcome was recorded ("" none); None: not read yet."""
+    hold_seconds: float = 0.0
+    """Time the customer was put on hold in the conversation (AMI `Hold` to `Unhold`)."""
+    wrapup_seconds: float = 0.0
+    """The answering queue member's wrap-up after the call (its `Wrapuptime`, else the queue's from the rules)."""
+    agent_talk_seconds: float = 0.0
+    """The answering member's part of `talk_seconds` when they transferred the caller (AgentComplete `Reason:
+    transfer`): what their handling time counts, so a transfer does not inflate it. 0: the whole talk."""
     event_written: bool = False
     """The call went to the number's customer events with the outcome's own writes."""
 
@@ -109,7 +123,18 @@ class Outcome:
             out["type"] = self.type
         if self.open_task is not None:
             out["open_task"] = self.open_task
+        if self.hold_seconds:
+            out["hold_seconds"] = self.hold_seconds
+        if self.wrapup_seconds:
+            out["wrapup_seconds"] = self.wrapup_seconds
+        if self.agent_talk_seconds:
+            out["agent_talk_seconds"] = self.agent_talk_seconds
         return out
+
+    @property
+    def abandoned(self) -> bool:
+        """The caller gave up before anyone answered (not a queue's timeout, not a failed step)."""
+        return self.direction == "inbound" and not self.answered and self.reason == CALLER_HUNG_UP
 
     @classmethod
     def from_record(cls, r: Mapping[str, Any]) -> Outcome:
@@ -120,5 +145,7 @@ class Outcome:
                    ended_at=float(r.get("ended_at") or 0), reason=str(r.get("reason") or ""),
                    ivr=str(r.get("ivr") or ""), by_state=str(r.get("by_state") or ""),
                    menus=[[str(m), str(k)] for m, k in r.get("menus") or ()], menu_left=str(r.get("menu_left") or ""),
-                   type=str(r.get("type") or ""),
+                   type=str(r.get("type") or ""), hold_seconds=float(r.get("hold_seconds") or 0),
+                   wrapup_seconds=float(r.get("wrapup_seconds") or 0),
+                   agent_talk_seconds=float(r.get("agent_talk_seconds") or 0),
                    open_task=None if r.get("open_task") is None else str(r["open_task"]))

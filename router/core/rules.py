@@ -348,6 +348,9 @@ class FollowupSettings(Strict):
     sms_text: str = "We missed your call and will call you back shortly."
     chat_link: str = ""
     owner: str = "unassigned"
+    short_abandons: bool = False
+    """Open follow-ups for short abandons too (callers gone within `report.short_abandon`); off: they are counted
+    apart in the report and nobody calls them back."""
     order: dict[Strategy, Annotated[list[Segment], Field(min_length=1)]] = {}
     """Worklist order per strategy (new connections and classes; what is not listed comes after);
     a strategy not given here keeps DEFAULT_ORDER's."""
@@ -364,12 +367,50 @@ class FollowupSettings(Strict):
         return v
 
 
+SERVICE_LEVEL_MAX = 600
+"""The longest service-level threshold: waits are kept in whole seconds up to 10 minutes (whole minutes
+beyond), so a threshold up to here is exact whenever it is set, for past days too."""
+RECALL_WINDOW_MAX = 31 * 86400
+"""The longest first-contact window: a further call is counted up to a month after the one before."""
+
+
+class QueueReport(Strict):
+    """A queue's own service-level threshold and its wrap-up time (queues.conf `servicelevel`, `wrapuptime`)."""
+
+    service_level: Duration | None = Field(None, ge=1, le=SERVICE_LEVEL_MAX)
+    wrapup: Duration | None = Field(None, ge=0, le=3600)
+
+
 class ReportSettings(Strict):
-    """What the daily report keeps and how it measures a working day."""
+    """What the daily report keeps, how it measures a working day and the thresholds of its standard figures."""
 
     working_hours: Hours = HourWindow(9 * 60, 18 * 60)
     keep_days: Duration = 400 * 86400
     keep_calls: Duration = 90 * 86400
+    service_level: Duration = Field(20, ge=1, le=SERVICE_LEVEL_MAX)
+    """T: a call answered within T seconds of being offered counts for the service level."""
+    short_abandon: Duration = Field(5, ge=0, le=60)
+    """A caller who hangs up sooner is a short abandon: counted apart, and opens no follow-up."""
+    first_contact_within: Duration = Field(7 * 86400, ge=3600, le=RECALL_WINDOW_MAX)
+    """N: a call with no further call from the number within N counts as resolved at first contact."""
+    queues: dict[str, QueueReport] = {}
+
+    @field_validator("first_contact_within")
+    @classmethod
+    def _whole_hours(cls, v: int) -> int:
+        if v % 3600:
+            raise ValueError("first_contact_within is counted in whole hours (7d, 48h)")
+        return v
+
+    def wrapup_of(self, queue: str) -> int:
+        """The queue's wrap-up seconds as the rule file gives them (0: none given)."""
+        own = self.queues.get(queue)
+        return own.wrapup or 0 if own is not None else 0
+
+    def service_level_of(self, queue: str) -> int:
+        """T of a queue: its own, else the report's."""
+        own = self.queues.get(queue)
+        return own.service_level if own is not None and own.service_level is not None else self.service_level
 
 
 class RetentionSettings(Strict):
@@ -544,6 +585,12 @@ def cross_check(rs: RuleSet) -> list[Problem]:
     problems += [Problem(path, message) for path, message in risk_problems(rs.risk)]
     problems += [Problem(path, message) for path, message in crm_problems(rs.crm, set(rs.managers))]
     problems += _retention_problems(rs)
+    queues = sorted({t.queue for t in rs.targets.values() if t.queue}
+                    | {t.freepbx.queue for t in rs.targets.values() if t.freepbx is not None and t.freepbx.queue})
+    for queue in rs.report.queues:
+        if queue not in queues:
+            problems.append(Problem(("report", "queues", queue), unknown("queue", queue, queues)
+                                    + ": name a queue one of the targets routes to"))
     names = Names(frozenset(rs.targets), frozenset(rs.managers), frozenset(rs.assignable_types()),
                   frozenset(rule_choices(rs)) | frozenset(rs.types_by_choice), rs.types_by_choice)
     target_menus = {name: t.menu for name, t in rs.targets.items() if t.menu is not None}

@@ -56,6 +56,8 @@ class Counters:
     sms_unconfigured: int = 0
     """SMS not queued because the gateway's `${NAME}`s are unset."""
     missed_calls: int = 0
+    short_abandons: int = 0
+    """Callers gone within the short-abandon threshold: no follow-up (`followup.short_abandons: false`)."""
     events: list[dict] = field(default_factory=list)
     outbox: Outbox | None = None
 
@@ -109,6 +111,10 @@ class Followups:
         answered = o.answered
         if o.direction == "inbound" and not answered:
             self.counters.missed_calls += 1
+            rs = self.rules().rs
+            if o.abandoned and o.ring_seconds < rs.report.short_abandon and not rs.followup.short_abandons:
+                self.counters.short_abandons += 1
+                return
             await self.missed(o, now)
         elif answered and not o.ivr:  # a self-service IVR served the call; nobody talked to them
             task_id = o.open_task if o.open_task is not None else await self.store.open_task_of(number)

@@ -18,7 +18,10 @@ from typing import cast
 
 from router.core.decide import CompiledRules
 from router.core.tasks import Task
+from router.reports.figures import StandardFigures
 from router.reports.report import CSV_FIELDS, Row, build, days_between
+from router.reports.sofar import today_so_far
+from router.reports.tally import day_of
 from router.state.store import Store
 
 
@@ -56,6 +59,14 @@ async def report(store: Store, rules: CompiledRules, days: list[str], now: float
     return await asyncio.to_thread(build, rules, days, counters, overdue, now)
 
 
+async def so_far_today(store: Store, rules: CompiledRules, now: float) -> StandardFigures:
+    """Today's standard figures at `now` (`today_so_far` on today's counters and the members' states now): two
+    reads, put together off the event loop. The wallboard's `queues` are per queue name."""
+    counters = (await store.report_counters([day_of(now, rules.company_zone)]))[0]
+    agents = await store.agents_now()
+    return await asyncio.to_thread(today_so_far, counters, agents, rules.rs.report, rules.company_zone, now)
+
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 """A spreadsheet reads a cell starting with one of these as a formula (OWASP, CSV injection)."""
 _PLAIN_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
@@ -86,6 +97,32 @@ async def calls_csv_chunks(store: Store, days: list[str]) -> AsyncIterator[str]:
             for record in await store.calls_by_key(day, [key for _, key in order[i:i + CSV_BATCH]]):
                 w.writerow({k: safe_cell(v) for k, v in record.items()})
             yield out.getvalue()
+
+
+AGENT_CSV_FIELDS = ("day", "time", "agent", "what", "seconds", "queues", "reason")
+
+
+async def agents_csv_chunks(store: Store, days: list[str]) -> AsyncIterator[str]:
+    """The days' agent logs as CSV: the header, then up to CSV_BATCH rows a chunk, in the order written. Pause
+    reasons are typed by people: every cell goes through `safe_cell`."""
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=AGENT_CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    yield out.getvalue()
+    for day in days:
+        start = 0
+        while rows := await store.agent_log(day, start, start + CSV_BATCH - 1):
+            out.seek(0)
+            out.truncate()
+            for row in rows:
+                w.writerow({k: safe_cell(v) for k, v in row.items()})
+            yield out.getvalue()
+            start += CSV_BATCH
+
+
+async def agents_csv(store: Store, days: list[str]) -> str:
+    """The agents' export as one string (`router report --agents-csv`)."""
+    return "".join([chunk async for chunk in agents_csv_chunks(store, days)])
 
 
 async def calls_csv(store: Store, days: list[str]) -> str:

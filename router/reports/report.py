@@ -14,6 +14,7 @@ from typing import Any
 from router.core.decide import CompiledRules
 from router.core.rules import INTERNAL_TYPE, MISSED_TYPE
 from router.core.tasks import Task
+from router.reports.figures import StandardRow, standard
 from router.reports.tally import SEP
 
 Row = dict[str, Any]
@@ -144,6 +145,7 @@ def build(rules: CompiledRules, days: list[str], counters: list[dict[str, str]],
         "callbacks": {"made": c["cb"], "answered": c["cb|ok"], "after_miss_seconds": _ring(_dist(c, "cbd|"))},
         "staff": staff(c, rules.staff_names, rules, days, open_tasks, now),
         "menus": menus(c, rules),
+        "standard": standard(c.items(), rs.report),
     }
 
 
@@ -258,6 +260,7 @@ def text(report: Row) -> str:
                  f"{_s(cb['after_miss_seconds']['median'])}, 90 % within {_s(cb['after_miss_seconds']['p90'])}")
     lines.append(f"Outbound: {report['outbound']['calls']} calls, {report['outbound']['answered']} answered; "
                  f"internal: {report['internal']['calls']}")
+    lines += standard_text(report["standard"], lambda name: name)
     if report["menus"]:
         lines += ["", "Menus (callers: entered; left by each option; timed out or wrong keys at the last try; "
                       "hung up in the menu)"]
@@ -282,6 +285,52 @@ def text(report: Row) -> str:
     return "\n".join(lines) + "\n"
 
 
+STANDARD_COLUMNS = (("offered", 8), ("answered", 9), ("SL", 8), ("SL2", 8), ("T", 6), ("ASA", 8), ("ASA90", 8),
+                    ("aband.", 7), ("short", 6), ("rate", 8), ("AHT", 12), ("FCR", 8), ("recall", 8),
+                    ("to recall", 13), ("occup.", 8))
+STANDARD_HEAD = f"{'':<22}" + "".join(f"{name:>{width}}" for name, width in STANDARD_COLUMNS)
+
+
+def _pct(fraction: float | None) -> str:
+    return "–" if fraction is None else f"{fraction * 100:.1f} %"
+
+
+def _standard_line(title: str, r: StandardRow) -> str:
+    cells = (r["offered"], r["answered"], _pct(r["service_level"]), _pct(r["service_level2"]),
+             f"{r['service_level_seconds']} s", _s(r["asa_seconds"]), _s(r["asa_p90_seconds"]), r["abandoned"],
+             r["short_abandoned"], _pct(r["abandon_rate"]), _s(r["aht_seconds"]), _pct(r["fcr_rate"]),
+             _pct(r["recall_rate"]), _s(r["recall_median_seconds"]), _pct(r["occupancy"]))
+    return f"{title[:21]:<22}" + "".join(f"{cell:>{width}}" for cell, (_, width) in zip(cells, STANDARD_COLUMNS,
+                                                                                         strict=True))
+
+
+def standard_text(fig: Row, label: Callable[[str], str]) -> list[str]:
+    """The standard figures as the CLI prints them: the day, then per queue, agent and hour."""
+    day = fig["day"]
+    lines = ["", f"Standard figures (SL: answered within T of offered; SL2: Asterisk's, abandons within T "
+                 f"counted; short abandons under {day['short_abandon_seconds']} s apart; FCR: no further call "
+                 f"within {_days(day['first_contact_seconds'])})", STANDARD_HEAD, _standard_line("day", day)]
+    for kind, title in (("queues", "queue "), ("agents", ""), ("hours", "hour ")):
+        lines += [_standard_line(title + (label(r["name"]) if kind == "agents" else r["name"]), r)
+                  for r in fig[kind]]
+    states = [r for r in fig["agents"] if r["talk_seconds"] or r["available_seconds"] or r["paused_seconds"]
+              or r["ring_no_answer"] or r["logins"]]
+    if states:
+        lines += ["", "Agent states (on a call, available, wrap-up, paused with reasons; rings not answered; "
+                      "logins and logouts)"]
+        for r in states:
+            paused = ", ".join(f"{p['reason']} {p['pauses']}× {_s(p['seconds'])}" for p in r["pauses"])
+            lines.append(f"  {label(r['name'])}: talk {_s(r['talk_seconds'])}, available "
+                         f"{_s(r['available_seconds'])}, wrap-up {_s(r['wrapup_seconds'])}, paused "
+                         f"{_s(r['paused_seconds'])}{f' ({paused})' if paused else ''}; not answered "
+                         f"{r['ring_no_answer']}; logins {r['logins']}, logouts {r['logouts']}")
+    return lines
+
+
+def _days(seconds: int) -> str:
+    return f"{seconds // 86400} days" if seconds % 86400 == 0 else _s(seconds)
+
+
 def _s(seconds: float | None) -> str:
     if seconds is None:
         return "–"
@@ -291,4 +340,5 @@ def _s(seconds: float | None) -> str:
 
 
 CSV_FIELDS = ("day", "time", "direction", "number", "type", "result", "by", "queue", "manager", "dnid", "rule",
-              "kind", "abc", "ring_seconds", "talk_seconds", "callback_after_seconds", "decision", "linkedid")
+              "kind", "abc", "ring_seconds", "talk_seconds", "callback_after_seconds", "decision", "linkedid",
+              "hold_seconds", "wrapup_seconds", "agent_talk_seconds", "abandoned", "recalled_after_seconds")

@@ -18,6 +18,8 @@ same for 100 calls or 10,000. Counter fields are `dimension|name|metric`, all in
 - `mn|MENU|in`, `mn|MENU|k|KEY`, `mn|MENU|left`: callers who entered a menu, who left it by KEY (a key,
   `timeout`, `invalid`, `input`), who hung up in it; `mt|MENU|TYPE`: the calls of each type that came
   from the menu (the last one a caller left). Each counted once per call.
+- The standard figures' fields (service level, speed of answer, abandons, handle time, recalls) are listed in
+  router/reports/standardtally.py.
 """
 
 from __future__ import annotations
@@ -28,11 +30,14 @@ from datetime import datetime
 from typing import Literal, NotRequired, TypedDict
 from zoneinfo import ZoneInfo
 
+import orjson
+
 from router.core.facts import DecisionFacts
 from router.core.outcome import Outcome
 from router.core.phones import is_extension
 from router.core.rules import INTERNAL_TYPE
 from router.core.tasks import Task
+from router.reports import standardtally as std
 
 SEP = "|"
 KEEP_DAYS = 400 * 86400
@@ -47,6 +52,8 @@ class Calendar:
     zone: ZoneInfo = UTC
     keep_days: int = KEEP_DAYS
     keep_calls: int = KEEP_CALLS
+    short_abandon: float = 5.0
+    """A caller gone sooner is a short abandon (the rule file's `report.short_abandon`)."""
 
 
 def clean(name: str) -> str:
@@ -84,6 +91,11 @@ class CallRecord(TypedDict):
     type_at: NotRequired[float]
     menu: NotRequired[str]
     """The last menu the caller left, when it left one: a corrected type moves that menu's count too."""
+    hold_seconds: NotRequired[float]
+    wrapup_seconds: NotRequired[float]
+    agent_talk_seconds: NotRequired[float]
+    abandoned: NotRequired[int]
+    """1 when the caller hung up before anyone answered (a timeout or a failed step is missed, not abandoned)."""
 
 
 @dataclass(slots=True)
@@ -98,6 +110,10 @@ class Tally:
     """Fields to set in the number's state hash (`miss`, `miss_cb`, `prospect`)."""
     clear: tuple[str, ...] = ()
     """Fields to delete from the number's state hash."""
+    earlier: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Counters of an earlier day: the number's previous call, now known to be followed by a further call."""
+    recall: tuple[str, str, int] | None = None
+    """(day, call key, seconds) of the number's previous call this call came after, for its CSV row."""
 
 
 def coarse(seconds: float) -> int:
@@ -112,8 +128,9 @@ def call_key(o: Outcome) -> str:
     return o.decision or o.key
 
 
-def tally_call(o: Outcome, meta: DecisionFacts, state: Mapping[str, str | None], zone: ZoneInfo) -> Tally:
-    """`o` an outcome (with `type`), `meta` its decision's facts, `state` the number's `miss`/`miss_cb`."""
+def tally_call(o: Outcome, meta: DecisionFacts, state: Mapping[str, str | None], zone: ZoneInfo,
+               short_abandon: float = 5.0) -> Tally:
+    """`o` an outcome (with `type`), `meta` its decision's facts, `state` the number's `miss`/`miss_cb`/`last_in`."""
     started = o.started
     at = float(meta.get("at") or started)
     local = datetime.fromtimestamp(at, zone)
@@ -130,6 +147,14 @@ def tally_call(o: Outcome, meta: DecisionFacts, state: Mapping[str, str | None],
         "rule": meta.get("rule", ""), "kind": meta.get("kind", ""), "abc": meta.get("abc", ""),
         "ring_seconds": o.ring_seconds, "talk_seconds": o.talk_seconds, "callback_after_seconds": "",
         "decision": o.decision, "linkedid": o.linkedid}
+    if o.hold_seconds:
+        record["hold_seconds"] = o.hold_seconds
+    if o.wrapup_seconds:
+        record["wrapup_seconds"] = o.wrapup_seconds
+    if o.agent_talk_seconds:
+        record["agent_talk_seconds"] = o.agent_talk_seconds
+    if o.abandoned:
+        record["abandoned"] = 1
     c: dict[str, int] = {}
     tally = Tally(record["day"], call_key(o), record, c)
     ring = str(int(o.ring_seconds + 0.5))
@@ -172,12 +197,31 @@ def tally_call(o: Outcome, meta: DecisionFacts, state: Mapping[str, str | None],
         if not answered:
             c[d + suffix] = 1
     c[f"{'ra' if answered else 'rm'}|{ring}"] = 1
+    if std.is_offered(o, direction):
+        tally_standard(tally, o, f"{local.hour:02d}", state, short_abandon)
     if answered and not o.ivr:  # a prospect stays one until a person talked to them
         tally.state["prospect"] = 0
         tally.clear = ("miss", "miss_cb")
     elif not answered and not state.get("miss"):
         tally.state["miss"] = started
     return tally
+
+
+def tally_standard(tally: Tally, o: Outcome, hour: str, state: Mapping[str, str | None],
+                   short_abandon: float) -> None:
+    """The standard figures' counters of an offered call; when it is a contact, the recall of the number's
+    previous one (on that call's day) and the number's new last contact."""
+    queue = tally.record["queue"]
+    tally.counters.update(std.standard_counters(o, hour, queue, short_abandon))
+    if not std.is_contact(o, short_abandon) or not o.number.startswith("+"):
+        return
+    previous = std.state_fields(state)
+    if previous is not None:
+        found = std.recall_counters(previous, o.started)
+        if found is not None:
+            tally.recall = (previous["day"], previous["key"], found[0])
+            tally.earlier[previous["day"]] = found[1]
+    tally.state["last_in"] = orjson.dumps(std.last_contact(o, tally.day, tally.key, hour, queue)).decode()
 
 
 def tally_menus(menus: list[list[str]], left: str, call_type: str) -> dict[str, int]:

@@ -54,7 +54,7 @@ class CallsMixin(StoreBase):
         for o, claim in zip(outcomes, claims, strict=True):
             reads += [("SET", claim, 1, "NX", "EX", OUTCOME_KEEP_SECONDS),
                       ("GET", self.k.decision(o.decision or "-")),
-                      ("HMGET", self.k.state(o.number), "miss", "miss_cb", "followup")]
+                      ("HMGET", self.k.state(o.number), "miss", "miss_cb", "followup", "last_in")]
         replies = await self.pooled(reads)
         mine = [bool(replies[3 * i]) or claim in self.unreleased for i, claim in enumerate(claims)]
         if not any(mine):
@@ -84,7 +84,8 @@ class CallsMixin(StoreBase):
         meta: DecisionFacts = orjson.loads(raw) if raw else {}
         if not o.type:
             o.type = meta.get("type", "")
-        tally = tally_call(o, meta, {"miss": fields[0], "miss_cb": fields[1]}, self.calendar.zone)
+        tally = tally_call(o, meta, {"miss": fields[0], "miss_cb": fields[1], "last_in": fields[3]},
+                           self.calendar.zone, self.calendar.short_abandon)
         text = orjson.dumps(o.record())
         writes: list[Command] = []
         if o.decision:

@@ -68,6 +68,7 @@ class ErasureMixin(StoreBase):
             mine = [key for key, raw in records.items() if orjson.loads(raw).get("number") == number]
             if mine:
                 erased.calls += await self.r.hdel(k.calls_day(day), *mine)
+                await self.r.hdel(k.recalls_day(day), *mine)  # when the number called again after them
             erased.log_entries += await self._drop_log_entries(k.decisions_day(day), "d", number)
         erased.log_entries += await self._drop_log_entries(k.decisions, "d", number)
         erased.log_entries += await self._drop_log_entries(k.outcomes, "o", number)

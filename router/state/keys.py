@@ -190,9 +190,30 @@ class Keys:
     def outcome_claim(self, linkedid: str, direction: str, number: str) -> str:
         return f"{self.prefix}:seen:{linkedid}:{direction}:{number}"
 
+    def agent_claim(self, agent: str, what: str, at: float) -> str:
+        """A member's state that ended (or a mark) at `at`, claimed by the router that writes it: several routers
+        following one Asterisk count it once. Kept OUTCOME_KEEP_SECONDS."""
+        return f"{self.prefix}:seen:agent:{agent}:{what}:{at:.3f}"
+
     def report_day(self, day: str) -> str:
         """Hash of counters for one company day (router/reports/tally.py lists the fields); kept `keep_days`."""
         return f"{self.prefix}:report:{day}"
+
+    @property
+    def agents_now(self) -> str:
+        """Hash: queue member interface -> its state now (JSON: state, since, queues, reason), for the report
+        and the wallboard; written as AMI tells."""
+        return f"{self.prefix}:agents:now"
+
+    def agent_log_day(self, day: str) -> str:
+        """List: the queue members' states and marks of one company day, as the agents' CSV gives them (JSON
+        rows, router/reports/agenttally.py `log_rows`); kept `keep_calls`."""
+        return f"{self.prefix}:agentlog:{day}"
+
+    def recalls_day(self, day: str) -> str:
+        """Hash: call key -> seconds until the number's next call, for the calls of one company day that had
+        one (first-contact resolution, the CSV's `recalled_after_seconds`); kept `keep_calls`."""
+        return f"{self.prefix}:recalls:{day}"
 
     def calls_day(self, day: str) -> str:
         """Hash: call key (decision id, else linkedid:direction:number) -> the call's raw record; kept `keep_calls`."""

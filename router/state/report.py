@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import orjson
 
+from router.asterisk.agentstates import AgentNow, Mark, Span
+from router.reports.agenttally import AgentLogRow, log_rows, mark_counters, merged, span_counters
 from router.reports.tally import Calendar, Tally, day_of, retype
 from router.state.base import Command, StoreBase
-from router.state.keys import Keys, Retention
+from router.state.keys import OUTCOME_KEEP_SECONDS, Keys, Retention
 from router.state.replies import mapping
 
 
@@ -21,6 +23,11 @@ def tally_writes(k: Keys, cal: Calendar, retention: Retention, t: Tally) -> list
     writes: list[Command] = [("HINCRBY", counters, name, n) for name, n in t.counters.items()]
     writes += [("EXPIRE", counters, cal.keep_days), ("HSET", calls, t.key, orjson.dumps(t.record)),
                ("EXPIRE", calls, cal.keep_calls)]
+    for day, more in t.earlier.items():
+        writes += [("HINCRBY", k.report_day(day), name, n) for name, n in more.items()]
+    if t.recall is not None:
+        day, key, seconds = t.recall
+        writes += [("HSETNX", k.recalls_day(day), key, seconds), ("EXPIRE", k.recalls_day(day), cal.keep_calls)]
     number = t.record["number"]
     if number.startswith("+"):
         if t.state:
@@ -81,6 +88,39 @@ class ReportMixin(StoreBase):
             return {"decision": decision_id, "type": call_type, "counted": True, "day": day}
         return found
 
+    async def record_agent_states(self, spans: list[Span], marks: list[Mark], now: dict[str, AgentNow]) -> None:
+        """Queue members' states that ended (their durations on each day and hour they covered, and as the day's
+        agent log), what happened to them, and their states now. Two round trips: each span and mark claimed
+        (by its member, kind and end: routers that started at different times agree on where a state ended),
+        then what this router claimed written."""
+        claims = [self.k.agent_claim(s.agent, s.state, s.end) for s in spans]
+        claims += [self.k.agent_claim(m.agent, m.kind, m.at) for m in marks]
+        if claims:
+            won = await self.pooled([("SET", claim, 1, "NX", "EX", OUTCOME_KEEP_SECONDS) for claim in claims])
+            n = len(spans)
+            spans = [s for s, ok in zip(spans, won[:n], strict=True) if ok]
+            marks = [m for m, ok in zip(marks, won[n:], strict=True) if ok]
+        writes: list[Command] = []
+        zone = self.calendar.zone
+        for day, counters in merged(span_counters(spans, zone), mark_counters(marks, zone)).items():
+            writes += [("HINCRBY", self.k.report_day(day), name, n) for name, n in counters.items()]
+            writes.append(("EXPIRE", self.k.report_day(day), self.calendar.keep_days))
+        for day, rows in log_rows(spans, marks, zone).items():
+            writes += [("RPUSH", self.k.agent_log_day(day), *(orjson.dumps(r) for r in rows)),
+                       ("EXPIRE", self.k.agent_log_day(day), self.calendar.keep_calls)]
+        for agent, state in now.items():
+            writes.append(("HSET", self.k.agents_now, agent, orjson.dumps(state)))
+        if writes:
+            await self.pooled(writes)
+
+    async def agent_log(self, day: str, start: int = 0, stop: int = -1) -> list[AgentLogRow]:
+        """Rows `start`..`stop` of the day's agent log, oldest first as written."""
+        return [orjson.loads(raw) for raw in await self.r.lrange(self.k.agent_log_day(day), start, stop)]
+
+    async def agents_now(self) -> dict[str, AgentNow]:
+        """Each queue member's state now, as the AMI listener last wrote it."""
+        return {agent: orjson.loads(raw) for agent, raw in mapping(await self.r.hgetall(self.k.agents_now)).items()}
+
     async def report_counters(self, days: list[str]) -> list[dict[str, str]]:
         p = self.r.pipeline(transaction=False)
         for d in days:
@@ -101,7 +141,19 @@ class ReportMixin(StoreBase):
         return order
 
     async def calls_by_key(self, day: str, keys: list[str]) -> list[dict]:
-        """The day's raw call records named, in the order named (one gone meanwhile is left out)."""
+        """The day's raw call records named, in the order named (one gone meanwhile is left out), each with
+        `recalled_after_seconds` when the number called again after it."""
         if not keys:
             return []
-        return [orjson.loads(raw) for raw in await self.r.hmget(self.k.calls_day(day), keys) if raw]
+        p = self.r.pipeline(transaction=False)
+        p.hmget(self.k.calls_day(day), keys)
+        p.hmget(self.k.recalls_day(day), keys)
+        records, recalls = await p.execute()
+        out = []
+        for raw, recall in zip(records, recalls, strict=True):
+            if raw:
+                record = orjson.loads(raw)
+                if recall is not None:
+                    record["recalled_after_seconds"] = int(recall)
+                out.append(record)
+        return out

@@ -58,6 +58,7 @@ ACCESS: dict[tuple[str, str], Role] = {
     ("POST", "/api/followups/{id}/assign"): "head",
     ("GET", "/api/report"): "head",
     ("GET", "/api/report/calls.csv"): "head",
+    ("GET", "/api/report/agents.csv"): "head",
     ("GET", "/api/risk"): "head",
     ("GET", "/api/companies"): "head",
     ("POST", "/api/events"): "head",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import AsyncIterator, Callable
 from importlib import resources
 
 from aiohttp import web
@@ -15,9 +16,10 @@ from router.asterisk.agi import FastAGIServer
 from router.asterisk.ami import Listener
 from router.crm.sync import CrmSync
 from router.people.hub import People
-from router.reports.reader import calls_csv_chunks, parse_range, report
+from router.reports.reader import agents_csv_chunks, calls_csv_chunks, parse_range, report
 from router.risk.events import parse_batch
 from router.service import Router
+from router.state.store import Store
 from router.web import changes, directory, lists, login, people, strategy, switch
 from router.web.access import access, actor
 from router.web.auth import STREAM_PATH, bearer_token
@@ -136,15 +138,25 @@ async def report_json(request: web.Request) -> web.Response:
 
 async def report_calls(request: web.Request) -> web.StreamResponse:
     """The raw calls of the days as CSV, streamed 1,000 rows at a time."""
+    return await _stream_csv(request, "calls", calls_csv_chunks)
+
+
+async def report_agents(request: web.Request) -> web.StreamResponse:
+    """The queue members' states and marks of the days (the agent log) as CSV, streamed 1,000 rows at a time."""
+    return await _stream_csv(request, "agents", agents_csv_chunks)
+
+
+async def _stream_csv(request: web.Request, what: str,
+                      chunks_of: Callable[[Store, list[str]], AsyncIterator[str]]) -> web.StreamResponse:
     try:
         days = _days(request)
     except ValueError as e:
         return web.json_response({"error": str(e)}, status=400)
     name = days[0] if len(days) == 1 else f"{days[0]}_{days[-1]}"
     resp = web.StreamResponse(headers={"Content-Type": "text/csv; charset=utf-8",
-                                       "Content-Disposition": f'attachment; filename="calls-{name}.csv"'})
+                                       "Content-Disposition": f'attachment; filename="{what}-{name}.csv"'})
     await resp.prepare(request)
-    chunks = calls_csv_chunks(request.app[ROUTER_KEY].store, days)
+    chunks = chunks_of(request.app[ROUTER_KEY].store, days)
     while True:
         async with one_list_at_a_time(request):  # a batch at a time: a slow download holds up no other list
             chunk = await anext(chunks, None)
@@ -238,6 +250,7 @@ def make_app(router: Router, token: str | None = None, metrics_token: str | None
     app.router.add_post("/api/calls/{id}/type", set_call_type)
     app.router.add_get("/api/report", report_json)
     app.router.add_get("/api/report/calls.csv", report_calls)
+    app.router.add_get("/api/report/agents.csv", report_agents)
     app.router.add_get("/report", report_page)
     app.router.add_get("/metrics", metrics)
     directory.add_routes(app)

@@ -113,6 +113,18 @@ class Sip:
         self.stack.held.release(port)
         return await call.start()
 
+    async def trunk_abandon(self, to: str, caller: str, after: float) -> Call:
+        """A call from the trunk to `to` whose caller gives up (CANCEL) when nobody has answered `after` seconds
+        after the INVITE."""
+        port = await self._free_trunk_port()
+        call = Call(to, f"<sip:{caller}@{HOST}>", caller, [], None, self.stack.sip_port, port, self.folder,
+                    self.stack.ports, self._name(f"abandon-{caller.lstrip('+')}"), scenario="abandon",
+                    params={"cancel_ms": round(after * 1000)})
+        self._trunk[port] = call
+        self.calls.append(call)
+        self.stack.held.release(port)
+        return await call.start()
+
     async def phone_call(self, ext: str, to: str, talk: float | None = None) -> Call:
         """Extension `ext` dials `to` from its phone (the shipped [internal] context: 1XX, 8XXXXXXXXXX, +X.)."""
         call = Call(to, f'"Agent {ext}" <sip:{ext}@{HOST}>', ext, [], talk, self.stack.sip_port,

@@ -125,12 +125,19 @@ class Call:
     ports: Ports
     name: str
     process: Sipp | None = None
+    scenario: str = "call"
+    """`call`, or `abandon` (the caller gives up: `params` cancel_ms)."""
+    params: dict = field(default_factory=dict)
 
     async def start(self) -> Call:
         headers = "".join(f"      {h}\n" for h in self.extra_headers)
-        scenario = render("call", from_header=self.from_header, contact_user=self.contact_user,
-                          extra_headers=headers,
-                          talk_wait=wait_attribute(None if self.talk is None else self.talk * 1000, "hangup"))
+        if self.scenario == "call":
+            scenario = render("call", from_header=self.from_header, contact_user=self.contact_user,
+                              extra_headers=headers,
+                              talk_wait=wait_attribute(None if self.talk is None else self.talk * 1000, "hangup"))
+        else:
+            scenario = render(self.scenario, from_header=self.from_header, contact_user=self.contact_user,
+                              **self.params)
         self.process = Sipp(self.name, self.folder, scenario, self.port, self.ports,
                             ["-s", self.to, "-m", "1", "-timeout", f"{CALL_LIMIT}s", "-timeout_error",
                              f"{HOST}:{self.sip_port}"])
