@@ -24,6 +24,7 @@ from router.core.durations import Duration
 from router.core.freepbx import FreePBXDestination
 from router.core.menus import Menu, Names, menu_problems
 from router.core.risk import Level, RiskSettings, risk_problems
+from router.core.wallboardrules import WallboardSettings
 
 KINDS = ("new", "repeat", "callback", "returning", "known")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -481,6 +482,7 @@ class RuleSet(Strict):
         return [n for n in self.assignable_types() if n != INTERNAL_TYPE]
     risk: RiskSettings = RiskSettings()
     people: People = People()
+    wallboard: WallboardSettings = WallboardSettings()
 
 
 @dataclass(frozen=True, slots=True)

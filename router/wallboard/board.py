@@ -1,0 +1,104 @@
+"""What the wallboard shows, put together from the live queues and the follow-up counts. Pure.
+
+"So far today" comes from `day_figures`, the one place that says what the service level and the
+abandon rate are, counted from the queue's own callers of the company day:
+
+- answered: a member took the caller (`AgentConnect`); within the service level when the caller
+  waited at most `wallboard.service_level_seconds`;
+- abandoned: the caller hung up while waiting; short when sooner than `wallboard.short_abandon`;
+- timed out: the queue let the caller go on unanswered (its timeout, nobody left in it);
+- offered = answered + abandoned + timed out; short abandons are left out of both ratios:
+  service level = answered within / (offered - short), abandon rate = (abandoned - short) /
+  (offered - short); no share at all (None) before the first caller counted.
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+from router.asterisk.queuelive import DayCounts, QueueView
+from router.core.wallboardrules import Level, WallboardSettings, level
+from router.web.worklist import OwnerCounts
+
+MAX_OWNERS = 16
+"""Owners the follow-up stack shows (most overdue first): what fits the screen at a size read across a room;
+the rest are summed in `more`."""
+
+
+class DayFigures(TypedDict):
+    offered: int
+    answered: int
+    answered_in_time: int
+    service_level: float | None
+    service_level_seconds: int
+    abandoned: int
+    short_abandoned: int
+    abandon_rate: float | None
+    timed_out: int
+
+
+class QueueBoard(QueueView):
+    today: DayFigures
+    levels: dict[str, Level]
+
+
+class OwnerRow(TypedDict):
+    owner: str
+    open: int
+    overdue: int
+    level: Level
+
+
+class Stack(TypedDict):
+    owners: list[OwnerRow]
+    more: OwnerCounts
+    """The owners past MAX_OWNERS, summed."""
+
+
+class Board(TypedDict):
+    at: float
+    queues: list[QueueBoard]
+    followups: Stack
+
+
+def day_figures(counts: DayCounts, settings: WallboardSettings) -> DayFigures:
+    """A queue's service level and abandon rate so far today, from its callers counted live (see above)."""
+    answered = sum(counts.answered.values())
+    in_time = sum(n for wait, n in counts.answered.items() if wait <= settings.service_level_seconds)
+    abandoned = sum(counts.abandoned.values())
+    short = sum(n for wait, n in counts.abandoned.items() if wait < settings.short_abandon)
+    offered = answered + abandoned + counts.timed_out
+    counted = offered - short
+    return {"offered": offered, "answered": answered, "answered_in_time": in_time,
+            "service_level": in_time / counted if counted else None,
+            "service_level_seconds": settings.service_level_seconds, "abandoned": abandoned,
+            "short_abandoned": short, "abandon_rate": (abandoned - short) / counted if counted else None,
+            "timed_out": counts.timed_out}
+
+
+def stack(counts: dict[str, OwnerCounts], settings: WallboardSettings) -> Stack:
+    """Owners with open follow-ups, the most overdue first (then the most open, then by name)."""
+    rows = sorted(counts.items(), key=lambda kv: (-kv[1]["overdue"], -kv[1]["open"], kv[0]))
+    owners: list[OwnerRow] = [{"owner": owner or "(nobody)", "open": c["open"], "overdue": c["overdue"],
+                               "level": level("overdue", c["overdue"], settings.colours.overdue)}
+                              for owner, c in rows[:MAX_OWNERS]]
+    rest = rows[MAX_OWNERS:]
+    return {"owners": owners, "more": {"open": sum(c["open"] for _, c in rest),
+                                       "overdue": sum(c["overdue"] for _, c in rest)}}
+
+
+def board(queues: list[QueueView], days: dict[str, DayCounts], owners: dict[str, OwnerCounts],
+          settings: WallboardSettings, now: float) -> Board:
+    colours = settings.colours
+    out: list[QueueBoard] = []
+    for q in queues:
+        today = day_figures(days.get(q["queue"]) or DayCounts(), settings)
+        levels: dict[str, Level] = {
+            "waiting": level("waiting", q["waiting"], colours.waiting),
+            "longest_wait": level("longest_wait", q["longest_wait"], colours.longest_wait),
+            "available": level("available", q["agents"]["available"], colours.available),
+            "service_level": level("service_level", today["service_level"], colours.service_level),
+            "abandon_rate": level("abandon_rate", today["abandon_rate"], colours.abandon_rate),
+        }
+        out.append({**q, "today": today, "levels": levels})
+    return {"at": now, "queues": out, "followups": stack(owners, settings)}

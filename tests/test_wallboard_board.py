@@ -1,0 +1,133 @@
+"""What the wall shows: the day's service level and abandon rate worked by hand, colours past thresholds from the
+rule file (refused with file:line when they make no sense), the follow-up stack, pushes at most every 200 ms."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+
+import pytest
+
+from router.asterisk.queuelive import DayCounts, QueueLive
+from router.core.wallboardrules import WallboardSettings
+from router.wallboard.board import MAX_OWNERS, board, day_figures, stack
+from router.wallboard.coalesce import Coalescer
+from tests.helpers import BASE_RULES, compiled, problems
+
+T0 = 1_795_337_800.0
+
+
+def test_service_level_and_abandon_rate_of_a_day_worked_by_hand():
+    # 10 answered: 7 within 20 s (0, 5, 5, 12, 19, 20, 20) and 3 later (21, 45, 90); 3 abandoned: 2 after 30 s
+    # and 1 after 2 s (short: left out); 1 timed out. Offered 14, counted 13: SL 7/13, abandon rate 2/13.
+    counts = DayCounts("d", Counter({0: 1, 5: 2, 12: 1, 19: 1, 20: 2, 21: 1, 45: 1, 90: 1}), Counter({30: 2, 2: 1}), 1)
+    f = day_figures(counts, WallboardSettings())
+    assert f == {"offered": 14, "answered": 10, "answered_in_time": 7, "service_level": 7 / 13,
+                 "service_level_seconds": 20, "abandoned": 3, "short_abandoned": 1, "abandon_rate": 2 / 13,
+                 "timed_out": 1}
+
+
+def test_no_caller_yet_is_no_share_not_zero():
+    f = day_figures(DayCounts("d"), WallboardSettings())
+    assert (f["service_level"], f["abandon_rate"], f["offered"]) == (None, None, 0)
+
+
+def test_the_rule_file_sets_the_service_level_time_and_the_short_abandon():
+    counts = DayCounts("d", Counter({25: 1, 35: 1}), Counter({8: 1}))
+    settings = WallboardSettings.model_validate({"service_level_seconds": "30s", "short_abandon": "10s"})
+    f = day_figures(counts, settings)
+    assert (f["service_level"], f["abandon_rate"], f["short_abandoned"]) == (0.5, 0.0, 1)
+
+
+def test_figures_past_their_thresholds_turn_amber_then_red():
+    live = QueueLive(lambda t: "d")
+    for i in range(4):
+        live.feed({"Event": "QueueCallerJoin", "Queue": "support", "Uniqueid": f"1.{i}"}, T0 - 100 + i)
+    live.feed({"Event": "QueueMemberStatus", "Queue": "support", "Interface": "PJSIP/101", "MemberName": "Ivanov",
+               "Status": "1", "Paused": "0", "InCall": "0"}, T0)
+    [q] = board(live.snapshot(T0), {"support": DayCounts("d", Counter({5: 7, 50: 3}), Counter({40: 1}))}, {},
+                WallboardSettings(), T0)["queues"]
+    assert q["today"]["service_level"] == pytest.approx(7 / 11)
+    assert q["levels"] == {"waiting": "warn", "longest_wait": "warn", "available": "warn", "service_level": "warn",
+                           "abandon_rate": "warn"}
+    [q] = board(live.snapshot(T0 + 30), {}, {}, WallboardSettings(), T0 + 30)["queues"]
+    assert q["levels"]["longest_wait"] == "bad"
+    assert (q["levels"]["service_level"], q["levels"]["abandon_rate"]) == ("ok", "ok"), "no caller yet today"
+
+
+def test_follow_up_stack_most_overdue_first_and_the_rest_summed():
+    counts = {f"owner{i:02d}": {"open": i + 1, "overdue": i % 3} for i in range(MAX_OWNERS + 4)}
+    counts["duty"] = {"open": 9, "overdue": 7}
+    s = stack(counts, WallboardSettings())
+    assert s["owners"][0] == {"owner": "duty", "open": 9, "overdue": 7, "level": "bad"}
+    assert [r["overdue"] for r in s["owners"]] == sorted((r["overdue"] for r in s["owners"]), reverse=True)
+    assert len(s["owners"]) == MAX_OWNERS
+    shown = sum(r["open"] for r in s["owners"])
+    assert shown + s["more"]["open"] == sum(c["open"] for c in counts.values())
+    assert {r["level"] for r in s["owners"] if r["overdue"] == 1} == {"ok"}
+    assert {r["level"] for r in s["owners"] if r["overdue"] == 2} == {"warn"}
+
+
+def test_wallboard_section_in_the_rule_file():
+    rules = compiled(BASE_RULES + """wallboard:
+  service_level_seconds: 30s
+  wrapup: 10s
+  colours:
+    service_level: {warn: 90%, bad: 0.7}
+    longest_wait: {warn: 45s, bad: 3m}
+""")
+    w = rules.rs.wallboard
+    assert (w.service_level_seconds, w.wrapup, w.colours.service_level.warn, w.colours.service_level.bad,
+            w.colours.longest_wait.bad, w.colours.abandon_rate.warn) == (30, 10, 0.9, 0.7, 180, 0.05)
+
+
+def test_thresholds_that_make_no_sense_are_refused_with_file_and_line():
+    lines = BASE_RULES.count("\n")
+    out = problems(BASE_RULES + """wallboard:
+  colours:
+    service_level: {warn: 60%, bad: 80%}
+    abandon_rate: {warn: 5, bad: 10%}
+    longest_wait: {warn: 60, bad: 2m}
+    waiting: {warn: 3, bad: 6, worst: 9}
+""")
+    assert out[0].startswith(f"r.yaml:{lines + 3}: wallboard.colours.service_level: bad (0.8) must be below warn")
+    assert out[1].startswith(f"r.yaml:{lines + 4}: wallboard.colours.abandon_rate.warn: bad share 5")
+    assert out[2].startswith(f"r.yaml:{lines + 5}: wallboard.colours.longest_wait.warn: bad duration 60")
+    assert out[3].startswith(f"r.yaml:{lines + 6}: wallboard.colours.waiting.worst: unknown key")
+    assert len(out) == 4
+
+
+class Timers:
+    """A clock moved by hand and the callbacks scheduled on it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.due: list[tuple[float, object]] = []
+
+    def call_later(self, delay: float, callback) -> None:
+        self.due.append((self.now + delay, callback))
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        for at, callback in sorted([d for d in self.due if d[0] <= self.now], key=lambda d: d[0]):
+            self.due.remove((at, callback))
+            callback()  # type: ignore[operator]
+
+
+def test_pushes_come_at_most_every_200_ms_and_never_later_than_200_ms_after_a_change():
+    t = Timers()
+    sent: list[float] = []
+    c = Coalescer(0.2, lambda: t.now, t.call_later, lambda: sent.append(t.now))
+    c.poke()
+    assert sent == [0.0], "the first change after a quiet spell goes at once"
+    changes = []
+    for _ in range(100):  # a burst: a change every 10 ms for a second
+        t.advance(0.01)
+        c.poke()
+        changes.append(t.now)
+    t.advance(0.5)
+    gaps = [b - a for a, b in itertools.pairwise(sent)]
+    assert min(gaps) >= 0.2 - 1e-9, "never two pushes within 200 ms"
+    for changed in changes:  # each change is carried by a push within 200 ms of it
+        assert any(changed <= s <= changed + 0.2 + 1e-9 for s in sent)
+    assert len(sent) <= 1 + 1.0 / 0.2 + 1
