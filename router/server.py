@@ -21,6 +21,7 @@ from router.floodlog import FloodLog
 from router.service import Router
 from router.state.errors import STORE_ERRORS
 from router.state.spool import Spool
+from router.wallboard.live import Wallboard
 from router.web.app import make_app
 
 log = logging.getLogger("router")
@@ -133,12 +134,14 @@ async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], tok
     if not router.instance:
         router.instance = f"{socket.gethostname()}:{agi_server.port}"
     listener = None
+    wall = Wallboard(router)
     if ami is not None:
         listener = Listener(ami, router.store, router.rules.region, clock=router.clock,
                             on_outcome=router.on_outcome, outcome_writes=router.risk.call_writes,
                             on_ring=router.on_ring)
         listener.journal_name = router.instance  # stable across restarts: the next run finds it
         listener.inventory_check = lambda have: unknown(router.rules.rs, have)
+        listener.watchers.append(wall)
         try:
             async with asyncio.timeout(2):
                 await listener.restore()
@@ -150,7 +153,7 @@ async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], tok
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(5):
                 await router.feed.ready.wait()
-    runner = web.AppRunner(make_app(router, token, agi=agi_server, ami=listener, crm=crm), access_log=None)
+    runner = web.AppRunner(make_app(router, token, agi=agi_server, ami=listener, crm=crm, wall=wall), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, *http, reuse_address=True)
     await site.start()

@@ -20,12 +20,14 @@ from panoramisk.message import Message as PanoramiskMessage
 
 from router.asterisk.amiwire import Framer, Message
 from router.asterisk.calltracker import HANDLERS
+from router.asterisk.queuelive import HANDLERS as QUEUE_HANDLERS
 
 log = logging.getLogger("router.ami")
 
-EVENTS = frozenset({*HANDLERS, "FullyBooted"})
-"""Events the listener reads; Asterisk's other events are dropped unread (asterisk/manager.conf
-filters them out at the source too). FullyBooted makes panoramisk re-send waiting actions."""
+EVENTS = frozenset({*HANDLERS, *QUEUE_HANDLERS, "FullyBooted"})
+"""Events the listener reads (the call tracker's and the live queues'); Asterisk's other events are dropped
+unread (asterisk/manager.conf filters them out at the source too). FullyBooted makes panoramisk re-send
+waiting actions."""
 
 
 @dataclass(frozen=True, slots=True)
