@@ -9,8 +9,7 @@ import os
 import pytest
 
 from router.asterisk.amisim import block
-from router.people.accounts import WALLBOARD_TOKEN_PREFIX, new_token, token_digest
-from tests.helpers import MONDAY_10, RULES_TEXT, Clock, add_user, ami_target, compiled, until, wait_for
+from tests.helpers import MONDAY_10, RULES_TEXT, Clock, add_user, ami_target, compiled, screen_token, until, wait_for
 
 HOSTILE = '<img src=x onerror="document.title=\'pwned\'">'
 RULES = compiled(RULES_TEXT + """
@@ -76,8 +75,7 @@ async def test_wallboard_on_a_tv_shows_every_queue_and_follows_ami(serve, store,
             await store.open_task(number, {"id": f"fu-{i}-{j}", "number": number, "owner": owner, "state": "open",
                                            "deadline": deadline}, {"at": MONDAY_10 - 7200, "text": "missed"})
     await add_user(store, "boss", "head")
-    token = new_token(WALLBOARD_TOKEN_PREFIX)
-    await store.set_wallboard_token("hall", token_digest(token))
+    token = await screen_token(store)
     r = await serve(RULES, clock, ami=ami_target(ami))
     await wait_for(lambda: r.ami is not None and r.ami.synced.is_set())
     at = f"{MONDAY_10:.6f}"

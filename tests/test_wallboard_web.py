@@ -3,65 +3,32 @@ token and nothing the token does not open), the queue status read at connect, an
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 
 import aiohttp
-import orjson
 import pytest
 
 from router.asterisk.amisim import block
-from router.people.accounts import WALLBOARD_TOKEN_PREFIX, new_token, token_digest
+from router.people.accounts import WALLBOARD_TOKEN_PREFIX, token_digest
 from tests.helpers import (
     MONDAY_10,
     ROUTER_CMD,
+    BoardStream,
     Clock,
     SignedIn,
     add_user,
     ami_target,
+    board_queue,
     compiled,
     http_get,
     router_env,
+    screen_token,
     user_token,
     wait_for,
 )
 from tests.helpers import RULES_TEXT as TEXT
 
 RULES = compiled(TEXT)
-
-
-async def screen_token(store, screen: str = "hall") -> str:
-    """A wallboard token, as `router wallboard token SCREEN` makes it."""
-    token = new_token(WALLBOARD_TOKEN_PREFIX)
-    await store.set_wallboard_token(screen, token_digest(token))
-    return token
-
-
-class Stream:
-    """The wallboard's event stream read as a browser's EventSource would: each `board` frame as it comes."""
-
-    def __init__(self, resp: aiohttp.ClientResponse):
-        self.resp = resp
-
-    async def next_board(self) -> dict:
-        data = b""
-        async with asyncio.timeout(10):
-            while True:
-                line = await self.resp.content.readline()
-                if line.startswith(b"data: "):
-                    data = line[6:]
-                elif line == b"\n" and data:
-                    return orjson.loads(data)["board"]
-
-    async def board_where(self, predicate) -> dict:
-        while True:
-            board = await self.next_board()
-            if predicate(board):
-                return board
-
-
-def queue(board: dict, name: str) -> dict:
-    return next(q for q in board["queues"] if q["queue"] == name)
 
 
 async def test_a_wallboard_token_opens_the_wallboard_and_nothing_else(serve, store):
@@ -107,8 +74,8 @@ async def test_the_stream_shows_the_queue_read_at_connect_then_follows_events(se
     async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{r.http_port}/api/wallboard/stream",
                                                    params={"token": token}) as resp:
         assert resp.status == 200
-        stream = Stream(resp)
-        q = queue(await stream.next_board(), "support")
+        stream = BoardStream(resp)
+        q = board_queue(await stream.next_board(), "support")
         assert (q["waiting"], q["longest_wait"]) == (1, 30)
         assert q["agents"]["available"] == 1 and q["agents"]["paused"] == 1
         assert [(m["name"], m["reason"]) for m in q["members"]] == [("Ivanov", ""), ("Petrova <b>", "lunch")]
@@ -116,7 +83,7 @@ async def test_the_stream_shows_the_queue_read_at_connect_then_follows_events(se
         at = f"{MONDAY_10:.6f}"
         await ami.push(block(("Event", "QueueCallerJoin"), ("Queue", "support"), ("Uniqueid", "1.2"),
                              ("Timestamp", at)))
-        board = await stream.board_where(lambda b: queue(b, "support")["waiting"] == 2)
+        board = await stream.board_where(lambda b: board_queue(b, "support")["waiting"] == 2)
         await ami.push(block(("Event", "QueueCallerLeave"), ("Queue", "support"), ("Uniqueid", "1.1"),
                              ("Timestamp", at))
                        + block(("Event", "AgentConnect"), ("Queue", "support"), ("Uniqueid", "1.1"),
@@ -126,8 +93,8 @@ async def test_the_stream_shows_the_queue_read_at_connect_then_follows_events(se
                        + block(("Event", "QueueCallerLeave"), ("Queue", "support"), ("Uniqueid", "1.2"),
                                ("Timestamp", at))
                        + block(("Event", "Hangup"), ("Uniqueid", "1.2"), ("Linkedid", "1.2"), ("Timestamp", at)))
-        board = await stream.board_where(lambda b: queue(b, "support")["today"]["abandoned"] == 1)
-        q = queue(board, "support")
+        board = await stream.board_where(lambda b: board_queue(b, "support")["today"]["abandoned"] == 1)
+        q = board_queue(board, "support")
         assert q["waiting"] == 0 and q["agents"]["on_call"] == 1
         assert q["today"] | {} == {"offered": 2, "answered": 1, "answered_in_time": 0, "service_level": 0.0,
                                    "service_level_seconds": 20, "abandoned": 1, "short_abandoned": 1,
