@@ -1,18 +1,22 @@
 """What the wall shows: the day's service level and abandon rate worked by hand, colours past thresholds from the
-rule file (refused with file:line when they make no sense), the follow-up stack, pushes at most every 200 ms."""
+rule file (refused with file:line when they make no sense), the follow-up stack, pushes at most every 200 ms
+and never more than 200 ms after the event (an injected clock: nothing waits)."""
 
 from __future__ import annotations
 
 import itertools
 from collections import Counter
 
+import orjson
 import pytest
 
 from router.asterisk.queuelive import DayCounts, QueueLive
 from router.core.wallboardrules import WallboardSettings
+from router.service import Router
 from router.wallboard.board import MAX_OWNERS, board, day_figures, stack
 from router.wallboard.coalesce import Coalescer
-from tests.helpers import BASE_RULES, compiled, problems
+from router.wallboard.live import Wallboard
+from tests.helpers import BASE_RULES, MONDAY_10, Clock, compiled, problems
 
 T0 = 1_795_337_800.0
 
@@ -131,3 +135,37 @@ def test_pushes_come_at_most_every_200_ms_and_never_later_than_200_ms_after_a_ch
     for changed in changes:  # each change is carried by a push within 200 ms of it
         assert any(changed <= s <= changed + 0.2 + 1e-9 for s in sent)
     assert len(sent) <= 1 + 1.0 / 0.2 + 1
+
+
+async def test_an_ami_event_reaches_the_screens_within_200_ms_and_a_burst_as_one_push(store):
+    clock = Clock(MONDAY_10)
+    due: list[tuple[float, object]] = []
+    wall = Wallboard(Router(compiled(BASE_RULES), store, clock=clock),
+                     call_later=lambda delay, f: due.append((clock() + delay, f)))
+    screen = wall.screens.subscribe()
+    assert screen is not None
+
+    def boards() -> list[dict]:
+        out = [orjson.loads(f.split(b"data: ", 1)[1]) for f in screen.frames if f]
+        screen.frames.clear()
+        return [b["board"] for b in out]
+
+    def run_due() -> None:
+        for at, f in sorted([d for d in due if d[0] <= clock()], key=lambda d: d[0]):
+            due.remove((at, f))
+            f()  # type: ignore[operator]
+
+    wall.feed({"Event": "QueueCallerJoin", "Queue": "support", "Uniqueid": "1.1"}, clock())
+    [board] = boards()
+    assert board["queues"][0]["waiting"] == 1, "the first change after a quiet spell goes at once"
+    for i in range(2, 6):  # a burst within 50 ms
+        clock.advance(0.01)
+        wall.feed({"Event": "QueueCallerJoin", "Queue": "support", "Uniqueid": f"1.{i}"}, clock())
+    assert boards() == [] and [round(at - MONDAY_10, 3) for at, _ in due] == [0.2]
+    clock.advance(0.16)
+    run_due()
+    [board] = boards()
+    assert board["queues"][0]["waiting"] == 5 and board["at"] == MONDAY_10 + 0.2, "the burst as one push, 200 ms on"
+    clock.advance(5)
+    wall.feed({"Event": "Newchannel", "Uniqueid": "9.9"}, clock())
+    assert boards() == [] and due == [], "an event that changes nothing on the wall pushes nothing"
