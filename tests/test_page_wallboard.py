@@ -122,3 +122,41 @@ async def test_wallboard_on_a_tv_shows_every_queue_and_follows_ami(serve, store,
                                                                   paused="1", reason="training").items(),
                            ("Timestamp", at)))
     await until(browser, lambda d: read(d)["rows"]["new-connection"]["figs"][:5] == ["2", "0:05", "0", "1", "1"])
+
+
+@pytest.mark.slow
+async def test_eight_queues_and_a_crowded_queue_fit_the_screen(serve, store, ami, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    names = ["new-connection", "support", "operators", "management", "retention", "sales", "vip", "not-in-asterisk"]
+    ami.queues = names[:-1]
+    ami.members = [member("support", f"Agent {i:02d}", f"PJSIP/{200 + i}", status=("1", "2", "6")[i % 3],
+                          paused="1" if i % 7 == 0 else "0", reason="break") for i in range(25)]
+    ami.members += [member(q, "Ivanov", "PJSIP/101") for q in names[:-1] if q != "support"]
+    ami.entries = [entry("support", f"1.{i}", 30 + i) for i in range(4)]
+    rules = compiled(RULES_TEXT + "\nwallboard:\n  queues: [" + ", ".join(names) + "]\n")
+    r = await serve(rules, Clock(MONDAY_10), ami=ami_target(ami))
+    await wait_for(lambda: r.ami is not None and r.ami.synced.is_set())
+    token = await screen_token(store)
+    await asyncio.to_thread(browser.execute_cdp_cmd, "Emulation.setDeviceMetricsOverride",
+                            {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False})
+    await asyncio.to_thread(browser.get, f"http://127.0.0.1:{r.http_port}/wallboard#token={token}")
+    await until(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".queue")) == 8)
+    seen = await asyncio.to_thread(browser.execute_script, """
+      const cards = [...document.querySelectorAll('.queue')];
+      const support = cards.find(c => c.querySelector('.name').textContent === 'support');
+      const chips = [...support.querySelectorAll('.chip')];
+      return {order: cards.map(c => c.querySelector('.name').textContent),
+              lowest: Math.max(...cards.map(c => c.getBoundingClientRect().bottom)), height: innerHeight,
+              lines: new Set(chips.map(c => c.offsetTop)).size, more: chips[chips.length - 1].textContent,
+              shown: chips.length - 1, first: chips[0].textContent,
+              missing: read_figs(cards.find(c => c.querySelector('.name').textContent === 'not-in-asterisk'))};
+      function read_figs(card) { return [...card.querySelectorAll('.fig')].map(f => f.textContent); }
+    """)
+    shot = os.environ.get("WALLBOARD_DENSE_SCREENSHOT") or str(tmp_path / "wallboard-dense.png")
+    assert await asyncio.to_thread(browser.save_screenshot, shot)
+    assert seen["order"] == names, "the rule file's queues, in its order"
+    assert seen["lowest"] <= seen["height"], "every card on the screen"
+    assert seen["lines"] == 1 and seen["more"] == f"+{25 - seen['shown']}", "one line of chips, the rest counted"
+    assert seen["first"].startswith("Agent 00") and "paused" in seen["first"], "paused members first"
+    assert seen["missing"][:3] == ["0", "—", "0"], "a queue Asterisk has not reported shows empty"

@@ -169,3 +169,22 @@ async def test_an_ami_event_reaches_the_screens_within_200_ms_and_a_burst_as_one
     clock.advance(5)
     wall.feed({"Event": "Newchannel", "Uniqueid": "9.9"}, clock())
     assert boards() == [] and due == [], "an event that changes nothing on the wall pushes nothing"
+
+
+def test_the_rule_file_chooses_the_queues_shown_and_their_order():
+    live = QueueLive(lambda t: "d")
+    for name in ("sales", "support", "ext-queue-7"):
+        live.feed({"Event": "QueueCallerJoin", "Queue": name, "Uniqueid": f"{name}.1"}, T0)
+    settings = WallboardSettings.model_validate({"queues": ["support", "retention", "sales"]})
+    shown = board(live.snapshot(T0), {}, {}, settings, T0)["queues"]
+    assert [(q["queue"], q["waiting"]) for q in shown] == [("support", 1), ("retention", 0), ("sales", 1)]
+    assert [q["queue"] for q in board(live.snapshot(T0), {}, {}, WallboardSettings(), T0)["queues"]] == [
+        "ext-queue-7", "sales", "support"], "none named: every queue Asterisk reports, by name"
+
+
+def test_a_queue_named_twice_or_too_many_queues_are_refused_with_file_and_line():
+    lines = BASE_RULES.count("\n")
+    out = problems(BASE_RULES + "wallboard:\n  queues: [support, sales, support]\n")
+    assert out == [f"r.yaml:{lines + 2}: wallboard.queues: support named more than once"]
+    out = problems(BASE_RULES + "wallboard:\n  queues: [" + ", ".join(f"q{i}" for i in range(9)) + "]\n")
+    assert len(out) == 1 and out[0].startswith(f"r.yaml:{lines + 2}: wallboard.queues: ")

@@ -121,3 +121,37 @@ async def test_router_wallboard_token_prints_a_token_once_and_replaces_the_scree
     assert run("list").stdout.split() == ["lobby"]
     bad = run("token", "hall tv")
     assert bad.returncode == 2 and "screen's name" in bad.stderr
+
+
+async def test_after_a_reconnect_the_queues_are_read_afresh_and_the_days_counts_kept(serve, store, ami):
+    ami.queues = ["support"]
+    ami.members = [{"Queue": "support", "Name": "Ivanov", "Location": "PJSIP/101", "Status": "1", "Paused": "0"}]
+    ami.entries = [{"Queue": "support", "Position": "1", "Uniqueid": "1.1", "Wait": "10"}]
+    r = await serve(RULES, Clock(MONDAY_10), ami=ami_target(ami))
+    await wait_for(lambda: r.ami is not None and r.ami.synced.is_set())
+    token = await screen_token(store)
+    async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{r.http_port}/api/wallboard/stream",
+                                                   params={"token": token}) as resp:
+        stream = BoardStream(resp)
+        at = f"{MONDAY_10:.6f}"
+        await ami.push(block(("Event", "QueueCallerLeave"), ("Queue", "support"), ("Uniqueid", "1.1"),
+                             ("Timestamp", at))
+                       + block(("Event", "AgentConnect"), ("Queue", "support"), ("Uniqueid", "1.1"),
+                               ("Interface", "PJSIP/101"), ("HoldTime", "10"), ("Timestamp", at)))
+        await stream.board_where(lambda b: board_queue(b, "support")["today"].get("answered") == 1)
+        # while the router is away, Ivanov goes to lunch, Petrova logs in and two callers arrive
+        ami.members = [{"Queue": "support", "Name": "Ivanov", "Location": "PJSIP/101", "Status": "1", "Paused": "1",
+                        "PausedReason": "lunch"},
+                       {"Queue": "support", "Name": "Petrova", "Location": "PJSIP/102", "Status": "1", "Paused": "0"}]
+        ami.entries = [{"Queue": "support", "Position": "1", "Uniqueid": "2.1", "Wait": "40"},
+                       {"Queue": "support", "Position": "2", "Uniqueid": "2.2", "Wait": "5"}]
+        assert r.ami is not None
+        r.ami.backoff = 0.05
+        r.ami.synced.clear()
+        ami.drop()
+        board = await stream.board_where(lambda b: board_queue(b, "support")["waiting"] == 2)
+        q = board_queue(board, "support")
+        assert q["longest_wait"] == 40 and q["agents"]["paused"] == 1 and q["agents"]["available"] == 1
+        assert [(m["name"], m["state"], m["reason"]) for m in q["members"]] == [("Ivanov", "paused", "lunch"),
+                                                                               ("Petrova", "available", "")]
+        assert q["today"]["answered"] == 1, "the day's counts survive the reconnect"

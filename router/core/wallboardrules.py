@@ -3,6 +3,7 @@ Pure.
 
 ```yaml
 wallboard:
+  queues: [support, new-connection]   # the queues shown, in this order (default: every queue Asterisk reports)
   service_level_seconds: 20s     # a caller answered within this counts toward the service level
   short_abandon: 5s              # a caller who gave up sooner is left out of the service level and abandon rate
   wrapup: 10s                    # the queues' wrapuptime (queues.conf): a member shows wrap-up this long after a call
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from router.core.durations import Duration, parse_duration
 
@@ -106,11 +107,24 @@ class Colours(_Section):
     overdue: CountBand = CountBand(warn=1, bad=5)
 
 
+MAX_QUEUES = 8
+"""Queue cards a 1920×1080 screen shows in type read across a room."""
+
+
 class WallboardSettings(_Section):
+    queues: list[Annotated[str, Field(min_length=1, max_length=80)]] = Field([], max_length=MAX_QUEUES)
     service_level_seconds: Duration = 20
     short_abandon: Wait = 5
     wrapup: Wait = 0
     colours: Colours = Colours()
+
+    @field_validator("queues")
+    @classmethod
+    def _once_each(cls, v: list[str]) -> list[str]:
+        twice = sorted({q for q in v if v.count(q) > 1})
+        if twice:
+            raise ValueError(f"{', '.join(twice)} named more than once")
+        return v
 
 
 def level(figure: str, value: float | None, band: _Band) -> Level:

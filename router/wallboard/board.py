@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-from router.asterisk.queuelive import DayCounts, QueueView
+from router.asterisk.queuelive import MEMBER_STATES, DayCounts, QueueView
 from router.core.wallboardrules import Level, WallboardSettings, level
 from router.web.worklist import OwnerCounts
 
@@ -87,11 +87,20 @@ def stack(counts: dict[str, OwnerCounts], settings: WallboardSettings) -> Stack:
                                        "overdue": sum(c["overdue"] for _, c in rest)}}
 
 
+def shown(queues: list[QueueView], names: list[str]) -> list[QueueView]:
+    """The queues the rule file names, in its order (one Asterisk has not reported yet: empty); none named: all."""
+    if not names:
+        return queues
+    known = {q["queue"]: q for q in queues}
+    return [known.get(name) or {"queue": name, "waiting": 0, "longest_wait": 0,
+                                "agents": dict.fromkeys(MEMBER_STATES, 0), "members": []} for name in names]
+
+
 def board(queues: list[QueueView], days: dict[str, DayCounts], owners: dict[str, OwnerCounts],
           settings: WallboardSettings, now: float) -> Board:
     colours = settings.colours
     out: list[QueueBoard] = []
-    for q in queues:
+    for q in shown(queues, settings.queues):
         today = day_figures(days.get(q["queue"]) or DayCounts(), settings)
         levels: dict[str, Level] = {
             "waiting": level("waiting", q["waiting"], colours.waiting),
