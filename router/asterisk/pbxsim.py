@@ -2,7 +2,7 @@
 
 The shapes follow the recordings of Asterisk 22 in tests/fixtures (a trunk channel per caller,
 Linkedid = the caller's Uniqueid): a dial is Newchannel, DialBegin, DialEnd ANSWER|BUSY|
-NOANSWER|CANCEL; a queue adds QueueCallerJoin, AgentCalled, AgentConnect and QueueCallerLeave,
+NOANSWER|CANCEL; a queue adds QueueCallerJoin, AgentCalled, AgentConnect, QueueCallerLeave and AgentComplete,
 and a queue timeout sends QueueCallerAbandon as a caller who gave up does; the routed leg
 is named by Asterisk's AGIExecEnd for the router's answer, and a call whose every step failed
 sends the walker's UserEvent `callrouter` with `Result: failed` (dialplans/callrouter.conf); a
@@ -168,6 +168,9 @@ class SimulatedPBX:
         await self.set_state(device, "INUSE")
         await self._wait(a.talk)
         await self._send({"Event": "Hangup", **leg})
+        if queue:  # app_queue, as the member's call ends
+            await self._send({"Event": "AgentComplete", **caller, **dest, "Queue": queue, "Interface": device,
+                              "HoldTime": str(round(a.ring)), "TalkTime": str(round(a.talk)), "Reason": "agent"})
         await self.set_state(device, "NOT_INUSE")
         return True
 

@@ -17,6 +17,7 @@ import logging
 from datetime import datetime
 
 from router.asterisk.queuelive import QueueLive
+from router.floodlog import FloodLog
 from router.service import Router
 from router.state.errors import STORE_ERRORS
 from router.wallboard.board import Board, board
@@ -30,6 +31,8 @@ PUSH_EVERY = 0.2
 """Seconds between two pushes at most: the wall is this much behind AMI at worst."""
 TICK = 1.0
 OWNERS_EVERY = 5.0
+LOG_EVERY = 300.0
+"""A store away for an hour logs 12 lines about the wall, not 720."""
 MAX_SCREENS = 20
 BACKLOG = 20
 """Boards a screen may be behind before it is dropped (its page reconnects and starts from the latest)."""
@@ -44,6 +47,7 @@ class Wallboard:
         self.owners_at = float("-inf")
         self.coalescer = Coalescer(every, router.clock, call_later or self._call_later, self.push)
         self._task: asyncio.Task | None = None
+        self.flood = FloodLog(log, "wallboard", interval=LOG_EVERY)
 
     def day_of(self, t: float) -> str:
         return datetime.fromtimestamp(t, self.router.rules.company_zone).date().isoformat()
@@ -97,6 +101,7 @@ class Wallboard:
         if self._task is not None:
             self._task.cancel()
         self.screens.close()
+        self.flood.flush()
 
     async def _tick_forever(self) -> None:
         while True:
@@ -108,5 +113,5 @@ class Wallboard:
                     await self.read_owners()
                 except STORE_ERRORS as e:
                     self.owners_at = self.router.clock()  # try again at the next round, not every second
-                    log.warning("wallboard: follow-up counts not read (%s); the wall shows the last ones", e)
+                    self.flood.note("reads of the follow-up counts failed (the wall shows the last ones)", str(e))
             self.coalescer.poke()
