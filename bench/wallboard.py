@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from router.asterisk.queuelive import QueueLive  # noqa: E402
+from router.core.rules import ReportSettings  # noqa: E402
 from router.core.wallboardrules import WallboardSettings  # noqa: E402
 from router.wallboard.board import board  # noqa: E402
 
@@ -67,7 +68,7 @@ def main() -> None:
     args = ap.parse_args()
     rng = random.Random(1)
     events = day_events(args.queues, args.members, args.callers, rng)
-    live = QueueLive(lambda t: "day", wrapup=10)
+    live = QueueLive(lambda t: "day", lambda queue: 10)
     now = time.time()
     started = time.perf_counter()
     for e in events:
@@ -77,7 +78,9 @@ def main() -> None:
         live.feed({"Event": "QueueCallerJoin", "Queue": f"queue-{i % args.queues}", "Uniqueid": f"w{i}"}, now - i)
     settings = WallboardSettings()
     owners = {f"owner{i}": {"open": i, "overdue": i % 4} for i in range(200)}
-    build_ms = per_call(lambda: board(live.snapshot(now), live.day_counts(now), owners, settings, now), 200) * 1e3
+    report = ReportSettings()
+    build_ms = per_call(lambda: board(live.snapshot(now), live.day_counts(now), owners, settings, report, now),
+                        200) * 1e3
     print("| queues x members | events folded | fold per event | one board |")
     print("|---|---|---|---|")
     print(f"| {args.queues} x {args.members} | {len(events):,} | {fold_us:.2f} µs | {build_ms:.2f} ms |")

@@ -14,7 +14,6 @@ from tests.helpers import MONDAY_10, RULES_TEXT, Clock, add_user, ami_target, co
 HOSTILE = '<img src=x onerror="document.title=\'pwned\'">'
 RULES = compiled(RULES_TEXT + """
 wallboard:
-  wrapup: 10s
   colours:
     longest_wait: {warn: 45s, bad: 90s}
 """)

@@ -111,12 +111,12 @@ def test_member_states_from_device_status_pause_and_call():
 
 
 def test_a_member_is_in_wrap_up_after_a_call_for_its_own_or_the_queues_time():
-    live = QueueLive(day_of, wrapup=10)
+    live = QueueLive(day_of, wrapup_of=lambda queue: {"support": 10}.get(queue, 0))
     live.feed(member("Ivanov", "PJSIP/101"), T0)
     live.feed(member("Petrova", "PJSIP/102", Wrapuptime="30"), T0)
     live.feed(ev("QueueCallerJoin", Queue="support", Uniqueid="1.1"), T0)
     live.feed(ev("AgentConnect", Queue="support", Uniqueid="1.1", Interface="PJSIP/101", HoldTime="4"), T0 + 4)
-    assert live.member_state(live.queues["support"].members["PJSIP/101"], T0 + 5) == "on_call"
+    assert live.member_state(live.queues["support"].members["PJSIP/101"], "support", T0 + 5) == "on_call"
     for who in ("PJSIP/101", "PJSIP/102"):
         live.feed(ev("AgentComplete", Queue="support", Interface=who, TalkTime="60"), T0 + 64)
     states = {m["interface"]: m["state"] for m in live.snapshot(T0 + 70)[0]["members"]}

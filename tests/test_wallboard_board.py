@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from router.asterisk.queuelive import DayCounts, QueueLive
+from router.core.rules import ReportSettings
 from router.core.wallboardrules import WallboardSettings
 from router.service import Router
 from router.wallboard.board import MAX_OWNERS, board, day_figures, stack
@@ -19,28 +20,40 @@ from router.wallboard.live import Wallboard
 from tests.helpers import BASE_RULES, MONDAY_10, Clock, compiled, problems
 
 T0 = 1_795_337_800.0
+REPORT = ReportSettings()
 
 
 def test_service_level_and_abandon_rate_of_a_day_worked_by_hand():
     # 10 answered: 7 within 20 s (0, 5, 5, 12, 19, 20, 20) and 3 later (21, 45, 90); 3 abandoned: 2 after 30 s
     # and 1 after 2 s (short: left out); 1 timed out. Offered 14, counted 13: SL 7/13, abandon rate 2/13.
     counts = DayCounts("d", Counter({0: 1, 5: 2, 12: 1, 19: 1, 20: 2, 21: 1, 45: 1, 90: 1}), Counter({30: 2, 2: 1}), 1)
-    f = day_figures(counts, WallboardSettings())
+    f = day_figures(counts, 20, 5)
     assert f == {"offered": 14, "answered": 10, "answered_in_time": 7, "service_level": 7 / 13,
                  "service_level_seconds": 20, "abandoned": 3, "short_abandoned": 1, "abandon_rate": 2 / 13,
                  "timed_out": 1}
 
 
 def test_no_caller_yet_is_no_share_not_zero():
-    f = day_figures(DayCounts("d"), WallboardSettings())
+    f = day_figures(DayCounts("d"), 20, 5)
     assert (f["service_level"], f["abandon_rate"], f["offered"]) == (None, None, 0)
 
 
-def test_the_rule_file_sets_the_service_level_time_and_the_short_abandon():
-    counts = DayCounts("d", Counter({25: 1, 35: 1}), Counter({8: 1}))
-    settings = WallboardSettings.model_validate({"service_level_seconds": "30s", "short_abandon": "10s"})
-    f = day_figures(counts, settings)
-    assert (f["service_level"], f["abandon_rate"], f["short_abandoned"]) == (0.5, 0.0, 1)
+def test_the_reports_thresholds_count_the_wall_too_a_queues_own_t_first():
+    report = compiled(BASE_RULES + """report:
+  service_level: 30s
+  short_abandon: 10s
+  queues:
+    vip: {service_level: 10s}
+""").rs.report
+    days = {q: DayCounts("d", Counter({8: 1, 25: 1, 35: 1}), Counter({8: 1})) for q in ("support", "vip")}
+    live = QueueLive(lambda t: "d")
+    for q in days:
+        live.feed({"Event": "QueueCallerJoin", "Queue": q, "Uniqueid": f"{q}.1"}, T0)
+    shown = {q["queue"]: q["today"] for q in board(live.snapshot(T0), days, {}, WallboardSettings(), report,
+                                                    T0)["queues"]}
+    assert (shown["support"]["service_level"], shown["support"]["service_level_seconds"]) == (2 / 3, 30)
+    assert (shown["vip"]["service_level"], shown["vip"]["service_level_seconds"]) == (1 / 3, 10)
+    assert shown["support"]["short_abandoned"] == 1 and shown["support"]["abandon_rate"] == 0.0
 
 
 def test_figures_past_their_thresholds_turn_amber_then_red():
@@ -50,11 +63,11 @@ def test_figures_past_their_thresholds_turn_amber_then_red():
     live.feed({"Event": "QueueMemberStatus", "Queue": "support", "Interface": "PJSIP/101", "MemberName": "Ivanov",
                "Status": "1", "Paused": "0", "InCall": "0"}, T0)
     [q] = board(live.snapshot(T0), {"support": DayCounts("d", Counter({5: 7, 50: 3}), Counter({40: 1}))}, {},
-                WallboardSettings(), T0)["queues"]
+                WallboardSettings(), REPORT, T0)["queues"]
     assert q["today"]["service_level"] == pytest.approx(7 / 11)
     assert q["levels"] == {"waiting": "warn", "longest_wait": "warn", "available": "warn", "service_level": "warn",
                            "abandon_rate": "warn"}
-    [q] = board(live.snapshot(T0 + 30), {}, {}, WallboardSettings(), T0 + 30)["queues"]
+    [q] = board(live.snapshot(T0 + 30), {}, {}, WallboardSettings(), REPORT, T0 + 30)["queues"]
     assert q["levels"]["longest_wait"] == "bad"
     assert (q["levels"]["service_level"], q["levels"]["abandon_rate"]) == ("ok", "ok"), "no caller yet today"
 
@@ -74,15 +87,13 @@ def test_follow_up_stack_most_overdue_first_and_the_rest_summed():
 
 def test_wallboard_section_in_the_rule_file():
     rules = compiled(BASE_RULES + """wallboard:
-  service_level_seconds: 30s
-  wrapup: 10s
   colours:
     service_level: {warn: 90%, bad: 0.7}
     longest_wait: {warn: 45s, bad: 3m}
 """)
     w = rules.rs.wallboard
-    assert (w.service_level_seconds, w.wrapup, w.colours.service_level.warn, w.colours.service_level.bad,
-            w.colours.longest_wait.bad, w.colours.abandon_rate.warn) == (30, 10, 0.9, 0.7, 180, 0.05)
+    assert (w.colours.service_level.warn, w.colours.service_level.bad, w.colours.longest_wait.bad,
+            w.colours.abandon_rate.warn) == (0.9, 0.7, 180, 0.05)
 
 
 def test_thresholds_that_make_no_sense_are_refused_with_file_and_line():
@@ -176,9 +187,9 @@ def test_the_rule_file_chooses_the_queues_shown_and_their_order():
     for name in ("sales", "support", "ext-queue-7"):
         live.feed({"Event": "QueueCallerJoin", "Queue": name, "Uniqueid": f"{name}.1"}, T0)
     settings = WallboardSettings.model_validate({"queues": ["support", "retention", "sales"]})
-    shown = board(live.snapshot(T0), {}, {}, settings, T0)["queues"]
+    shown = board(live.snapshot(T0), {}, {}, settings, REPORT, T0)["queues"]
     assert [(q["queue"], q["waiting"]) for q in shown] == [("support", 1), ("retention", 0), ("sales", 1)]
-    assert [q["queue"] for q in board(live.snapshot(T0), {}, {}, WallboardSettings(), T0)["queues"]] == [
+    assert [q["queue"] for q in board(live.snapshot(T0), {}, {}, WallboardSettings(), REPORT, T0)["queues"]] == [
         "ext-queue-7", "sales", "support"], "none named: every queue Asterisk reports, by name"
 
 

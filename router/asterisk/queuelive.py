@@ -120,12 +120,12 @@ class QueueLive:
     """Feed AMI events with the time they happened; `snapshot(now)` is every queue as it is.
 
     `day_of(t)` names the company day of a time (the day's counts start afresh with a new one);
-    `wrapup` is the queues' wrap-up seconds for members that have none of their own;
+    `wrapup_of(queue)` is a queue's wrap-up seconds for members that have none of their own;
     `changed` is set by every event that altered what a snapshot shows."""
 
-    def __init__(self, day_of: Callable[[float], str], wrapup: int = 0):
+    def __init__(self, day_of: Callable[[float], str], wrapup_of: Callable[[str], int] = lambda queue: 0):
         self.day_of = day_of
-        self.wrapup = wrapup
+        self.wrapup_of = wrapup_of
         self.queues: dict[str, Queue] = {}
         self.unresolved: dict[str, tuple[str, int, float]] = {}
         """Uniqueid -> (queue, seconds waited, when it left) of callers who left a queue unanswered."""
@@ -292,7 +292,7 @@ class QueueLive:
 
     # reading
 
-    def member_state(self, m: Member, now: float) -> MemberState:
+    def member_state(self, m: Member, queue: str, now: float) -> MemberState:
         if m.status in DEVICE_OFFLINE:
             return "offline"
         if m.paused:
@@ -301,7 +301,7 @@ class QueueLive:
             return "on_call"
         if m.status == DEVICE_RINGING:
             return "ringing"
-        wrapup = m.wrapup or self.wrapup
+        wrapup = m.wrapup or self.wrapup_of(queue)
         if wrapup and m.last_call and now < m.last_call + wrapup:
             return "wrapup"
         return "available"
@@ -314,7 +314,7 @@ class QueueLive:
             members: list[MemberView] = []
             agents: dict[MemberState, int] = dict.fromkeys(MEMBER_STATES, 0)
             for m in sorted(q.members.values(), key=lambda m: (m.name.lower(), m.interface)):
-                state = self.member_state(m, now)
+                state = self.member_state(m, name, now)
                 agents[state] += 1
                 today = m.ring_no_answer_day == self.day_of(now)
                 members.append({"interface": m.interface, "name": m.name, "state": state, "reason": m.reason,

@@ -365,12 +365,39 @@ class FollowupSettings(Strict):
         return v
 
 
+SERVICE_LEVEL_MAX = 600
+"""The longest service-level threshold: waits are kept in whole seconds up to 10 minutes."""
+
+
+class QueueReport(Strict):
+    """A queue's own service-level threshold and its wrap-up time (queues.conf `servicelevel`, `wrapuptime`)."""
+
+    service_level: Duration | None = Field(None, ge=1, le=SERVICE_LEVEL_MAX)
+    wrapup: Duration | None = Field(None, ge=0, le=3600)
+
+
 class ReportSettings(Strict):
-    """What the daily report keeps and how it measures a working day."""
+    """What the daily report keeps, how it measures a working day and the thresholds of its standard figures
+    (the wallboard's "so far today" counts with the same)."""
 
     working_hours: Hours = HourWindow(9 * 60, 18 * 60)
     keep_days: Duration = 400 * 86400
     keep_calls: Duration = 90 * 86400
+    service_level: Duration = Field(20, ge=1, le=SERVICE_LEVEL_MAX)
+    """T: a call answered within T seconds of being offered counts for the service level."""
+    short_abandon: Duration = Field(5, ge=0, le=60)
+    """A caller who hangs up sooner is a short abandon: counted apart."""
+    queues: dict[str, QueueReport] = {}
+
+    def wrapup_of(self, queue: str) -> int:
+        """The queue's wrap-up seconds as the rule file gives them (0: none given)."""
+        own = self.queues.get(queue)
+        return own.wrapup or 0 if own is not None else 0
+
+    def service_level_of(self, queue: str) -> int:
+        """T of a queue: its own, else the report's."""
+        own = self.queues.get(queue)
+        return own.service_level if own is not None and own.service_level is not None else self.service_level
 
 
 class RetentionSettings(Strict):

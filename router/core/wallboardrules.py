@@ -4,9 +4,6 @@ Pure.
 ```yaml
 wallboard:
   queues: [support, new-connection]   # the queues shown, in this order (default: every queue Asterisk reports)
-  service_level_seconds: 20s     # a caller answered within this counts toward the service level
-  short_abandon: 5s              # a caller who gave up sooner is left out of the service level and abandon rate
-  wrapup: 10s                    # the queues' wrapuptime (queues.conf): a member shows wrap-up this long after a call
   colours:                       # a figure past `warn` is amber, past `bad` red
     service_level: {warn: 80%, bad: 60%}    # lower is worse
     abandon_rate: {warn: 5%, bad: 10%}
@@ -18,6 +15,9 @@ wallboard:
 
 Shares are written `80%` or as a fraction (`0.8`); waits as durations (`60s`, `2m`); the rest as
 whole numbers. "Past" is strict: a service level of exactly 80 % against `warn: 80%` is not amber.
+What the figures count — the service-level threshold T, the short abandon, a queue's wrap-up — is
+the report's (`report.service_level`, `report.short_abandon`, `report.queues`): the wall and the
+report count alike.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from router.core.durations import Duration, parse_duration
+from router.core.durations import parse_duration
 
 Level = Literal["ok", "warn", "bad"]
 LOWER_IS_WORSE = frozenset({"service_level", "available"})
@@ -113,9 +113,6 @@ MAX_QUEUES = 8
 
 class WallboardSettings(_Section):
     queues: list[Annotated[str, Field(min_length=1, max_length=80)]] = Field([], max_length=MAX_QUEUES)
-    service_level_seconds: Duration = 20
-    short_abandon: Wait = 5
-    wrapup: Wait = 0
     colours: Colours = Colours()
 
     @field_validator("queues")

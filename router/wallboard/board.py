@@ -1,11 +1,12 @@
 """What the wallboard shows, put together from the live queues and the follow-up counts. Pure.
 
 "So far today" comes from `day_figures`, the one place that says what the service level and the
-abandon rate are, counted from the queue's own callers of the company day:
+abandon rate are, counted from the queue's own callers of the company day with the report's
+thresholds (`report.service_level`, a queue's own in `report.queues`, `report.short_abandon`):
 
 - answered: a member took the caller (`AgentConnect`); within the service level when the caller
-  waited at most `wallboard.service_level_seconds`;
-- abandoned: the caller hung up while waiting; short when sooner than `wallboard.short_abandon`;
+  waited at most T;
+- abandoned: the caller hung up while waiting; short when sooner than the short abandon;
 - timed out: the queue let the caller go on unanswered (its timeout, nobody left in it);
 - offered = answered + abandoned + timed out; short abandons are left out of both ratios:
   service level = answered within / (offered - short), abandon rate = (abandoned - short) /
@@ -17,6 +18,7 @@ from __future__ import annotations
 from typing import TypedDict
 
 from router.asterisk.queuelive import MEMBER_STATES, DayCounts, QueueView
+from router.core.rules import ReportSettings
 from router.core.wallboardrules import Level, WallboardSettings, level
 from router.web.worklist import OwnerCounts
 
@@ -61,17 +63,18 @@ class Board(TypedDict):
     followups: Stack
 
 
-def day_figures(counts: DayCounts, settings: WallboardSettings) -> DayFigures:
-    """A queue's service level and abandon rate so far today, from its callers counted live (see above)."""
+def day_figures(counts: DayCounts, service_level: int, short_abandon: int) -> DayFigures:
+    """A queue's service level and abandon rate so far today, from its callers counted live (see above): T is
+    `service_level` seconds, a short abandon shorter than `short_abandon`."""
     answered = sum(counts.answered.values())
-    in_time = sum(n for wait, n in counts.answered.items() if wait <= settings.service_level_seconds)
+    in_time = sum(n for wait, n in counts.answered.items() if wait <= service_level)
     abandoned = sum(counts.abandoned.values())
-    short = sum(n for wait, n in counts.abandoned.items() if wait < settings.short_abandon)
+    short = sum(n for wait, n in counts.abandoned.items() if wait < short_abandon)
     offered = answered + abandoned + counts.timed_out
     counted = offered - short
     return {"offered": offered, "answered": answered, "answered_in_time": in_time,
             "service_level": in_time / counted if counted else None,
-            "service_level_seconds": settings.service_level_seconds, "abandoned": abandoned,
+            "service_level_seconds": service_level, "abandoned": abandoned,
             "short_abandoned": short, "abandon_rate": (abandoned - short) / counted if counted else None,
             "timed_out": counts.timed_out}
 
@@ -97,11 +100,12 @@ def shown(queues: list[QueueView], names: list[str]) -> list[QueueView]:
 
 
 def board(queues: list[QueueView], days: dict[str, DayCounts], owners: dict[str, OwnerCounts],
-          settings: WallboardSettings, now: float) -> Board:
+          settings: WallboardSettings, report: ReportSettings, now: float) -> Board:
     colours = settings.colours
     out: list[QueueBoard] = []
     for q in shown(queues, settings.queues):
-        today = day_figures(days.get(q["queue"]) or DayCounts(), settings)
+        today = day_figures(days.get(q["queue"]) or DayCounts(), report.service_level_of(q["queue"]),
+                            report.short_abandon)
         levels: dict[str, Level] = {
             "waiting": level("waiting", q["waiting"], colours.waiting),
             "longest_wait": level("longest_wait", q["longest_wait"], colours.longest_wait),

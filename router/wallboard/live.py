@@ -41,7 +41,7 @@ BACKLOG = 20
 class Wallboard:
     def __init__(self, router: Router, call_later: CallLater | None = None, every: float = PUSH_EVERY):
         self.router = router
-        self.live = QueueLive(self.day_of, router.rules.rs.wallboard.wrapup)
+        self.live = QueueLive(self.day_of, lambda queue: self.router.rules.rs.report.wrapup_of(queue))
         self.screens = Broadcast(MAX_SCREENS, BACKLOG)
         self.owners: dict[str, OwnerCounts] = {}
         self.owners_at = float("-inf")
@@ -72,9 +72,8 @@ class Wallboard:
 
     def board(self) -> Board:
         now = self.router.clock()
-        settings = self.router.rules.rs.wallboard
-        self.live.wrapup = settings.wrapup
-        return board(self.live.snapshot(now), self.live.day_counts(now), self.owners, settings, now)
+        rs = self.router.rules.rs
+        return board(self.live.snapshot(now), self.live.day_counts(now), self.owners, rs.wallboard, rs.report, now)
 
     def push(self) -> None:
         if self.screens.subscribers:
