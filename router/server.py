@@ -141,12 +141,12 @@ async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], tok
                             on_ring=router.on_ring)
         listener.journal_name = router.instance  # stable across restarts: the next run finds it
         listener.inventory_check = lambda have: unknown(router.rules.rs, have)
-        listener.watchers.append(wall)
         try:
             async with asyncio.timeout(2):
                 await listener.restore()
         except STORE_ERRORS as e:
             log.warning("AMI journal of the last run not read (%s): calls it was following are not finished", e)
+        listener.watchers.append(wall)  # each router follows the queues on its own AMI connection
         listener.start()
     router.feed.start()
     if getattr(router.store, "view", None) is not None:  # a cluster router routes from its copy of the shared keys
