@@ -6,11 +6,13 @@ thresholds (`report.service_level`, a queue's own in `report.queues`, `report.sh
 
 - answered: a member took the caller (`AgentConnect`); within the service level when the caller
   waited at most T;
-- abandoned: the caller hung up while waiting; short when sooner than the short abandon;
+- short abandoned: the caller hung up while waiting, sooner than the short abandon: counted apart,
+  not offered;
+- abandoned: the caller hung up while waiting, later than that;
 - timed out: the queue let the caller go on unanswered (its timeout, nobody left in it);
-- offered = answered + abandoned + timed out; short abandons are left out of both ratios:
-  service level = answered within / (offered - short), abandon rate = (abandoned - short) /
-  (offered - short); no share at all (None) before the first caller counted.
+- offered = answered + abandoned + timed out; service level = answered within T / offered,
+  abandon rate = abandoned / offered; no share at all (None) before the first caller offered.
+These are the report's names and formulas (docs/reports.md): the wall shows what the report will.
 """
 
 from __future__ import annotations
@@ -68,14 +70,12 @@ def day_figures(counts: DayCounts, service_level: int, short_abandon: int) -> Da
     `service_level` seconds, a short abandon shorter than `short_abandon`."""
     answered = sum(counts.answered.values())
     in_time = sum(n for wait, n in counts.answered.items() if wait <= service_level)
-    abandoned = sum(counts.abandoned.values())
     short = sum(n for wait, n in counts.abandoned.items() if wait < short_abandon)
+    abandoned = sum(counts.abandoned.values()) - short
     offered = answered + abandoned + counts.timed_out
-    counted = offered - short
     return {"offered": offered, "answered": answered, "answered_in_time": in_time,
-            "service_level": in_time / counted if counted else None,
-            "service_level_seconds": service_level, "abandoned": abandoned,
-            "short_abandoned": short, "abandon_rate": (abandoned - short) / counted if counted else None,
+            "service_level": in_time / offered if offered else None, "service_level_seconds": service_level,
+            "abandoned": abandoned, "short_abandoned": short, "abandon_rate": abandoned / offered if offered else None,
             "timed_out": counts.timed_out}
 
 
