@@ -14,13 +14,15 @@ from router.asterisk.queuelive import DayCounts, QueueLive
 from router.core.rules import ReportSettings
 from router.core.wallboardrules import WallboardSettings
 from router.service import Router
-from router.wallboard.board import MAX_OWNERS, board, day_figures, stack
+from router.wallboard.board import MAX_OWNERS, board, day_figures, stack, today_figures
 from router.wallboard.coalesce import Coalescer
 from router.wallboard.live import Wallboard
 from tests.helpers import BASE_RULES, MONDAY_10, Clock, compiled, problems
 
 T0 = 1_795_337_800.0
 REPORT = ReportSettings()
+NONE_YET = today_figures({}, REPORT)
+"""No caller counted today in any queue."""
 
 
 def test_service_level_and_abandon_rate_of_a_day_worked_by_hand():
@@ -49,8 +51,8 @@ def test_the_reports_thresholds_count_the_wall_too_a_queues_own_t_first():
     live = QueueLive(lambda t: "d")
     for q in days:
         live.feed({"Event": "QueueCallerJoin", "Queue": q, "Uniqueid": f"{q}.1"}, T0)
-    shown = {q["queue"]: q["today"] for q in board(live.snapshot(T0), days, {}, WallboardSettings(), report,
-                                                    T0)["queues"]}
+    shown = {q["queue"]: q["today"] for q in board(live.snapshot(T0), today_figures(days, report), {},
+                                                    WallboardSettings(), T0)["queues"]}
     assert (shown["support"]["service_level"], shown["support"]["service_level_seconds"]) == (2 / 3, 30)
     assert (shown["vip"]["service_level"], shown["vip"]["service_level_seconds"]) == (1 / 3, 10)
     assert shown["support"]["short_abandoned"] == 1 and shown["support"]["abandon_rate"] == 0.0
@@ -62,12 +64,13 @@ def test_figures_past_their_thresholds_turn_amber_then_red():
         live.feed({"Event": "QueueCallerJoin", "Queue": "support", "Uniqueid": f"1.{i}"}, T0 - 100 + i)
     live.feed({"Event": "QueueMemberStatus", "Queue": "support", "Interface": "PJSIP/101", "MemberName": "Ivanov",
                "Status": "1", "Paused": "0", "InCall": "0"}, T0)
-    [q] = board(live.snapshot(T0), {"support": DayCounts("d", Counter({5: 7, 50: 3}), Counter({40: 1}))}, {},
-                WallboardSettings(), REPORT, T0)["queues"]
+    [q] = board(live.snapshot(T0), today_figures({"support": DayCounts("d", Counter({5: 7, 50: 3}),
+                                                                        Counter({40: 1}))}, REPORT), {},
+                WallboardSettings(), T0)["queues"]
     assert q["today"]["service_level"] == pytest.approx(7 / 11)
     assert q["levels"] == {"waiting": "warn", "longest_wait": "warn", "available": "warn", "service_level": "warn",
                            "abandon_rate": "warn"}
-    [q] = board(live.snapshot(T0 + 30), {}, {}, WallboardSettings(), REPORT, T0 + 30)["queues"]
+    [q] = board(live.snapshot(T0 + 30), NONE_YET, {}, WallboardSettings(), T0 + 30)["queues"]
     assert q["levels"]["longest_wait"] == "bad"
     assert (q["levels"]["service_level"], q["levels"]["abandon_rate"]) == ("ok", "ok"), "no caller yet today"
 
@@ -187,9 +190,9 @@ def test_the_rule_file_chooses_the_queues_shown_and_their_order():
     for name in ("sales", "support", "ext-queue-7"):
         live.feed({"Event": "QueueCallerJoin", "Queue": name, "Uniqueid": f"{name}.1"}, T0)
     settings = WallboardSettings.model_validate({"queues": ["support", "retention", "sales"]})
-    shown = board(live.snapshot(T0), {}, {}, settings, REPORT, T0)["queues"]
+    shown = board(live.snapshot(T0), NONE_YET, {}, settings, T0)["queues"]
     assert [(q["queue"], q["waiting"]) for q in shown] == [("support", 1), ("retention", 0), ("sales", 1)]
-    assert [q["queue"] for q in board(live.snapshot(T0), {}, {}, WallboardSettings(), REPORT, T0)["queues"]] == [
+    assert [q["queue"] for q in board(live.snapshot(T0), NONE_YET, {}, WallboardSettings(), T0)["queues"]] == [
         "ext-queue-7", "sales", "support"], "none named: every queue Asterisk reports, by name"
 
 

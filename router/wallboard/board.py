@@ -1,7 +1,7 @@
 """What the wallboard shows, put together from the live queues and the follow-up counts. Pure.
 
-"So far today" comes from `day_figures`, the one place that says what the service level and the
-abandon rate are, counted from the queue's own callers of the company day with the report's
+"So far today" comes from `today_figures` (through `day_figures`), the one place that says what the
+service level and the abandon rate are, counted from the queue's own callers of the company day with the report's
 thresholds (`report.service_level`, a queue's own in `report.queues`, `report.short_abandon`):
 
 - answered: a member took the caller (`AgentConnect`); within the service level when the caller
@@ -17,6 +17,7 @@ These are the report's names and formulas (docs/reports.md): the wall shows what
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import TypedDict
 
 from router.asterisk.queuelive import MEMBER_STATES, DayCounts, QueueView
@@ -59,6 +60,10 @@ class Stack(TypedDict):
     """The owners past MAX_OWNERS, summed."""
 
 
+TodayFigures = Callable[[str], DayFigures]
+"""A queue's name -> its figures so far today."""
+
+
 class Board(TypedDict):
     at: float
     queues: list[QueueBoard]
@@ -99,13 +104,20 @@ def shown(queues: list[QueueView], names: list[str]) -> list[QueueView]:
                                 "agents": dict.fromkeys(MEMBER_STATES, 0), "members": []} for name in names]
 
 
-def board(queues: list[QueueView], days: dict[str, DayCounts], owners: dict[str, OwnerCounts],
-          settings: WallboardSettings, report: ReportSettings, now: float) -> Board:
+def today_figures(days: Mapping[str, DayCounts], report: ReportSettings) -> TodayFigures:
+    """Each queue's figures so far today, from the live counts (`QueueLive.day_counts`) with the report's
+    thresholds: the one source of the wall's service level and abandon rate. A queue missing from it shows
+    none yet."""
+    return lambda queue: day_figures(days.get(queue) or DayCounts(), report.service_level_of(queue),
+                                     report.short_abandon)
+
+
+def board(queues: list[QueueView], today_of: TodayFigures, owners: dict[str, OwnerCounts],
+          settings: WallboardSettings, now: float) -> Board:
     colours = settings.colours
     out: list[QueueBoard] = []
     for q in shown(queues, settings.queues):
-        today = day_figures(days.get(q["queue"]) or DayCounts(), report.service_level_of(q["queue"]),
-                            report.short_abandon)
+        today = today_of(q["queue"])
         levels: dict[str, Level] = {
             "waiting": level("waiting", q["waiting"], colours.waiting),
             "longest_wait": level("longest_wait", q["longest_wait"], colours.longest_wait),

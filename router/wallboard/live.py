@@ -20,7 +20,7 @@ from router.asterisk.queuelive import QueueLive
 from router.floodlog import FloodLog
 from router.service import Router
 from router.state.errors import STORE_ERRORS
-from router.wallboard.board import Board, board
+from router.wallboard.board import Board, board, today_figures
 from router.wallboard.coalesce import CallLater, Coalescer
 from router.web.broadcast import Broadcast
 from router.web.worklist import OwnerCounts, owner_counts
@@ -73,7 +73,8 @@ class Wallboard:
     def board(self) -> Board:
         now = self.router.clock()
         rs = self.router.rules.rs
-        return board(self.live.snapshot(now), self.live.day_counts(now), self.owners, rs.wallboard, rs.report, now)
+        return board(self.live.snapshot(now), today_figures(self.live.day_counts(now), rs.report), self.owners,
+                     rs.wallboard, now)
 
     def push(self) -> None:
         if self.screens.subscribers:
