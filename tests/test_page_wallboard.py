@@ -58,7 +58,8 @@ async def test_wallboard_on_a_tv_shows_every_queue_and_follows_ami(serve, store,
     ami.queues = ["new-connection", "support", "operators", HOSTILE]
     ami.members = [member("new-connection", "Иванов", "PJSIP/101", status="2", in_call="1"),
                    member("new-connection", "Петрова", "PJSIP/102"),
-                   member("support", "Sidorov", "PJSIP/103", paused="1", reason="обед"),
+                   member("support", "Sidorov", "PJSIP/103", paused="1", reason="обед") | {
+                       "LastPause": str(int(MONDAY_10 - 12 * 60))},
                    member("support", "Smirnov", "PJSIP/104", status="6"),
                    member("operators", "Ivanov", "PJSIP/101", status="2", in_call="1"),
                    member("operators", "Petrova", "PJSIP/102"),
@@ -106,7 +107,7 @@ async def test_wallboard_on_a_tv_shows_every_queue_and_follows_ami(serve, store,
     assert seen["rows"]["support"]["levels"] == ["", "bad", "bad", "", "", "", ""]
     assert seen["rows"]["operators"]["levels"] == ["", "warn", "warn", "", "", "bad", "bad"]
     chips = seen["chips"]
-    assert "Sidorov paused: обед" in chips and f"Sidorov paused: {HOSTILE}" in chips
+    assert "Sidorov paused: обед · 12 min" in chips and f"Sidorov paused: {HOSTILE}" in chips
     assert "Kuznetsova offline" in chips and "Smirnov ringing" in chips
     assert seen["owners"] == [[HOSTILE, "8", "6", "bad"], ["duty", "5", "3", "warn"], ["ivanov", "3", "1", ""],
                               ["petrova", "2", "0", ""]]

@@ -62,7 +62,6 @@ class Member:
     last_call: float = 0.0
     wrapup: int = 0
     """Its own wrap-up seconds; 0: the queue's."""
-    login: float = 0.0
     ring_no_answer: int = 0
     """Queue calls it let ring out today."""
     ring_no_answer_day: str = ""
@@ -246,7 +245,6 @@ class QueueLive:
         m.in_call = e.get("InCall", "1" if m.in_call else "0") == "1"
         m.last_call = max(m.last_call, _float(e.get("LastCall")))
         m.wrapup = _int(e.get("Wrapuptime"), m.wrapup)
-        m.login = _float(e.get("LoginTime")) or m.login
         self.changed = True
 
     def on_removed(self, e: dict, at: float) -> None:
