@@ -48,6 +48,8 @@ class Wallboard:
         self.coalescer = Coalescer(every, router.clock, call_later or self._call_later, self.push)
         self._task: asyncio.Task | None = None
         self.flood = FloodLog(log, "wallboard", interval=LOG_EVERY)
+        self._reading = asyncio.Lock()
+        """Screens connecting at once (a router restarted under 20 TVs) wait for one read of the counts."""
 
     def day_of(self, t: float) -> str:
         return datetime.fromtimestamp(t, self.router.rules.company_zone).date().isoformat()
@@ -80,16 +82,18 @@ class Wallboard:
         if self.screens.subscribers:
             self.screens.publish({"type": "board", "board": self.board()})
 
-    async def read_owners(self) -> None:
-        self.owners = await owner_counts(self.router)
-        self.owners_at = self.router.clock()
+    async def read_owners(self, older_than: float = 0.0) -> None:
+        """The follow-up counts per owner, read afresh unless they are younger than `older_than` seconds."""
+        async with self._reading:
+            if self.router.clock() - self.owners_at >= older_than:
+                self.owners = await owner_counts(self.router)
+                self.owners_at = self.router.clock()
 
     async def current(self) -> Board:
         """The board now, for a screen that connects or asks once: follow-up counts read first when they are
         older than OWNERS_EVERY (when the store is away, the last ones, and the ticker logs it)."""
-        if self.router.clock() - self.owners_at >= OWNERS_EVERY:
-            with contextlib.suppress(*STORE_ERRORS):
-                await self.read_owners()
+        with contextlib.suppress(*STORE_ERRORS):
+            await self.read_owners(OWNERS_EVERY)
         return self.board()
 
     # the ticker
