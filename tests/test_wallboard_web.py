@@ -45,6 +45,8 @@ async def test_a_wallboard_token_opens_the_wallboard_and_nothing_else(serve, sto
     async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{r.http_port}/api/decisions/stream",
                                                    params={"token": token}) as resp:
         assert resp.status == 401, "the token opens the wallboard's stream, not the decision log's"
+    status, _ = await http_get(r.http_port, f"/api/wallboard?token={token}")
+    assert status == 401, "?token= counts on the stream only (a token in a URL lands in logs)"
     status, _ = await http_get(r.http_port, "/api/wallboard",
                                headers={"Authorization": f"Bearer {await user_token(store, 'petrova')}"})
     assert status == 403, "an agent is no head"
