@@ -167,10 +167,10 @@ class SimulatedPBX:
         await self._send(*answered, {"Event": "BridgeEnter", **leg}, {"Event": "BridgeEnter", **caller})
         await self.set_state(device, "INUSE")
         await self._wait(a.talk)
-        await self._send({"Event": "Hangup", **leg})
-        if queue:  # app_queue, as the member's call ends
+        if queue:
             await self._send({"Event": "AgentComplete", **caller, **dest, "Queue": queue, "Interface": device,
-                              "HoldTime": str(round(a.ring)), "TalkTime": str(round(a.talk)), "Reason": "agent"})
+                              "HoldTime": str(round(a.ring)), "TalkTime": str(round(a.talk)), "Reason": "caller"})
+        await self._send({"Event": "Hangup", **leg})
         await self.set_state(device, "NOT_INUSE")
         return True
 
