@@ -21,6 +21,7 @@ from router.floodlog import FloodLog
 from router.service import Router
 from router.state.errors import STORE_ERRORS
 from router.state.spool import Spool
+from router.wallboard.live import Wallboard
 from router.web.app import make_app
 
 log = logging.getLogger("router")
@@ -133,6 +134,7 @@ async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], tok
     if not router.instance:
         router.instance = f"{socket.gethostname()}:{agi_server.port}"
     listener = None
+    wall = Wallboard(router)
     if ami is not None:
         listener = Listener(ami, router.store, router.rules.region, clock=router.clock,
                             on_outcome=router.on_outcome, outcome_writes=router.risk.call_writes,
@@ -145,13 +147,14 @@ async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], tok
                 await listener.restore()
         except STORE_ERRORS as e:
             log.warning("AMI journal of the last run not read (%s): calls it was following are not finished", e)
+        listener.watchers.append(wall)  # each router follows the queues on its own AMI connection
         listener.start()
     router.feed.start()
     if getattr(router.store, "view", None) is not None:  # a cluster router routes from its copy of the shared keys
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(5):
                 await router.feed.ready.wait()
-    runner = web.AppRunner(make_app(router, token, agi=agi_server, ami=listener, crm=crm), access_log=None)
+    runner = web.AppRunner(make_app(router, token, agi=agi_server, ami=listener, crm=crm, wall=wall), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, *http, reuse_address=True)
     await site.start()

@@ -37,7 +37,7 @@ from router.core.decide import CompiledRules
 from router.core.outcome import Direction, Outcome
 from router.core.rulefile import DEFAULT_LIMITS, Limits, RuleFileError, load_rules_text
 from router.core.rules import ReportSettings
-from router.people.accounts import User, hash_password, new_token, token_digest
+from router.people.accounts import WALLBOARD_TOKEN_PREFIX, User, hash_password, new_token, token_digest
 from router.state.shared import _Link
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -635,3 +635,42 @@ def agent_figures_from_csv(rows: list[dict[str, str]], scope: str, name: str) ->
 def pauses_by_reason(row: dict) -> dict[str, tuple[int, float]]:
     """A report row's pauses as agent_figures_from_csv gives them."""
     return {p["reason"]: (p["pauses"], p["seconds"]) for p in row["pauses"]}
+
+# the wallboard
+
+async def screen_token(store, screen: str = "hall") -> str:
+    """A wallboard token, as `router wallboard token SCREEN` makes it."""
+    token = new_token(WALLBOARD_TOKEN_PREFIX)
+    await store.set_wallboard_token(screen, token_digest(token))
+    return token
+
+
+class BoardStream:
+    """The wallboard's event stream read as the page's EventSource reads it: each `board` frame as it comes."""
+
+    def __init__(self, resp: aiohttp.ClientResponse):
+        self.resp = resp
+
+    async def next_board(self, seconds: float = 10.0) -> dict:
+        data = b""
+        async with asyncio.timeout(seconds):
+            while True:
+                line = await self.resp.content.readline()
+                if line.startswith(b"data: "):
+                    data = line[6:]
+                elif line == b"\n" and data:
+                    return json.loads(data)["board"]
+
+    async def board_where(self, predicate, seconds: float = 10.0) -> dict:
+        """The first board (from now) that `predicate` holds for; TimeoutError after `seconds`."""
+        async with asyncio.timeout(seconds):
+            while True:
+                board = await self.next_board(seconds)
+                if predicate(board):
+                    return board
+
+
+def board_queue(board: dict, name: str) -> dict:
+    """One queue of a board; an empty one while the router has not heard of it."""
+    return next((q for q in board["queues"] if q["queue"] == name),
+                {"queue": name, "waiting": 0, "longest_wait": 0, "agents": {}, "members": [], "today": {}})

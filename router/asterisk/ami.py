@@ -18,7 +18,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Literal, Protocol
 
 import orjson
 from panoramisk import Manager
@@ -46,6 +46,17 @@ JOURNAL_EVERY = 0.1
 """Seconds between two journal writes: what a router killed mid-call can lose of its AMI events."""
 OUTCOME_BATCH = 200
 """Outcomes written in one pair of round trips: those that ended while the previous batch was written."""
+
+
+class Watcher(Protocol):
+    """Anyone else following the events (the wallboard's live queues): told of each event, and of the
+    QueueStatus answer (QueueParams, QueueMember, QueueEntry) read after every (re)connect."""
+
+    def feed(self, event: dict, at: float) -> None: ...
+
+    def seed(self, items: list[dict], now: float) -> None: ...
+
+
 QUEUE_STATUS_TO_DEVICE = {"1": "NOT_INUSE", "2": "INUSE", "3": "BUSY", "4": "INVALID", "5": "UNAVAILABLE",
                           "6": "RINGING", "7": "RINGINUSE", "8": "ONHOLD", "0": "UNKNOWN"}
 
@@ -76,6 +87,7 @@ class Listener:
         """After each login: what the rules name that this Asterisk lacks, each logged as a warning."""
         """Told at once when a phone starts or stops ringing for a routed caller (nothing is stored)."""
         """More commands written with each outcome, in its round trip (the call as a customer event)."""
+        self.watchers: list[Watcher] = []
         self.pending: deque[Pending] = deque()
         self._wake = asyncio.Event()
         self.backoff = 1.0
@@ -214,6 +226,8 @@ class Listener:
             for m in _items(devices, "DeviceStateChange"):
                 self.pending.append(("device", (m.get("Device") or "", m.get("State") or "")))
             queues = await self.manager.send_action({"Action": "QueueStatus"})
+            for w in self.watchers:
+                w.seed(queues if isinstance(queues, list) else [], self.clock())
             for m in _items(queues, "QueueMember"):
                 self.agents.from_status(m, self.clock())
                 if m.get("StateInterface") and m.get("Location") and m["StateInterface"] != m["Location"]:
@@ -264,6 +278,8 @@ class Listener:
             at = float(ts) if ts else now
             self.tracker.feed(e, at)
             self.agents.feed(e, at)
+            for w in self.watchers:
+                w.feed(e, at)
             self._collect()
         except Exception:
             log.exception("%s: event %r not understood; skipped", self.where, e.get("Event"))

@@ -21,12 +21,15 @@ from panoramisk.message import Message as PanoramiskMessage
 from router.asterisk.agentstates import HANDLERS as AGENT_HANDLERS
 from router.asterisk.amiwire import Framer, Message
 from router.asterisk.calltracker import HANDLERS
+from router.asterisk.queuelive import HANDLERS as QUEUE_HANDLERS
 
 log = logging.getLogger("router.ami")
 
-EVENTS = frozenset({*HANDLERS, *AGENT_HANDLERS, "FullyBooted"})
-"""Events the listener reads; Asterisk's other events are dropped unread (asterisk/manager.conf
-filters them out at the source too). FullyBooted makes panoramisk re-send waiting actions."""
+EVENTS = frozenset({*HANDLERS, *AGENT_HANDLERS, *QUEUE_HANDLERS, "FullyBooted"})
+"""Events the listener reads (the call tracker's, the members' states' and the
+live queues'); Asterisk's other events are dropped
+unread (asterisk/manager.conf filters them out at the source too). FullyBooted makes panoramisk re-send
+waiting actions."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,8 @@
 """Asterisk's side of AMI, as manager.c speaks it, for the tests and the demo.
 
 Banner, Login/Logoff, Ping, actions answered with their ActionID, event lists
-(DeviceStateList, QueueStatus, CoreShowChannels) framed by `EventList: start` and a
-`…Complete` event, and recorded event streams pushed in any chunking.
+(DeviceStateList, QueueStatus with QueueParams/QueueMember/QueueEntry, CoreShowChannels) framed by
+`EventList: start` and a `…Complete` event, and recorded event streams pushed in any chunking.
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ class AMIServer:
     devices: dict[str, str] = field(default_factory=dict)
     channels: list[dict[str, str]] = field(default_factory=list)
     members: list[dict[str, str]] = field(default_factory=list)
+    entries: list[dict[str, str]] = field(default_factory=list)
+    """QueueStatus lists these callers as QueueEntry (Queue, Position, Uniqueid, CallerIDNum, Wait), after a
+    QueueParams for each queue of `queues` and the QueueMember of each of `members`."""
     queues: list[str] = field(default_factory=list)
     """QueueSummary lists these (app_queue answers the action without any privilege)."""
     endpoints: list[str] | None = None
@@ -122,7 +125,10 @@ class AMIServer:
                                 for d, s in self.devices.items()])
                 elif name == "queuestatus":
                     self._list(writer, aid, "Queue status will follow", "QueueStatusComplete",
-                               [(("Event", "QueueMember"), *m.items()) for m in self.members])
+                               [(("Event", "QueueParams"), ("Queue", q), ("Max", "0"), ("Strategy", "ringall"))
+                                for q in self.queues]
+                               + [(("Event", "QueueMember"), *m.items()) for m in self.members]
+                               + [(("Event", "QueueEntry"), *c.items()) for c in self.entries])
                 elif name == "queuesummary":
                     self._list(writer, aid, "Queue summary will follow", "QueueSummaryComplete",
                                [(("Event", "QueueSummary"), ("Queue", q), ("LoggedIn", "0"), ("Available", "0"))

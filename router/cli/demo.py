@@ -37,7 +37,17 @@ from router.asterisk import callsim
 from router.asterisk.ami import AMITarget
 from router.asterisk.amisim import AMIServer
 from router.asterisk.pbxsim import Press, SimulatedPBX
-from router.cli.demoday import EXTRA_NUMBERS, SCRIPT, Scene, attempts, lines, random_fate, read_customers, say_the_day
+from router.cli.demoday import (
+    EXTRA_NUMBERS,
+    QUEUE_MEMBERS,
+    SCRIPT,
+    Scene,
+    attempts,
+    lines,
+    random_fate,
+    read_customers,
+    say_the_day,
+)
 from router.config import ConfigError, host_port
 from router.core.decide import CompiledRules
 from router.core.menus import INPUT_KEY, Menu
@@ -199,6 +209,9 @@ async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval
     for user in STAFF:
         await store.put_user(user, await asyncio.to_thread(hash_password, password))
     pbx_ami = AMIServer(secret=secrets.token_hex(8), devices={"PJSIP/102": "INUSE"})  # petrova is on a call
+    pbx_ami.queues = list(QUEUE_MEMBERS)  # the wallboard's queues, each with the member the day's calls ring
+    pbx_ami.members = [{"Queue": q, "Name": m, "Location": m, "StateInterface": m, "Status": "1", "Paused": "0",
+                        "InCall": "0"} for q, m in QUEUE_MEMBERS.items()]
     await pbx_ami.start()
     pbx = SimulatedPBX(pbx_ami, speed)
     running = await start(router, agi, http, token, ami=AMITarget("127.0.0.1", pbx_ami.port, pbx_ami.username,
@@ -212,6 +225,7 @@ async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval
                  f"http://{http[0]}:{running.http_port}/?token={token}\n"
                  f"my work http://{http[0]}:{running.http_port}/me: sign in as ivanov, petrova or head, password "
                  f"{password}\n"
+                 f"wallboard http://{http[0]}:{running.http_port}/wallboard#token={token}\n"
                  f"simulated clock starts {DEMO_START:%a %Y-%m-%d %H:%M %Z}, {speed:g}× real time\n")
     watcher = asyncio.create_task(watch(running, narrator))
     midnight = asyncio.create_task(say_the_day(clock, narrator.tz, narrator.say))

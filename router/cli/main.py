@@ -34,6 +34,7 @@ COMMAND_MODULES = {
     "followups": "router.cli.followups",
     "numbering": "router.cli.numbering",
     "users": "router.cli.users",
+    "wallboard": "router.cli.wallboard",
 }
 """Command group → the module that adds its sub-parser; in the order `router --help` lists them."""
 

@@ -30,7 +30,7 @@ Path_ = tuple[str | int, ...]
 Where = dict[Path_, tuple[str, int]]
 """Where each key and item of a document came from: path -> (file, line)."""
 SINGLE_SECTIONS = ("version", "company", "identify", "fallback", "report", "risk", "directory", "retention",
-                   "followup", "notify", "crm", "calendar")
+                   "followup", "notify", "crm", "calendar", "wallboard")
 NAMED_SECTIONS = ("targets", "managers", "types", "types_by_dnid", "types_by_choice", "menus")
 
 

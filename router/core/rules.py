@@ -24,6 +24,7 @@ from router.core.durations import Duration
 from router.core.freepbx import FreePBXDestination
 from router.core.menus import Menu, Names, menu_problems
 from router.core.risk import Level, RiskSettings, risk_problems
+from router.core.wallboardrules import WallboardSettings
 
 KINDS = ("new", "repeat", "callback", "returning", "known")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -382,7 +383,8 @@ class QueueReport(Strict):
 
 
 class ReportSettings(Strict):
-    """What the daily report keeps, how it measures a working day and the thresholds of its standard figures."""
+    """What the daily report keeps, how it measures a working day and the thresholds of its standard figures
+    (the wallboard's "so far today" counts with the same)."""
 
     working_hours: Hours = HourWindow(9 * 60, 18 * 60)
     keep_days: Duration = 400 * 86400
@@ -522,6 +524,7 @@ class RuleSet(Strict):
         return [n for n in self.assignable_types() if n != INTERNAL_TYPE]
     risk: RiskSettings = RiskSettings()
     people: People = People()
+    wallboard: WallboardSettings = WallboardSettings()
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,8 @@ RANK = {"agent": 1, "head": 2, "admin": 3}
 NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 """A name as the rule file writes a manager or an owner (`ivanov`, `head_of_sales`)."""
 TOKEN_PREFIX = "crt_"
+WALLBOARD_TOKEN_PREFIX = "crw_"
+"""A wallboard token: opens the wallboard and its stream, nothing else (`router wallboard token SCREEN`)."""
 MIN_PASSWORD = 10
 
 _hasher = PasswordHasher()
@@ -123,8 +125,8 @@ def verify_password(stored: str | None, password: str) -> bool:
         return False
 
 
-def new_token() -> str:
-    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+def new_token(prefix: str = TOKEN_PREFIX) -> str:
+    return prefix + secrets.token_urlsafe(32)
 
 
 def token_digest(token: str) -> str:

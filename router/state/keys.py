@@ -53,7 +53,7 @@ class Keys:
     __slots__ = ("busy", "companies", "company_ranges", "crm_problems", "decisions", "devstate", "live",
                  "notices_waiting", "numbering", "numbering_loading", "outbox_all", "outbox_blocked", "outbox_dead",
                  "outbox_due", "outcomes", "prefix", "risk_due", "risk_list", "risk_rank", "rollout", "strategy",
-                 "tasks_closed", "tasks_open", "user_tokens", "users")
+                 "tasks_closed", "tasks_open", "user_tokens", "users", "wallboard_tokens")
 
     def __init__(self, prefix: str = "cr"):
         self.prefix = prefix
@@ -93,6 +93,8 @@ class Keys:
         """Hash: account name -> its JSON record with the password hash (router/state/users.py)."""
         self.user_tokens = f"{prefix}:{{people}}:tokens"
         """Hash: SHA-256 of an API token -> the account it belongs to."""
+        self.wallboard_tokens = f"{prefix}:{{people}}:wallboard-tokens"
+        """Hash: SHA-256 of a wallboard token -> the screen's name (router/state/wallboard.py)."""
         self.notices_waiting = f"{prefix}:{{people}}:notices-waiting"
         """Sorted set: people with notices waiting, scored by when their digest may go."""
         self.companies = f"{prefix}:{{companies}}"

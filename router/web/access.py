@@ -1,6 +1,6 @@
 """Who is asking, and whether their role lets them: every `/api/` request is a `Principal` before its handler runs.
 
-A request proves who it is in one of four ways, tried in this order:
+A request proves who it is in one of five ways, tried in this order:
 
 | how | who |
 |---|---|
@@ -8,8 +8,10 @@ A request proves who it is in one of four ways, tried in this order:
 | `Authorization: Bearer crt_…` | the person whose API token it is (`router users token NAME`) |
 | the session cookie of the login page | the person signed in; a state-changing request must also send `X-CSRF-Token` |
 | nothing, while there is no shared token and no account | anyone, as admin: a fresh install and `router demo` |
+| `Authorization: Bearer crw_…` on a `WALLBOARD` route | a wallboard screen (`router wallboard token`): those only |
 
-`?token=` counts only on the event streams (EventSource cannot send headers). Then `ACCESS` says
+A wallboard token is tried first, and only on the wallboard's own routes: anywhere else it is a
+wrong token. `?token=` counts only on the event streams (EventSource cannot send headers). Then `ACCESS` says
 which role a route needs (`agent` < `head` < `admin`); a route missing from it needs `admin`, so
 a new route is closed until someone decides. An agent reaches a task or a call only when it is
 his (`Scope`): the task's owner is his name or one he holds, the call rang or was answered on his
@@ -27,15 +29,17 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from router.core.tasks import Task
-from router.people.accounts import RANK, TOKEN_PREFIX, Role, User, token_digest
+from router.people.accounts import RANK, TOKEN_PREFIX, WALLBOARD_TOKEN_PREFIX, Role, User, token_digest
 from router.people.staff import devices_of
 from router.web.keys import ROUTER_KEY, TOKEN_KEY
 from router.web.session import valid_session
 
-Via = Literal["session", "token", "shared", "open"]
+Via = Literal["session", "token", "shared", "open", "wallboard"]
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-STREAMS = frozenset({"/api/decisions/stream", "/api/me/stream"})
+STREAMS = frozenset({"/api/decisions/stream", "/api/me/stream", "/api/wallboard/stream"})
+WALLBOARD = frozenset({"/api/wallboard", "/api/wallboard/stream"})
+"""What a wallboard token opens (GET only)."""
 PRINCIPAL = web.RequestKey("principal", object)
 
 ACCESS: dict[tuple[str, str], Role] = {
@@ -54,6 +58,8 @@ ACCESS: dict[tuple[str, str], Role] = {
     ("GET", "/api/switch"): "agent",
     ("GET", "/api/decisions/stream"): "head",
     ("GET", "/api/followups/counts"): "head",
+    ("GET", "/api/wallboard"): "head",
+    ("GET", "/api/wallboard/stream"): "head",
     ("GET", "/api/followups/escalated"): "head",
     ("POST", "/api/followups/{id}/assign"): "head",
     ("GET", "/api/report"): "head",
@@ -134,13 +140,28 @@ def _denied(status: int, error: str) -> web.Response:
     return web.json_response({"error": error}, status=status)
 
 
+def _given(request: web.Request) -> str:
+    """The `Authorization` header, or on a stream `?token=` as one."""
+    given = request.headers.get("Authorization", "")
+    if not given and request.method == "GET" and request.path in STREAMS and request.query.get("token"):
+        given = f"Bearer {request.query['token']}"
+    return given
+
+
+async def wallboard_screen(request: web.Request, route: str) -> Principal | None:
+    """A wallboard token's screen, on a wallboard route; None otherwise (then the usual ways are tried)."""
+    token = _given(request).removeprefix("Bearer ").strip()
+    if request.method != "GET" or route not in WALLBOARD or not token.startswith(WALLBOARD_TOKEN_PREFIX):
+        return None
+    screen = await request.app[ROUTER_KEY].store.wallboard_screen(token_digest(token))
+    return Principal("agent", "wallboard") if screen is not None else None
+
+
 async def identify(request: web.Request) -> Principal | web.Response:
     """The request's principal, or the refusal to send."""
     router = request.app[ROUTER_KEY]
     shared = request.app.get(TOKEN_KEY)
-    given = request.headers.get("Authorization", "")
-    if not given and request.method == "GET" and request.path in STREAMS and request.query.get("token"):
-        given = f"Bearer {request.query['token']}"
+    given = _given(request)
     if given:
         if shared and hmac.compare_digest(given.encode(), f"Bearer {shared}".encode()):
             return Principal("admin", "shared")
@@ -182,6 +203,10 @@ async def access(request: web.Request, handler):
         return await handler(request)
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else request.path
+    screen = await wallboard_screen(request, route)
+    if screen is not None:
+        request[PRINCIPAL] = screen
+        return await handler(request)
     found = await identify(request)
     if isinstance(found, web.Response):
         return found

@@ -20,7 +20,8 @@ from router.reports.reader import agents_csv_chunks, calls_csv_chunks, parse_ran
 from router.risk.events import parse_batch
 from router.service import Router
 from router.state.store import Store
-from router.web import changes, directory, lists, login, people, strategy, switch
+from router.wallboard.live import Wallboard
+from router.web import changes, directory, lists, login, people, strategy, switch, wallboard
 from router.web.access import access, actor
 from router.web.auth import STREAM_PATH, bearer_token
 from router.web.bodies import json_object, optional_object, read_json
@@ -211,7 +212,8 @@ async def page(request: web.Request) -> web.Response:
 
 def make_app(router: Router, token: str | None = None, metrics_token: str | None = None,
              agi: FastAGIServer | None = None, ami: Listener | None = None,
-             crm: CrmSync | None = None, people_side: People | None = None) -> web.Application:
+             crm: CrmSync | None = None, people_side: People | None = None,
+             wall: Wallboard | None = None) -> web.Application:
     """The application; SessionKeyError for a ROUTER_SESSION_KEY or ROUTER_SESSION_HOURS that cannot be used."""
     key, warning = session_key()
     if warning:
@@ -259,5 +261,6 @@ def make_app(router: Router, token: str | None = None, metrics_token: str | None
     changes.add_routes(app)
     login.add_routes(app)
     people.add_routes(app, people_side or People(router))
+    wallboard.add_routes(app, wall or Wallboard(router))
     app.router.add_get("/", page)
     return app
