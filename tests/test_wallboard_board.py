@@ -45,16 +45,16 @@ def test_the_reports_thresholds_count_the_wall_too_a_queues_own_t_first():
   service_level: 30s
   short_abandon: 10s
   queues:
-    vip: {service_level: 10s}
+    management: {service_level: 10s}
 """).rs.report
-    days = {q: DayCounts("d", Counter({8: 1, 25: 1, 35: 1}), Counter({8: 1})) for q in ("support", "vip")}
+    days = {q: DayCounts("d", Counter({8: 1, 25: 1, 35: 1}), Counter({8: 1})) for q in ("support", "management")}
     live = QueueLive(lambda t: "d")
     for q in days:
         live.feed({"Event": "QueueCallerJoin", "Queue": q, "Uniqueid": f"{q}.1"}, T0)
     shown = {q["queue"]: q["today"] for q in board(live.snapshot(T0), today_figures(days, report), {},
                                                     WallboardSettings(), T0)["queues"]}
     assert (shown["support"]["service_level"], shown["support"]["service_level_seconds"]) == (2 / 3, 30)
-    assert (shown["vip"]["service_level"], shown["vip"]["service_level_seconds"]) == (1 / 3, 10)
+    assert (shown["management"]["service_level"], shown["management"]["service_level_seconds"]) == (1 / 3, 10)
     assert shown["support"]["short_abandoned"] == 1 and shown["support"]["abandon_rate"] == 0.0
 
 
