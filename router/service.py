@@ -27,6 +27,8 @@ from router.core.snapshot import EMPTY, Seen, Snapshot
 from router.daynight import DayNight
 from router.directory.contracts import find_customer
 from router.directory.crm import Crm
+from router.followups.callbacks import Callbacks
+from router.followups.dialler import Dialler
 from router.followups.escalation import Escalator
 from router.followups.followup import Followups
 from router.ivr.dialplan import dialplan
@@ -86,6 +88,10 @@ class Router:
         self.risk = Risk(store, lambda: self.rules, self.followups, clock)
         self.followups.on_closed, self.followups.on_reply = self.risk.refresh, self.escalator.check
         self.crm = Crm(store, clock=clock)
+        self.callbacks = Callbacks(store, lambda: self.rules, clock)
+        """Click-to-call: originates over AMI once `callbacks.originate` is set (`router serve --ami-originate`)."""
+        self.dialler = Dialler(store, lambda: self.rules, self.followups, self.callbacks, clock)
+        """The self-dialling worklist (`callbacks.worklist`): the preview offer and the progressive round."""
         self.daynight = DayNight(store, self.broadcast.publish, clock)  # when: {switch: night}; POST /api/switch
         self._ids, self._instance = itertools.count(1), os.urandom(2).hex()
         self.ring_listeners: list[Callable[[Ring], None]] = []
@@ -316,6 +322,7 @@ class Router:
         self.broadcast.publish({"type": "outcome", "outcome": o.record()})
         tell(self.outcome_listeners, o, o.linkedid, "outcome")
         await self.followups.on_outcome(o)
+        await self.callbacks.on_outcome(o)
         try:
             await self.risk.on_outcome(o)
             missed = o.result == "missed" and o.number.startswith("+")

@@ -154,6 +154,9 @@ class CallTracker:
         """Phones that started or stopped ringing for a routed caller since `take_rings`."""
         self.changed: set[str] = set()
         """Linkedids of calls whose state changed (or that ended) since the journal last took them."""
+        self.pauses: list[tuple[str, str, bool]] = []
+        """(device, queue, paused) of queue members paused or unpaused since `take_pauses` (the worklist rings
+        only an agent paused in no queue)."""
 
     def feed(self, event: dict, at: float) -> None:
         handler = HANDLERS.get(event.get("Event", ""))
@@ -397,6 +400,16 @@ class CallTracker:
         if device and state:
             self.device_states.append((device, state))
 
+    def on_queuememberpause(self, e: dict, at: float) -> None:
+        """A queue member paused or unpaused in one queue (app_queue: Paused 1/0, the member's StateInterface)."""
+        device = e.get("StateInterface") or e.get("Interface") or ""
+        if device and e.get("Queue"):
+            self.pauses.append((device, e["Queue"], e.get("Paused") == "1"))
+
+    def take_pauses(self) -> list[tuple[str, str, bool]]:
+        out, self.pauses = self.pauses, []
+        return out
+
     def on_extensionstatus(self, e: dict, at: float) -> None:
         """A hint changed state (FreePBX's `hint:101@ext-local` joins the phone, DND and presence): kept like a
         device's state under the name a queue member's state interface gives it."""
@@ -475,4 +488,5 @@ HANDLERS: dict[str, Handler] = {
     "Hangup": CallTracker.on_hangup,
     "DeviceStateChange": CallTracker.on_devicestatechange,
     "ExtensionStatus": CallTracker.on_extensionstatus,
+    "QueueMemberPause": CallTracker.on_queuememberpause,
 }

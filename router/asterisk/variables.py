@@ -118,3 +118,13 @@ def agi_asked(env: dict[str, str]) -> Asked:
 USER_EVENT = "callrouter"
 """`UserEvent(callrouter,Decision: …[,Result: failed,DialStatus: …,QueueStatus: …])` from the dialplan:
 tells the AMI listener the caller's leg and its decision without the `dialplan` read class."""
+
+CALLBACK_NUMBER = "CALLROUTER_CALLBACK_NUMBER"
+"""Set by a callback's Originate on the agent's channel: the customer's number (E.164 digits, checked by the
+router and again by dialplans/callrouter-callback.conf) that the outbound context dials."""
+CALLBACK_TASK = "CALLROUTER_CALLBACK_TASK"
+"""The task the callback works (for the log and the CDR)."""
+CALLBACK_CALLER_ID = "CALLROUTER_CALLBACK_CALLERID"
+"""The company's number the customer sees (the rule file's `callbacks.caller_id`); unset keeps the trunk's."""
+CALLBACK_TRUNK = "CALLROUTER_CALLBACK_TRUNK"
+"""The dialplan's setting: the PJSIP endpoint of the trunk callbacks go out on (default `trunk`)."""

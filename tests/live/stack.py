@@ -31,6 +31,7 @@ from tests.live.prompts import make_prompts, private_data
 HERE = Path(__file__).resolve().parent
 ASTERISK = shutil.which("asterisk")
 AMI_SECRET = uuid.uuid4().hex
+DIAL_SECRET = uuid.uuid4().hex
 TESTER_SECRET = uuid.uuid4().hex
 
 
@@ -101,6 +102,7 @@ def write_etc(run: Path, ami_port: int, agi_url: str, extra_dialplan: str = "", 
     (etc / "callrouter" / "live-ivr.conf").write_text(menus_dialplan(load_rules(HERE / "rules.yaml")))
     (etc / "manager.conf").write_text(shipped_manager_conf(ami_port))
     (etc / "manager_secret.conf").write_text(f"secret = {AMI_SECRET}\n")
+    (etc / "callrouter_dial_secret.conf").write_text(f"secret = {DIAL_SECRET}\n")
     dialplan = (HERE / "config" / "extensions.conf").read_text().replace("@AGI@", agi_url)
     (etc / "extensions.conf").write_text(dialplan + extra_dialplan)
     return etc
