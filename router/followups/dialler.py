@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from router.core.callbacks import Candidate, Mode, covered_owners, customer_zone, next_candidate
+from router.core.callbacks import Candidate, Mode, covered_owners, customer_zone, next_candidate, refusal
 from router.core.decide import CompiledRules
 from router.core.phones import normalise
 from router.core.tasks import Task
@@ -83,7 +83,8 @@ class Dialler:
         owners, mode = covered_owners(settings, self._queue_owners(), user.owner_names)
         if mode is None:
             return None, None, []
-        mine = [t for t in tasks if t.get("owner") in owners and t.get("id") not in skip]
+        mine = [t for t in tasks if t.get("owner") in owners and t.get("id") not in skip
+                and refusal(t.get("number", ""), settings, rules.region) is None]  # a person dials those by hand
         found, passed = next_candidate(await self._candidates(mine), owners, self.clock(), settings,
                                        rules.company_zone, rules.calendar, rules.rs.report.working_hours)
         return found, mode, passed
