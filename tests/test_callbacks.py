@@ -134,6 +134,8 @@ async def test_click_to_call_rings_the_agent_first_then_writes_the_result_on_the
     [sent] = [a for a in ami.actions if a.get("Action") == "Originate"]
     assert (sent["Channel"], sent["Context"], sent["Exten"], sent["Async"]) == ("PJSIP/101", "callrouter-callback",
                                                                                 "s", "true")
+    assert ami.variables == [["CALLROUTER_CALLBACK_NUMBER=+79161234500", f"CALLROUTER_CALLBACK_TASK={task_id}",
+                              "CALLROUTER_CALLBACK_CALLERID=+74951234567"]]
     task = await store.task(task_id)
     log = [c["text"] for c in task["log"]]
     assert task["callback_attempts"] == "1"

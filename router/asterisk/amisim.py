@@ -44,6 +44,9 @@ class AMIServer:
     endpoints: list[str] | None = None
     """PJSIPShowEndpoints lists these; None: refused, as to a user without the `system` privilege."""
     actions: list[dict[str, str]] = field(default_factory=list)
+    """Every action received; a repeated header (Originate's `Variable`) is kept whole in `variables`."""
+    variables: list[list[str]] = field(default_factory=list)
+    """The `Variable` headers of each Originate received, in order."""
     write: frozenset[str] = frozenset({"reporting", "originate"})
     """The main user's write classes (manager.conf `write =`)."""
     more_users: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
@@ -102,11 +105,14 @@ class AMIServer:
         try:
             while True:
                 raw = await reader.readuntil(b"\r\n\r\n")
-                action = {}
+                action: dict[str, str] = {}
+                variables: list[str] = []
                 for line in raw.decode("utf-8", "replace").split("\r\n"):
                     k, sep, v = line.partition(": ")
                     if sep:
                         action[k] = v
+                        if k == "Variable":
+                            variables.append(v)
                 self.actions.append(action)
                 name = action.get("Action", "").lower()
                 aid = ("ActionID", action.get("ActionID", ""))
@@ -155,6 +161,7 @@ class AMIServer:
                 elif name == "originate" and "originate" not in writes:
                     writer.write(block(("Response", "Error"), aid, ("Message", "Permission denied")))
                 elif name == "originate":
+                    self.variables.append(variables)
                     writer.write(block(("Response", "Success"), aid, ("Message", "Originate successfully queued")))
                     await writer.drain()
                     asyncio.get_running_loop().create_task(self._originate_response(writer, action))
