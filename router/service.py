@@ -89,12 +89,10 @@ class Router:
         self.risk = Risk(store, lambda: self.rules, self.followups, clock)
         self.followups.on_closed, self.followups.on_reply = self.risk.refresh, self.escalator.check
         self.crm = Crm(store, clock=clock)
+        # callbacks (docs/callbacks.md): click-to-call, the self-dialling worklist, callers who pressed 1 in a queue
         self.callbacks = Callbacks(store, lambda: self.rules, clock)
-        """Click-to-call: originates over AMI once `callbacks.originate` is set (`router serve --ami-originate`)."""
         self.dialler = Dialler(store, lambda: self.rules, self.followups, self.callbacks, clock)
-        """The self-dialling worklist (`callbacks.worklist`): the preview offer and the progressive round."""
         self.holds = Holds(store, lambda: self.rules, self.followups, self.callbacks, clock)
-        """Callers who pressed 1 in a queue: the `hold` AGI script, and their callbacks in their turn."""
         self.daynight = DayNight(store, self.broadcast.publish, clock)  # when: {switch: night}; POST /api/switch
         self._ids, self._instance = itertools.count(1), os.urandom(2).hex()
         self.ring_listeners: list[Callable[[Ring], None]] = []
