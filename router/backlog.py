@@ -93,7 +93,7 @@ class Backlog:
         records += [{"message": m.record()} for m in messages]
         left: list[tuple[str, Outcome]] = list(self.outcomes)
         for item in listener.pending if listener is not None else ():
-            if item[0] == "outcome" or item[0] == "recorded":  # members' states are read afresh at the next start
+            if item[0] == "outcome" or item[0] == "recorded":  # device states, pauses, members' states: read afresh
                 left.append((item[0], item[1]))
         for stage, o in left:  # an outcome to write, or one written ("followup", "recorded") whose work waits
             if stage == "outcome":

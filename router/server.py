@@ -15,9 +15,11 @@ from aiohttp import web
 from router.asterisk.agi import ACCEPT_FAILED, MAX_CONNECTIONS, OUT_OF_FDS, FastAGIServer
 from router.asterisk.ami import AMITarget, Listener
 from router.asterisk.inventory import unknown
+from router.asterisk.originate import Originator
 from router.backlog import Backlog
 from router.crm.sync import attach as attach_crm
 from router.floodlog import FloodLog
+from router.followups.dialler import DIAL_EVERY
 from router.service import Router
 from router.state.errors import STORE_ERRORS
 from router.state.spool import Spool
@@ -28,6 +30,18 @@ log = logging.getLogger("router")
 TICK_SECONDS = 30.0
 """How often escalation, the risk sweep and the store's persistence check run (every router runs them; Redis
 makes each step happen once)."""
+
+
+async def dial_forever(router: Router, every: float = DIAL_EVERY) -> None:
+    """Held places' and the progressive worklist's rounds (router/followups/holds.py, dialler.py), off the calls'
+    path."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await router.holds.run()
+            await router.dialler.run()
+        except Exception as e:
+            log.warning("callbacks round (held places, worklist) failed: %s; next try in %.0f s", e, every)
 
 
 async def tick_forever(router: Router, every: float = TICK_SECONDS) -> None:
@@ -94,11 +108,16 @@ class Running:
     ami: Listener | None = None
     ticker: asyncio.Task | None = None
     backlog: Backlog | None = None
+    originator: Originator | None = None
+    dialler: asyncio.Task | None = None
 
     async def stop(self, drain: float = DRAIN_SECONDS) -> None:
         """Stop taking calls, let those under way finish, write what is pending, spool what the store refuses."""
-        if self.ticker is not None:
-            self.ticker.cancel()
+        for task in (self.ticker, self.dialler):
+            if task is not None:
+                task.cancel()
+        if self.originator is not None:
+            self.originator.close()
         await self.agi.drain(drain)
         await self.router.feed.stop()
         self.router.broadcast.close()
@@ -114,7 +133,8 @@ class Running:
 
 async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], token: str | None = None,
                 ami: AMITarget | None = None, max_connections: int = MAX_CONNECTIONS,
-                max_per_peer: int | None = None, spool: Spool | None = None) -> Running:
+                max_per_peer: int | None = None, spool: Spool | None = None,
+                originate: AMITarget | None = None) -> Running:
     with contextlib.suppress(*STORE_ERRORS):  # the store may be away: calls go on
         async with asyncio.timeout(2):
             await router.check_store()
@@ -127,7 +147,8 @@ async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], tok
     crm.start()
     router.followups.outbox.start()
     cap = connection_cap(max_connections, raise_fd_limit())
-    agi_server = FastAGIServer({"route": router.answer, "switch": router.daynight.answer}, *agi,
+    agi_server = FastAGIServer({"route": router.answer, "switch": router.daynight.answer,
+                                "hold": router.holds.answer}, *agi,
                                max_connections=cap, max_per_peer=max_per_peer)
     count_accept_failures(agi_server.flood)
     await agi_server.start()
@@ -162,7 +183,15 @@ async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], tok
     log.info("%s: routing on agi://%s:%d/route, HTTP on http://%s:%d", router.instance, agi[0], agi_server.port,
              http[0], port)
     ticker = asyncio.create_task(tick_forever(router), name="periodic")
-    return Running(router, agi_server, runner, port, listener, ticker=ticker, backlog=backlog)
+    originator = dialler = None
+    if originate is not None:
+        originator = Originator(originate)
+        originator.start()
+        router.callbacks.originate = originator.originate
+        router.holds.queue_status = originator.queue_status
+        dialler = asyncio.create_task(dial_forever(router), name="worklist-dialler")
+    return Running(router, agi_server, runner, port, listener, ticker=ticker, backlog=backlog,
+                   originator=originator, dialler=dialler)
 
 
 async def serve_forever(running: Running) -> None:

@@ -27,8 +27,11 @@ from router.core.snapshot import EMPTY, Seen, Snapshot
 from router.daynight import DayNight
 from router.directory.contracts import find_customer
 from router.directory.crm import Crm
+from router.followups.callbacks import Callbacks
+from router.followups.dialler import Dialler
 from router.followups.escalation import Escalator
 from router.followups.followup import Followups
+from router.followups.holds import Holds
 from router.ivr.dialplan import dialplan
 from router.ivr.dialplan import write as write_dialplan
 from router.latency import Histogram
@@ -86,6 +89,9 @@ class Router:
         self.risk = Risk(store, lambda: self.rules, self.followups, clock)
         self.followups.on_closed, self.followups.on_reply = self.risk.refresh, self.escalator.check
         self.crm = Crm(store, clock=clock)
+        self.callbacks = Callbacks(store, lambda: self.rules, clock)
+        self.dialler = Dialler(store, lambda: self.rules, self.followups, self.callbacks, clock)
+        self.holds = Holds(store, lambda: self.rules, self.followups, self.callbacks, clock)
         self.daynight = DayNight(store, self.broadcast.publish, clock)  # when: {switch: night}; POST /api/switch
         self._ids, self._instance = itertools.count(1), os.urandom(2).hex()
         self.ring_listeners: list[Callable[[Ring], None]] = []
@@ -316,6 +322,7 @@ class Router:
         self.broadcast.publish({"type": "outcome", "outcome": o.record()})
         tell(self.outcome_listeners, o, o.linkedid, "outcome")
         await self.followups.on_outcome(o)
+        await self.holds.on_outcome(o)  # a callback's call ended: its claim and its held place are freed
         try:
             await self.risk.on_outcome(o)
             missed = o.result == "missed" and o.number.startswith("+")

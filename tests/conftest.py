@@ -153,11 +153,11 @@ async def serve(store):
     started = []
 
     async def _serve(rules: CompiledRules, clock=time.time, budget: float = 2.0, the_store=None,
-                     rules_path=None, token=None, ami=None):
+                     rules_path=None, token=None, ami=None, originate=None):
         # a generous store budget: the budget has tests of its own (they pass theirs); the others
         # must not fall back because a busy machine kept the loop from reading Redis's answer
         router = Router(rules, the_store or store, rules_path=rules_path, clock=clock, budget=budget)
-        running = await start(router, ("127.0.0.1", 0), ("127.0.0.1", 0), token, ami=ami)
+        running = await start(router, ("127.0.0.1", 0), ("127.0.0.1", 0), token, ami=ami, originate=originate)
         started.append(running)
         return running
 

@@ -401,6 +401,16 @@ def ami_target(server: AMIServer) -> AMITarget:
     return AMITarget.parse(f"ami://callrouter@127.0.0.1:{server.port}", SIM_SECRET)
 
 
+DIAL_SECRET = "d1al"
+"""The secret of the callbacks' AMI user `callrouter-dial` on the simulator."""
+
+
+def dial_target(server: AMIServer) -> AMITarget:
+    """The callbacks' AMI address on the simulator `server` (a user whose only write class is `originate`)."""
+    server.more_users["callrouter-dial"] = (DIAL_SECRET, frozenset({"originate"}))
+    return AMITarget.parse(f"ami://callrouter-dial@127.0.0.1:{server.port}", DIAL_SECRET)
+
+
 async def wait_for(predicate, seconds: float = 10.0) -> None:
     """Poll a condition the listener reaches by itself (events are processed asynchronously)."""
     async with asyncio.timeout(seconds):

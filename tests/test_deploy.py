@@ -115,16 +115,30 @@ def test_every_queue_and_endpoint_of_the_shipped_rules_exists_in_the_asterisk_co
     assert contexts and all(f"[{c}]" in menus for c in contexts)
 
 
+def manager_section(name: str) -> str:
+    conf = (ROOT / "asterisk" / "manager.conf").read_text()
+    return conf.split(f"[{name}]\n", 1)[1].split("\n[", 1)[0]
+
+
 def test_ami_user_has_only_what_the_listener_needs_and_no_secret():
     conf = (ROOT / "asterisk" / "manager.conf").read_text()
-    assert "read = call,agent,agi,user,system" in conf and "write = reporting,originate" in conf
+    listener = manager_section("callrouter")
+    assert "read = call,agent,agi,user,system" in listener
+    assert re.search(r"^write = reporting$", listener, re.M), "the listener's user must not originate"
     assert not re.search(r"^\s*secret\s*=", conf, re.M)
+
+
+def test_callbacks_originate_through_a_user_that_can_do_nothing_else():
+    dial = manager_section("callrouter-dial")
+    assert re.findall(r"^(read|write) = (.*)$", dial, re.M) == [("read", "call"), ("write", "originate")]
+    assert re.findall(r"^eventfilter\(name\((\w+)\)", dial, re.M) == ["OriginateResponse"]
+    assert '#include "callrouter_dial_secret.conf"' in dial
 
 
 def test_ami_user_is_sent_exactly_the_events_the_listener_reads():
     from router.asterisk.amiconnection import EVENTS
 
-    conf = (ROOT / "asterisk" / "manager.conf").read_text()
+    conf = manager_section("callrouter")
     filtered = set(re.findall(r"^eventfilter\(name\((\w+)\)", conf, re.M))
     # VarSet is read from recordings and dialplans of older versions only: it is in the `dialplan` class
     assert filtered == EVENTS - {"VarSet"}, "a new tracker handler needs its eventfilter in asterisk/manager.conf"
@@ -137,7 +151,7 @@ def test_compose_file_is_accepted_by_docker_compose():
     exe = shutil.which("docker-compose")
     if exe is None:
         pytest.fail("docker-compose is not installed: apt-get install docker-compose (see README)")
-    env = dict(os.environ, ROUTER_AMI_SECRET="x" * 16, ROUTER_API_TOKEN="y" * 16)
+    env = dict(os.environ, ROUTER_AMI_SECRET="x" * 16, ROUTER_API_TOKEN="y" * 16, ROUTER_AMI_ORIGINATE_SECRET="z" * 16)
     res = subprocess.run([exe, "config", "-q"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     missing = subprocess.run([exe, "config", "-q"], cwd=ROOT, capture_output=True, text=True, timeout=60,

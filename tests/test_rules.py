@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from router.core.durations import parse_duration
+from router.core.hours import HourWindow, parse_hour_window
 from router.core.rulefile import RuleFileError, load_rules, load_rules_text
-from router.core.rules import HourWindow, parse_hour_window
 from tests.helpers import BASE_RULES, RULES_DIR, problems
 
 

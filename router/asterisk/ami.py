@@ -37,10 +37,10 @@ from router.state.writer import write_forever
 log = logging.getLogger("router.ami")
 
 AgentChanges = tuple[list[Span], list[Mark], dict[str, AgentNow]]
-Pending = (tuple[Literal["device"], tuple[str, str]] | tuple[Literal["outcome", "recorded"], Outcome]
-           | tuple[Literal["agents"], AgentChanges])
-"""What waits for the store: a device state, an outcome to write, a written outcome whose follow-ups wait,
-queue members' states."""
+Pending = (tuple[Literal["device"], tuple[str, str]] | tuple[Literal["paused"], tuple[str, str, bool]]
+           | tuple[Literal["outcome", "recorded"], Outcome] | tuple[Literal["agents"], AgentChanges])
+"""What waits for the store: a device state, a queue member's pause (for the worklist), an outcome to write,
+a written outcome whose follow-ups wait, queue members' states (for the report)."""
 BACKOFF_MAX = 30.0
 JOURNAL_EVERY = 0.1
 """Seconds between two journal writes: what a router killed mid-call can lose of its AMI events."""
@@ -233,6 +233,8 @@ class Listener:
                 if m.get("StateInterface") and m.get("Location") and m["StateInterface"] != m["Location"]:
                     self.tracker.members[m["Location"]] = m["StateInterface"]
                 device = m.get("StateInterface") or m.get("Location")
+                if device and m.get("Queue"):
+                    self.pending.append(("paused", (device, m["Queue"], m.get("Paused") == "1")))
                 state = QUEUE_STATUS_TO_DEVICE.get(m.get("Status", ""), "")
                 if device and state and not device.startswith("Local/"):
                     self.pending.append(("device", (device, state)))
@@ -288,6 +290,9 @@ class Listener:
         for ring in self.tracker.take_rings():
             if self.on_ring is not None:
                 self.on_ring(ring)
+        for pause in self.tracker.take_pauses():
+            self.pending.append(("paused", pause))
+            self._wake.set()
         outcomes, states = self.tracker.take()
         for device, state in states:
             self.pending.append(("device", (device, state)))
@@ -318,6 +323,8 @@ class Listener:
                     await self.store.set_device_state(device, state)
             elif item[0] == "agents":
                 await self.store.record_agent_states(*item[1])
+            elif item[0] == "paused":
+                await self.store.set_paused(*item[1])
             elif item[0] == "outcome":
                 batch = self._outcome_batch()
                 written = await self.store.record_outcomes(batch, self.outcome_writes)

@@ -3,11 +3,18 @@
 Banner, Login/Logoff, Ping, actions answered with their ActionID, event lists
 (DeviceStateList, QueueStatus with QueueParams/QueueMember/QueueEntry, CoreShowChannels) framed by
 `EventList: start` and a `…Complete` event, and recorded event streams pushed in any chunking.
+
+Originate (async, as manager.c answers it): refused with `Permission denied` to a user without the
+`originate` write class, else `Success` / `Originate successfully queued` at once, then the event
+`OriginateResponse` with the ActionID: `Success` and Reason 4 when the channel's phone answers (per
+`originate_results`, by Channel; answered by default), else `Failure` with the Reason given and
+Uniqueid `<unknown>`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from dataclasses import dataclass, field
 
@@ -40,6 +47,17 @@ class AMIServer:
     endpoints: list[str] | None = None
     """PJSIPShowEndpoints lists these; None: refused, as to a user without the `system` privilege."""
     actions: list[dict[str, str]] = field(default_factory=list)
+    """Every action received; a repeated header (Originate's `Variable`) is kept whole in `variables`."""
+    variables: list[list[str]] = field(default_factory=list)
+    """The `Variable` headers of each Originate received, in order."""
+    write: frozenset[str] = frozenset({"reporting", "originate"})
+    """The main user's write classes (manager.conf `write =`)."""
+    more_users: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
+    """Other AMI users: name -> (secret, write classes), like the originating user `callrouter-dial`."""
+    originate_results: dict[str, str] = field(default_factory=dict)
+    """Channel -> the OriginateResponse Reason its phone gives (4 answered, 3 no answer, 5 busy, 0 unreachable)."""
+    originate_hold: asyncio.Event | None = None
+    """When set, OriginateResponses wait for this event (a phone still ringing)."""
     logins: int = 0
     port: int = 0
 
@@ -86,20 +104,26 @@ class AMIServer:
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(BANNER)
         authed = False
+        writes: frozenset[str] = frozenset()
         try:
             while True:
                 raw = await reader.readuntil(b"\r\n\r\n")
-                action = {}
+                action: dict[str, str] = {}
+                variables: list[str] = []
                 for line in raw.decode("utf-8", "replace").split("\r\n"):
                     k, sep, v = line.partition(": ")
                     if sep:
                         action[k] = v
+                        if k == "Variable":
+                            variables.append(v)
                 self.actions.append(action)
                 name = action.get("Action", "").lower()
                 aid = ("ActionID", action.get("ActionID", ""))
                 if name == "login":
-                    if action.get("Username") == self.username and action.get("Secret") == self.secret:
-                        authed = True
+                    user, secret = action.get("Username", ""), action.get("Secret")
+                    known = (self.secret, self.write) if user == self.username else self.more_users.get(user)
+                    if known is not None and secret == known[0]:
+                        authed, writes = True, known[1]
                         self.logins += 1
                         writer.write(block(("Response", "Success"), aid, ("Message", "Authentication accepted")))
                         writer.write(block(("Event", "FullyBooted"), ("Privilege", "system,all"),
@@ -124,11 +148,14 @@ class AMIServer:
                                [(("Event", "DeviceStateChange"), ("Device", d), ("State", s))
                                 for d, s in self.devices.items()])
                 elif name == "queuestatus":
+                    wanted = action.get("Queue")
                     self._list(writer, aid, "Queue status will follow", "QueueStatusComplete",
                                [(("Event", "QueueParams"), ("Queue", q), ("Max", "0"), ("Strategy", "ringall"))
-                                for q in self.queues]
-                               + [(("Event", "QueueMember"), *m.items()) for m in self.members]
-                               + [(("Event", "QueueEntry"), *c.items()) for c in self.entries])
+                                for q in self.queues if not wanted or q == wanted]
+                               + [(("Event", "QueueMember"), *m.items()) for m in self.members
+                                  if not wanted or m.get("Queue") in (None, wanted)]
+                               + [(("Event", "QueueEntry"), *e.items()) for e in self.entries
+                                  if not wanted or e.get("Queue") == wanted])
                 elif name == "queuesummary":
                     self._list(writer, aid, "Queue summary will follow", "QueueSummaryComplete",
                                [(("Event", "QueueSummary"), ("Queue", q), ("LoggedIn", "0"), ("Available", "0"))
@@ -140,6 +167,13 @@ class AMIServer:
                                "EndpointListComplete",
                                [(("Event", "EndpointList"), ("ObjectType", "endpoint"), ("ObjectName", e))
                                 for e in self.endpoints or ()])
+                elif name == "originate" and "originate" not in writes:
+                    writer.write(block(("Response", "Error"), aid, ("Message", "Permission denied")))
+                elif name == "originate":
+                    self.variables.append(variables)
+                    writer.write(block(("Response", "Success"), aid, ("Message", "Originate successfully queued")))
+                    await writer.drain()
+                    asyncio.get_running_loop().create_task(self._originate_response(writer, action))
                 elif name == "coreshowchannels":
                     self._list(writer, aid, "Channels will follow", "CoreShowChannelsComplete",
                                [(("Event", "CoreShowChannel"), *c.items()) for c in self.channels])
@@ -152,6 +186,20 @@ class AMIServer:
             if writer in self._writers:
                 self._writers.remove(writer)
             writer.close()
+
+    async def _originate_response(self, writer: asyncio.StreamWriter, action: dict[str, str]) -> None:
+        if self.originate_hold is not None:
+            await self.originate_hold.wait()
+        channel = action.get("Channel", "")
+        reason = self.originate_results.get(channel, "4")
+        answered = reason == "4"
+        writer.write(block(("Event", "OriginateResponse"), ("Privilege", "call,all"),
+                           ("ActionID", action.get("ActionID", "")), ("Response", "Success" if answered else "Failure"),
+                           ("Channel", channel), ("Context", action.get("Context", "")),
+                           ("Exten", action.get("Exten", "")), ("Reason", reason),
+                           ("Uniqueid", "1795337767.100" if answered else "<unknown>")))
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
 
     @staticmethod
     def _list(writer, aid, message: str, complete: str, items: list[tuple]) -> None:

@@ -105,6 +105,7 @@ class _Call:
     ivr: str = ""  # context whose dialplan answered the caller's leg before any dial or queue
     ivr_at: float = 0.0
     failed: str = ""  # the dialplan's word that every step failed, with the last statuses
+    kept_in: str = ""  # the queue where the caller pressed 1 and keeps his place (a requested callback)
     queue_ringing: str = ""  # the queue whose members ring now (AgentCalled)
     menus: list = field(default_factory=list)  # [menu, key] the caller left, from the menus' UserEvents
     menu: str = ""  # the menu the caller is in now
@@ -137,8 +138,8 @@ def call_from_record(r: dict) -> _Call:
 
 _CALL_FIELDS = ("linkedid", "started", "channels", "numbers", "caller", "caller_rank", "decision", "answered_by",
                 "queue", "answered_at", "queue_timeouts", "last_dial_status", "abandoned", "queued", "dialed", "ivr",
-                "ivr_at", "failed", "menus", "menu", "delegates", "handed_to", "handed_up", "hold_from", "held",
-                "handed_on_at")
+                "ivr_at", "failed", "kept_in", "menus", "menu", "delegates", "handed_to", "handed_up", "hold_from",
+                "held", "handed_on_at")
 MAX_MENU_STEPS = 20  # menus a call's outcome keeps: a caller going round in menus adds no more
 
 Handler = Callable[["CallTracker", dict, float], None]
@@ -158,6 +159,9 @@ class CallTracker:
         """Phones that started or stopped ringing for a routed caller since `take_rings`."""
         self.changed: set[str] = set()
         """Linkedids of calls whose state changed (or that ended) since the journal last took them."""
+        self.pauses: list[tuple[str, str, bool]] = []
+        """(device, queue, paused) of queue members paused or unpaused since `take_pauses` (the worklist rings
+        only an agent paused in no queue)."""
 
     def feed(self, event: dict, at: float) -> None:
         handler = HANDLERS.get(event.get("Event", ""))
@@ -286,6 +290,8 @@ class CallTracker:
             last = [f"{k} {e[h]}" for k, h in (("dial", "DialStatus"), ("queue", "QueueStatus")) if e.get(h)]
             call.failed = ", ".join(last) or "?"
             call.abandoned = False
+        elif e.get("Result") == V.HOLD_KEPT:  # dialplans/callrouter-hold.conf: he pressed 1, his place is kept
+            call.kept_in = e.get("Queue") or "?"
 
     def on_queuecallerjoin(self, e: dict, at: float) -> None:
         call = self._call(e, at)
@@ -420,6 +426,16 @@ class CallTracker:
         if device and state:
             self.device_states.append((device, state))
 
+    def on_queuememberpause(self, e: dict, at: float) -> None:
+        """A queue member paused or unpaused in one queue (app_queue: Paused 1/0, the member's StateInterface)."""
+        device = e.get("StateInterface") or e.get("Interface") or ""
+        if device and e.get("Queue"):
+            self.pauses.append((device, e["Queue"], e.get("Paused") == "1"))
+
+    def take_pauses(self) -> list[tuple[str, str, bool]]:
+        out, self.pauses = self.pauses, []
+        return out
+
     def on_extensionstatus(self, e: dict, at: float) -> None:
         """A hint changed state (FreePBX's `hint:101@ext-local` joins the phone, DND and presence): kept like a
         device's state under the name a queue member's state interface gives it."""
@@ -460,6 +476,8 @@ class CallTracker:
         answered = call.answered_at is not None
         if reason or answered:
             why = reason
+        elif call.kept_in:
+            why = f"callback requested in queue {call.kept_in}: place kept"
         elif call.handed_to:
             why = (f"{call.handed_to} took the call and no person answered it" +
                    (f" (answered by the dialplan in {call.handed_up}: voicemail, an announcement or a queue)"
@@ -505,4 +523,5 @@ HANDLERS: dict[str, Handler] = {
     "Hangup": CallTracker.on_hangup,
     "DeviceStateChange": CallTracker.on_devicestatechange,
     "ExtensionStatus": CallTracker.on_extensionstatus,
+    "QueueMemberPause": CallTracker.on_queuememberpause,
 }

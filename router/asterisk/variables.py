@@ -90,6 +90,11 @@ def _args(env: dict[str, str]) -> dict[str, str]:
     return out
 
 
+def agi_args(env: dict[str, str]) -> dict[str, str]:
+    """The `name=value` AGI arguments, as given (callers clean what they read)."""
+    return _args(env)
+
+
 def _word(value: str) -> str:
     return "".join(ch for ch in value if ch.isalnum() or ch in "-_.")[:_WORD_MAX]
 
@@ -118,3 +123,24 @@ def agi_asked(env: dict[str, str]) -> Asked:
 USER_EVENT = "callrouter"
 """`UserEvent(callrouter,Decision: …[,Result: failed,DialStatus: …,QueueStatus: …])` from the dialplan:
 tells the AMI listener the caller's leg and its decision without the `dialplan` read class."""
+
+CALLBACK_NUMBER = "CALLROUTER_CALLBACK_NUMBER"
+"""Set by a callback's Originate on the agent's channel: the customer's number (E.164 digits, checked by the
+router and again by dialplans/callrouter-callback.conf) that the outbound context dials."""
+CALLBACK_TASK = "CALLROUTER_CALLBACK_TASK"
+"""The task the callback works (for the log and the CDR)."""
+CALLBACK_CALLER_ID = "CALLROUTER_CALLBACK_CALLERID"
+"""The company's number the customer sees (the rule file's `callbacks.caller_id`); unset keeps the trunk's."""
+CALLBACK_TRUNK = "CALLROUTER_CALLBACK_TRUNK"
+"""The dialplan's setting: the PJSIP endpoint of the trunk callbacks go out on (default `trunk`)."""
+CALLBACK_RING = "CALLROUTER_CALLBACK_RING"
+"""The dialplan's setting: seconds the customer's phone rings for a callback (default 45)."""
+
+HOLD = "CALLROUTER_HOLD"
+"""The router's answer to a caller who pressed 1 in a queue (AGI script `hold`): `kept` (his place is kept: he
+may hang up and is called back in his turn) or `back` (put back in the queue at QUEUEPOSITION)."""
+HOLD_KEPT, HOLD_BACK = "kept", "back"
+HOLD_QUEUE_ARG = "queue"
+"""AGI arguments of the `hold` script: app_queue's QUEUENAME, QUEUEHOLDTIME (the queue's average hold time) and
+QUEUEPOSITION, which it sets when a key press takes the caller out of the queue (setqueuevar = yes)."""
+HOLD_HOLDTIME_ARG = "holdtime"

@@ -32,6 +32,7 @@ COMMAND_MODULES = {
     "events": "router.cli.events",
     "risk": "router.cli.risk",
     "followups": "router.cli.followups",
+    "callback": "router.cli.callback",
     "numbering": "router.cli.numbering",
     "users": "router.cli.users",
     "wallboard": "router.cli.wallboard",

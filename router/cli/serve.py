@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import sys
 
 from router.asterisk.ami import AMITarget
@@ -34,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
         router = Router.from_path(s.rules, store, s.limits, instance=s.instance)
         router.ivr_dialplan = s.ivr_dialplan
         ami_target = AMITarget.parse(s.ami, s.ami_secret) if s.ami else None
+        dial_url = args.ami_originate or os.environ.get("ROUTER_AMI_ORIGINATE")
+        dial_target = AMITarget.parse(dial_url, os.environ.get("ROUTER_AMI_ORIGINATE_SECRET")) if dial_url else None
         session_key()  # a ROUTER_SESSION_KEY that is no key stops the start, saying how to make one
         session_hours()
     except (ConfigError, ValueError) as e:
@@ -62,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         except STORE_ERRORS as e:
             logging.getLogger("router").error(
                 "store %s unreachable (%s): calls get the fallback chain until it is back", store.address, e)
-        running = await start(router, s.agi, s.http, s.api_token, ami=ami_target,
+        running = await start(router, s.agi, s.http, s.api_token, ami=ami_target, originate=dial_target,
                               max_connections=s.max_connections, max_per_peer=s.max_per_peer,
                               spool=Spool(s.spool))
         await serve_forever(running)
@@ -85,6 +88,9 @@ def add_parser(sub) -> None:
     sp.add_argument("--http", help="HTTP HOST:PORT (default $ROUTER_HTTP or 127.0.0.1:8080)")
     sp.add_argument("--ami", help="ami://USER[:SECRET]@HOST:PORT (default $ROUTER_AMI; secret also from "
                                   "$ROUTER_AMI_SECRET); off when unset")
+    sp.add_argument("--ami-originate", help="ami://USER[:SECRET]@HOST:PORT of the AMI user callbacks are dialled "
+                                            "with, `write = originate` only (default $ROUTER_AMI_ORIGINATE; secret "
+                                            "also from $ROUTER_AMI_ORIGINATE_SECRET); no callbacks when unset")
     sp.add_argument("--spool", help="file for what the store cannot take by shutdown, replayed at the next start "
                                     "(default $ROUTER_SPOOL, else $STATE_DIRECTORY/spool.jsonl, else "
                                     "~/.local/state/callrouter/spool.jsonl)")

@@ -20,7 +20,7 @@ from cryptography.fernet import Fernet
 
 from router.cli.options import add_store_options, store_url
 from router.cli.store import on_store
-from router.core.rules import parse_hour_window
+from router.core.hours import parse_hour_window
 from router.people.accounts import (
     ROLES,
     AccountError,

@@ -20,8 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from router.core.hours import HourWindow
 from router.core.replay import Replay
-from router.core.rules import HourWindow, RuleSet, When
+from router.core.rules import RuleSet, When
 
 ANY_OF = ("kind", "abc", "manager", "company", "strategy", "choice", "days", "dnid", "tags", "risk", "risk_signal")
 """Keys that hold when the caller's value is one of a list (for `tags` and `risk_signal`: any of the caller's)."""

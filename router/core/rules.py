@@ -19,9 +19,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from router.core.calendar import CalendarSettings
+from router.core.callbacks import CallbackSettings, callback_problems
 from router.core.crmrules import CrmSettings, crm_problems
 from router.core.durations import Duration
 from router.core.freepbx import FreePBXDestination
+from router.core.hours import Hours, HourWindow
 from router.core.menus import Menu, Names, menu_problems
 from router.core.risk import Level, RiskSettings, risk_problems
 from router.core.wallboardrules import WallboardSettings
@@ -42,49 +44,10 @@ INTERNAL_TYPE = "internal"
 """Calls between extensions: counted apart from customers' calls."""
 BUILTIN_TYPE_LABELS = {INTERNAL_TYPE: "internal call", MISSED_TYPE: "missed"}
 
-_HHMM = re.compile(r"^([01]?\d|2[0-4]):([0-5]\d)$")
-
-
-def _minutes(text: str, whole: str) -> int:
-    m = _HHMM.match(text.strip())
-    if not m or (m.group(1) == "24" and m.group(2) != "00"):
-        raise ValueError(f"bad hour window {whole!r}: write HH:MM-HH:MM, like 09:00-18:00 or 22:00-07:00")
-    return int(m.group(1)) * 60 + int(m.group(2))
-
-
-@dataclass(frozen=True, slots=True)
-class HourWindow:
-    """Minutes since midnight; `start > end` wraps past midnight."""
-
-    start: int
-    end: int
-
-    def contains(self, minute: int) -> bool:
-        if self.start <= self.end:
-            return self.start <= minute < self.end
-        return minute >= self.start or minute < self.end
-
-    def __str__(self) -> str:
-        return f"{self.start // 60:02d}:{self.start % 60:02d}-{self.end // 60:02d}:{self.end % 60:02d}"
-
-
-def parse_hour_window(value: Any) -> HourWindow:
-    if isinstance(value, HourWindow):
-        return value
-    if not isinstance(value, str) or value.count("-") != 1:
-        raise ValueError(f"bad hour window {value!r}: write HH:MM-HH:MM, like 09:00-18:00 or 22:00-07:00")
-    a, b = value.split("-")
-    start, end = _minutes(a, value), _minutes(b, value)
-    if start == end:
-        raise ValueError(f"bad hour window {value!r}: start and end are equal, the window would be empty")
-    return HourWindow(start, end)
-
-
 def _one_or_many(value: Any) -> Any:
     return [value] if isinstance(value, str | int) and not isinstance(value, bool) else value
 
 
-Hours = Annotated[HourWindow, BeforeValidator(parse_hour_window)]
 Kind = Literal["new", "repeat", "callback", "returning", "known"]
 Abc = Literal["A", "B", "C"]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -525,6 +488,7 @@ class RuleSet(Strict):
     risk: RiskSettings = RiskSettings()
     people: People = People()
     wallboard: WallboardSettings = WallboardSettings()
+    callbacks: CallbackSettings = CallbackSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -594,6 +558,8 @@ def cross_check(rs: RuleSet) -> list[Problem]:
         if queue not in queues:
             problems.append(Problem(("report", "queues", queue), unknown("queue", queue, queues)
                                     + ": name a queue one of the targets routes to"))
+    problems += [Problem(path, message) for path, message in
+                 callback_problems(rs.callbacks, {t.queue for t in rs.targets.values() if t.queue})]
     names = Names(frozenset(rs.targets), frozenset(rs.managers), frozenset(rs.assignable_types()),
                   frozenset(rule_choices(rs)) | frozenset(rs.types_by_choice), rs.types_by_choice)
     target_menus = {name: t.menu for name, t in rs.targets.items() if t.menu is not None}

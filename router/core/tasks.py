@@ -72,6 +72,12 @@ class Task(TypedDict, total=False):
     """Replies on it: the staff's comments and the customer's calls and events after the first (`replies_over`)."""
     closed_at: str
     closed_reason: str
+    callback_attempts: str
+    """Callbacks the router dialled for it (router/state/callbacks.py)."""
+    callback_last: str
+    """When the last of them was started."""
+    callback_result: str
+    """What the last of them came to, as the task's log says it."""
     log: list[Comment]
     overdue: bool
 

@@ -19,7 +19,8 @@ import time
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from router.core.rules import HourWindow, HttpRequest, parse_hour_window
+from router.core.hours import HourWindow, parse_hour_window
+from router.core.rules import HttpRequest
 from router.core.rules import Notices as NoticeSettings
 from router.outbox.email import EmailSender, email_message
 from router.outbox.http import HttpSender, http_message

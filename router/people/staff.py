@@ -28,6 +28,15 @@ def devices_of(user: User, rules: CompiledRules) -> frozenset[str]:
     return frozenset(found)
 
 
+def phone_of(user: User, rules: CompiledRules) -> str:
+    """The phone a callback rings for the person: their manager entry's endpoint, else their first own device;
+    "" when they have none."""
+    m = rules.rs.managers.get(user.name)
+    if m is not None:
+        return m.endpoint
+    return next((d for d in user.devices if "/" in d and not d.startswith(("Local/", "Custom:"))), "")
+
+
 def _bare(device: str) -> str:
     """A queue member's interface without app_queue's `/n` (no local optimisation) suffix."""
     return device[:-2] if device.endswith("/n") else device

@@ -147,5 +147,13 @@ class CallsMixin(StoreBase):
         self.share_in(p, {"type": "device", "device": device, "busy": busy})
         await p.execute()
 
+    async def set_paused(self, device: str, queue: str, paused: bool) -> None:
+        member = f"{device}|{queue}"
+        await (self.r.sadd(self.k.paused, member) if paused else self.r.srem(self.k.paused, member))
+
+    async def paused_devices(self) -> frozenset[str]:
+        """Devices paused in at least one queue."""
+        return frozenset(m.rpartition("|")[0] for m in await self.r.smembers(self.k.paused))
+
     async def busy(self) -> frozenset[str]:
         return frozenset(await self.r.smembers(self.k.busy))

@@ -50,15 +50,17 @@ class Retention:
 class Keys:
     """Key names. `prefix` lets several deployments (or tests) share one Redis."""
 
-    __slots__ = ("busy", "companies", "company_ranges", "crm_problems", "decisions", "devstate", "live",
-                 "notices_waiting", "numbering", "numbering_loading", "outbox_all", "outbox_blocked", "outbox_dead",
-                 "outbox_due", "outcomes", "prefix", "risk_due", "risk_list", "risk_rank", "rollout", "strategy",
-                 "tasks_closed", "tasks_open", "user_tokens", "users", "wallboard_tokens")
+    __slots__ = ("busy", "callbacks_active", "companies", "company_ranges", "crm_problems", "decisions", "devstate",
+                 "live", "notices_waiting", "numbering", "numbering_loading", "outbox_all", "outbox_blocked",
+                 "outbox_dead", "outbox_due", "outcomes", "paused", "prefix", "risk_due", "risk_list", "risk_rank",
+                 "rollout", "strategy", "tasks_closed", "tasks_open", "user_tokens", "users", "wallboard_tokens")
 
     def __init__(self, prefix: str = "cr"):
         self.prefix = prefix
         self.busy = f"{prefix}:{{devices}}:busy"
         self.devstate = f"{prefix}:{{devices}}:state"
+        self.paused = f"{prefix}:{{devices}}:paused"
+        """Set: `DEVICE|QUEUE` for each queue member paused in a queue (QueueMemberPause, QueueStatus)."""
         self.numbering = f"{prefix}:{{numbering}}"
         self.numbering_loading = f"{prefix}:{{numbering}}:loading"
         self.decisions = f"{prefix}:{{log}}:decisions"
@@ -67,6 +69,9 @@ class Keys:
         """Live events every instance shares: follow-up changes, device states, a reloaded numbering plan."""
         self.tasks_open = f"{prefix}:{{tasks}}:open"
         self.tasks_closed = f"{prefix}:{{tasks}}:closed"
+        self.callbacks_active = f"{prefix}:{{tasks}}:dialling"
+        """Sorted set: numbers a callback is dialling now, scored by when their lock expires (ms): what
+        `callbacks.max_at_once` counts across routers."""
         self.strategy = f"{prefix}:strategy"
         self.rollout = f"{prefix}:{{rollout}}"
         """Hash: the staged rollout every router follows (router/state/rollout.py lists its fields)."""
@@ -122,6 +127,27 @@ class Keys:
 
     def task(self, task_id: str) -> str:
         return f"{self.prefix}:{{tasks}}:task:{task_id}"
+
+    def callback_lock(self, number: str) -> str:
+        """String: the callback dialling this number now (its token), set NX with an expiry, so that one customer
+        is never dialled by two agents at once across routers; in `{tasks}` to be claimed with the task."""
+        return f"{self.prefix}:{{tasks}}:dialling:{number}"
+
+    def callback_agent(self, device: str) -> str:
+        """String: the callback ringing this agent's phone now: one agent is never rung for two at once."""
+        return f"{self.prefix}:{{tasks}}:ringing:{device}"
+
+    def callbacks_minute(self, minute: int) -> str:
+        """Callbacks started in one minute (epoch minutes) by every router, for `callbacks.per_minute`."""
+        return f"{self.prefix}:{{tasks}}:originates:{minute}"
+
+    def held_place(self, number: str) -> str:
+        """Hash: a caller's place kept in a queue after they pressed 1 (queue, joined, asked, task)."""
+        return f"{self.prefix}:{{tasks}}:held:{number}"
+
+    def held_places(self, queue: str) -> str:
+        """Sorted set: numbers holding a place in a queue, scored by when they first joined it."""
+        return f"{self.prefix}:{{tasks}}:held-queue:{queue}"
 
     def task_log(self, task_id: str) -> str:
         return f"{self.prefix}:{{tasks}}:task:{task_id}:log"

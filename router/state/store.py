@@ -10,6 +10,7 @@ key (router/state/keys.py), and each concern is a mixin of its own module:
 | DirectoryMixin | directory.py | customers, companies, numbering plan, CRM cache |
 | DecisionsMixin | decisions.py | the decision log and each decision's facts |
 | TasksMixin | tasks.py | follow-up and retention tasks, the worklist |
+| CallbacksMixin | callbacks.py | callbacks: one claim per customer across routers, rate limits, attempts |
 | RiskMixin | risk.py | customer events, risk, the at-risk list |
 | ReportMixin | report.py | the report's day counters and raw calls |
 | StrategyMixin | strategy.py | the strategy and the day/night switch, flipped at runtime |
@@ -28,6 +29,7 @@ key (router/state/keys.py), and each concern is a mixin of its own module:
 
 from __future__ import annotations
 
+from router.state.callbacks import CallbacksMixin
 from router.state.calls import CallsMixin
 from router.state.cards import CardsMixin
 from router.state.crm import CrmMixin
@@ -45,7 +47,7 @@ from router.state.users import UsersMixin
 from router.state.wallboard import WallboardMixin
 
 
-class Store(CallsMixin, DirectoryMixin, DecisionsMixin, TasksMixin, RiskMixin, ReportMixin, StrategyMixin,
-            RolloutMixin, OutboxMixin, CrmMixin, ErasureMixin, UsersMixin, CardsMixin, NoticesMixin,
+class Store(CallsMixin, DirectoryMixin, DecisionsMixin, TasksMixin, CallbacksMixin, RiskMixin, ReportMixin,
+            StrategyMixin, RolloutMixin, OutboxMixin, CrmMixin, ErasureMixin, UsersMixin, CardsMixin, NoticesMixin,
             WallboardMixin):
     """Everything the router keeps in Redis (see the module docstring for which mixin holds what)."""

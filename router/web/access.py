@@ -54,6 +54,8 @@ ACCESS: dict[tuple[str, str], Role] = {
     ("POST", "/api/followups/{id}/take"): "agent",
     ("POST", "/api/followups/{id}/comment"): "agent",
     ("POST", "/api/followups/{id}/close"): "agent",
+    ("POST", "/api/followups/{id}/call"): "agent",
+    ("GET", "/api/me/next-callback"): "agent",
     ("GET", "/api/strategy"): "agent",
     ("GET", "/api/switch"): "agent",
     ("GET", "/api/decisions/stream"): "head",
@@ -82,7 +84,7 @@ ACCESS: dict[tuple[str, str], Role] = {
 }
 """The least role each route needs; anything not listed needs `admin`."""
 AGENT_SCOPED = frozenset({"/api/followups/{id}", "/api/followups/{id}/take", "/api/followups/{id}/comment",
-                          "/api/followups/{id}/close"})
+                          "/api/followups/{id}/close", "/api/followups/{id}/call"})
 """Routes on one task: an agent reaches only his own."""
 
 

@@ -21,7 +21,7 @@ from router.risk.events import parse_batch
 from router.service import Router
 from router.state.store import Store
 from router.wallboard.live import Wallboard
-from router.web import changes, directory, lists, login, people, strategy, switch, wallboard
+from router.web import callbacks, changes, directory, lists, login, people, strategy, switch, wallboard
 from router.web.access import access, actor
 from router.web.auth import STREAM_PATH, bearer_token
 from router.web.bodies import json_object, optional_object, read_json
@@ -256,6 +256,7 @@ def make_app(router: Router, token: str | None = None, metrics_token: str | None
     app.router.add_get("/report", report_page)
     app.router.add_get("/metrics", metrics)
     directory.add_routes(app)
+    callbacks.add_routes(app)
     strategy.add_routes(app)
     switch.add_routes(app)
     changes.add_routes(app)

@@ -105,6 +105,23 @@ def router_families(router: Router) -> Iterator[Metric]:
                             "1 while Redis keeps nothing on disk (no AOF, no RDB snapshots): see /healthz.",
                             value=int(bool(router.store_warning)))
     yield from outbox_counters(router.followups.outbox)
+    yield from callback_counters(router.callbacks.counts)
+
+
+CALLBACK_RESULTS = ("originated", "agent_answered", "agent_missed")
+
+
+def callback_counters(counts: Counter[str]) -> Iterator[Metric]:
+    yield _labelled(CounterMetricFamily("callrouter_callbacks_refused",
+                                        "Callbacks refused before dialling, by the callbacks.allow/deny pattern or "
+                                        "check that refused the number.", labels=["pattern"]),
+                    sorted(([k.partition(":")[2]], v) for k, v in counts.items() if k.startswith("refused:")))
+    yield _labelled(CounterMetricFamily("callrouter_callbacks_limited",
+                                        "Callbacks not dialled because a rate limit was reached.", labels=["limit"]),
+                    (([limit], counts[f"limited:{limit}"]) for limit in ("at_once", "per_minute")))
+    yield _labelled(CounterMetricFamily("callrouter_callbacks", "Callbacks this instance originated, and whether "
+                                        "the agent's phone answered.", labels=["result"]),
+                    (([r], counts[r]) for r in CALLBACK_RESULTS))
 
 
 OUTBOX_RESULTS = ("sent", "rejected", "given_up", "skipped")

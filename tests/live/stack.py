@@ -31,6 +31,7 @@ from tests.live.prompts import make_prompts, private_data
 HERE = Path(__file__).resolve().parent
 ASTERISK = shutil.which("asterisk")
 AMI_SECRET = uuid.uuid4().hex
+DIAL_SECRET = uuid.uuid4().hex
 TESTER_SECRET = uuid.uuid4().hex
 
 
@@ -101,6 +102,7 @@ def write_etc(run: Path, ami_port: int, agi_url: str, extra_dialplan: str = "", 
     (etc / "callrouter" / "live-ivr.conf").write_text(menus_dialplan(load_rules(HERE / "rules.yaml")))
     (etc / "manager.conf").write_text(shipped_manager_conf(ami_port))
     (etc / "manager_secret.conf").write_text(f"secret = {AMI_SECRET}\n")
+    (etc / "callrouter_dial_secret.conf").write_text(f"secret = {DIAL_SECRET}\n")
     dialplan = (HERE / "config" / "extensions.conf").read_text().replace("@AGI@", agi_url)
     (etc / "extensions.conf").write_text(dialplan + extra_dialplan)
     return etc
@@ -190,15 +192,18 @@ class Live:
 def start_router(ast: LiveAsterisk, run: Path, redis_url: str, prefix: str, rules: Path, customers: Path,
                  agi_port: int, http_port: int) -> subprocess.Popen:
     """`router serve` with `rules`, the directory imported from `customers`, following `ast` over AMI as
-    the shipped `callrouter` user; returns once it has logged in (its log: run/router.log)."""
+    the shipped `callrouter` user and dialling callbacks as `callrouter-dial`; returns once it has logged in (its
+    log: run/router.log)."""
     imported = subprocess.run([*ROUTER_CMD, "customers", "import", str(customers), "--store", redis_url, "--prefix",
                                prefix], env=router_env(), capture_output=True, text=True, timeout=60)
     assert imported.returncode == 0, imported.stdout + imported.stderr
     log = open(run / "router.log", "wb")  # noqa: SIM115 - the process keeps it
     router = subprocess.Popen([*ROUTER_CMD, "serve", "--rules", str(rules), "--store", redis_url, "--prefix", prefix,
                                "--agi", f"127.0.0.1:{agi_port}", "--http", f"127.0.0.1:{http_port}", "--ami",
-                               f"ami://callrouter@127.0.0.1:{ast.ami_port}"],
-                              env=router_env(ROUTER_AMI_SECRET=AMI_SECRET), stdout=log, stderr=subprocess.STDOUT,
+                               f"ami://callrouter@127.0.0.1:{ast.ami_port}", "--ami-originate",
+                               f"ami://callrouter-dial@127.0.0.1:{ast.ami_port}"],
+                              env=router_env(ROUTER_AMI_SECRET=AMI_SECRET, ROUTER_AMI_ORIGINATE_SECRET=DIAL_SECRET),
+                              stdout=log, stderr=subprocess.STDOUT,
                               stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while "callrouter" not in ast.cli("manager show connected"):

@@ -128,10 +128,15 @@ class Call:
     scenario: str = "call"
     """`call`, or `abandon` (the caller gives up: `params` cancel_ms)."""
     params: dict = field(default_factory=dict)
+    press_1_after: float | None = None
+    """Seconds after which the caller presses 1 (SIP INFO, dtmf-relay) while he waits unanswered in a queue."""
 
     async def start(self) -> Call:
         headers = "".join(f"      {h}\n" for h in self.extra_headers)
-        if self.scenario == "call":
+        if self.press_1_after is not None:
+            scenario = render("press1", from_header=self.from_header, contact_user=self.contact_user,
+                              press_after=round(self.press_1_after * 1000))
+        elif self.scenario == "call":
             scenario = render("call", from_header=self.from_header, contact_user=self.contact_user,
                               extra_headers=headers,
                               talk_wait=wait_attribute(None if self.talk is None else self.talk * 1000, "hangup"))
