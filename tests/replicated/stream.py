@@ -15,9 +15,11 @@ from router.state.factory import open_store
 from router.state.store import Store
 from tests.asterisk import AMI_RECORDINGS
 from tests.asterisk.ami_server import AMIServer, recorded_events
-from tests.helpers import RULES, ami_target
+from tests.helpers import RULES_TEXT, ami_target, compiled
 
 MISSED = (AMI_RECORDINGS / "ami_b_inbound_missed_caller_hangup.txt").read_bytes()
+RULES = compiled(RULES_TEXT + "\nfollowup: {short_abandons: true}\n")
+"""The recording replays at one instant: its caller rang 0 s, a short abandon that opens a follow-up only so."""
 
 
 def missed_call(n: int, caller: int | None = None) -> tuple[str, bytes]:

@@ -21,6 +21,7 @@ ROUTERS = 3
 DIRECTOR_PHONE = "+79031112233"
 RULES = RULES_TEXT + """
 followup:
+  short_abandons: true   # the recording replays at one instant: its caller rang 0 s
   deadline: 30m
   sms_every: 10m
   sms_text: "We missed your call and will call you back"
