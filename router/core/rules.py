@@ -366,7 +366,8 @@ class FollowupSettings(Strict):
 
 
 SERVICE_LEVEL_MAX = 600
-"""The longest service-level threshold: waits are kept in whole seconds up to 10 minutes."""
+"""The longest service-level threshold: waits are kept in whole seconds up to 10 minutes (whole minutes
+beyond), so a threshold up to here is exact whenever it is set, for past days too."""
 
 
 class QueueReport(Strict):
@@ -377,8 +378,7 @@ class QueueReport(Strict):
 
 
 class ReportSettings(Strict):
-    """What the daily report keeps, how it measures a working day and the thresholds of its standard figures
-    (the wallboard's "so far today" counts with the same)."""
+    """What the daily report keeps, how it measures a working day and the thresholds of its standard figures."""
 
     working_hours: Hours = HourWindow(9 * 60, 18 * 60)
     keep_days: Duration = 400 * 86400
