@@ -1,8 +1,8 @@
 """Asterisk's side of AMI, as manager.c speaks it, for the tests and the demo.
 
 Banner, Login/Logoff, Ping, actions answered with their ActionID, event lists
-(DeviceStateList, QueueStatus with QueueParams/QueueMember/QueueEntry, CoreShowChannels) framed by
-`EventList: start` and a `…Complete` event, and recorded event streams pushed in any chunking.
+(DeviceStateList, QueueStatus, CoreShowChannels) framed by `EventList: start` and a
+`…Complete` event, and recorded event streams pushed in any chunking.
 """
 
 from __future__ import annotations
@@ -33,8 +33,7 @@ class AMIServer:
     channels: list[dict[str, str]] = field(default_factory=list)
     members: list[dict[str, str]] = field(default_factory=list)
     entries: list[dict[str, str]] = field(default_factory=list)
-    """QueueStatus lists these callers as QueueEntry (Queue, Position, Uniqueid, CallerIDNum, Wait), after a
-    QueueParams for each queue of `queues` and the QueueMember of each of `members`."""
+    """Callers waiting in queues, as QueueStatus lists them (QueueEntry: Queue, Position, CallerIDNum, Wait)."""
     queues: list[str] = field(default_factory=list)
     """QueueSummary lists these (app_queue answers the action without any privilege)."""
     endpoints: list[str] | None = None
@@ -124,11 +123,12 @@ class AMIServer:
                                [(("Event", "DeviceStateChange"), ("Device", d), ("State", s))
                                 for d, s in self.devices.items()])
                 elif name == "queuestatus":
+                    wanted = action.get("Queue")
                     self._list(writer, aid, "Queue status will follow", "QueueStatusComplete",
-                               [(("Event", "QueueParams"), ("Queue", q), ("Max", "0"), ("Strategy", "ringall"))
-                                for q in self.queues]
-                               + [(("Event", "QueueMember"), *m.items()) for m in self.members]
-                               + [(("Event", "QueueEntry"), *c.items()) for c in self.entries])
+                               [(("Event", "QueueMember"), *m.items()) for m in self.members
+                                if not wanted or m.get("Queue") in (None, wanted)]
+                               + [(("Event", "QueueEntry"), *e.items()) for e in self.entries
+                                  if not wanted or e.get("Queue") == wanted])
                 elif name == "queuesummary":
                     self._list(writer, aid, "Queue summary will follow", "QueueSummaryComplete",
                                [(("Event", "QueueSummary"), ("Queue", q), ("LoggedIn", "0"), ("Available", "0"))

@@ -490,6 +490,7 @@ class RuleSet(Strict):
     types_by_dnid: dict[str, str] = {}
     types_by_choice: dict[str, str] = {}
     menus: dict[str, Menu] = {}
+    wallboard: WallboardSettings = WallboardSettings()
 
     @field_validator("types_by_dnid", mode="before")
     @classmethod
@@ -509,7 +510,6 @@ class RuleSet(Strict):
         return [n for n in self.assignable_types() if n != INTERNAL_TYPE]
     risk: RiskSettings = RiskSettings()
     people: People = People()
-    wallboard: WallboardSettings = WallboardSettings()
 
 
 @dataclass(frozen=True, slots=True)
