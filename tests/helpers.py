@@ -535,34 +535,6 @@ async def user_token(store, name: str) -> str:
     return token
 
 
-class SignedIn:
-    """An HTTP client that signed in through POST /login and keeps the session cookie; `csrf` for its POSTs."""
-
-    def __init__(self, port: int, session: aiohttp.ClientSession, csrf: str):
-        self.port, self.session, self.csrf = port, session, csrf
-
-    @classmethod
-    async def login(cls, port: int, name: str, password: str = PASSWORD, source: str = "127.0.0.1") -> SignedIn:
-        session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
-                                        connector=aiohttp.TCPConnector(local_addr=(source, 0)))
-        async with session.post(f"http://127.0.0.1:{port}/login", json={"name": name, "password": password}) as r:
-            body = await r.json()
-            assert r.status == 200, body
-        return cls(port, session, body["csrf"])
-
-    async def get(self, path: str) -> tuple[int, object]:
-        async with self.session.get(f"http://127.0.0.1:{self.port}{path}") as r:
-            return r.status, await r.json()
-
-    async def post(self, path: str, body: dict | None = None, csrf: bool = True) -> tuple[int, object]:
-        headers = {"X-CSRF-Token": self.csrf} if csrf else {}
-        async with self.session.post(f"http://127.0.0.1:{self.port}{path}", json=body or {}, headers=headers) as r:
-            return r.status, await r.json()
-
-    async def close(self) -> None:
-        await self.session.close()
-
-
 def call_figures_from_csv(rows: list[dict[str, str]], scope: str, name: str, threshold: int,
                           settings: ReportSettings) -> dict[str, object]:
     """The standard call figures of one scope (day, queue, agent, hour) worked out again from the rows of the
@@ -646,6 +618,7 @@ def pauses_by_reason(row: dict) -> dict[str, tuple[int, float]]:
     """A report row's pauses as agent_figures_from_csv gives them."""
     return {p["reason"]: (p["pauses"], p["seconds"]) for p in row["pauses"]}
 
+
 # the wallboard
 
 async def screen_token(store, screen: str = "hall") -> str:
@@ -684,3 +657,31 @@ def board_queue(board: dict, name: str) -> dict:
     """One queue of a board; an empty one while the router has not heard of it."""
     return next((q for q in board["queues"] if q["queue"] == name),
                 {"queue": name, "waiting": 0, "longest_wait": 0, "agents": {}, "members": [], "today": {}})
+
+
+class SignedIn:
+    """An HTTP client that signed in through POST /login and keeps the session cookie; `csrf` for its POSTs."""
+
+    def __init__(self, port: int, session: aiohttp.ClientSession, csrf: str):
+        self.port, self.session, self.csrf = port, session, csrf
+
+    @classmethod
+    async def login(cls, port: int, name: str, password: str = PASSWORD, source: str = "127.0.0.1") -> SignedIn:
+        session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
+                                        connector=aiohttp.TCPConnector(local_addr=(source, 0)))
+        async with session.post(f"http://127.0.0.1:{port}/login", json={"name": name, "password": password}) as r:
+            body = await r.json()
+            assert r.status == 200, body
+        return cls(port, session, body["csrf"])
+
+    async def get(self, path: str) -> tuple[int, object]:
+        async with self.session.get(f"http://127.0.0.1:{self.port}{path}") as r:
+            return r.status, await r.json()
+
+    async def post(self, path: str, body: dict | None = None, csrf: bool = True) -> tuple[int, object]:
+        headers = {"X-CSRF-Token": self.csrf} if csrf else {}
+        async with self.session.post(f"http://127.0.0.1:{self.port}{path}", json=body or {}, headers=headers) as r:
+            return r.status, await r.json()
+
+    async def close(self) -> None:
+        await self.session.close()

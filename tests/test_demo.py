@@ -92,11 +92,11 @@ def test_demo_ends_calls_and_turns_a_missed_one_into_a_follow_up_that_closes_its
                  "SMS to +79161234500", "commented: missed call 2", "closed automatically", "is overdue",
                  "asked again from the menu", "identified by contract 12345674", "is at risk of leaving",
                  "✈ Telegram to head: Task", "my work http://127.0.0.1",
-                 "wallboard http://127.0.0.1",
                  "the router dials — ringing PJSIP/201; when answered, +79161234500 is dialled",
                  "'+14155550123' refused by callbacks.allow ['+7']"):
         assert line in out, f"the terminal never said {line!r}:\n{out}"
     assert "Traceback" not in out
+    assert "wallboard http://127.0.0.1" in out, "the terminal names the wallboard's address"
 
 
 async def _page_shows_it(driver, http: int, By) -> None:

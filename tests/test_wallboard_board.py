@@ -202,3 +202,18 @@ def test_a_queue_named_twice_or_too_many_queues_are_refused_with_file_and_line()
     assert out == [f"r.yaml:{lines + 2}: wallboard.queues: support named more than once"]
     out = problems(BASE_RULES + "wallboard:\n  queues: [" + ", ".join(f"q{i}" for i in range(9)) + "]\n")
     assert len(out) == 1 and out[0].startswith(f"r.yaml:{lines + 2}: wallboard.queues: ")
+
+
+async def test_a_queues_wrap_up_from_the_report_section_shows_on_the_wall(store):
+    clock = Clock(MONDAY_10)
+    rules = compiled(BASE_RULES + "report:\n  queues:\n    support: {wrapup: 15s}\n")
+    wall = Wallboard(Router(rules, store, clock=clock), call_later=lambda delay, f: None)
+    for queue in ("support", "sales"):
+        wall.feed({"Event": "QueueMemberStatus", "Queue": queue, "Interface": "PJSIP/101", "MemberName": "Ivanov",
+                   "Status": "1", "Paused": "0", "InCall": "0", "Wrapuptime": "0"}, clock())
+        wall.feed({"Event": "AgentComplete", "Queue": queue, "Interface": "PJSIP/101"}, clock())
+    clock.advance(10)
+    states = {q["queue"]: q["members"][0]["state"] for q in wall.board()["queues"]}
+    assert states == {"support": "wrapup", "sales": "available"}, "sales has no wrap-up in the rules"
+    clock.advance(6)
+    assert {q["members"][0]["state"] for q in wall.board()["queues"]} == {"available"}

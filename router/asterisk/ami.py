@@ -278,10 +278,10 @@ class Listener:
             ts = e.get("Timestamp")
             self.last_event_at = now = self.clock()
             at = float(ts) if ts else now
-            self.tracker.feed(e, at)
-            self.agents.feed(e, at)
             for w in self.watchers:
                 w.feed(e, at)
+            self.tracker.feed(e, at)
+            self.agents.feed(e, at)
             self._collect()
         except Exception:
             log.exception("%s: event %r not understood; skipped", self.where, e.get("Event"))

@@ -40,8 +40,7 @@ class AMIServer:
     channels: list[dict[str, str]] = field(default_factory=list)
     members: list[dict[str, str]] = field(default_factory=list)
     entries: list[dict[str, str]] = field(default_factory=list)
-    """QueueStatus lists these callers as QueueEntry (Queue, Position, Uniqueid, CallerIDNum, Wait), after a
-    QueueParams for each queue of `queues` and the QueueMember of each of `members`."""
+    """Callers waiting in queues, as QueueStatus lists them (QueueEntry: Queue, Position, CallerIDNum, Wait)."""
     queues: list[str] = field(default_factory=list)
     """QueueSummary lists these (app_queue answers the action without any privilege)."""
     endpoints: list[str] | None = None

@@ -346,8 +346,7 @@ class QueueReport(Strict):
 
 
 class ReportSettings(Strict):
-    """What the daily report keeps, how it measures a working day and the thresholds of its standard figures
-    (the wallboard's "so far today" counts with the same)."""
+    """What the daily report keeps, how it measures a working day and the thresholds of its standard figures."""
 
     working_hours: Hours = HourWindow(9 * 60, 18 * 60)
     keep_days: Duration = 400 * 86400
@@ -468,6 +467,7 @@ class RuleSet(Strict):
     types_by_dnid: dict[str, str] = {}
     types_by_choice: dict[str, str] = {}
     menus: dict[str, Menu] = {}
+    wallboard: WallboardSettings = WallboardSettings()
 
     @field_validator("types_by_dnid", mode="before")
     @classmethod
@@ -487,7 +487,6 @@ class RuleSet(Strict):
         return [n for n in self.assignable_types() if n != INTERNAL_TYPE]
     risk: RiskSettings = RiskSettings()
     people: People = People()
-    wallboard: WallboardSettings = WallboardSettings()
     callbacks: CallbackSettings = CallbackSettings()
 
 

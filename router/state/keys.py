@@ -53,7 +53,7 @@ class Keys:
     __slots__ = ("busy", "callbacks_active", "companies", "company_ranges", "crm_problems", "decisions", "devstate",
                  "live", "notices_waiting", "numbering", "numbering_loading", "outbox_all", "outbox_blocked",
                  "outbox_dead", "outbox_due", "outcomes", "paused", "prefix", "risk_due", "risk_list", "risk_rank",
-                 "rollout", "strategy", "tasks_closed", "tasks_open", "user_tokens", "users", "wallboard_tokens")
+                 "rollout", "strategy", "tasks_closed", "tasks_open", "user_tokens", "users")
 
     def __init__(self, prefix: str = "cr"):
         self.prefix = prefix
@@ -98,8 +98,6 @@ class Keys:
         """Hash: account name -> its JSON record with the password hash (router/state/users.py)."""
         self.user_tokens = f"{prefix}:{{people}}:tokens"
         """Hash: SHA-256 of an API token -> the account it belongs to."""
-        self.wallboard_tokens = f"{prefix}:{{people}}:wallboard-tokens"
-        """Hash: SHA-256 of a wallboard token -> the screen's name (router/state/wallboard.py)."""
         self.notices_waiting = f"{prefix}:{{people}}:notices-waiting"
         """Sorted set: people with notices waiting, scored by when their digest may go."""
         self.companies = f"{prefix}:{{companies}}"
@@ -109,6 +107,11 @@ class Keys:
     def login_failures(self, who: str) -> str:
         """Hash `n`, `last`: failed logins in a row from `ip:ADDRESS` or for `user:NAME`; expires by itself."""
         return f"{self.prefix}:{{people}}:fail:{who}"
+
+    @property
+    def wallboard_tokens(self) -> str:
+        """Hash: SHA-256 of a wallboard token -> the screen's name (router/state/users.py)."""
+        return f"{self.prefix}:{{people}}:wallboard-tokens"
 
     def notices(self, name: str) -> str:
         """List: a person's notices waiting for their digest (JSON), oldest first."""

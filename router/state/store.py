@@ -21,7 +21,6 @@ key (router/state/keys.py), and each concern is a mixin of its own module:
 | UsersMixin | users.py | staff accounts, API tokens, failed logins |
 | CardsMixin | cards.py | what the caller's card reads |
 | NoticesMixin | notices.py | notices waiting for a person's digest |
-| WallboardMixin | wallboard.py | the wallboard screens' tokens |
 
 `router.state.factory.open_store(url)` opens the right store for an address (Cluster gets
 `ClusterStore`, router/state/cluster.py).
@@ -44,10 +43,8 @@ from router.state.rollout import RolloutMixin
 from router.state.strategy import StrategyMixin
 from router.state.tasks import TasksMixin
 from router.state.users import UsersMixin
-from router.state.wallboard import WallboardMixin
 
 
 class Store(CallsMixin, DirectoryMixin, DecisionsMixin, TasksMixin, CallbacksMixin, RiskMixin, ReportMixin,
-            StrategyMixin, RolloutMixin, OutboxMixin, CrmMixin, ErasureMixin, UsersMixin, CardsMixin, NoticesMixin,
-            WallboardMixin):
+            StrategyMixin, RolloutMixin, OutboxMixin, CrmMixin, ErasureMixin, UsersMixin, CardsMixin, NoticesMixin):
     """Everything the router keeps in Redis (see the module docstring for which mixin holds what)."""

@@ -1,5 +1,6 @@
 """Accounts in Redis: one hash of people (name -> JSON record, with the password hash), one of API
-tokens (SHA-256 -> name), and failed-login counters that expire by themselves.
+tokens (SHA-256 -> name), one of wallboard screens' tokens (SHA-256 -> the screen's name), and
+failed-login counters that expire by themselves.
 
 Every router reads the same accounts, so `router users disable` on any host signs the person
 out everywhere at their next request (the session's epoch no longer matches).
@@ -72,3 +73,26 @@ class UsersMixin(StoreBase):
 
     async def login_succeeded(self, who: str) -> None:
         await self.r.delete(self.k.login_failures(who))
+
+    # wallboard screens: a token each, opening the wallboard and nothing else (router/web/access.py)
+
+    async def set_wallboard_token(self, screen: str, digest: str) -> None:
+        """`screen`'s token is now the one whose digest is given; its old one stops working."""
+        await self.drop_wallboard_token(screen)
+        await self.r.hset(self.k.wallboard_tokens, digest, screen)
+
+    async def drop_wallboard_token(self, screen: str) -> bool:
+        """Whether `screen` had a token (it has none now)."""
+        found = await self.r.hgetall(self.k.wallboard_tokens)
+        old = [d for d, name in found.items() if name == screen]
+        if old:
+            await self.r.hdel(self.k.wallboard_tokens, *old)
+        return bool(old)
+
+    async def wallboard_screen(self, digest: str) -> str | None:
+        """The screen a token was made for, or None for a token nobody made (or one replaced since)."""
+        name = await self.r.hget(self.k.wallboard_tokens, digest)
+        return str(name) if name else None
+
+    async def wallboard_screens(self) -> list[str]:
+        return sorted(await self.r.hvals(self.k.wallboard_tokens))

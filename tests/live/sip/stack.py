@@ -38,17 +38,16 @@ SIP_BUILD_ENV = "ASTERISK_SIP"
 DEFAULT_SIP_BUILD = "/opt/asterisk-sip/sbin/asterisk"
 BUILD_COMMAND = "../shared/asterisk/build-sip.sh ASTERISK_GIT_DIR PJPROJECT_GIT_DIR"
 PHONES = ("101", "102", "103", "104", "106", "107", "111", "112", "113", "114", "121", "122", "123", "131", "132",
-          "141", "142", "143", "144", "145", "146", "151", "152", "153", "161", "162", "171", "172", "173", "174",
-          "175")
+          "141", "142", "143", "144", "145", "146", "151", "152", "153", "171", "172", "173", "174", "175")
 """The agents' extensions: 1XX, which the shipped [internal] context dials. 101-103 are the shipped
 queues' members (asterisk/queues.conf); 104 and 106 FreePBX-style members of the tests' queue; 111-132
 are dialled by tests/live/sip/rules.yaml (the tens: one test's set); 141-146 are FreePBX extensions
 (tests/live/sip/test_sip_freepbx.py writes their contexts); 151-153 log in to the tests' `numbers` queue
-(tests/live/sip/test_sip_numbers.py); 161-162 log in to the wallboard's queue
-(tests/live/sip/test_sip_wallboard.py); 171-175 take and make callbacks
-(tests/live/sip/test_sip_callbacks.py)."""
+(tests/live/sip/test_sip_numbers.py); 171-175 take and make callbacks (tests/live/sip/test_sip_callbacks.py)."""
 TRUNK_PORTS = 8
 RTP_PORTS = 60
+WALLBOARD_PHONES = ("161", "162")
+"""Agents who log in to the wallboard's queue (tests/live/sip/test_sip_wallboard.py)."""
 
 
 def sip_build() -> tuple[str, Path]:
@@ -79,7 +78,7 @@ how to build it), and carries the `asterisk` and `slow` markers."""
 def pjsip_conf(sip_port: int, trunk_ports: list[int], customer_port: int) -> str:
     matches = "".join(f"match = {HOST}:{p}\n" for p in trunk_ports)
     phones = "".join(f'\n[{ext}](phone)\naors = {ext}\ncallerid = "Agent {ext}" <{ext}>\n[{ext}](aor-phone)\n'
-                     for ext in PHONES)
+                     for ext in (*PHONES, *WALLBOARD_PHONES))
     return f"""[global]
 type = global
 user_agent = callrouter-test-pbx
@@ -134,6 +133,9 @@ exten => _X.,1,Dial(PJSIP/${{EXTEN}})
 """
 
 TEST_QUEUES = """
+; ---- the wallboard's day (tests/live/sip/test_sip_wallboard.py): members log in with QueueAdd ----
+[wallboard](queue-defaults)
+
 ; ---- added by tests/live/sip: members as FreePBX writes them ----
 [freepbx-style](queue-defaults)
 strategy = ringall
@@ -148,9 +150,6 @@ timeout = 6
 retry = 5
 wrapuptime = 0
 servicelevel = 3
-
-; ---- the wallboard's day (tests/live/sip/test_sip_wallboard.py): members log in with QueueAdd ----
-[wallboard](queue-defaults)
 """
 
 
