@@ -32,13 +32,15 @@ makes each step happen once)."""
 
 
 async def dial_forever(router: Router, every: float = DIAL_EVERY) -> None:
-    """The progressive worklist's rounds (router/followups/dialler.py), off the calls' path."""
+    """Held places' and the progressive worklist's rounds (router/followups/holds.py, dialler.py), off the calls'
+    path."""
     while True:
         await asyncio.sleep(every)
         try:
+            await router.holds.run()
             await router.dialler.run()
         except Exception as e:
-            log.warning("worklist dialling round failed: %s; next try in %.0f s", e, every)
+            log.warning("callbacks round (held places, worklist) failed: %s; next try in %.0f s", e, every)
 
 
 async def tick_forever(router: Router, every: float = TICK_SECONDS) -> None:
@@ -144,7 +146,8 @@ async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], tok
     crm.start()
     router.followups.outbox.start()
     cap = connection_cap(max_connections, raise_fd_limit())
-    agi_server = FastAGIServer({"route": router.answer, "switch": router.daynight.answer}, *agi,
+    agi_server = FastAGIServer({"route": router.answer, "switch": router.daynight.answer,
+                                "hold": router.holds.answer}, *agi,
                                max_connections=cap, max_per_peer=max_per_peer)
     count_accept_failures(agi_server.flood)
     await agi_server.start()
@@ -181,6 +184,7 @@ async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], tok
         originator = Originator(originate)
         originator.start()
         router.callbacks.originate = originator.originate
+        router.holds.queue_status = originator.queue_status
         dialler = asyncio.create_task(dial_forever(router), name="worklist-dialler")
     return Running(router, agi_server, runner, port, listener, ticker=ticker, backlog=backlog,
                    originator=originator, dialler=dialler)

@@ -31,6 +31,7 @@ from router.followups.callbacks import Callbacks
 from router.followups.dialler import Dialler
 from router.followups.escalation import Escalator
 from router.followups.followup import Followups
+from router.followups.holds import Holds
 from router.ivr.dialplan import dialplan
 from router.ivr.dialplan import write as write_dialplan
 from router.latency import Histogram
@@ -88,10 +89,10 @@ class Router:
         self.risk = Risk(store, lambda: self.rules, self.followups, clock)
         self.followups.on_closed, self.followups.on_reply = self.risk.refresh, self.escalator.check
         self.crm = Crm(store, clock=clock)
+        # callbacks (docs/callbacks.md): click-to-call, the self-dialling worklist, callers who pressed 1 in a queue
         self.callbacks = Callbacks(store, lambda: self.rules, clock)
-        """Click-to-call: originates over AMI once `callbacks.originate` is set (`router serve --ami-originate`)."""
         self.dialler = Dialler(store, lambda: self.rules, self.followups, self.callbacks, clock)
-        """The self-dialling worklist (`callbacks.worklist`): the preview offer and the progressive round."""
+        self.holds = Holds(store, lambda: self.rules, self.followups, self.callbacks, clock)
         self.daynight = DayNight(store, self.broadcast.publish, clock)  # when: {switch: night}; POST /api/switch
         self._ids, self._instance = itertools.count(1), os.urandom(2).hex()
         self.ring_listeners: list[Callable[[Ring], None]] = []
@@ -323,6 +324,7 @@ class Router:
         tell(self.outcome_listeners, o, o.linkedid, "outcome")
         await self.followups.on_outcome(o)
         await self.callbacks.on_outcome(o)
+        await self.holds.on_outcome(o)
         try:
             await self.risk.on_outcome(o)
             missed = o.result == "missed" and o.number.startswith("+")

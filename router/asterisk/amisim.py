@@ -39,6 +39,8 @@ class AMIServer:
     devices: dict[str, str] = field(default_factory=dict)
     channels: list[dict[str, str]] = field(default_factory=list)
     members: list[dict[str, str]] = field(default_factory=list)
+    entries: list[dict[str, str]] = field(default_factory=list)
+    """Callers waiting in queues, as QueueStatus lists them (QueueEntry: Queue, Position, CallerIDNum, Wait)."""
     queues: list[str] = field(default_factory=list)
     """QueueSummary lists these (app_queue answers the action without any privilege)."""
     endpoints: list[str] | None = None
@@ -145,8 +147,12 @@ class AMIServer:
                                [(("Event", "DeviceStateChange"), ("Device", d), ("State", s))
                                 for d, s in self.devices.items()])
                 elif name == "queuestatus":
+                    wanted = action.get("Queue")
                     self._list(writer, aid, "Queue status will follow", "QueueStatusComplete",
-                               [(("Event", "QueueMember"), *m.items()) for m in self.members])
+                               [(("Event", "QueueMember"), *m.items()) for m in self.members
+                                if not wanted or m.get("Queue") in (None, wanted)]
+                               + [(("Event", "QueueEntry"), *e.items()) for e in self.entries
+                                  if not wanted or e.get("Queue") == wanted])
                 elif name == "queuesummary":
                     self._list(writer, aid, "Queue summary will follow", "QueueSummaryComplete",
                                [(("Event", "QueueSummary"), ("Queue", q), ("LoggedIn", "0"), ("Available", "0"))

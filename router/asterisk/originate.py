@@ -31,6 +31,7 @@ from panoramisk import Manager
 from router.asterisk import variables as V
 from router.asterisk.amiconnection import AMITarget, SafeProtocol
 from router.core.callbacks import E164
+from router.core.heldplaces import Member
 
 log = logging.getLogger("router.callbacks")
 
@@ -90,6 +91,17 @@ def read_result(reply: object, device: str) -> OriginateResult:
                                       "needs `write = originate`)")
 
 
+def queue_state(reply: object, now: float) -> tuple[list[float], list[Member]]:
+    """QueueStatus for one queue: when each live caller began waiting (QueueEntry `Wait`, seconds), and its members
+    (QueueMember: free when `Status` 1, NOT_INUSE, and not `Paused`), ringing the member's StateInterface."""
+    messages = reply if isinstance(reply, list) else []
+    live = [now - float(m.get("Wait") or 0) for m in messages if m.get("Event") == "QueueEntry"]
+    members = [Member(str(m.get("StateInterface") or m.get("Location") or ""),
+                      m.get("Status") == "1" and m.get("Paused") != "1")
+               for m in messages if m.get("Event") == "QueueMember"]
+    return live, [m for m in members if DEVICE.match(m.interface)]
+
+
 class Originator:
     """A login of the originating AMI user, kept open; `originate` sends one action and awaits its result."""
 
@@ -117,3 +129,9 @@ class Originator:
             return OriginateResult(False, "", f"no OriginateResponse from {self.where} within {ring_seconds} s "
                                               f"for {device}: is the AMI connection up?")
         return read_result(reply, device)
+
+    async def queue_status(self, queue: str, now: float) -> tuple[list[float], list[Member]]:
+        """Who waits in `queue` now and which members are free (QueueStatus needs no write class)."""
+        async with asyncio.timeout(5):
+            reply = await self.manager.send_action({"Action": "QueueStatus", "Queue": queue})
+        return queue_state(reply, now)

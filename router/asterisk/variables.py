@@ -90,6 +90,11 @@ def _args(env: dict[str, str]) -> dict[str, str]:
     return out
 
 
+def agi_args(env: dict[str, str]) -> dict[str, str]:
+    """The `name=value` AGI arguments, as given (callers clean what they read)."""
+    return _args(env)
+
+
 def _word(value: str) -> str:
     return "".join(ch for ch in value if ch.isalnum() or ch in "-_.")[:_WORD_MAX]
 
@@ -128,3 +133,12 @@ CALLBACK_CALLER_ID = "CALLROUTER_CALLBACK_CALLERID"
 """The company's number the customer sees (the rule file's `callbacks.caller_id`); unset keeps the trunk's."""
 CALLBACK_TRUNK = "CALLROUTER_CALLBACK_TRUNK"
 """The dialplan's setting: the PJSIP endpoint of the trunk callbacks go out on (default `trunk`)."""
+
+HOLD = "CALLROUTER_HOLD"
+"""The router's answer to a caller who pressed 1 in a queue (AGI script `hold`): `kept` (his place is kept: he
+may hang up and is called back in his turn) or `back` (put back in the queue at QUEUEPOSITION)."""
+HOLD_KEPT, HOLD_BACK = "kept", "back"
+HOLD_QUEUE_ARG = "queue"
+"""AGI arguments of the `hold` script: app_queue's QUEUENAME, QUEUEHOLDTIME (the queue's average hold time) and
+QUEUEPOSITION, which it sets when a key press takes the caller out of the queue (setqueuevar = yes)."""
+HOLD_HOLDTIME_ARG = "holdtime"

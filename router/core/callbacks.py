@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from router.core.calendar import CompanyCalendar
 from router.core.durations import Duration
+from router.core.heldplaces import HoldQueue
 from router.core.hours import Hours, HourWindow
 
 E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
@@ -96,6 +97,8 @@ class CallbackSettings(Strict):
     company_hours: Hours | None = None
     """The company's working hours for the worklist; default the report's `working_hours`."""
     worklist: list[WorklistEntry] = []
+    hold: dict[str, HoldQueue] = {}
+    """Queues whose callers may press 1 to be called back keeping their place (router/core/heldplaces.py)."""
 
     @field_validator("allow", "deny")
     @classmethod

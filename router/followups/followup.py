@@ -108,6 +108,8 @@ class Followups:
         now = self.clock()
         answered = o.answered
         if o.direction == "inbound" and not answered:
+            if await self.store.held_place(number):
+                return  # he pressed 1 and holds his place: a requested callback, not a missed call (no SMS)
             self.counters.missed_calls += 1
             await self.missed(o, now)
         elif answered and not o.ivr:  # a self-service IVR served the call; nobody talked to them
@@ -150,6 +152,27 @@ class Followups:
         await self.announce("created" if created else "updated", task_id, "opened" if created else "missed_again",
                             comment["text"])
         await self._sms(task_id, number, customer.get("name", ""), now)
+        return task_id
+
+    async def requested(self, number: str, queue: str, why: str, now: float) -> str:
+        """A caller who pressed 1 in `queue`: his open follow-up, or a new one (no SMS: he asked to be called).
+        The owner: his manager, else the owner the queue's target names, else `followup.owner`."""
+        rules = self.rules()
+        customer = await self.store.customer(number)
+        owner = customer.get("manager") or next((t.owner for t in rules.rs.targets.values()
+                                                 if t.queue == queue and t.owner), "") or rules.rs.followup.owner
+        task_id = f"fu-{int(now * 1000):x}-{os.urandom(2).hex()}"
+        kind = "" if customer else "new"
+        task: NewTask = {"id": task_id, "number": number, "name": customer.get("name", ""), "owner": owner,
+                         "state": "open", "created": now, "deadline": now + rules.rs.followup.deadline,
+                         "priority": priority(kind, customer.get("abc", "")),
+                         "segment": segment(kind, customer.get("abc", "")), "count": 1, "reason": why[:500]}
+        comment: Comment = {"at": now, "text": f"callback requested in queue {queue}: place kept ({why})"}
+        task_id, created = await self.store.open_task(number, task, comment)
+        if created:
+            self.counters.opened += 1
+        await self.announce("created" if created else "updated", task_id, "opened" if created else "commented",
+                            comment["text"])
         return task_id
 
     @staticmethod

@@ -94,3 +94,31 @@ class CallbacksMixin(StoreBase):
 
     async def dialling(self, number: str) -> bool:
         return bool(await self.r.exists(self.k.callback_lock(number)))
+
+    # held places: a caller who pressed 1 in a queue
+
+    async def hold_place(self, queue: str, number: str, since: float, at: float, task_id: str) -> bool:
+        """Keep `number`'s place in `queue`, ranked by when he began waiting; False if he holds one already."""
+        k = self.k
+        if not await self.r.zadd(k.held_places(queue), {number: since}, nx=True):
+            return False
+        await self.r.hset(k.held_place(number), mapping={"queue": queue, "since": since, "at": at, "task": task_id})
+        return True
+
+    async def held_places(self, queue: str) -> list[tuple[str, float]]:
+        """The numbers holding a place in `queue`, the longest waiting first."""
+        return [(n, float(t)) for n, t in await self.r.zrange(self.k.held_places(queue), 0, -1, withscores=True)]
+
+    async def held_place(self, number: str) -> dict[str, str]:
+        return await self.r.hgetall(self.k.held_place(number))
+
+    async def drop_held_place(self, number: str) -> bool:
+        k = self.k
+        queue = await self.r.hget(k.held_place(number), "queue")
+        if queue is None:
+            return False
+        p = self.r.pipeline(transaction=True)
+        p.zrem(k.held_places(queue), number)
+        p.delete(k.held_place(number))
+        await p.execute()
+        return True
