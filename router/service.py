@@ -89,7 +89,6 @@ class Router:
         self.risk = Risk(store, lambda: self.rules, self.followups, clock)
         self.followups.on_closed, self.followups.on_reply = self.risk.refresh, self.escalator.check
         self.crm = Crm(store, clock=clock)
-        # callbacks (docs/callbacks.md): click-to-call, the self-dialling worklist, callers who pressed 1 in a queue
         self.callbacks = Callbacks(store, lambda: self.rules, clock)
         self.dialler = Dialler(store, lambda: self.rules, self.followups, self.callbacks, clock)
         self.holds = Holds(store, lambda: self.rules, self.followups, self.callbacks, clock)
@@ -323,8 +322,7 @@ class Router:
         self.broadcast.publish({"type": "outcome", "outcome": o.record()})
         tell(self.outcome_listeners, o, o.linkedid, "outcome")
         await self.followups.on_outcome(o)
-        await self.callbacks.on_outcome(o)
-        await self.holds.on_outcome(o)
+        await self.holds.on_outcome(o)  # a callback's call ended: its claim and its held place are freed
         try:
             await self.risk.on_outcome(o)
             missed = o.result == "missed" and o.number.startswith("+")

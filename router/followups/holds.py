@@ -125,6 +125,8 @@ class Holds:
         return started
 
     async def on_outcome(self, o: Outcome) -> None:
-        """The callback of a held place ended: the place is used up (an unanswered one leaves the task)."""
+        """A callback's call ended: the number's claim is freed (`Callbacks.on_outcome`) and a held place is used
+        up (an unanswered one leaves the task to its owner)."""
+        await self.callbacks.on_outcome(o)
         if o.direction == "outbound" and o.number.startswith("+"):
             await self.store.drop_held_place(o.number)
