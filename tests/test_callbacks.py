@@ -12,11 +12,14 @@ from router.asterisk.amisim import AMIServer
 from router.asterisk.originate import Originator, originate_action
 from router.core.callbacks import CallbackSettings, refusal
 from router.core.decide import CompiledRules
+from router.core.outcome import Outcome
 from router.core.rulefile import load_rules_text
 from router.followups.callbacks import Callbacks
 from router.followups.followup import Followups
+from router.reports.reader import report
+from router.reports.report import text
 from router.service import Router
-from tests.helpers import MONDAY_10, RULES_TEXT, SIM_SECRET, Clock, answered, dial_target, http_post, missed
+from tests.helpers import MONDAY, MONDAY_10, RULES_TEXT, SIM_SECRET, Clock, answered, dial_target, http_post, missed
 
 NUMBER = "+79161234500"
 CALLBACK_RULES = RULES_TEXT + """
@@ -213,3 +216,23 @@ async def test_post_call_rings_the_named_persons_phone_and_counts_refusals_in_me
     refused = {tuple(sorted(x.labels.items())): x.value for f in text_string_to_metric_families(text)
                if f.name == "callrouter_callbacks_refused" for x in f.samples}
     assert refused == {(("pattern", "callbacks.deny 'premium'"),): 1.0}
+
+
+async def test_the_report_counts_callbacks_attempted_and_reached_per_owner(clicking, store):
+    callbacks, r, clock = clicking
+    router = Router(r, store, clock=clock)
+    await store.put_customers([(NUMBER, {"manager": "ivanov"}), ("+79161234501", {"manager": "petrova"})])
+    reached = await open_task(store, r, clock)
+    unanswered = await open_task(store, r, clock, "+79161234501")
+    await (await callbacks.call(reached, "PJSIP/101", "ivanov")).done
+    await (await callbacks.call(unanswered, "PJSIP/102", "petrova")).done
+    await router.on_outcome(answered(NUMBER))
+    await router.on_outcome(Outcome("3.3", "outbound", "+79161234501", "missed", ended_at=MONDAY_10))
+    built = await report(store, r, [MONDAY], clock())
+    cb = built["callbacks"]
+    assert (cb["requested"], cb["attempted"], cb["reached"]) == (0, 2, 1)
+    people = {p["who"]: p for p in built["staff"]}
+    assert (people["ivanov"]["callbacks_attempted"], people["ivanov"]["callbacks_reached"]) == (1, 1)
+    assert (people["petrova"]["callbacks_attempted"], people["petrova"]["callbacks_reached"]) == (1, 0)
+    assert "Callbacks the router dialled: 0 requested (pressed 1 in a queue), 2 attempted, 1 reached" in text(built)
+    await router.followups.outbox.close()

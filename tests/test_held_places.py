@@ -4,13 +4,16 @@ never before a live caller who began waiting earlier, and neither ever starves."
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from router.asterisk.amisim import AMIServer
 from router.asterisk.callsim import call
 from router.core.heldplaces import HoldQueue, Member, held_turn, hold_decision
 from router.core.outcome import Outcome
-from tests.helpers import RULES_TEXT, Clock, compiled, dial_target, missed
+from router.reports.reader import report
+from tests.helpers import MSK, RULES_TEXT, Clock, compiled, dial_target, missed
 
 BEGAN = 1795337767.0
 """When the simulated caller's channel began: callsim's Uniqueid is `1795337767.UID`."""
@@ -89,6 +92,10 @@ async def test_a_caller_who_waited_long_enough_keeps_his_place_with_one_task_and
     assert [t["id"] for t in await followups.worklist("open")] == [place["task"]]
     assert (await store.task(place["task"]))["count"] == "1"
     assert await store.held_places("support") == [(NUMBER, BEGAN)]
+    day = datetime.fromtimestamp(clock(), MSK).date().isoformat()
+    built = await report(store, running.router.rules, [day], clock())
+    assert built["callbacks"]["requested"] == 1
+    assert [(p["who"], p["callbacks_requested"]) for p in built["staff"]] == [("unassigned", 1)]
 
 
 async def test_a_caller_who_pressed_too_early_goes_back_to_his_place(holding, store):

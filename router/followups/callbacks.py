@@ -26,6 +26,7 @@ from router.asterisk.originate import ANSWER_MARGIN, DEVICE, OriginateError, Ori
 from router.core.callbacks import HOLD_SECONDS, refusal
 from router.core.decide import CompiledRules
 from router.core.outcome import Outcome
+from router.reports.tally import day_of, tally_callback
 from router.state.store import Store
 
 log = logging.getLogger("router.callbacks")
@@ -88,7 +89,7 @@ class Callbacks:
         if self.originate is None:
             return CallResult("unavailable", "this router has no AMI user to originate with: start it with "
                                              "--ami-originate (see docs/callbacks.md)")
-        token = os.urandom(8).hex()
+        token = f"{os.urandom(8).hex()}|{task.get('owner', '')}"  # the owner: whose reached callback it is
         claim, attempt = await self.store.claim_callback(
             task_id, number, device, token, now, HOLD_SECONDS + settings.agent_ring,
             settings.agent_ring + ANSWER_MARGIN, settings.max_at_once, settings.per_minute,
@@ -106,13 +107,14 @@ class Callbacks:
             log.warning("callback for task %s not dialled: %s (callbacks.%s)", task_id, limit, claim)
             return CallResult(claim, f"not dialled: {limit}, the most callbacks.{claim} allows; try again shortly")
         try:
-            action = originate_action(f"cb-{task_id}-{attempt}-{token[:4]}", device, settings.context, number,
+            action = originate_action(f"cb-{task_id}-{attempt}-{token[:8]}", device, settings.context, number,
                                       task_id, settings.caller_id, settings.agent_ring)
         except OriginateError as e:
             await self.store.release_callback(number, token)
             await self.store.release_agent(device, token)
             return CallResult("no_phone", str(e))
         self.counts["originated"] += 1
+        await self.store.count(day_of(now, rules.company_zone), tally_callback("attempted", task.get("owner", "")))
         log.info("callback %s attempt %d: ringing %s for %s, then %s", task_id, attempt, device, who or "worklist",
                  number)
         done = asyncio.create_task(self._originate(task_id, number, device, token, action, settings.agent_ring),
@@ -136,9 +138,15 @@ class Callbacks:
         return result
 
     async def on_outcome(self, o: Outcome) -> None:
-        """An outbound call to a number ended: a callback of it is over, its claim freed."""
-        if o.direction == "outbound" and o.number.startswith("+"):
-            await self.store.release_callback(o.number)
+        """An outbound call to a number ended: a callback of it is over, its claim freed; counted as reached for
+        the task's owner when the customer answered."""
+        if o.direction != "outbound" or not o.number.startswith("+"):
+            return
+        token = await self.store.release_callback(o.number)
+        if token is not None and o.answered:
+            owner = token.partition("|")[2]
+            await self.store.count(day_of(o.ended_at or self.clock(), self.rules().company_zone),
+                                   tally_callback("reached", owner))
 
     async def wait(self) -> None:
         """Until every Originate under way has its result (tests, one-shot commands)."""

@@ -32,7 +32,7 @@ from router.core.outcome import Outcome
 from router.core.phones import normalise
 from router.followups.callbacks import Callbacks
 from router.followups.followup import Followups
-from router.reports.tally import day_of
+from router.reports.tally import day_of, tally_callback
 from router.state.errors import STORE_ERRORS
 from router.state.store import Store
 
@@ -83,7 +83,8 @@ class Holds:
                 task_id = await self.followups.requested(number, queue, why, now)
                 if await self.store.hold_place(queue, number, since, now, task_id):
                     self.kept += 1
-                    await self.store.count(day_of(now, rules.company_zone), {"callbacks_requested": 1})
+                    owner = (await self.store.task(task_id)).get("owner", "")
+                    await self.store.count(day_of(now, rules.company_zone), tally_callback("requested", owner))
                 log.info("held place: %s keeps his place in %s (%s), task %s", number, queue, why, task_id)
             except STORE_ERRORS as e:
                 answer, why = V.HOLD_BACK, f"the store is unavailable ({type(e).__name__})"

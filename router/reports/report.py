@@ -14,7 +14,7 @@ from typing import Any
 from router.core.decide import CompiledRules
 from router.core.rules import INTERNAL_TYPE, MISSED_TYPE
 from router.core.tasks import Task
-from router.reports.tally import SEP
+from router.reports.tally import CALLBACK_STAGES, SEP
 
 Row = dict[str, Any]
 """One row or section of the report as JSON: what the CLI, the API and the page print."""
@@ -141,7 +141,9 @@ def build(rules: CompiledRules, days: list[str], counters: list[dict[str, str]],
         },
         "per_hour": per_hour,
         "ring_seconds": {"before_answer": _ring(_dist(c, "ra|")), "before_giving_up": _ring(_dist(c, "rm|"))},
-        "callbacks": {"made": c["cb"], "answered": c["cb|ok"], "after_miss_seconds": _ring(_dist(c, "cbd|"))},
+        "callbacks": {"made": c["cb"], "answered": c["cb|ok"], "after_miss_seconds": _ring(_dist(c, "cbd|")),
+                      **{stage: sum(n for k, n in c.items() if k.startswith(prefix + SEP))
+                         for stage, prefix in CALLBACK_STAGES.items()}},
         "staff": staff(c, rules.staff_names, rules, days, open_tasks, now),
         "menus": menus(c, rules),
     }
@@ -184,6 +186,9 @@ def _keys_left(c: Counter[str], head: str) -> dict[str, int]:
     return {k[len(start):]: n for k, n in c.items() if k.startswith(start)}
 
 
+CALLBACK_FIELDS = {prefix: f"callbacks_{stage}" for stage, prefix in CALLBACK_STAGES.items()}
+
+
 def staff(c: Counter[str], agents: dict[str, str], rules: CompiledRules, days: list[str], open_tasks: list[Task],
           now: float) -> list[Row]:
     """Per person (a manager of the rule file, else the device or queue member) and per follow-up owner."""
@@ -195,7 +200,8 @@ def staff(c: Counter[str], agents: dict[str, str], rules: CompiledRules, days: l
         return people.setdefault(who, {"who": who, "devices": [], "answered": 0, "reached_outbound": 0,
                                        "talk_seconds": 0.0, "phone_share": 0.0, "followups_opened": 0,
                                        "followups_closed": 0, "close_median_seconds": None,
-                                       "closed_late": 0, "overdue_open": 0, "_close": Counter()})
+                                       "closed_late": 0, "overdue_open": 0, "callbacks_requested": 0,
+                                       "callbacks_attempted": 0, "callbacks_reached": 0, "_close": Counter()})
 
     for k, n in c.items():
         parts = k.split(SEP)
@@ -217,6 +223,8 @@ def staff(c: Counter[str], agents: dict[str, str], rules: CompiledRules, days: l
             person(parts[1])["closed_late"] += n
         elif parts[0] == "fct" and len(parts) == 3:
             person(parts[1])["_close"][int(parts[2])] += n
+        elif parts[0] in CALLBACK_FIELDS and len(parts) == 2:
+            person(parts[1])[CALLBACK_FIELDS[parts[0]]] += n
     first, last = days[0], days[-1]
     zone = rules.company_zone
     for t in open_tasks:
@@ -256,6 +264,8 @@ def text(report: Row) -> str:
     cb = report["callbacks"]
     lines.append(f"Callbacks: {cb['made']} made, {cb['answered']} answered; first attempt after the miss: median "
                  f"{_s(cb['after_miss_seconds']['median'])}, 90 % within {_s(cb['after_miss_seconds']['p90'])}")
+    lines.append(f"Callbacks the router dialled: {cb['requested']} requested (pressed 1 in a queue), "
+                 f"{cb['attempted']} attempted, {cb['reached']} reached")
     lines.append(f"Outbound: {report['outbound']['calls']} calls, {report['outbound']['answered']} answered; "
                  f"internal: {report['internal']['calls']}")
     if report["menus"]:

@@ -210,6 +210,15 @@ def retype(record: CallRecord, new_type: str) -> dict[str, int]:
     return out
 
 
+CALLBACK_STAGES = {"requested": "cbq", "attempted": "cba", "reached": "cbr"}
+"""Callbacks the router dials, per task owner: requested (a caller pressed 1 and keeps his place), attempted (an
+Originate started, the agent's phone rung), reached (the customer answered): `cbq|OWNER`, `cba|…`, `cbr|…`."""
+
+
+def tally_callback(stage: str, owner: str) -> dict[str, int]:
+    return {f"{CALLBACK_STAGES[stage]}|{clean(owner)}": 1}
+
+
 def tally_followup_opened(owner: str) -> dict[str, int]:
     return {f"fo|{clean(owner)}": 1}
 

@@ -73,17 +73,19 @@ class CallbacksMixin(StoreBase):
         if await self.r.get(self.k.callback_agent(device)) == token:
             await self.r.delete(self.k.callback_agent(device))
 
-    async def release_callback(self, number: str, token: str | None = None) -> bool:
-        """The callback of `number` is over: free its lock (only `token`'s, when given). False if not held."""
+    async def release_callback(self, number: str, token: str | None = None) -> str | None:
+        """The callback of `number` is over: free its lock (only `token`'s, when given). The lock's token, None if
+        it was not held (another router freed it first)."""
         k = self.k
         lock = k.callback_lock(number)
-        if token is not None and await self.r.get(lock) != token:
-            return False
         p = self.r.pipeline(transaction=True)
+        p.get(lock)
         p.delete(lock)
         p.zrem(k.callbacks_active, number)
-        deleted, _ = await p.execute()
-        return bool(deleted)
+        if token is not None and await self.r.get(lock) != token:
+            return None
+        held, deleted, _ = await p.execute()
+        return held if deleted else None
 
     async def callback_result(self, task_id: str, at: float, text: str) -> None:
         """What an attempt came to, on its task (`callback_result` and a line in its log)."""
