@@ -192,15 +192,18 @@ class Live:
 def start_router(ast: LiveAsterisk, run: Path, redis_url: str, prefix: str, rules: Path, customers: Path,
                  agi_port: int, http_port: int) -> subprocess.Popen:
     """`router serve` with `rules`, the directory imported from `customers`, following `ast` over AMI as
-    the shipped `callrouter` user; returns once it has logged in (its log: run/router.log)."""
+    the shipped `callrouter` user and dialling callbacks as `callrouter-dial`; returns once it has logged in (its
+    log: run/router.log)."""
     imported = subprocess.run([*ROUTER_CMD, "customers", "import", str(customers), "--store", redis_url, "--prefix",
                                prefix], env=router_env(), capture_output=True, text=True, timeout=60)
     assert imported.returncode == 0, imported.stdout + imported.stderr
     log = open(run / "router.log", "wb")  # noqa: SIM115 - the process keeps it
     router = subprocess.Popen([*ROUTER_CMD, "serve", "--rules", str(rules), "--store", redis_url, "--prefix", prefix,
                                "--agi", f"127.0.0.1:{agi_port}", "--http", f"127.0.0.1:{http_port}", "--ami",
-                               f"ami://callrouter@127.0.0.1:{ast.ami_port}"],
-                              env=router_env(ROUTER_AMI_SECRET=AMI_SECRET), stdout=log, stderr=subprocess.STDOUT,
+                               f"ami://callrouter@127.0.0.1:{ast.ami_port}", "--ami-originate",
+                               f"ami://callrouter-dial@127.0.0.1:{ast.ami_port}"],
+                              env=router_env(ROUTER_AMI_SECRET=AMI_SECRET, ROUTER_AMI_ORIGINATE_SECRET=DIAL_SECRET),
+                              stdout=log, stderr=subprocess.STDOUT,
                               stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while "callrouter" not in ast.cli("manager show connected"):

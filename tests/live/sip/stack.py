@@ -38,11 +38,12 @@ SIP_BUILD_ENV = "ASTERISK_SIP"
 DEFAULT_SIP_BUILD = "/opt/asterisk-sip/sbin/asterisk"
 BUILD_COMMAND = "../shared/asterisk/build-sip.sh ASTERISK_GIT_DIR PJPROJECT_GIT_DIR"
 PHONES = ("101", "102", "103", "104", "106", "107", "111", "112", "113", "114", "121", "122", "123", "131", "132",
-          "141", "142", "143", "144", "145", "146")
+          "141", "142", "143", "144", "145", "146", "151", "152", "153", "154", "155")
 """The agents' extensions: 1XX, which the shipped [internal] context dials. 101-103 are the shipped
 queues' members (asterisk/queues.conf); 104 and 106 FreePBX-style members of the tests' queue; 111-132
 are dialled by tests/live/sip/rules.yaml (the tens: one test's set); 141-146 are FreePBX extensions
-(tests/live/sip/test_sip_freepbx.py writes their contexts)."""
+(tests/live/sip/test_sip_freepbx.py writes their contexts); 151-155 take and make callbacks
+(tests/live/sip/test_sip_callbacks.py)."""
 TRUNK_PORTS = 8
 RTP_PORTS = 60
 
