@@ -4,7 +4,8 @@ The real router answers calls on its real FastAGI port; the store's code talks t
 in-process server; the real AMI listener follows every call on a real socket from a simulated
 PBX (`router.asterisk.pbxsim`, the same AMI server the tests use) that ends each call as a
 working day would: answered after some ringing, missed, a busy manager, a queue timeout, an
-answered callback and an unanswered one, callers who press keys in the rule file's menu (the PBX
+answered callback and an unanswered one (dialled by the router itself: the agent's phone first, then the
+customer, through the same checks as the page's Call button), callers who press keys in the rule file's menu (the PBX
 sends the menus' events, the router is asked again as the generated dialplan asks it). Missed
 calls become follow-ups, one SMS goes to a local sink that prints it, an answered callback closes
 its task. Three staff accounts (two agents and a head, a password printed at start) are told of
@@ -34,8 +35,10 @@ from aiohttp import ClientSession, web
 from cryptography.fernet import Fernet
 
 from router.asterisk import callsim
+from router.asterisk import variables as V
 from router.asterisk.ami import AMITarget
 from router.asterisk.amisim import AMIServer
+from router.asterisk.originate import OriginateResult
 from router.asterisk.pbxsim import Press, SimulatedPBX
 from router.cli.demoday import EXTRA_NUMBERS, SCRIPT, Scene, attempts, lines, random_fate, read_customers, say_the_day
 from router.config import ConfigError, host_port
@@ -213,6 +216,8 @@ async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval
                  f"my work http://{http[0]}:{running.http_port}/me: sign in as ivanov, petrova or head, password "
                  f"{password}\n"
                  f"simulated clock starts {DEMO_START:%a %Y-%m-%d %H:%M %Z}, {speed:g}× real time\n")
+    answers: dict[str, bool] = {}
+    router.callbacks.originate = demo_originate(pbx, answers)
     watcher = asyncio.create_task(watch(running, narrator))
     midnight = asyncio.create_task(say_the_day(clock, narrator.tz, narrator.say))
     scenes: set[asyncio.Task] = set()
@@ -240,7 +245,21 @@ async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval
                 narrator.say(_format(again, "asked again from the menu", narrator))
                 return again
 
-            task = asyncio.create_task(play(pbx, scene, d, ask, router.rules.rs.menus))
+            async def call_back(number: str, answered: bool) -> None:
+                """The sales agent clicks Call on the number's follow-up: the router dials it."""
+                await listener.flush()
+                for _ in range(100):  # the missed call's task is opened once its outcome is written
+                    task_id = await store.open_task_of(number)
+                    if task_id:
+                        break
+                    await asyncio.sleep(0.05)
+                else:
+                    return
+                answers[number] = answered
+                result = await router.callbacks.call(task_id, CALLBACK_AGENT, "the sales agent")
+                narrator.say(f"  ☎ callback {task_id}: the router dials — {result.message}")
+
+            task = asyncio.create_task(play(pbx, scene, d, ask, router.rules.rs.menus, call_back))
             scenes.add(task)
             task.add_done_callback(scenes.discard)
             await asyncio.sleep(interval)
@@ -266,7 +285,24 @@ async def post_events(http_port: int, scene: Scene, now: float, n: int, token: s
         r.raise_for_status()
 
 
-async def play(pbx: SimulatedPBX, scene: Scene, d: dict, ask, menus: dict[str, Menu]) -> None:
+def demo_originate(pbx: SimulatedPBX, answers: dict[str, bool]):
+    """The simulated PBX's side of the router's Originate: the agent's phone rings and he answers, then the
+    trunk dials the customer, who answers or not as the scene says."""
+
+    calls: set[asyncio.Task] = set()
+
+    async def originate(action: dict[str, str | list[str]], ring: int) -> OriginateResult:
+        number = next(v.split("=", 1)[1] for v in action["Variable"] if v.startswith(V.CALLBACK_NUMBER + "="))
+        agent = str(action["Channel"])
+        call = asyncio.create_task(pbx.callback(agent, number, answered=answers.pop(number, True), ring=12, talk=240))
+        calls.add(call)
+        call.add_done_callback(calls.discard)
+        return OriginateResult(True, "4", f"agent's phone {agent} answered")
+
+    return originate
+
+
+async def play(pbx: SimulatedPBX, scene: Scene, d: dict, ask, menus: dict[str, Menu], call_back) -> None:
     """The call as the PBX plays it: the chain's steps, or the menus first and then the chain the router
     answers when the menu asks it again."""
     if not scene.presses:
@@ -283,7 +319,7 @@ async def play(pbx: SimulatedPBX, scene: Scene, d: dict, ask, menus: dict[str, M
         await pbx.routed(caller, again["id"])
         await pbx.walk(caller, again["id"], attempts(again["steps"], scene.fate))
     if scene.callback:
-        await pbx.callback(CALLBACK_AGENT, scene.number, answered=scene.callback == "answered", ring=12, talk=240)
+        await call_back(scene.number, scene.callback == "answered")
 
 
 def _format(e: dict, label: str, narrator: Narrator) -> str:

@@ -56,6 +56,12 @@ def hold_decision(queue: str, waited: float, estimated: float | None, settings: 
                                "back in line at the same place")
 
 
+SAME_TIME = 2.0
+"""Seconds within which a live caller counts as having begun before a held place: QueueStatus gives his wait in
+whole seconds and a channel's Uniqueid its start in whole seconds, so a second of each may be lost; in a near
+tie the live caller goes first (a held place never overtakes one who may have been earlier)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Member:
     interface: str
@@ -65,6 +71,6 @@ class Member:
 
 def held_turn(held_since: float, live_since: list[float], members: list[Member]) -> str:
     """The member to ring for the oldest held place, "" while its turn has not come (see the module docstring)."""
-    if any(t < held_since for t in live_since):
+    if any(t < held_since + SAME_TIME for t in live_since):
         return ""
     return next((m.interface for m in members if m.free), "")

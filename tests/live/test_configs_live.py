@@ -28,7 +28,12 @@ def test_manager_user_reads_call_agent_agi_user_system_and_only_its_events(live)
     shown = live.asterisk.cli("manager show user callrouter")
     perms = re.search(r"read perm: (.*)", shown).group(1).split(",")
     assert sorted(p.strip() for p in perms) == ["agent", "agi", "call", "system", "user"]
-    assert "write perm: reporting,originate" in shown
+    assert re.search(r"write perm: reporting\s*$", shown, re.M), "the listener's user cannot originate"
+
+
+def test_the_callbacks_user_may_originate_and_nothing_else(live):
+    shown = live.asterisk.cli("manager show user callrouter-dial")
+    assert re.search(r"read perm: call\s*$", shown, re.M) and re.search(r"write perm: originate\s*$", shown, re.M)
 
 
 async def test_the_router_user_is_sent_only_the_events_the_listener_reads(live, ami):

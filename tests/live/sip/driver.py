@@ -99,15 +99,18 @@ class Sip:
         return phone
 
     async def trunk_call(self, to: str, caller: str, name: str = "", pai: str | None = None,
-                         talk: float | None = None, headers: tuple[str, ...] = ()) -> Call:
+                         talk: float | None = None, headers: tuple[str, ...] = (),
+                         press_1_after: float | None = None) -> Call:
         """A call from the trunk to `to`: From `"name" <sip:caller@…>`, P-Asserted-Identity `pai` when given
         (the whole header value: `"Anna" <sip:+79031110001@host>`, `<tel:+79031110001>`); the caller hangs up
-        after `talk` seconds of conversation (None: when Asterisk does)."""
+        after `talk` seconds of conversation (None: when Asterisk does); with `press_1_after`, he waits
+        unanswered (a queue) and presses 1 after that many seconds."""
         port = await self._free_trunk_port()
         shown = f'"{name}" ' if name else ""
         extra = ([f"P-Asserted-Identity: {pai}"] if pai else []) + list(headers)
         call = Call(to, f"{shown}<sip:{caller}@{HOST}>", caller, extra, talk, self.stack.sip_port, port,
-                    self.folder, self.stack.ports, self._name(f"trunk-{caller.lstrip('+')}"))
+                    self.folder, self.stack.ports, self._name(f"trunk-{caller.lstrip('+')}"),
+                    press_1_after=press_1_after)
         self._trunk[port] = call
         self.calls.append(call)
         self.stack.held.release(port)

@@ -125,12 +125,18 @@ class Call:
     ports: Ports
     name: str
     process: Sipp | None = None
+    press_1_after: float | None = None
+    """Seconds after which the caller presses 1 (SIP INFO, dtmf-relay) while he waits unanswered in a queue."""
 
     async def start(self) -> Call:
         headers = "".join(f"      {h}\n" for h in self.extra_headers)
-        scenario = render("call", from_header=self.from_header, contact_user=self.contact_user,
-                          extra_headers=headers,
-                          talk_wait=wait_attribute(None if self.talk is None else self.talk * 1000, "hangup"))
+        if self.press_1_after is not None:
+            scenario = render("press1", from_header=self.from_header, contact_user=self.contact_user,
+                              press_after=round(self.press_1_after * 1000))
+        else:
+            scenario = render("call", from_header=self.from_header, contact_user=self.contact_user,
+                              extra_headers=headers,
+                              talk_wait=wait_attribute(None if self.talk is None else self.talk * 1000, "hangup"))
         self.process = Sipp(self.name, self.folder, scenario, self.port, self.ports,
                             ["-s", self.to, "-m", "1", "-timeout", f"{CALL_LIMIT}s", "-timeout_error",
                              f"{HOST}:{self.sip_port}"])

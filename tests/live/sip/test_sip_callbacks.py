@@ -53,7 +53,7 @@ async def call_back(sip: Sip, task_id: str, who: str) -> tuple[int, dict]:
 
 
 async def test_click_to_call_rings_the_agent_then_the_customer_and_the_answer_closes_the_task(sip):
-    number = "+79031110301"
+    number = "+79031110501"
     task_id = await missed_task(sip, number)
     agent = await sip.phone("151", answers(after=0.5, talk=None))
     customer = await sip.customer(answers(after=0.5, talk=1.0))
@@ -70,12 +70,12 @@ async def test_click_to_call_rings_the_agent_then_the_customer_and_the_answer_cl
         while (await sip.store.task(task_id))["state"] != "closed":
             await asyncio.sleep(0.1)
     log = [c["text"] for c in (await sip.store.task(task_id))["log"]]
-    assert "callback by callback151: ringing PJSIP/151, then +79031110301 (attempt 1)" in log
-    assert "agent's phone PJSIP/151 answered: dialling +79031110301" in log
+    assert "callback by callback151: ringing PJSIP/151, then +79031110501 (attempt 1)" in log
+    assert "agent's phone PJSIP/151 answered: dialling +79031110501" in log
 
 
 async def test_an_agent_who_does_not_answer_leaves_the_customer_undialled(sip):
-    number = "+79031110302"
+    number = "+79031110502"
     task_id = await missed_task(sip, number)
     agent = await sip.phone("152", rings())
     customer = await sip.customer(answers())
@@ -136,7 +136,7 @@ async def test_the_worklist_calls_in_its_order_only_in_the_customers_own_hours(s
 
 
 async def test_two_routers_never_dial_one_customer_twice(sip):
-    number = "+79031110304"
+    number = "+79031110504"
     await sip.store.put_customers([(number, {"manager": "duty304"})])
     await missed_task(sip, number)
     for ext in ("154", "155"):
