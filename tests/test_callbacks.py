@@ -13,7 +13,7 @@ from router.asterisk.originate import Originator, originate_action
 from router.core.callbacks import CallbackSettings, refusal
 from router.core.decide import CompiledRules
 from router.core.outcome import Outcome
-from router.core.rulefile import load_rules_text
+from router.core.rulefile import RuleFileError, load_rules, load_rules_text
 from router.followups.callbacks import Callbacks
 from router.followups.followup import Followups
 from router.reports.reader import report
@@ -236,3 +236,15 @@ async def test_the_report_counts_callbacks_attempted_and_reached_per_owner(click
     assert (people["petrova"]["callbacks_attempted"], people["petrova"]["callbacks_reached"]) == (1, 0)
     assert "Callbacks the router dialled: 0 requested (pressed 1 in a queue), 2 attempted, 1 reached" in text(built)
     await router.followups.outbox.close()
+
+
+def test_router_check_names_the_line_of_a_bad_pattern_and_a_misspelt_queue(tmp_path):
+    bad = tmp_path / "rules.yaml"
+    bad.write_text(RULES_TEXT + "callbacks:\n  allow: ['+7', '8*']\n")
+    with pytest.raises(RuleFileError) as refused:
+        load_rules(bad)
+    assert f"{bad}:" in str(refused.value) and "number pattern '8*': write an E.164 prefix" in str(refused.value)
+    bad.write_text(RULES_TEXT + "callbacks:\n  hold:\n    suport: {after: 2m}\n")
+    with pytest.raises(RuleFileError) as misspelt:
+        load_rules(bad)
+    assert "callbacks.hold.suport: no target routes to queue 'suport' (did you mean 'support'?" in str(misspelt.value)

@@ -53,3 +53,24 @@ async def test_an_agent_calls_a_task_back_from_his_page_and_sees_a_refusal_named
     await r.router.callbacks.wait()
     [originate] = [a for a in ami.actions if a.get("Action") == "Originate"]
     assert originate["Channel"] == "PJSIP/101"
+
+
+async def test_the_live_page_calls_a_follow_up_back_for_the_person_named(serve, store, browser, ami: AMIServer,
+                                                                         tmp_path):
+    from selenium.webdriver.common.by import By
+
+    clock = Clock(MONDAY_10)
+    r = await serve(compiled(PREVIEW_RULES), clock, token="page-token", originate=dial_target(ami))
+    task_id = await r.router.followups.missed(missed("+79161234500", "1"), clock())
+    await asyncio.to_thread(browser.get, f"http://127.0.0.1:{r.http_port}/?token=page-token")
+    me = await until(browser, lambda d: d.find_element(By.ID, "me"))
+    await asyncio.to_thread(me.send_keys, "petrova")
+    button = await until(browser, lambda d: d.find_element(By.CSS_SELECTOR,
+                                                           f'#followups tr[data-id="{task_id}"] button.call'))
+    await asyncio.to_thread(button.click)
+    said = await until(browser, lambda d: d.find_element(By.CSS_SELECTOR,
+                                                         f'#followups tr[data-id="{task_id}"] .said').text)
+    assert said == "ringing PJSIP/102; when answered, +79161234500 is dialled"
+    shot = os.environ.get("PAGE_SCREENSHOT_LIVE") or str(tmp_path / "live.png")
+    assert await asyncio.to_thread(browser.save_screenshot, shot)
+    await r.router.callbacks.wait()

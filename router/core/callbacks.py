@@ -15,6 +15,7 @@ A refusal names the rule that refused it (`callbacks.deny '+7809'`), so an admin
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -235,3 +236,22 @@ def next_candidate(candidates: list[Candidate], owners: set[str], now: float, se
             continue
         return c, passed
     return None, passed
+
+
+def callback_problems(settings: CallbackSettings, queues: set[str]) -> list[tuple[tuple[str | int, ...], str]]:
+    """Queues the section names that no target of the rule file routes to (a typo would silently offer nothing)."""
+    out: list[tuple[tuple[str | int, ...], str]] = []
+
+    def unknown(name: str) -> str:
+        close = difflib.get_close_matches(name, sorted(queues), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        known = ", ".join(sorted(queues)) or "none"
+        return f"no target routes to queue {name!r} ({hint}queues of the targets: {known})"
+
+    for i, entry in enumerate(settings.worklist):
+        if entry.queue is not None and entry.queue not in queues:
+            out.append((("callbacks", "worklist", i, "queue"), unknown(entry.queue)))
+    for name in settings.hold:
+        if name not in queues:
+            out.append((("callbacks", "hold", name), unknown(name)))
+    return out

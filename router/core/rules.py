@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from router.core.calendar import CalendarSettings
-from router.core.callbacks import CallbackSettings
+from router.core.callbacks import CallbackSettings, callback_problems
 from router.core.crmrules import CrmSettings, crm_problems
 from router.core.durations import Duration
 from router.core.freepbx import FreePBXDestination
@@ -508,6 +508,8 @@ def cross_check(rs: RuleSet) -> list[Problem]:
     problems += [Problem(path, message) for path, message in risk_problems(rs.risk)]
     problems += [Problem(path, message) for path, message in crm_problems(rs.crm, set(rs.managers))]
     problems += _retention_problems(rs)
+    problems += [Problem(path, message) for path, message in
+                 callback_problems(rs.callbacks, {t.queue for t in rs.targets.values() if t.queue})]
     names = Names(frozenset(rs.targets), frozenset(rs.managers), frozenset(rs.assignable_types()),
                   frozenset(rule_choices(rs)) | frozenset(rs.types_by_choice), rs.types_by_choice)
     target_menus = {name: t.menu for name, t in rs.targets.items() if t.menu is not None}
