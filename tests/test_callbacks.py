@@ -3,6 +3,9 @@ AMI (the simulator answers Originate as manager.c does), each attempt and its re
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+
 import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -19,7 +22,19 @@ from router.followups.followup import Followups
 from router.reports.reader import report
 from router.reports.report import text
 from router.service import Router
-from tests.helpers import MONDAY, MONDAY_10, RULES_TEXT, SIM_SECRET, Clock, answered, dial_target, http_post, missed
+from tests.helpers import (
+    MONDAY,
+    MONDAY_10,
+    ROUTER_CMD,
+    RULES_TEXT,
+    SIM_SECRET,
+    Clock,
+    answered,
+    dial_target,
+    http_post,
+    missed,
+    router_env,
+)
 
 NUMBER = "+79161234500"
 CALLBACK_RULES = RULES_TEXT + """
@@ -248,3 +263,29 @@ def test_router_check_names_the_line_of_a_bad_pattern_and_a_misspelt_queue(tmp_p
     with pytest.raises(RuleFileError) as misspelt:
         load_rules(bad)
     assert "callbacks.hold.suport: no target routes to queue 'suport' (did you mean 'support'?" in str(misspelt.value)
+
+
+# `router callback ID`
+
+async def run_router(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """The command in a process of its own, while this loop keeps serving the AMI simulator."""
+    return await asyncio.to_thread(subprocess.run, [*ROUTER_CMD, *args], capture_output=True, text=True, timeout=60,
+                                   env=router_env(**env))
+
+
+async def test_router_callback_rings_the_agent_and_says_what_his_phone_did(store, ami, redis_url, prefix, tmp_path):
+    r, clock = rules(), Clock(MONDAY_10)
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(CALLBACK_RULES)
+    good = await open_task(store, r, clock)
+    premium = await open_task(store, r, clock, "+78091234567")
+    target = dial_target(ami)
+    common = ("--agent", "ivanov", "--rules", str(rules_file), "--store", redis_url, "--prefix", prefix,
+              "--ami-originate", f"ami://callrouter-dial@127.0.0.1:{target.port}")
+    done = await run_router("callback", good, *common, ROUTER_AMI_ORIGINATE_SECRET=target.secret)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (f"{good}: ringing PJSIP/101; when answered, +79161234500 is dialled; agent's "
+                                   "phone PJSIP/101 answered")
+    refused = await run_router("callback", premium, *common, ROUTER_AMI_ORIGINATE_SECRET=target.secret)
+    assert refused.returncode == 3 and "refused by callbacks.deny 'premium'" in refused.stderr
+    assert [a["Channel"] for a in ami.actions if a.get("Action") == "Originate"] == ["PJSIP/101"]

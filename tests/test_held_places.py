@@ -130,3 +130,15 @@ async def test_a_premium_caller_is_never_kept_for_a_callback(holding, store):
     running, _ = holding
     assert await press_1(running, number="+78091234567") == "back"
     assert not await store.held_place("+78091234567")
+
+
+async def test_a_place_not_called_back_within_keep_is_left_to_the_tasks_owner(holding, store, ami):
+    running, clock = holding
+    assert await press_1(running) == "kept"
+    task_id = (await store.held_place(NUMBER))["task"]
+    ami.members = [{"Queue": "support", "Location": "PJSIP/103", "StateInterface": "PJSIP/103", "Status": "2"}]
+    clock.advance(4 * 3600 + 1)  # callbacks.hold.support.keep: 4 h by default; the member was never free
+    assert await running.router.holds.run() == 0
+    assert not await store.held_place(NUMBER) and await store.held_places("support") == []
+    task = await store.task(task_id)
+    assert task["state"] == "open" and task["log"][-1]["text"].startswith("held place in support not reached within")
