@@ -88,3 +88,18 @@ def test_other_agi_commands_on_the_channel_name_no_caller():
 def test_the_user_event_of_earlier_dialplans_still_names_the_decision():
     o = _ivr_call({"Event": "UserEvent", "UserEvent": "callrouter", "Decision": "d-7"})
     assert (o["result"], o["decision"]) == ("answered", "d-7")
+
+
+def test_a_caller_who_pressed_1_and_keeps_his_place_ended_as_a_requested_callback():
+    async def play(pbx: SimulatedPBX) -> None:
+        caller = {"Channel": "PJSIP/trunk-00000001", "CallerIDNum": "+79035550104", "Uniqueid": "1.1",
+                  "Linkedid": "1.1"}
+        await pbx._send({"Event": "Newchannel", **caller},
+                        {"Event": "UserEvent", **caller, "UserEvent": "callrouter", "Decision": "d-9"},
+                        {"Event": "QueueCallerJoin", **caller, "Queue": "support"},
+                        {"Event": "UserEvent", **caller, "UserEvent": "callrouter", "Decision": "d-9",
+                         "Result": "kept", "Queue": "support"},
+                        {"Event": "Hangup", **caller})
+
+    [o] = outcomes(play)
+    assert (o["result"], o["reason"]) == ("missed", "callback requested in queue support: place kept")

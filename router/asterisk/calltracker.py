@@ -105,6 +105,7 @@ class _Call:
     ivr: str = ""  # context whose dialplan answered the caller's leg before any dial or queue
     ivr_at: float = 0.0
     failed: str = ""  # the dialplan's word that every step failed, with the last statuses
+    held: str = ""  # the queue where the caller pressed 1 and keeps his place (a requested callback)
     queue_ringing: str = ""  # the queue whose members ring now (AgentCalled)
     menus: list = field(default_factory=list)  # [menu, key] the caller left, from the menus' UserEvents
     menu: str = ""  # the menu the caller is in now
@@ -134,7 +135,7 @@ def call_from_record(r: dict) -> _Call:
 
 _CALL_FIELDS = ("linkedid", "started", "channels", "numbers", "caller", "caller_rank", "decision", "answered_by",
                 "queue", "answered_at", "queue_timeouts", "last_dial_status", "abandoned", "queued", "dialed", "ivr",
-                "ivr_at", "failed", "menus", "menu", "delegates", "handed_to", "handed_up")
+                "ivr_at", "failed", "held", "menus", "menu", "delegates", "handed_to", "handed_up")
 MAX_MENU_STEPS = 20  # menus a call's outcome keeps: a caller going round in menus adds no more
 
 Handler = Callable[["CallTracker", dict, float], None]
@@ -285,6 +286,8 @@ class CallTracker:
             last = [f"{k} {e[h]}" for k, h in (("dial", "DialStatus"), ("queue", "QueueStatus")) if e.get(h)]
             call.failed = ", ".join(last) or "?"
             call.abandoned = False
+        elif e.get("Result") == V.HOLD_KEPT:  # dialplans/callrouter-hold.conf: he pressed 1, his place is kept
+            call.held = e.get("Queue") or "?"
 
     def on_queuecallerjoin(self, e: dict, at: float) -> None:
         call = self._call(e, at)
@@ -450,6 +453,8 @@ class CallTracker:
         answered = call.answered_at is not None
         if reason or answered:
             why = reason
+        elif call.held:
+            why = f"callback requested in queue {call.held}: place kept"
         elif call.handed_to:
             why = (f"{call.handed_to} took the call and no person answered it" +
                    (f" (answered by the dialplan in {call.handed_up}: voicemail, an announcement or a queue)"
