@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from router.asterisk import variables as V
 from router.asterisk.amiconnection import AMITarget
 from router.asterisk.amisim import AMIServer
 from router.asterisk.originate import Originator, originate_action
@@ -26,6 +27,7 @@ from tests.helpers import (
     MONDAY,
     MONDAY_10,
     ROUTER_CMD,
+    RULES_DIR,
     RULES_TEXT,
     SIM_SECRET,
     Clock,
@@ -289,3 +291,13 @@ async def test_router_callback_rings_the_agent_and_says_what_his_phone_did(store
     refused = await run_router("callback", premium, *common, ROUTER_AMI_ORIGINATE_SECRET=target.secret)
     assert refused.returncode == 3 and "refused by callbacks.deny 'premium'" in refused.stderr
     assert [a["Channel"] for a in ami.actions if a.get("Action") == "Originate"] == ["PJSIP/101"]
+
+
+def test_the_shipped_dialplans_read_what_the_router_sets_by_the_names_it_uses():
+    callback = (RULES_DIR.parent / "dialplans" / "callrouter-callback.conf").read_text()
+    for name in (V.CALLBACK_NUMBER, V.CALLBACK_TASK, V.CALLBACK_CALLER_ID, V.CALLBACK_TRUNK, V.CALLBACK_RING):
+        assert "${" + name + "}" in callback, name
+    assert "[callrouter-callback]" in callback and CallbackSettings().context == "callrouter-callback"
+    hold = (RULES_DIR.parent / "dialplans" / "callrouter-hold.conf").read_text()
+    assert f"{V.HOLD_QUEUE_ARG}=${{QUEUENAME}},{V.HOLD_HOLDTIME_ARG}=${{QUEUEHOLDTIME}}" in hold
+    assert f'"${{{V.HOLD}}}" = "{V.HOLD_KEPT}"' in hold and f"Result: {V.HOLD_KEPT}," in hold

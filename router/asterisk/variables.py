@@ -133,6 +133,8 @@ CALLBACK_CALLER_ID = "CALLROUTER_CALLBACK_CALLERID"
 """The company's number the customer sees (the rule file's `callbacks.caller_id`); unset keeps the trunk's."""
 CALLBACK_TRUNK = "CALLROUTER_CALLBACK_TRUNK"
 """The dialplan's setting: the PJSIP endpoint of the trunk callbacks go out on (default `trunk`)."""
+CALLBACK_RING = "CALLROUTER_CALLBACK_RING"
+"""The dialplan's setting: seconds the customer's phone rings for a callback (default 45)."""
 
 HOLD = "CALLROUTER_HOLD"
 """The router's answer to a caller who pressed 1 in a queue (AGI script `hold`): `kept` (his place is kept: he
