@@ -166,7 +166,7 @@ async def test_audited_day_reproduces_the_table_in_the_cli_the_api_and_the_page(
         ("new connection", 7, 9), ("churn (cancellation)", 1, 1), ("conversation did not happen (missed)", 29, 39),
         ("service, technical support", 21, 28)]
     assert api["total"] == 75 and api["inbound"] == {"calls": 73, "answered": 44, "missed": 29,
-                                                     "missed_share": 39.7}
+                                                     "missed_share": 39.7, "callback_requested": 0}
     by_type = {t["name"]: (t["calls"], t["missed"]) for t in api["missed_by"]["type"]}
     assert by_type == {"new_connection": (17, 10), "support": (40, 19), "payment": (5, 0), "tariff": (4, 0),
                        "coordination": (6, 0), "churn": (1, 0)}
@@ -337,3 +337,31 @@ async def test_a_range_sums_its_days_and_a_reversed_range_is_refused(serve, stor
     assert (support["count"], support["percent"]) == (6, 100)
     assert three["staff"][0]["talk_seconds"] == 360.0
     assert three["staff"][0]["phone_share"] == round(360 * 100 / (3 * 9 * 3600), 1)
+
+
+def test_a_caller_who_kept_his_place_for_a_callback_is_not_missed_nor_answered():
+    from router.reports.tally import retype, tally_call
+
+    held = _outcome(result="missed", by="", talk_seconds=0.0, ring_seconds=95.0, ended_at=MONDAY_9 + 95,
+                    reason="callback requested in queue support: place kept (waited 95 s)")
+    calls = [_outcome(), _outcome(linkedid="u.2", result="missed", by="", talk_seconds=0.0, ring_seconds=20.0,
+                                  reason="caller hung up before anyone answered"), held]
+    tallies = [tally_call(o, {}, {}, MSK) for o in calls]
+    assert "t|support|m" not in tallies[2].counters and "rm|95" not in tallies[2].counters
+    assert tallies[2].counters["in|k"] == 1 and tallies[2].record["callback_requested"] == 1
+    assert tallies[2].state["miss"] == MONDAY_9, "the router still owes him a call: a callback to him is timed"
+    day = Counter()
+    for t in tallies:
+        day.update(t.counters)
+    report = build(compiled(AUDIT_RULES), [MONDAY], [{k: str(v) for k, v in day.items()}], [], MONDAY_9 + 3600)
+    inbound = report["inbound"]
+    assert (inbound["calls"], inbound["answered"], inbound["missed"], inbound["callback_requested"]) == (3, 1, 1, 1)
+    rows = {r["type"]: r["count"] for r in report["table"]}
+    assert (rows["support"], rows["missed"], rows["callback_requested"]) == (1, 1, 1)
+    assert sum(r["count"] for r in report["table"]) == report["total"] == 3
+    queue = next(r for r in report["missed_by"]["queue"] if r["name"] == "support")
+    assert (queue["calls"], queue["missed"]) == (3, 1)
+    assert report["standard"]["day"]["offered"] == 3 and report["standard"]["day"]["abandoned"] == 1, \
+        "he was offered and not answered within T, but he did not abandon"
+    assert retype(tallies[2].record, "payment") == \
+        {"t|support": -1, "t|payment": 1, "t|support|k": -1, "t|payment|k": 1}

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from router.asterisk import variables as V
 from router.asterisk.mset import ANSWER_START
 from router.core.freepbx import is_freepbx_local
-from router.core.outcome import CALLER_HUNG_UP, Outcome
+from router.core.outcome import CALLBACK_REQUESTED, CALLER_HUNG_UP, Outcome
 from router.core.phones import normalise
 from router.core.ring import Ring, RingState
 
@@ -477,7 +477,7 @@ class CallTracker:
         if reason or answered:
             why = reason
         elif call.kept_in:
-            why = f"callback requested in queue {call.kept_in}: place kept"
+            why = f"{CALLBACK_REQUESTED} in queue {call.kept_in}: place kept"
         elif call.handed_to:
             why = (f"{call.handed_to} took the call and no person answered it" +
                    (f" (answered by the dialplan in {call.handed_up}: voicemail, an announcement or a queue)"

@@ -19,6 +19,10 @@ CALLER_HUNG_UP = "caller hung up before anyone answered"
 """The reason of a missed call the caller gave up on: an abandon, in the report's standard figures (a queue's
 timeout or a step that failed is missed, not abandoned)."""
 
+CALLBACK_REQUESTED = "callback requested"
+"""How the reason of a call begins whose caller pressed 1 in a queue and hung up keeping his place: not a missed
+call in the report, though nobody answered it."""
+
 
 class OutcomeRecord(TypedDict):
     """An outcome as JSON."""
@@ -135,6 +139,11 @@ class Outcome:
     def abandoned(self) -> bool:
         """The caller gave up before anyone answered (not a queue's timeout, not a failed step)."""
         return self.direction == "inbound" and not self.answered and self.reason == CALLER_HUNG_UP
+
+    @property
+    def callback_requested(self) -> bool:
+        """The caller pressed 1 in a queue and hung up keeping his place: he waits for our call."""
+        return self.direction == "inbound" and not self.answered and self.reason.startswith(CALLBACK_REQUESTED)
 
     @classmethod
     def from_record(cls, r: Mapping[str, Any]) -> Outcome:

@@ -21,6 +21,10 @@ Row = dict[str, Any]
 """One row or section of the report as JSON: what the CLI, the API and the page print."""
 
 MAX_DAYS = 400
+KEPT_ROW = "callback_requested"
+KEPT_LABEL = "kept their place for a callback"
+"""The auditors' table's row of callers who pressed 1 in a queue and hung up keeping their place: not missed,
+not answered yet (the callbacks line says how many the router reached)."""
 
 
 def days_between(first: date, last: date) -> list[str]:
@@ -83,9 +87,17 @@ def _dimension(c: Counter[str], dim: str) -> dict[str, tuple[int, int]]:
         name = k[len(head):]
         if name.endswith(SEP + "m"):
             missed[name[:-2]] += n
+        elif name.endswith(SEP + "k"):
+            continue  # callbacks requested: counted apart (`_kept`)
         else:
             calls[name] = calls.get(name, 0) + n
     return {name: (n, missed.get(name, 0)) for name, n in calls.items()}
+
+
+def _kept(c: Counter[str], dim: str) -> dict[str, int]:
+    """{name: callers who pressed 1 in a queue and hung up keeping their place} of one dimension: `dim|name|k`."""
+    head, tail = dim + SEP, SEP + "k"
+    return {k[len(head):-len(tail)]: n for k, n in c.items() if k.startswith(head) and k.endswith(tail) and n}
 
 
 def _missed_rows(dims: dict[str, tuple[int, int]], label: Callable[[str], str] = str) -> list[Row]:
@@ -104,9 +116,10 @@ def build(rules: CompiledRules, days: list[str], counters: list[dict[str, str]],
     rs = rules.rs
     c = _summed(counters)
     types = _dimension(c, "t")
-    inbound, missed = c["in"], c["in|m"]
+    inbound, missed, kept = c["in"], c["in|m"], c["in|k"]
     internal = c["int"]
-    answered = {n: calls - m for n, (calls, m) in types.items()}
+    kept_by_type = _kept(c, "t")
+    answered = {n: calls - m - kept_by_type.get(n, 0) for n, (calls, m) in types.items()}
     rows: list[tuple[str, int]] = []
     for n in rs.types:
         rows.append((n, internal if n == INTERNAL_TYPE else missed if n == MISSED_TYPE else answered.get(n, 0)))
@@ -120,6 +133,8 @@ def build(rules: CompiledRules, days: list[str], counters: list[dict[str, str]],
     total = inbound + internal
     table = [{"type": n, "label": rs.type_label(n), "count": count, "percent": percent(count, total)}
              for n, count in rows]
+    if kept:
+        table.append({"type": KEPT_ROW, "label": KEPT_LABEL, "count": kept, "percent": percent(kept, total)})
 
     hours = _dimension(c, "h")
     per_hour = [{"hour": f"{h:02d}", "calls": hours.get(f"{h:02d}", (0, 0))[0],
@@ -129,8 +144,8 @@ def build(rules: CompiledRules, days: list[str], counters: list[dict[str, str]],
     return {
         "from": days[0], "to": days[-1], "days": len(days), "zone": rs.company.timezone,
         "table": table, "total": total,
-        "inbound": {"calls": inbound, "answered": inbound - missed, "missed": missed,
-                    "missed_share": share(missed, inbound)},
+        "inbound": {"calls": inbound, "answered": inbound - missed - kept, "missed": missed,
+                    "missed_share": share(missed, inbound), "callback_requested": kept},
         "internal": {"calls": internal, "missed": c["int|m"]},
         "outbound": {"calls": c["out"], "answered": c["out|ok"]},
         "missed_by": {
@@ -351,4 +366,5 @@ def _s(seconds: float | None) -> str:
 
 CSV_FIELDS = ("day", "time", "direction", "number", "type", "result", "by", "queue", "manager", "dnid", "rule",
               "kind", "abc", "ring_seconds", "talk_seconds", "callback_after_seconds", "decision", "linkedid",
-              "hold_seconds", "wrapup_seconds", "agent_talk_seconds", "abandoned", "recalled_after_seconds")
+              "hold_seconds", "wrapup_seconds", "agent_talk_seconds", "abandoned", "recalled_after_seconds",
+              "callback_requested")

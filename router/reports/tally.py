@@ -4,9 +4,10 @@ A call becomes a raw record (one row of the day's CSV) and a handful of counter 
 on its day's aggregate hash; a day's report is the sum of those counters, so it costs the
 same for 100 calls or 10,000. Counter fields are `dimension|name|metric`, all integers:
 
-- `in`, `in|m`: inbound calls from outside numbers; of them missed. `t|TYPE`, `t|TYPE|m`: the same
-  per call type (a missed call keeps its type); `q|…`, `mg|…`, `d|…`, `h|HH`: per queue, personal
-  manager, called number, hour of the company day.
+- `in`, `in|m`, `in|k`: inbound calls from outside numbers; of them missed; of them callers who pressed 1 in a
+  queue and hung up keeping their place (a requested callback: neither answered nor missed). `t|TYPE`,
+  `t|TYPE|m`, `t|TYPE|k`: the same per call type (a missed call keeps its type); `q|…`, `mg|…`, `d|…`, `h|HH`:
+  per queue, personal manager, called number, hour of the company day (calls and missed).
 - `int`, `int|m`: internal calls. `out`, `out|ok`: outbound calls; those the customer answered.
 - `ra|S`, `rm|S`: calls that rang S whole seconds before an answer / before the caller gave up.
 - `cb`, `cb|ok`, `cbd|S`: our calls to a number with an unanswered miss; answered; S seconds from
@@ -96,6 +97,8 @@ class CallRecord(TypedDict):
     agent_talk_seconds: NotRequired[float]
     abandoned: NotRequired[int]
     """1 when the caller hung up before anyone answered (a timeout or a failed step is missed, not abandoned)."""
+    callback_requested: NotRequired[int]
+    """1 when the caller pressed 1 in a queue and hung up keeping his place: not a missed call."""
 
 
 @dataclass(slots=True)
@@ -155,6 +158,8 @@ def tally_call(o: Outcome, meta: DecisionFacts, state: Mapping[str, str | None],
         record["agent_talk_seconds"] = o.agent_talk_seconds
     if o.abandoned:
         record["abandoned"] = 1
+    if o.callback_requested:
+        record["callback_requested"] = 1
     c: dict[str, int] = {}
     tally = Tally(record["day"], call_key(o), record, c)
     ring = str(int(o.ring_seconds + 0.5))
@@ -187,16 +192,22 @@ def tally_call(o: Outcome, meta: DecisionFacts, state: Mapping[str, str | None],
     c.update(tally_menus(o.menus, o.menu_left, call_type))
     if o.menus and not o.menu_left:
         record["menu"] = o.menus[-1][0]  # so that a type corrected later moves its menu's count too
-    suffix = "" if answered else "|m"
+    kept = o.callback_requested
     dims = ["in", f"t|{clean(call_type)}", f"h|{local.hour:02d}"]
     for dim, name in (("q", record["queue"]), ("mg", record["manager"]), ("d", record["dnid"])):
         if name:
             dims.append(f"{dim}|{clean(name)}")
     for d in dims:
         c[d] = 1
-        if not answered:
-            c[d + suffix] = 1
-    c[f"{'ra' if answered else 'rm'}|{ring}"] = 1
+        if not answered and not kept:
+            c[d + "|m"] = 1
+    if kept:
+        c["in|k"] = 1
+        c[f"t|{clean(call_type)}|k"] = 1
+    elif answered:
+        c[f"ra|{ring}"] = 1
+    else:
+        c[f"rm|{ring}"] = 1
     if std.is_offered(o, direction):
         tally_standard(tally, o, f"{local.hour:02d}", state, short_abandon)
     if answered and not o.ivr:  # a prospect stays one until a person talked to them
@@ -244,10 +255,10 @@ def retype(record: CallRecord, new_type: str) -> dict[str, int]:
     old = record.get("type", "")
     if record.get("direction") != "inbound" or old == new_type:
         return {}
-    missed = record.get("result") != "answered"
     out = {f"t|{clean(old)}": -1, f"t|{clean(new_type)}": 1}
-    if missed:
-        out |= {f"t|{clean(old)}|m": -1, f"t|{clean(new_type)}|m": 1}
+    if record.get("result") != "answered":
+        mark = "|k" if record.get("callback_requested") else "|m"
+        out |= {f"t|{clean(old)}{mark}": -1, f"t|{clean(new_type)}{mark}": 1}
     if record.get("menu"):
         menu = clean(record["menu"])
         out |= {f"mt|{menu}|{clean(old)}": -1, f"mt|{menu}|{clean(new_type)}": 1}
