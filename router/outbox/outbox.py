@@ -161,7 +161,6 @@ class Outbox:
             await self._note(m, f"{m.label}: {why}: {result.detail}" + (f"; {result.advice}" if result.advice else ""))
             return
         delay = MAX_RETRY if result.verdict == "blocked" else retry_delay(m.attempts)
-        self.counts[(m.channel, "failed_attempts")] += 1
         if result.verdict == "blocked" and m.channel not in self.blocked_here:
             self.blocked_here.add(m.channel)
             await self.store.set_blocked(m.channel, {"since": now, "error": result.detail, "advice": result.advice})
@@ -170,6 +169,7 @@ class Outbox:
         if worth_a_line(m.attempts):
             await self._note(m, f"{m.label}: attempt {m.attempts} failed ({result.detail}); next try in "
                                 f"{human(delay)}")
+        self.counts[(m.channel, "failed_attempts")] += 1  # once the attempt is on the task, for who reads both
 
     async def _note(self, m: Message, text: str) -> None:
         if m.task:
