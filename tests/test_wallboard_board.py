@@ -32,7 +32,23 @@ def test_service_level_and_abandon_rate_of_a_day_worked_by_hand():
     f = day_figures(counts, 20, 5)
     assert f == {"offered": 13, "answered": 10, "answered_in_time": 7, "service_level": 7 / 13,
                  "service_level_seconds": 20, "abandoned": 2, "short_abandoned": 1, "abandon_rate": 2 / 13,
-                 "timed_out": 1}
+                 "timed_out": 1, "kept": 0}
+
+
+def test_a_caller_who_pressed_1_and_kept_his_place_is_offered_but_neither_answered_nor_abandoned():
+    live = QueueLive(lambda t: "d")
+    live.feed({"Event": "QueueCallerJoin", "Queue": "support", "Uniqueid": "1.1"}, T0)
+    live.feed({"Event": "QueueCallerJoin", "Queue": "support", "Uniqueid": "1.2"}, T0 + 1)
+    live.feed({"Event": "AgentConnect", "Queue": "support", "Uniqueid": "1.2", "HoldTime": "5"}, T0 + 6)
+    live.feed({"Event": "QueueCallerLeave", "Queue": "support", "Uniqueid": "1.1"}, T0 + 95)
+    live.feed({"Event": "UserEvent", "UserEvent": "callrouter", "Uniqueid": "1.1", "Result": "kept",
+               "Queue": "support"}, T0 + 96)
+    live.feed({"Event": "Hangup", "Uniqueid": "1.1"}, T0 + 97)
+    f = today_figures(live.day_counts(T0 + 100), REPORT)("support")
+    assert (f["offered"], f["answered"], f["kept"], f["abandoned"], f["timed_out"]) == (2, 1, 1, 0, 0)
+    assert (f["service_level"], f["abandon_rate"]) == (0.5, 0.0), "as the report counts him: not answered in T"
+    [q] = live.snapshot(T0 + 100)
+    assert q["waiting"] == 0
 
 
 def test_no_caller_yet_is_no_share_not_zero():

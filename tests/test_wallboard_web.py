@@ -100,7 +100,8 @@ async def test_the_stream_shows_the_queue_read_at_connect_then_follows_events(se
         assert q["waiting"] == 0 and q["agents"]["on_call"] == 1
         assert q["today"] == {"offered": 1, "answered": 1, "answered_in_time": 0, "service_level": 0.0,
                               "service_level_seconds": 20, "abandoned": 0, "short_abandoned": 1,
-                              "abandon_rate": 0.0, "timed_out": 0}, "waited 30 s; a caller gone at once is apart"
+                              "abandon_rate": 0.0, "timed_out": 0, "kept": 0}, \
+            "waited 30 s; a caller gone at once is apart"
         assert q["levels"]["service_level"] == "bad"
 
 

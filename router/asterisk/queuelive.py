@@ -36,6 +36,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, TypedDict
 
+from router.asterisk import variables as V
+
 MemberState = Literal["available", "ringing", "on_call", "wrapup", "paused", "offline"]
 MEMBER_STATES: tuple[MemberState, ...] = ("available", "ringing", "on_call", "wrapup", "paused", "offline")
 DEVICE_ON_CALL = frozenset({"2", "3", "7", "8"})
@@ -82,6 +84,9 @@ class DayCounts:
     answered: Counter[int] = field(default_factory=Counter)
     abandoned: Counter[int] = field(default_factory=Counter)
     timed_out: int = 0
+    kept: int = 0
+    """Callers who pressed 1 and left keeping their place for a callback (dialplans/callrouter-hold.conf): offered,
+    not answered, not abandoned — as the report counts them."""
 
 
 @dataclass(slots=True)
@@ -201,6 +206,15 @@ class QueueLive:
 
     def on_went_on(self, e: dict, at: float) -> None:
         self._went_on(e.get("Uniqueid", ""))
+
+    def on_userevent(self, e: dict, at: float) -> None:
+        """The walk's or the hold dialplan's `UserEvent callrouter`: the caller went on; `Result: kept` says he
+        left the queue keeping his place for a callback."""
+        self._went_on(e.get("Uniqueid", ""))
+        queue = e.get("Queue", "")
+        if e.get("UserEvent") == V.USER_EVENT and e.get("Result") == V.HOLD_KEPT and queue:
+            self._today(self._queue(queue), at).kept += 1
+            self.changed = True
 
     def on_varset(self, e: dict, at: float) -> None:
         if e.get("Variable") == "QUEUESTATUS" and e.get("Value") in TIMEOUT_STATUSES:
@@ -360,5 +374,5 @@ HANDLERS: dict[str, Handler] = {
     "Hangup": QueueLive.on_hangup,
     "VarSet": QueueLive.on_varset,
     "DialBegin": QueueLive.on_went_on,
-    "UserEvent": QueueLive.on_went_on,
+    "UserEvent": QueueLive.on_userevent,
 }

@@ -40,6 +40,8 @@ class DayFigures(TypedDict):
     short_abandoned: int
     abandon_rate: float | None
     timed_out: int
+    kept: int
+    """Pressed 1 and left keeping their place for a callback: offered, neither answered nor abandoned."""
 
 
 class QueueBoard(QueueView):
@@ -77,11 +79,11 @@ def day_figures(counts: DayCounts, service_level: int, short_abandon: int) -> Da
     in_time = sum(n for wait, n in counts.answered.items() if wait <= service_level)
     short = sum(n for wait, n in counts.abandoned.items() if wait < short_abandon)
     abandoned = sum(counts.abandoned.values()) - short
-    offered = answered + abandoned + counts.timed_out
+    offered = answered + abandoned + counts.timed_out + counts.kept
     return {"offered": offered, "answered": answered, "answered_in_time": in_time,
             "service_level": in_time / offered if offered else None, "service_level_seconds": service_level,
             "abandoned": abandoned, "short_abandoned": short, "abandon_rate": abandoned / offered if offered else None,
-            "timed_out": counts.timed_out}
+            "timed_out": counts.timed_out, "kept": counts.kept}
 
 
 def stack(counts: dict[str, OwnerCounts], settings: WallboardSettings) -> Stack:
