@@ -55,6 +55,7 @@ from run import free_port, machine, start_redis, wait_port  # noqa: E402
 from router.state.keys import Keys  # noqa: E402
 from tests.conftest import router_env, stop_processes  # noqa: E402
 from tests.live.conftest import AMI_SECRET, PREFIX, AMIClient, start_asterisk  # noqa: E402
+from tests.live.stack import DIAL_SECRET  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 MODES = ("none", "floor", "floor-contract", "floor-redis", "router")
@@ -145,8 +146,11 @@ def machine_seconds() -> dict[str, float]:
 class Generator:
     """Keeps `inflight` calls going through one mode's context; a call ends with its caller leg's Hangup."""
 
-    def __init__(self, ami: AMIClient) -> None:
+    def __init__(self, ami: AMIClient, dialler: AMIClient) -> None:
         self.ami = ami
+        """Logged in as the router's listening user: the events it is sent are counted."""
+        self.dialler = dialler
+        """Logged in as the originate-only user (the listener's user may not place calls)."""
         self.serial = 0
 
     async def run(self, mode: str, seconds: float, inflight: int) -> dict:
@@ -173,7 +177,7 @@ class Generator:
                 while started - finished() < inflight:
                     self.serial += 1
                     started += 1
-                    await ami.action("Originate", Channel=f"Local/2001@{context}",
+                    await self.dialler.action("Originate", Channel=f"Local/2001@{context}",
                                      Application="NoOp", CallerID=f"<+7999{self.serial % CALLERS:07d}>",
                                      Timeout="10000", Async="true")
             elif finished() >= started:
@@ -217,9 +221,10 @@ async def bench(args) -> dict:
             if time.monotonic() > deadline:
                 raise SystemExit("the router did not log in to AMI")
             await asyncio.sleep(0.1)
-        ami = AMIClient()
+        ami, dialler = AMIClient(), AMIClient()
         await ami.connect(ast.ami_port, "callrouter", AMI_SECRET)
-        gen = Generator(ami)
+        await dialler.connect(ast.ami_port, "callrouter-dial", DIAL_SECRET)
+        gen = Generator(ami, dialler)
         store = aioredis.from_url(url)
         routed = 0
         pids = {"asterisk": ast.proc.pid, "router": router.pid, "floor": floor.pid, "redis": redis.pid}
@@ -249,6 +254,7 @@ async def bench(args) -> dict:
                 runs[mode].append(res)
                 print(f"  round {r + 1} {mode}: {res['calls'] / res['seconds']:.0f} calls/s", file=sys.stderr)
         await ami.close()
+        await dialler.close()
         await store.aclose()
         return summarise(runs, args)
     finally:
