@@ -30,6 +30,7 @@ from router.web.keys import AGI_KEY, AMI_KEY, CRM_KEY, LIST_GATE_KEY, METRICS_TO
 from router.web.metrics import metrics
 from router.web.paging import one_list_at_a_time
 from router.web.session import SESSION_SECONDS, session_hours, session_key, storage
+from router.web.sse import event_stream, refused, relay
 
 log = logging.getLogger("router.web")
 
@@ -178,27 +179,14 @@ async def stream(request: web.Request) -> web.StreamResponse:
     transport = request.transport
     sub = broadcast.subscribe(on_drop=transport.abort if transport is not None else None)
     if sub is None:
-        refusal = web.json_response({"error": f"{broadcast.max_subscribers} live-stream clients are connected, the "
-                                              "most this router serves; close a page or use /api/decisions"},
-                                    status=503, headers={"Retry-After": "30"})
-        refusal.force_close()  # a refused client keeps no idle connection open
-        return refusal
-    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-                                       "X-Accel-Buffering": "no"})
+        return refused(f"{broadcast.max_subscribers} live-stream clients are connected, the most this router "
+                       "serves; close a page or use /api/decisions")
+    resp = event_stream()
     try:
         await request.app[ROUTER_KEY].feed.watch()
         await resp.prepare(request)
         await resp.write(b": connected\n\n")
-        while True:
-            try:
-                async with asyncio.timeout(15):
-                    data = await sub.next()
-            except TimeoutError:
-                await resp.write(b": keep-alive\n\n")
-                continue
-            if data is None:
-                break
-            await resp.write(data)
+        await relay(resp, sub)
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:

@@ -17,6 +17,7 @@ from router.people.mywork import my_work
 from router.web.access import actor, principal
 from router.web.bodies import json_object
 from router.web.keys import ROUTER_KEY
+from router.web.sse import event_stream, refused, relay
 
 PAGE = resources.files("router").joinpath("data/me.html")
 PEOPLE_KEY = web.AppKey("people", People)
@@ -51,25 +52,12 @@ async def stream(request: web.Request) -> web.StreamResponse:
     transport = request.transport
     sub = streams.subscribe(p.user.name, on_drop=transport.abort if transport is not None else None)
     if sub is None:
-        refusal = web.json_response({"error": "too many pages open on this router; close one"}, status=503,
-                                    headers={"Retry-After": "30"})
-        refusal.force_close()
-        return refusal
-    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-                                       "X-Accel-Buffering": "no"})
+        return refused("too many pages open on this router; close one")
+    resp = event_stream()
     try:
         await resp.prepare(request)
         await resp.write(b": connected\n\n")
-        while True:
-            try:
-                async with asyncio.timeout(15):
-                    data = await sub.next()
-            except TimeoutError:
-                await resp.write(b": keep-alive\n\n")
-                continue
-            if data is None:
-                break
-            await resp.write(data)
+        await relay(resp, sub)
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:

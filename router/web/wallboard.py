@@ -16,10 +16,10 @@ from aiohttp import web
 
 from router.wallboard.live import Wallboard
 from router.web.broadcast import frame
+from router.web.sse import event_stream, refused, relay
 
 PAGE = resources.files("router").joinpath("data/wallboard.html")
 WALLBOARD_KEY = web.AppKey("wallboard", Wallboard)
-KEEP_ALIVE = 15.0
 
 
 async def page(request: web.Request) -> web.Response:
@@ -36,27 +36,14 @@ async def stream(request: web.Request) -> web.StreamResponse:
     transport = request.transport
     sub = wall.screens.subscribe(on_drop=transport.abort if transport is not None else None)
     if sub is None:
-        refusal = web.json_response({"error": f"{wall.screens.max_subscribers} wallboards are open on this router, "
-                                              "the most it serves; close one"}, status=503,
-                                    headers={"Retry-After": "30"})
-        refusal.force_close()
-        return refusal
-    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-                                       "X-Accel-Buffering": "no"})
+        return refused(f"{wall.screens.max_subscribers} wallboards are open on this router, the most it serves; "
+                       "close one")
+    resp = event_stream()
     try:
         first = await wall.current()
         await resp.prepare(request)
         await resp.write(frame({"type": "board", "board": first}))
-        while True:
-            try:
-                async with asyncio.timeout(KEEP_ALIVE):
-                    data = await sub.next()
-            except TimeoutError:
-                await resp.write(b": keep-alive\n\n")
-                continue
-            if data is None:
-                break
-            await resp.write(data)
+        await relay(resp, sub)
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
