@@ -70,6 +70,9 @@ class Notices:
         self.queued = 0
         self.sent = 0
         self._task: asyncio.Task | None = None
+        self._stopping = asyncio.Event()
+        """Set by `stop`: the sweep loop ends even when a store call turned its cancellation into an error it
+        catches (a builtin TimeoutError is an OSError, one of STORE_ERRORS)."""
         outbox = router.followups.outbox
         outbox.senders.setdefault("email", EmailSender())
         outbox.senders.setdefault("telegram", outbox.senders.get("webhook") or HttpSender())
@@ -183,15 +186,18 @@ class Notices:
         self._task = asyncio.create_task(self._run(), name="notices")
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             started = time.monotonic()
             try:
                 await self.sweep()
             except STORE_ERRORS as e:
                 log.warning("notices: store unreachable (%s); next look in %.0f s", e, SWEEP_SECONDS)
-            await asyncio.sleep(max(0.0, SWEEP_SECONDS - (time.monotonic() - started)))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.0, SWEEP_SECONDS - (time.monotonic() - started))):
+                    await self._stopping.wait()
 
     async def stop(self) -> None:
+        self._stopping.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
