@@ -65,6 +65,10 @@ async def test_two_agents_and_a_head(serve, store, ami, mail):
         await wait_for(lambda: any(m["To"] == "ivanov@example.com" for m in mail.mails), 15)
         [task] = [t for t in await r.router.followups.worklist("open") if t["number"] == "+79035550101"]
         assert task["owner"] == "ivanov"
+        async with asyncio.timeout(10):  # the server takes the mail a moment before the outbox writes so
+            while not any(line["text"].startswith("e-mail to ivanov: sent")
+                          for line in (await store.task(task["id"]))["log"]):
+                await asyncio.sleep(0.01)
         mail_to_a = next(m for m in mail.mails if m["To"] == "ivanov@example.com")
         assert task["id"] in mail_to_a["Subject"]
         status, mine = await a.get("/api/me/work")

@@ -124,12 +124,12 @@ async def test_the_worklist_calls_in_its_order_only_in_the_customers_own_hours(s
     router, originator = in_process_router(sip, Clock(MONDAY_15), "[{owner: callback174, mode: progressive}]")
     try:
         assert await router.dialler.run() == 1
-        await router.callbacks.wait()
+        await router.callbacks.wait()  # the agent answered; the customer is dialled after, so wait for his outcome
+        assert (await sip.outcome(moscow, direction="outbound"))["result"] == "answered"
         [invite] = customer.invites()
         assert invite.first_line.startswith(f"INVITE sip:{moscow}@"), "22:00 in Vladivostok: the B customer first"
         assert (await sip.store.task(first)).get("callback_attempts") is None
         assert (await sip.store.task(second))["callback_attempts"] == "1"
-        assert (await sip.outcome(moscow, direction="outbound"))["result"] == "answered"
     finally:
         originator.close()
         await router.followups.outbox.close()
