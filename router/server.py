@@ -20,6 +20,7 @@ from router.backlog import Backlog
 from router.crm.sync import attach as attach_crm
 from router.floodlog import FloodLog
 from router.followups.dialler import DIAL_EVERY
+from router.periodic import Periodic
 from router.service import Router
 from router.state.errors import STORE_ERRORS
 from router.state.spool import Spool
@@ -32,25 +33,26 @@ TICK_SECONDS = 30.0
 makes each step happen once)."""
 
 
-async def dial_forever(router: Router, every: float = DIAL_EVERY) -> None:
+async def callback_rounds(router: Router) -> None:
     """Held places' and the progressive worklist's rounds (router/followups/holds.py, dialler.py), off the calls'
     path."""
-    while True:
-        await asyncio.sleep(every)
-        try:
-            await router.holds.run()
-            await router.dialler.run()
-        except Exception as e:
-            log.warning("callbacks round (held places, worklist) failed: %s; next try in %.0f s", e, every)
+    await router.holds.run()
+    await router.dialler.run()
 
 
-async def tick_forever(router: Router, every: float = TICK_SECONDS) -> None:
-    while True:
-        await asyncio.sleep(every)
-        try:
-            await router.tick()
-        except Exception as e:
-            log.warning("periodic check (escalation, risk) failed: %s; next try in %.0f s", e, every)
+def ticker(router: Router, every: float = TICK_SECONDS) -> Periodic:
+    def failed(e: Exception) -> None:
+        log.warning("periodic check (escalation, risk) failed: %s; next try in %.0f s", e, every)
+
+    return Periodic("periodic", every, router.tick, (Exception,), failed)
+
+
+def dialler(router: Router, every: float = DIAL_EVERY) -> Periodic:
+    def failed(e: Exception) -> None:
+        log.warning("callbacks round (held places, worklist) failed: %s; next try in %.0f s", e, every)
+
+    return Periodic("worklist-dialler", every, lambda: callback_rounds(router), (Exception,), failed)
+
 
 FD_RESERVE = 300
 """File descriptors kept for everything but FastAGI: Redis, HTTP clients, the live stream, logs."""
@@ -106,16 +108,16 @@ class Running:
     http: web.AppRunner
     http_port: int
     ami: Listener | None = None
-    ticker: asyncio.Task | None = None
+    ticker: Periodic | None = None
     backlog: Backlog | None = None
     originator: Originator | None = None
-    dialler: asyncio.Task | None = None
+    dialler: Periodic | None = None
 
     async def stop(self, drain: float = DRAIN_SECONDS) -> None:
         """Stop taking calls, let those under way finish, write what is pending, spool what the store refuses."""
-        for task in (self.ticker, self.dialler):
-            if task is not None:
-                task.cancel()
+        for rounds in (self.ticker, self.dialler):
+            if rounds is not None:
+                await rounds.stop()
         if self.originator is not None:
             self.originator.close()
         await self.agi.drain(drain)
@@ -182,16 +184,18 @@ async def start(router: Router, agi: tuple[str, int], http: tuple[str, int], tok
     port = runner.addresses[0][1] if runner.addresses else http[1]
     log.info("%s: routing on agi://%s:%d/route, HTTP on http://%s:%d", router.instance, agi[0], agi_server.port,
              http[0], port)
-    ticker = asyncio.create_task(tick_forever(router), name="periodic")
-    originator = dialler = None
+    periodic = ticker(router)
+    periodic.start()
+    originator = callbacks = None
     if originate is not None:
         originator = Originator(originate)
         originator.start()
         router.callbacks.originate = originator.originate
         router.holds.queue_status = originator.queue_status
-        dialler = asyncio.create_task(dial_forever(router), name="worklist-dialler")
-    return Running(router, agi_server, runner, port, listener, ticker=ticker, backlog=backlog,
-                   originator=originator, dialler=dialler)
+        callbacks = dialler(router)
+        callbacks.start()
+    return Running(router, agi_server, runner, port, listener, ticker=periodic, backlog=backlog,
+                   originator=originator, dialler=callbacks)
 
 
 async def serve_forever(running: Running) -> None:

@@ -12,10 +12,8 @@ across routers); a task turning overdue, by whichever router's sweep claims it f
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import time
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -26,6 +24,7 @@ from router.outbox.email import EmailSender, email_message
 from router.outbox.http import HttpSender, http_message
 from router.people.accounts import User
 from router.people.staff import Staff
+from router.periodic import Periodic
 from router.service import Router
 from router.state.errors import STORE_ERRORS
 
@@ -69,10 +68,8 @@ class Notices:
         self.staff = staff
         self.queued = 0
         self.sent = 0
-        self._task: asyncio.Task | None = None
-        self._stopping = asyncio.Event()
-        """Set by `stop`: the sweep loop ends even when a store call turned its cancellation into an error it
-        catches (a builtin TimeoutError is an OSError, one of STORE_ERRORS)."""
+        self.sweeps = Periodic("notices", SWEEP_SECONDS, lambda: self.sweep(), STORE_ERRORS, self._sweep_failed,
+                               at_start=True)
         outbox = router.followups.outbox
         outbox.senders.setdefault("email", EmailSender())
         outbox.senders.setdefault("telegram", outbox.senders.get("webhook") or HttpSender())
@@ -183,22 +180,10 @@ class Notices:
                 await self.tell(task.get("owner", ""), "overdue", dict(task))
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="notices")
-
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            started = time.monotonic()
-            try:
-                await self.sweep()
-            except STORE_ERRORS as e:
-                log.warning("notices: store unreachable (%s); next look in %.0f s", e, SWEEP_SECONDS)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(max(0.0, SWEEP_SECONDS - (time.monotonic() - started))):
-                    await self._stopping.wait()
+        self.sweeps.start()
 
     async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self.sweeps.stop()
+
+    def _sweep_failed(self, error: Exception) -> None:
+        log.warning("notices: store unreachable (%s); next look in %.0f s", error, SWEEP_SECONDS)

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from router.asterisk.queuelive import QueueLive
 from router.floodlog import FloodLog
+from router.periodic import Periodic
 from router.service import Router
 from router.state.errors import STORE_ERRORS
 from router.wallboard.board import Board, board, today_figures
@@ -46,7 +47,7 @@ class Wallboard:
         self.owners: dict[str, OwnerCounts] = {}
         self.owners_at = float("-inf")
         self.coalescer = Coalescer(every, router.clock, call_later or self._call_later, self.push)
-        self._task: asyncio.Task | None = None
+        self.ticker = Periodic("wallboard", TICK, self.tick, (), lambda error: None)
         self.flood = FloodLog(log, "wallboard", interval=LOG_EVERY)
         self._reading = asyncio.Lock()
         """Screens connecting at once (a router restarted under 20 TVs) wait for one read of the counts."""
@@ -99,23 +100,21 @@ class Wallboard:
     # the ticker
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._tick_forever(), name="wallboard")
+        self.ticker.start()
 
-    def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+    async def stop(self) -> None:
         self.screens.close()
         self.flood.flush()
+        await self.ticker.stop()
 
-    async def _tick_forever(self) -> None:
-        while True:
-            await asyncio.sleep(TICK)
-            if not self.screens.subscribers:
-                continue
-            if self.router.clock() - self.owners_at >= OWNERS_EVERY:
-                try:
-                    await self.read_owners()
-                except STORE_ERRORS as e:
-                    self.owners_at = self.router.clock()  # try again at the next round, not every second
-                    self.flood.note("reads of the follow-up counts failed (the wall shows the last ones)", str(e))
-            self.coalescer.poke()
+    async def tick(self) -> None:
+        """While screens watch: the follow-up counts read when older than OWNERS_EVERY, and the board pushed."""
+        if not self.screens.subscribers:
+            return
+        if self.router.clock() - self.owners_at >= OWNERS_EVERY:
+            try:
+                await self.read_owners()
+            except STORE_ERRORS as e:
+                self.owners_at = self.router.clock()  # try again at the next round, not every second
+                self.flood.note("reads of the follow-up counts failed (the wall shows the last ones)", str(e))
+        self.coalescer.poke()

@@ -58,7 +58,7 @@ def add_routes(app: web.Application, wall: Wallboard) -> None:
         wall.start()
 
     async def closing(app: web.Application) -> None:
-        wall.stop()  # the screens' streams end now, so the server's shutdown does not wait for them
+        await wall.stop()  # the screens' streams end now, so the server's shutdown does not wait for them
 
     app.on_startup.append(started)
     app.on_shutdown.append(closing)
