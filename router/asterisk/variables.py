@@ -2,7 +2,7 @@
 `dialplans/` and the menus `router ivr dialplan` writes), and the AGI arguments of a second ask."""
 
 from router.core.freepbx import is_freepbx_queue
-from router.core.menus import INPUT_FIELDS, Asked
+from router.core.menus import INPUT_FIELDS, NOT_ASKED, Asked
 
 DECISION = "ROUTE_DECISION"
 RULE = "ROUTE_RULE"
@@ -113,6 +113,8 @@ def agi_choice(env: dict[str, str]) -> str:
 def agi_asked(env: dict[str, str]) -> Asked:
     """What a dialplan asking again after a menu passed: menu, key, choice, typed digits (`contract=`), dnid;
     kept to plain words and digits, whatever the dialplan (or a caller's keys) put there."""
+    if "agi_arg_1" not in env:  # a call's first ask, most calls: nothing to read
+        return NOT_ASKED
     args = _args(env)
     digits = next((args[f] for f in INPUT_FIELDS if f in args), "")
     return Asked(_word(args.get(MENU_ARG, "")), _word(args.get(KEY_ARG, ""))[:8], _word(args.get(CHOICE_ARG, "")),

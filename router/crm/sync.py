@@ -45,6 +45,8 @@ log = logging.getLogger("router.crm")
 CHANNEL = "crm"
 USERS_RETRY = 60.0
 """Seconds between attempts to read the CRM's users while it does not answer (at start, after a user is gone)."""
+NO_CRM = CrmSettings(type="bitrix24", calls=False, tasks=False)
+"""The settings without a `crm:` section: nothing is sent (built once: every routed call asks)."""
 
 
 class CrmSync:
@@ -66,7 +68,7 @@ class CrmSync:
 
     def settings(self) -> CrmSettings:
         found = self.router.rules.rs.crm
-        return found if found is not None else CrmSettings(type="bitrix24", calls=False, tasks=False)
+        return found if found is not None else NO_CRM
 
     def zone(self) -> str:
         return self.router.rules.rs.company.timezone
