@@ -3,6 +3,7 @@
 
     python bench/asterisk.py                          # 3 rounds x 5 modes x 15 s, 10 calls in flight
     python bench/asterisk.py --seconds 3 --rounds 1   # checks the harness in half a minute
+    python bench/asterisk.py --baseline ../old        # also a router of another checkout, alternating with this one
 
 One private Asterisk (the live suite's: dialplans/ and asterisk/ as shipped, see tests/live/)
 serves every mode, alternating in one run so that machine drift cancels. A call is an AMI
@@ -19,6 +20,10 @@ turn); it ends in a one-line IVR
           router that keeps state per caller costs;
 - router: through dialplans/callrouter.conf, `router serve` deciding (Redis round trip) and its
           AMI listener following the call (the outcome written to Redis).
+- baseline (with --baseline DIR): the same through `router serve` of the checkout in DIR (another
+          release), its calls sent to it by CALLROUTER_AGI, in the same rounds: what a release
+          changed, measured with the machine's drift cancelled. Both routers listen on AMI in
+          every mode and follow every call, so each pays the same for the other's.
 `router serve` and its AMI listener run in every mode (in none and the floors it only listens). The
 load generator logs in as the router's own AMI user, so the events it counts per call are the
 ones the router is sent. CPU per call is read from /proc for Asterisk, the router, the floor and
@@ -59,6 +64,8 @@ from tests.live.stack import DIAL_SECRET  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 MODES = ("none", "floor", "floor-contract", "floor-redis", "router")
+ROUTED = {"router": "router", "baseline": "baseline"}
+"""The modes a router routes, and the process (of `pids`) that does."""
 TICK = os.sysconf("SC_CLK_TCK")
 RULES = """version: 1
 company: {timezone: Europe/Moscow, default_region: RU}
@@ -88,10 +95,14 @@ exten => _X.,1,AGI(agi://127.0.0.1:{floor}/contract)
 [bench-floor-redis]
 exten => _X.,1,AGI(agi://127.0.0.1:{floor}/redis)
  same => n,Goto(bench-ivr,s,1)
+
+[bench-baseline]
+exten => _X.,1,Set(CALLROUTER_AGI=agi://127.0.0.1:{baseline}/route)
+ same => n,Goto(callrouter-inbound,${{EXTEN}},1)
 """
 CONTEXT = {"none": "bench-none", "floor": "bench-floor", "floor-contract": "bench-floor-contract",
            "floor-redis": "bench-floor-redis",
-           "router": "callrouter-inbound"}
+           "router": "callrouter-inbound", "baseline": "bench-baseline"}
 """Each mode's context starts with its own first step, as a trunk's context would: the router's calls enter
 the shipped [callrouter-inbound] directly, the floors' their AGI()."""
 CONTRACT = (b'EXEC MSet "ROUTE_RULE=everyone,ROUTE_DECISION=019ab3c2d1e0f00001a2b3c,ROUTE_CALLER_KIND=repeat,'
@@ -102,6 +113,8 @@ ROUTE_RULE first, so that the router's AMI user is not sent it as the router's a
 CALLERS = 2000
 OUTCOMES = Keys("bench").outcomes
 """The router's outcomes stream (its key prefix is `bench`)."""
+BASELINE_OUTCOMES = Keys("base").outcomes
+"""The baseline router's (prefix `base`)."""
 """Distinct caller numbers, called in turn: numbers come back as they do in real traffic."""
 
 
@@ -200,24 +213,24 @@ async def bench(args) -> dict:
     try:
         redis, url = start_redis(tmp)
         procs.append(redis)
-        floor_port, agi_port, http_port = free_port(), free_port(), free_port()
+        floor_port, agi_port, baseline_port = free_port(), free_port(), free_port()
+        modes = MODES + (("baseline",) if args.baseline else ())
         floor = subprocess.Popen([sys.executable, __file__, "--floor-server", str(floor_port), url],
                                  stdout=subprocess.PIPE, text=True)
         procs.append(floor)
         assert floor.stdout is not None and floor.stdout.readline().strip() == "ready"
         ast = start_asterisk(tmp / "asterisk", f"agi://127.0.0.1:{agi_port}/route",
-                             extra_dialplan=DIALPLAN.format(floor=floor_port))
+                             extra_dialplan=DIALPLAN.format(floor=floor_port, baseline=baseline_port))
         (tmp / "rules.yaml").write_text(RULES)
-        router = subprocess.Popen([sys.executable, "-m", "router", "serve", "--rules", str(tmp / "rules.yaml"),
-                                   "--store", url, "--prefix", "bench", "--agi", f"127.0.0.1:{agi_port}",
-                                   "--http", f"127.0.0.1:{http_port}", "--ami",
-                                   f"ami://callrouter@127.0.0.1:{ast.ami_port}"],
-                                  env=router_env(ROUTER_AMI_SECRET=AMI_SECRET), stdout=subprocess.DEVNULL,
-                                  stderr=open(tmp / "router.log", "wb"))  # noqa: SIM115
+        router = start_router(ROOT, tmp, url, "bench", agi_port, ast.ami_port)
         procs.append(router)
-        wait_port(agi_port, router)
+        pids = {"asterisk": ast.proc.pid, "router": router.pid, "floor": floor.pid, "redis": redis.pid}
+        if args.baseline:
+            baseline = start_router(args.baseline.resolve(), tmp, url, "base", baseline_port, ast.ami_port)
+            procs.append(baseline)
+            pids["baseline"] = baseline.pid
         deadline = time.monotonic() + 20
-        while "callrouter" not in ast.cli("manager show connected"):
+        while ast.cli("manager show connected").count("callrouter") < len(modes) - len(MODES) + 1:
             if time.monotonic() > deadline:
                 raise SystemExit("the router did not log in to AMI")
             await asyncio.sleep(0.1)
@@ -227,28 +240,29 @@ async def bench(args) -> dict:
         gen = Generator(ami, dialler)
         store = aioredis.from_url(url)
         routed = 0
-        pids = {"asterisk": ast.proc.pid, "router": router.pid, "floor": floor.pid, "redis": redis.pid}
-        for mode in MODES:  # warm-up: every path once
+        for mode in modes:  # warm-up: every path once
             res = await gen.run(mode, 1.0, args.inflight)
-            if mode == "router":
+            if mode in ROUTED:
                 routed += res["calls"]
-                await outcomes_written(store, routed)
-        runs: dict[str, list[dict]] = {m: [] for m in MODES}
+                await outcomes_written(store, routed, modes)
+        runs: dict[str, list[dict]] = {m: [] for m in modes}
         for r in range(args.rounds):
-            order = MODES if r % 2 == 0 else tuple(reversed(MODES))
+            order = modes if r % 2 == 0 else tuple(reversed(modes))
             for mode in order:
                 before = {k: cpu_seconds(p) for k, p in pids.items()}
                 before["generator"], whole = time.process_time(), machine_seconds()
-                spy = profile(router.pid, mode, r) if args.profile and mode == "router" else None
+                spy = profile(pids[ROUTED[mode]], mode, r) if args.profile and mode in ROUTED else None
                 res = await gen.run(mode, args.seconds, args.inflight)
-                if mode == "router":
+                if mode in ROUTED:
                     # the router's work for these calls ends when their outcomes are written: charged to them
                     routed += res["calls"]
-                    res["outcomes_behind"] = await outcomes_written(store, routed)
+                    res["outcomes_behind"] = await outcomes_written(store, routed, modes)
                 if spy is not None:
                     spy.send_signal(signal.SIGINT)
                     spy.wait(30)
                 res["cpu"] = {k: cpu_seconds(p) - before[k] for k, p in pids.items()}
+                if mode == "baseline":  # "router" is the router that routed the mode's calls
+                    res["cpu"]["router"], res["cpu"]["baseline"] = res["cpu"]["baseline"], res["cpu"]["router"]
                 res["cpu"]["generator"] = time.process_time() - before["generator"]
                 res["machine"] = {k: v - whole[k] for k, v in machine_seconds().items()}
                 runs[mode].append(res)
@@ -264,16 +278,29 @@ async def bench(args) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-async def outcomes_written(store: aioredis.Redis, calls: int, seconds: float = 60.0) -> int:
-    """Until the router has written the outcome of every routed call so far (one each: the IVR answers);
-    how many it still had to write when asked."""
+async def outcomes_written(store: aioredis.Redis, calls: int, modes: tuple[str, ...], seconds: float = 60.0) -> int:
+    """Until each router has written the outcome of every routed call so far (one each: the IVR answers; a
+    router follows the calls the other routed too); how many the router had still to write when asked."""
     deadline = time.monotonic() + seconds
     behind = calls - await store.xlen(OUTCOMES)
-    while (written := await store.xlen(OUTCOMES)) < calls:
-        if time.monotonic() > deadline:
-            raise SystemExit(f"the router wrote {written} outcomes of {calls} calls within {seconds:.0f} s")
-        await asyncio.sleep(0.05)
+    for stream in (OUTCOMES, BASELINE_OUTCOMES) if "baseline" in modes else (OUTCOMES,):
+        while (written := await store.xlen(stream)) < calls:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"a router wrote {written} outcomes of {calls} calls within {seconds:.0f} s")
+            await asyncio.sleep(0.05)
     return behind
+
+
+def start_router(checkout: Path, tmp: Path, url: str, prefix: str, agi_port: int, ami_port: int) -> subprocess.Popen:
+    """`router serve` of the checkout, listening on AMI as the shipped `callrouter` user; once it takes calls."""
+    log = open(tmp / f"router-{prefix}.log", "wb")  # noqa: SIM115 - the process keeps it
+    router = subprocess.Popen([sys.executable, "-m", "router", "serve", "--rules", str(tmp / "rules.yaml"),
+                               "--store", url, "--prefix", prefix, "--agi", f"127.0.0.1:{agi_port}",
+                               "--http", f"127.0.0.1:{free_port()}", "--ami", f"ami://callrouter@127.0.0.1:{ami_port}"],
+                              env=router_env(ROUTER_AMI_SECRET=AMI_SECRET, PYTHONPATH=str(checkout)),
+                              stdout=subprocess.DEVNULL, stderr=log, cwd=checkout)
+    wait_port(agi_port, router)
+    return router
 
 
 def profile(pid: int, mode: str, round_: int) -> subprocess.Popen:
@@ -330,6 +357,21 @@ def goals(m: dict) -> dict[str, float | None]:
             max(x["machine_ms_per_call"]["steal"] for x in m.values()),
         "AMI events per call, routed / unrouted (<= 1.3)": m["router"]["events_per_call"] /
         m["none"]["events_per_call"],
+        **(against_baseline(m) if "baseline" in m else {}),
+    }
+
+
+def against_baseline(m: dict) -> dict[str, float]:
+    """This checkout's router against the baseline's, measured in the same rounds."""
+    this, base = m["router"], m["baseline"]
+    return {
+        "this router's CPU per routed call incl. AMI / the baseline's": this["cpu_ms_per_call"]["router"] /
+        base["cpu_ms_per_call"]["router"],
+        "this router's CPU per routed call incl. AMI, ms, minus the baseline's":
+            this["cpu_ms_per_call"]["router"] - base["cpu_ms_per_call"]["router"],
+        "routed calls/s, this router / the baseline": this["calls_per_s"] / base["calls_per_s"],
+        "Asterisk CPU per routed call, this router / the baseline": this["cpu_ms_per_call"]["asterisk"] /
+        base["cpu_ms_per_call"]["asterisk"],
     }
 
 
@@ -365,7 +407,7 @@ def table(out: dict) -> str:
     m = out["modes"]
     rows = [("calls/s, {} in flight".format(out["inflight"]), "{:.0f}", lambda x: x["calls_per_s"]),
             ("Asterisk CPU ms/call", "{:.2f}", lambda x: x["cpu_ms_per_call"]["asterisk"]),
-            ("router CPU ms/call (its AMI listener in every mode)", "{:.2f}",
+            ("router CPU ms/call (its AMI listener in every mode; for the baseline, the baseline's)", "{:.2f}",
              lambda x: x["cpu_ms_per_call"]["router"]),
             ("floor server CPU ms/call", "{:.2f}", lambda x: x["cpu_ms_per_call"]["floor"]),
             ("Redis CPU ms/call", "{:.2f}", lambda x: x["cpu_ms_per_call"]["redis"]),
@@ -375,12 +417,13 @@ def table(out: dict) -> str:
             ("stolen by the host ms/call", "{:.2f}", lambda x: x["machine_ms_per_call"]["steal"]),
             ("AMI events per call to the router's user", "{:.1f}", lambda x: x["events_per_call"]),
             ("calls measured", "{}", lambda x: x["calls"])]
-    lines = ["| per call | no routing (Goto the IVR) | bare one-command FastAGI, then Goto | "
-             "one-command FastAGI setting the contract's variables, then Goto | the same after one Redis round trip "
-             "| callrouter |",
-             "|---|---|---|---|---|---|"]
+    heads = {"none": "no routing (Goto the IVR)", "floor": "bare one-command FastAGI, then Goto",
+             "floor-contract": "one-command FastAGI setting the contract's variables, then Goto",
+             "floor-redis": "the same after one Redis round trip", "router": "callrouter",
+             "baseline": "callrouter of the baseline checkout"}
+    lines = ["| per call | " + " | ".join(heads[k] for k in m) + " |", "|---|" + "---|" * len(m)]
     for label, fmt, get in rows:
-        lines.append(f"| {label} | " + " | ".join(fmt.format(get(m[k])) for k in MODES) + " |")
+        lines.append(f"| {label} | " + " | ".join(fmt.format(get(m[k])) for k in m) + " |")
     behind = m["router"].get("outcomes_behind")
     if behind is not None:
         lines.append(f"\nOutcomes the router had still to write when a round's last call ended (most of any "
@@ -403,6 +446,8 @@ def main() -> None:
     ap.add_argument("--inflight", type=int, default=10)
     ap.add_argument("--profile", action="store_true",
                     help="py-spy the router in its rounds -> results/profile-asterisk-router-N.txt (skews its CPU)")
+    ap.add_argument("--baseline", type=Path, metavar="DIR",
+                    help="also route through `router serve` of the checkout in DIR (git worktree add DIR REF)")
     ap.add_argument("--floor-server", nargs=2, metavar=("PORT", "REDIS_URL"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.floor_server:

@@ -29,6 +29,7 @@ from router.asterisk.calltracker import CallTracker, hint_state
 from router.asterisk.inventory import Inventory, read_inventory
 from router.core.outcome import Outcome
 from router.core.ring import Ring
+from router.periodic import Periodic
 from router.state.base import Command
 from router.state.errors import STORE_ERRORS
 from router.state.store import Store
@@ -115,7 +116,7 @@ class Listener:
         """The journal's name (the router's instance name, stable across restarts); "" keeps none."""
         self._journal: dict[str, bytes | None] = {}
         """Journal fields to set (JSON) or drop (None) at its next write."""
-        self._journal_task: asyncio.Task | None = None
+        self._journal_rounds = Periodic("ami-journal", JOURNAL_EVERY, self._journal_round, (), lambda error: None)
         self._writer: asyncio.Task | None = None
         self._resync_task: asyncio.Future | None = None
         self._flushing = asyncio.Lock()
@@ -153,14 +154,14 @@ class Listener:
         self.manager.connect()
         self._writer = asyncio.create_task(self._write_loop(), name="ami-writer")
         if self.journal_name:
-            self._journal_task = asyncio.create_task(self._journal_loop(), name="ami-journal")
+            self._journal_rounds.start()
 
     async def stop(self, seconds: float | None = None) -> None:
         """A last flush (within `seconds`); what the store did not take stays in `pending`."""
         self.manager.close()
-        for task in (self._writer, self._journal_task):
-            if task is not None:
-                task.cancel()
+        if self._writer is not None:
+            self._writer.cancel()
+        await self._journal_rounds.stop()
         try:
             async with asyncio.timeout(seconds):
                 await self.flush()
@@ -358,23 +359,21 @@ class Listener:
             batch.append(o)
         return batch
 
-    async def _journal_loop(self) -> None:
+    async def _journal_round(self) -> None:
         """Every JOURNAL_EVERY seconds, what changed among the calls followed and the outcomes not yet written."""
-        while True:
-            await asyncio.sleep(JOURNAL_EVERY)
-            calls, ended = self.tracker.journal_changes()
-            for linkedid, record in calls.items():
-                self._journal[f"c:{linkedid}"] = orjson.dumps(record)
-            for linkedid in ended:
-                self._journal[f"c:{linkedid}"] = None
-            if not self._journal:
-                continue
-            changes, self._journal = self._journal, {}
-            try:
-                await self.store.journal_write(self.journal_name, changes)
-            except STORE_ERRORS as e:
-                self._journal = changes | self._journal  # newer changes win
-                log.debug("%s: journal not written (%s)", self.where, e)
+        calls, ended = self.tracker.journal_changes()
+        for linkedid, record in calls.items():
+            self._journal[f"c:{linkedid}"] = orjson.dumps(record)
+        for linkedid in ended:
+            self._journal[f"c:{linkedid}"] = None
+        if not self._journal:
+            return
+        changes, self._journal = self._journal, {}
+        try:
+            await self.store.journal_write(self.journal_name, changes)
+        except STORE_ERRORS as e:
+            self._journal = changes | self._journal  # newer changes win
+            log.debug("%s: journal not written (%s)", self.where, e)
 
     async def _write_loop(self) -> None:
         await write_forever(self._wake, self.flush, lambda: len(self.pending), log, self.where, first_delay=0.2)
