@@ -114,9 +114,15 @@ class Listener:
         self.manager.register_event("*", self._on_event)
         self.journal_name = ""
         """The journal's name (the router's instance name, stable across restarts); "" keeps none."""
-        self._journal: dict[str, bytes | None] = {}
+        self._journal: dict[str, Outcome | bytes | None] = {}
+        """Changes for the next journal round: a field set (an outcome is serialised then) or dropped (None)."""
+        self._in_journal: set[str] = set()
+        """Fields the store's journal holds (written by a round, or found at restore): only these need dropping;
+        a call or an outcome that came and went between two rounds never reaches the store."""
+        self._in_flight: dict[str, bytes | None] = {}
+        """The round being written."""
         """Journal fields to set (JSON) or drop (None) at its next write."""
-        self._journal_rounds = Periodic("ami-journal", JOURNAL_EVERY, self._journal_round, (), lambda error: None)
+        self._journal_rounds = Periodic("ami-journal", JOURNAL_EVERY, self.write_journal, (), lambda error: None)
         self._writer: asyncio.Task | None = None
         self._resync_task: asyncio.Future | None = None
         self._flushing = asyncio.Lock()
@@ -138,12 +144,12 @@ class Listener:
         if not self.journal_name:
             return
         found = await self.store.journal_read(self.journal_name)
+        self._in_journal = set(found)
         calls = [v for f, v in found.items() if f.startswith("c:")]
         outcomes = [Outcome.from_record(v) for f, v in found.items() if f.startswith("o:")]
         self.tracker.restore(calls)
         for o in outcomes:
             self.pending.append(("outcome", o))
-            self._journal[f"o:{o.key}"] = orjson.dumps(o.record())
         if calls or outcomes:
             log.warning("%s: the last run stopped while following %d calls, %d outcomes not yet written: "
                         "taken up again", self.where, len(calls), len(outcomes))
@@ -305,7 +311,7 @@ class Listener:
                 o.wrapup_seconds = float(self.agents.wrapup_of(o.by, o.queue))
             self.pending.append(("outcome", o))
             if self.journal_name:
-                self._journal[f"o:{o.key}"] = orjson.dumps(o.record())
+                self._journal[f"o:{o.key}"] = o
         if outcomes or states or spans or marks or now:
             self._wake.set()
 
@@ -332,7 +338,7 @@ class Listener:
                 for o in batch:
                     self.pending.popleft()
                     if self.journal_name:
-                        self._journal[f"o:{o.key}"] = None
+                        self._unjournal(f"o:{o.key}")
                 if self.on_outcome is not None:
                     # recorded: what follows each (follow-ups) is retried on its own if the store fails now
                     self.pending.extendleft(reversed([("recorded", o) for o, w in zip(batch, written, strict=True)
@@ -359,21 +365,38 @@ class Listener:
             batch.append(o)
         return batch
 
-    async def _journal_round(self) -> None:
+    async def write_journal(self) -> None:
         """Every JOURNAL_EVERY seconds, what changed among the calls followed and the outcomes not yet written."""
         calls, ended = self.tracker.journal_changes()
         for linkedid, record in calls.items():
             self._journal[f"c:{linkedid}"] = orjson.dumps(record)
         for linkedid in ended:
-            self._journal[f"c:{linkedid}"] = None
+            self._unjournal(f"c:{linkedid}")
         if not self._journal:
             return
         changes, self._journal = self._journal, {}
+        self._in_flight = {f: v if v is None or isinstance(v, bytes) else orjson.dumps(v.record())
+                           for f, v in changes.items()}
         try:
-            await self.store.journal_write(self.journal_name, changes)
+            await self.store.journal_write(self.journal_name, self._in_flight)
         except STORE_ERRORS as e:
             self._journal = changes | self._journal  # newer changes win
             log.debug("%s: journal not written (%s)", self.where, e)
+        else:
+            for field, value in self._in_flight.items():
+                if value is None:
+                    self._in_journal.discard(field)
+                else:
+                    self._in_journal.add(field)
+        finally:
+            self._in_flight = {}
+
+    def _unjournal(self, field: str) -> None:
+        """`field` is done with: dropped from the store's journal if it is there or on its way."""
+        if field in self._in_journal or self._in_flight.get(field) is not None:
+            self._journal[field] = None
+        else:
+            self._journal.pop(field, None)
 
     async def _write_loop(self) -> None:
         await write_forever(self._wake, self.flush, lambda: len(self.pending), log, self.where, first_delay=0.2)
