@@ -112,6 +112,8 @@ class AgentStates:
 
     def take(self) -> tuple[list[Span], list[Mark], dict[str, AgentNow]]:
         """The spans and marks since the last take, and the members whose state changed (their state now)."""
+        if not (self.spans or self.marks or self.changed):
+            return [], [], {}
         spans, marks, changed = self.spans, self.marks, self.changed
         self.spans, self.marks, self.changed = [], [], set()
         return spans, marks, {a: self.now_of(a) for a in sorted(changed)}
@@ -248,3 +250,5 @@ HANDLERS: dict[str, Handler] = {
     "AgentConnect": AgentStates.on_connect,
     "AgentComplete": AgentStates.on_complete,
 }
+EVENTS = frozenset(HANDLERS)
+"""The events that change a member's state (the listener hands the others to nobody here)."""

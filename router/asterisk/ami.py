@@ -23,6 +23,7 @@ from typing import Literal, Protocol
 import orjson
 from panoramisk import Manager
 
+from router.asterisk.agentstates import EVENTS as AGENT_EVENTS
 from router.asterisk.agentstates import AgentNow, AgentStates, Mark, Span
 from router.asterisk.amiconnection import AMITarget, ListenerManager, SafeProtocol
 from router.asterisk.calltracker import CallTracker, hint_state
@@ -50,8 +51,11 @@ OUTCOME_BATCH = 200
 
 
 class Watcher(Protocol):
-    """Anyone else following the events (the wallboard's live queues): told of each event, and of the
-    QueueStatus answer (QueueParams, QueueMember, QueueEntry) read after every (re)connect."""
+    """Anyone else following the events (the wallboard's live queues): told of each event it names in
+    `events`, and of the QueueStatus answer (QueueParams, QueueMember, QueueEntry) read after every
+    (re)connect."""
+
+    events: frozenset[str]
 
     def feed(self, event: dict, at: float) -> None: ...
 
@@ -282,18 +286,26 @@ class Listener:
     def _feed(self, e: dict) -> None:
         try:
             self.events += 1
+            name = e.get("Event", "")
             ts = e.get("Timestamp")
             self.last_event_at = now = self.clock()
             at = float(ts) if ts else now
             for w in self.watchers:
-                w.feed(e, at)
+                if name in w.events:  # most events of a call are of no queue: a set lookup, not a call
+                    w.feed(e, at)
             self.tracker.feed(e, at)
-            self.agents.feed(e, at)
+            if name in AGENT_EVENTS:
+                self.agents.feed(e, at)
             self._collect()
         except Exception:
             log.exception("%s: event %r not understood; skipped", self.where, e.get("Event"))
 
     def _collect(self) -> None:
+        """What the event changed, queued for the store (after each event: most change nothing to write)."""
+        tracker, agents = self.tracker, self.agents
+        if not (tracker.rings or tracker.pauses or tracker.outcomes or tracker.device_states or agents.spans
+                or agents.marks or agents.changed):
+            return
         for ring in self.tracker.take_rings():
             if self.on_ring is not None:
                 self.on_ring(ring)

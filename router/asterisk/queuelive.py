@@ -376,3 +376,5 @@ HANDLERS: dict[str, Handler] = {
     "DialBegin": QueueLive.on_went_on,
     "UserEvent": QueueLive.on_userevent,
 }
+EVENTS = frozenset(HANDLERS)
+"""The events the live queues follow."""

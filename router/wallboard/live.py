@@ -16,6 +16,7 @@ import contextlib
 import logging
 from datetime import datetime
 
+from router.asterisk.queuelive import EVENTS as QUEUE_EVENTS
 from router.asterisk.queuelive import QueueLive
 from router.floodlog import FloodLog
 from router.periodic import Periodic
@@ -60,6 +61,9 @@ class Wallboard:
         return asyncio.get_running_loop().call_later(delay, callback)
 
     # from the AMI listener
+
+    events = QUEUE_EVENTS
+    """The events the listener hands on (router/asterisk/ami.py's Watcher)."""
 
     def feed(self, event: dict, at: float) -> None:
         self.live.feed(event, at)
