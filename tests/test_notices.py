@@ -4,8 +4,6 @@ nothing, a digest instead of a flood, quiet hours, escalation and overdue tasks.
 
 from __future__ import annotations
 
-import asyncio
-
 from router.core.outcome import Outcome
 from router.web.people import PEOPLE_KEY
 from tests.fake_services import TelegramApi

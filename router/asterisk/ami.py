@@ -20,19 +20,18 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Literal, Protocol
 
-import orjson
 from panoramisk import Manager
 
 from router.asterisk.agentstates import EVENTS as AGENT_EVENTS
 from router.asterisk.agentstates import AgentNow, AgentStates, Mark, Span
 from router.asterisk.amiconnection import AMITarget, ListenerManager, SafeProtocol
+from router.asterisk.amijournal import JOURNAL_EVERY, Journal
 from router.asterisk.calltracker import CallTracker, hint_state
 from router.asterisk.inventory import Inventory, read_inventory
 from router.core.outcome import Outcome
 from router.core.ring import Ring
 from router.periodic import Periodic
 from router.state.base import Command
-from router.state.errors import STORE_ERRORS
 from router.state.store import Store
 from router.state.writer import write_forever
 
@@ -44,8 +43,6 @@ Pending = (tuple[Literal["device"], tuple[str, str]] | tuple[Literal["paused"], 
 """What waits for the store: a device state, a queue member's pause (for the worklist), an outcome to write,
 a written outcome whose follow-ups wait, queue members' states (for the report)."""
 BACKOFF_MAX = 30.0
-JOURNAL_EVERY = 0.1
-"""Seconds between two journal writes: what a router killed mid-call can lose of its AMI events."""
 OUTCOME_BATCH = 200
 """Outcomes written in one pair of round trips: those that ended while the previous batch was written."""
 
@@ -118,14 +115,7 @@ class Listener:
         self.manager.register_event("*", self._on_event)
         self.journal_name = ""
         """The journal's name (the router's instance name, stable across restarts); "" keeps none."""
-        self._journal: dict[str, Outcome | bytes | None] = {}
-        """Changes for the next journal round: a field set (an outcome is serialised then) or dropped (None)."""
-        self._in_journal: set[str] = set()
-        """Fields the store's journal holds (written by a round, or found at restore): only these need dropping;
-        a call or an outcome that came and went between two rounds never reaches the store."""
-        self._in_flight: dict[str, bytes | None] = {}
-        """The round being written."""
-        """Journal fields to set (JSON) or drop (None) at its next write."""
+        self.journal = Journal()
         self._journal_rounds = Periodic("ami-journal", JOURNAL_EVERY, self.write_journal, (), lambda error: None)
         self._writer: asyncio.Task | None = None
         self._resync_task: asyncio.Future | None = None
@@ -148,7 +138,7 @@ class Listener:
         if not self.journal_name:
             return
         found = await self.store.journal_read(self.journal_name)
-        self._in_journal = set(found)
+        self.journal.restored(set(found))
         calls = [v for f, v in found.items() if f.startswith("c:")]
         outcomes = [Outcome.from_record(v) for f, v in found.items() if f.startswith("o:")]
         self.tracker.restore(calls)
@@ -323,7 +313,7 @@ class Listener:
                 o.wrapup_seconds = float(self.agents.wrapup_of(o.by, o.queue))
             self.pending.append(("outcome", o))
             if self.journal_name:
-                self._journal[f"o:{o.key}"] = o
+                self.journal.outcome(o)
         if outcomes or states or spans or marks or now:
             self._wake.set()
 
@@ -350,7 +340,7 @@ class Listener:
                 for o in batch:
                     self.pending.popleft()
                     if self.journal_name:
-                        self._unjournal(f"o:{o.key}")
+                        self.journal.outcome_written(o)
                 if self.on_outcome is not None:
                     # recorded: what follows each (follow-ups) is retried on its own if the store fails now
                     self.pending.extendleft(reversed([("recorded", o) for o, w in zip(batch, written, strict=True)
@@ -378,37 +368,10 @@ class Listener:
         return batch
 
     async def write_journal(self) -> None:
-        """Every JOURNAL_EVERY seconds, what changed among the calls followed and the outcomes not yet written."""
-        calls, ended = self.tracker.journal_changes()
-        for linkedid, record in calls.items():
-            self._journal[f"c:{linkedid}"] = orjson.dumps(record)
-        for linkedid in ended:
-            self._unjournal(f"c:{linkedid}")
-        if not self._journal:
-            return
-        changes, self._journal = self._journal, {}
-        self._in_flight = {f: v if v is None or isinstance(v, bytes) else orjson.dumps(v.record())
-                           for f, v in changes.items()}
-        try:
-            await self.store.journal_write(self.journal_name, self._in_flight)
-        except STORE_ERRORS as e:
-            self._journal = changes | self._journal  # newer changes win
-            log.debug("%s: journal not written (%s)", self.where, e)
-        else:
-            for field, value in self._in_flight.items():
-                if value is None:
-                    self._in_journal.discard(field)
-                else:
-                    self._in_journal.add(field)
-        finally:
-            self._in_flight = {}
-
-    def _unjournal(self, field: str) -> None:
-        """`field` is done with: dropped from the store's journal if it is there or on its way."""
-        if field in self._in_journal or self._in_flight.get(field) is not None:
-            self._journal[field] = None
-        else:
-            self._journal.pop(field, None)
+        """One journal round (router/asterisk/amijournal.py): what changed among the calls followed and the
+        outcomes not yet written."""
+        self.journal.calls(*self.tracker.journal_changes())
+        await self.journal.write(self.store, self.journal_name, self.where)
 
     async def _write_loop(self) -> None:
         await write_forever(self._wake, self.flush, lambda: len(self.pending), log, self.where, first_delay=0.2)
