@@ -130,3 +130,21 @@ async def test_an_outcome_written_while_its_round_is_on_the_way_is_dropped_by_th
         assert await journal(store) == set()
     finally:
         await listener.stop()
+
+
+async def test_a_router_that_stops_leaves_in_the_journal_only_what_it_could_not_write(ami, store):
+    listener, _ = await journaling(ami, store)
+    record_outcomes = store.record_outcomes
+
+    async def refused(*args, **kwargs):
+        raise ConnectionError("store away")
+
+    store.record_outcomes = refused
+    await ami.push(MISSED)
+    await wait_for(lambda: listener.received > 50 and not listener.tracker.calls)
+    await listener.write_journal()
+    assert len(await journal(store)) == 1, "the outcome waits in the journal"
+    store.record_outcomes = record_outcomes
+    await listener.stop(3)
+    assert (await store.number_state(NUMBER))["in_ok"] == "0", "written by the last flush"
+    assert await journal(store) == set(), "so the next run does not take it up again"

@@ -165,6 +165,8 @@ class Listener:
         try:
             async with asyncio.timeout(seconds):
                 await self.flush()
+                if self.journal_name:
+                    await self.write_journal()  # what the last flush wrote leaves the journal
         except Exception as e:
             log.error("%s: %d outcomes not written at shutdown (%s)", self.where, len(self.pending), e)
 
