@@ -38,6 +38,7 @@ from router.asterisk import callsim
 from router.asterisk import variables as V
 from router.asterisk.ami import AMITarget
 from router.asterisk.amisim import AMIServer
+from router.asterisk.inventory import named_endpoints
 from router.asterisk.originate import OriginateResult
 from router.asterisk.pbxsim import Press, SimulatedPBX
 from router.cli.demoday import (
@@ -213,6 +214,7 @@ async def demo(calls: int, agi: tuple[str, int], http: tuple[str, int], interval
         await store.put_user(user, await asyncio.to_thread(hash_password, password))
     pbx_ami = AMIServer(secret=secrets.token_hex(8), devices={"PJSIP/102": "INUSE"})  # petrova is on a call
     pbx_ami.queues = list(QUEUE_MEMBERS)  # the wallboard's queues, each with the member the day's calls ring
+    pbx_ami.endpoints = sorted(named_endpoints(router.rules.rs))  # the simulated PBX has every phone the rules name
     pbx_ami.members = [{"Queue": q, "Name": m, "Location": m, "StateInterface": m, "Status": "1", "Paused": "0",
                         "InCall": "0"} for q, m in QUEUE_MEMBERS.items()]
     await pbx_ami.start()
