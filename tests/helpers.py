@@ -439,6 +439,18 @@ async def until(driver, condition, seconds: float = 10):
     return await asyncio.to_thread(WebDriverWait(driver, seconds, poll_frequency=0.05).until, condition)
 
 
+async def sign_in_on_page(driver, port: int, name: str) -> None:
+    """`name` signs in where /me sends a stranger (the sign-in page), with the tests' password; back on /me."""
+    from selenium.webdriver.common.by import By
+
+    await asyncio.to_thread(driver.get, f"http://127.0.0.1:{port}/me")
+    await until(driver, lambda d: d.current_url.endswith("/login?next=/me"))
+    field = await asyncio.to_thread(driver.find_element, By.ID, "name")
+    await asyncio.to_thread(field.send_keys, name)
+    password = await asyncio.to_thread(driver.find_element, By.ID, "password")
+    await asyncio.to_thread(password.send_keys, PASSWORD + "\n")
+
+
 async def open_report(driver, port: int, day: str, token: str) -> None:
     """The report page of `day`, signed in with the API token, once it has drawn everything."""
     from selenium.webdriver.common.by import By

@@ -13,7 +13,7 @@ import orjson
 from router.asterisk.callsim import call
 from router.asterisk.pbxsim import Attempt, SimulatedPBX
 from router.web.people import PEOPLE_KEY
-from tests.helpers import MONDAY_10, PASSWORD, RULES_TEXT, Clock, SignedIn, add_user, ami_target, compiled, until
+from tests.helpers import MONDAY_10, RULES_TEXT, Clock, SignedIn, add_user, ami_target, compiled, sign_in_on_page, until
 
 CARD_BOUND_MS = 300
 
@@ -43,12 +43,7 @@ async def test_the_ringing_phones_person_sees_the_card_and_nobody_else_does(serv
     reader = asyncio.create_task(read_events(r.http_port, other, theirs, connected))
     try:
         await asyncio.wait_for(connected.wait(), 5)
-        await asyncio.to_thread(browser.get, f"http://127.0.0.1:{r.http_port}/me")
-        await until(browser, lambda d: d.current_url.endswith("/login?next=/me"))
-        name = await asyncio.to_thread(browser.find_element, By.ID, "name")
-        await asyncio.to_thread(name.send_keys, "ivanov")
-        password = await asyncio.to_thread(browser.find_element, By.ID, "password")
-        await asyncio.to_thread(password.send_keys, PASSWORD + "\n")
+        await sign_in_on_page(browser, r.http_port, "ivanov")
         await until(browser, lambda d: d.find_element(By.ID, "status").text == "live")
 
         decision = (await call(r.agi.port, "+79035550101", "OLGA")).variables["ROUTE_DECISION"]

@@ -7,7 +7,7 @@ import asyncio
 import os
 
 from router.asterisk.amisim import AMIServer
-from tests.helpers import MONDAY_10, PASSWORD, RULES_TEXT, Clock, add_user, compiled, dial_target, missed, until
+from tests.helpers import MONDAY_10, RULES_TEXT, Clock, add_user, compiled, dial_target, missed, sign_in_on_page, until
 
 PREVIEW_RULES = RULES_TEXT + """
 callbacks:
@@ -28,12 +28,7 @@ async def test_an_agent_calls_a_task_back_from_his_page_and_sees_a_refusal_named
     first = await r.router.followups.missed(missed("+79161234500", "1"), clock())
     clock.advance(60)
     premium = await r.router.followups.missed(missed("+78091234567", "2"), clock())
-    await asyncio.to_thread(browser.get, f"http://127.0.0.1:{r.http_port}/me")
-    await until(browser, lambda d: d.current_url.endswith("/login?next=/me"))
-    name = await asyncio.to_thread(browser.find_element, By.ID, "name")
-    await asyncio.to_thread(name.send_keys, "ivanov")
-    password = await asyncio.to_thread(browser.find_element, By.ID, "password")
-    await asyncio.to_thread(password.send_keys, PASSWORD + "\n")
+    await sign_in_on_page(browser, r.http_port, "ivanov")
     await until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f'#tasks tr[data-id="{premium}"] button.call'))
     offered = await until(browser, lambda d: "+79161234500" in d.find_element(By.ID, "next").text)
     assert offered
