@@ -138,7 +138,7 @@ class Listener:
         if not self.journal_name:
             return
         found = await self.store.journal_read(self.journal_name)
-        self.journal.restored(set(found))
+        self.journal.restored(found)
         calls = [v for f, v in found.items() if f.startswith("c:")]
         outcomes = [Outcome.from_record(v) for f, v in found.items() if f.startswith("o:")]
         self.tracker.restore(calls)

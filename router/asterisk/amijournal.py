@@ -10,6 +10,7 @@ done with while the round carrying it is on its way is dropped by the next round
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 import orjson
 
@@ -32,7 +33,7 @@ class Journal:
         self.in_flight: dict[str, bytes | None] = {}
         """The round being written."""
 
-    def restored(self, fields: set[str]) -> None:
+    def restored(self, fields: Iterable[str]) -> None:
         self.stored = set(fields)
 
     def outcome(self, o: Outcome) -> None:

@@ -68,7 +68,7 @@ class Notices:
         self.staff = staff
         self.queued = 0
         self.sent = 0
-        self.sweeps = Periodic("notices", SWEEP_SECONDS, lambda: self.sweep(), STORE_ERRORS, self._sweep_failed,
+        self.sweeps = Periodic("notices", SWEEP_SECONDS, self.sweep, STORE_ERRORS, self._sweep_failed,
                                at_start=True)
         outbox = router.followups.outbox
         outbox.senders.setdefault("email", EmailSender())
